@@ -1,0 +1,254 @@
+// The typed config sections. Each section lists its fields once, in visit(), with the
+// YAML key, the member and a one-line help; loading, --set, dumping, unknown-key errors and
+// --help all come from that list. Defaults are the C2FMAE ViT-B/16 recipe (DESIGN.md §1).
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "c2fmae/config/vit_presets.h"
+
+namespace c2fmae::config {
+
+class Checker;
+
+/// Encoder, adapters, decoder and heads.
+struct ModelConfig {
+  std::string preset = "base";
+  int64_t img_size = 224;
+  int64_t patch_size = 0;
+  int64_t embed_dim = 0;
+  int64_t depth = 0;
+  int64_t num_heads = 0;
+  double mlp_ratio = 4.0;
+  std::vector<std::string> modalities = {"semantic", "instance", "rgb"};
+  int64_t num_semantic_classes = 133;
+  int64_t semantic_embed_dim = 64;
+  int64_t instance_slots = 64;
+  int64_t instance_slot_dim = 64;
+  int64_t instance_head_dim = 8;
+  std::string decoder_mode = "cascade";
+  int64_t decoder_dim = 256;
+  int64_t decoder_depth = 2;
+  int64_t decoder_heads = 8;
+  int64_t decoder_cross_blocks = 1;
+
+  template <class V>
+  void visit(V& v) {
+    v("preset", preset, "encoder preset: tiny, small, base, large, huge");
+    v("img_size", img_size, "input resolution in pixels (square)");
+    v("patch_size", patch_size, "patch size in pixels; 0 = the preset's (16; 14 for huge)");
+    v("embed_dim", embed_dim, "encoder width; 0 = the preset's");
+    v("depth", depth, "encoder blocks; 0 = the preset's");
+    v("num_heads", num_heads, "encoder attention heads; 0 = the preset's");
+    v("mlp_ratio", mlp_ratio, "MLP hidden width / embed_dim");
+    v("modalities", modalities, "enabled inputs/outputs, any of semantic, instance, rgb");
+    v("num_semantic_classes", num_semantic_classes, "semantic classes (255 = ignore)");
+    v("semantic_embed_dim", semantic_embed_dim, "per-pixel class embedding width (semantic adapter)");
+    v("instance_slots", instance_slots, "slot embeddings instance ids are mapped to (ours: 64)");
+    v("instance_slot_dim", instance_slot_dim, "width of an instance slot embedding");
+    v("instance_head_dim", instance_head_dim, "per-pixel embedding width predicted for instances");
+    v("decoder_mode", decoder_mode, "cascade (semantic -> instance -> rgb) or parallel (MultiMAE)");
+    v("decoder_dim", decoder_dim, "decoder width of every stage");
+    v("decoder_depth", decoder_depth, "self-attention blocks per decoder stage");
+    v("decoder_heads", decoder_heads, "attention heads in the decoder");
+    v("decoder_cross_blocks", decoder_cross_blocks,
+      "cross-attention blocks per stage; 0 = MAE-style decoder over its own tokens only");
+  }
+  void validate(Checker& c) const;
+
+  /// Encoder shape after applying the preset to the fields left at 0.
+  VitPreset encoder() const;
+  /// Patches per side and per modality.
+  int64_t grid_size() const { return img_size / encoder().patch_size; }
+  int64_t num_patches() const { return grid_size() * grid_size(); }
+};
+
+/// Visible-token budget and the mask generators' knobs.
+struct MaskingConfig {
+  int64_t num_visible = 98;
+  double dirichlet_alpha = 1.0;
+  double semantic_hide_ratio = 0.5;
+  double instance_hide_ratio = 0.5;
+
+  template <class V>
+  void visit(V& v) {
+    v("num_visible", num_visible, "visible tokens per sample over all modalities (MAE: 49)");
+    v("dirichlet_alpha", dirichlet_alpha, "random generator: Dirichlet concentration of the split");
+    v("semantic_hide_ratio", semantic_hide_ratio,
+      "semantic generator: fraction of patches hidden as whole semantic regions");
+    v("instance_hide_ratio", instance_hide_ratio,
+      "instance generator: fraction of patches hidden as whole instances");
+  }
+  void validate(Checker& c) const;
+};
+
+/// One point of the curriculum: generator weights (and optional loss weights) at progress `at`.
+struct Keyframe {
+  double at = 0.0;
+  double semantic = 0.0;
+  double instance = 0.0;
+  double random = 0.0;
+  /// Loss weights; NaN = keep the loss section's weight.
+  double loss_semantic = std::numeric_limits<double>::quiet_NaN();
+  double loss_instance = std::numeric_limits<double>::quiet_NaN();
+  double loss_rgb = std::numeric_limits<double>::quiet_NaN();
+
+  bool has_loss_weights() const { return !std::isnan(loss_semantic); }
+  bool operator==(const Keyframe& o) const;
+};
+
+/// Progressive masking curriculum (DESIGN.md §1).
+struct CurriculumConfig {
+  std::string interpolation = "linear";
+  std::vector<Keyframe> keyframes = {
+      {0.0, 1.0, 0.0, 0.0}, {0.4, 0.0, 1.0, 0.0}, {0.8, 0.0, 0.0, 1.0}};
+
+  template <class V>
+  void visit(V& v) {
+    v("interpolation", interpolation, "between keyframes: linear, cosine or step");
+    v("keyframes", keyframes,
+      "list of {at, semantic, instance, random[, loss_semantic, loss_instance, loss_rgb]}");
+  }
+  void validate(Checker& c) const;
+};
+
+/// Loss weights and the instance loss.
+struct LossConfig {
+  double weight_semantic = 1.0;
+  double weight_instance = 1.0;
+  double weight_rgb = 1.0;
+  std::string instance_loss = "discriminative";
+  double instance_delta_pull = 0.5;
+  double instance_delta_push = 1.5;
+  double instance_weight_reg = 0.001;
+  bool norm_pix = true;
+
+  template <class V>
+  void visit(V& v) {
+    v("weight_semantic", weight_semantic, "lambda_S");
+    v("weight_instance", weight_instance, "lambda_I");
+    v("weight_rgb", weight_rgb, "lambda_R");
+    v("instance_loss", instance_loss, "permutation-invariant instance loss: discriminative");
+    v("instance_delta_pull", instance_delta_pull, "discriminative loss: pull margin");
+    v("instance_delta_push", instance_delta_push, "discriminative loss: push margin");
+    v("instance_weight_reg", instance_weight_reg, "discriminative loss: weight of |mean|");
+    v("norm_pix", norm_pix, "RGB target normalised per patch (MAE norm_pix_loss)");
+  }
+  void validate(Checker& c) const;
+};
+
+/// Where samples come from and how they are batched.
+struct DataConfig {
+  std::string source = "synthetic";
+  std::string root = "";
+  int64_t batch_size = 256;
+  int64_t num_workers = 8;
+  int64_t synthetic_samples = 1281167;
+  double crop_scale_min = 0.2;
+  double crop_scale_max = 1.0;
+  double hflip = 0.5;
+  double max_bad_fraction = 0.01;
+
+  template <class V>
+  void visit(V& v) {
+    v("source", source, "synthetic, folder or shards");
+    v("root", root, "dataset folder (folder, shards)");
+    v("batch_size", batch_size, "samples per process and step");
+    v("num_workers", num_workers, "decoding threads per process");
+    v("synthetic_samples", synthetic_samples, "synthetic epoch length (default: ImageNet's)");
+    v("crop_scale_min", crop_scale_min, "RandomResizedCrop smallest area fraction");
+    v("crop_scale_max", crop_scale_max, "RandomResizedCrop largest area fraction");
+    v("hflip", hflip, "horizontal flip probability");
+    v("max_bad_fraction", max_bad_fraction, "abort when more samples than this are unreadable");
+  }
+  void validate(Checker& c) const;
+};
+
+/// AdamW and the learning-rate schedule.
+struct OptimConfig {
+  double blr = 1.5e-4;
+  double lr = 0.0;
+  double min_lr = 0.0;
+  double weight_decay = 0.05;
+  double beta1 = 0.9;
+  double beta2 = 0.95;
+  double eps = 1e-8;
+  double warmup_epochs = 40;
+  double clip_grad = 0.0;
+  int64_t accum_steps = 1;
+
+  template <class V>
+  void visit(V& v) {
+    v("blr", blr, "base lr; lr = blr * effective batch / 256");
+    v("lr", lr, "absolute lr; 0 = from blr");
+    v("min_lr", min_lr, "floor of the cosine schedule");
+    v("weight_decay", weight_decay, "AdamW decay (none on biases, norms, tokens, embeddings)");
+    v("beta1", beta1, "AdamW beta1");
+    v("beta2", beta2, "AdamW beta2");
+    v("eps", eps, "AdamW epsilon");
+    v("warmup_epochs", warmup_epochs, "linear warm-up length in epochs");
+    v("clip_grad", clip_grad, "gradient norm clip; 0 = off");
+    v("accum_steps", accum_steps, "gradient accumulation steps per optimizer step");
+  }
+  void validate(Checker& c) const;
+};
+
+/// The run: length, seed, device, precision, checkpoints.
+struct TrainConfig {
+  int64_t epochs = 400;
+  int64_t seed = 0;
+  std::string output_dir = "runs/c2fmae";
+  std::string device = "auto";
+  std::string precision = "bf16";
+  int64_t checkpoint_every = 1000;
+  int64_t keep_last = 3;
+  int64_t max_nonfinite = 10;
+
+  template <class V>
+  void visit(V& v) {
+    v("epochs", epochs, "training epochs");
+    v("seed", seed, "seed of weights, data order and masks");
+    v("output_dir", output_dir, "run directory");
+    v("device", device, "auto, cpu or cuda");
+    v("precision", precision, "fp32 or bf16 (autocast, CUDA only)");
+    v("checkpoint_every", checkpoint_every, "steps between checkpoints");
+    v("keep_last", keep_last, "checkpoints kept besides latest");
+    v("max_nonfinite", max_nonfinite, "consecutive non-finite losses before the run stops");
+  }
+  void validate(Checker& c) const;
+};
+
+/// Multi-process training (DESIGN.md §4).
+struct DistConfig {
+  std::string backend = "auto";
+  int64_t timeout_s = 600;
+  int64_t bucket_mb = 25;
+
+  template <class V>
+  void visit(V& v) {
+    v("backend", backend, "auto (nccl on CUDA, gloo on CPU), nccl or gloo");
+    v("timeout_s", timeout_s, "collective timeout; a dead peer fails the run after this");
+    v("bucket_mb", bucket_mb, "gradient all-reduce bucket size in MiB");
+  }
+  void validate(Checker& c) const;
+};
+
+/// Logging.
+struct LogConfig {
+  std::string level = "info";
+  int64_t every = 20;
+  bool progress = true;
+
+  template <class V>
+  void visit(V& v) {
+    v("level", level, "debug, info, warn or error");
+    v("every", every, "steps between metric lines");
+    v("progress", progress, "progress line with ETA on a terminal");
+  }
+  void validate(Checker& c) const;
+};
+
+}  // namespace c2fmae::config

@@ -1,0 +1,22 @@
+// Logging facade. The sink behind it (spdlog) lives in its own target that does not see
+// Torch's fmt headers (DESIGN.md §5); callers build messages with c10::str(...).
+#pragma once
+#include <string>
+
+namespace c2fmae::log {
+
+enum class Level { kDebug, kInfo, kWarn, kError, kOff };
+
+/// Parses "debug", "info", "warn", "error" or "off"; throws std::invalid_argument otherwise.
+Level parse_level(const std::string& name);
+/// Sets the minimum level printed to the terminal and written to the file sink.
+void set_level(Level level);
+/// Also writes every message to `path` (appending); call once per process.
+void add_file_sink(const std::string& path);
+
+void debug(const std::string& message);
+void info(const std::string& message);
+void warn(const std::string& message);
+void error(const std::string& message);
+
+}  // namespace c2fmae::log

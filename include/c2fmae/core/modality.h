@@ -1,0 +1,63 @@
+// The three granularities of an image, coarse to fine (DESIGN.md §1).
+#pragma once
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace c2fmae {
+
+/// Modalities in coarse-to-fine order; the order of the mask's M axis and of the decoder.
+enum class Modality : int64_t { kSemantic = 0, kInstance = 1, kRgb = 2 };
+
+constexpr int64_t kNumModalities = 3;
+/// Semantic class value that marks a pixel to ignore (loss) and an unknown region.
+constexpr int64_t kIgnoreClass = 255;
+/// Instance id of pixels that belong to no instance.
+constexpr int64_t kNoInstance = 0;
+
+inline const char* modality_name(Modality m) {
+  switch (m) {
+    case Modality::kSemantic: return "semantic";
+    case Modality::kInstance: return "instance";
+    case Modality::kRgb: return "rgb";
+  }
+  return "?";
+}
+
+/// Parses "semantic", "instance" or "rgb"; throws std::invalid_argument otherwise.
+inline Modality parse_modality(const std::string& name) {
+  for (int64_t i = 0; i < kNumModalities; ++i) {
+    if (name == modality_name(static_cast<Modality>(i))) return static_cast<Modality>(i);
+  }
+  throw std::invalid_argument("unknown modality '" + name +
+                              "'; hint: use semantic, instance or rgb");
+}
+
+/// Parses names and returns them in coarse-to-fine order without duplicates.
+inline std::vector<Modality> parse_modalities(const std::vector<std::string>& names) {
+  bool on[kNumModalities] = {false, false, false};
+  for (const auto& n : names) on[static_cast<int64_t>(parse_modality(n))] = true;
+  std::vector<Modality> out;
+  for (int64_t i = 0; i < kNumModalities; ++i) {
+    if (on[i]) out.push_back(static_cast<Modality>(i));
+  }
+  return out;
+}
+
+}  // namespace c2fmae
+
+namespace c2fmae {
+
+/// One number per modality, e.g. the loss weights lambda_S, lambda_I, lambda_R.
+struct ModalityWeights {
+  double semantic = 1.0;
+  double instance = 1.0;
+  double rgb = 1.0;
+
+  double get(Modality m) const {
+    return m == Modality::kSemantic ? semantic : m == Modality::kInstance ? instance : rgb;
+  }
+};
+
+}  // namespace c2fmae

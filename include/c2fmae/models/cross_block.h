@@ -1,0 +1,30 @@
+// Cross-attention block of a decoder stage (MultiMAE's SpatialOutputAdapter):
+// x + cross_attn(norm1(x), norm_context(context)), then x + mlp(norm2(x)).
+#pragma once
+#include <torch/nn/cloneable.h>
+#include <torch/nn/modules/normalization.h>
+#include <torch/nn/pimpl.h>
+
+#include "c2fmae/models/block.h"
+#include "c2fmae/models/cross_attention.h"
+#include "c2fmae/models/mlp.h"
+
+namespace c2fmae::models {
+
+class CrossBlockImpl : public torch::nn::Cloneable<CrossBlockImpl> {
+ public:
+  explicit CrossBlockImpl(const BlockOptions& options);
+  void reset() override;
+  /// x: [B, N, D], context: [B, S, D] -> [B, N, D].
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& context);
+
+  BlockOptions options;
+  torch::nn::LayerNorm norm1{nullptr};
+  torch::nn::LayerNorm norm_context{nullptr};
+  CrossAttention cross_attn{nullptr};
+  torch::nn::LayerNorm norm2{nullptr};
+  Mlp mlp{nullptr};
+};
+TORCH_MODULE(CrossBlock);
+
+}  // namespace c2fmae::models

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian machine for c2fmae and builds it: OS packages, the torch==2.11.0
+# wheel (it ships LibTorch) in a local virtual environment, then a CMake/Ninja build.
+# Safe to re-run: finished steps are skipped.
+#
+# Environment: C2FMAE_VENV (default .venv), C2FMAE_BUILD_DIR (default build),
+#              C2FMAE_JOBS (default: number of cores), C2FMAE_SKIP_APT=1 to skip apt.
+set -euo pipefail
+
+if [[ "${1:-}" == "--help" || "${1:-}" == "-h" ]]; then
+  sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+  exit 0
+fi
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+VENV="${C2FMAE_VENV:-.venv}"
+BUILD_DIR="${C2FMAE_BUILD_DIR:-build}"
+JOBS="${C2FMAE_JOBS:-$(nproc)}"
+TORCH_VERSION="2.11.0"
+APT_PACKAGES=(cmake ninja-build g++ python3-venv libyaml-cpp-dev libspdlog-dev libcli11-dev
+              libgtest-dev libopencv-dev libturbojpeg0-dev libpng-dev)
+
+if [[ "${C2FMAE_SKIP_APT:-0}" != "1" ]]; then
+  missing=()
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if ((${#missing[@]})); then
+    echo "setup: installing OS packages: ${missing[*]}"
+    SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+      "${missing[@]}" >/dev/null
+  fi
+fi
+
+if ! "$VENV/bin/python" -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '$TORCH_VERSION')" 2>/dev/null; then
+  echo "setup: installing torch==$TORCH_VERSION into $VENV (about a minute, 4.6 GiB)"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --disable-pip-version-check "torch==$TORCH_VERSION"
+fi
+
+cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+  -DC2FMAE_PYTHON="$PWD/$VENV/bin/python" >/dev/null
+cmake --build "$BUILD_DIR" -j "$JOBS"

@@ -1,0 +1,153 @@
+// YAML <-> config field conversions (private to the config area).
+#pragma once
+#include <yaml-cpp/yaml.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "c2fmae/config/config_error.h"
+#include "c2fmae/config/sections.h"
+
+namespace c2fmae::config {
+
+inline std::string yaml_text(const YAML::Node& node) {
+  YAML::Emitter e;
+  e << YAML::Flow << node;
+  return e.c_str();
+}
+
+template <class T>
+T read_scalar(const YAML::Node& node, const std::string& source, const std::string& key,
+              const char* type_name) {
+  if (!node.IsScalar()) {
+    throw ConfigError(source, key, yaml_text(node), std::string("expected ") + type_name,
+                      std::string("give a single ") + type_name + " value");
+  }
+  try {
+    return node.as<T>();
+  } catch (const YAML::Exception&) {
+    throw ConfigError(source, key, yaml_text(node), std::string("expected ") + type_name,
+                      std::string("give a ") + type_name + " value, e.g. " +
+                          (std::string(type_name) == "integer" ? "12"
+                           : std::string(type_name) == "number" ? "1.5e-4"
+                                                               : "true"));
+  }
+}
+
+inline void read_field(const YAML::Node& n, int64_t& f, const std::string& s,
+                       const std::string& k) {
+  f = read_scalar<int64_t>(n, s, k, "integer");
+}
+inline void read_field(const YAML::Node& n, double& f, const std::string& s,
+                       const std::string& k) {
+  f = read_scalar<double>(n, s, k, "number");
+}
+inline void read_field(const YAML::Node& n, bool& f, const std::string& s, const std::string& k) {
+  f = read_scalar<bool>(n, s, k, "boolean");
+}
+inline void read_field(const YAML::Node& n, std::string& f, const std::string& s,
+                       const std::string& k) {
+  if (n.IsNull()) {
+    f.clear();
+    return;
+  }
+  f = read_scalar<std::string>(n, s, k, "string");
+}
+
+template <class T>
+void read_list(const YAML::Node& n, std::vector<T>& f, const std::string& s,
+               const std::string& k) {
+  if (!n.IsSequence()) {
+    throw ConfigError(s, k, yaml_text(n), "expected a list", "write it as [a, b, c]");
+  }
+  std::vector<T> out(n.size());
+  for (size_t i = 0; i < n.size(); ++i) {
+    read_field(n[i], out[i], s, k + "[" + std::to_string(i) + "]");
+  }
+  f = std::move(out);
+}
+inline void read_field(const YAML::Node& n, std::vector<std::string>& f, const std::string& s,
+                       const std::string& k) {
+  read_list(n, f, s, k);
+}
+inline void read_field(const YAML::Node& n, std::vector<double>& f, const std::string& s,
+                       const std::string& k) {
+  read_list(n, f, s, k);
+}
+
+inline void read_field(const YAML::Node& n, Keyframe& f, const std::string& s,
+                       const std::string& k) {
+  if (!n.IsMap()) {
+    throw ConfigError(s, k, yaml_text(n), "expected a keyframe map",
+                      "write {at: 0.5, semantic: 0.2, instance: 0.8, random: 0.0}");
+  }
+  Keyframe out;
+  static const char* kKeys[] = {"at",           "semantic",      "instance", "random",
+                                "loss_semantic", "loss_instance", "loss_rgb"};
+  double* fields[] = {&out.at,           &out.semantic,      &out.instance, &out.random,
+                      &out.loss_semantic, &out.loss_instance, &out.loss_rgb};
+  for (const auto& kv : n) {
+    const auto name = kv.first.as<std::string>();
+    auto it = std::find(std::begin(kKeys), std::end(kKeys), name);
+    if (it == std::end(kKeys)) {
+      throw ConfigError(s, k + "." + name, "", "unknown keyframe key",
+                        "keyframe keys: at, semantic, instance, random, loss_semantic, "
+                        "loss_instance, loss_rgb");
+    }
+    read_field(kv.second, *fields[it - std::begin(kKeys)], s, k + "." + name);
+  }
+  if (!n["at"]) {
+    throw ConfigError(s, k, yaml_text(n), "keyframe without 'at'",
+                      "give its progress in [0, 1], e.g. {at: 0.5, random: 1}");
+  }
+  f = out;
+}
+inline void read_field(const YAML::Node& n, std::vector<Keyframe>& f, const std::string& s,
+                       const std::string& k) {
+  read_list(n, f, s, k);
+}
+
+inline void emit_field(YAML::Emitter& e, int64_t v) { e << v; }
+inline void emit_field(YAML::Emitter& e, bool v) { e << v; }
+inline void emit_field(YAML::Emitter& e, const std::string& v) { e << YAML::DoubleQuoted << v; }
+inline void emit_field(YAML::Emitter& e, double v) {
+  // Round-trips exactly and stays readable (1.5e-04 rather than 0.00014999999999999999).
+  e << YAML::Precision(17) << v;
+}
+inline void emit_field(YAML::Emitter& e, const std::vector<std::string>& v) {
+  e << YAML::Flow << YAML::BeginSeq;
+  for (const auto& x : v) e << x;
+  e << YAML::EndSeq;
+}
+inline void emit_field(YAML::Emitter& e, const std::vector<double>& v) {
+  e << YAML::Flow << YAML::BeginSeq;
+  for (double x : v) emit_field(e, x);
+  e << YAML::EndSeq;
+}
+inline void emit_field(YAML::Emitter& e, const std::vector<Keyframe>& v) {
+  e << YAML::BeginSeq;
+  for (const auto& kf : v) {
+    e << YAML::Flow << YAML::BeginMap;
+    e << YAML::Key << "at" << YAML::Value;
+    emit_field(e, kf.at);
+    e << YAML::Key << "semantic" << YAML::Value;
+    emit_field(e, kf.semantic);
+    e << YAML::Key << "instance" << YAML::Value;
+    emit_field(e, kf.instance);
+    e << YAML::Key << "random" << YAML::Value;
+    emit_field(e, kf.random);
+    if (kf.has_loss_weights()) {
+      e << YAML::Key << "loss_semantic" << YAML::Value;
+      emit_field(e, kf.loss_semantic);
+      e << YAML::Key << "loss_instance" << YAML::Value;
+      emit_field(e, kf.loss_instance);
+      e << YAML::Key << "loss_rgb" << YAML::Value;
+      emit_field(e, kf.loss_rgb);
+    }
+    e << YAML::EndMap;
+  }
+  e << YAML::EndSeq;
+}
+
+}  // namespace c2fmae::config

@@ -1,0 +1,57 @@
+// spdlog behind the logging facade; compiled without Torch on the include path.
+#include "c2fmae/core/log.h"
+
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <stdexcept>
+
+namespace c2fmae::log {
+namespace {
+
+spdlog::logger& logger() {
+  static std::shared_ptr<spdlog::logger> instance = [] {
+    auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
+    auto made = std::make_shared<spdlog::logger>("c2fmae", sink);
+    made->set_pattern("%Y-%m-%d %H:%M:%S %^%l%$ %v");
+    made->set_level(spdlog::level::info);
+    return made;
+  }();
+  return *instance;
+}
+
+}  // namespace
+
+Level parse_level(const std::string& name) {
+  if (name == "debug") return Level::kDebug;
+  if (name == "info") return Level::kInfo;
+  if (name == "warn") return Level::kWarn;
+  if (name == "error") return Level::kError;
+  if (name == "off") return Level::kOff;
+  throw std::invalid_argument("unknown log level '" + name +
+                              "'; hint: use debug, info, warn, error or off");
+}
+
+void set_level(Level level) {
+  static const spdlog::level::level_enum kMap[] = {spdlog::level::debug, spdlog::level::info,
+                                                   spdlog::level::warn, spdlog::level::err,
+                                                   spdlog::level::off};
+  logger().set_level(kMap[static_cast<int>(level)]);
+}
+
+void add_file_sink(const std::string& path) {
+  auto sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(path);
+  sink->set_pattern("%Y-%m-%d %H:%M:%S.%e %l %v");
+  logger().sinks().push_back(sink);
+}
+
+void debug(const std::string& message) { logger().debug(message); }
+void info(const std::string& message) { logger().info(message); }
+void warn(const std::string& message) { logger().warn(message); }
+void error(const std::string& message) {
+  logger().error(message);
+  logger().flush();
+}
+
+}  // namespace c2fmae::log

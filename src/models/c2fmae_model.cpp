@@ -1,0 +1,145 @@
+#include "c2fmae/models/c2fmae_model.h"
+
+#include <torch/torch.h>
+
+#include "c2fmae/core/mask.h"
+#include "c2fmae/models/position_embedding.h"
+
+namespace c2fmae::models {
+
+C2fmaeImpl::C2fmaeImpl(const config::ModelConfig& config_) : config(config_) { reset(); }
+
+void C2fmaeImpl::reset() {
+  modalities_ = parse_modalities(config.modalities);
+  const auto enc = config.encoder();
+  const int64_t d = enc.embed_dim, p = enc.patch_size;
+  grid_ = config.img_size / p;
+  TORCH_CHECK(grid_ * p == config.img_size, "C2fmae: img_size ", config.img_size,
+              " must be a multiple of the patch size ", p);
+  std::vector<DecoderStageOptions> stages;
+  for (auto m : modalities_) {
+    if (m == Modality::kSemantic) {
+      semantic_adapter = register_module(
+          "semantic_adapter",
+          SemanticAdapter(SemanticAdapterOptions(config.num_semantic_classes, p, d)
+                              .class_dim(config.semantic_embed_dim)));
+    } else if (m == Modality::kInstance) {
+      instance_adapter = register_module(
+          "instance_adapter", InstanceAdapter(InstanceAdapterOptions(p, d)
+                                                  .num_slots(config.instance_slots)
+                                                  .slot_dim(config.instance_slot_dim)));
+    } else {
+      rgb_adapter = register_module("rgb_adapter", RgbAdapter(RgbAdapterOptions(p, d)));
+    }
+    stages.push_back(DecoderStageOptions(d, config.decoder_dim, grid_, output_dim(m))
+                         .depth(config.decoder_depth)
+                         .cross_blocks(config.decoder_cross_blocks)
+                         .num_heads(config.decoder_heads)
+                         .mlp_ratio(config.mlp_ratio));
+  }
+  modality_embed = register_parameter(
+      "modality_embed", torch::zeros({static_cast<int64_t>(modalities_.size()), d}));
+  global_token = register_parameter("global_token", torch::zeros({1, 1, d}));
+  pos_embed = register_buffer("pos_embed", sincos_2d_embedding(d, grid_).unsqueeze(0));
+  encoder = register_module(
+      "encoder",
+      VitEncoder(VitEncoderOptions(d, enc.depth, enc.num_heads).mlp_ratio(config.mlp_ratio)));
+  decoder = register_module(
+      "decoder", CascadeDecoder(CascadeDecoderOptions().stages(stages).cascade(
+                     config.decoder_mode == "cascade")));
+  init_mae_weights(*this);
+}
+
+int64_t C2fmaeImpl::output_dim(Modality m) const {
+  const int64_t p = config.encoder().patch_size, q = p / 4;
+  switch (m) {
+    case Modality::kSemantic: return config.num_semantic_classes * q * q;
+    case Modality::kInstance: return config.instance_head_dim * q * q;
+    case Modality::kRgb: return p * p * 3;
+  }
+  return 0;
+}
+
+torch::Tensor C2fmaeImpl::embed_tokens(const Batch& batch) {
+  std::vector<torch::Tensor> tokens;
+  for (size_t i = 0; i < modalities_.size(); ++i) {
+    torch::Tensor t;
+    switch (modalities_[i]) {
+      case Modality::kSemantic:
+        TORCH_CHECK(batch.semantic.defined(), "C2fmae: semantic is enabled but the batch has no "
+                    "semantic map");
+        t = semantic_adapter(batch.semantic);
+        break;
+      case Modality::kInstance:
+        TORCH_CHECK(batch.instance.defined(), "C2fmae: instance is enabled but the batch has no "
+                    "instance map");
+        t = instance_adapter(batch.instance);
+        break;
+      case Modality::kRgb:
+        TORCH_CHECK(batch.rgb.defined(), "C2fmae: rgb is enabled but the batch has no image");
+        t = rgb_adapter(batch.rgb);
+        break;
+    }
+    TORCH_CHECK(t.size(1) == num_patches(), "C2fmae: input gives ", t.size(1),
+                " patches, but the model expects ", num_patches(), " (img_size ",
+                config.img_size, ")");
+    tokens.push_back(t + pos_embed + modality_embed[static_cast<int64_t>(i)]);
+  }
+  return torch::cat(tokens, 1);
+}
+
+torch::Tensor C2fmaeImpl::encode(const Batch& batch, const torch::Tensor& visible) {
+  auto tokens = embed_tokens(batch);  // [B, M * L, D]
+  const int64_t b = tokens.size(0), d = tokens.size(2);
+  auto kept = tokens.gather(1, visible.unsqueeze(-1).expand({b, visible.size(1), d}));
+  // The global token's position is zero, as MAE's cls position (index 0 of its pos_embed).
+  auto x = torch::cat({global_token.expand({b, 1, d}).to(kept.dtype()), kept}, 1);
+  return encoder(x);
+}
+
+ModelOutput C2fmaeImpl::forward(const Batch& batch) {
+  TORCH_CHECK(batch.mask.defined(), "C2fmae: the batch has no mask; hint: run a mask generator "
+              "(masking/) before the model");
+  TORCH_CHECK(batch.mask.dim() == 3 &&
+                  batch.mask.size(1) == static_cast<int64_t>(modalities_.size()) &&
+                  batch.mask.size(2) == num_patches(),
+              "C2fmae: expected mask [B, ", modalities_.size(), ", ", num_patches(), "], but got ",
+              batch.mask.sizes());
+  ModelOutput out;
+  out.visible = visible_token_indices(batch.mask);
+  out.encoded = encode(batch, out.visible);
+  out.predictions = decoder(out.encoded, out.visible);
+  return out;
+}
+
+void init_mae_weights(torch::nn::Module& module) {
+  torch::NoGradGuard no_grad;
+  for (auto& item : module.named_modules()) {
+    auto& m = *item.value();
+    if (auto* linear = m.as<torch::nn::Linear>()) {
+      torch::nn::init::xavier_uniform_(linear->weight);
+      if (linear->bias.defined()) linear->bias.zero_();
+    } else if (auto* conv = m.as<torch::nn::Conv2d>()) {
+      // MAE: xavier on the weight viewed as a [out, in * k * k] matrix.
+      auto w = conv->weight.view({conv->weight.size(0), -1});
+      torch::nn::init::xavier_uniform_(w);
+      if (conv->bias.defined()) conv->bias.zero_();
+    } else if (auto* norm = m.as<torch::nn::LayerNorm>()) {
+      norm->weight.fill_(1.0);
+      norm->bias.zero_();
+    } else if (auto* emb = m.as<torch::nn::Embedding>()) {
+      emb->weight.normal_(0.0, 0.02);
+    }
+  }
+  for (auto& p : module.named_parameters()) {
+    const auto& name = p.key();
+    auto ends_with = [&](const std::string& s) {
+      return name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0;
+    };
+    if (ends_with("mask_token") || ends_with("global_token") || ends_with("modality_embed")) {
+      p.value().normal_(0.0, 0.02);
+    }
+  }
+}
+
+}  // namespace c2fmae::models

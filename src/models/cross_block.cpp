@@ -1,0 +1,24 @@
+#include "c2fmae/models/cross_block.h"
+
+#include <torch/torch.h>
+
+namespace c2fmae::models {
+
+CrossBlockImpl::CrossBlockImpl(const BlockOptions& options_) : options(options_) { reset(); }
+
+void CrossBlockImpl::reset() {
+  norm1 = register_module("norm1", make_layer_norm(options.dim()));
+  norm_context = register_module("norm_context", make_layer_norm(options.dim()));
+  cross_attn = register_module(
+      "cross_attn", CrossAttention(CrossAttentionOptions(options.dim(), options.num_heads())));
+  norm2 = register_module("norm2", make_layer_norm(options.dim()));
+  const auto hidden = static_cast<int64_t>(options.dim() * options.mlp_ratio());
+  mlp = register_module("mlp", Mlp(MlpOptions(options.dim(), hidden)));
+}
+
+torch::Tensor CrossBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& context) {
+  auto y = x + cross_attn(norm1(x), norm_context(context));
+  return y + mlp(norm2(y));
+}
+
+}  // namespace c2fmae::models

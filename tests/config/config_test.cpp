@@ -1,0 +1,118 @@
+#include "c2fmae/config/config.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+
+namespace c2fmae::config {
+namespace {
+
+std::string write_temp(const std::string& name, const std::string& text) {
+  const std::string path = ::testing::TempDir() + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+/// Returns the ConfigError message `fn` throws (fails the test if none).
+template <class Fn>
+std::string error_of(Fn fn) {
+  try {
+    fn();
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected a ConfigError";
+  return "";
+}
+
+TEST(Config, DefaultsValidate) {
+  Config cfg;
+  EXPECT_NO_THROW(cfg.validate());
+  EXPECT_EQ(cfg.model.encoder().embed_dim, 768);
+  EXPECT_EQ(cfg.model.num_patches(), 196);
+}
+
+TEST(Config, MergeOrderDefaultsFilesThenSets) {
+  auto a = write_temp("a.yaml", "model:\n  preset: tiny\n  img_size: 112\ntrain:\n  epochs: 5\n");
+  auto b = write_temp("b.yaml", "train:\n  epochs: 7\n  seed: 3\n");
+  auto cfg = load_config({a, b}, {"train.seed=9", "model.modalities=[rgb]"});
+  EXPECT_EQ(cfg.model.preset, "tiny");
+  EXPECT_EQ(cfg.model.img_size, 112);
+  EXPECT_EQ(cfg.train.epochs, 7);  // later file wins
+  EXPECT_EQ(cfg.train.seed, 9);    // --set wins over files
+  EXPECT_EQ(cfg.model.modalities, std::vector<std::string>{"rgb"});
+  EXPECT_EQ(cfg.origins.at("train.epochs"), b);
+  EXPECT_EQ(cfg.origins.at("train.seed"), "--set");
+  EXPECT_EQ(cfg.origins.count("train.device"), 0u);  // untouched keys stay defaults
+}
+
+TEST(Config, UnknownKeyNamesFileKeyAndSuggestion) {
+  auto f = write_temp("typo.yaml", "model:\n  dpeth: 4\n");
+  auto msg = error_of([&] { load_config({f}, {}); });
+  EXPECT_NE(msg.find(f), std::string::npos) << msg;
+  EXPECT_NE(msg.find("model.dpeth"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("did you mean 'depth'"), std::string::npos) << msg;
+}
+
+TEST(Config, UnknownSectionIsAnError) {
+  auto msg = error_of([] { load_config({}, {"trian.epochs=3"}); });
+  EXPECT_NE(msg.find("unknown section"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("'train'"), std::string::npos) << msg;
+}
+
+TEST(Config, WrongTypeNamesKeyAndValue) {
+  auto f = write_temp("type.yaml", "train:\n  epochs: many\n");
+  auto msg = error_of([&] { load_config({f}, {}); });
+  EXPECT_NE(msg.find("train.epochs = many"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("expected integer"), std::string::npos) << msg;
+  msg = error_of([] { load_config({}, {"model.modalities=rgb"}); });
+  EXPECT_NE(msg.find("expected a list"), std::string::npos) << msg;
+}
+
+TEST(Config, OutOfRangeValueNamesSourceKeyValueAndHint) {
+  auto f = write_temp("range.yaml", "masking:\n  num_visible: 700\n");
+  auto cfg = load_config({f}, {});
+  auto msg = error_of([&] { cfg.validate(); });
+  EXPECT_NE(msg.find(f + ": masking.num_visible = 700"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("hint:"), std::string::npos) << msg;
+}
+
+TEST(Config, MalformedSetAndMissingFile) {
+  EXPECT_THROW(load_config({}, {"epochs=3"}), ConfigError);
+  EXPECT_THROW(load_config({"/nonexistent/x.yaml"}, {}), ConfigError);
+  auto bad = write_temp("bad.yaml", "model: [unclosed\n");
+  EXPECT_THROW(load_config({bad}, {}), ConfigError);
+}
+
+TEST(Config, DumpRoundTrips) {
+  auto cfg = load_config({}, {"optim.blr=1.5e-4", "model.preset=small",
+                              "curriculum.keyframes=[{at: 0, random: 1}, {at: 0.5, semantic: 1, "
+                              "loss_semantic: 2, loss_instance: 1, loss_rgb: 0.5}]",
+                              "curriculum.keyframes=[{at: 0, random: 1, loss_semantic: 1, "
+                              "loss_instance: 1, loss_rgb: 1}]"});
+  auto path = write_temp("dump.yaml", cfg.dump_yaml());
+  auto again = load_config({path}, {});
+  EXPECT_EQ(again.dump_yaml(), cfg.dump_yaml());
+  EXPECT_EQ(again.optim.blr, 1.5e-4);
+  EXPECT_EQ(again.curriculum.keyframes, cfg.curriculum.keyframes);
+}
+
+TEST(Config, TableShowsValuesAndSources) {
+  auto cfg = load_config({}, {"train.epochs=3"});
+  auto t = cfg.table();
+  EXPECT_NE(t.find("train.epochs"), std::string::npos);
+  EXPECT_NE(t.find("--set"), std::string::npos);
+  EXPECT_NE(t.find("default"), std::string::npos);
+  EXPECT_NE(Config::describe_keys().find("num_visible"), std::string::npos);
+}
+
+TEST(Config, CrossSectionRules) {
+  auto cfg = load_config({}, {"model.modalities=[rgb]", "loss.weight_rgb=0"});
+  EXPECT_NE(error_of([&] { cfg.validate(); }).find("nothing is learned"), std::string::npos);
+  cfg = load_config({}, {"model.modalities=[rgb]", "masking.num_visible=196"});
+  EXPECT_NE(error_of([&] { cfg.validate(); }).find("no masked token"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace c2fmae::config

@@ -1,0 +1,25 @@
+#include "c2fmae/core/log.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace c2fmae::log {
+namespace {
+
+TEST(Log, LevelsParseAndFileSinkReceivesMessages) {
+  EXPECT_EQ(parse_level("warn"), Level::kWarn);
+  EXPECT_THROW(parse_level("loud"), std::invalid_argument);
+  const std::string path = ::testing::TempDir() + "c2fmae_log_test.log";
+  add_file_sink(path);
+  info("hello from the log test");
+  error("flushes");
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_NE(text.str().find("hello from the log test"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace c2fmae::log

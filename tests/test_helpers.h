@@ -24,3 +24,31 @@ inline void expect_close(const torch::Tensor& a, const torch::Tensor& b, double 
 }
 
 }  // namespace c2fmae::testing
+
+#include "c2fmae/core/batch.h"
+
+namespace c2fmae::testing {
+
+/// A batch of random "blob" label maps: each sample is tiled by rectangles of random
+/// labels in [0, num_labels) (plus ~10% kIgnoreClass pixels in semantic) so patches have
+/// varied majorities; instance ids are random 16-bit values with 0 as background.
+inline Batch random_maps(int64_t batch, int64_t size, int64_t num_labels, uint64_t seed) {
+  torch::manual_seed(seed);
+  const int64_t cell = std::max<int64_t>(1, size / 4);
+  auto coarse = torch::randint(0, num_labels, {batch, 1, (size + cell - 1) / cell,
+                                               (size + cell - 1) / cell});
+  auto up = [&](const torch::Tensor& t) {
+    return t.repeat_interleave(cell, 2).repeat_interleave(cell, 3)
+        .narrow(2, 0, size).narrow(3, 0, size).squeeze(1).contiguous();
+  };
+  Batch b;
+  b.semantic = up(coarse);
+  b.semantic.masked_fill_(torch::rand({batch, size, size}) < 0.1, 255);
+  auto ids = torch::randint(1, 65535, {num_labels}).index({up(coarse).flatten()}).view_as(b.semantic);
+  b.instance = torch::where(up(coarse) % 3 == 0, 0, ids);
+  b.rgb = torch::randn({batch, 3, size, size});
+  b.label = torch::randint(0, 10, {batch});
+  return b;
+}
+
+}  // namespace c2fmae::testing

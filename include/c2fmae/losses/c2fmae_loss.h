@@ -1,0 +1,43 @@
+// The pre-training objective: lambda_S * L_S + lambda_I * L_I + lambda_R * L_R over the
+// enabled modalities, each on masked tokens only (DESIGN.md §1).
+#pragma once
+#include <utility>
+#include <vector>
+
+#include <torch/types.h>
+
+#include "c2fmae/config/sections.h"
+#include "c2fmae/core/batch.h"
+#include "c2fmae/core/modality.h"
+#include "c2fmae/losses/instance_loss.h"
+
+namespace c2fmae::losses {
+
+struct LossTerms {
+  torch::Tensor total;                                 ///< scalar, weighted sum
+  std::vector<std::pair<Modality, torch::Tensor>> terms;  ///< unweighted, per modality
+};
+
+class C2fmaeLoss {
+ public:
+  C2fmaeLoss(const config::ModelConfig& model, const config::LossConfig& loss);
+
+  /// predictions: one [B, L, out_m] per enabled modality, coarse to fine (the model's
+  /// output); batch: targets and mask [B, M, L]; weights: lambda per modality.
+  LossTerms operator()(const std::vector<torch::Tensor>& predictions, const Batch& batch,
+                       const ModalityWeights& weights) const;
+
+  /// The weights of the loss section.
+  ModalityWeights default_weights() const { return weights_; }
+
+ private:
+  std::vector<Modality> modalities_;
+  int64_t patch_;
+  int64_t num_classes_;
+  int64_t instance_dim_;
+  bool norm_pix_;
+  InstanceLossOptions instance_options_;
+  ModalityWeights weights_;
+};
+
+}  // namespace c2fmae::losses

@@ -1,0 +1,21 @@
+// Splitting the visible-token budget over modalities (MultiMAE's Dirichlet sampling).
+#pragma once
+#include <cstdint>
+#include <random>
+#include <vector>
+
+namespace c2fmae::masking {
+
+/// Random engine of the generators: fixed algorithm, so masks replay exactly.
+using MaskRng = std::mt19937_64;
+
+/// Splits `budget` tokens over modalities with proportions ~ Dirichlet(alpha) and
+/// largest-remainder rounding, never giving modality m more than capacity[m]; what a full
+/// modality cannot take goes to the others. Requires budget <= sum(capacity).
+std::vector<int64_t> split_budget(MaskRng& rng, double alpha, int64_t budget,
+                                  const std::vector<int64_t>& capacity);
+
+/// Writes `count` distinct picks of `candidates` (uniformly, order kept) to the front.
+void choose_uniform(MaskRng& rng, std::vector<int64_t>& candidates, int64_t count);
+
+}  // namespace c2fmae::masking

@@ -1,0 +1,70 @@
+#include "c2fmae/masking/budget_split.h"
+
+#include <algorithm>
+#include <numeric>
+#include <stdexcept>
+#include <string>
+
+namespace c2fmae::masking {
+
+std::vector<int64_t> split_budget(MaskRng& rng, double alpha, int64_t budget,
+                                  const std::vector<int64_t>& capacity) {
+  const size_t m = capacity.size();
+  const int64_t total = std::accumulate(capacity.begin(), capacity.end(), int64_t{0});
+  if (budget > total || budget < 0) {
+    throw std::invalid_argument("split_budget: budget " + std::to_string(budget) +
+                                " does not fit capacity " + std::to_string(total));
+  }
+  // Dirichlet(alpha) as normalised Gamma(alpha, 1) draws.
+  std::gamma_distribution<double> gamma(alpha, 1.0);
+  std::vector<double> share(m);
+  double sum = 0;
+  for (size_t i = 0; i < m; ++i) sum += share[i] = capacity[i] > 0 ? gamma(rng) : 0.0;
+  if (sum <= 0) {  // all draws underflowed: fall back to proportional to capacity
+    for (size_t i = 0; i < m; ++i) share[i] = static_cast<double>(capacity[i]);
+    sum = static_cast<double>(total);
+  }
+  std::vector<int64_t> count(m, 0);
+  int64_t left = budget;
+  // Give each modality its share, capped; repeat with the remainder over those not full.
+  while (left > 0) {
+    double open = 0;
+    for (size_t i = 0; i < m; ++i) open += count[i] < capacity[i] ? share[i] : 0.0;
+    if (open <= 0) {  // every modality with a share is full: fill the rest in order
+      for (size_t i = 0; i < m && left > 0; ++i) {
+        const int64_t add = std::min(left, capacity[i] - count[i]);
+        count[i] += add, left -= add;
+      }
+      break;
+    }
+    std::vector<double> frac(m, -1.0);
+    int64_t given = 0;
+    for (size_t i = 0; i < m; ++i) {
+      if (count[i] >= capacity[i]) continue;
+      const double want = left * share[i] / open;
+      const auto whole = std::min(static_cast<int64_t>(want), capacity[i] - count[i]);
+      count[i] += whole, given += whole;
+      frac[i] = count[i] < capacity[i] ? want - static_cast<double>(whole) : -1.0;
+    }
+    left -= given;
+    // Largest remainders get one more token each.
+    std::vector<size_t> order(m);
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return frac[a] > frac[b]; });
+    for (size_t i : order) {
+      if (left == 0 || frac[i] < 0) break;
+      ++count[i], --left;
+    }
+  }
+  return count;
+}
+
+void choose_uniform(MaskRng& rng, std::vector<int64_t>& candidates, int64_t count) {
+  const auto n = static_cast<int64_t>(candidates.size());
+  for (int64_t i = 0; i < count && i < n; ++i) {
+    std::uniform_int_distribution<int64_t> pick(i, n - 1);
+    std::swap(candidates[i], candidates[pick(rng)]);
+  }
+}
+
+}  // namespace c2fmae::masking

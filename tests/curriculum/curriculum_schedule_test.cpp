@@ -1,0 +1,61 @@
+#include "c2fmae/curriculum/curriculum_schedule.h"
+
+#include "c2fmae/config/config.h"
+#include "test_helpers.h"
+
+namespace c2fmae::curriculum {
+namespace {
+
+void expect_weights(const GeneratorWeights& w, double s, double i, double r) {
+  EXPECT_NEAR(w.semantic, s, 1e-12);
+  EXPECT_NEAR(w.instance, i, 1e-12);
+  EXPECT_NEAR(w.random, r, 1e-12);
+}
+
+TEST(CurriculumSchedule, DefaultIsSemanticThenInstanceThenRandom) {
+  CurriculumSchedule s(config::CurriculumConfig{}, {});
+  // Keyframes: S at 0, I at 0.4, R at 0.8, linear.
+  expect_weights(s.generator_weights(0.0), 1, 0, 0);
+  expect_weights(s.generator_weights(0.1), 0.75, 0.25, 0);
+  expect_weights(s.generator_weights(0.2), 0.5, 0.5, 0);
+  expect_weights(s.generator_weights(0.4), 0, 1, 0);
+  expect_weights(s.generator_weights(0.7), 0, 0.25, 0.75);
+  expect_weights(s.generator_weights(0.9), 0, 0, 1);
+  expect_weights(s.generator_weights(1.0), 0, 0, 1);
+  expect_weights(s.generator_weights(-1.0), 1, 0, 0);  // clamped
+  expect_weights(s.generator_weights(3.0), 0, 0, 1);
+}
+
+TEST(CurriculumSchedule, CosineAndStepInterpolation) {
+  config::CurriculumConfig c;
+  c.interpolation = "cosine";
+  CurriculumSchedule cosine(c, {});
+  const double a = 0.5 * (1 - std::cos(M_PI * 0.25));  // a quarter of the way
+  expect_weights(cosine.generator_weights(0.1), 1 - a, a, 0);
+  c.interpolation = "step";
+  CurriculumSchedule step(c, {});
+  expect_weights(step.generator_weights(0.39), 1, 0, 0);
+  expect_weights(step.generator_weights(0.4), 0, 1, 0);
+  expect_weights(step.generator_weights(0.79), 0, 1, 0);
+  expect_weights(step.generator_weights(0.8), 0, 0, 1);
+}
+
+TEST(CurriculumSchedule, WeightsAreNormalisedAndLossWeightsMove) {
+  auto cfg = config::load_config(
+      {}, {"curriculum.keyframes=[{at: 0, semantic: 2, random: 2, loss_semantic: 2, "
+           "loss_instance: 1, loss_rgb: 0}, {at: 1, random: 5, loss_semantic: 0, "
+           "loss_instance: 1, loss_rgb: 2}]"});
+  CurriculumSchedule s(cfg.curriculum, {9, 9, 9});
+  expect_weights(s.generator_weights(0.0), 0.5, 0, 0.5);
+  expect_weights(s.generator_weights(0.5), 0.25, 0, 0.75);
+  auto lw = s.loss_weights(0.25);
+  EXPECT_NEAR(lw.semantic, 1.5, 1e-12);
+  EXPECT_NEAR(lw.instance, 1.0, 1e-12);
+  EXPECT_NEAR(lw.rgb, 0.5, 1e-12);
+  // Without loss weights in the keyframes, the loss section's weights hold throughout.
+  CurriculumSchedule plain(config::CurriculumConfig{}, {1, 2, 3});
+  EXPECT_EQ(plain.loss_weights(0.6).instance, 2);
+}
+
+}  // namespace
+}  // namespace c2fmae::curriculum

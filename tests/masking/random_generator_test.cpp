@@ -1,0 +1,43 @@
+#include "c2fmae/masking/random_generator.h"
+
+#include "c2fmae/core/mask.h"
+#include "test_helpers.h"
+
+namespace c2fmae::masking {
+namespace {
+
+MaskSpec spec(int64_t modalities, int64_t visible) {
+  MaskSpec s;
+  s.modalities = {Modality::kSemantic, Modality::kInstance, Modality::kRgb};
+  s.modalities.resize(modalities);
+  if (modalities == 1) s.modalities = {Modality::kRgb};
+  s.grid = 14;
+  s.patch = 16;
+  s.num_visible = visible;
+  return s;
+}
+
+TEST(RandomGenerator, ExactVisibleCountsAndSeededDeterminism) {
+  RandomGenerator gen(spec(3, 98), 1.0);
+  Batch b;
+  b.label = torch::zeros({16}, torch::kLong);
+  for (uint64_t seed = 0; seed < 20; ++seed) {
+    auto mask = gen.generate(b, seed);
+    EXPECT_NO_THROW(check_mask(mask, 3, 196, 98));
+  }
+  EXPECT_TRUE(gen.generate(b, 5).equal(gen.generate(b, 5)));
+  EXPECT_FALSE(gen.generate(b, 5).equal(gen.generate(b, 6)));
+}
+
+TEST(RandomGenerator, MaeModeKeeps49Of196RgbTokens) {
+  RandomGenerator gen(spec(1, 49), 1.0);
+  Batch b;
+  b.rgb = torch::zeros({8, 3, 224, 224});
+  auto mask = gen.generate(b, 0);
+  EXPECT_NO_THROW(check_mask(mask, 1, 196, 49));
+  // Samples differ from each other (per-sample randomness).
+  EXPECT_FALSE(mask[0].equal(mask[1]));
+}
+
+}  // namespace
+}  // namespace c2fmae::masking

@@ -14,7 +14,7 @@ torch::Tensor semantic_loss(const torch::Tensor& logits, const torch::Tensor& ta
   const auto q = static_cast<int64_t>(std::lround(std::sqrt(static_cast<double>(qq))));
   TORCH_CHECK(q * q * num_classes == logits.size(2), "semantic_loss: expected logits [B, L, q*q*",
               num_classes, "], but got ", logits.sizes());
-  auto tgt = patchify_map(target, q).squeeze(-1);  // [B, L, q*q]
+  auto tgt = patchify_map(target, q);  // [B, L, q*q]
   TORCH_CHECK(tgt.size(1) == l, "semantic_loss: target gives ", tgt.size(1), " patches, logits ",
               l);
   // Visible tokens: their targets are replaced by ignore before anything reads them.

@@ -114,7 +114,7 @@ ModelOutput C2fmaeImpl::forward(const Batch& batch) {
 
 void init_mae_weights(torch::nn::Module& module) {
   torch::NoGradGuard no_grad;
-  for (auto& item : module.named_modules()) {
+  for (auto& item : module.named_modules("", /*include_self=*/false)) {
     auto& m = *item.value();
     if (auto* linear = m.as<torch::nn::Linear>()) {
       torch::nn::init::xavier_uniform_(linear->weight);

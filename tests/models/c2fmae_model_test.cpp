@@ -1,0 +1,111 @@
+#include "c2fmae/models/c2fmae_model.h"
+
+#include "c2fmae/config/config.h"
+#include "c2fmae/curriculum/curriculum_masker.h"
+#include "c2fmae/losses/c2fmae_loss.h"
+#include "test_helpers.h"
+
+namespace c2fmae::models {
+namespace {
+
+config::Config tiny_config(std::vector<std::string> sets = {}) {
+  std::vector<std::string> base = {"model.preset=tiny", "model.img_size=64", "model.embed_dim=32",
+                                   "model.depth=2", "model.num_heads=4", "model.decoder_dim=16",
+                                   "model.decoder_depth=1", "model.decoder_heads=2",
+                                   "model.num_semantic_classes=6", "masking.num_visible=12"};
+  base.insert(base.end(), sets.begin(), sets.end());
+  auto cfg = config::load_config({}, base);
+  cfg.validate();
+  return cfg;
+}
+
+Batch masked_batch(const config::Config& cfg, int64_t b, uint64_t seed) {
+  auto batch = testing::random_maps(b, cfg.model.img_size, 6, seed);
+  batch.semantic = torch::where(batch.semantic == 255, 255, batch.semantic % 6);
+  curriculum::CurriculumMasker masker(cfg);
+  batch.mask = masker.make_mask(batch, 0, 10, seed);
+  return batch;
+}
+
+TEST(C2fmaeModel, ShapesAndDtypesThroughEveryModule) {
+  testing::seed(13);
+  auto cfg = tiny_config();
+  C2fmae model(cfg.model);
+  auto batch = masked_batch(cfg, 3, 1);
+  auto tokens = model->embed_tokens(batch);
+  EXPECT_EQ(tokens.sizes(), (torch::IntArrayRef{3, 3 * 16, 32}));
+  auto out = model->forward(batch);
+  EXPECT_EQ(out.visible.sizes(), (torch::IntArrayRef{3, 12}));
+  EXPECT_EQ(out.encoded.sizes(), (torch::IntArrayRef{3, 13, 32}));
+  ASSERT_EQ(out.predictions.size(), 3u);
+  EXPECT_EQ(out.predictions[0].sizes(), (torch::IntArrayRef{3, 16, 6 * 16}));  // C x 4 x 4
+  EXPECT_EQ(out.predictions[1].sizes(), (torch::IntArrayRef{3, 16, 8 * 16}));  // E x 4 x 4
+  EXPECT_EQ(out.predictions[2].sizes(), (torch::IntArrayRef{3, 16, 16 * 16 * 3}));
+  for (const auto& p : out.predictions) EXPECT_EQ(p.scalar_type(), torch::kFloat);
+  EXPECT_EQ(out.visible.scalar_type(), torch::kLong);
+}
+
+TEST(C2fmaeModel, GradientsReachAllAdaptersAndDecoderStages) {
+  testing::seed(14);
+  auto cfg = tiny_config();
+  C2fmae model(cfg.model);
+  auto batch = masked_batch(cfg, 4, 2);
+  auto out = model->forward(batch);
+  losses::C2fmaeLoss loss_fn(cfg.model, cfg.loss);
+  loss_fn(out.predictions, batch, loss_fn.default_weights()).total.backward();
+  std::map<std::string, double> grad_by_group;
+  for (const auto& p : model->named_parameters()) {
+    ASSERT_TRUE(p.value().grad().defined()) << p.key();
+    ASSERT_TRUE(torch::isfinite(p.value().grad()).all().item<bool>()) << p.key();
+    // Group: "decoder.stages.N" for decoder stages, else the first name component.
+    const auto& k = p.key();
+    const bool stage = k.rfind("decoder.stages.", 0) == 0;
+    const auto cut = stage ? k.find('.', std::string("decoder.stages.").size()) : k.find('.');
+    grad_by_group[k.substr(0, cut)] += p.value().grad().abs().sum().item<double>();
+  }
+  for (const char* group : {"semantic_adapter", "instance_adapter", "rgb_adapter", "encoder",
+                            "decoder.stages.0", "decoder.stages.1", "decoder.stages.2",
+                            "modality_embed", "global_token"}) {
+    ASSERT_TRUE(grad_by_group.count(group)) << group;
+    EXPECT_GT(grad_by_group[group], 0.0) << group;
+  }
+}
+
+TEST(C2fmaeModel, MaeModeIsAConfigWithOnlyRgb) {
+  auto cfg = tiny_config({"model.modalities=[rgb]", "masking.num_visible=4",
+                          "model.decoder_cross_blocks=0"});
+  C2fmae model(cfg.model);
+  EXPECT_TRUE(model->rgb_adapter);
+  EXPECT_FALSE(model->semantic_adapter);
+  EXPECT_FALSE(model->instance_adapter);
+  EXPECT_EQ(model->decoder->stages->size(), 1u);
+  Batch batch;
+  batch.rgb = torch::randn({2, 3, 64, 64});
+  curriculum::CurriculumMasker masker(cfg);
+  batch.mask = masker.make_mask(batch, 9, 10, 0);  // random generator at the end
+  auto out = model->forward(batch);
+  EXPECT_EQ(out.encoded.sizes(), (torch::IntArrayRef{2, 5, 32}));
+}
+
+TEST(C2fmaeModel, ClearErrorsForBadInputs) {
+  auto cfg = tiny_config();
+  C2fmae model(cfg.model);
+  auto batch = masked_batch(cfg, 2, 3);
+  auto no_mask = batch;
+  no_mask.mask = torch::Tensor();
+  EXPECT_THROW(model->forward(no_mask), c10::Error);
+  auto wrong = batch;
+  wrong.mask = batch.mask.narrow(1, 0, 2);
+  EXPECT_THROW(model->forward(wrong), c10::Error);
+  auto small = batch;
+  small.rgb = torch::randn({2, 3, 32, 32});
+  try {
+    model->forward(small);
+    ADD_FAILURE() << "accepted a 32 px image for a 64 px model";
+  } catch (const c10::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("img_size"), std::string::npos);
+  }
+}
+
+}  // namespace
+}  // namespace c2fmae::models

@@ -1,0 +1,46 @@
+#include "c2fmae/models/decoder_stage.h"
+
+#include "c2fmae/models/position_embedding.h"
+#include "test_helpers.h"
+
+namespace c2fmae::models {
+namespace {
+
+TEST(DecoderStage, QueriesHoldOwnVisibleTokensAndMaskTokensElsewhere) {
+  testing::seed(10);
+  // No blocks: the output tokens are the queries themselves.
+  DecoderStage stage(DecoderStageOptions(12, 8, 2, 5).depth(0).cross_blocks(0));
+  // M = 2 modalities, L = 4; this stage is modality 1 (tokens 4..7).
+  auto visible = torch::tensor({{1, 4, 6}, {5, 6, 7}}, torch::kLong);
+  auto encoded = torch::randn({2, 4, 12});
+  auto out = stage(encoded, visible, 1, torch::Tensor());
+  ASSERT_EQ(out.tokens.sizes(), (torch::IntArrayRef{2, 5, 8}));
+  ASSERT_EQ(out.prediction.sizes(), (torch::IntArrayRef{2, 4, 5}));
+  auto ctx = torch::linear(encoded, stage->embed->weight, stage->embed->bias);
+  auto pos = sincos_2d_embedding(8, 2);
+  auto mask_token = stage->mask_token.view({8});
+  testing::expect_close(out.tokens[0][0], ctx[0][0]);  // global token, zero position
+  // Sample 0: tokens 4 and 6 are patches 0 and 2 of this modality; 1 belongs to modality 0.
+  testing::expect_close(out.tokens[0][1], ctx[0][2] + pos[0]);
+  testing::expect_close(out.tokens[0][3], ctx[0][3] + pos[2]);
+  testing::expect_close(out.tokens[0][2], mask_token + pos[1]);
+  testing::expect_close(out.tokens[0][4], mask_token + pos[3]);
+  testing::expect_close(out.tokens[1][1], mask_token + pos[0]);
+  testing::expect_close(out.tokens[1][4], ctx[1][3] + pos[3]);
+}
+
+TEST(DecoderStage, PreviousStageTokensEnterOnlyThroughCrossAttention) {
+  testing::seed(11);
+  auto encoded = torch::randn({2, 3, 12});
+  auto visible = torch::tensor({{0, 3}, {1, 2}}, torch::kLong);
+  auto previous = torch::randn({2, 5, 8});
+  DecoderStage mae_like(DecoderStageOptions(12, 8, 2, 5).depth(1).cross_blocks(0).num_heads(2));
+  EXPECT_TRUE(torch::equal(mae_like(encoded, visible, 0, previous).prediction,
+                           mae_like(encoded, visible, 0, torch::Tensor()).prediction));
+  DecoderStage cross(DecoderStageOptions(12, 8, 2, 5).depth(1).cross_blocks(1).num_heads(2));
+  EXPECT_FALSE(torch::allclose(cross(encoded, visible, 0, previous).prediction,
+                               cross(encoded, visible, 0, torch::Tensor()).prediction));
+}
+
+}  // namespace
+}  // namespace c2fmae::models

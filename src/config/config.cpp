@@ -219,6 +219,21 @@ std::string Config::dump_yaml() const {
   return std::string(out.c_str()) + "\n";
 }
 
+std::string Config::section_yaml(const std::string& section) const {
+  YAML::Emitter out;
+  bool found = false;
+  auto one = [&](const char* name, auto& s) {
+    if (section != name) return;
+    found = true;
+    out << YAML::BeginMap;
+    Emitter{out}(name, s);
+    out << YAML::EndMap;
+  };
+  visit_sections(one);
+  if (!found) throw std::invalid_argument("unknown config section '" + section + "'");
+  return out.c_str();
+}
+
 std::string Config::table() const {
   std::ostringstream os;
   auto section_fn = [&](const char* section, auto& s) {

@@ -148,10 +148,11 @@ void LossConfig::validate(Checker& c) const {
 }
 
 void DataConfig::validate(Checker& c) const {
-  c.require(one_of(source, {"synthetic", "folder", "shards"}), "data.source", source,
-            "unknown data source", "use synthetic, folder or shards");
-  c.require(source == "synthetic" || !root.empty(), "data.source", source,
-            "needs data.root, which is empty", "set data.root to the dataset folder");
+  c.require(source == "synthetic", "data.source", source,
+            one_of(source, {"folder", "shards"}) ? "this reader is not implemented yet"
+                                                 : "unknown data source",
+            "use synthetic (folder and shard readers are planned; c2fmae_make_synthetic already "
+            "writes the folder layout)");
   c.require(batch_size > 0, "data.batch_size", batch_size, "must be > 0", "MAE: 256 per GPU");
   c.require(num_workers >= 0, "data.num_workers", num_workers, "must be >= 0", "e.g. 8");
   c.require(synthetic_samples > 0, "data.synthetic_samples", synthetic_samples, "must be > 0",
@@ -191,6 +192,7 @@ void TrainConfig::validate(Checker& c) const {
             "e.g. 1000");
   c.require(keep_last >= 1, "train.keep_last", keep_last, "must be >= 1", "e.g. 3");
   c.require(max_nonfinite >= 1, "train.max_nonfinite", max_nonfinite, "must be >= 1", "e.g. 10");
+  c.require(max_steps >= 0, "train.max_steps", max_steps, "must be >= 0", "0 runs to the end");
 }
 
 void DistConfig::validate(Checker& c) const {

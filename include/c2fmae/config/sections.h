@@ -154,7 +154,7 @@ struct DataConfig {
 
   template <class V>
   void visit(V& v) {
-    v("source", source, "synthetic, folder or shards");
+    v("source", source, "synthetic (folder and shards readers: not yet)");
     v("root", root, "dataset folder (folder, shards)");
     v("batch_size", batch_size, "samples per process and step");
     v("num_workers", num_workers, "decoding threads per process");
@@ -206,6 +206,7 @@ struct TrainConfig {
   int64_t checkpoint_every = 1000;
   int64_t keep_last = 3;
   int64_t max_nonfinite = 10;
+  int64_t max_steps = 0;
 
   template <class V>
   void visit(V& v) {
@@ -217,6 +218,8 @@ struct TrainConfig {
     v("checkpoint_every", checkpoint_every, "steps between checkpoints");
     v("keep_last", keep_last, "checkpoints kept besides latest");
     v("max_nonfinite", max_nonfinite, "consecutive non-finite losses before the run stops");
+    v("max_steps", max_steps, "stop (with a checkpoint) after this many steps; 0 = run to the end. "
+      "The schedule still spans all epochs");
   }
   void validate(Checker& c) const;
 };

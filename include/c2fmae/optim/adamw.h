@@ -1,0 +1,47 @@
+// AdamW on parameter groups through ATen's fused kernel (at::_fused_adamw_, on CPU and
+// CUDA alike, as torch.optim.AdamW(fused=True)). Gradients are reset to undefined rather
+// than zeroed. State (exp_avg, exp_avg_sq, step per parameter) saves into checkpoints.
+#pragma once
+#include <string>
+#include <vector>
+
+#include <torch/serialize/archive.h>
+#include <torch/types.h>
+
+#include "c2fmae/optim/param_groups.h"
+
+namespace c2fmae::optim {
+
+struct AdamWOptions {
+  double beta1 = 0.9;
+  double beta2 = 0.95;
+  double eps = 1e-8;
+};
+
+class AdamW {
+ public:
+  AdamW(std::vector<ParamGroup> groups, AdamWOptions options);
+
+  /// One update of every parameter that has a gradient, at learning rate `lr`.
+  void step(double lr);
+  /// Resets every gradient to undefined.
+  void zero_grad();
+
+  void save(torch::serialize::OutputArchive& archive) const;
+  /// Restores state saved by save(); throws std::runtime_error on a mismatch.
+  void load(torch::serialize::InputArchive& archive);
+
+  const std::vector<ParamGroup>& groups() const { return groups_; }
+
+ private:
+  struct State {
+    torch::Tensor exp_avg, exp_avg_sq, step;
+  };
+  State& state_for(size_t group, size_t index);
+
+  std::vector<ParamGroup> groups_;
+  AdamWOptions options_;
+  std::vector<std::vector<State>> state_;
+};
+
+}  // namespace c2fmae::optim

@@ -1,0 +1,27 @@
+// Which parameters get weight decay (MAE's param_groups_weight_decay): none on biases,
+// norms and other 1-D parameters, nor on tokens and position / modality / class / slot
+// embeddings.
+#pragma once
+#include <string>
+#include <vector>
+
+#include <torch/types.h>
+#include <torch/ordered_dict.h>
+
+namespace c2fmae::optim {
+
+struct ParamGroup {
+  std::vector<std::string> names;
+  std::vector<torch::Tensor> params;
+  double weight_decay = 0.0;
+};
+
+/// Whether the parameter called `name` with `dim` dimensions is exempt from weight decay.
+bool exempt_from_weight_decay(const std::string& name, int64_t dim);
+
+/// Two groups, {decayed with `weight_decay`, exempt with 0}, in parameter order; parameters
+/// that do not require gradients are left out.
+std::vector<ParamGroup> weight_decay_groups(
+    const torch::OrderedDict<std::string, torch::Tensor>& named_parameters, double weight_decay);
+
+}  // namespace c2fmae::optim

@@ -1,0 +1,55 @@
+// Checkpoints: model, optimizer, step, epoch, RNG states, data position and curriculum
+// state in one archive, written atomically (temporary file, fsync, rename, fsync of the
+// folder), the newest k kept, `latest.pt` a symlink to the newest.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <torch/nn/module.h>
+
+#include "c2fmae/optim/adamw.h"
+
+namespace c2fmae::train {
+
+/// Training progress stored beside the weights.
+struct TrainingState {
+  int64_t step = 0;            ///< optimizer steps done
+  int64_t epoch = 0;           ///< epoch the next step belongs to
+  int64_t data_position = 0;   ///< micro-batches consumed (the loader's next step)
+  int64_t nonfinite_total = 0; ///< steps skipped for a non-finite loss
+  double progress = 0.0;       ///< step / total steps (curriculum position)
+  std::vector<double> curriculum_weights;  ///< generator weights at `progress`
+  std::string config_yaml;     ///< the resolved config of the run
+};
+
+/// Writes `path` atomically; rank 0 only.
+void save_checkpoint(const std::string& path, torch::nn::Module& model,
+                     const optim::AdamW& optimizer, const TrainingState& state);
+
+/// Loads `path` into model and optimizer and restores the RNG states, returning the
+/// training state; with a null model only reads and checks the state. Throws
+/// std::runtime_error naming the file if it is unreadable or incomplete.
+TrainingState load_checkpoint(const std::string& path, torch::nn::Module* model,
+                              optim::AdamW* optimizer, const torch::Device& device);
+
+/// The checkpoint files of a run directory, written and pruned together.
+class CheckpointManager {
+ public:
+  CheckpointManager(std::string directory, int64_t keep_last);
+  /// Writes checkpoint-<step>.pt, points latest.pt at it, removes all but the newest
+  /// keep_last; returns the path written.
+  std::string save(torch::nn::Module& model, const optim::AdamW& optimizer,
+                   const TrainingState& state);
+  /// Checkpoint files, newest first.
+  std::vector<std::string> list() const;
+  /// The newest checkpoint that loads (corrupt ones are skipped with a warning), if any.
+  std::optional<std::string> newest_valid() const;
+
+ private:
+  std::string directory_;
+  int64_t keep_last_;
+};
+
+}  // namespace c2fmae::train

@@ -1,0 +1,41 @@
+// metrics.jsonl: one JSON object per logged step, appended and flushed line by line so a
+// killed run keeps every line it wrote.
+#pragma once
+#include <cstdio>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace c2fmae::train {
+
+/// One metrics record: ordered (key, number or string) fields.
+class MetricsRecord {
+ public:
+  MetricsRecord& add(const std::string& key, double value);
+  MetricsRecord& add(const std::string& key, int64_t value);
+  MetricsRecord& add(const std::string& key, const std::string& value);
+  /// {"key": value, ...} on one line; numbers round-trip (17 significant digits), non-finite
+  /// numbers are written as null.
+  std::string json() const;
+
+ private:
+  std::vector<std::pair<std::string, std::string>> fields_;
+};
+
+class MetricsLog {
+ public:
+  /// Opens `path` for appending.
+  explicit MetricsLog(const std::string& path);
+  ~MetricsLog();
+  MetricsLog(const MetricsLog&) = delete;
+  MetricsLog& operator=(const MetricsLog&) = delete;
+  void write(const MetricsRecord& record);
+
+ private:
+  std::FILE* file_;
+};
+
+/// JSON string literal for `s` (quoted and escaped).
+std::string json_string(const std::string& s);
+
+}  // namespace c2fmae::train

@@ -1,0 +1,106 @@
+#include "c2fmae/data/batch_loader.h"
+
+#include <torch/torch.h>
+
+#include <numeric>
+#include <random>
+#include <thread>
+
+#include "c2fmae/core/seeding.h"
+
+namespace c2fmae::data {
+
+Batch collate(const std::vector<Sample>& samples) {
+  TORCH_CHECK(!samples.empty(), "collate: no samples");
+  std::vector<torch::Tensor> rgb, sem, ins;
+  std::vector<int64_t> labels;
+  for (const auto& s : samples) {
+    rgb.push_back(s.rgb);
+    sem.push_back(s.semantic);
+    ins.push_back(s.instance);
+    labels.push_back(s.label);
+  }
+  Batch b;
+  auto mean = torch::tensor({kImageNetMean[0], kImageNetMean[1], kImageNetMean[2]}).view({1, 3, 1, 1});
+  auto std = torch::tensor({kImageNetStd[0], kImageNetStd[1], kImageNetStd[2]}).view({1, 3, 1, 1});
+  b.rgb = ((torch::stack(rgb).to(torch::kFloat) / 255.0 - mean.to(torch::kFloat)) /
+           std.to(torch::kFloat));
+  b.semantic = torch::stack(sem);
+  b.instance = torch::stack(ins);
+  b.label = torch::tensor(labels, torch::kLong);
+  return b;
+}
+
+BatchLoader::BatchLoader(std::shared_ptr<const Dataset> dataset, LoaderOptions options)
+    : dataset_(std::move(dataset)), options_(options) {
+  TORCH_CHECK(options_.world_size >= 1 && options_.rank >= 0 && options_.rank < options_.world_size,
+              "BatchLoader: rank ", options_.rank, " outside world size ", options_.world_size);
+  TORCH_CHECK(steps_per_epoch() > 0, "BatchLoader: the dataset's ", dataset_->size(),
+              " samples do not fill one global batch of ", options_.batch_size, " x ",
+              options_.world_size, "; hint: lower data.batch_size or use more samples");
+}
+
+BatchLoader::~BatchLoader() {
+  if (prefetched_.valid()) prefetched_.wait();
+}
+
+int64_t BatchLoader::steps_per_epoch() const {
+  return dataset_->size() / (options_.batch_size * options_.world_size);
+}
+
+std::vector<int64_t> BatchLoader::indices(int64_t step) const {
+  const int64_t per_epoch = steps_per_epoch();
+  const int64_t epoch = step / per_epoch, within = step % per_epoch;
+  std::lock_guard<std::mutex> lock(permutation_mutex_);
+  if (epoch != permutation_epoch_) {
+    permutation_.resize(dataset_->size());
+    std::iota(permutation_.begin(), permutation_.end(), 0);
+    std::mt19937_64 rng(mix_seed({options_.seed, static_cast<uint64_t>(epoch), 0xDA7Au}));
+    for (int64_t i = static_cast<int64_t>(permutation_.size()) - 1; i > 0; --i) {
+      std::uniform_int_distribution<int64_t> pick(0, i);
+      std::swap(permutation_[i], permutation_[pick(rng)]);
+    }
+    permutation_epoch_ = epoch;
+  }
+  const int64_t start = (within * options_.world_size + options_.rank) * options_.batch_size;
+  return {permutation_.begin() + start, permutation_.begin() + start + options_.batch_size};
+}
+
+Batch BatchLoader::assemble(int64_t step) const {
+  const auto idx = indices(step);
+  const auto epoch = static_cast<uint64_t>(step / steps_per_epoch());
+  std::vector<Sample> samples(idx.size());
+  auto work = [&](size_t first, size_t stride) {
+    for (size_t i = first; i < idx.size(); i += stride) {
+      const auto [w, h] = dataset_->source_size(idx[i]);
+      const auto aug = draw_augmentation(
+          mix_seed({options_.seed, epoch, static_cast<uint64_t>(idx[i]), 0xA06u}), w, h,
+          options_.augmentation);
+      samples[i] = dataset_->get(idx[i], aug, options_.img_size);
+    }
+  };
+  const auto threads = static_cast<size_t>(std::max<int64_t>(1, options_.num_workers));
+  if (threads == 1 || idx.size() == 1) {
+    work(0, 1);
+  } else {
+    std::vector<std::thread> pool;
+    for (size_t t = 0; t < std::min(threads, idx.size()); ++t) pool.emplace_back(work, t, std::min(threads, idx.size()));
+    for (auto& t : pool) t.join();
+  }
+  return collate(samples);
+}
+
+Batch BatchLoader::batch(int64_t step) {
+  Batch out;
+  if (prefetched_.valid() && prefetched_step_ == step) {
+    out = prefetched_.get();
+  } else {
+    if (prefetched_.valid()) prefetched_.wait();
+    out = assemble(step);
+  }
+  prefetched_step_ = step + 1;
+  prefetched_ = std::async(std::launch::async, [this, s = step + 1] { return assemble(s); });
+  return out;
+}
+
+}  // namespace c2fmae::data

@@ -1,0 +1,156 @@
+#include "c2fmae/train/checkpoint.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+
+#include "c2fmae/core/log.h"
+
+namespace c2fmae::train {
+namespace fs = std::filesystem;
+namespace {
+
+void fsync_path(const std::string& path, bool directory) {
+  const int fd = ::open(path.c_str(), directory ? O_RDONLY | O_DIRECTORY : O_RDONLY);
+  if (fd < 0) throw std::runtime_error("cannot open " + path + " to sync it");
+  const int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) throw std::runtime_error("fsync failed for " + path);
+}
+
+torch::Tensor scalar(int64_t v) { return torch::tensor(v, torch::kLong); }
+
+}  // namespace
+
+void save_checkpoint(const std::string& path, torch::nn::Module& model,
+                     const optim::AdamW& optimizer, const TrainingState& state) {
+  torch::serialize::OutputArchive archive;
+  for (const auto& p : model.named_parameters()) archive.write("model." + p.key(), p.value().detach().cpu());
+  for (const auto& b : model.named_buffers()) archive.write("model." + b.key(), b.value().cpu(), true);
+  optimizer.save(archive);
+  archive.write("state.step", scalar(state.step));
+  archive.write("state.epoch", scalar(state.epoch));
+  archive.write("state.data_position", scalar(state.data_position));
+  archive.write("state.nonfinite_total", scalar(state.nonfinite_total));
+  archive.write("state.progress", torch::tensor(state.progress, torch::kDouble));
+  archive.write("state.curriculum_weights", torch::tensor(state.curriculum_weights, torch::kDouble));
+  archive.write("state.config", c10::IValue(state.config_yaml));
+  archive.write("rng.cpu", torch::globalContext().defaultGenerator(torch::kCPU).get_state());
+  if (torch::cuda::is_available()) {
+    archive.write("rng.cuda", torch::globalContext().defaultGenerator(torch::kCUDA).get_state());
+  }
+  const std::string tmp = path + ".tmp";
+  archive.save_to(tmp);
+  fsync_path(tmp, false);
+  fs::rename(tmp, path);
+  fsync_path(fs::path(path).parent_path().string(), true);
+}
+
+TrainingState load_checkpoint(const std::string& path, torch::nn::Module* model,
+                              optim::AdamW* optimizer, const torch::Device& device) {
+  torch::serialize::InputArchive archive;
+  try {
+    archive.load_from(path);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("checkpoint " + path + " is unreadable: " + e.what());
+  }
+  auto read_int = [&](const char* key) {
+    torch::Tensor t;
+    if (!archive.try_read(key, t)) throw std::runtime_error("checkpoint " + path + " lacks " + key);
+    return t.item<int64_t>();
+  };
+  TrainingState state;
+  state.step = read_int("state.step");
+  state.epoch = read_int("state.epoch");
+  state.data_position = read_int("state.data_position");
+  state.nonfinite_total = read_int("state.nonfinite_total");
+  torch::Tensor progress, weights;
+  archive.read("state.progress", progress);
+  archive.read("state.curriculum_weights", weights);
+  state.progress = progress.item<double>();
+  for (int64_t i = 0; i < weights.numel(); ++i) state.curriculum_weights.push_back(weights[i].item<double>());
+  c10::IValue config;
+  if (archive.try_read("state.config", config)) state.config_yaml = config.toStringRef();
+  if (model) {
+    torch::NoGradGuard no_grad;
+    for (auto& p : model->named_parameters()) {
+      torch::Tensor t;
+      if (!archive.try_read("model." + p.key(), t)) {
+        throw std::runtime_error("checkpoint " + path + " lacks parameter " + p.key());
+      }
+      if (t.sizes() != p.value().sizes()) {
+        throw std::runtime_error("checkpoint " + path + ": parameter " + p.key() + " has shape " +
+                                 c10::str(t.sizes()) + ", the model " + c10::str(p.value().sizes()) +
+                                 "; hint: resume with the model config the run started with");
+      }
+      p.value().copy_(t);
+    }
+    for (auto& b : model->named_buffers()) {
+      torch::Tensor t;
+      if (archive.try_read("model." + b.key(), t, true) && t.sizes() == b.value().sizes()) b.value().copy_(t);
+    }
+  }
+  if (optimizer) optimizer->load(archive);
+  if (!model) return state;  // validation only: leave the process's RNG alone
+  torch::Tensor rng;
+  auto restore = [&](c10::DeviceType type) {
+    at::Generator gen = torch::globalContext().defaultGenerator(type);  // a handle to the global
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_state(rng);
+  };
+  if (archive.try_read("rng.cpu", rng)) restore(torch::kCPU);
+  if (device.is_cuda() && archive.try_read("rng.cuda", rng)) restore(torch::kCUDA);
+  return state;
+}
+
+CheckpointManager::CheckpointManager(std::string directory, int64_t keep_last)
+    : directory_(std::move(directory)), keep_last_(keep_last) {}
+
+std::string CheckpointManager::save(torch::nn::Module& model, const optim::AdamW& optimizer,
+                                    const TrainingState& state) {
+  char name[64];
+  std::snprintf(name, sizeof name, "checkpoint-%08lld.pt", static_cast<long long>(state.step));
+  const auto path = (fs::path(directory_) / name).string();
+  save_checkpoint(path, model, optimizer, state);
+  // latest.pt -> newest, replaced atomically.
+  const auto link = fs::path(directory_) / "latest.pt";
+  const auto tmp_link = fs::path(directory_) / "latest.pt.tmp";
+  fs::remove(tmp_link);
+  fs::create_symlink(name, tmp_link);
+  fs::rename(tmp_link, link);
+  const auto all = list();
+  for (size_t i = static_cast<size_t>(keep_last_); i < all.size(); ++i) fs::remove(all[i]);
+  return path;
+}
+
+std::vector<std::string> CheckpointManager::list() const {
+  std::vector<std::string> out;
+  if (!fs::exists(directory_)) return out;
+  for (const auto& e : fs::directory_iterator(directory_)) {
+    const auto name = e.path().filename().string();
+    if (e.is_regular_file() && name.rfind("checkpoint-", 0) == 0 && e.path().extension() == ".pt") {
+      out.push_back(e.path().string());
+    }
+  }
+  std::sort(out.rbegin(), out.rend());  // zero-padded steps: newest first
+  return out;
+}
+
+std::optional<std::string> CheckpointManager::newest_valid() const {
+  for (const auto& path : list()) {
+    try {
+      load_checkpoint(path, nullptr, nullptr, torch::kCPU);
+      return path;
+    } catch (const std::exception& e) {
+      log::warn(c10::str("skipping checkpoint ", path, ": ", e.what()));
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace c2fmae::train

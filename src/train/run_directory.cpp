@@ -1,0 +1,44 @@
+#include "c2fmae/train/run_directory.h"
+
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+
+namespace c2fmae::train {
+namespace fs = std::filesystem;
+
+void prepare_run_directory(const std::string& path, RunDirectoryMode mode) {
+  if (fs::exists(path) && !fs::is_directory(path)) {
+    throw std::runtime_error("run directory " + path + " exists and is not a directory");
+  }
+  const bool has_files = fs::exists(path) && !fs::is_empty(path);
+  if (has_files && mode == RunDirectoryMode::kNew) {
+    throw std::runtime_error("run directory " + path + " already holds a run\nhint: add --resume auto "
+                             "to continue it, --overwrite to start it over, or choose another "
+                             "--output-dir");
+  }
+  if (has_files && mode == RunDirectoryMode::kOverwrite) {
+    for (const auto& e : fs::directory_iterator(path)) {
+      const auto name = e.path().filename().string();
+      if (name.rfind("checkpoint-", 0) == 0 || name.rfind("latest.pt", 0) == 0 ||
+          name == "metrics.jsonl" || name == "train.log" || name == "config.yaml") {
+        fs::remove(e.path());
+      }
+    }
+  }
+  fs::create_directories(path);
+}
+
+void write_text_file(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    if (!out) throw std::runtime_error("cannot write " + tmp);
+    out << text;
+    out.flush();
+    if (!out) throw std::runtime_error("cannot write " + tmp);
+  }
+  fs::rename(tmp, path);
+}
+
+}  // namespace c2fmae::train

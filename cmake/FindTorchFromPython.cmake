@@ -36,3 +36,9 @@ foreach(_dir IN LISTS _c2fmae_nvidia_libs)
   get_filename_component(_dir "${_dir}" REALPATH)
   add_link_options("LINKER:-rpath-link,${_dir}")
 endforeach()
+
+# The wheel's libtorch.so exports its own copy of std::filesystem (remove_all, read_symlink,
+# last_write_time, ...). Listed before libstdc++ in a binary's NEEDED entries, it interposes
+# on libstdc++'s, and mixing the two crashes (seen: std::filesystem::remove_all jumping to a
+# null pointer). Linking libstdc++ first makes the system implementation win the lookup.
+add_link_options("LINKER:--push-state,--no-as-needed" "-lstdc++" "LINKER:--pop-state")

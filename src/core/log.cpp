@@ -16,6 +16,9 @@ spdlog::logger& logger() {
     auto made = std::make_shared<spdlog::logger>("c2fmae", sink);
     made->set_pattern("%Y-%m-%d %H:%M:%S %^%l%$ %v");
     made->set_level(spdlog::level::info);
+    // Messages are few (one per logged step): flush each so `tail -f train.log` and a killed
+    // run's log are complete.
+    made->flush_on(spdlog::level::info);
     return made;
   }();
   return *instance;

@@ -52,7 +52,8 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model,
 }
 
 TrainingState load_checkpoint(const std::string& path, torch::nn::Module* model,
-                              optim::AdamW* optimizer, const torch::Device& device) {
+                              optim::AdamW* optimizer, const torch::Device& device,
+                              const std::function<void(const TrainingState&)>& check) {
   torch::serialize::InputArchive archive;
   try {
     archive.load_from(path);
@@ -76,6 +77,7 @@ TrainingState load_checkpoint(const std::string& path, torch::nn::Module* model,
   for (int64_t i = 0; i < weights.numel(); ++i) state.curriculum_weights.push_back(weights[i].item<double>());
   c10::IValue config;
   if (archive.try_read("state.config", config)) state.config_yaml = config.toStringRef();
+  if (check) check(state);
   if (model) {
     torch::NoGradGuard no_grad;
     for (auto& p : model->named_parameters()) {

@@ -186,10 +186,10 @@ void Trainer::Impl::resume_if_asked() {
   } else {
     path = options.resume;
   }
-  auto loaded = load_checkpoint(path, model.ptr().get(), optimizer.get(), device);
-  if (!loaded.config_yaml.empty()) {
+  auto check_config = [&](const TrainingState& stored) {
+    if (stored.config_yaml.empty()) return;
     config::Config saved;
-    saved.merge_yaml(loaded.config_yaml, path);
+    saved.merge_yaml(stored.config_yaml, path);
     if (saved.section_yaml("model") != cfg.section_yaml("model")) {
       throw std::runtime_error("checkpoint " + path + " was written by a run with another model "
                                "section\nhint: resume with the run's own config.yaml");
@@ -203,7 +203,8 @@ void Trainer::Impl::resume_if_asked() {
     if (saved.train.epochs != cfg.train.epochs || saved.train.seed != cfg.train.seed) {
       log::warn("resuming with different train.epochs or train.seed: the schedule changes");
     }
-  }
+  };
+  auto loaded = load_checkpoint(path, model.ptr().get(), optimizer.get(), device, check_config);
   state.step = loaded.step;
   state.nonfinite_total = loaded.nonfinite_total;
   log::info(c10::str("resumed from ", path, " at step ", state.step));

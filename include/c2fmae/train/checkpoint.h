@@ -3,6 +3,7 @@
 // folder), the newest k kept, `latest.pt` a symlink to the newest.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,9 +31,11 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model,
 
 /// Loads `path` into model and optimizer and restores the RNG states, returning the
 /// training state; with a null model only reads and checks the state. Throws
-/// std::runtime_error naming the file if it is unreadable or incomplete.
+/// std::runtime_error naming the file if it is unreadable or incomplete. `check` sees the
+/// stored state before anything is loaded and may throw to refuse the checkpoint.
 TrainingState load_checkpoint(const std::string& path, torch::nn::Module* model,
-                              optim::AdamW* optimizer, const torch::Device& device);
+                              optim::AdamW* optimizer, const torch::Device& device,
+                              const std::function<void(const TrainingState&)>& check = {});
 
 /// The checkpoint files of a run directory, written and pruned together.
 class CheckpointManager {

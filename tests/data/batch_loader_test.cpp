@@ -1,0 +1,70 @@
+#include "c2fmae/data/batch_loader.h"
+
+#include <set>
+
+#include "c2fmae/data/synthetic_shapes.h"
+#include "test_helpers.h"
+
+namespace c2fmae::data {
+namespace {
+
+LoaderOptions options(int64_t rank, int64_t world) {
+  LoaderOptions o;
+  o.batch_size = 4;
+  o.img_size = 32;
+  o.num_workers = 3;
+  o.seed = 9;
+  o.rank = rank;
+  o.world_size = world;
+  return o;
+}
+
+TEST(BatchLoader, EpochsArePermutationsShardedByRank) {
+  auto ds = std::make_shared<SyntheticShapes>(26, 0);
+  BatchLoader r0(ds, options(0, 2)), r1(ds, options(1, 2));
+  EXPECT_EQ(r0.steps_per_epoch(), 3);  // 26 / (4 x 2), last partial batch dropped
+  std::set<int64_t> seen;
+  for (int64_t step = 0; step < 3; ++step) {
+    for (auto* l : {&r0, &r1}) {
+      for (auto i : l->indices(step)) EXPECT_TRUE(seen.insert(i).second) << i;
+    }
+  }
+  EXPECT_EQ(seen.size(), 24u);
+  EXPECT_NE(r0.indices(0), r0.indices(3));  // the next epoch is reshuffled
+}
+
+TEST(BatchLoader, BatchesAreAPureFunctionOfTheStep) {
+  auto ds = std::make_shared<SyntheticShapes>(64, 0);
+  BatchLoader a(ds, options(0, 1)), b(ds, options(0, 1));
+  auto x = a.batch(5);
+  auto y1 = b.batch(1);  // b prefetches 2, then is asked for 5 out of order
+  auto y = b.batch(5);
+  EXPECT_TRUE(x.rgb.equal(y.rgb));
+  EXPECT_TRUE(x.instance.equal(y.instance));
+  EXPECT_TRUE(a.batch(6).rgb.equal(b.batch(6).rgb));  // the prefetched path
+  EXPECT_EQ(x.rgb.sizes(), (torch::IntArrayRef{4, 3, 32, 32}));
+  EXPECT_EQ(x.rgb.scalar_type(), torch::kFloat);
+  EXPECT_EQ(x.semantic.sizes(), (torch::IntArrayRef{4, 32, 32}));
+  EXPECT_EQ(x.label.sizes(), (torch::IntArrayRef{4}));
+  EXPECT_FALSE(y1.rgb.equal(x.rgb));
+}
+
+TEST(BatchLoader, CollateNormalisesWithImageNetStatistics) {
+  Sample s;
+  s.rgb = torch::full({3, 2, 2}, 255, torch::kUInt8);
+  s.semantic = torch::zeros({2, 2}, torch::kLong);
+  s.instance = torch::zeros({2, 2}, torch::kLong);
+  s.label = 3;
+  auto b = collate({s, s});
+  EXPECT_NEAR(b.rgb[1][0][0][0].item<double>(), (1.0 - 0.485) / 0.229, 1e-5);
+  EXPECT_NEAR(b.rgb[0][2][1][1].item<double>(), (1.0 - 0.406) / 0.225, 1e-5);
+  EXPECT_EQ(b.label[1].item<int64_t>(), 3);
+}
+
+TEST(BatchLoader, RejectsADatasetSmallerThanOneBatch) {
+  auto ds = std::make_shared<SyntheticShapes>(3, 0);
+  EXPECT_THROW(BatchLoader(ds, options(0, 1)), c10::Error);
+}
+
+}  // namespace
+}  // namespace c2fmae::data

@@ -43,7 +43,10 @@ int main(int argc, char** argv) {
   }
   try {
     auto cfg = config::load_config(files, sets);
-    if (!output_dir.empty()) cfg.set("train.output_dir=" + output_dir);
+    if (!output_dir.empty()) {
+      cfg.train.output_dir = output_dir;  // a path, not YAML: assigned, not parsed
+      cfg.origins["train.output_dir"] = "--output-dir";
+    }
     cfg.validate();
     if (dump) {
       std::cout << cfg.dump_yaml();

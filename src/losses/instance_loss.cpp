@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include "c2fmae/core/modality.h"
 #include "c2fmae/core/patchify.h"
 
 namespace c2fmae::losses {
@@ -27,7 +28,7 @@ torch::Tensor instance_loss(const torch::Tensor& embeddings, const torch::Tensor
               " patches, embeddings ", l);
 
   // Clusters = (sample, id) over masked pixels; visible pixels share the key -1.
-  const int64_t span = 1 + pix_ids.max().item<int64_t>();
+  const int64_t span = kInstanceIdLimit;  // a constant key space: no device sync
   auto sample = torch::arange(b, pix_ids.options()).unsqueeze(1);
   auto key = torch::where(pix_masked, sample * span + pix_ids, -1).flatten();
   auto [uniq, inverse, unused] = at::_unique2(key, /*sorted=*/true, /*return_inverse=*/true);

@@ -11,7 +11,7 @@ MaskSpec MaskSpec::from_config(const config::ModelConfig& model,
   MaskSpec spec;
   spec.modalities = parse_modalities(model.modalities);
   spec.patch = model.encoder().patch_size;
-  spec.grid = model.img_size / spec.patch;
+  spec.grid = model.grid_size();
   spec.num_visible = masking.num_visible;
   return spec;
 }

@@ -12,7 +12,7 @@ torch::Tensor canonical_instance_ids(const torch::Tensor& ids) {
               ids.sizes());
   const int64_t b = ids.size(0), p = ids.size(1) * ids.size(2);
   auto flat = ids.reshape({b, p}).to(torch::kLong);
-  const int64_t span = flat.numel() ? flat.max().item<int64_t>() + 1 : 1;
+  const int64_t span = kInstanceIdLimit;  // a constant key space: no device sync
   auto sample = torch::arange(b, flat.options()).unsqueeze(1);
   auto key = (sample * span + flat).flatten();  // unique per (sample, id)
   auto [uniq, inverse, counts] = at::_unique2(key, /*sorted=*/true, /*return_inverse=*/true);

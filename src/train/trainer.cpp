@@ -114,7 +114,6 @@ void Trainer::Impl::setup() {
   prepare_run_directory(run_dir, mode);
   log::set_level(log::parse_level(cfg.log.level));
   log::add_file_sink((fs::path(run_dir) / "train.log").string());
-  write_text_file((fs::path(run_dir) / "config.yaml").string(), cfg.dump_yaml());
 
   const bool cuda = torch::cuda::is_available();
   if (cfg.train.device == "cuda" && !cuda) {
@@ -248,7 +247,11 @@ StepStats Trainer::Impl::train_step(int64_t step) {
       auto out = model->forward(batch);
       terms = (*loss_fn)(out.predictions, batch, loss_weights);
     }
-    const double value = terms.total.item<double>();
+    // One device sync for the total and every term.
+    std::vector<torch::Tensor> scalars = {terms.total.detach().to(torch::kFloat)};
+    for (const auto& t : terms.terms) scalars.push_back(t.second.detach().to(torch::kFloat));
+    const auto values = torch::stack(scalars).to(torch::kDouble).cpu();
+    const double value = values[0].item<double>();
     if (!std::isfinite(value)) {
       s.skipped = true;
       s.loss = value;
@@ -257,7 +260,9 @@ StepStats Trainer::Impl::train_step(int64_t step) {
     (terms.total / static_cast<double>(accum)).backward();
     s.loss += value / accum;
     term_sums.resize(terms.terms.size());
-    for (size_t i = 0; i < terms.terms.size(); ++i) term_sums[i] += terms.terms[i].second.item<double>() / accum;
+    for (size_t i = 0; i < terms.terms.size(); ++i) {
+      term_sums[i] += values[static_cast<int64_t>(i) + 1].item<double>() / accum;
+    }
     if (k == 0) {
       for (const auto& t : terms.terms) s.terms.emplace_back(t.first, 0.0);
     }
@@ -305,6 +310,8 @@ TrainResult Trainer::run() {
   auto& m = *impl_;
   m.setup();
   m.resume_if_asked();
+  // Only now: a refused resume must not replace the run's own config.yaml.
+  write_text_file((fs::path(m.run_dir) / "config.yaml").string(), m.cfg.dump_yaml());
   m.print_start_table();
   m.metrics = std::make_unique<MetricsLog>((fs::path(m.run_dir) / "metrics.jsonl").string());
   install_stop_handlers();

@@ -71,6 +71,22 @@ TEST(C2fmaeModel, GradientsReachAllAdaptersAndDecoderStages) {
   }
 }
 
+TEST(C2fmaeModel, CudaForwardMatchesCpu) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  testing::seed(15);
+  auto cfg = tiny_config();
+  C2fmae cpu(cfg.model);
+  cpu->eval();  // identity slot permutation: deterministic on both devices
+  auto gpu = std::dynamic_pointer_cast<C2fmaeImpl>(cpu->clone(torch::Device(torch::kCUDA)));
+  auto batch = masked_batch(cfg, 4, 5);
+  auto a = cpu->forward(batch);
+  auto b = gpu->forward(batch.to(torch::kCUDA));
+  for (size_t i = 0; i < a.predictions.size(); ++i) {
+    const auto scale = a.predictions[i].abs().max().item<double>();
+    EXPECT_LE((b.predictions[i].cpu() - a.predictions[i]).abs().max().item<double>(), 1e-2 * scale) << i;
+  }
+}
+
 TEST(C2fmaeModel, MaeModeIsAConfigWithOnlyRgb) {
   auto cfg = tiny_config({"model.modalities=[rgb]", "masking.num_visible=4",
                           "model.decoder_cross_blocks=0"});

@@ -45,12 +45,34 @@ TEST(Trainer, ResumesFromAnExplicitCheckpointAndRejectsAnotherModel) {
   EXPECT_EQ(result.step, 5);
   auto resumed = Trainer(tiny(dir, {"train.max_steps=7"}), {result.checkpoint}).run();
   EXPECT_EQ(resumed.step, 7);
+  std::ifstream before_in(dir + "/run/config.yaml");
+  std::stringstream before;
+  before << before_in.rdbuf();
   try {
     Trainer(tiny(dir, {"model.depth=3"}), {result.checkpoint}).run();
     ADD_FAILURE() << "resumed a checkpoint into another model";
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("another model"), std::string::npos) << e.what();
   }
+  std::ifstream after_in(dir + "/run/config.yaml");
+  std::stringstream after;
+  after << after_in.rdbuf();
+  EXPECT_EQ(after.str(), before.str());  // the refused resume left the run's record alone
+}
+
+TEST(Trainer, GradientAccumulationFoldsMicroBatchesIntoOneStep) {
+  const auto dir = testing::tiny_pretrain_dir("c2fmae_trainer_accum");
+  // 320 samples / batch 4 = 80 micro-batches per epoch = 40 optimizer steps of 8 samples.
+  auto result = Trainer(tiny(dir, {"data.batch_size=4", "optim.accum_steps=2", "train.max_steps=3"}), {}).run();
+  EXPECT_EQ(result.total_steps, 80);
+  EXPECT_EQ(result.step, 3);
+  auto state = load_checkpoint(result.checkpoint, nullptr, nullptr, torch::kCPU);
+  EXPECT_EQ(state.step, 3);
+  EXPECT_EQ(state.data_position, 6);  // micro-batches consumed
+  std::ifstream log(dir + "/run/train.log");
+  std::stringstream text;
+  text << log.rdbuf();
+  EXPECT_NE(text.str().find("8 (4 x 2 accumulation"), std::string::npos);
 }
 
 }  // namespace

@@ -15,6 +15,8 @@ constexpr int64_t kNumModalities = 3;
 constexpr int64_t kIgnoreClass = 255;
 /// Instance id of pixels that belong to no instance.
 constexpr int64_t kNoInstance = 0;
+/// Instance ids are 16-bit (DESIGN.md §2: 16-bit instance PNGs): every id is below this.
+constexpr int64_t kInstanceIdLimit = 65536;
 
 inline const char* modality_name(Modality m) {
   switch (m) {

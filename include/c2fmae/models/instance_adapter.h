@@ -43,6 +43,7 @@ TORCH_MODULE(InstanceAdapter);
 
 /// Renumbers instance ids per sample to 1..n by raster order of first appearance, keeping
 /// kNoInstance as 0: [B, H, W] -> [B, H, W] int64. Invariant to any relabelling of the ids.
+/// Ids must be in [0, kInstanceIdLimit).
 torch::Tensor canonical_instance_ids(const torch::Tensor& ids);
 
 /// 1 where a pixel's id differs from one of its 4 neighbours: [B, H, W] -> [B, 1, H, W] float.

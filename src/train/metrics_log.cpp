@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <stdexcept>
 
 namespace c2fmae::train {
@@ -25,6 +27,34 @@ std::string json_string(const std::string& s) {
     }
   }
   return out + "\"";
+}
+
+int64_t truncate_metrics(const std::string& path, int64_t last_step) {
+  std::ifstream in(path);
+  if (!in) return 0;
+  std::string kept, line;
+  int64_t dropped = 0;
+  const std::string key = "\"step\": ";
+  while (std::getline(in, line)) {
+    const auto at = line.find(key);
+    // A line without a step or cut short by the kill is dropped too.
+    const bool whole = !line.empty() && line.back() == '}';
+    if (at != std::string::npos && whole && std::stoll(line.substr(at + key.size())) <= last_step) {
+      kept += line + "\n";
+    } else {
+      ++dropped;
+    }
+  }
+  in.close();
+  if (dropped == 0) return 0;
+  const auto tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << kept;
+    if (!out) throw std::runtime_error("cannot rewrite " + path);
+  }
+  std::filesystem::rename(tmp, path);
+  return dropped;
 }
 
 MetricsRecord& MetricsRecord::add(const std::string& key, double value) {

@@ -313,7 +313,12 @@ TrainResult Trainer::run() {
   // Only now: a refused resume must not replace the run's own config.yaml.
   write_text_file((fs::path(m.run_dir) / "config.yaml").string(), m.cfg.dump_yaml());
   m.print_start_table();
-  m.metrics = std::make_unique<MetricsLog>((fs::path(m.run_dir) / "metrics.jsonl").string());
+  const auto metrics_path = (fs::path(m.run_dir) / "metrics.jsonl").string();
+  if (const auto dropped = truncate_metrics(metrics_path, m.state.step)) {
+    log::info(c10::str("metrics.jsonl: dropped ", dropped, " lines logged after step ", m.state.step,
+                       " by the interrupted run (they are replayed)"));
+  }
+  m.metrics = std::make_unique<MetricsLog>(metrics_path);
   install_stop_handlers();
   ProgressLine progress(m.cfg.log.progress);
   TrainResult result;

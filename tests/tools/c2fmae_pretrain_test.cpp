@@ -141,6 +141,26 @@ TEST(Pretrain, SigtermFinishesTheStepAndLeavesALoadableCheckpoint) {
   EXPECT_EQ(losses(run_dir).rbegin()->first, state.step + 2);
 }
 
+TEST(Pretrain, ResumeAfterAHardKillLogsEveryStepOnce) {
+  const auto dir = testing::tiny_pretrain_dir("c2fmae_pretrain_hardkill");
+  const auto run_dir = dir + "/run";
+  // Simulate a run killed at step 14 whose last checkpoint is at step 10.
+  ASSERT_EQ(pretrain("--config " + dir + "/tiny.yaml --output-dir " + run_dir + " --set train.max_steps=14")
+                .exit_code, 0);
+  fs::remove(run_dir + "/checkpoint-00000014.pt");
+  fs::remove(run_dir + "/latest.pt");
+  auto r = pretrain("--config " + dir + "/tiny.yaml --output-dir " + run_dir +
+                    " --set train.max_steps=20 --resume auto");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("dropped 4 lines"), std::string::npos) << r.output;
+  std::ifstream in(run_dir + "/metrics.jsonl");
+  std::string line;
+  int lines = 0;
+  while (std::getline(in, line)) ++lines;
+  EXPECT_EQ(lines, 20);
+  EXPECT_EQ(losses(run_dir).size(), 20u);
+}
+
 TEST(Pretrain, BadConfigKeyExitsNonZeroNamingTheKey) {
   const auto dir = testing::tiny_pretrain_dir("c2fmae_pretrain_badkey");
   auto r = pretrain("--config " + dir + "/tiny.yaml --set model.dpeth=3 --output-dir " + dir + "/run");

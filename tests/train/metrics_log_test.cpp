@@ -28,5 +28,24 @@ TEST(MetricsLog, JsonLinesRoundTripNumbersAndEscapeStrings) {
   EXPECT_THROW(MetricsLog("/nonexistent/dir/m.jsonl"), std::runtime_error);
 }
 
+TEST(MetricsLog, TruncateKeepsRecordsUpToAStep) {
+  const auto path = ::testing::TempDir() + "c2fmae_metrics_truncate.jsonl";
+  std::remove(path.c_str());
+  EXPECT_EQ(truncate_metrics(path, 3), 0);  // missing file: nothing to do
+  {
+    MetricsLog log(path);
+    for (int64_t s = 1; s <= 6; ++s) log.write(MetricsRecord().add("step", s).add("loss", 1.0));
+  }
+  std::ofstream(path, std::ios::app) << "{\"step\": 7, \"lo";  // cut short by a kill
+  EXPECT_EQ(truncate_metrics(path, 4), 3);
+  std::ifstream in(path);
+  std::string line, last;
+  int lines = 0;
+  while (std::getline(in, line)) ++lines, last = line;
+  EXPECT_EQ(lines, 4);
+  EXPECT_EQ(last, "{\"step\": 4, \"loss\": 1}");
+  EXPECT_EQ(truncate_metrics(path, 4), 0);
+}
+
 }  // namespace
 }  // namespace c2fmae::train

@@ -35,6 +35,11 @@ class MetricsLog {
   std::FILE* file_;
 };
 
+/// Keeps only the records of `path` with "step" <= `last_step` (rewritten atomically; a
+/// missing file is left missing). On resume this drops what a hard-killed run logged after
+/// its last checkpoint, so the replayed steps are not logged twice. Returns lines dropped.
+int64_t truncate_metrics(const std::string& path, int64_t last_step);
+
 /// JSON string literal for `s` (quoted and escaped).
 std::string json_string(const std::string& s);
 

@@ -3,7 +3,19 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <fstream>
+#include <sstream>
+#include <string>
+
 namespace c2fmae::testing {
+
+/// The whole content of a text file ("" if it cannot be read).
+inline std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
 
 /// Seeds LibTorch's generator (call at the start of every randomised test).
 inline void seed(uint64_t s = 0) { torch::manual_seed(s); }

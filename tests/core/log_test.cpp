@@ -1,9 +1,6 @@
 #include "c2fmae/core/log.h"
 
-#include <gtest/gtest.h>
-
-#include <fstream>
-#include <sstream>
+#include "test_helpers.h"
 
 namespace c2fmae::log {
 namespace {
@@ -15,10 +12,7 @@ TEST(Log, LevelsParseAndFileSinkReceivesMessages) {
   add_file_sink(path);
   info("hello from the log test");
   error("flushes");
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  EXPECT_NE(text.str().find("hello from the log test"), std::string::npos);
+  EXPECT_NE(c2fmae::testing::read_text(path).find("hello from the log test"), std::string::npos);
 }
 
 }  // namespace

@@ -126,10 +126,8 @@ TEST(Pretrain, SigtermFinishesTheStepAndLeavesALoadableCheckpoint) {
   waitpid(pid, &status, 0);
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 128 + SIGTERM);
-  std::ifstream out(log);
-  std::stringstream text;
-  text << out.rdbuf();
-  EXPECT_NE(text.str().find("--resume auto"), std::string::npos) << text.str();
+  const auto text = testing::read_text(log);
+  EXPECT_NE(text.find("--resume auto"), std::string::npos) << text;
   const auto latest = fs::canonical(run_dir + "/latest.pt").string();
   auto state = train::load_checkpoint(latest, nullptr, nullptr, torch::kCPU);
   EXPECT_GE(state.step, 3);

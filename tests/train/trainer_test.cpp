@@ -32,10 +32,7 @@ TEST(Trainer, NonFiniteLossesAreSkippedCountedThenStopTheRunWithACheckpoint) {
   ASSERT_TRUE(ckpt.has_value());
   auto state = load_checkpoint(*ckpt, nullptr, nullptr, torch::kCPU);
   EXPECT_GE(state.nonfinite_total, 3);
-  std::ifstream log(dir + "/run/train.log");
-  std::stringstream text;
-  text << log.rdbuf();
-  EXPECT_NE(text.str().find("step skipped"), std::string::npos);
+  EXPECT_NE(testing::read_text(dir + "/run/train.log").find("step skipped"), std::string::npos);
 }
 
 TEST(Trainer, ResumesFromAnExplicitCheckpointAndRejectsAnotherModel) {
@@ -45,19 +42,14 @@ TEST(Trainer, ResumesFromAnExplicitCheckpointAndRejectsAnotherModel) {
   EXPECT_EQ(result.step, 5);
   auto resumed = Trainer(tiny(dir, {"train.max_steps=7"}), {result.checkpoint}).run();
   EXPECT_EQ(resumed.step, 7);
-  std::ifstream before_in(dir + "/run/config.yaml");
-  std::stringstream before;
-  before << before_in.rdbuf();
+  const auto before = testing::read_text(dir + "/run/config.yaml");
   try {
     Trainer(tiny(dir, {"model.depth=3"}), {result.checkpoint}).run();
     ADD_FAILURE() << "resumed a checkpoint into another model";
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("another model"), std::string::npos) << e.what();
   }
-  std::ifstream after_in(dir + "/run/config.yaml");
-  std::stringstream after;
-  after << after_in.rdbuf();
-  EXPECT_EQ(after.str(), before.str());  // the refused resume left the run's record alone
+  EXPECT_EQ(testing::read_text(dir + "/run/config.yaml"), before);  // the refused resume left the run's record alone
 }
 
 TEST(Trainer, GradientAccumulationFoldsMicroBatchesIntoOneStep) {
@@ -69,10 +61,7 @@ TEST(Trainer, GradientAccumulationFoldsMicroBatchesIntoOneStep) {
   auto state = load_checkpoint(result.checkpoint, nullptr, nullptr, torch::kCPU);
   EXPECT_EQ(state.step, 3);
   EXPECT_EQ(state.data_position, 6);  // micro-batches consumed
-  std::ifstream log(dir + "/run/train.log");
-  std::stringstream text;
-  text << log.rdbuf();
-  EXPECT_NE(text.str().find("8 (4 x 2 accumulation"), std::string::npos);
+  EXPECT_NE(testing::read_text(dir + "/run/train.log").find("8 (4 x 2 accumulation"), std::string::npos);
 }
 
 }  // namespace

@@ -79,12 +79,13 @@ Batch BatchLoader::assemble(int64_t step) const {
       samples[i] = dataset_->get(idx[i], aug, options_.img_size);
     }
   };
-  const auto threads = static_cast<size_t>(std::max<int64_t>(1, options_.num_workers));
-  if (threads == 1 || idx.size() == 1) {
+  const auto threads =
+      std::min(static_cast<size_t>(std::max<int64_t>(1, options_.num_workers)), idx.size());
+  if (threads == 1) {
     work(0, 1);
   } else {
     std::vector<std::thread> pool;
-    for (size_t t = 0; t < std::min(threads, idx.size()); ++t) pool.emplace_back(work, t, std::min(threads, idx.size()));
+    for (size_t t = 0; t < threads; ++t) pool.emplace_back(work, t, threads);
     for (auto& t : pool) t.join();
   }
   return collate(samples);

@@ -134,12 +134,12 @@ void Trainer::Impl::setup() {
 
   auto dataset = std::make_shared<data::SyntheticShapes>(cfg.data.synthetic_samples, seed);
   const bool semantic_on = std::count(cfg.model.modalities.begin(), cfg.model.modalities.end(), "semantic") > 0;
-  if (semantic_on && cfg.model.num_semantic_classes < data::SyntheticShapes::kNumSemanticClasses) {
-    throw config::ConfigError(cfg.origins.count("model.num_semantic_classes") ? cfg.origins.at("model.num_semantic_classes") : "defaults",
-                              "model.num_semantic_classes", std::to_string(cfg.model.num_semantic_classes),
-                              "the synthetic dataset has " + std::to_string(data::SyntheticShapes::kNumSemanticClasses) + " semantic classes",
-                              "set model.num_semantic_classes >= " + std::to_string(data::SyntheticShapes::kNumSemanticClasses));
-  }
+  const int64_t classes = data::SyntheticShapes::kNumSemanticClasses;
+  config::Checker(cfg.origins)
+      .require(!semantic_on || cfg.model.num_semantic_classes >= classes,
+               "model.num_semantic_classes", cfg.model.num_semantic_classes,
+               "the synthetic dataset has " + std::to_string(classes) + " semantic classes",
+               "set model.num_semantic_classes >= " + std::to_string(classes));
   data::LoaderOptions lo;
   lo.batch_size = cfg.data.batch_size;
   lo.img_size = cfg.model.img_size;

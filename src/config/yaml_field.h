@@ -8,6 +8,7 @@
 
 #include "c2fmae/config/config_error.h"
 #include "c2fmae/config/sections.h"
+#include "c2fmae/core/number_text.h"
 
 namespace c2fmae::config {
 
@@ -112,8 +113,8 @@ inline void emit_field(YAML::Emitter& e, int64_t v) { e << v; }
 inline void emit_field(YAML::Emitter& e, bool v) { e << v; }
 inline void emit_field(YAML::Emitter& e, const std::string& v) { e << YAML::DoubleQuoted << v; }
 inline void emit_field(YAML::Emitter& e, double v) {
-  // Round-trips exactly and stays readable (1.5e-04 rather than 0.00014999999999999999).
-  e << YAML::Precision(17) << v;
+  // Round-trips exactly and stays readable (0.00015 rather than 0.00014999999999999999).
+  e << shortest_text(v);
 }
 inline void emit_field(YAML::Emitter& e, const std::vector<std::string>& v) {
   e << YAML::Flow << YAML::BeginSeq;

@@ -6,6 +6,8 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "c2fmae/core/number_text.h"
+
 namespace c2fmae::train {
 
 std::string json_string(const std::string& s) {
@@ -58,9 +60,7 @@ int64_t truncate_metrics(const std::string& path, int64_t last_step) {
 }
 
 MetricsRecord& MetricsRecord::add(const std::string& key, double value) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.17g", value);
-  fields_.emplace_back(key, std::isfinite(value) ? buf : "null");
+  fields_.emplace_back(key, std::isfinite(value) ? shortest_text(value) : "null");
   return *this;
 }
 

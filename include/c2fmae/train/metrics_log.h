@@ -14,7 +14,7 @@ class MetricsRecord {
   MetricsRecord& add(const std::string& key, double value);
   MetricsRecord& add(const std::string& key, int64_t value);
   MetricsRecord& add(const std::string& key, const std::string& value);
-  /// {"key": value, ...} on one line; numbers round-trip (17 significant digits), non-finite
+  /// {"key": value, ...} on one line; numbers round-trip (shortest exact text), non-finite
   /// numbers are written as null.
   std::string json() const;
 

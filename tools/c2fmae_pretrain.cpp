@@ -7,11 +7,27 @@
 // 128 + signal when stopped by SIGINT / SIGTERM (a checkpoint was written first).
 #include <CLI/CLI.hpp>
 
+#include <cstdlib>
 #include <iostream>
 
 #include "c2fmae/config/config.h"
 #include "c2fmae/core/log.h"
 #include "c2fmae/train/trainer.h"
+
+namespace {
+
+/// `arg` as one word for a POSIX shell: unchanged when it holds only safe characters, else
+/// single-quoted.
+std::string shell_quote(const std::string& arg) {
+  const bool safe = !arg.empty() && arg.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                          "0123456789-_./=:,+@%") == std::string::npos;
+  if (safe) return arg;
+  std::string out = "'";
+  for (char c : arg) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace c2fmae;
@@ -32,6 +48,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
+  // The command that resumes this run, printed when a signal stops it: ours without
+  // --resume / --overwrite, each argument quoted for a POSIX shell where needed.
   std::string command_line;
   for (int i = 0; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -39,7 +57,8 @@ int main(int argc, char** argv) {
       i += arg == "--resume";
       continue;
     }
-    command_line += (i ? " " : "") + arg;
+    if (arg.rfind("--resume=", 0) == 0) continue;
+    command_line += (i ? " " : "") + shell_quote(arg);
   }
   try {
     auto cfg = config::load_config(files, sets);
@@ -51,6 +70,13 @@ int main(int argc, char** argv) {
     if (dump) {
       std::cout << cfg.dump_yaml();
       return 0;
+    }
+    // Multi-process training is not implemented yet: processes started by torchrun or srun
+    // would all write into one run directory.
+    if (const char* world = std::getenv("WORLD_SIZE"); world && std::atoi(world) > 1) {
+      std::cerr << "c2fmae_pretrain: WORLD_SIZE=" << world << ", but multi-process training is not "
+                   "available yet\nhint: start one process (unset WORLD_SIZE)\n";
+      return 2;
     }
     train::Trainer trainer(cfg, {resume, overwrite, command_line});
     const auto result = trainer.run();

@@ -84,7 +84,7 @@ struct DocumentReader {
     for (const auto& kv : node) {
       const auto key = kv.first.as<std::string>();
       if (std::find(lister.keys.begin(), lister.keys.end(), key) == lister.keys.end()) {
-        throw ConfigError(source, std::string(section) + "." + key, "", "unknown key",
+        throw ConfigError(source, std::string(section) + "." + key, yaml_text(kv.second), "unknown key",
                           closest_hint(key, lister.keys, std::string(section) + " keys"));
       }
     }

@@ -29,7 +29,7 @@ T read_scalar(const YAML::Node& node, const std::string& source, const std::stri
     return node.as<T>();
   } catch (const YAML::Exception&) {
     throw ConfigError(source, key, yaml_text(node), std::string("expected ") + type_name,
-                      std::string("give a ") + type_name + " value, e.g. " +
+                      std::string(type_name[0] == 'i' ? "give an " : "give a ") + type_name + " value, e.g. " +
                           (std::string(type_name) == "integer" ? "12"
                            : std::string(type_name) == "number" ? "1.5e-4"
                                                                : "true"));
@@ -43,6 +43,9 @@ inline void read_field(const YAML::Node& n, int64_t& f, const std::string& s,
 inline void read_field(const YAML::Node& n, double& f, const std::string& s,
                        const std::string& k) {
   f = read_scalar<double>(n, s, k, "number");
+  if (!std::isfinite(f)) {
+    throw ConfigError(s, k, yaml_text(n), "expected a finite number", "give a finite value, e.g. 1.5e-4");
+  }
 }
 inline void read_field(const YAML::Node& n, bool& f, const std::string& s, const std::string& k) {
   f = read_scalar<bool>(n, s, k, "boolean");

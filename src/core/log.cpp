@@ -5,6 +5,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace c2fmae::log {
@@ -44,9 +45,24 @@ void set_level(Level level) {
 }
 
 void add_file_sink(const std::string& path) {
+  auto& sinks = logger().sinks();
+  for (const auto& s : sinks) {
+    auto file = std::dynamic_pointer_cast<spdlog::sinks::basic_file_sink_mt>(s);
+    if (file && file->filename() == path) return;
+  }
   auto sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(path);
   sink->set_pattern("%Y-%m-%d %H:%M:%S.%e %l %v");
-  logger().sinks().push_back(sink);
+  sinks.push_back(sink);
+}
+
+void remove_file_sink(const std::string& path) {
+  auto& sinks = logger().sinks();
+  sinks.erase(std::remove_if(sinks.begin(), sinks.end(),
+                             [&](const spdlog::sink_ptr& s) {
+                               auto file = std::dynamic_pointer_cast<spdlog::sinks::basic_file_sink_mt>(s);
+                               return file && file->filename() == path;
+                             }),
+              sinks.end());
 }
 
 void debug(const std::string& message) { logger().debug(message); }

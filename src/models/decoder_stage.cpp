@@ -32,17 +32,21 @@ StageOutput DecoderStageImpl::forward(const torch::Tensor& encoded, const torch:
   const int64_t b = encoded.size(0), d = options.dim();
   const int64_t l = options.grid() * options.grid();
   auto context = at::linear(encoded, embed->weight, embed->bias);  // [B, 1 + V, d]
+  // The residual stream takes the wider of the two dtypes, as torch.cat does under autocast
+  // in MAE's decoder: float32 while the linear layers compute in bf16.
+  const auto dtype = at::promote_types(context.scalar_type(), mask_token.scalar_type());
+  auto tokens = context.to(dtype);
   // Own tokens: visible ones of modality m from the encoder, mask tokens elsewhere.
   // Tokens of other modalities land in an overflow row L and are dropped.
   auto in_stage = (visible >= modality * l) & (visible < (modality + 1) * l);
   auto slot = torch::where(in_stage, visible - modality * l, l);  // [B, V]
-  auto canvas = mask_token.to(context.dtype()).expand({b, l + 1, d})
+  auto canvas = mask_token.to(dtype).expand({b, l + 1, d})
                     .scatter(1, slot.unsqueeze(-1).expand({b, slot.size(1), d}),
-                             context.narrow(1, 1, context.size(1) - 1));
-  auto queries = torch::cat({context.narrow(1, 0, 1), canvas.narrow(1, 0, l)}, 1) +
-                 pos_embed.to(context.dtype());  // [B, 1 + L, d]
+                             tokens.narrow(1, 1, tokens.size(1) - 1));
+  auto queries = torch::cat({tokens.narrow(1, 0, 1), canvas.narrow(1, 0, l)}, 1) +
+                 pos_embed.to(dtype);  // [B, 1 + L, d]
   if (options.cross_blocks() > 0) {
-    auto kv = previous.defined() ? torch::cat({context, previous}, 1) : context;
+    auto kv = previous.defined() ? torch::cat({tokens, previous.to(dtype)}, 1) : tokens;
     for (const auto& block : *cross_blocks) queries = block->as<CrossBlock>()->forward(queries, kv);
   }
   for (const auto& block : *blocks) queries = block->as<Block>()->forward(queries);

@@ -56,9 +56,10 @@ void AdamW::save(torch::serialize::OutputArchive& archive) const {
       const auto& s = state_[g][i];
       if (!s.step.defined()) continue;
       const auto key = "optim." + groups_[g].names[i];
-      archive.write(key + ".exp_avg", s.exp_avg);
-      archive.write(key + ".exp_avg_sq", s.exp_avg_sq);
-      archive.write(key + ".step", s.step);
+      // On the CPU: a GPU run's checkpoint then loads on any machine.
+      archive.write(key + ".exp_avg", s.exp_avg.cpu());
+      archive.write(key + ".exp_avg_sq", s.exp_avg_sq.cpu());
+      archive.write(key + ".step", s.step.cpu());
     }
   }
 }

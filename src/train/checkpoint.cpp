@@ -56,7 +56,7 @@ TrainingState load_checkpoint(const std::string& path, torch::nn::Module* model,
                               const std::function<void(const TrainingState&)>& check) {
   torch::serialize::InputArchive archive;
   try {
-    archive.load_from(path);
+    archive.load_from(path, torch::kCPU);  // a GPU run's checkpoint loads on any machine
   } catch (const std::exception& e) {
     throw std::runtime_error("checkpoint " + path + " is unreadable: " + e.what());
   }
@@ -125,8 +125,17 @@ std::string CheckpointManager::save(torch::nn::Module& model, const optim::AdamW
   fs::remove(tmp_link);
   fs::create_symlink(name, tmp_link);
   fs::rename(tmp_link, link);
-  const auto all = list();
-  for (size_t i = static_cast<size_t>(keep_last_); i < all.size(); ++i) fs::remove(all[i]);
+  // Keep the file just written and the keep_last - 1 written before it. "Before" is write
+  // time, not step: after a resume from an older checkpoint, or a non-finite stop that
+  // saves the last good step, the newest file need not have the highest step.
+  auto others = list();
+  others.erase(std::remove(others.begin(), others.end(), path), others.end());
+  std::stable_sort(others.begin(), others.end(), [](const std::string& a, const std::string& b) {
+    return fs::last_write_time(a) > fs::last_write_time(b);
+  });
+  for (size_t i = static_cast<size_t>(std::max<int64_t>(keep_last_ - 1, 0)); i < others.size(); ++i) {
+    fs::remove(others[i]);
+  }
   return path;
 }
 
@@ -143,8 +152,25 @@ std::vector<std::string> CheckpointManager::list() const {
   return out;
 }
 
+std::optional<std::string> CheckpointManager::latest() const {
+  const auto link = fs::path(directory_) / "latest.pt";
+  std::error_code ec;
+  if (!fs::is_symlink(link, ec)) return std::nullopt;
+  const auto target = fs::read_symlink(link, ec);
+  if (ec) return std::nullopt;
+  const auto path = (fs::path(directory_) / target).string();  // an absolute target stays
+  if (!fs::exists(path)) return std::nullopt;
+  return path;
+}
+
 std::optional<std::string> CheckpointManager::newest_valid() const {
-  for (const auto& path : list()) {
+  auto candidates = list();
+  if (const auto newest = latest()) {
+    // latest.pt first: the checkpoint written last, whatever its step.
+    candidates.erase(std::remove(candidates.begin(), candidates.end(), *newest), candidates.end());
+    candidates.insert(candidates.begin(), *newest);
+  }
+  for (const auto& path : candidates) {
     try {
       load_checkpoint(path, nullptr, nullptr, torch::kCPU);
       return path;

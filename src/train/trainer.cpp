@@ -17,6 +17,7 @@
 #include "c2fmae/losses/c2fmae_loss.h"
 #include "c2fmae/models/c2fmae_model.h"
 #include "c2fmae/optim/adamw.h"
+#include "c2fmae/optim/gradient_clipping.h"
 #include "c2fmae/optim/lr_schedule.h"
 #include "c2fmae/train/checkpoint.h"
 #include "c2fmae/train/metrics_log.h"
@@ -59,6 +60,27 @@ double memory_gib(const torch::Device& device) {
   return static_cast<double>(resident) * static_cast<double>(::sysconf(_SC_PAGESIZE)) / (1ull << 30);
 }
 
+/// The run's train.log receives every log message while the trainer lives.
+class LogFileScope {
+ public:
+  explicit LogFileScope(std::string path) : path_(std::move(path)) { log::add_file_sink(path_); }
+  ~LogFileScope() { log::remove_file_sink(path_); }
+  LogFileScope(const LogFileScope&) = delete;
+  LogFileScope& operator=(const LogFileScope&) = delete;
+
+ private:
+  std::string path_;
+};
+
+/// SIGINT / SIGTERM are recorded (not fatal) while the training loop runs.
+class StopHandlerScope {
+ public:
+  StopHandlerScope() { install_stop_handlers(); }
+  ~StopHandlerScope() { remove_stop_handlers(); }
+  StopHandlerScope(const StopHandlerScope&) = delete;
+  StopHandlerScope& operator=(const StopHandlerScope&) = delete;
+};
+
 /// What one optimizer step produced.
 struct StepStats {
   bool skipped = false;
@@ -75,6 +97,7 @@ struct Trainer::Impl {
   config::Config cfg;
   TrainerOptions options;
   std::string run_dir;
+  std::unique_ptr<LogFileScope> log_file;
   torch::Device device = torch::kCPU;
   bool autocast = false;
   models::C2fmae model{nullptr};
@@ -108,13 +131,9 @@ Trainer::~Trainer() = default;
 
 void Trainer::Impl::setup() {
   run_dir = cfg.train.output_dir;
-  const auto mode = options.overwrite          ? RunDirectoryMode::kOverwrite
-                    : !options.resume.empty() ? RunDirectoryMode::kResume
-                                              : RunDirectoryMode::kNew;
-  prepare_run_directory(run_dir, mode);
   log::set_level(log::parse_level(cfg.log.level));
-  log::add_file_sink((fs::path(run_dir) / "train.log").string());
-
+  // Whatever can refuse the run comes before the run directory is touched: a failed start
+  // must not leave a directory that the corrected command then refuses to start in.
   const bool cuda = torch::cuda::is_available();
   if (cfg.train.device == "cuda" && !cuda) {
     throw std::runtime_error("train.device = cuda, but no CUDA device is available\nhint: use "
@@ -122,15 +141,7 @@ void Trainer::Impl::setup() {
   }
   device = (cfg.train.device == "cpu" || !cuda) ? torch::Device(torch::kCPU) : torch::Device(torch::kCUDA, 0);
   autocast = device.is_cuda() && cfg.train.precision == "bf16";
-  if (!device.is_cuda() && cfg.train.precision == "bf16") {
-    log::info("train.precision = bf16 applies to CUDA (autocast); this CPU run computes in fp32");
-  }
-
   seed = static_cast<uint64_t>(cfg.train.seed);
-  torch::manual_seed(seed);  // weight initialisation
-  model = models::C2fmae(cfg.model);
-  model->to(device);
-  model->train();
 
   auto dataset = std::make_shared<data::SyntheticShapes>(cfg.data.synthetic_samples, seed);
   const bool semantic_on = std::count(cfg.model.modalities.begin(), cfg.model.modalities.end(), "semantic") > 0;
@@ -163,6 +174,19 @@ void Trainer::Impl::setup() {
   schedule.warmup_steps = static_cast<int64_t>(std::llround(cfg.optim.warmup_epochs * steps_per_epoch));
   schedule.total_steps = total_steps;
 
+  const auto mode = options.overwrite          ? RunDirectoryMode::kOverwrite
+                    : !options.resume.empty() ? RunDirectoryMode::kResume
+                                              : RunDirectoryMode::kNew;
+  prepare_run_directory(run_dir, mode);
+  log_file = std::make_unique<LogFileScope>((fs::path(run_dir) / "train.log").string());
+  if (!device.is_cuda() && cfg.train.precision == "bf16") {
+    log::info("train.precision = bf16 applies to CUDA (autocast); this CPU run computes in fp32");
+  }
+
+  torch::manual_seed(seed);  // weight initialisation
+  model = models::C2fmae(cfg.model);
+  model->to(device);
+  model->train();
   optimizer = std::make_unique<optim::AdamW>(
       optim::weight_decay_groups(model->named_parameters(), cfg.optim.weight_decay),
       optim::AdamWOptions{cfg.optim.beta1, cfg.optim.beta2, cfg.optim.eps});
@@ -193,6 +217,7 @@ void Trainer::Impl::resume_if_asked() {
       throw std::runtime_error("checkpoint " + path + " was written by a run with another model "
                                "section\nhint: resume with the run's own config.yaml");
     }
+    saved.data.num_workers = cfg.data.num_workers;  // threads do not change what is computed
     for (const char* s : {"masking", "curriculum", "loss", "data", "optim"}) {
       if (saved.section_yaml(s) != cfg.section_yaml(s)) {
         log::warn(std::string("resuming with a different '") + s + "' section than the run "
@@ -268,8 +293,10 @@ StepStats Trainer::Impl::train_step(int64_t step) {
     }
   }
   for (size_t i = 0; i < s.terms.size() && i < term_sums.size(); ++i) s.terms[i].second = term_sums[i];
-  if (!s.skipped && cfg.optim.clip_grad > 0) {
-    s.grad_norm = torch::nn::utils::clip_grad_norm_(model->parameters(), cfg.optim.clip_grad);
+  if (!s.skipped) {
+    // Always measured: a finite loss can still give inf / NaN gradients, which must not
+    // reach the weights (nor the checkpoint of the "last good state").
+    s.grad_norm = optim::clip_gradient_norm(model->parameters(), cfg.optim.clip_grad).item<double>();
     s.skipped = !std::isfinite(s.grad_norm);
   }
   if (!s.skipped) optimizer->step(s.lr);
@@ -319,7 +346,7 @@ TrainResult Trainer::run() {
                        " by the interrupted run (they are replayed)"));
   }
   m.metrics = std::make_unique<MetricsLog>(metrics_path);
-  install_stop_handlers();
+  StopHandlerScope stop_handlers;
   ProgressLine progress(m.cfg.log.progress);
   TrainResult result;
   result.total_steps = m.total_steps;
@@ -333,8 +360,11 @@ TrainResult Trainer::run() {
       ++m.consecutive_nonfinite;
       ++m.state.nonfinite_total;
       progress.finish();
-      log::warn(c10::str("step ", step + 1, ": non-finite loss (", s.loss, ") or gradient, step skipped (",
-                         m.consecutive_nonfinite, " in a row, ", m.state.nonfinite_total, " in all)"));
+      log::warn(c10::str("step ", step + 1, ": ",
+                         std::isfinite(s.loss) ? c10::str("non-finite gradient norm (", s.grad_norm, ")")
+                                               : c10::str("non-finite loss (", s.loss, ")"),
+                         ", step skipped (", m.consecutive_nonfinite, " in a row, ",
+                         m.state.nonfinite_total, " in all)"));
       if (m.consecutive_nonfinite >= m.cfg.train.max_nonfinite) {
         // No update happened in the skipped steps: the current state is the last good one.
         const auto path = m.save(step - m.consecutive_nonfinite + 1);
@@ -369,7 +399,7 @@ TrainResult Trainer::run() {
   }
   progress.finish();
   result.step = step;
-  result.checkpoint = m.save(step);
+  if (m.state.step != step || result.checkpoint.empty()) result.checkpoint = m.save(step);
   result.status = step >= m.total_steps ? TrainResult::Status::kCompleted
                                         : TrainResult::Status::kStoppedAtMaxSteps;
   log::info(c10::str(result.status == TrainResult::Status::kCompleted ? "finished" : "stopped at train.max_steps",

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 
 namespace c2fmae::config {
@@ -51,7 +52,7 @@ TEST(Config, UnknownKeyNamesFileKeyAndSuggestion) {
   auto f = write_temp("typo.yaml", "model:\n  dpeth: 4\n");
   auto msg = error_of([&] { load_config({f}, {}); });
   EXPECT_NE(msg.find(f), std::string::npos) << msg;
-  EXPECT_NE(msg.find("model.dpeth"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("model.dpeth = 4"), std::string::npos) << msg;
   EXPECT_NE(msg.find("did you mean 'depth'"), std::string::npos) << msg;
 }
 
@@ -68,6 +69,13 @@ TEST(Config, WrongTypeNamesKeyAndValue) {
   EXPECT_NE(msg.find("expected integer"), std::string::npos) << msg;
   msg = error_of([] { load_config({}, {"model.modalities=rgb"}); });
   EXPECT_NE(msg.find("expected a list"), std::string::npos) << msg;
+}
+
+TEST(Config, NonFiniteNumbersAreRejected) {
+  for (const char* set : {"optim.clip_grad=.inf", "optim.warmup_epochs=.nan", "optim.blr=-.inf"}) {
+    auto msg = error_of([&] { load_config({}, {set}); });
+    EXPECT_NE(msg.find("expected a finite number"), std::string::npos) << set << ": " << msg;
+  }
 }
 
 TEST(Config, OutOfRangeValueNamesSourceKeyValueAndHint) {
@@ -112,6 +120,32 @@ TEST(Config, CrossSectionRules) {
   EXPECT_NE(error_of([&] { cfg.validate(); }).find("nothing is learned"), std::string::npos);
   cfg = load_config({}, {"model.modalities=[rgb]", "masking.num_visible=196"});
   EXPECT_NE(error_of([&] { cfg.validate(); }).find("no masked token"), std::string::npos);
+}
+
+TEST(Config, EveryShippedRecipeValidatesAndKeepsItsStatedBatch) {
+  namespace fs = std::filesystem;
+  int recipes = 0;
+  for (const auto& e : fs::directory_iterator(fs::path(C2FMAE_SOURCE_DIR) / "configs" / "pretrain")) {
+    if (e.path().extension() != ".yaml") continue;
+    ++recipes;
+    const auto name = e.path().filename().string();
+    Config cfg;
+    ASSERT_NO_THROW(cfg = load_config({e.path().string()}, {})) << name;
+    EXPECT_NO_THROW(cfg.validate()) << name;
+    if (name.find("vit_base") != std::string::npos) {
+      // The ViT-B recipes state MAE's effective batch of 4096 (lr 2.4e-3) on one process.
+      EXPECT_EQ(cfg.model.preset, "base") << name;
+      EXPECT_EQ(cfg.data.batch_size * cfg.optim.accum_steps, 4096) << name;
+      EXPECT_DOUBLE_EQ(cfg.optim.blr, 1.5e-4) << name;
+    }
+    if (name.rfind("mae_", 0) == 0) {  // MAE mode is a config: RGB only, 49 visible, 8 x 512
+      EXPECT_EQ(cfg.model.modalities, std::vector<std::string>{"rgb"});
+      EXPECT_EQ(cfg.masking.num_visible, 49);
+      EXPECT_EQ(cfg.model.decoder_depth, 8);
+      EXPECT_EQ(cfg.model.decoder_dim, 512);
+    }
+  }
+  EXPECT_EQ(recipes, 5);
 }
 
 }  // namespace

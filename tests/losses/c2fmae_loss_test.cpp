@@ -27,25 +27,42 @@ TEST(C2fmaeLoss, UnchangedByAnyChangeToVisibleTokenTargets) {
   auto cfg = config::load_config({}, {"model.img_size=32", "model.num_semantic_classes=5"});
   C2fmaeLoss loss_fn(cfg.model, cfg.loss);
   auto batch = testing::random_maps(2, 32, 5, 4);
-  // Token 1 (top-right 16x16 patch) visible in every modality and sample; the rest masked.
+  // A 2 x 2 grid of 16 px patches. A different token is visible in each modality
+  // (semantic: 1, instance: 2, rgb: 3), so a loss that used another modality's mask fails.
+  using torch::indexing::Slice;
   batch.mask = torch::ones({2, 3, 4}, torch::kBool);
-  batch.mask.index_put_({torch::indexing::Slice(), torch::indexing::Slice(), 1}, false);
+  for (int64_t m = 0; m < 3; ++m) batch.mask.index_put_({Slice(), m, m + 1}, false);
   std::vector<torch::Tensor> preds = {torch::randn({2, 4, 5 * 16}), torch::randn({2, 4, 8 * 16}),
                                       torch::randn({2, 4, 16 * 16 * 3})};
+  auto patch = [](int64_t token) {
+    const int64_t r = token / 2 * 16, c = token % 2 * 16;
+    return std::vector<torch::indexing::TensorIndex>{Slice(), Slice(r, r + 16), Slice(c, c + 16)};
+  };
+  auto rgb_patch = [](int64_t token) {
+    const int64_t r = token / 2 * 16, c = token % 2 * 16;
+    return std::vector<torch::indexing::TensorIndex>{Slice(), Slice(), Slice(r, r + 16), Slice(c, c + 16)};
+  };
+  // Targets changed on token t of every modality: semantic 4, instance 60000, rgb 1e6.
+  auto change = [&](const Batch& b, int64_t sem_token, int64_t ins_token, int64_t rgb_token) {
+    Batch out = b;
+    out.semantic = b.semantic.clone();
+    out.semantic.index_put_(patch(sem_token), 4);
+    out.instance = b.instance.clone();
+    out.instance.index_put_(patch(ins_token), 60000);
+    out.rgb = b.rgb.clone();
+    out.rgb.index_put_(rgb_patch(rgb_token), 1e6);
+    return out;
+  };
   auto before = loss_fn(preds, batch, loss_fn.default_weights());
-  auto changed = batch;
-  using torch::indexing::Slice;
-  auto patch1 = std::vector<torch::indexing::TensorIndex>{Slice(), Slice(0, 16), Slice(16, 32)};
-  changed.semantic = batch.semantic.clone();
-  changed.semantic.index_put_(patch1, 4);
-  changed.instance = batch.instance.clone();
-  changed.instance.index_put_(patch1, 60000);
-  changed.rgb = batch.rgb.clone();
-  changed.rgb.index_put_({Slice(), Slice(), Slice(0, 16), Slice(16, 32)}, 1e6);
-  auto after = loss_fn(preds, changed, loss_fn.default_weights());
+  auto after = loss_fn(preds, change(batch, 1, 2, 3), loss_fn.default_weights());
   EXPECT_EQ(after.total.item<double>(), before.total.item<double>());
   for (size_t i = 0; i < 3; ++i) {
     EXPECT_EQ(after.terms[i].second.item<double>(), before.terms[i].second.item<double>());
+  }
+  // The same change on a token masked in that modality does move each term.
+  auto masked = loss_fn(preds, change(batch, 2, 3, 1), loss_fn.default_weights());
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_NE(masked.terms[i].second.item<double>(), before.terms[i].second.item<double>()) << i;
   }
 }
 

@@ -81,5 +81,31 @@ TEST(Checkpoint, ManagerKeepsLastKLinksLatestAndSkipsCorruptFiles) {
   EXPECT_THROW(load_checkpoint(files[0], &m, &opt, torch::kCPU), std::runtime_error);
 }
 
+TEST(Checkpoint, ManagerFollowsLatestWhenTheNewestFileHasALowerStep) {
+  auto dir = fresh_dir("c2fmae_ckpt_branch");
+  Toy m;
+  optim::AdamW opt({{{"w"}, {m.w}, 0.0}}, {});
+  CheckpointManager mgr(dir, 1);
+  TrainingState st;
+  st.step = 20;
+  mgr.save(m, opt, st);
+  // E.g. a non-finite stop saving the last good step, or a run resumed from step 8.
+  st.step = 8;
+  const auto written = mgr.save(m, opt, st);
+  EXPECT_TRUE(fs::exists(written));  // never pruned by its own save
+  ASSERT_EQ(mgr.list().size(), 1u);
+  EXPECT_EQ(mgr.latest(), written);
+  EXPECT_EQ(mgr.newest_valid(), written);
+
+  CheckpointManager keep2(dir, 2);
+  st.step = 30;
+  keep2.save(m, opt, st);
+  st.step = 9;
+  const auto newest = keep2.save(m, opt, st);
+  EXPECT_EQ(keep2.newest_valid(), newest);
+  ASSERT_EQ(keep2.list().size(), 2u);
+  EXPECT_TRUE(fs::exists(newest));
+}
+
 }  // namespace
 }  // namespace c2fmae::train

@@ -1,8 +1,11 @@
 #include "c2fmae/train/trainer.h"
 
 #include <filesystem>
+#include <cstdlib>
 #include <fstream>
 
+#include "c2fmae/models/c2fmae_model.h"
+#include "c2fmae/optim/adamw.h"
 #include "c2fmae/train/checkpoint.h"
 #include "pretrain_fixture.h"
 #include "test_helpers.h"
@@ -30,8 +33,15 @@ TEST(Trainer, NonFiniteLossesAreSkippedCountedThenStopTheRunWithACheckpoint) {
   CheckpointManager mgr(dir + "/run", 2);
   auto ckpt = mgr.newest_valid();
   ASSERT_TRUE(ckpt.has_value());
-  auto state = load_checkpoint(*ckpt, nullptr, nullptr, torch::kCPU);
+  // The "last good state" really is good: no inf / NaN reached the saved weights.
+  auto cfg = tiny(dir);
+  models::C2fmae model(cfg.model);
+  optim::AdamW opt(optim::weight_decay_groups(model->named_parameters(), 0.05), {});
+  auto state = load_checkpoint(*ckpt, model.ptr().get(), &opt, torch::kCPU);
   EXPECT_GE(state.nonfinite_total, 3);
+  for (const auto& p : model->named_parameters()) {
+    EXPECT_TRUE(torch::isfinite(p.value()).all().item<bool>()) << p.key();
+  }
   EXPECT_NE(testing::read_text(dir + "/run/train.log").find("step skipped"), std::string::npos);
 }
 
@@ -50,6 +60,39 @@ TEST(Trainer, ResumesFromAnExplicitCheckpointAndRejectsAnotherModel) {
     EXPECT_NE(std::string(e.what()).find("another model"), std::string::npos) << e.what();
   }
   EXPECT_EQ(testing::read_text(dir + "/run/config.yaml"), before);  // the refused resume left the run's record alone
+}
+
+/// The "grad_norm" of the first metrics line of a run directory.
+double first_grad_norm(const std::string& run_dir) {
+  const auto text = testing::read_text(run_dir + "/metrics.jsonl");
+  const auto at = text.find("\"grad_norm\": ");
+  EXPECT_NE(at, std::string::npos) << text;
+  return at == std::string::npos ? 0.0 : std::strtod(text.c_str() + at + 13, nullptr);
+}
+
+TEST(Trainer, AFailedStartLeavesNoRunDirectoryBehind) {
+  if (torch::cuda::is_available()) GTEST_SKIP() << "needs a machine without CUDA";
+  const auto dir = testing::tiny_pretrain_dir("c2fmae_trainer_failed_start");
+  EXPECT_THROW(Trainer(tiny(dir, {"train.device=cuda"}), {}).run(), std::runtime_error);
+  EXPECT_FALSE(fs::exists(dir + "/run"));
+  // The corrected command starts without --overwrite.
+  EXPECT_EQ(Trainer(tiny(dir, {"train.max_steps=1"}), {}).run().step, 1);
+}
+
+TEST(Trainer, AccumulatedGradientsAverageTheMicroBatches) {
+  // One step over 16 samples, whole or as 2 micro-batches of 8: the same data and the same
+  // objective, so the gradient norms agree; summing the micro-batch gradients instead of
+  // averaging them would double it. (Masks differ between the two, hence the tolerance.)
+  const auto dir = testing::tiny_pretrain_dir("c2fmae_trainer_accum_norm");
+  auto whole_cfg = tiny(dir, {"data.batch_size=16", "train.max_steps=1"});
+  whole_cfg.train.output_dir = dir + "/whole";
+  Trainer(whole_cfg, {}).run();
+  auto accum_cfg = tiny(dir, {"data.batch_size=8", "optim.accum_steps=2", "train.max_steps=1"});
+  accum_cfg.train.output_dir = dir + "/accum";
+  Trainer(accum_cfg, {}).run();
+  const double whole = first_grad_norm(dir + "/whole"), accum = first_grad_norm(dir + "/accum");
+  ASSERT_GT(whole, 0.0);
+  EXPECT_NEAR(accum / whole, 1.0, 0.25) << "whole " << whole << ", accumulated " << accum;
 }
 
 TEST(Trainer, GradientAccumulationFoldsMicroBatchesIntoOneStep) {

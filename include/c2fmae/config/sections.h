@@ -162,7 +162,7 @@ struct DataConfig {
     v("crop_scale_min", crop_scale_min, "RandomResizedCrop smallest area fraction");
     v("crop_scale_max", crop_scale_max, "RandomResizedCrop largest area fraction");
     v("hflip", hflip, "horizontal flip probability");
-    v("max_bad_fraction", max_bad_fraction, "abort when more samples than this are unreadable");
+    v("max_bad_fraction", max_bad_fraction, "abort when more samples than this are unreadable (folder, shards)");
   }
   void validate(Checker& c) const;
 };
@@ -232,7 +232,7 @@ struct DistConfig {
 
   template <class V>
   void visit(V& v) {
-    v("backend", backend, "auto (nccl on CUDA, gloo on CPU), nccl or gloo");
+    v("backend", backend, "auto (nccl on CUDA, gloo on CPU), nccl or gloo (multi-process runs: not yet)");
     v("timeout_s", timeout_s, "collective timeout; a dead peer fails the run after this");
     v("bucket_mb", bucket_mb, "gradient all-reduce bucket size in MiB");
   }

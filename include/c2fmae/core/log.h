@@ -11,8 +11,10 @@ enum class Level { kDebug, kInfo, kWarn, kError, kOff };
 Level parse_level(const std::string& name);
 /// Sets the minimum level printed to the terminal and written to the file sink.
 void set_level(Level level);
-/// Also writes every message to `path` (appending); call once per process.
+/// Also writes every message to `path` (appending); adding the same path again does nothing.
 void add_file_sink(const std::string& path);
+/// Stops writing to `path` (no-op if it was not added).
+void remove_file_sink(const std::string& path);
 
 void debug(const std::string& message);
 void info(const std::string& message);

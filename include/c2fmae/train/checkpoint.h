@@ -41,13 +41,16 @@ TrainingState load_checkpoint(const std::string& path, torch::nn::Module* model,
 class CheckpointManager {
  public:
   CheckpointManager(std::string directory, int64_t keep_last);
-  /// Writes checkpoint-<step>.pt, points latest.pt at it, removes all but the newest
-  /// keep_last; returns the path written.
+  /// Writes checkpoint-<step>.pt, points latest.pt at it and removes all but the
+  /// keep_last written last (the new one always stays); returns the path written.
   std::string save(torch::nn::Module& model, const optim::AdamW& optimizer,
                    const TrainingState& state);
-  /// Checkpoint files, newest first.
+  /// Checkpoint files, highest step first.
   std::vector<std::string> list() const;
-  /// The newest checkpoint that loads (corrupt ones are skipped with a warning), if any.
+  /// The existing checkpoint latest.pt points at, if any.
+  std::optional<std::string> latest() const;
+  /// The checkpoint to resume from: latest.pt's if it loads, else the highest-step one that
+  /// loads (corrupt ones are skipped with a warning), if any.
   std::optional<std::string> newest_valid() const;
 
  private:

@@ -113,7 +113,8 @@ TEST(Pretrain, SigtermFinishesTheStepAndLeavesALoadableCheckpoint) {
     dup2(fileno(stdout), 2);
     const std::string cfg = dir + "/tiny.yaml";
     execl(C2FMAE_PRETRAIN_BIN, C2FMAE_PRETRAIN_BIN, "--config", cfg.c_str(), "--output-dir",
-          run_dir.c_str(), "--set", "train.epochs=50", nullptr);
+          run_dir.c_str(), "--set", "train.epochs=50", "--set",
+          "model.modalities=[semantic, instance, rgb]", nullptr);
     _exit(127);
   }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
@@ -128,6 +129,8 @@ TEST(Pretrain, SigtermFinishesTheStepAndLeavesALoadableCheckpoint) {
   EXPECT_EQ(WEXITSTATUS(status), 128 + SIGTERM);
   const auto text = testing::read_text(log);
   EXPECT_NE(text.find("--resume auto"), std::string::npos) << text;
+  // The printed command can be pasted into a shell: the bracketed value is quoted.
+  EXPECT_NE(text.find("--set 'model.modalities=[semantic, instance, rgb]'"), std::string::npos) << text;
   const auto latest = fs::canonical(run_dir + "/latest.pt").string();
   auto state = train::load_checkpoint(latest, nullptr, nullptr, torch::kCPU);
   EXPECT_GE(state.step, 3);
@@ -183,6 +186,16 @@ TEST(Pretrain, AnExistingRunDirectoryIsNotOverwritten) {
   EXPECT_EQ(fs::last_write_time(dir + "/run/metrics.jsonl"), before);
   EXPECT_EQ(losses(dir + "/run").size(), 2u);
   EXPECT_EQ(pretrain(args + " --overwrite").exit_code, 0);  // told to
+}
+
+TEST(Pretrain, RefusesAMultiProcessLaunchItCannotServe) {
+  const auto dir = testing::tiny_pretrain_dir("c2fmae_pretrain_world");
+  ::setenv("WORLD_SIZE", "2", 1);
+  auto r = pretrain("--config " + dir + "/tiny.yaml --output-dir " + dir + "/run");
+  ::unsetenv("WORLD_SIZE");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("WORLD_SIZE=2"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(dir + "/run"));
 }
 
 TEST(Pretrain, DumpConfigAndHelp) {

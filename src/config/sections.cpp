@@ -203,8 +203,8 @@ void DistConfig::validate(Checker& c) const {
 }
 
 void LogConfig::validate(Checker& c) const {
-  c.require(one_of(level, {"debug", "info", "warn", "error"}), "log.level", level,
-            "unknown level", "use debug, info, warn or error");
+  c.require(one_of(level, {"debug", "info", "warn", "error", "off"}), "log.level", level,
+            "unknown level", "use debug, info, warn, error or off");
   c.require(every > 0, "log.every", every, "must be > 0", "e.g. 20");
 }
 

@@ -247,7 +247,7 @@ struct LogConfig {
 
   template <class V>
   void visit(V& v) {
-    v("level", level, "debug, info, warn or error");
+    v("level", level, "debug, info, warn, error or off");
     v("every", every, "steps between metric lines");
     v("progress", progress, "progress line with ETA on a terminal");
   }

@@ -57,7 +57,7 @@ int main(int argc, char** argv) {
       i += arg == "--resume";
       continue;
     }
-    if (arg.rfind("--resume=", 0) == 0) continue;
+    if (arg.rfind("--resume=", 0) == 0 || arg.rfind("--overwrite=", 0) == 0) continue;
     command_line += (i ? " " : "") + shell_quote(arg);
   }
   try {
@@ -79,7 +79,14 @@ int main(int argc, char** argv) {
       return 2;
     }
     train::Trainer trainer(cfg, {resume, overwrite, command_line});
-    const auto result = trainer.run();
+    train::TrainResult result;
+    try {
+      result = trainer.run();
+    } catch (const config::ConfigError&) {
+      return 2;  // the trainer has logged why
+    } catch (const std::exception&) {
+      return 1;
+    }
     if (result.status == train::TrainResult::Status::kInterrupted) return 128 + result.signal;
     return 0;
   } catch (const config::ConfigError& e) {

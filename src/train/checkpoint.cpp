@@ -125,16 +125,16 @@ std::string CheckpointManager::save(torch::nn::Module& model, const optim::AdamW
   fs::remove(tmp_link);
   fs::create_symlink(name, tmp_link);
   fs::rename(tmp_link, link);
-  // Keep the file just written and the keep_last - 1 written before it. "Before" is write
-  // time, not step: after a resume from an older checkpoint, or a non-finite stop that
-  // saves the last good step, the newest file need not have the highest step.
-  auto others = list();
-  others.erase(std::remove(others.begin(), others.end(), path), others.end());
-  std::stable_sort(others.begin(), others.end(), [](const std::string& a, const std::string& b) {
-    return fs::last_write_time(a) > fs::last_write_time(b);
-  });
-  for (size_t i = static_cast<size_t>(std::max<int64_t>(keep_last_ - 1, 0)); i < others.size(); ++i) {
-    fs::remove(others[i]);
+  // Keep the file just written and the keep_last - 1 of highest step below it. Files of a
+  // higher step were left by a run resumed from an earlier checkpoint (or, after a
+  // non-finite stop, hold the same weights at a later data position): latest.pt no longer
+  // points at them, and they are never removed automatically.
+  int64_t kept = 1;
+  for (const auto& other : list()) {  // highest step first
+    const auto other_name = fs::path(other).filename().string();
+    if (other_name >= std::string(name)) continue;  // itself, or a higher step
+    if (kept++ < keep_last_) continue;
+    fs::remove(other);
   }
   return path;
 }

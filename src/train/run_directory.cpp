@@ -11,7 +11,11 @@ void prepare_run_directory(const std::string& path, RunDirectoryMode mode) {
   if (fs::exists(path) && !fs::is_directory(path)) {
     throw std::runtime_error("run directory " + path + " exists and is not a directory");
   }
-  const bool has_files = fs::exists(path) && !fs::is_empty(path);
+  // A train.log alone is what a start that failed before training left: not a run.
+  bool has_files = false;
+  if (fs::exists(path)) {
+    for (const auto& e : fs::directory_iterator(path)) has_files |= e.path().filename() != "train.log";
+  }
   if (has_files && mode == RunDirectoryMode::kNew) {
     throw std::runtime_error("run directory " + path + " already holds a run\nhint: add --resume auto "
                              "to continue it, --overwrite to start it over, or choose another "

@@ -2,42 +2,67 @@
 
 #include <unistd.h>
 
+#include <atomic>
+#include <cerrno>
 #include <csignal>
 
 namespace c2fmae::train {
 namespace {
 
-volatile std::sig_atomic_t g_signal = 0;
+std::atomic<int> g_signal{0};
+static_assert(std::atomic<int>::is_always_lock_free, "a signal handler needs a lock-free atomic");
 
-void set_action(void (*handler)(int)) {
-  struct sigaction action {};
-  action.sa_handler = handler;
-  sigemptyset(&action.sa_mask);
-  action.sa_flags = 0;
-  sigaction(SIGINT, &action, nullptr);
-  sigaction(SIGTERM, &action, nullptr);
+constexpr int kStopSignals[] = {SIGINT, SIGTERM};
+// The dispositions found at installation, restored after the first signal and on removal.
+// SIGPIPE is ignored meanwhile: after Ctrl-C on `c2fmae_pretrain ... | tee log`, tee is gone
+// and a write to the dead pipe must not kill the run before its checkpoint.
+struct sigaction g_previous[3];
+bool g_installed = false;
+
+void restore_previous() {
+  for (int i = 0; i < 2; ++i) sigaction(kStopSignals[i], &g_previous[i], nullptr);
 }
 
 extern "C" void record_signal(int signo) {
-  g_signal = signo;
-  set_action(SIG_DFL);  // sigaction and write are async-signal-safe
+  const int saved_errno = errno;
+  g_signal.store(signo);
+  restore_previous();  // a second signal acts as if no handler were installed (sigaction and
+                       // write are async-signal-safe)
   static const char kMessage[] =
       "\nc2fmae: stopping after this step with a checkpoint; signal again to abort without one\n";
   const ssize_t ignored = ::write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
   (void)ignored;
+  errno = saved_errno;
 }
 
 }  // namespace
 
 void install_stop_handlers() {
-  g_signal = 0;
-  set_action(record_signal);
+  if (g_installed) remove_stop_handlers();
+  g_signal.store(0);
+  struct sigaction action {};
+  sigemptyset(&action.sa_mask);
+  action.sa_handler = SIG_IGN;
+  sigaction(SIGPIPE, &action, &g_previous[2]);
+  for (int i = 0; i < 2; ++i) {
+    sigaction(kStopSignals[i], nullptr, &g_previous[i]);
+    // A signal the parent ignores (nohup, a background job of a script) stays ignored.
+    if (g_previous[i].sa_handler == SIG_IGN) continue;
+    action.sa_handler = record_signal;
+    sigaction(kStopSignals[i], &action, nullptr);
+  }
+  g_installed = true;
 }
 
-void remove_stop_handlers() { set_action(SIG_DFL); }
+void remove_stop_handlers() {
+  if (!g_installed) return;
+  restore_previous();
+  sigaction(SIGPIPE, &g_previous[2], nullptr);
+  g_installed = false;
+}
 
-int stop_signal() { return g_signal; }
+int stop_signal() { return g_signal.load(); }
 
-void clear_stop_signal() { g_signal = 0; }
+void clear_stop_signal() { g_signal.store(0); }
 
 }  // namespace c2fmae::train

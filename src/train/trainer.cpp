@@ -119,6 +119,7 @@ struct Trainer::Impl {
   StepStats train_step(int64_t step);
   std::string save(int64_t step);
   void log_step(int64_t step, const StepStats& s);
+  TrainResult run();
 };
 
 Trainer::Trainer(config::Config config, TrainerOptions options) : impl_(std::make_unique<Impl>()) {
@@ -334,7 +335,18 @@ void Trainer::Impl::log_step(int64_t step, const StepStats& s) {
 }
 
 TrainResult Trainer::run() {
-  auto& m = *impl_;
+  try {
+    return impl_->run();
+  } catch (const std::exception& e) {
+    // Logged here, while the run's train.log is still open, so the log says why it ended.
+    const bool config = dynamic_cast<const config::ConfigError*>(&e) != nullptr;
+    log::error(std::string(config ? "config error: " : "training failed: ") + e.what());
+    throw;
+  }
+}
+
+TrainResult Trainer::Impl::run() {
+  auto& m = *this;
   m.setup();
   m.resume_if_asked();
   // Only now: a refused resume must not replace the run's own config.yaml.
@@ -369,7 +381,7 @@ TrainResult Trainer::run() {
         // No update happened in the skipped steps: the current state is the last good one.
         const auto path = m.save(step - m.consecutive_nonfinite + 1);
         throw NonFiniteLossError(c10::str(
-            m.consecutive_nonfinite, " steps in a row had a non-finite loss (train.max_nonfinite = ",
+            m.consecutive_nonfinite, " steps in a row had a non-finite loss or gradient (train.max_nonfinite = ",
             m.cfg.train.max_nonfinite, "); the last good state is in ", path,
             "\nhint: lower optim.blr, set optim.clip_grad (e.g. 3.0), or check the data"));
       }

@@ -1,5 +1,7 @@
 #include "c2fmae/models/decoder_stage.h"
 
+#include <ATen/autocast_mode.h>
+
 #include "c2fmae/models/position_embedding.h"
 #include "test_helpers.h"
 
@@ -40,6 +42,25 @@ TEST(DecoderStage, PreviousStageTokensEnterOnlyThroughCrossAttention) {
   DecoderStage cross(DecoderStageOptions(12, 8, 2, 5).depth(1).cross_blocks(1).num_heads(2));
   EXPECT_FALSE(torch::allclose(cross(encoded, visible, 0, previous).prediction,
                                cross(encoded, visible, 0, torch::Tensor()).prediction));
+}
+
+TEST(DecoderStage, ResidualStreamStaysFloat32UnderBf16Autocast) {
+  // As torch.cat promotes in MAE's decoder: the linear layers compute in bf16, the tokens
+  // carried from block to block stay float32.
+  testing::seed(12);
+  DecoderStage stage(DecoderStageOptions(12, 8, 2, 5).depth(1).cross_blocks(1).num_heads(2));
+  auto encoded = torch::randn({2, 3, 12});
+  auto visible = torch::tensor({{0, 3}, {1, 2}}, torch::kLong);
+  auto previous = torch::randn({2, 5, 8});
+  at::autocast::set_autocast_dtype(at::kCPU, at::kBFloat16);
+  at::autocast::set_autocast_enabled(at::kCPU, true);
+  const auto linear_dtype = at::linear(encoded, stage->embed->weight, stage->embed->bias).scalar_type();
+  auto out = stage(encoded, visible, 1, previous);
+  at::autocast::set_autocast_enabled(at::kCPU, false);
+  at::autocast::clear_cache();
+  EXPECT_EQ(linear_dtype, torch::kBFloat16);  // autocast is on
+  EXPECT_EQ(out.tokens.scalar_type(), torch::kFloat);
+  EXPECT_TRUE(torch::isfinite(out.prediction).all().item<bool>());
 }
 
 }  // namespace

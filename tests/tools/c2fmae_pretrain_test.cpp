@@ -190,9 +190,14 @@ TEST(Pretrain, AnExistingRunDirectoryIsNotOverwritten) {
 
 TEST(Pretrain, RefusesAMultiProcessLaunchItCannotServe) {
   const auto dir = testing::tiny_pretrain_dir("c2fmae_pretrain_world");
-  ::setenv("WORLD_SIZE", "2", 1);
-  auto r = pretrain("--config " + dir + "/tiny.yaml --output-dir " + dir + "/run");
-  ::unsetenv("WORLD_SIZE");
+  struct WorldSize {  // set for this test only, whatever fails
+    WorldSize() { ::setenv("WORLD_SIZE", "2", 1); }
+    ~WorldSize() { ::unsetenv("WORLD_SIZE"); }
+  };
+  const auto r = [&] {
+    WorldSize world;
+    return pretrain("--config " + dir + "/tiny.yaml --output-dir " + dir + "/run");
+  }();
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("WORLD_SIZE=2"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(dir + "/run"));

@@ -28,5 +28,16 @@ TEST(RunDirectory, RefusesToOverwriteUnlessResumingOrTold) {
   EXPECT_TRUE(fs::exists(dir + "/notes.txt"));  // only the run's own files are removed
 }
 
+TEST(RunDirectory, ALogAloneFromAFailedStartIsNotARun) {
+  const auto dir = (fs::path(::testing::TempDir()) / "c2fmae_run_dir_log_only").string();
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  std::ofstream(dir + "/train.log") << "error: no CUDA device\n";
+  EXPECT_NO_THROW(prepare_run_directory(dir, RunDirectoryMode::kNew));
+  EXPECT_TRUE(fs::exists(dir + "/train.log"));  // kept: it says why the first start failed
+  std::ofstream(dir + "/metrics.jsonl") << "{}\n";
+  EXPECT_THROW(prepare_run_directory(dir, RunDirectoryMode::kNew), std::runtime_error);
+}
+
 }  // namespace
 }  // namespace c2fmae::train

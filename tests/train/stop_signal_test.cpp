@@ -51,5 +51,26 @@ TEST(StopSignal, InstallingAgainForgetsAnEarlierSignal) {
   EXPECT_EQ(current.sa_handler, SIG_DFL);
 }
 
+TEST(StopSignal, AnIgnoredSignalStaysIgnoredAndSigpipeIsIgnoredMeanwhile) {
+  struct sigaction ignore {}, current {};
+  ignore.sa_handler = SIG_IGN;
+  sigemptyset(&ignore.sa_mask);
+  sigaction(SIGINT, &ignore, nullptr);  // as for a background job of a script
+  install_stop_handlers();
+  sigaction(SIGINT, nullptr, &current);
+  EXPECT_EQ(current.sa_handler, SIG_IGN);
+  sigaction(SIGPIPE, nullptr, &current);
+  EXPECT_EQ(current.sa_handler, SIG_IGN);
+  sigaction(SIGTERM, nullptr, &current);
+  EXPECT_NE(current.sa_handler, SIG_IGN);
+  EXPECT_NE(current.sa_handler, SIG_DFL);
+  remove_stop_handlers();
+  sigaction(SIGPIPE, nullptr, &current);
+  EXPECT_EQ(current.sa_handler, SIG_DFL);
+  sigaction(SIGINT, nullptr, &current);
+  EXPECT_EQ(current.sa_handler, SIG_IGN);  // restored as found
+  signal(SIGINT, SIG_DFL);
+}
+
 }  // namespace
 }  // namespace c2fmae::train

@@ -1,7 +1,7 @@
 #include "c2fmae/train/trainer.h"
 
-#include <filesystem>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 
 #include "c2fmae/models/c2fmae_model.h"
@@ -45,6 +45,25 @@ TEST(Trainer, NonFiniteLossesAreSkippedCountedThenStopTheRunWithACheckpoint) {
   EXPECT_NE(testing::read_text(dir + "/run/train.log").find("step skipped"), std::string::npos);
 }
 
+TEST(Trainer, AFiniteLossWithInfiniteGradientsIsSkippedToo) {
+  const auto dir = testing::tiny_pretrain_dir("c2fmae_trainer_infgrad");
+  // A weight of 1e30 keeps the loss finite (~1e30) while the float32 gradient norm overflows.
+  auto cfg = tiny(dir, {"loss.weight_rgb=1.0e30", "train.max_nonfinite=2"});
+  EXPECT_THROW(Trainer(cfg, {}).run(), NonFiniteLossError);
+  EXPECT_NE(testing::read_text(dir + "/run/train.log").find("non-finite gradient norm"), std::string::npos);
+  // No update happened: the checkpoint holds the initial weights, all finite.
+  torch::manual_seed(cfg.train.seed);
+  models::C2fmae initial(cfg.model), loaded(cfg.model);
+  optim::AdamW opt(optim::weight_decay_groups(loaded->named_parameters(), 0.05), {});
+  auto state = load_checkpoint(dir + "/run/checkpoint-00000000.pt", loaded.ptr().get(), &opt, torch::kCPU);
+  EXPECT_EQ(state.step, 0);
+  EXPECT_EQ(state.nonfinite_total, 2);
+  const auto before = initial->named_parameters();
+  for (const auto& p : loaded->named_parameters()) {
+    EXPECT_TRUE(torch::equal(p.value(), before[p.key()])) << p.key();
+  }
+}
+
 TEST(Trainer, ResumesFromAnExplicitCheckpointAndRejectsAnotherModel) {
   const auto dir = testing::tiny_pretrain_dir("c2fmae_trainer_resume_path");
   auto result = Trainer(tiny(dir, {"train.max_steps=5"}), {}).run();
@@ -71,10 +90,14 @@ double first_grad_norm(const std::string& run_dir) {
 }
 
 TEST(Trainer, AFailedStartLeavesNoRunDirectoryBehind) {
-  if (torch::cuda::is_available()) GTEST_SKIP() << "needs a machine without CUDA";
   const auto dir = testing::tiny_pretrain_dir("c2fmae_trainer_failed_start");
-  EXPECT_THROW(Trainer(tiny(dir, {"train.device=cuda"}), {}).run(), std::runtime_error);
+  // 40 micro-batches per epoch cannot make one step of 41.
+  EXPECT_THROW(Trainer(tiny(dir, {"optim.accum_steps=41"}), {}).run(), std::runtime_error);
   EXPECT_FALSE(fs::exists(dir + "/run"));
+  if (!torch::cuda::is_available()) {
+    EXPECT_THROW(Trainer(tiny(dir, {"train.device=cuda"}), {}).run(), std::runtime_error);
+    EXPECT_FALSE(fs::exists(dir + "/run"));
+  }
   // The corrected command starts without --overwrite.
   EXPECT_EQ(Trainer(tiny(dir, {"train.max_steps=1"}), {}).run().step, 1);
 }

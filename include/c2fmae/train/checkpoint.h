@@ -41,8 +41,9 @@ TrainingState load_checkpoint(const std::string& path, torch::nn::Module* model,
 class CheckpointManager {
  public:
   CheckpointManager(std::string directory, int64_t keep_last);
-  /// Writes checkpoint-<step>.pt, points latest.pt at it and removes all but the
-  /// keep_last written last (the new one always stays); returns the path written.
+  /// Writes checkpoint-<step>.pt, points latest.pt at it and keeps it and the keep_last - 1
+  /// checkpoints of highest step below it, removing older ones; returns the path written.
+  /// Checkpoints of a higher step (left by a run resumed from an earlier one) stay.
   std::string save(torch::nn::Module& model, const optim::AdamW& optimizer,
                    const TrainingState& state);
   /// Checkpoint files, highest step first.

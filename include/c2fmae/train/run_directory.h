@@ -7,8 +7,9 @@ namespace c2fmae::train {
 
 enum class RunDirectoryMode { kNew, kResume, kOverwrite };
 
-/// Creates `path` for a run; throws std::runtime_error if it holds files and `mode` is
-/// kNew (the message says how to resume or overwrite). kOverwrite removes the checkpoints
+/// Creates `path` for a run; throws std::runtime_error if it holds files (other than a
+/// train.log alone, left by a start that failed) and `mode` is kNew (the message says how
+/// to resume or overwrite). kOverwrite removes the checkpoints
 /// and logs of the earlier run first.
 void prepare_run_directory(const std::string& path, RunDirectoryMode mode);
 

@@ -47,6 +47,9 @@ class Trainer {
  public:
   Trainer(config::Config config, TrainerOptions options);
   ~Trainer();
+  /// Sets up (run directory, model, data), resumes if asked and trains. Failures are logged
+  /// (to the terminal and the run's train.log) before they propagate: ConfigError for a
+  /// refused config, NonFiniteLossError, std::runtime_error otherwise.
   TrainResult run();
 
  private:

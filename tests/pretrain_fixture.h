@@ -1,10 +1,10 @@
 // A tiny pre-training config for the trainer and program tests (~30 ms per step on CPU).
 #pragma once
+#include <gtest/gtest.h>
+
 #include <filesystem>
 #include <fstream>
 #include <string>
-
-#include <gtest/gtest.h>
 
 namespace c2fmae::testing {
 

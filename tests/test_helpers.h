@@ -47,16 +47,21 @@ namespace c2fmae::testing {
 inline Batch random_maps(int64_t batch, int64_t size, int64_t num_labels, uint64_t seed) {
   torch::manual_seed(seed);
   const int64_t cell = std::max<int64_t>(1, size / 4);
-  auto coarse = torch::randint(0, num_labels, {batch, 1, (size + cell - 1) / cell,
-                                               (size + cell - 1) / cell});
+  auto coarse =
+      torch::randint(0, num_labels, {batch, 1, (size + cell - 1) / cell, (size + cell - 1) / cell});
   auto up = [&](const torch::Tensor& t) {
-    return t.repeat_interleave(cell, 2).repeat_interleave(cell, 3)
-        .narrow(2, 0, size).narrow(3, 0, size).squeeze(1).contiguous();
+    return t.repeat_interleave(cell, 2)
+        .repeat_interleave(cell, 3)
+        .narrow(2, 0, size)
+        .narrow(3, 0, size)
+        .squeeze(1)
+        .contiguous();
   };
   Batch b;
   b.semantic = up(coarse);
   b.semantic.masked_fill_(torch::rand({batch, size, size}) < 0.1, 255);
-  auto ids = torch::randint(1, 65535, {num_labels}).index({up(coarse).flatten()}).view_as(b.semantic);
+  auto ids =
+      torch::randint(1, 65535, {num_labels}).index({up(coarse).flatten()}).view_as(b.semantic);
   b.instance = torch::where(up(coarse) % 3 == 0, 0, ids);
   b.rgb = torch::randn({batch, 3, size, size});
   b.label = torch::randint(0, 10, {batch});

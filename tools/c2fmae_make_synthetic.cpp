@@ -2,7 +2,6 @@
 // DESIGN.md §2 (JPEG + 8-bit semantic PNG + 16-bit instance PNG), for testing the real
 // image pipeline.
 #include <CLI/CLI.hpp>
-
 #include <cstdio>
 #include <iostream>
 

@@ -6,7 +6,6 @@
 // Exit codes: 0 done (or stopped at train.max_steps), 1 error, 2 bad config or arguments,
 // 128 + signal when stopped by SIGINT / SIGTERM (a checkpoint was written first).
 #include <CLI/CLI.hpp>
-
 #include <cstdlib>
 #include <iostream>
 
@@ -19,8 +18,9 @@ namespace {
 /// `arg` as one word for a POSIX shell: unchanged when it holds only safe characters, else
 /// single-quoted.
 std::string shell_quote(const std::string& arg) {
-  const bool safe = !arg.empty() && arg.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                                          "0123456789-_./=:,+@%") == std::string::npos;
+  const bool safe = !arg.empty() && arg.find_first_not_of(
+                                        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                        "0123456789-_./=:,+@%") == std::string::npos;
   if (safe) return arg;
   std::string out = "'";
   for (char c : arg) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
@@ -39,7 +39,8 @@ int main(int argc, char** argv) {
   bool dump = false, overwrite = false;
   app.add_option("--config,-c", files, "YAML config file; later files override earlier ones");
   app.add_option("--set,-s", sets, "override one key: section.key=value (YAML value)");
-  app.add_option("--resume", resume, "auto (newest valid checkpoint of the run directory) or a checkpoint path");
+  app.add_option("--resume", resume,
+                 "auto (newest valid checkpoint of the run directory) or a checkpoint path");
   app.add_option("--output-dir,-o", output_dir, "run directory (sets train.output_dir)");
   app.add_flag("--overwrite", overwrite, "start over in a run directory that already holds a run");
   app.add_flag("--dump-config", dump, "print the resolved config as YAML and exit");
@@ -74,7 +75,8 @@ int main(int argc, char** argv) {
     // Multi-process training is not implemented yet: processes started by torchrun or srun
     // would all write into one run directory.
     if (const char* world = std::getenv("WORLD_SIZE"); world && std::atoi(world) > 1) {
-      std::cerr << "c2fmae_pretrain: WORLD_SIZE=" << world << ", but multi-process training is not "
+      std::cerr << "c2fmae_pretrain: WORLD_SIZE=" << world
+                << ", but multi-process training is not "
                    "available yet\nhint: start one process (unset WORLD_SIZE)\n";
       return 2;
     }

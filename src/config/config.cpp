@@ -47,7 +47,9 @@ std::string closest_hint(const std::string& name, const std::vector<std::string>
 struct KeyLister {
   std::vector<std::string> keys;
   template <class T>
-  void operator()(const char* key, T&, const char*) { keys.emplace_back(key); }
+  void operator()(const char* key, T&, const char*) {
+    keys.emplace_back(key);
+  }
 };
 
 /// Reads one section's map node into its struct.
@@ -84,7 +86,8 @@ struct DocumentReader {
     for (const auto& kv : node) {
       const auto key = kv.first.as<std::string>();
       if (std::find(lister.keys.begin(), lister.keys.end(), key) == lister.keys.end()) {
-        throw ConfigError(source, std::string(section) + "." + key, yaml_text(kv.second), "unknown key",
+        throw ConfigError(source, std::string(section) + "." + key, yaml_text(kv.second),
+                          "unknown key",
                           closest_hint(key, lister.keys, std::string(section) + " keys"));
       }
     }
@@ -96,7 +99,9 @@ struct DocumentReader {
 struct SectionNames {
   std::vector<std::string> names;
   template <class S>
-  void operator()(const char* section, S&) { names.emplace_back(section); }
+  void operator()(const char* section, S&) {
+    names.emplace_back(section);
+  }
 };
 
 void merge_document(Config& cfg, const YAML::Node& root, const std::string& source) {
@@ -243,8 +248,8 @@ std::string Config::table() const {
       e << YAML::Flow;
       emit_field(e, value);
       auto it = origins.find(dotted);
-      os << "  " << std::left << std::setw(34) << dotted << " " << std::setw(28) << e.c_str()
-         << " " << (it == origins.end() ? "default" : it->second) << "\n";
+      os << "  " << std::left << std::setw(34) << dotted << " " << std::setw(28) << e.c_str() << " "
+         << (it == origins.end() ? "default" : it->second) << "\n";
     };
     s.visit(field);
   };
@@ -261,8 +266,7 @@ std::string Config::describe_keys() {
       YAML::Emitter e;
       e << YAML::Flow;
       emit_field(e, value);
-      os << "  " << std::left << std::setw(24) << key << " " << help << " [" << e.c_str()
-         << "]\n";
+      os << "  " << std::left << std::setw(24) << key << " " << help << " [" << e.c_str() << "]\n";
     };
     s.visit(field);
   };

@@ -35,8 +35,10 @@ void ModelConfig::validate(Checker& c) const {
   const auto& names = vit_preset_names();
   c.require(std::find(names.begin(), names.end(), preset) != names.end(), "model.preset", preset,
             "unknown preset", "use tiny, small, base, large or huge");
-  for (auto [key, v] : {std::pair{"model.patch_size", patch_size}, {"model.embed_dim", embed_dim},
-                        {"model.depth", depth}, {"model.num_heads", num_heads}}) {
+  for (auto [key, v] : {std::pair{"model.patch_size", patch_size},
+                        {"model.embed_dim", embed_dim},
+                        {"model.depth", depth},
+                        {"model.num_heads", num_heads}}) {
     c.require(v >= 0, key, v, "must be >= 0", "0 takes the preset's value");
   }
   const VitPreset e = encoder();
@@ -53,8 +55,8 @@ void ModelConfig::validate(Checker& c) const {
             "enable at least one of semantic, instance, rgb");
   bool mask_inputs = false;
   for (const auto& m : modalities) {
-    c.require(one_of(m, {"semantic", "instance", "rgb"}), "model.modalities", m,
-              "unknown modality", "use semantic, instance, rgb");
+    c.require(one_of(m, {"semantic", "instance", "rgb"}), "model.modalities", m, "unknown modality",
+              "use semantic, instance, rgb");
     c.require(std::count(modalities.begin(), modalities.end(), m) == 1, "model.modalities", m,
               "listed twice", "list each modality once");
     mask_inputs = mask_inputs || m != "rgb";
@@ -65,8 +67,8 @@ void ModelConfig::validate(Checker& c) const {
   c.require(num_semantic_classes > 0 && num_semantic_classes < 255, "model.num_semantic_classes",
             num_semantic_classes, "must be in 1..254 (255 marks ignored pixels)",
             "COCO panoptic: 133");
-  c.require(semantic_embed_dim > 0, "model.semantic_embed_dim", semantic_embed_dim,
-            "must be > 0", "MultiMAE: 64");
+  c.require(semantic_embed_dim > 0, "model.semantic_embed_dim", semantic_embed_dim, "must be > 0",
+            "MultiMAE: 64");
   c.require(instance_slots > 0, "model.instance_slots", instance_slots, "must be > 0",
             "use more slots than instances per image, e.g. 64");
   c.require(instance_slot_dim > 0, "model.instance_slot_dim", instance_slot_dim, "must be > 0",
@@ -116,10 +118,10 @@ void CurriculumConfig::validate(Checker& c) const {
               "generator weights must be >= 0", "use weights such as semantic: 0.7, random: 0.3");
     c.require(k.semantic + k.instance + k.random > 0, key, "(weights)",
               "all generator weights are 0", "give at least one of semantic, instance, random");
-    const bool all_set = !std::isnan(k.loss_semantic) && !std::isnan(k.loss_instance) &&
-                         !std::isnan(k.loss_rgb);
-    const bool none_set = std::isnan(k.loss_semantic) && std::isnan(k.loss_instance) &&
-                          std::isnan(k.loss_rgb);
+    const bool all_set =
+        !std::isnan(k.loss_semantic) && !std::isnan(k.loss_instance) && !std::isnan(k.loss_rgb);
+    const bool none_set =
+        std::isnan(k.loss_semantic) && std::isnan(k.loss_instance) && std::isnan(k.loss_rgb);
     c.require(all_set || none_set, key, "(loss weights)",
               "give all three of loss_semantic, loss_instance, loss_rgb or none",
               "add the missing loss weights");
@@ -158,8 +160,8 @@ void DataConfig::validate(Checker& c) const {
   c.require(synthetic_samples > 0, "data.synthetic_samples", synthetic_samples, "must be > 0",
             "e.g. 1281167");
   c.require(crop_scale_min > 0 && crop_scale_min <= crop_scale_max && crop_scale_max <= 1,
-            "data.crop_scale_min", crop_scale_min,
-            "need 0 < crop_scale_min <= crop_scale_max <= 1", "MAE: 0.2 and 1.0");
+            "data.crop_scale_min", crop_scale_min, "need 0 < crop_scale_min <= crop_scale_max <= 1",
+            "MAE: 0.2 and 1.0");
   c.require(hflip >= 0 && hflip <= 1, "data.hflip", hflip, "must be a probability", "e.g. 0.5");
   c.require(max_bad_fraction >= 0 && max_bad_fraction <= 1, "data.max_bad_fraction",
             max_bad_fraction, "must be in [0, 1]", "e.g. 0.01");
@@ -173,8 +175,7 @@ void OptimConfig::validate(Checker& c) const {
   c.require(beta1 >= 0 && beta1 < 1, "optim.beta1", beta1, "must be in [0, 1)", "MAE: 0.9");
   c.require(beta2 >= 0 && beta2 < 1, "optim.beta2", beta2, "must be in [0, 1)", "MAE: 0.95");
   c.require(eps > 0, "optim.eps", eps, "must be > 0", "e.g. 1e-8");
-  c.require(warmup_epochs >= 0, "optim.warmup_epochs", warmup_epochs, "must be >= 0",
-            "MAE: 40");
+  c.require(warmup_epochs >= 0, "optim.warmup_epochs", warmup_epochs, "must be >= 0", "MAE: 40");
   c.require(clip_grad >= 0, "optim.clip_grad", clip_grad, "must be >= 0", "0 turns clipping off");
   c.require(accum_steps >= 1, "optim.accum_steps", accum_steps, "must be >= 1", "1 = none");
 }
@@ -186,8 +187,8 @@ void TrainConfig::validate(Checker& c) const {
             "e.g. runs/c2fmae_vit_base");
   c.require(one_of(device, {"auto", "cpu", "cuda"}), "train.device", device, "unknown device",
             "use auto, cpu or cuda");
-  c.require(one_of(precision, {"fp32", "bf16"}), "train.precision", precision,
-            "unknown precision", "use fp32 or bf16");
+  c.require(one_of(precision, {"fp32", "bf16"}), "train.precision", precision, "unknown precision",
+            "use fp32 or bf16");
   c.require(checkpoint_every > 0, "train.checkpoint_every", checkpoint_every, "must be > 0",
             "e.g. 1000");
   c.require(keep_last >= 1, "train.keep_last", keep_last, "must be >= 1", "e.g. 3");
@@ -196,8 +197,8 @@ void TrainConfig::validate(Checker& c) const {
 }
 
 void DistConfig::validate(Checker& c) const {
-  c.require(one_of(backend, {"auto", "nccl", "gloo"}), "dist.backend", backend,
-            "unknown backend", "use auto, nccl or gloo");
+  c.require(one_of(backend, {"auto", "nccl", "gloo"}), "dist.backend", backend, "unknown backend",
+            "use auto, nccl or gloo");
   c.require(timeout_s > 0, "dist.timeout_s", timeout_s, "must be > 0", "e.g. 600");
   c.require(bucket_mb > 0, "dist.bucket_mb", bucket_mb, "must be > 0", "PyTorch DDP: 25");
 }

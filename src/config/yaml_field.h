@@ -29,10 +29,11 @@ T read_scalar(const YAML::Node& node, const std::string& source, const std::stri
     return node.as<T>();
   } catch (const YAML::Exception&) {
     throw ConfigError(source, key, yaml_text(node), std::string("expected ") + type_name,
-                      std::string(type_name[0] == 'i' ? "give an " : "give a ") + type_name + " value, e.g. " +
-                          (std::string(type_name) == "integer" ? "12"
+                      std::string(type_name[0] == 'i' ? "give an " : "give a ") + type_name +
+                          " value, e.g. " +
+                          (std::string(type_name) == "integer"  ? "12"
                            : std::string(type_name) == "number" ? "1.5e-4"
-                                                               : "true"));
+                                                                : "true"));
   }
 }
 
@@ -40,11 +41,11 @@ inline void read_field(const YAML::Node& n, int64_t& f, const std::string& s,
                        const std::string& k) {
   f = read_scalar<int64_t>(n, s, k, "integer");
 }
-inline void read_field(const YAML::Node& n, double& f, const std::string& s,
-                       const std::string& k) {
+inline void read_field(const YAML::Node& n, double& f, const std::string& s, const std::string& k) {
   f = read_scalar<double>(n, s, k, "number");
   if (!std::isfinite(f)) {
-    throw ConfigError(s, k, yaml_text(n), "expected a finite number", "give a finite value, e.g. 1.5e-4");
+    throw ConfigError(s, k, yaml_text(n), "expected a finite number",
+                      "give a finite value, e.g. 1.5e-4");
   }
 }
 inline void read_field(const YAML::Node& n, bool& f, const std::string& s, const std::string& k) {
@@ -60,8 +61,7 @@ inline void read_field(const YAML::Node& n, std::string& f, const std::string& s
 }
 
 template <class T>
-void read_list(const YAML::Node& n, std::vector<T>& f, const std::string& s,
-               const std::string& k) {
+void read_list(const YAML::Node& n, std::vector<T>& f, const std::string& s, const std::string& k) {
   if (!n.IsSequence()) {
     throw ConfigError(s, k, yaml_text(n), "expected a list", "write it as [a, b, c]");
   }
@@ -87,10 +87,11 @@ inline void read_field(const YAML::Node& n, Keyframe& f, const std::string& s,
                       "write {at: 0.5, semantic: 0.2, instance: 0.8, random: 0.0}");
   }
   Keyframe out;
-  static const char* kKeys[] = {"at",           "semantic",      "instance", "random",
-                                "loss_semantic", "loss_instance", "loss_rgb"};
-  double* fields[] = {&out.at,           &out.semantic,      &out.instance, &out.random,
-                      &out.loss_semantic, &out.loss_instance, &out.loss_rgb};
+  static const char* kKeys[] = {
+      "at", "semantic", "instance", "random", "loss_semantic", "loss_instance", "loss_rgb"};
+  double* fields[] = {&out.at,      &out.semantic,      &out.instance,
+                      &out.random,  &out.loss_semantic, &out.loss_instance,
+                      &out.loss_rgb};
   for (const auto& kv : n) {
     const auto name = kv.first.as<std::string>();
     auto it = std::find(std::begin(kKeys), std::end(kKeys), name);

@@ -26,9 +26,8 @@ Batch Batch::to(const torch::Device& device, bool non_blocking) const {
 }
 
 Batch Batch::select(const torch::Tensor& index) const {
-  return map_fields(*this, [&](const torch::Tensor& t) {
-    return t.index_select(0, index.to(t.device()));
-  });
+  return map_fields(
+      *this, [&](const torch::Tensor& t) { return t.index_select(0, index.to(t.device())); });
 }
 
 }  // namespace c2fmae

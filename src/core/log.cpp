@@ -59,7 +59,8 @@ void remove_file_sink(const std::string& path) {
   auto& sinks = logger().sinks();
   sinks.erase(std::remove_if(sinks.begin(), sinks.end(),
                              [&](const spdlog::sink_ptr& s) {
-                               auto file = std::dynamic_pointer_cast<spdlog::sinks::basic_file_sink_mt>(s);
+                               auto file =
+                                   std::dynamic_pointer_cast<spdlog::sinks::basic_file_sink_mt>(s);
                                return file && file->filename() == path;
                              }),
               sinks.end());

@@ -33,11 +33,12 @@ torch::Tensor patchify_map(const torch::Tensor& map, int64_t patch) {
 
 torch::Tensor downsample_labels(const torch::Tensor& map, int64_t factor) {
   TORCH_CHECK(map.dim() == 3, "downsample_labels: expected [B, H, W], but got ", map.sizes());
-  TORCH_CHECK(map.size(1) % factor == 0 && map.size(2) % factor == 0, "downsample_labels: ",
-              map.size(1), "x", map.size(2), " is not a multiple of ", factor);
+  TORCH_CHECK(map.size(1) % factor == 0 && map.size(2) % factor == 0,
+              "downsample_labels: ", map.size(1), "x", map.size(2), " is not a multiple of ",
+              factor);
   using torch::indexing::Slice;
-  return map.index({Slice(), Slice(0, torch::indexing::None, factor),
-                    Slice(0, torch::indexing::None, factor)});
+  return map.index(
+      {Slice(), Slice(0, torch::indexing::None, factor), Slice(0, torch::indexing::None, factor)});
 }
 
 }  // namespace c2fmae

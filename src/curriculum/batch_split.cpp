@@ -22,7 +22,8 @@ std::array<int64_t, 3> split_counts(const GeneratorWeights& weights, int64_t bat
     given += count[i];
   }
   std::array<size_t, 3> order{0, 1, 2};
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return frac[a] > frac[b]; });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return frac[a] > frac[b]; });
   for (size_t i = 0; given < batch_size; ++i, ++given) ++count[order[i % 3]];
   return count;
 }

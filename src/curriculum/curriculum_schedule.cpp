@@ -38,9 +38,14 @@ std::pair<size_t, double> CurriculumSchedule::locate(double progress) const {
   const double span = keyframes_[k + 1].at - keyframes_[k].at;
   double a = (t - keyframes_[k].at) / span;
   switch (interpolation_) {
-    case Interpolation::kLinear: break;
-    case Interpolation::kCosine: a = 0.5 * (1.0 - std::cos(M_PI * a)); break;
-    case Interpolation::kStep: a = 0.0; break;
+    case Interpolation::kLinear:
+      break;
+    case Interpolation::kCosine:
+      a = 0.5 * (1.0 - std::cos(M_PI * a));
+      break;
+    case Interpolation::kStep:
+      a = 0.0;
+      break;
   }
   return {k, a};
 }

@@ -16,7 +16,8 @@ Augmentation draw_augmentation(uint64_t seed, double width, double height,
   const double log_lo = std::log(options.ratio_min), log_hi = std::log(options.ratio_max);
   bool found = false;
   for (int attempt = 0; attempt < 10 && !found; ++attempt) {
-    const double target = area * (options.scale_min + (options.scale_max - options.scale_min) * unit(rng));
+    const double target =
+        area * (options.scale_min + (options.scale_max - options.scale_min) * unit(rng));
     const double ratio = std::exp(log_lo + (log_hi - log_lo) * unit(rng));
     const double w = std::sqrt(target * ratio), h = std::sqrt(target / ratio);
     if (w <= width && h <= height) {
@@ -28,8 +29,10 @@ Augmentation draw_augmentation(uint64_t seed, double width, double height,
   if (!found) {  // centre crop, aspect ratio clamped into range
     const double in_ratio = width / height;
     double w = width, h = height;
-    if (in_ratio < options.ratio_min) h = w / options.ratio_min;
-    else if (in_ratio > options.ratio_max) w = h * options.ratio_max;
+    if (in_ratio < options.ratio_min)
+      h = w / options.ratio_min;
+    else if (in_ratio > options.ratio_max)
+      w = h * options.ratio_max;
     aug.box = {(width - w) / 2 / width, (height - h) / 2 / height, w / width, h / height};
   }
   aug.flip = unit(rng) < options.hflip;

@@ -21,7 +21,8 @@ Batch collate(const std::vector<Sample>& samples) {
     labels.push_back(s.label);
   }
   Batch b;
-  auto mean = torch::tensor({kImageNetMean[0], kImageNetMean[1], kImageNetMean[2]}).view({1, 3, 1, 1});
+  auto mean =
+      torch::tensor({kImageNetMean[0], kImageNetMean[1], kImageNetMean[2]}).view({1, 3, 1, 1});
   auto std = torch::tensor({kImageNetStd[0], kImageNetStd[1], kImageNetStd[2]}).view({1, 3, 1, 1});
   b.rgb = ((torch::stack(rgb).to(torch::kFloat) / 255.0 - mean.to(torch::kFloat)) /
            std.to(torch::kFloat));
@@ -73,9 +74,9 @@ Batch BatchLoader::assemble(int64_t step) const {
   auto work = [&](size_t first, size_t stride) {
     for (size_t i = first; i < idx.size(); i += stride) {
       const auto [w, h] = dataset_->source_size(idx[i]);
-      const auto aug = draw_augmentation(
-          mix_seed({options_.seed, epoch, static_cast<uint64_t>(idx[i]), 0xA06u}), w, h,
-          options_.augmentation);
+      const auto aug =
+          draw_augmentation(mix_seed({options_.seed, epoch, static_cast<uint64_t>(idx[i]), 0xA06u}),
+                            w, h, options_.augmentation);
       samples[i] = dataset_->get(idx[i], aug, options_.img_size);
     }
   };

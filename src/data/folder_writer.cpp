@@ -1,9 +1,9 @@
 #include "c2fmae/data/folder_writer.h"
 
-#include <opencv2/imgcodecs.hpp>
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <opencv2/imgcodecs.hpp>
 
 namespace c2fmae::data {
 namespace fs = std::filesystem;

@@ -22,10 +22,16 @@ struct Texture {
     const double s = u * std::cos(angle) + v * std::sin(angle);
     const double t = -u * std::sin(angle) + v * std::cos(angle);
     switch (kind) {
-      case 1: return amp * (std::sin(kTwoPi * freq * s) > 0 ? 1.0 : -1.0);
-      case 2: return amp * ((std::sin(kTwoPi * freq * s) > 0) == (std::sin(kTwoPi * freq * t) > 0) ? 1.0 : -1.0);
-      case 3: return amp * std::sin(kTwoPi * freq * s) * std::cos(kTwoPi * 0.7 * freq * t);
-      default: return 0.0;
+      case 1:
+        return amp * (std::sin(kTwoPi * freq * s) > 0 ? 1.0 : -1.0);
+      case 2:
+        return amp * ((std::sin(kTwoPi * freq * s) > 0) == (std::sin(kTwoPi * freq * t) > 0)
+                          ? 1.0
+                          : -1.0);
+      case 3:
+        return amp * std::sin(kTwoPi * freq * s) * std::cos(kTwoPi * 0.7 * freq * t);
+      default:
+        return 0.0;
     }
   }
 };
@@ -53,16 +59,21 @@ struct Object {
     const double x = (dx * std::cos(angle) + dy * std::sin(angle)) / size;
     const double y = (-dx * std::sin(angle) + dy * std::cos(angle)) / (size * aspect);
     switch (shape) {
-      case 0: return x * x + y * y <= 1.0;                                    // disc
-      case 1: return std::abs(x) <= 0.8 && std::abs(y) <= 0.8;                // square
-      case 2: return y <= 0.7 && y >= -0.9 && std::abs(x) <= (y + 0.9) * 0.5625;  // triangle
-      case 3: return x * x + 4.0 * y * y <= 1.0;                              // ellipse
-      case 4: {                                                                // ring
+      case 0:
+        return x * x + y * y <= 1.0;  // disc
+      case 1:
+        return std::abs(x) <= 0.8 && std::abs(y) <= 0.8;  // square
+      case 2:
+        return y <= 0.7 && y >= -0.9 && std::abs(x) <= (y + 0.9) * 0.5625;  // triangle
+      case 3:
+        return x * x + 4.0 * y * y <= 1.0;  // ellipse
+      case 4: {                             // ring
         const double r2 = x * x + y * y;
         return r2 <= 1.0 && r2 >= 0.3;
       }
-      default:                                                                 // cross
-        return (std::abs(x) <= 0.3 && std::abs(y) <= 1.0) || (std::abs(y) <= 0.3 && std::abs(x) <= 1.0);
+      default:  // cross
+        return (std::abs(x) <= 0.3 && std::abs(y) <= 1.0) ||
+               (std::abs(y) <= 0.3 && std::abs(x) <= 1.0);
     }
   }
 };
@@ -90,8 +101,12 @@ Scene make_scene(uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<double> unit(0.0, 1.0);
   auto uniform = [&](double lo, double hi) { return lo + (hi - lo) * unit(rng); };
-  auto pick = [&](int64_t n) { return static_cast<int64_t>(unit(rng) * static_cast<double>(n)) % n; };
-  auto colour = [&] { return Colour{uniform(0.05, 0.95), uniform(0.05, 0.95), uniform(0.05, 0.95)}; };
+  auto pick = [&](int64_t n) {
+    return static_cast<int64_t>(unit(rng) * static_cast<double>(n)) % n;
+  };
+  auto colour = [&] {
+    return Colour{uniform(0.05, 0.95), uniform(0.05, 0.95), uniform(0.05, 0.95)};
+  };
   auto texture = [&] {
     return Texture{static_cast<int>(pick(4)), uniform(3.0, 14.0), uniform(0.0, kTwoPi / 2),
                    uniform(0.05, 0.3)};
@@ -109,7 +124,8 @@ Scene make_scene(uint64_t seed) {
   std::vector<int64_t> ids;
   for (int64_t k = 0; k < count; ++k) {
     int64_t id;
-    do id = 1 + pick(65535); while (std::find(ids.begin(), ids.end(), id) != ids.end());
+    do id = 1 + pick(65535);
+    while (std::find(ids.begin(), ids.end(), id) != ids.end());
     ids.push_back(id);
     s.objects.push_back(Object{pick(SyntheticShapes::kNumShapes), uniform(0.15, 0.85),
                                uniform(0.15, 0.85), uniform(0.08, 0.3), uniform(0.7, 1.4),

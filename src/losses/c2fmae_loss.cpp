@@ -18,10 +18,10 @@ C2fmaeLoss::C2fmaeLoss(const config::ModelConfig& model, const config::LossConfi
                         loss.instance_weight_reg},
       weights_{loss.weight_semantic, loss.weight_instance, loss.weight_rgb} {}
 
-LossTerms C2fmaeLoss::operator()(const std::vector<torch::Tensor>& predictions,
-                                 const Batch& batch, const ModalityWeights& weights) const {
-  TORCH_CHECK(predictions.size() == modalities_.size(), "C2fmaeLoss: expected ",
-              modalities_.size(), " predictions, but got ", predictions.size());
+LossTerms C2fmaeLoss::operator()(const std::vector<torch::Tensor>& predictions, const Batch& batch,
+                                 const ModalityWeights& weights) const {
+  TORCH_CHECK(predictions.size() == modalities_.size(), "C2fmaeLoss: expected ", modalities_.size(),
+              " predictions, but got ", predictions.size());
   TORCH_CHECK(batch.mask.defined(), "C2fmaeLoss: the batch has no mask");
   LossTerms out;
   for (size_t i = 0; i < modalities_.size(); ++i) {

@@ -35,11 +35,11 @@ torch::Tensor instance_loss(const torch::Tensor& embeddings, const torch::Tensor
   (void)unused;
   const int64_t u = uniq.size(0);
   auto flat_emb = emb.reshape({b * l * qq, e});
-  auto w = pix_masked.flatten().to(torch::kFloat);                                   // [N]
-  auto counts = torch::zeros({u}, w.options()).index_add(0, inverse, w);             // [U]
+  auto w = pix_masked.flatten().to(torch::kFloat);                        // [N]
+  auto counts = torch::zeros({u}, w.options()).index_add(0, inverse, w);  // [U]
   auto means = torch::zeros({u, e}, w.options()).index_add(0, inverse, flat_emb * w.unsqueeze(1)) /
-               counts.clamp_min(1.0).unsqueeze(1);                                   // [U, E]
-  auto valid = uniq >= 0;                                                            // [U]
+               counts.clamp_min(1.0).unsqueeze(1);  // [U, E]
+  auto valid = uniq >= 0;                           // [U]
   auto u_sample = torch::where(valid, uniq.div(span, "floor"), 0);
 
   // Pull: hinge on the distance of each pixel to its cluster mean, averaged per cluster.
@@ -47,8 +47,8 @@ torch::Tensor instance_loss(const torch::Tensor& embeddings, const torch::Tensor
                       .clamp_min(0.0)
                       .pow(2) *
                   w;
-  auto pull_cluster = torch::zeros({u}, w.options()).index_add(0, inverse, pull_pix) /
-                      counts.clamp_min(1.0);
+  auto pull_cluster =
+      torch::zeros({u}, w.options()).index_add(0, inverse, pull_pix) / counts.clamp_min(1.0);
   auto vf = valid.to(torch::kFloat);
   auto clusters = torch::zeros({b}, w.options()).index_add(0, u_sample, vf);  // per sample
   auto per_sample = [&](const torch::Tensor& v) {
@@ -71,8 +71,8 @@ torch::Tensor instance_loss(const torch::Tensor& embeddings, const torch::Tensor
   padded = padded.narrow(0, 0, b * k).view({b, k, e});
   present = present.narrow(0, 0, b * k).view({b, k});
   auto dist = safe_norm(padded.unsqueeze(2) - padded.unsqueeze(1));  // [B, K, K]
-  auto pair = present.unsqueeze(2) * present.unsqueeze(1) *
-              (1.0 - torch::eye(k, w.options())).unsqueeze(0);
+  auto pair =
+      present.unsqueeze(2) * present.unsqueeze(1) * (1.0 - torch::eye(k, w.options())).unsqueeze(0);
   auto hinge = (2.0 * options.delta_push - dist).clamp_min(0.0).pow(2) * pair;
   auto push = hinge.sum({1, 2}) / pair.sum({1, 2}).clamp_min(1.0);
 

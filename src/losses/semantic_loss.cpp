@@ -21,8 +21,9 @@ torch::Tensor semantic_loss(const torch::Tensor& logits, const torch::Tensor& ta
   tgt = tgt.masked_fill(masked.logical_not().unsqueeze(-1), kIgnoreClass);
   auto ce = torch::nn::functional::cross_entropy(
       logits.reshape({b * l * qq, num_classes}).to(torch::kFloat), tgt.reshape({-1}),
-      torch::nn::functional::CrossEntropyFuncOptions().ignore_index(kIgnoreClass).reduction(
-          torch::kSum));
+      torch::nn::functional::CrossEntropyFuncOptions()
+          .ignore_index(kIgnoreClass)
+          .reduction(torch::kSum));
   auto valid = (tgt != kIgnoreClass).sum().clamp_min(1);
   return ce / valid;
 }

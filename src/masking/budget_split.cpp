@@ -50,7 +50,8 @@ std::vector<int64_t> split_budget(MaskRng& rng, double alpha, int64_t budget,
     // Largest remainders get one more token each.
     std::vector<size_t> order(m);
     std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return frac[a] > frac[b]; });
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return frac[a] > frac[b]; });
     for (size_t i : order) {
       if (left == 0 || frac[i] < 0) break;
       ++count[i], --left;

@@ -10,8 +10,9 @@ void AttentionImpl::reset() {
   TORCH_CHECK(options.dim() % options.num_heads() == 0, "Attention: dim ", options.dim(),
               " must be a multiple of num_heads ", options.num_heads());
   qkv = register_module(
-      "qkv", torch::nn::Linear(torch::nn::LinearOptions(options.dim(), 3 * options.dim())
-                                   .bias(options.qkv_bias())));
+      "qkv",
+      torch::nn::Linear(
+          torch::nn::LinearOptions(options.dim(), 3 * options.dim()).bias(options.qkv_bias())));
   proj = register_module("proj", torch::nn::Linear(options.dim(), options.dim()));
 }
 

@@ -19,15 +19,15 @@ void C2fmaeImpl::reset() {
   std::vector<DecoderStageOptions> stages;
   for (auto m : modalities_) {
     if (m == Modality::kSemantic) {
-      semantic_adapter = register_module(
-          "semantic_adapter",
-          SemanticAdapter(SemanticAdapterOptions(config.num_semantic_classes, p, d)
-                              .class_dim(config.semantic_embed_dim)));
+      semantic_adapter =
+          register_module("semantic_adapter",
+                          SemanticAdapter(SemanticAdapterOptions(config.num_semantic_classes, p, d)
+                                              .class_dim(config.semantic_embed_dim)));
     } else if (m == Modality::kInstance) {
-      instance_adapter = register_module(
-          "instance_adapter", InstanceAdapter(InstanceAdapterOptions(p, d)
-                                                  .num_slots(config.instance_slots)
-                                                  .slot_dim(config.instance_slot_dim)));
+      instance_adapter = register_module("instance_adapter",
+                                         InstanceAdapter(InstanceAdapterOptions(p, d)
+                                                             .num_slots(config.instance_slots)
+                                                             .slot_dim(config.instance_slot_dim)));
     } else {
       rgb_adapter = register_module("rgb_adapter", RgbAdapter(RgbAdapterOptions(p, d)));
     }
@@ -37,25 +37,28 @@ void C2fmaeImpl::reset() {
                          .num_heads(config.decoder_heads)
                          .mlp_ratio(config.mlp_ratio));
   }
-  modality_embed = register_parameter(
-      "modality_embed", torch::zeros({static_cast<int64_t>(modalities_.size()), d}));
+  modality_embed = register_parameter("modality_embed",
+                                      torch::zeros({static_cast<int64_t>(modalities_.size()), d}));
   global_token = register_parameter("global_token", torch::zeros({1, 1, d}));
   pos_embed = register_buffer("pos_embed", sincos_2d_embedding(d, grid_).unsqueeze(0));
   encoder = register_module(
       "encoder",
       VitEncoder(VitEncoderOptions(d, enc.depth, enc.num_heads).mlp_ratio(config.mlp_ratio)));
-  decoder = register_module(
-      "decoder", CascadeDecoder(CascadeDecoderOptions().stages(stages).cascade(
-                     config.decoder_mode == "cascade")));
+  decoder =
+      register_module("decoder", CascadeDecoder(CascadeDecoderOptions().stages(stages).cascade(
+                                     config.decoder_mode == "cascade")));
   init_mae_weights(*this);
 }
 
 int64_t C2fmaeImpl::output_dim(Modality m) const {
   const int64_t p = config.encoder().patch_size, q = p / 4;
   switch (m) {
-    case Modality::kSemantic: return config.num_semantic_classes * q * q;
-    case Modality::kInstance: return config.instance_head_dim * q * q;
-    case Modality::kRgb: return p * p * 3;
+    case Modality::kSemantic:
+      return config.num_semantic_classes * q * q;
+    case Modality::kInstance:
+      return config.instance_head_dim * q * q;
+    case Modality::kRgb:
+      return p * p * 3;
   }
   return 0;
 }
@@ -66,12 +69,14 @@ torch::Tensor C2fmaeImpl::embed_tokens(const Batch& batch) {
     torch::Tensor t;
     switch (modalities_[i]) {
       case Modality::kSemantic:
-        TORCH_CHECK(batch.semantic.defined(), "C2fmae: semantic is enabled but the batch has no "
+        TORCH_CHECK(batch.semantic.defined(),
+                    "C2fmae: semantic is enabled but the batch has no "
                     "semantic map");
         t = semantic_adapter(batch.semantic);
         break;
       case Modality::kInstance:
-        TORCH_CHECK(batch.instance.defined(), "C2fmae: instance is enabled but the batch has no "
+        TORCH_CHECK(batch.instance.defined(),
+                    "C2fmae: instance is enabled but the batch has no "
                     "instance map");
         t = instance_adapter(batch.instance);
         break;
@@ -81,8 +86,8 @@ torch::Tensor C2fmaeImpl::embed_tokens(const Batch& batch) {
         break;
     }
     TORCH_CHECK(t.size(1) == num_patches(), "C2fmae: input gives ", t.size(1),
-                " patches, but the model expects ", num_patches(), " (img_size ",
-                config.img_size, ")");
+                " patches, but the model expects ", num_patches(), " (img_size ", config.img_size,
+                ")");
     tokens.push_back(t + pos_embed + modality_embed[static_cast<int64_t>(i)]);
   }
   return torch::cat(tokens, 1);
@@ -98,7 +103,8 @@ torch::Tensor C2fmaeImpl::encode(const Batch& batch, const torch::Tensor& visibl
 }
 
 ModelOutput C2fmaeImpl::forward(const Batch& batch) {
-  TORCH_CHECK(batch.mask.defined(), "C2fmae: the batch has no mask; hint: run a mask generator "
+  TORCH_CHECK(batch.mask.defined(),
+              "C2fmae: the batch has no mask; hint: run a mask generator "
               "(masking/) before the model");
   TORCH_CHECK(batch.mask.dim() == 3 &&
                   batch.mask.size(1) == static_cast<int64_t>(modalities_.size()) &&

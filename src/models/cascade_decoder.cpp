@@ -4,8 +4,7 @@
 
 namespace c2fmae::models {
 
-CascadeDecoderImpl::CascadeDecoderImpl(const CascadeDecoderOptions& options_)
-    : options(options_) {
+CascadeDecoderImpl::CascadeDecoderImpl(const CascadeDecoderOptions& options_) : options(options_) {
   reset();
 }
 

@@ -4,8 +4,7 @@
 
 namespace c2fmae::models {
 
-CrossAttentionImpl::CrossAttentionImpl(const CrossAttentionOptions& options_)
-    : options(options_) {
+CrossAttentionImpl::CrossAttentionImpl(const CrossAttentionOptions& options_) : options(options_) {
   reset();
 }
 

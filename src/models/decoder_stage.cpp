@@ -20,7 +20,8 @@ void DecoderStageImpl::reset() {
   pos_embed = register_buffer("pos_embed", pos.unsqueeze(0));
   const auto block_opts = BlockOptions(d, options.num_heads()).mlp_ratio(options.mlp_ratio());
   cross_blocks = register_module("cross_blocks", torch::nn::ModuleList());
-  for (int64_t i = 0; i < options.cross_blocks(); ++i) cross_blocks->push_back(CrossBlock(block_opts));
+  for (int64_t i = 0; i < options.cross_blocks(); ++i)
+    cross_blocks->push_back(CrossBlock(block_opts));
   blocks = register_module("blocks", torch::nn::ModuleList());
   for (int64_t i = 0; i < options.depth(); ++i) blocks->push_back(Block(block_opts));
   norm = register_module("norm", make_layer_norm(d));
@@ -40,7 +41,8 @@ StageOutput DecoderStageImpl::forward(const torch::Tensor& encoded, const torch:
   // Tokens of other modalities land in an overflow row L and are dropped.
   auto in_stage = (visible >= modality * l) & (visible < (modality + 1) * l);
   auto slot = torch::where(in_stage, visible - modality * l, l);  // [B, V]
-  auto canvas = mask_token.to(dtype).expand({b, l + 1, d})
+  auto canvas = mask_token.to(dtype)
+                    .expand({b, l + 1, d})
                     .scatter(1, slot.unsqueeze(-1).expand({b, slot.size(1), d}),
                              tokens.narrow(1, 1, tokens.size(1) - 1));
   auto queries = torch::cat({tokens.narrow(1, 0, 1), canvas.narrow(1, 0, l)}, 1) +

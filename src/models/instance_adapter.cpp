@@ -8,8 +8,7 @@
 namespace c2fmae::models {
 
 torch::Tensor canonical_instance_ids(const torch::Tensor& ids) {
-  TORCH_CHECK(ids.dim() == 3, "canonical_instance_ids: expected [B, H, W], but got ",
-              ids.sizes());
+  TORCH_CHECK(ids.dim() == 3, "canonical_instance_ids: expected [B, H, W], but got ", ids.sizes());
   const int64_t b = ids.size(0), p = ids.size(1) * ids.size(2);
   auto flat = ids.reshape({b, p}).to(torch::kLong);
   const int64_t span = kInstanceIdLimit;  // a constant key space: no device sync
@@ -25,7 +24,8 @@ torch::Tensor canonical_instance_ids(const torch::Tensor& ids) {
   auto order_key = u_sample * (p + 1) + torch::where(u_id == kNoInstance, 0, first + 1);
   auto rank = torch::empty_like(order_key).scatter_(0, std::get<1>(order_key.sort()),
                                                     torch::arange(u, flat.options()));
-  auto per_sample = torch::zeros({b}, flat.options()).index_add(0, u_sample, torch::ones_like(u_sample));
+  auto per_sample =
+      torch::zeros({b}, flat.options()).index_add(0, u_sample, torch::ones_like(u_sample));
   auto start = per_sample.cumsum(0) - per_sample;
   auto has_bg = torch::zeros({b}, flat.options())
                     .index_add(0, u_sample, (u_id == kNoInstance).to(torch::kLong));
@@ -52,21 +52,23 @@ InstanceAdapterImpl::InstanceAdapterImpl(const InstanceAdapterOptions& options_)
 }
 
 void InstanceAdapterImpl::reset() {
-  TORCH_CHECK(options.patch_size() % 4 == 0, "InstanceAdapter: patch size must be a multiple of 4, "
-              "but got ", options.patch_size());
-  slot_embed = register_module(
-      "slot_embed", torch::nn::Embedding(options.num_slots() + 1, options.slot_dim()));
+  TORCH_CHECK(options.patch_size() % 4 == 0,
+              "InstanceAdapter: patch size must be a multiple of 4, "
+              "but got ",
+              options.patch_size());
+  slot_embed = register_module("slot_embed",
+                               torch::nn::Embedding(options.num_slots() + 1, options.slot_dim()));
   const auto k = options.patch_size() / 4;
   proj = register_module(
-      "proj", torch::nn::Conv2d(torch::nn::Conv2dOptions(options.slot_dim() + 1, options.dim(), k)
-                                    .stride(k)));
+      "proj", torch::nn::Conv2d(
+                  torch::nn::Conv2dOptions(options.slot_dim() + 1, options.dim(), k).stride(k)));
 }
 
 torch::Tensor InstanceAdapterImpl::forward(const torch::Tensor& instance) {
   TORCH_CHECK(instance.dim() == 3, "InstanceAdapter: expected [B, H, W], but got ",
               instance.sizes());
-  auto quarter = downsample_labels(instance, 4);   // [B, h, w]
-  auto canon = canonical_instance_ids(quarter);    // 0 = none, 1..n
+  auto quarter = downsample_labels(instance, 4);  // [B, h, w]
+  auto canon = canonical_instance_ids(quarter);   // 0 = none, 1..n
   const int64_t b = quarter.size(0), k = options.num_slots();
   auto slot_of = (canon - 1).clamp_min(0).remainder(k);  // [B, h, w] in 0..K-1
   if (is_training()) {

@@ -9,8 +9,8 @@ torch::Tensor sincos_2d_embedding(int64_t dim, int64_t grid) {
   auto opts = torch::TensorOptions().dtype(torch::kDouble);
   auto omega = 1.0 / torch::pow(10000.0, torch::arange(dim / 4, opts) / (dim / 4.0));
   auto coord = torch::arange(grid, opts);
-  auto col = coord.repeat({grid});                 // c for patch r * grid + c
-  auto row = coord.repeat_interleave(grid);        // r
+  auto col = coord.repeat({grid});                  // c for patch r * grid + c
+  auto row = coord.repeat_interleave(grid);         // r
   auto oc = col.unsqueeze(1) * omega.unsqueeze(0);  // [L, dim/4]
   auto orow = row.unsqueeze(1) * omega.unsqueeze(0);
   return torch::cat({oc.sin(), oc.cos(), orow.sin(), orow.cos()}, 1).to(torch::kFloat);

@@ -4,14 +4,12 @@
 
 namespace c2fmae::models {
 
-RgbAdapterImpl::RgbAdapterImpl(const RgbAdapterOptions& options_) : options(options_) {
-  reset();
-}
+RgbAdapterImpl::RgbAdapterImpl(const RgbAdapterOptions& options_) : options(options_) { reset(); }
 
 void RgbAdapterImpl::reset() {
   const auto p = options.patch_size();
-  proj = register_module("proj", torch::nn::Conv2d(torch::nn::Conv2dOptions(3, options.dim(), p)
-                                                       .stride(p)));
+  proj = register_module(
+      "proj", torch::nn::Conv2d(torch::nn::Conv2dOptions(3, options.dim(), p).stride(p)));
 }
 
 torch::Tensor RgbAdapterImpl::forward(const torch::Tensor& rgb) {

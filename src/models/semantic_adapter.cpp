@@ -13,14 +13,16 @@ SemanticAdapterImpl::SemanticAdapterImpl(const SemanticAdapterOptions& options_)
 }
 
 void SemanticAdapterImpl::reset() {
-  TORCH_CHECK(options.patch_size() % 4 == 0, "SemanticAdapter: patch size must be a multiple of 4, "
-              "but got ", options.patch_size());
+  TORCH_CHECK(options.patch_size() % 4 == 0,
+              "SemanticAdapter: patch size must be a multiple of 4, "
+              "but got ",
+              options.patch_size());
   class_embed = register_module(
       "class_embed", torch::nn::Embedding(options.num_classes() + 1, options.class_dim()));
   const auto k = options.patch_size() / 4;
   proj = register_module(
-      "proj", torch::nn::Conv2d(torch::nn::Conv2dOptions(options.class_dim(), options.dim(), k)
-                                    .stride(k)));
+      "proj",
+      torch::nn::Conv2d(torch::nn::Conv2dOptions(options.class_dim(), options.dim(), k).stride(k)));
 }
 
 torch::Tensor SemanticAdapterImpl::forward(const torch::Tensor& semantic) {

@@ -11,8 +11,8 @@ bool exempt_from_weight_decay(const std::string& name, int64_t dim) {
     return name.size() >= suffix.size() &&
            name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
   };
-  for (const char* s : {"token", "pos_embed", "modality_embed", "class_embed.weight",
-                        "slot_embed.weight"}) {
+  for (const char* s :
+       {"token", "pos_embed", "modality_embed", "class_embed.weight", "slot_embed.weight"}) {
     if (ends_with(s)) return true;
   }
   return false;

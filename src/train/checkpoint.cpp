@@ -1,9 +1,8 @@
 #include "c2fmae/train/checkpoint.h"
 
 #include <fcntl.h>
-#include <unistd.h>
-
 #include <torch/torch.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -30,15 +29,18 @@ torch::Tensor scalar(int64_t v) { return torch::tensor(v, torch::kLong); }
 void save_checkpoint(const std::string& path, torch::nn::Module& model,
                      const optim::AdamW& optimizer, const TrainingState& state) {
   torch::serialize::OutputArchive archive;
-  for (const auto& p : model.named_parameters()) archive.write("model." + p.key(), p.value().detach().cpu());
-  for (const auto& b : model.named_buffers()) archive.write("model." + b.key(), b.value().cpu(), true);
+  for (const auto& p : model.named_parameters())
+    archive.write("model." + p.key(), p.value().detach().cpu());
+  for (const auto& b : model.named_buffers())
+    archive.write("model." + b.key(), b.value().cpu(), true);
   optimizer.save(archive);
   archive.write("state.step", scalar(state.step));
   archive.write("state.epoch", scalar(state.epoch));
   archive.write("state.data_position", scalar(state.data_position));
   archive.write("state.nonfinite_total", scalar(state.nonfinite_total));
   archive.write("state.progress", torch::tensor(state.progress, torch::kDouble));
-  archive.write("state.curriculum_weights", torch::tensor(state.curriculum_weights, torch::kDouble));
+  archive.write("state.curriculum_weights",
+                torch::tensor(state.curriculum_weights, torch::kDouble));
   archive.write("state.config", c10::IValue(state.config_yaml));
   archive.write("rng.cpu", torch::globalContext().defaultGenerator(torch::kCPU).get_state());
   if (torch::cuda::is_available()) {
@@ -74,7 +76,8 @@ TrainingState load_checkpoint(const std::string& path, torch::nn::Module* model,
   archive.read("state.progress", progress);
   archive.read("state.curriculum_weights", weights);
   state.progress = progress.item<double>();
-  for (int64_t i = 0; i < weights.numel(); ++i) state.curriculum_weights.push_back(weights[i].item<double>());
+  for (int64_t i = 0; i < weights.numel(); ++i)
+    state.curriculum_weights.push_back(weights[i].item<double>());
   c10::IValue config;
   if (archive.try_read("state.config", config)) state.config_yaml = config.toStringRef();
   if (check) check(state);
@@ -87,14 +90,16 @@ TrainingState load_checkpoint(const std::string& path, torch::nn::Module* model,
       }
       if (t.sizes() != p.value().sizes()) {
         throw std::runtime_error("checkpoint " + path + ": parameter " + p.key() + " has shape " +
-                                 c10::str(t.sizes()) + ", the model " + c10::str(p.value().sizes()) +
+                                 c10::str(t.sizes()) + ", the model " +
+                                 c10::str(p.value().sizes()) +
                                  "; hint: resume with the model config the run started with");
       }
       p.value().copy_(t);
     }
     for (auto& b : model->named_buffers()) {
       torch::Tensor t;
-      if (archive.try_read("model." + b.key(), t, true) && t.sizes() == b.value().sizes()) b.value().copy_(t);
+      if (archive.try_read("model." + b.key(), t, true) && t.sizes() == b.value().sizes())
+        b.value().copy_(t);
     }
   }
   if (optimizer) optimizer->load(archive);

@@ -14,10 +14,12 @@ void prepare_run_directory(const std::string& path, RunDirectoryMode mode) {
   // A train.log alone is what a start that failed before training left: not a run.
   bool has_files = false;
   if (fs::exists(path)) {
-    for (const auto& e : fs::directory_iterator(path)) has_files |= e.path().filename() != "train.log";
+    for (const auto& e : fs::directory_iterator(path))
+      has_files |= e.path().filename() != "train.log";
   }
   if (has_files && mode == RunDirectoryMode::kNew) {
-    throw std::runtime_error("run directory " + path + " already holds a run\nhint: add --resume auto "
+    throw std::runtime_error("run directory " + path +
+                             " already holds a run\nhint: add --resume auto "
                              "to continue it, --overwrite to start it over, or choose another "
                              "--output-dir");
   }

@@ -51,13 +51,15 @@ class AutocastScope {
 
 double memory_gib(const torch::Device& device) {
   if (device.is_cuda()) {
-    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index() < 0 ? 0 : device.index());
+    const auto stats =
+        c10::cuda::CUDACachingAllocator::getDeviceStats(device.index() < 0 ? 0 : device.index());
     return static_cast<double>(stats.allocated_bytes[0].peak) / (1ull << 30);
   }
   std::ifstream statm("/proc/self/statm");
   long pages = 0, resident = 0;
   statm >> pages >> resident;
-  return static_cast<double>(resident) * static_cast<double>(::sysconf(_SC_PAGESIZE)) / (1ull << 30);
+  return static_cast<double>(resident) * static_cast<double>(::sysconf(_SC_PAGESIZE)) /
+         (1ull << 30);
 }
 
 /// The run's train.log receives every log message while the trainer lives.
@@ -137,15 +139,18 @@ void Trainer::Impl::setup() {
   // must not leave a directory that the corrected command then refuses to start in.
   const bool cuda = torch::cuda::is_available();
   if (cfg.train.device == "cuda" && !cuda) {
-    throw std::runtime_error("train.device = cuda, but no CUDA device is available\nhint: use "
-                             "--set train.device=cpu or auto");
+    throw std::runtime_error(
+        "train.device = cuda, but no CUDA device is available\nhint: use "
+        "--set train.device=cpu or auto");
   }
-  device = (cfg.train.device == "cpu" || !cuda) ? torch::Device(torch::kCPU) : torch::Device(torch::kCUDA, 0);
+  device = (cfg.train.device == "cpu" || !cuda) ? torch::Device(torch::kCPU)
+                                                : torch::Device(torch::kCUDA, 0);
   autocast = device.is_cuda() && cfg.train.precision == "bf16";
   seed = static_cast<uint64_t>(cfg.train.seed);
 
   auto dataset = std::make_shared<data::SyntheticShapes>(cfg.data.synthetic_samples, seed);
-  const bool semantic_on = std::count(cfg.model.modalities.begin(), cfg.model.modalities.end(), "semantic") > 0;
+  const bool semantic_on =
+      std::count(cfg.model.modalities.begin(), cfg.model.modalities.end(), "semantic") > 0;
   const int64_t classes = data::SyntheticShapes::kNumSemanticClasses;
   config::Checker(cfg.origins)
       .require(!semantic_on || cfg.model.num_semantic_classes >= classes,
@@ -165,17 +170,19 @@ void Trainer::Impl::setup() {
   accum = cfg.optim.accum_steps;
   steps_per_epoch = loader->steps_per_epoch() / accum;
   if (steps_per_epoch < 1) {
-    throw std::runtime_error(c10::str("an epoch of ", loader->steps_per_epoch(), " micro-batches is shorter than optim.accum_steps = ",
-                                      accum, "\nhint: lower optim.accum_steps or data.batch_size"));
+    throw std::runtime_error(c10::str("an epoch of ", loader->steps_per_epoch(),
+                                      " micro-batches is shorter than optim.accum_steps = ", accum,
+                                      "\nhint: lower optim.accum_steps or data.batch_size"));
   }
   total_steps = cfg.train.epochs * steps_per_epoch;
   effective_batch = cfg.data.batch_size * accum;  // x world size once distributed
   schedule.peak_lr = optim::scaled_learning_rate(cfg.optim.blr, cfg.optim.lr, effective_batch);
   schedule.min_lr = cfg.optim.min_lr;
-  schedule.warmup_steps = static_cast<int64_t>(std::llround(cfg.optim.warmup_epochs * steps_per_epoch));
+  schedule.warmup_steps =
+      static_cast<int64_t>(std::llround(cfg.optim.warmup_epochs * steps_per_epoch));
   schedule.total_steps = total_steps;
 
-  const auto mode = options.overwrite          ? RunDirectoryMode::kOverwrite
+  const auto mode = options.overwrite         ? RunDirectoryMode::kOverwrite
                     : !options.resume.empty() ? RunDirectoryMode::kResume
                                               : RunDirectoryMode::kNew;
   prepare_run_directory(run_dir, mode);
@@ -215,13 +222,15 @@ void Trainer::Impl::resume_if_asked() {
     config::Config saved;
     saved.merge_yaml(stored.config_yaml, path);
     if (saved.section_yaml("model") != cfg.section_yaml("model")) {
-      throw std::runtime_error("checkpoint " + path + " was written by a run with another model "
+      throw std::runtime_error("checkpoint " + path +
+                               " was written by a run with another model "
                                "section\nhint: resume with the run's own config.yaml");
     }
     saved.data.num_workers = cfg.data.num_workers;  // threads do not change what is computed
     for (const char* s : {"masking", "curriculum", "loss", "data", "optim"}) {
       if (saved.section_yaml(s) != cfg.section_yaml(s)) {
-        log::warn(std::string("resuming with a different '") + s + "' section than the run "
+        log::warn(std::string("resuming with a different '") + s +
+                  "' section than the run "
                   "started with: the run will not replay the uninterrupted one exactly");
       }
     }
@@ -246,10 +255,17 @@ void Trainer::Impl::print_start_table() const {
   };
   row("device", c10::str(device, autocast ? " (bf16 autocast)" : " (fp32)"));
   row("parameters", c10::str(params / 1e6, " M"));
-  row("effective batch", c10::str(effective_batch, " (", cfg.data.batch_size, " x ", accum, " accumulation x 1 process)"));
-  row("learning rate", c10::str(schedule.peak_lr, cfg.optim.lr > 0 ? " (optim.lr)" : c10::str(" (blr ", cfg.optim.blr, " x ", effective_batch, " / 256)")));
-  row("steps", c10::str(total_steps, " (", steps_per_epoch, " per epoch x ", cfg.train.epochs, " epochs), warm-up ", schedule.warmup_steps));
-  row("visible tokens", c10::str(spec.num_visible, " of ", spec.num_modalities() * spec.num_patches(), " (", spec.num_modalities(), " modalities x ", spec.num_patches(), " patches)"));
+  row("effective batch", c10::str(effective_batch, " (", cfg.data.batch_size, " x ", accum,
+                                  " accumulation x 1 process)"));
+  row("learning rate",
+      c10::str(schedule.peak_lr, cfg.optim.lr > 0 ? " (optim.lr)"
+                                                  : c10::str(" (blr ", cfg.optim.blr, " x ",
+                                                             effective_batch, " / 256)")));
+  row("steps", c10::str(total_steps, " (", steps_per_epoch, " per epoch x ", cfg.train.epochs,
+                        " epochs), warm-up ", schedule.warmup_steps));
+  row("visible tokens",
+      c10::str(spec.num_visible, " of ", spec.num_modalities() * spec.num_patches(), " (",
+               spec.num_modalities(), " modalities x ", spec.num_patches(), " patches)"));
   row("run directory", run_dir);
   log::info(os.str());
 }
@@ -265,7 +281,8 @@ StepStats Trainer::Impl::train_step(int64_t step) {
   std::vector<double> term_sums;
   for (int64_t k = 0; k < accum; ++k) {
     auto batch = loader->batch(step * accum + k);
-    batch.mask = masker->make_mask(batch, step, total_steps, mix_seed({seed, static_cast<uint64_t>(k)}));
+    batch.mask =
+        masker->make_mask(batch, step, total_steps, mix_seed({seed, static_cast<uint64_t>(k)}));
     batch = batch.to(device, /*non_blocking=*/true);
     losses::LossTerms terms;
     {
@@ -293,11 +310,13 @@ StepStats Trainer::Impl::train_step(int64_t step) {
       for (const auto& t : terms.terms) s.terms.emplace_back(t.first, 0.0);
     }
   }
-  for (size_t i = 0; i < s.terms.size() && i < term_sums.size(); ++i) s.terms[i].second = term_sums[i];
+  for (size_t i = 0; i < s.terms.size() && i < term_sums.size(); ++i)
+    s.terms[i].second = term_sums[i];
   if (!s.skipped) {
     // Always measured: a finite loss can still give inf / NaN gradients, which must not
     // reach the weights (nor the checkpoint of the "last good state").
-    s.grad_norm = optim::clip_gradient_norm(model->parameters(), cfg.optim.clip_grad).item<double>();
+    s.grad_norm =
+        optim::clip_gradient_norm(model->parameters(), cfg.optim.clip_grad).item<double>();
     s.skipped = !std::isfinite(s.grad_norm);
   }
   if (!s.skipped) optimizer->step(s.lr);
@@ -321,17 +340,25 @@ void Trainer::Impl::log_step(int64_t step, const StepStats& s) {
   const auto w = masker->schedule().generator_weights(progress);
   const double images_per_s = static_cast<double>(effective_batch) / s.seconds;
   MetricsRecord r;
-  r.add("step", step + 1).add("epoch", static_cast<double>(step + 1) / steps_per_epoch).add("loss", s.loss);
+  r.add("step", step + 1)
+      .add("epoch", static_cast<double>(step + 1) / steps_per_epoch)
+      .add("loss", s.loss);
   for (const auto& t : s.terms) r.add(std::string("loss_") + modality_name(t.first), t.second);
-  r.add("lr", s.lr).add("w_semantic", w.semantic).add("w_instance", w.instance).add("w_random", w.random);
+  r.add("lr", s.lr)
+      .add("w_semantic", w.semantic)
+      .add("w_instance", w.instance)
+      .add("w_random", w.random);
   if (std::isfinite(s.grad_norm)) r.add("grad_norm", s.grad_norm);
-  r.add("images_per_s", images_per_s).add("step_time_s", s.seconds).add("memory_gib", memory_gib(device));
+  r.add("images_per_s", images_per_s)
+      .add("step_time_s", s.seconds)
+      .add("memory_gib", memory_gib(device));
   r.add("nonfinite_skipped", state.nonfinite_total);
   metrics->write(r);
   std::string terms;
   for (const auto& t : s.terms) terms += c10::str(" ", modality_name(t.first), " ", t.second);
-  log::info(c10::str("step ", step + 1, "/", total_steps, " loss ", s.loss, " (", terms.substr(terms.empty() ? 0 : 1), ") lr ",
-                     s.lr, " | ", images_per_s, " img/s ", s.seconds, " s/step"));
+  log::info(c10::str("step ", step + 1, "/", total_steps, " loss ", s.loss, " (",
+                     terms.substr(terms.empty() ? 0 : 1), ") lr ", s.lr, " | ", images_per_s,
+                     " img/s ", s.seconds, " s/step"));
 }
 
 TrainResult Trainer::run() {
@@ -354,8 +381,8 @@ TrainResult Trainer::Impl::run() {
   m.print_start_table();
   const auto metrics_path = (fs::path(m.run_dir) / "metrics.jsonl").string();
   if (const auto dropped = truncate_metrics(metrics_path, m.state.step)) {
-    log::info(c10::str("metrics.jsonl: dropped ", dropped, " lines logged after step ", m.state.step,
-                       " by the interrupted run (they are replayed)"));
+    log::info(c10::str("metrics.jsonl: dropped ", dropped, " lines logged after step ",
+                       m.state.step, " by the interrupted run (they are replayed)"));
   }
   m.metrics = std::make_unique<MetricsLog>(metrics_path);
   StopHandlerScope stop_handlers;
@@ -373,22 +400,25 @@ TrainResult Trainer::Impl::run() {
       ++m.state.nonfinite_total;
       progress.finish();
       log::warn(c10::str("step ", step + 1, ": ",
-                         std::isfinite(s.loss) ? c10::str("non-finite gradient norm (", s.grad_norm, ")")
-                                               : c10::str("non-finite loss (", s.loss, ")"),
+                         std::isfinite(s.loss)
+                             ? c10::str("non-finite gradient norm (", s.grad_norm, ")")
+                             : c10::str("non-finite loss (", s.loss, ")"),
                          ", step skipped (", m.consecutive_nonfinite, " in a row, ",
                          m.state.nonfinite_total, " in all)"));
       if (m.consecutive_nonfinite >= m.cfg.train.max_nonfinite) {
         // No update happened in the skipped steps: the current state is the last good one.
         const auto path = m.save(step - m.consecutive_nonfinite + 1);
-        throw NonFiniteLossError(c10::str(
-            m.consecutive_nonfinite, " steps in a row had a non-finite loss or gradient (train.max_nonfinite = ",
-            m.cfg.train.max_nonfinite, "); the last good state is in ", path,
-            "\nhint: lower optim.blr, set optim.clip_grad (e.g. 3.0), or check the data"));
+        throw NonFiniteLossError(
+            c10::str(m.consecutive_nonfinite,
+                     " steps in a row had a non-finite loss or gradient (train.max_nonfinite = ",
+                     m.cfg.train.max_nonfinite, "); the last good state is in ", path,
+                     "\nhint: lower optim.blr, set optim.clip_grad (e.g. 3.0), or check the data"));
       }
     } else {
       m.consecutive_nonfinite = 0;
       progress.update(progress_text(step + 1, m.total_steps, s.loss,
-                                    static_cast<double>(m.effective_batch) / s.seconds, avg_seconds));
+                                    static_cast<double>(m.effective_batch) / s.seconds,
+                                    avg_seconds));
       if ((step + 1) % m.cfg.log.every == 0 || step == 0 || step + 1 == m.total_steps) {
         progress.finish();
         m.log_step(step, s);
@@ -400,9 +430,11 @@ TrainResult Trainer::Impl::run() {
       result.status = TrainResult::Status::kInterrupted;
       result.signal = sig;
       result.step = step + 1;
-      log::warn(c10::str("stopped by signal ", sig, " after step ", step + 1, "; checkpoint ",
-                         result.checkpoint, "\nresume with: ", m.options.command_line.empty() ? "c2fmae_pretrain ..." : m.options.command_line,
-                         " --resume auto"));
+      log::warn(
+          c10::str("stopped by signal ", sig, " after step ", step + 1, "; checkpoint ",
+                   result.checkpoint, "\nresume with: ",
+                   m.options.command_line.empty() ? "c2fmae_pretrain ..." : m.options.command_line,
+                   " --resume auto"));
       return result;
     }
     if ((step + 1) % m.cfg.train.checkpoint_every == 0 && step + 1 < m.total_steps) {
@@ -414,8 +446,9 @@ TrainResult Trainer::Impl::run() {
   if (m.state.step != step || result.checkpoint.empty()) result.checkpoint = m.save(step);
   result.status = step >= m.total_steps ? TrainResult::Status::kCompleted
                                         : TrainResult::Status::kStoppedAtMaxSteps;
-  log::info(c10::str(result.status == TrainResult::Status::kCompleted ? "finished" : "stopped at train.max_steps",
-                     " after step ", step, "; checkpoint ", result.checkpoint));
+  log::info(c10::str(
+      result.status == TrainResult::Status::kCompleted ? "finished" : "stopped at train.max_steps",
+      " after step ", step, "; checkpoint ", result.checkpoint));
   return result;
 }
 

@@ -125,7 +125,8 @@ TEST(Config, CrossSectionRules) {
 TEST(Config, EveryShippedRecipeValidatesAndKeepsItsStatedBatch) {
   namespace fs = std::filesystem;
   int recipes = 0;
-  for (const auto& e : fs::directory_iterator(fs::path(C2FMAE_SOURCE_DIR) / "configs" / "pretrain")) {
+  for (const auto& e :
+       fs::directory_iterator(fs::path(C2FMAE_SOURCE_DIR) / "configs" / "pretrain")) {
     if (e.path().extension() != ".yaml") continue;
     ++recipes;
     const auto name = e.path().filename().string();

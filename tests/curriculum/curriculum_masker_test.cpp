@@ -30,7 +30,8 @@ TEST(CurriculumMasker, DispatchesToTheScheduledGenerator) {
   // Progress 0: all semantic; progress 1: all random (default keyframes).
   auto semantic = masking::make_mask_generator("semantic", spec, cfg.masking);
   auto random = masking::make_mask_generator("random", spec, cfg.masking);
-  EXPECT_TRUE(masker.make_mask(batch, 0, 100, 3).equal(semantic->generate(batch, mix_seed({3, 0, 0}))));
+  EXPECT_TRUE(
+      masker.make_mask(batch, 0, 100, 3).equal(semantic->generate(batch, mix_seed({3, 0, 0}))));
   EXPECT_TRUE(
       masker.make_mask(batch, 100, 100, 3).equal(random->generate(batch, mix_seed({3, 100, 2}))));
 }

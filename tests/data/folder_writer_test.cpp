@@ -1,9 +1,8 @@
 #ifdef C2FMAE_WITH_OPENCV
 #include "c2fmae/data/folder_writer.h"
 
-#include <opencv2/imgcodecs.hpp>
-
 #include <filesystem>
+#include <opencv2/imgcodecs.hpp>
 
 #include "c2fmae/data/synthetic_shapes.h"
 #include "test_helpers.h"

@@ -40,7 +40,8 @@ TEST(C2fmaeLoss, UnchangedByAnyChangeToVisibleTokenTargets) {
   };
   auto rgb_patch = [](int64_t token) {
     const int64_t r = token / 2 * 16, c = token % 2 * 16;
-    return std::vector<torch::indexing::TensorIndex>{Slice(), Slice(), Slice(r, r + 16), Slice(c, c + 16)};
+    return std::vector<torch::indexing::TensorIndex>{Slice(), Slice(), Slice(r, r + 16),
+                                                     Slice(c, c + 16)};
   };
   // Targets changed on token t of every modality: semantic 4, instance 60000, rgb 1e6.
   auto change = [&](const Batch& b, int64_t sem_token, int64_t ins_token, int64_t rgb_token) {

@@ -28,9 +28,9 @@ TEST(RgbLoss, VisiblePatchesAreNeverRead) {
   auto masked = torch::tensor({{true, false, false, true}});
   auto loss = rgb_loss(pred, img, masked, 4, true).item<double>();
   auto other = img.clone();
-  other.index_put_({0, torch::indexing::Slice(), torch::indexing::Slice(0, 4),
-                    torch::indexing::Slice(4, 8)},
-                   std::numeric_limits<float>::quiet_NaN());  // patch 1 (visible)
+  other.index_put_(
+      {0, torch::indexing::Slice(), torch::indexing::Slice(0, 4), torch::indexing::Slice(4, 8)},
+      std::numeric_limits<float>::quiet_NaN());  // patch 1 (visible)
   EXPECT_EQ(rgb_loss(pred, other, masked, 4, true).item<double>(), loss);
 }
 

@@ -28,8 +28,9 @@ TEST(SemanticLoss, QuarterResolutionLayoutAndVisibleTargetsUnread) {
   auto loss = semantic_loss(logits, target, masked, 3);
   // Visible tokens' targets changed (patch 1 of sample 0 = rows 0-1, cols 2-3).
   auto changed = target.clone();
-  changed.index_put_({0, torch::indexing::Slice(0, 2), torch::indexing::Slice(2, 4)},
-                     (target.index({0, torch::indexing::Slice(0, 2), torch::indexing::Slice(2, 4)}) + 1) % 3);
+  changed.index_put_(
+      {0, torch::indexing::Slice(0, 2), torch::indexing::Slice(2, 4)},
+      (target.index({0, torch::indexing::Slice(0, 2), torch::indexing::Slice(2, 4)}) + 1) % 3);
   changed.index_put_({1, torch::indexing::Slice(0, 2), torch::indexing::Slice(0, 2)}, 255);
   EXPECT_EQ(semantic_loss(logits, changed, masked, 3).item<double>(), loss.item<double>());
   loss.backward();

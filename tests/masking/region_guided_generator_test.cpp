@@ -43,8 +43,10 @@ TEST(RegionGuidedGenerator, SemanticHidesWholeRegionsInEveryModality) {
       int64_t empty = 0;
       for (int64_t k = 0; k < 4; ++k) {
         const auto v = visible_in_quadrant(mask, i, k);
-        if (v == 0) ++empty;
-        else EXPECT_GE(v, 8);
+        if (v == 0)
+          ++empty;
+        else
+          EXPECT_GE(v, 8);
       }
       EXPECT_EQ(empty, 2);
     }

@@ -9,10 +9,11 @@ namespace c2fmae::models {
 namespace {
 
 config::Config tiny_config(std::vector<std::string> sets = {}) {
-  std::vector<std::string> base = {"model.preset=tiny", "model.img_size=64", "model.embed_dim=32",
-                                   "model.depth=2", "model.num_heads=4", "model.decoder_dim=16",
-                                   "model.decoder_depth=1", "model.decoder_heads=2",
-                                   "model.num_semantic_classes=6", "masking.num_visible=12"};
+  std::vector<std::string> base = {
+      "model.preset=tiny",     "model.img_size=64",     "model.embed_dim=32",
+      "model.depth=2",         "model.num_heads=4",     "model.decoder_dim=16",
+      "model.decoder_depth=1", "model.decoder_heads=2", "model.num_semantic_classes=6",
+      "masking.num_visible=12"};
   base.insert(base.end(), sets.begin(), sets.end());
   auto cfg = config::load_config({}, base);
   cfg.validate();
@@ -63,9 +64,9 @@ TEST(C2fmaeModel, GradientsReachAllAdaptersAndDecoderStages) {
     const auto cut = stage ? k.find('.', std::string("decoder.stages.").size()) : k.find('.');
     grad_by_group[k.substr(0, cut)] += p.value().grad().abs().sum().item<double>();
   }
-  for (const char* group : {"semantic_adapter", "instance_adapter", "rgb_adapter", "encoder",
-                            "decoder.stages.0", "decoder.stages.1", "decoder.stages.2",
-                            "modality_embed", "global_token"}) {
+  for (const char* group :
+       {"semantic_adapter", "instance_adapter", "rgb_adapter", "encoder", "decoder.stages.0",
+        "decoder.stages.1", "decoder.stages.2", "modality_embed", "global_token"}) {
     ASSERT_TRUE(grad_by_group.count(group)) << group;
     EXPECT_GT(grad_by_group[group], 0.0) << group;
   }
@@ -83,13 +84,14 @@ TEST(C2fmaeModel, CudaForwardMatchesCpu) {
   auto b = gpu->forward(batch.to(torch::kCUDA));
   for (size_t i = 0; i < a.predictions.size(); ++i) {
     const auto scale = a.predictions[i].abs().max().item<double>();
-    EXPECT_LE((b.predictions[i].cpu() - a.predictions[i]).abs().max().item<double>(), 1e-2 * scale) << i;
+    EXPECT_LE((b.predictions[i].cpu() - a.predictions[i]).abs().max().item<double>(), 1e-2 * scale)
+        << i;
   }
 }
 
 TEST(C2fmaeModel, MaeModeIsAConfigWithOnlyRgb) {
-  auto cfg = tiny_config({"model.modalities=[rgb]", "masking.num_visible=4",
-                          "model.decoder_cross_blocks=0"});
+  auto cfg = tiny_config(
+      {"model.modalities=[rgb]", "masking.num_visible=4", "model.decoder_cross_blocks=0"});
   C2fmae model(cfg.model);
   EXPECT_TRUE(model->rgb_adapter);
   EXPECT_FALSE(model->semantic_adapter);

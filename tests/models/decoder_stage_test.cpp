@@ -54,7 +54,8 @@ TEST(DecoderStage, ResidualStreamStaysFloat32UnderBf16Autocast) {
   auto previous = torch::randn({2, 5, 8});
   at::autocast::set_autocast_dtype(at::kCPU, at::kBFloat16);
   at::autocast::set_autocast_enabled(at::kCPU, true);
-  const auto linear_dtype = at::linear(encoded, stage->embed->weight, stage->embed->bias).scalar_type();
+  const auto linear_dtype =
+      at::linear(encoded, stage->embed->weight, stage->embed->bias).scalar_type();
   auto out = stage(encoded, visible, 1, previous);
   at::autocast::set_autocast_enabled(at::kCPU, false);
   at::autocast::clear_cache();

@@ -16,8 +16,8 @@ torch::Tensor relabel(const torch::Tensor& ids, uint64_t seed) {
 TEST(InstanceAdapter, CanonicalIdsFollowFirstAppearance) {
   auto ids = torch::tensor({{{0, 900, 900}, {17, 17, 0}}, {{5, 5, 5}, {5, 5, 3}}}, torch::kLong);
   auto c = canonical_instance_ids(ids);
-  EXPECT_TRUE(c.equal(torch::tensor({{{0, 1, 1}, {2, 2, 0}}, {{1, 1, 1}, {1, 1, 2}}},
-                                    torch::kLong)))
+  EXPECT_TRUE(
+      c.equal(torch::tensor({{{0, 1, 1}, {2, 2, 0}}, {{1, 1, 1}, {1, 1, 2}}}, torch::kLong)))
       << c;
   EXPECT_TRUE(canonical_instance_ids(relabel(ids, 3)).equal(c));
 }

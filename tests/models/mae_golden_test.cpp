@@ -1,9 +1,9 @@
 // The MAE-mode model and loss against golden values from the PyTorch reference
 // (tests/golden/mae_reference.py, run by CTest as the golden_mae_reference fixture).
+#include <torch/serialize.h>
+
 #include <fstream>
 #include <iterator>
-
-#include <torch/serialize.h>
 
 #include "c2fmae/losses/c2fmae_loss.h"
 #include "c2fmae/models/c2fmae_model.h"

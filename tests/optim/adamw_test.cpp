@@ -18,12 +18,14 @@ TEST(AdamW, MatchesTorchOptimAdamW) {
   auto w_ref = w.detach().clone().requires_grad_(), b_ref = b.detach().clone().requires_grad_();
   AdamW ours(groups(w, b), {0.9, 0.95, 1e-8});
   std::vector<torch::optim::OptimizerParamGroup> ref_groups;
-  ref_groups.emplace_back(std::vector<torch::Tensor>{w_ref},
-                          std::make_unique<torch::optim::AdamWOptions>(
-                              torch::optim::AdamWOptions(1e-2).betas({0.9, 0.95}).weight_decay(0.1)));
-  ref_groups.emplace_back(std::vector<torch::Tensor>{b_ref},
-                          std::make_unique<torch::optim::AdamWOptions>(
-                              torch::optim::AdamWOptions(1e-2).betas({0.9, 0.95}).weight_decay(0.0)));
+  ref_groups.emplace_back(
+      std::vector<torch::Tensor>{w_ref},
+      std::make_unique<torch::optim::AdamWOptions>(
+          torch::optim::AdamWOptions(1e-2).betas({0.9, 0.95}).weight_decay(0.1)));
+  ref_groups.emplace_back(
+      std::vector<torch::Tensor>{b_ref},
+      std::make_unique<torch::optim::AdamWOptions>(
+          torch::optim::AdamWOptions(1e-2).betas({0.9, 0.95}).weight_decay(0.0)));
   torch::optim::AdamW ref(ref_groups, torch::optim::AdamWOptions(1e-2));
   auto x = torch::randn({5, 4});
   for (int i = 0; i < 5; ++i) {

@@ -70,9 +70,9 @@ TEST(Pretrain, LossFallsAndTheRunDirectoryHasWhatIsListed) {
   std::ifstream metrics(run_dir + "/metrics.jsonl");
   std::string line;
   std::getline(metrics, line);
-  for (const char* key : {"\"loss\"", "\"loss_semantic\"", "\"loss_instance\"", "\"loss_rgb\"", "\"lr\"",
-                          "\"w_semantic\"", "\"w_random\"", "\"images_per_s\"", "\"step_time_s\"",
-                          "\"memory_gib\""}) {
+  for (const char* key : {"\"loss\"", "\"loss_semantic\"", "\"loss_instance\"", "\"loss_rgb\"",
+                          "\"lr\"", "\"w_semantic\"", "\"w_random\"", "\"images_per_s\"",
+                          "\"step_time_s\"", "\"memory_gib\""}) {
     EXPECT_NE(line.find(key), std::string::npos) << key << " missing in " << line;
   }
   int checkpoints = 0;
@@ -82,7 +82,8 @@ TEST(Pretrain, LossFallsAndTheRunDirectoryHasWhatIsListed) {
   EXPECT_EQ(checkpoints, 2);  // keep_last
   EXPECT_EQ(fs::read_symlink(run_dir + "/latest.pt").string(), "checkpoint-00000080.pt");
   // The start-up table shows the derived values.
-  for (const char* what : {"effective batch", "learning rate", "visible tokens", "80 (40 per epoch"}) {
+  for (const char* what :
+       {"effective batch", "learning rate", "visible tokens", "80 (40 per epoch"}) {
     EXPECT_NE(r.output.find(what), std::string::npos) << what;
   }
 }
@@ -91,8 +92,10 @@ TEST(Pretrain, StoppedAndResumedRunMatchesTheUninterruptedOneBitForBit) {
   const auto dir = testing::tiny_pretrain_dir("c2fmae_pretrain_resume");
   const auto base = "--config " + dir + "/tiny.yaml --set train.max_steps=30 ";
   ASSERT_EQ(pretrain(base + "--output-dir " + dir + "/whole").exit_code, 0);
-  ASSERT_EQ(pretrain("--config " + dir + "/tiny.yaml --set train.max_steps=13 --output-dir " + dir + "/split")
-                .exit_code, 0);
+  ASSERT_EQ(pretrain("--config " + dir + "/tiny.yaml --set train.max_steps=13 --output-dir " + dir +
+                     "/split")
+                .exit_code,
+            0);
   auto resumed = pretrain(base + "--output-dir " + dir + "/split --resume auto");
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
   EXPECT_NE(resumed.output.find("at step 13"), std::string::npos) << resumed.output;
@@ -130,7 +133,8 @@ TEST(Pretrain, SigtermFinishesTheStepAndLeavesALoadableCheckpoint) {
   const auto text = testing::read_text(log);
   EXPECT_NE(text.find("--resume auto"), std::string::npos) << text;
   // The printed command can be pasted into a shell: the bracketed value is quoted.
-  EXPECT_NE(text.find("--set 'model.modalities=[semantic, instance, rgb]'"), std::string::npos) << text;
+  EXPECT_NE(text.find("--set 'model.modalities=[semantic, instance, rgb]'"), std::string::npos)
+      << text;
   const auto latest = fs::canonical(run_dir + "/latest.pt").string();
   auto state = train::load_checkpoint(latest, nullptr, nullptr, torch::kCPU);
   EXPECT_GE(state.step, 3);
@@ -146,8 +150,10 @@ TEST(Pretrain, ResumeAfterAHardKillLogsEveryStepOnce) {
   const auto dir = testing::tiny_pretrain_dir("c2fmae_pretrain_hardkill");
   const auto run_dir = dir + "/run";
   // Simulate a run killed at step 14 whose last checkpoint is at step 10.
-  ASSERT_EQ(pretrain("--config " + dir + "/tiny.yaml --output-dir " + run_dir + " --set train.max_steps=14")
-                .exit_code, 0);
+  ASSERT_EQ(pretrain("--config " + dir + "/tiny.yaml --output-dir " + run_dir +
+                     " --set train.max_steps=14")
+                .exit_code,
+            0);
   fs::remove(run_dir + "/checkpoint-00000014.pt");
   fs::remove(run_dir + "/latest.pt");
   auto r = pretrain("--config " + dir + "/tiny.yaml --output-dir " + run_dir +
@@ -164,7 +170,8 @@ TEST(Pretrain, ResumeAfterAHardKillLogsEveryStepOnce) {
 
 TEST(Pretrain, BadConfigKeyExitsNonZeroNamingTheKey) {
   const auto dir = testing::tiny_pretrain_dir("c2fmae_pretrain_badkey");
-  auto r = pretrain("--config " + dir + "/tiny.yaml --set model.dpeth=3 --output-dir " + dir + "/run");
+  auto r =
+      pretrain("--config " + dir + "/tiny.yaml --set model.dpeth=3 --output-dir " + dir + "/run");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("model.dpeth"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("did you mean 'depth'"), std::string::npos) << r.output;
@@ -177,7 +184,8 @@ TEST(Pretrain, BadConfigKeyExitsNonZeroNamingTheKey) {
 
 TEST(Pretrain, AnExistingRunDirectoryIsNotOverwritten) {
   const auto dir = testing::tiny_pretrain_dir("c2fmae_pretrain_nooverwrite");
-  const auto args = "--config " + dir + "/tiny.yaml --output-dir " + dir + "/run --set train.max_steps=2";
+  const auto args =
+      "--config " + dir + "/tiny.yaml --output-dir " + dir + "/run --set train.max_steps=2";
   ASSERT_EQ(pretrain(args).exit_code, 0);
   const auto before = fs::last_write_time(dir + "/run/metrics.jsonl");
   auto again = pretrain(args);

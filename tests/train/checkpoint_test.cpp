@@ -94,7 +94,7 @@ TEST(Checkpoint, ManagerFollowsLatestWhenTheNewestFileHasALowerStep) {
   const auto abandoned = save(20);
   // E.g. a run resumed from step 7, or a non-finite stop saving the last good step.
   const auto written = save(8);
-  EXPECT_TRUE(fs::exists(written));  // never pruned by its own save
+  EXPECT_TRUE(fs::exists(written));    // never pruned by its own save
   EXPECT_TRUE(fs::exists(abandoned));  // a higher step: left alone
   EXPECT_EQ(mgr.latest(), written);
   EXPECT_EQ(mgr.newest_valid(), written);

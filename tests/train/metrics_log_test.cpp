@@ -9,7 +9,10 @@ namespace {
 
 TEST(MetricsLog, JsonLinesRoundTripNumbersAndEscapeStrings) {
   MetricsRecord r;
-  r.add("step", int64_t{7}).add("loss", 0.1).add("bad", std::nan("")).add("note", std::string("a\"b\n"));
+  r.add("step", int64_t{7})
+      .add("loss", 0.1)
+      .add("bad", std::nan(""))
+      .add("note", std::string("a\"b\n"));
   EXPECT_EQ(r.json(), "{\"step\": 7, \"loss\": 0.1, \"bad\": null, \"note\": \"a\\\"b\\n\"}");
   const auto path = ::testing::TempDir() + "c2fmae_metrics.jsonl";
   std::remove(path.c_str());

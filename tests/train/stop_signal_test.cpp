@@ -52,7 +52,8 @@ TEST(StopSignal, InstallingAgainForgetsAnEarlierSignal) {
 }
 
 TEST(StopSignal, AnIgnoredSignalStaysIgnoredAndSigpipeIsIgnoredMeanwhile) {
-  struct sigaction ignore {}, current {};
+  struct sigaction ignore {
+  }, current{};
   ignore.sa_handler = SIG_IGN;
   sigemptyset(&ignore.sa_mask);
   sigaction(SIGINT, &ignore, nullptr);  // as for a background job of a script

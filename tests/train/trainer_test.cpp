@@ -22,7 +22,8 @@ config::Config tiny(const std::string& dir, std::vector<std::string> sets = {}) 
 TEST(Trainer, NonFiniteLossesAreSkippedCountedThenStopTheRunWithACheckpoint) {
   const auto dir = testing::tiny_pretrain_dir("c2fmae_trainer_nonfinite");
   // An absurd learning rate drives the weights to inf / NaN within a few steps.
-  Trainer trainer(tiny(dir, {"optim.lr=1.0e12", "optim.warmup_epochs=0", "train.max_nonfinite=3"}), {});
+  Trainer trainer(tiny(dir, {"optim.lr=1.0e12", "optim.warmup_epochs=0", "train.max_nonfinite=3"}),
+                  {});
   try {
     trainer.run();
     ADD_FAILURE() << "the run did not stop";
@@ -50,12 +51,14 @@ TEST(Trainer, AFiniteLossWithInfiniteGradientsIsSkippedToo) {
   // A weight of 1e30 keeps the loss finite (~1e30) while the float32 gradient norm overflows.
   auto cfg = tiny(dir, {"loss.weight_rgb=1.0e30", "train.max_nonfinite=2"});
   EXPECT_THROW(Trainer(cfg, {}).run(), NonFiniteLossError);
-  EXPECT_NE(testing::read_text(dir + "/run/train.log").find("non-finite gradient norm"), std::string::npos);
+  EXPECT_NE(testing::read_text(dir + "/run/train.log").find("non-finite gradient norm"),
+            std::string::npos);
   // No update happened: the checkpoint holds the initial weights, all finite.
   torch::manual_seed(cfg.train.seed);
   models::C2fmae initial(cfg.model), loaded(cfg.model);
   optim::AdamW opt(optim::weight_decay_groups(loaded->named_parameters(), 0.05), {});
-  auto state = load_checkpoint(dir + "/run/checkpoint-00000000.pt", loaded.ptr().get(), &opt, torch::kCPU);
+  auto state =
+      load_checkpoint(dir + "/run/checkpoint-00000000.pt", loaded.ptr().get(), &opt, torch::kCPU);
   EXPECT_EQ(state.step, 0);
   EXPECT_EQ(state.nonfinite_total, 2);
   const auto before = initial->named_parameters();
@@ -78,7 +81,8 @@ TEST(Trainer, ResumesFromAnExplicitCheckpointAndRejectsAnotherModel) {
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("another model"), std::string::npos) << e.what();
   }
-  EXPECT_EQ(testing::read_text(dir + "/run/config.yaml"), before);  // the refused resume left the run's record alone
+  EXPECT_EQ(testing::read_text(dir + "/run/config.yaml"),
+            before);  // the refused resume left the run's record alone
 }
 
 /// The "grad_norm" of the first metrics line of a run directory.
@@ -121,13 +125,16 @@ TEST(Trainer, AccumulatedGradientsAverageTheMicroBatches) {
 TEST(Trainer, GradientAccumulationFoldsMicroBatchesIntoOneStep) {
   const auto dir = testing::tiny_pretrain_dir("c2fmae_trainer_accum");
   // 320 samples / batch 4 = 80 micro-batches per epoch = 40 optimizer steps of 8 samples.
-  auto result = Trainer(tiny(dir, {"data.batch_size=4", "optim.accum_steps=2", "train.max_steps=3"}), {}).run();
+  auto result =
+      Trainer(tiny(dir, {"data.batch_size=4", "optim.accum_steps=2", "train.max_steps=3"}), {})
+          .run();
   EXPECT_EQ(result.total_steps, 80);
   EXPECT_EQ(result.step, 3);
   auto state = load_checkpoint(result.checkpoint, nullptr, nullptr, torch::kCPU);
   EXPECT_EQ(state.step, 3);
   EXPECT_EQ(state.data_position, 6);  // micro-batches consumed
-  EXPECT_NE(testing::read_text(dir + "/run/train.log").find("8 (4 x 2 accumulation"), std::string::npos);
+  EXPECT_NE(testing::read_text(dir + "/run/train.log").find("8 (4 x 2 accumulation"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -46,7 +46,8 @@ struct ModelConfig {
     v("mlp_ratio", mlp_ratio, "MLP hidden width / embed_dim");
     v("modalities", modalities, "enabled inputs/outputs, any of semantic, instance, rgb");
     v("num_semantic_classes", num_semantic_classes, "semantic classes (255 = ignore)");
-    v("semantic_embed_dim", semantic_embed_dim, "per-pixel class embedding width (semantic adapter)");
+    v("semantic_embed_dim", semantic_embed_dim,
+      "per-pixel class embedding width (semantic adapter)");
     v("instance_slots", instance_slots, "slot embeddings instance ids are mapped to (ours: 64)");
     v("instance_slot_dim", instance_slot_dim, "width of an instance slot embedding");
     v("instance_head_dim", instance_head_dim, "per-pixel embedding width predicted for instances");
@@ -162,7 +163,8 @@ struct DataConfig {
     v("crop_scale_min", crop_scale_min, "RandomResizedCrop smallest area fraction");
     v("crop_scale_max", crop_scale_max, "RandomResizedCrop largest area fraction");
     v("hflip", hflip, "horizontal flip probability");
-    v("max_bad_fraction", max_bad_fraction, "abort when more samples than this are unreadable (folder, shards)");
+    v("max_bad_fraction", max_bad_fraction,
+      "abort when more samples than this are unreadable (folder, shards)");
   }
   void validate(Checker& c) const;
 };
@@ -218,7 +220,8 @@ struct TrainConfig {
     v("checkpoint_every", checkpoint_every, "steps between checkpoints");
     v("keep_last", keep_last, "checkpoints kept besides latest");
     v("max_nonfinite", max_nonfinite, "consecutive non-finite losses before the run stops");
-    v("max_steps", max_steps, "stop (with a checkpoint) after this many steps; 0 = run to the end. "
+    v("max_steps", max_steps,
+      "stop (with a checkpoint) after this many steps; 0 = run to the end. "
       "The schedule still spans all epochs");
   }
   void validate(Checker& c) const;
@@ -232,7 +235,8 @@ struct DistConfig {
 
   template <class V>
   void visit(V& v) {
-    v("backend", backend, "auto (nccl on CUDA, gloo on CPU), nccl or gloo (multi-process runs: not yet)");
+    v("backend", backend,
+      "auto (nccl on CUDA, gloo on CPU), nccl or gloo (multi-process runs: not yet)");
     v("timeout_s", timeout_s, "collective timeout; a dead peer fails the run after this");
     v("bucket_mb", bucket_mb, "gradient all-reduce bucket size in MiB");
   }

@@ -20,9 +20,12 @@ constexpr int64_t kInstanceIdLimit = 65536;
 
 inline const char* modality_name(Modality m) {
   switch (m) {
-    case Modality::kSemantic: return "semantic";
-    case Modality::kInstance: return "instance";
-    case Modality::kRgb: return "rgb";
+    case Modality::kSemantic:
+      return "semantic";
+    case Modality::kInstance:
+      return "instance";
+    case Modality::kRgb:
+      return "rgb";
   }
   return "?";
 }

@@ -24,7 +24,7 @@ struct AugmentationOptions {
   double scale_max = 1.0;
   double ratio_min = 3.0 / 4.0;  ///< aspect ratio range (torchvision default)
   double ratio_max = 4.0 / 3.0;
-  double hflip = 0.5;  ///< flip probability
+  double hflip = 0.5;   ///< flip probability
   bool enabled = true;  ///< false: the whole source, no flip (evaluation)
 };
 

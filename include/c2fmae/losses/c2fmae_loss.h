@@ -1,10 +1,10 @@
 // The pre-training objective: lambda_S * L_S + lambda_I * L_I + lambda_R * L_R over the
 // enabled modalities, each on masked tokens only (DESIGN.md §1).
 #pragma once
+#include <torch/types.h>
+
 #include <utility>
 #include <vector>
-
-#include <torch/types.h>
 
 #include "c2fmae/config/sections.h"
 #include "c2fmae/core/batch.h"
@@ -14,7 +14,7 @@
 namespace c2fmae::losses {
 
 struct LossTerms {
-  torch::Tensor total;                                 ///< scalar, weighted sum
+  torch::Tensor total;                                    ///< scalar, weighted sum
   std::vector<std::pair<Modality, torch::Tensor>> terms;  ///< unweighted, per modality
 };
 

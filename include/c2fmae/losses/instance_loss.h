@@ -18,8 +18,8 @@ struct InstanceLossOptions {
 };
 
 /// embeddings: [B, L, q*q*E] (pixel-major, then channel); ids: [B, h, w] int64 in
-/// [0, kInstanceIdLimit) at 1/4 resolution; masked: [B, L] bool -> scalar (pull + push + weight_reg * reg, averaged
-/// over samples that have masked pixels).
+/// [0, kInstanceIdLimit) at 1/4 resolution; masked: [B, L] bool -> scalar (pull + push + weight_reg
+/// * reg, averaged over samples that have masked pixels).
 torch::Tensor instance_loss(const torch::Tensor& embeddings, const torch::Tensor& ids,
                             const torch::Tensor& masked, int64_t embed_dim,
                             const InstanceLossOptions& options = {});

@@ -3,12 +3,12 @@
 // (batch, seed): the trainer derives the seed from (run seed, step), so a resumed run draws
 // the same masks as the uninterrupted run.
 #pragma once
+#include <torch/types.h>
+
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <torch/types.h>
 
 #include "c2fmae/config/sections.h"
 #include "c2fmae/core/batch.h"

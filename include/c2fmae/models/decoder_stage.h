@@ -49,8 +49,8 @@ class DecoderStageImpl : public torch::nn::Cloneable<DecoderStageImpl> {
   /// encoded: [B, 1 + V, De] encoder output (global first); visible: [B, V] flattened token
   /// indices (see core/mask.h); modality: this stage's row m of the mask; previous:
   /// [B, 1 + L, dim] output tokens of the previous stage or undefined.
-  StageOutput forward(const torch::Tensor& encoded, const torch::Tensor& visible,
-                      int64_t modality, const torch::Tensor& previous);
+  StageOutput forward(const torch::Tensor& encoded, const torch::Tensor& visible, int64_t modality,
+                      const torch::Tensor& previous);
 
   DecoderStageOptions options;
   torch::nn::Linear embed{nullptr};

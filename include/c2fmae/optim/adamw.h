@@ -2,11 +2,11 @@
 // CUDA alike, as torch.optim.AdamW(fused=True)). Gradients are reset to undefined rather
 // than zeroed. State (exp_avg, exp_avg_sq, step per parameter) saves into checkpoints.
 #pragma once
-#include <string>
-#include <vector>
-
 #include <torch/serialize/archive.h>
 #include <torch/types.h>
+
+#include <string>
+#include <vector>
 
 #include "c2fmae/optim/param_groups.h"
 

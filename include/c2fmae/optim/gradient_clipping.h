@@ -2,9 +2,9 @@
 // always computed: a finite loss can still give inf / NaN gradients, and such a step must
 // be skipped rather than written into the weights.
 #pragma once
-#include <vector>
-
 #include <torch/types.h>
+
+#include <vector>
 
 namespace c2fmae::optim {
 

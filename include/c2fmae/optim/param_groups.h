@@ -2,11 +2,11 @@
 // norms and other 1-D parameters, nor on tokens and position / modality / class / slot
 // embeddings.
 #pragma once
+#include <torch/ordered_dict.h>
+#include <torch/types.h>
+
 #include <string>
 #include <vector>
-
-#include <torch/types.h>
-#include <torch/ordered_dict.h>
 
 namespace c2fmae::optim {
 

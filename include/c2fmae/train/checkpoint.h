@@ -2,13 +2,13 @@
 // state in one archive, written atomically (temporary file, fsync, rename, fsync of the
 // folder), the newest k kept, `latest.pt` a symlink to the newest.
 #pragma once
+#include <torch/nn/module.h>
+
 #include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <torch/nn/module.h>
 
 #include "c2fmae/optim/adamw.h"
 
@@ -16,13 +16,13 @@ namespace c2fmae::train {
 
 /// Training progress stored beside the weights.
 struct TrainingState {
-  int64_t step = 0;            ///< optimizer steps done
-  int64_t epoch = 0;           ///< epoch the next step belongs to
-  int64_t data_position = 0;   ///< micro-batches consumed (the loader's next step)
-  int64_t nonfinite_total = 0; ///< steps skipped for a non-finite loss
-  double progress = 0.0;       ///< step / total steps (curriculum position)
+  int64_t step = 0;                        ///< optimizer steps done
+  int64_t epoch = 0;                       ///< epoch the next step belongs to
+  int64_t data_position = 0;               ///< micro-batches consumed (the loader's next step)
+  int64_t nonfinite_total = 0;             ///< steps skipped for a non-finite loss
+  double progress = 0.0;                   ///< step / total steps (curriculum position)
   std::vector<double> curriculum_weights;  ///< generator weights at `progress`
-  std::string config_yaml;     ///< the resolved config of the run
+  std::string config_yaml;                 ///< the resolved config of the run
 };
 
 /// Writes `path` atomically; rank 0 only.

@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <atomic>
 #include <numeric>
 #include <random>
 #include <thread>
@@ -71,13 +72,28 @@ Batch BatchLoader::assemble(int64_t step) const {
   const auto idx = indices(step);
   const auto epoch = static_cast<uint64_t>(step / steps_per_epoch());
   std::vector<Sample> samples(idx.size());
+  // A sample that fails (an exception in dataset_->get) stops the workers and is rethrown
+  // here, naming the sample, instead of escaping a thread (std::terminate).
+  std::mutex error_mutex;
+  std::string error;
+  std::atomic<bool> failed{false};
+  auto fail = [&](int64_t index, const std::string& what) {
+    std::lock_guard<std::mutex> lock(error_mutex);
+    if (!failed.exchange(true)) error = c10::str("sample ", index, " of micro-batch ", step, ": ", what);
+  };
   auto work = [&](size_t first, size_t stride) {
-    for (size_t i = first; i < idx.size(); i += stride) {
-      const auto [w, h] = dataset_->source_size(idx[i]);
-      const auto aug =
-          draw_augmentation(mix_seed({options_.seed, epoch, static_cast<uint64_t>(idx[i]), 0xA06u}),
-                            w, h, options_.augmentation);
-      samples[i] = dataset_->get(idx[i], aug, options_.img_size);
+    for (size_t i = first; i < idx.size() && !failed.load(); i += stride) {
+      try {
+        const auto [w, h] = dataset_->source_size(idx[i]);
+        const auto aug = draw_augmentation(
+            mix_seed({options_.seed, epoch, static_cast<uint64_t>(idx[i]), 0xA06u}), w, h,
+            options_.augmentation);
+        samples[i] = dataset_->get(idx[i], aug, options_.img_size);
+      } catch (const std::exception& e) {
+        fail(idx[i], e.what());
+      } catch (...) {
+        fail(idx[i], "unknown error");
+      }
     }
   };
   const auto threads =
@@ -86,9 +102,16 @@ Batch BatchLoader::assemble(int64_t step) const {
     work(0, 1);
   } else {
     std::vector<std::thread> pool;
-    for (size_t t = 0; t < threads; ++t) pool.emplace_back(work, t, threads);
+    try {
+      for (size_t t = 0; t < threads; ++t) pool.emplace_back(work, t, threads);
+    } catch (...) {  // no thread left joinable behind (std::terminate)
+      failed = true;
+      for (auto& t : pool) t.join();
+      throw;
+    }
     for (auto& t : pool) t.join();
   }
+  if (failed) throw std::runtime_error("data loader: " + error);
   return collate(samples);
 }
 

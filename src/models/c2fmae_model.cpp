@@ -126,7 +126,8 @@ void init_mae_weights(torch::nn::Module& module) {
       torch::nn::init::xavier_uniform_(linear->weight);
       if (linear->bias.defined()) linear->bias.zero_();
     } else if (auto* conv = m.as<torch::nn::Conv2d>()) {
-      // MAE: xavier on the weight viewed as a [out, in * k * k] matrix.
+      // MAE: xavier on the weight viewed as a [out, in * k * k] matrix. The bias is zeroed
+      // as for the linear layers (ours: MAE leaves PyTorch's default uniform init there).
       auto w = conv->weight.view({conv->weight.size(0), -1});
       torch::nn::init::xavier_uniform_(w);
       if (conv->bias.defined()) conv->bias.zero_();

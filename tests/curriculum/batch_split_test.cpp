@@ -5,14 +5,40 @@
 namespace c2fmae::curriculum {
 namespace {
 
-TEST(BatchSplit, LargestRemainderCounts) {
-  EXPECT_EQ(split_counts({0.5, 0.25, 0.25}, 10), (std::array<int64_t, 3>{5, 3, 2}));
-  EXPECT_EQ(split_counts({1, 0, 0}, 7), (std::array<int64_t, 3>{7, 0, 0}));
-  EXPECT_EQ(split_counts({0.2, 0.3, 0.5}, 256), (std::array<int64_t, 3>{51, 77, 128}));
-  EXPECT_EQ(split_counts({1.0 / 3, 1.0 / 3, 1.0 / 3}, 1), (std::array<int64_t, 3>{1, 0, 0}));
+TEST(BatchSplit, CountsAreFloorOrCeilingOfEachShareAndSumToTheBatch) {
+  EXPECT_EQ(split_counts({1, 0, 0}, 7, 0.5), (std::array<int64_t, 3>{7, 0, 0}));
+  EXPECT_EQ(split_counts({0.5, 0.25, 0.25}, 8, 0.99), (std::array<int64_t, 3>{4, 2, 2}));
+  // Shares 5, 2.5, 2.5: one leftover sample, to instance below offset 0.5, else to random.
+  EXPECT_EQ(split_counts({0.5, 0.25, 0.25}, 10, 0.2), (std::array<int64_t, 3>{5, 3, 2}));
+  EXPECT_EQ(split_counts({0.5, 0.25, 0.25}, 10, 0.7), (std::array<int64_t, 3>{5, 2, 3}));
+  EXPECT_THROW(split_counts({1, 0, 0}, 4, 1.0), std::invalid_argument);
+  const GeneratorWeights w{0.1, 0.6, 0.3};
   for (int64_t b = 1; b < 40; ++b) {
-    auto c = split_counts({0.1, 0.6, 0.3}, b);
-    EXPECT_EQ(c[0] + c[1] + c[2], b);
+    for (double offset : {0.0, 0.3, 0.999}) {
+      auto c = split_counts(w, b, offset);
+      EXPECT_EQ(c[0] + c[1] + c[2], b);
+      const auto a = w.as_array();
+      for (size_t g = 0; g < 3; ++g) {
+        EXPECT_GE(c[g], static_cast<int64_t>(std::floor(b * a[g] - 1e-9))) << b << " " << g;
+        EXPECT_LE(c[g], static_cast<int64_t>(std::ceil(b * a[g] + 1e-9))) << b << " " << g;
+      }
+    }
+  }
+}
+
+TEST(BatchSplit, CountsAreUnbiasedOverTheOffset) {
+  // Largest-remainder rounding would give 3, 2, 3 every step (means 3, 2, 3) and never
+  // sample a weight of 0.1 in a batch of 4.
+  for (const auto& [w, b] : std::vector<std::pair<GeneratorWeights, int64_t>>{
+           {{0.3, 0.3, 0.4}, 8}, {{0.5, 0.5, 0.0}, 1}, {{0.1, 0.0, 0.9}, 4}}) {
+    std::array<double, 3> mean{};
+    const int n = 1000;
+    for (int i = 0; i < n; ++i) {
+      const auto c = split_counts(w, b, (i + 0.5) / n);
+      for (size_t g = 0; g < 3; ++g) mean[g] += static_cast<double>(c[g]) / n;
+    }
+    const auto a = w.as_array();
+    for (size_t g = 0; g < 3; ++g) EXPECT_NEAR(mean[g], b * a[g], 2e-3) << b << " " << g;
   }
 }
 
@@ -22,8 +48,12 @@ TEST(BatchSplit, AssignmentIsDeterministicInSeedAndStep) {
   EXPECT_EQ(a, assign_generators(w, 64, 1, 10));
   EXPECT_NE(a, assign_generators(w, 64, 1, 11));
   EXPECT_NE(a, assign_generators(w, 64, 2, 10));
-  auto c = split_counts(w, 64);
-  for (int64_t g = 0; g < 3; ++g) EXPECT_EQ(std::count(a.begin(), a.end(), g), c[g]);
+  EXPECT_EQ(a.size(), 64u);
+  const int64_t floor_share[3] = {19, 19, 25};  // 64 x (0.3, 0.3, 0.4) = 19.2, 19.2, 25.6
+  for (int64_t g = 0; g < 3; ++g) {
+    const auto n = std::count(a.begin(), a.end(), g);
+    EXPECT_TRUE(n == floor_share[g] || n == floor_share[g] + 1) << g << ": " << n;
+  }
 }
 
 }  // namespace

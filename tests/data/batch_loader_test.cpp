@@ -61,6 +61,39 @@ TEST(BatchLoader, CollateNormalisesWithImageNetStatistics) {
   EXPECT_EQ(b.label[1].item<int64_t>(), 3);
 }
 
+/// Synthetic shapes, except that one index fails to load.
+class FailingDataset : public SyntheticShapes {
+ public:
+  FailingDataset(int64_t size, int64_t bad) : SyntheticShapes(size, 0), bad_(bad) {}
+  Sample get(int64_t index, const Augmentation& aug, int64_t size) const override {
+    if (index == bad_) throw std::runtime_error("cannot decode image");
+    return SyntheticShapes::get(index, aug, size);
+  }
+
+ private:
+  int64_t bad_;
+};
+
+TEST(BatchLoader, AFailingSampleIsAnErrorNamingItOnEveryThreadCount) {
+  for (const int64_t workers : {0, 3}) {
+    auto o = options(0, 1);
+    o.num_workers = workers;
+    auto probe = std::make_shared<SyntheticShapes>(16, 0);
+    const int64_t bad = BatchLoader(probe, o).indices(1)[2];
+    BatchLoader loader(std::make_shared<FailingDataset>(16, bad), o);
+    EXPECT_NO_THROW(loader.batch(0));  // prefetches step 1 in the background
+    try {
+      loader.batch(1);
+      ADD_FAILURE() << "no error with " << workers << " workers";
+    } catch (const std::runtime_error& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find("sample " + std::to_string(bad) + " of micro-batch 1"), std::string::npos) << what;
+      EXPECT_NE(what.find("cannot decode image"), std::string::npos) << what;
+    }
+    EXPECT_NO_THROW(loader.batch(2));  // the loader stays usable
+  }
+}
+
 TEST(BatchLoader, RejectsADatasetSmallerThanOneBatch) {
   auto ds = std::make_shared<SyntheticShapes>(3, 0);
   EXPECT_THROW(BatchLoader(ds, options(0, 1)), c10::Error);

@@ -42,8 +42,14 @@ BatchLoader::BatchLoader(std::shared_ptr<const Dataset> dataset, LoaderOptions o
               options_.world_size, "; hint: lower data.batch_size or use more samples");
 }
 
-BatchLoader::~BatchLoader() {
-  if (prefetched_.valid()) prefetched_.wait();
+BatchLoader::~BatchLoader() { cancel_prefetch(); }
+
+void BatchLoader::cancel_prefetch() {
+  if (!prefetched_.valid()) return;
+  cancelled_ = true;
+  prefetched_.wait();
+  prefetched_ = {};
+  cancelled_ = false;
 }
 
 int64_t BatchLoader::steps_per_epoch() const {
@@ -79,10 +85,11 @@ Batch BatchLoader::assemble(int64_t step) const {
   std::atomic<bool> failed{false};
   auto fail = [&](int64_t index, const std::string& what) {
     std::lock_guard<std::mutex> lock(error_mutex);
-    if (!failed.exchange(true)) error = c10::str("sample ", index, " of micro-batch ", step, ": ", what);
+    if (!failed.exchange(true))
+      error = c10::str("sample ", index, " of micro-batch ", step, ": ", what);
   };
   auto work = [&](size_t first, size_t stride) {
-    for (size_t i = first; i < idx.size() && !failed.load(); i += stride) {
+    for (size_t i = first; i < idx.size() && !failed.load() && !cancelled_.load(); i += stride) {
       try {
         const auto [w, h] = dataset_->source_size(idx[i]);
         const auto aug = draw_augmentation(
@@ -112,6 +119,7 @@ Batch BatchLoader::assemble(int64_t step) const {
     for (auto& t : pool) t.join();
   }
   if (failed) throw std::runtime_error("data loader: " + error);
+  if (cancelled_) throw std::runtime_error("data loader: batch cancelled");  // never read
   return collate(samples);
 }
 
@@ -120,7 +128,7 @@ Batch BatchLoader::batch(int64_t step) {
   if (prefetched_.valid() && prefetched_step_ == step) {
     out = prefetched_.get();
   } else {
-    if (prefetched_.valid()) prefetched_.wait();
+    cancel_prefetch();
     out = assemble(step);
   }
   prefetched_step_ = step + 1;

@@ -7,6 +7,7 @@
 // (seed, epoch, index). So `batch(step)` is the same on every call, and the data position
 // of a checkpoint is just the step.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <future>
 #include <memory>
@@ -21,7 +22,7 @@ namespace c2fmae::data {
 struct LoaderOptions {
   int64_t batch_size = 256;  ///< samples per rank and micro-batch
   int64_t img_size = 224;
-  int64_t num_workers = 8;  ///< threads rendering / decoding samples; 0 = the caller's
+  int64_t num_workers = 8;  ///< threads rendering / decoding samples (0 or 1: one thread)
   uint64_t seed = 0;
   int64_t rank = 0;
   int64_t world_size = 1;
@@ -47,6 +48,8 @@ class BatchLoader {
 
  private:
   Batch assemble(int64_t step) const;
+  /// Stops a background batch nobody will use (a jump to another step, destruction).
+  void cancel_prefetch();
 
   std::shared_ptr<const Dataset> dataset_;
   LoaderOptions options_;
@@ -55,6 +58,7 @@ class BatchLoader {
   mutable std::vector<int64_t> permutation_;
   int64_t prefetched_step_ = -1;
   std::future<Batch> prefetched_;
+  mutable std::atomic<bool> cancelled_{false};  ///< checked by workers between samples
 };
 
 /// Stacks samples into a Batch: rgb [B, 3, H, W] float normalised with kImageNetMean/Std,

@@ -2,7 +2,8 @@
 //
 // Per sample: every patch gets the majority label of its pixels; the regions (patches
 // sharing a label) are visited in random order and each is hidden whole, in every
-// modality, until `hide_ratio` of the patches are hidden. A region is skipped if hiding it
+// modality, until at least `hide_ratio` of the patches are hidden (regions are never cut,
+// so one large region can overshoot the ratio by its size). A region is skipped if hiding it
 // would leave too few tokens for the visible budget, so every sample still gets exactly
 // `num_visible` visible tokens; a sample with no hideable region (one region, no instances)
 // therefore falls back to plain random masking. The visible budget is then drawn from the

@@ -2,7 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <random>
+
+#include "c2fmae/core/random.h"
 
 namespace c2fmae::data {
 
@@ -10,19 +11,18 @@ Augmentation draw_augmentation(uint64_t seed, double width, double height,
                                const AugmentationOptions& options) {
   Augmentation aug;
   if (!options.enabled) return aug;
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  Rng rng(seed);
   const double area = width * height;
   const double log_lo = std::log(options.ratio_min), log_hi = std::log(options.ratio_max);
   bool found = false;
   for (int attempt = 0; attempt < 10 && !found; ++attempt) {
     const double target =
-        area * (options.scale_min + (options.scale_max - options.scale_min) * unit(rng));
-    const double ratio = std::exp(log_lo + (log_hi - log_lo) * unit(rng));
+        area * (options.scale_min + (options.scale_max - options.scale_min) * uniform01(rng));
+    const double ratio = std::exp(log_lo + (log_hi - log_lo) * uniform01(rng));
     const double w = std::sqrt(target * ratio), h = std::sqrt(target / ratio);
     if (w <= width && h <= height) {
-      aug.box = {unit(rng) * (width - w) / width, unit(rng) * (height - h) / height, w / width,
-                 h / height};
+      aug.box = {uniform01(rng) * (width - w) / width, uniform01(rng) * (height - h) / height,
+                 w / width, h / height};
       found = true;
     }
   }
@@ -35,7 +35,7 @@ Augmentation draw_augmentation(uint64_t seed, double width, double height,
       w = h * options.ratio_max;
     aug.box = {(width - w) / 2 / width, (height - h) / 2 / height, w / width, h / height};
   }
-  aug.flip = unit(rng) < options.hflip;
+  aug.flip = uniform01(rng) < options.hflip;
   return aug;
 }
 

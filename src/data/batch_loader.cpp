@@ -4,9 +4,9 @@
 
 #include <atomic>
 #include <numeric>
-#include <random>
 #include <thread>
 
+#include "c2fmae/core/random.h"
 #include "c2fmae/core/seeding.h"
 
 namespace c2fmae::data {
@@ -63,10 +63,9 @@ std::vector<int64_t> BatchLoader::indices(int64_t step) const {
   if (epoch != permutation_epoch_) {
     permutation_.resize(dataset_->size());
     std::iota(permutation_.begin(), permutation_.end(), 0);
-    std::mt19937_64 rng(mix_seed({options_.seed, static_cast<uint64_t>(epoch), 0xDA7Au}));
+    Rng rng(mix_seed({options_.seed, static_cast<uint64_t>(epoch), 0xDA7Au}));
     for (int64_t i = static_cast<int64_t>(permutation_.size()) - 1; i > 0; --i) {
-      std::uniform_int_distribution<int64_t> pick(0, i);
-      std::swap(permutation_[i], permutation_[pick(rng)]);
+      std::swap(permutation_[i], permutation_[uniform_int(rng, 0, i)]);
     }
     permutation_epoch_ = epoch;
   }

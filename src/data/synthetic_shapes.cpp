@@ -3,9 +3,9 @@
 #include <torch/torch.h>
 
 #include <cmath>
-#include <random>
 #include <vector>
 
+#include "c2fmae/core/random.h"
 #include "c2fmae/core/seeding.h"
 
 namespace c2fmae::data {
@@ -98,11 +98,10 @@ struct Scene {
 };
 
 Scene make_scene(uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<double> unit(0.0, 1.0);
-  auto uniform = [&](double lo, double hi) { return lo + (hi - lo) * unit(rng); };
+  Rng rng(seed);
+  auto uniform = [&](double lo, double hi) { return lo + (hi - lo) * uniform01(rng); };
   auto pick = [&](int64_t n) {
-    return static_cast<int64_t>(unit(rng) * static_cast<double>(n)) % n;
+    return static_cast<int64_t>(uniform01(rng) * static_cast<double>(n)) % n;
   };
   auto colour = [&] {
     return Colour{uniform(0.05, 0.95), uniform(0.05, 0.95), uniform(0.05, 0.95)};
@@ -115,7 +114,7 @@ Scene make_scene(uint64_t seed) {
   s.top = {pick(SyntheticShapes::kNumStuff), colour(), texture()};
   s.bottom = {(s.top.cls + 1 + pick(SyntheticShapes::kNumStuff - 1)) % SyntheticShapes::kNumStuff,
               colour(), texture()};
-  s.split = unit(rng) < 0.75;
+  s.split = uniform01(rng) < 0.75;
   s.horizon = uniform(0.3, 0.7);
   s.wave_amp = uniform(0.0, 0.08);
   s.wave_freq = uniform(0.5, 3.0);

@@ -16,10 +16,9 @@ std::vector<int64_t> split_budget(MaskRng& rng, double alpha, int64_t budget,
                                 " does not fit capacity " + std::to_string(total));
   }
   // Dirichlet(alpha) as normalised Gamma(alpha, 1) draws.
-  std::gamma_distribution<double> gamma(alpha, 1.0);
   std::vector<double> share(m);
   double sum = 0;
-  for (size_t i = 0; i < m; ++i) sum += share[i] = capacity[i] > 0 ? gamma(rng) : 0.0;
+  for (size_t i = 0; i < m; ++i) sum += share[i] = capacity[i] > 0 ? gamma(rng, alpha) : 0.0;
   if (sum <= 0) {  // all draws underflowed: fall back to proportional to capacity
     for (size_t i = 0; i < m; ++i) share[i] = static_cast<double>(capacity[i]);
     sum = static_cast<double>(total);
@@ -63,8 +62,7 @@ std::vector<int64_t> split_budget(MaskRng& rng, double alpha, int64_t budget,
 void choose_uniform(MaskRng& rng, std::vector<int64_t>& candidates, int64_t count) {
   const auto n = static_cast<int64_t>(candidates.size());
   for (int64_t i = 0; i < count && i < n; ++i) {
-    std::uniform_int_distribution<int64_t> pick(i, n - 1);
-    std::swap(candidates[i], candidates[pick(rng)]);
+    std::swap(candidates[i], candidates[uniform_int(rng, i, n - 1)]);
   }
 }
 

@@ -1,13 +1,15 @@
 // Splitting the visible-token budget over modalities (MultiMAE's Dirichlet sampling).
 #pragma once
 #include <cstdint>
-#include <random>
 #include <vector>
+
+#include "c2fmae/core/random.h"
 
 namespace c2fmae::masking {
 
-/// Random engine of the generators: fixed algorithm, so masks replay exactly.
-using MaskRng = std::mt19937_64;
+/// Random engine of the generators; draws go through core/random.h, so masks replay
+/// exactly on any machine.
+using MaskRng = Rng;
 
 /// Splits `budget` tokens over modalities with proportions ~ Dirichlet(alpha) and
 /// largest-remainder rounding, never giving modality m more than capacity[m]; what a full

@@ -24,6 +24,20 @@ std::string fresh_dir(const char* name) {
   return d.string();
 }
 
+/// A toy model and its optimizer saved by a CheckpointManager in a fresh folder.
+struct ManagedToy {
+  ManagedToy(const char* name, int64_t keep_last) : dir(fresh_dir(name)), mgr(dir, keep_last) {}
+  std::string save(int64_t step) {
+    TrainingState st;
+    st.step = step;
+    return mgr.save(m, opt, st);
+  }
+  std::string dir;
+  Toy m;
+  optim::AdamW opt{{{{"w"}, {m.w}, 0.0}}, {}};
+  CheckpointManager mgr;
+};
+
 TEST(Checkpoint, RoundTripsModelOptimizerStateAndRng) {
   testing::seed(40);
   auto dir = fresh_dir("c2fmae_ckpt_roundtrip");
@@ -60,15 +74,9 @@ TEST(Checkpoint, RoundTripsModelOptimizerStateAndRng) {
 }
 
 TEST(Checkpoint, ManagerKeepsLastKLinksLatestAndSkipsCorruptFiles) {
-  auto dir = fresh_dir("c2fmae_ckpt_manager");
-  Toy m;
-  optim::AdamW opt({{{"w"}, {m.w}, 0.0}}, {});
-  CheckpointManager mgr(dir, 2);
-  TrainingState st;
-  for (int64_t s : {5, 10, 15}) {
-    st.step = s;
-    mgr.save(m, opt, st);
-  }
+  ManagedToy toy("c2fmae_ckpt_manager", 2);
+  auto& [dir, m, opt, mgr] = toy;
+  for (int64_t s : {5, 10, 15}) toy.save(s);
   auto files = mgr.list();
   ASSERT_EQ(files.size(), 2u);
   EXPECT_NE(files[0].find("checkpoint-00000015.pt"), std::string::npos);
@@ -82,15 +90,9 @@ TEST(Checkpoint, ManagerKeepsLastKLinksLatestAndSkipsCorruptFiles) {
 }
 
 TEST(Checkpoint, ManagerFollowsLatestWhenTheNewestFileHasALowerStep) {
-  auto dir = fresh_dir("c2fmae_ckpt_branch");
-  Toy m;
-  optim::AdamW opt({{{"w"}, {m.w}, 0.0}}, {});
-  CheckpointManager mgr(dir, 1);
-  TrainingState st;
-  auto save = [&](int64_t step) {
-    st.step = step;
-    return mgr.save(m, opt, st);
-  };
+  ManagedToy toy("c2fmae_ckpt_branch", 1);
+  auto& mgr = toy.mgr;
+  auto save = [&](int64_t step) { return toy.save(step); };
   const auto abandoned = save(20);
   // E.g. a run resumed from step 7, or a non-finite stop saving the last good step.
   const auto written = save(8);

@@ -48,7 +48,7 @@ std::array<int64_t, 3> split_counts(const GeneratorWeights& weights, int64_t bat
 
 std::vector<int64_t> assign_generators(const GeneratorWeights& weights, int64_t batch_size,
                                        uint64_t seed, int64_t step) {
-  masking::MaskRng rng(mix_seed({seed, static_cast<uint64_t>(step), 0x5B11u}));
+  Rng rng(mix_seed({seed, static_cast<uint64_t>(step), 0x5B11u}));
   const double offset = uniform01(rng);
   const auto count = split_counts(weights, batch_size, offset);
   std::vector<int64_t> assignment;

@@ -16,9 +16,8 @@ Augmentation draw_augmentation(uint64_t seed, double width, double height,
   const double log_lo = std::log(options.ratio_min), log_hi = std::log(options.ratio_max);
   bool found = false;
   for (int attempt = 0; attempt < 10 && !found; ++attempt) {
-    const double target =
-        area * (options.scale_min + (options.scale_max - options.scale_min) * uniform01(rng));
-    const double ratio = std::exp(log_lo + (log_hi - log_lo) * uniform01(rng));
+    const double target = area * uniform(rng, options.scale_min, options.scale_max);
+    const double ratio = std::exp(uniform(rng, log_lo, log_hi));
     const double w = std::sqrt(target * ratio), h = std::sqrt(target / ratio);
     if (w <= width && h <= height) {
       aug.box = {uniform01(rng) * (width - w) / width, uniform01(rng) * (height - h) / height,

@@ -99,7 +99,7 @@ struct Scene {
 
 Scene make_scene(uint64_t seed) {
   Rng rng(seed);
-  auto uniform = [&](double lo, double hi) { return lo + (hi - lo) * uniform01(rng); };
+  auto uniform = [&](double lo, double hi) { return c2fmae::uniform(rng, lo, hi); };
   auto pick = [&](int64_t n) {
     return static_cast<int64_t>(uniform01(rng) * static_cast<double>(n)) % n;
   };

@@ -7,7 +7,7 @@
 
 namespace c2fmae::masking {
 
-std::vector<int64_t> split_budget(MaskRng& rng, double alpha, int64_t budget,
+std::vector<int64_t> split_budget(Rng& rng, double alpha, int64_t budget,
                                   const std::vector<int64_t>& capacity) {
   const size_t m = capacity.size();
   const int64_t total = std::accumulate(capacity.begin(), capacity.end(), int64_t{0});
@@ -59,7 +59,7 @@ std::vector<int64_t> split_budget(MaskRng& rng, double alpha, int64_t budget,
   return count;
 }
 
-void choose_uniform(MaskRng& rng, std::vector<int64_t>& candidates, int64_t count) {
+void choose_uniform(Rng& rng, std::vector<int64_t>& candidates, int64_t count) {
   const auto n = static_cast<int64_t>(candidates.size());
   for (int64_t i = 0; i < count && i < n; ++i) {
     std::swap(candidates[i], candidates[uniform_int(rng, i, n - 1)]);

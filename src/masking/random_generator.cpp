@@ -19,7 +19,7 @@ torch::Tensor RandomGenerator::generate(const Batch& batch, uint64_t seed) const
   auto acc = mask.accessor<bool, 3>();
   const std::vector<int64_t> capacity(m, l);
   for (int64_t i = 0; i < b; ++i) {
-    MaskRng rng(mix_seed({seed, static_cast<uint64_t>(i)}));
+    Rng rng(mix_seed({seed, static_cast<uint64_t>(i)}));
     const auto counts = split_budget(rng, alpha_, spec_.num_visible, capacity);
     for (int64_t j = 0; j < m; ++j) {
       std::vector<int64_t> patches(l);

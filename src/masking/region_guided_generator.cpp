@@ -10,7 +10,7 @@
 
 namespace c2fmae::masking {
 
-std::vector<bool> hide_regions(MaskRng& rng, const std::vector<int64_t>& labels,
+std::vector<bool> hide_regions(Rng& rng, const std::vector<int64_t>& labels,
                                const std::vector<bool>& hideable_label, int64_t target,
                                int64_t keep_min) {
   const auto l = static_cast<int64_t>(labels.size());
@@ -53,7 +53,7 @@ torch::Tensor RegionGuidedGenerator::generate(const Batch& batch, uint64_t seed)
   const int64_t keep_min = (spec_.num_visible + m - 1) / m;
   const auto target = static_cast<int64_t>(std::ceil(hide_ratio_ * static_cast<double>(l)));
   for (int64_t i = 0; i < b; ++i) {
-    MaskRng rng(mix_seed({seed, static_cast<uint64_t>(i)}));
+    Rng rng(mix_seed({seed, static_cast<uint64_t>(i)}));
     std::vector<int64_t> row(l);
     std::vector<bool> can_hide(l);
     for (int64_t k = 0; k < l; ++k) row[k] = lab[i][k], can_hide[k] = hideable(row[k]);

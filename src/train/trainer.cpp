@@ -278,7 +278,9 @@ StepStats Trainer::Impl::train_step(int64_t step) {
   const double progress = static_cast<double>(step) / static_cast<double>(total_steps);
   const auto loss_weights = masker->schedule().loss_weights(progress);
   s.lr = optim::learning_rate(schedule, step);
-  std::vector<double> term_sums;
+  // Losses stay on the device until the step ends: one host sync per step, for every
+  // micro-batch's terms and the gradient norm together.
+  std::vector<torch::Tensor> rows;  // per micro-batch: [total, term...]
   for (int64_t k = 0; k < accum; ++k) {
     auto batch = loader->batch(step * accum + k);
     batch.mask =
@@ -290,33 +292,35 @@ StepStats Trainer::Impl::train_step(int64_t step) {
       auto out = model->forward(batch);
       terms = (*loss_fn)(out.predictions, batch, loss_weights);
     }
-    // One device sync for the total and every term.
-    std::vector<torch::Tensor> scalars = {terms.total.detach().to(torch::kFloat)};
-    for (const auto& t : terms.terms) scalars.push_back(t.second.detach().to(torch::kFloat));
-    const auto values = torch::stack(scalars).to(torch::kDouble).cpu();
-    const double value = values[0].item<double>();
-    if (!std::isfinite(value)) {
-      s.skipped = true;
-      s.loss = value;
-      break;
-    }
-    (terms.total / static_cast<double>(accum)).backward();
-    s.loss += value / accum;
-    term_sums.resize(terms.terms.size());
-    for (size_t i = 0; i < terms.terms.size(); ++i) {
-      term_sums[i] += values[static_cast<int64_t>(i) + 1].item<double>() / accum;
-    }
+    std::vector<torch::Tensor> row = {terms.total.detach().to(torch::kFloat)};
+    for (const auto& t : terms.terms) row.push_back(t.second.detach().to(torch::kFloat));
+    rows.push_back(torch::stack(row));
     if (k == 0) {
       for (const auto& t : terms.terms) s.terms.emplace_back(t.first, 0.0);
     }
+    // A non-finite loss gives non-finite gradients: the norm below catches it.
+    (terms.total / static_cast<double>(accum)).backward();
   }
-  for (size_t i = 0; i < s.terms.size() && i < term_sums.size(); ++i)
-    s.terms[i].second = term_sums[i];
+  // Always measured: a finite loss can still give inf / NaN gradients, which must not reach
+  // the weights (nor the checkpoint of the "last good state").
+  const auto norm = optim::clip_gradient_norm(model->parameters(), cfg.optim.clip_grad);
+  const auto values = torch::cat({torch::stack(rows).flatten(), norm.to(torch::kFloat).view({1})})
+                          .to(torch::kDouble)
+                          .cpu();
+  const auto* v = values.data_ptr<double>();
+  const auto width = static_cast<int64_t>(s.terms.size()) + 1;
+  for (int64_t k = 0; k < accum; ++k) {
+    const double total = v[k * width];
+    if (!std::isfinite(total)) {
+      s.skipped = true;
+      s.loss = total;
+      break;
+    }
+    s.loss += total / accum;
+    for (size_t i = 0; i < s.terms.size(); ++i) s.terms[i].second += v[k * width + 1 + i] / accum;
+  }
   if (!s.skipped) {
-    // Always measured: a finite loss can still give inf / NaN gradients, which must not
-    // reach the weights (nor the checkpoint of the "last good state").
-    s.grad_norm =
-        optim::clip_gradient_norm(model->parameters(), cfg.optim.clip_grad).item<double>();
+    s.grad_norm = v[accum * width];
     s.skipped = !std::isfinite(s.grad_norm);
   }
   if (!s.skipped) optimizer->step(s.lr);

@@ -9,7 +9,7 @@ namespace {
 
 TEST(BudgetSplit, SumsToBudgetAndRespectsCapacity) {
   for (uint64_t s = 0; s < 500; ++s) {
-    MaskRng rng(s);
+    Rng rng(s);
     const std::vector<int64_t> cap = {196, 5, 196};
     auto c = split_budget(rng, s % 2 ? 0.2 : 1.0, 98, cap);
     EXPECT_EQ(c[0] + c[1] + c[2], 98);
@@ -18,7 +18,7 @@ TEST(BudgetSplit, SumsToBudgetAndRespectsCapacity) {
       EXPECT_LE(c[i], cap[i]);
     }
   }
-  MaskRng rng(1);
+  Rng rng(1);
   auto full = split_budget(rng, 1.0, 10, {4, 0, 6});
   EXPECT_EQ(full, (std::vector<int64_t>{4, 0, 6}));
   EXPECT_THROW(split_budget(rng, 1.0, 11, {4, 0, 6}), std::invalid_argument);
@@ -27,17 +27,17 @@ TEST(BudgetSplit, SumsToBudgetAndRespectsCapacity) {
 TEST(BudgetSplit, DirichletSharesAreBalancedOnAverageAndSeeded) {
   double share[3] = {0, 0, 0};
   for (uint64_t s = 0; s < 2000; ++s) {
-    MaskRng rng(s);
+    Rng rng(s);
     auto c = split_budget(rng, 1.0, 98, {196, 196, 196});
     for (int i = 0; i < 3; ++i) share[i] += c[i] / 98.0 / 2000.0;
   }
   for (double x : share) EXPECT_NEAR(x, 1.0 / 3.0, 0.03);
-  MaskRng a(7), b(7);
+  Rng a(7), b(7);
   EXPECT_EQ(split_budget(a, 1.0, 98, {196, 196, 196}), split_budget(b, 1.0, 98, {196, 196, 196}));
 }
 
 TEST(BudgetSplit, ChooseUniformPicksDistinct) {
-  MaskRng rng(3);
+  Rng rng(3);
   std::vector<int64_t> v(50);
   std::iota(v.begin(), v.end(), 0);
   choose_uniform(rng, v, 20);

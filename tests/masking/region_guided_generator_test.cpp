@@ -101,13 +101,13 @@ TEST(RegionGuidedGenerator, HideRegionsReachesTargetAndKeepsMinimum) {
   std::vector<int64_t> labels = {0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3};
   std::vector<bool> all(16, true);
   for (uint64_t s = 0; s < 20; ++s) {
-    MaskRng rng(s);
+    Rng rng(s);
     auto h = hide_regions(rng, labels, all, 6, 0);
     EXPECT_EQ(std::count(h.begin(), h.end(), true), 8);  // whole regions: 6 -> 8
     for (int r = 0; r < 4; ++r) {
       EXPECT_TRUE(h[4 * r] == h[4 * r + 1] && h[4 * r] == h[4 * r + 2] && h[4 * r] == h[4 * r + 3]);
     }
-    MaskRng rng2(s);
+    Rng rng2(s);
     auto k = hide_regions(rng2, labels, all, 16, 8);  // must keep 8 patches
     EXPECT_EQ(std::count(k.begin(), k.end(), true), 8);
   }

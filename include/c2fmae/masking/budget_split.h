@@ -7,17 +7,13 @@
 
 namespace c2fmae::masking {
 
-/// Random engine of the generators; draws go through core/random.h, so masks replay
-/// exactly on any machine.
-using MaskRng = Rng;
-
 /// Splits `budget` tokens over modalities with proportions ~ Dirichlet(alpha) and
 /// largest-remainder rounding, never giving modality m more than capacity[m]; what a full
 /// modality cannot take goes to the others. Requires budget <= sum(capacity).
-std::vector<int64_t> split_budget(MaskRng& rng, double alpha, int64_t budget,
+std::vector<int64_t> split_budget(Rng& rng, double alpha, int64_t budget,
                                   const std::vector<int64_t>& capacity);
 
 /// Writes `count` distinct picks of `candidates` (uniformly, order kept) to the front.
-void choose_uniform(MaskRng& rng, std::vector<int64_t>& candidates, int64_t count);
+void choose_uniform(Rng& rng, std::vector<int64_t>& candidates, int64_t count);
 
 }  // namespace c2fmae::masking

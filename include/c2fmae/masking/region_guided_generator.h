@@ -36,7 +36,7 @@ class RegionGuidedGenerator : public MaskGenerator {
 /// Hides whole regions of `labels` ([L] per-patch labels) in random order until at least
 /// `target` patches are hidden, skipping regions that would leave fewer than `keep_min`
 /// patches unhidden. Returns the hidden flag per patch.
-std::vector<bool> hide_regions(MaskRng& rng, const std::vector<int64_t>& labels,
+std::vector<bool> hide_regions(Rng& rng, const std::vector<int64_t>& labels,
                                const std::vector<bool>& hideable_label, int64_t target,
                                int64_t keep_min);
 

@@ -204,12 +204,9 @@ void Config::validate() const {
             "lower masking.num_visible (MultiMAE: 98 of 3 x 196; MAE: 49 of 196)");
   c.require(masking.num_visible < tokens, "masking.num_visible", masking.num_visible,
             "leaves no masked token to reconstruct", "lower masking.num_visible");
-  auto enabled = [&](const char* m) {
-    return std::count(model.modalities.begin(), model.modalities.end(), m) > 0;
-  };
-  const double total_weight = (enabled("semantic") ? loss.weight_semantic : 0.0) +
-                              (enabled("instance") ? loss.weight_instance : 0.0) +
-                              (enabled("rgb") ? loss.weight_rgb : 0.0);
+  const double total_weight = (model.has(Modality::kSemantic) ? loss.weight_semantic : 0.0) +
+                              (model.has(Modality::kInstance) ? loss.weight_instance : 0.0) +
+                              (model.has(Modality::kRgb) ? loss.weight_rgb : 0.0);
   c.require(total_weight > 0.0, "loss.weight_rgb", loss.weight_rgb,
             "every enabled modality has loss weight 0, so nothing is learned",
             "give an enabled modality a positive loss.weight_*");

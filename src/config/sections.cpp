@@ -22,46 +22,29 @@ bool Keyframe::operator==(const Keyframe& o) const {
          same(loss_instance, o.loss_instance) && same(loss_rgb, o.loss_rgb);
 }
 
-VitPreset ModelConfig::encoder() const {
-  VitPreset p = vit_preset(preset);
-  if (patch_size > 0) p.patch_size = patch_size;
-  if (embed_dim > 0) p.embed_dim = embed_dim;
-  if (depth > 0) p.depth = depth;
-  if (num_heads > 0) p.num_heads = num_heads;
-  return p;
+bool ModelConfig::has(Modality m) const {
+  return std::find(modalities.begin(), modalities.end(), m) != modalities.end();
 }
 
 void ModelConfig::validate(Checker& c) const {
-  const auto& names = vit_preset_names();
-  c.require(std::find(names.begin(), names.end(), preset) != names.end(), "model.preset", preset,
-            "unknown preset", "use tiny, small, base, large or huge");
-  for (auto [key, v] : {std::pair{"model.patch_size", patch_size},
-                        {"model.embed_dim", embed_dim},
+  // The preset's name and the encoder's shape are the models area's rules
+  // (models::check_model_config); these need no preset.
+  c.require(!preset.empty(), "model.preset", "\"\"", "must name a preset",
+            "use tiny, small, base, large or huge");
+  for (auto [key, v] : {std::pair{"model.embed_dim", embed_dim},
                         {"model.depth", depth},
                         {"model.num_heads", num_heads}}) {
     c.require(v >= 0, key, v, "must be >= 0", "0 takes the preset's value");
   }
-  const VitPreset e = encoder();
-  c.require(img_size > 0 && img_size % e.patch_size == 0, "model.img_size", img_size,
-            "must be a positive multiple of the patch size " + std::to_string(e.patch_size),
+  c.require(patch_size > 0, "model.patch_size", patch_size, "must be > 0", "ViT: 16");
+  c.require(img_size > 0 && img_size % patch_size == 0, "model.img_size", img_size,
+            "must be a positive multiple of the patch size " + std::to_string(patch_size),
             "use e.g. 224 with patch 16 or 224 with patch 14");
-  c.require(e.embed_dim % e.num_heads == 0, "model.embed_dim", e.embed_dim,
-            "not divisible by num_heads " + std::to_string(e.num_heads),
-            "pick a width that is a multiple of the head count");
-  c.require(e.embed_dim % 4 == 0, "model.embed_dim", e.embed_dim,
-            "2-D sin-cos position embeddings need a multiple of 4", "use e.g. 192, 384, 768");
   c.require(mlp_ratio > 0, "model.mlp_ratio", mlp_ratio, "must be > 0", "MAE uses 4.0");
   c.require(!modalities.empty(), "model.modalities", "[]", "no modality enabled",
             "enable at least one of semantic, instance, rgb");
-  bool mask_inputs = false;
-  for (const auto& m : modalities) {
-    c.require(one_of(m, {"semantic", "instance", "rgb"}), "model.modalities", m, "unknown modality",
-              "use semantic, instance, rgb");
-    c.require(std::count(modalities.begin(), modalities.end(), m) == 1, "model.modalities", m,
-              "listed twice", "list each modality once");
-    mask_inputs = mask_inputs || m != "rgb";
-  }
-  c.require(!mask_inputs || e.patch_size % 4 == 0, "model.patch_size", e.patch_size,
+  const bool mask_inputs = has(Modality::kSemantic) || has(Modality::kInstance);
+  c.require(!mask_inputs || patch_size % kLabelDownsample == 0, "model.patch_size", patch_size,
             "semantic and instance inputs are read at 1/4 resolution and need a multiple of 4",
             "use patch 16, or only rgb");
   c.require(num_semantic_classes > 0 && num_semantic_classes < 255, "model.num_semantic_classes",

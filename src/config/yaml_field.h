@@ -80,6 +80,28 @@ inline void read_field(const YAML::Node& n, std::vector<double>& f, const std::s
   read_list(n, f, s, k);
 }
 
+/// Modality names, stored coarse to fine (the mask's M order) whatever order they are given in.
+inline void read_field(const YAML::Node& n, std::vector<Modality>& f, const std::string& s,
+                       const std::string& k) {
+  std::vector<std::string> names;
+  read_list(n, names, s, k);
+  std::vector<Modality> out;
+  for (const auto& name : names) {
+    Modality m;
+    try {
+      m = parse_modality(name);
+    } catch (const std::invalid_argument&) {
+      throw ConfigError(s, k, name, "unknown modality", "use semantic, instance, rgb");
+    }
+    if (std::find(out.begin(), out.end(), m) != out.end()) {
+      throw ConfigError(s, k, name, "listed twice", "list each modality once");
+    }
+    out.push_back(m);
+  }
+  std::sort(out.begin(), out.end());
+  f = std::move(out);
+}
+
 inline void read_field(const YAML::Node& n, Keyframe& f, const std::string& s,
                        const std::string& k) {
   if (!n.IsMap()) {
@@ -123,6 +145,11 @@ inline void emit_field(YAML::Emitter& e, double v) {
 inline void emit_field(YAML::Emitter& e, const std::vector<std::string>& v) {
   e << YAML::Flow << YAML::BeginSeq;
   for (const auto& x : v) e << x;
+  e << YAML::EndSeq;
+}
+inline void emit_field(YAML::Emitter& e, const std::vector<Modality>& v) {
+  e << YAML::Flow << YAML::BeginSeq;
+  for (auto m : v) e << modality_name(m);
   e << YAML::EndSeq;
 }
 inline void emit_field(YAML::Emitter& e, const std::vector<double>& v) {

@@ -9,8 +9,8 @@
 namespace c2fmae::losses {
 
 C2fmaeLoss::C2fmaeLoss(const config::ModelConfig& model, const config::LossConfig& loss)
-    : modalities_(parse_modalities(model.modalities)),
-      patch_(model.encoder().patch_size),
+    : modalities_(model.modalities),
+      patch_(model.patch_size),
       num_classes_(model.num_semantic_classes),
       instance_dim_(model.instance_head_dim),
       norm_pix_(loss.norm_pix),
@@ -30,11 +30,11 @@ LossTerms C2fmaeLoss::operator()(const std::vector<torch::Tensor>& predictions, 
     torch::Tensor term;
     switch (m) {
       case Modality::kSemantic:
-        term = semantic_loss(predictions[i], downsample_labels(batch.semantic, 4), masked,
+        term = semantic_loss(predictions[i], downsample_labels(batch.semantic, kLabelDownsample), masked,
                              num_classes_);
         break;
       case Modality::kInstance:
-        term = instance_loss(predictions[i], downsample_labels(batch.instance, 4), masked,
+        term = instance_loss(predictions[i], downsample_labels(batch.instance, kLabelDownsample), masked,
                              instance_dim_, instance_options_);
         break;
       case Modality::kRgb:

@@ -9,8 +9,8 @@ namespace c2fmae::masking {
 MaskSpec MaskSpec::from_config(const config::ModelConfig& model,
                                const config::MaskingConfig& masking) {
   MaskSpec spec;
-  spec.modalities = parse_modalities(model.modalities);
-  spec.patch = model.encoder().patch_size;
+  spec.modalities = model.modalities;
+  spec.patch = model.patch_size;
   spec.grid = model.grid_size();
   spec.num_visible = masking.num_visible;
   return spec;

@@ -4,15 +4,16 @@
 
 #include "c2fmae/core/mask.h"
 #include "c2fmae/models/position_embedding.h"
+#include "c2fmae/models/vit_presets.h"
 
 namespace c2fmae::models {
 
 C2fmaeImpl::C2fmaeImpl(const config::ModelConfig& config_) : config(config_) { reset(); }
 
 void C2fmaeImpl::reset() {
-  modalities_ = parse_modalities(config.modalities);
-  const auto enc = config.encoder();
-  const int64_t d = enc.embed_dim, p = enc.patch_size;
+  modalities_ = config.modalities;
+  const auto enc = encoder_shape(config);
+  const int64_t d = enc.embed_dim, p = config.patch_size;
   grid_ = config.img_size / p;
   TORCH_CHECK(grid_ * p == config.img_size, "C2fmae: img_size ", config.img_size,
               " must be a multiple of the patch size ", p);
@@ -51,7 +52,7 @@ void C2fmaeImpl::reset() {
 }
 
 int64_t C2fmaeImpl::output_dim(Modality m) const {
-  const int64_t p = config.encoder().patch_size, q = p / 4;
+  const int64_t p = config.patch_size, q = p / kLabelDownsample;
   switch (m) {
     case Modality::kSemantic:
       return config.num_semantic_classes * q * q;

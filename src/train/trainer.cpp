@@ -149,8 +149,7 @@ void Trainer::Impl::setup() {
   seed = static_cast<uint64_t>(cfg.train.seed);
 
   auto dataset = std::make_shared<data::SyntheticShapes>(cfg.data.synthetic_samples, seed);
-  const bool semantic_on =
-      std::count(cfg.model.modalities.begin(), cfg.model.modalities.end(), "semantic") > 0;
+  const bool semantic_on = cfg.model.has(Modality::kSemantic);
   const int64_t classes = data::SyntheticShapes::kNumSemanticClasses;
   config::Checker(cfg.origins)
       .require(!semantic_on || cfg.model.num_semantic_classes >= classes,

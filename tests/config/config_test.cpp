@@ -30,7 +30,6 @@ std::string error_of(Fn fn) {
 TEST(Config, DefaultsValidate) {
   Config cfg;
   EXPECT_NO_THROW(cfg.validate());
-  EXPECT_EQ(cfg.model.encoder().embed_dim, 768);
   EXPECT_EQ(cfg.model.num_patches(), 196);
 }
 
@@ -42,7 +41,7 @@ TEST(Config, MergeOrderDefaultsFilesThenSets) {
   EXPECT_EQ(cfg.model.img_size, 112);
   EXPECT_EQ(cfg.train.epochs, 7);  // later file wins
   EXPECT_EQ(cfg.train.seed, 9);    // --set wins over files
-  EXPECT_EQ(cfg.model.modalities, std::vector<std::string>{"rgb"});
+  EXPECT_EQ(cfg.model.modalities, std::vector<Modality>{Modality::kRgb});
   EXPECT_EQ(cfg.origins.at("train.epochs"), b);
   EXPECT_EQ(cfg.origins.at("train.seed"), "--set");
   EXPECT_EQ(cfg.origins.count("train.device"), 0u);  // untouched keys stay defaults
@@ -140,7 +139,7 @@ TEST(Config, EveryShippedRecipeValidatesAndKeepsItsStatedBatch) {
       EXPECT_DOUBLE_EQ(cfg.optim.blr, 1.5e-4) << name;
     }
     if (name.rfind("mae_", 0) == 0) {  // MAE mode is a config: RGB only, 49 visible, 8 x 512
-      EXPECT_EQ(cfg.model.modalities, std::vector<std::string>{"rgb"});
+      EXPECT_EQ(cfg.model.modalities, std::vector<Modality>{Modality::kRgb});
       EXPECT_EQ(cfg.masking.num_visible, 49);
       EXPECT_EQ(cfg.model.decoder_depth, 8);
       EXPECT_EQ(cfg.model.decoder_dim, 512);

@@ -16,8 +16,8 @@ TEST(MaskGenerator, FactoryAndSpecFromConfig) {
     EXPECT_EQ(make_mask_generator(name, spec, masking)->name(), name);
   }
   EXPECT_THROW(make_mask_generator("block", spec, masking), std::invalid_argument);
-  model.modalities = {"rgb"};
-  model.preset = "huge";
+  model.modalities = {Modality::kRgb};
+  model.patch_size = 14;
   EXPECT_EQ(MaskSpec::from_config(model, masking).grid, 16);
 }
 

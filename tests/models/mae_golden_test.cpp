@@ -36,7 +36,7 @@ TEST(MaeGolden, LossAndEncoderMatchPyTorch) {
   mc.depth = cfg_int("depth");
   mc.num_heads = cfg_int("num_heads");
   mc.mlp_ratio = g.at("config.mlp_ratio").item<double>();
-  mc.modalities = {"rgb"};
+  mc.modalities = {Modality::kRgb};
   mc.decoder_dim = cfg_int("decoder_dim");
   mc.decoder_depth = cfg_int("decoder_depth");
   mc.decoder_heads = cfg_int("decoder_heads");

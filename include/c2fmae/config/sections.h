@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "c2fmae/config/vit_presets.h"
+#include "c2fmae/core/modality.h"
 
 namespace c2fmae::config {
 
@@ -18,12 +18,13 @@ class Checker;
 struct ModelConfig {
   std::string preset = "base";
   int64_t img_size = 224;
-  int64_t patch_size = 0;
+  int64_t patch_size = 16;
   int64_t embed_dim = 0;
   int64_t depth = 0;
   int64_t num_heads = 0;
   double mlp_ratio = 4.0;
-  std::vector<std::string> modalities = {"semantic", "instance", "rgb"};
+  /// Coarse to fine, each once (sorted when read): the order of the mask's M axis.
+  std::vector<Modality> modalities = {Modality::kSemantic, Modality::kInstance, Modality::kRgb};
   int64_t num_semantic_classes = 133;
   int64_t semantic_embed_dim = 64;
   int64_t instance_slots = 64;
@@ -37,9 +38,9 @@ struct ModelConfig {
 
   template <class V>
   void visit(V& v) {
-    v("preset", preset, "encoder preset: tiny, small, base, large, huge");
+    v("preset", preset, "encoder width, depth and heads: tiny, small, base, large, huge");
     v("img_size", img_size, "input resolution in pixels (square)");
-    v("patch_size", patch_size, "patch size in pixels; 0 = the preset's (16; 14 for huge)");
+    v("patch_size", patch_size, "patch size in pixels (MAE's ViT-H uses 14)");
     v("embed_dim", embed_dim, "encoder width; 0 = the preset's");
     v("depth", depth, "encoder blocks; 0 = the preset's");
     v("num_heads", num_heads, "encoder attention heads; 0 = the preset's");
@@ -60,11 +61,11 @@ struct ModelConfig {
   }
   void validate(Checker& c) const;
 
-  /// Encoder shape after applying the preset to the fields left at 0.
-  VitPreset encoder() const;
   /// Patches per side and per modality.
-  int64_t grid_size() const { return img_size / encoder().patch_size; }
+  int64_t grid_size() const { return img_size / patch_size; }
   int64_t num_patches() const { return grid_size() * grid_size(); }
+  /// Whether modality `m` is enabled.
+  bool has(Modality m) const;
 };
 
 /// Visible-token budget and the mask generators' knobs.

@@ -17,6 +17,9 @@ constexpr int64_t kIgnoreClass = 255;
 constexpr int64_t kNoInstance = 0;
 /// Instance ids are 16-bit (DESIGN.md §2: 16-bit instance PNGs): every id is below this.
 constexpr int64_t kInstanceIdLimit = 65536;
+/// Semantic and instance maps are read and predicted at 1 / kLabelDownsample of the image
+/// resolution (MultiMAE: 56 x 56 for 224 px), so a patch covers (p / 4)^2 label pixels.
+constexpr int64_t kLabelDownsample = 4;
 
 inline const char* modality_name(Modality m) {
   switch (m) {
@@ -37,17 +40,6 @@ inline Modality parse_modality(const std::string& name) {
   }
   throw std::invalid_argument("unknown modality '" + name +
                               "'; hint: use semantic, instance or rgb");
-}
-
-/// Parses names and returns them in coarse-to-fine order without duplicates.
-inline std::vector<Modality> parse_modalities(const std::vector<std::string>& names) {
-  bool on[kNumModalities] = {false, false, false};
-  for (const auto& n : names) on[static_cast<int64_t>(parse_modality(n))] = true;
-  std::vector<Modality> out;
-  for (int64_t i = 0; i < kNumModalities; ++i) {
-    if (on[i]) out.push_back(static_cast<Modality>(i));
-  }
-  return out;
 }
 
 }  // namespace c2fmae

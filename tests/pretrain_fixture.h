@@ -1,48 +1,24 @@
-// A tiny pre-training config for the trainer and program tests (~30 ms per step on CPU).
+// The tiny pre-training config the trainer and program tests share: configs/debug/tiny.yaml
+// (~30 ms per step on CPU), copied into a fresh folder per test.
 #pragma once
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fstream>
 #include <string>
 
 namespace c2fmae::testing {
 
-inline const char* kTinyPretrainYaml = R"(model:
-  preset: tiny
-  img_size: 64
-  embed_dim: 48
-  depth: 2
-  num_heads: 3
-  num_semantic_classes: 10
-  decoder_dim: 32
-  decoder_depth: 1
-  decoder_heads: 2
-masking:
-  num_visible: 12
-data:
-  batch_size: 8
-  num_workers: 1
-  synthetic_samples: 320
-optim:
-  lr: 2.0e-3
-  warmup_epochs: 0.1
-train:
-  epochs: 2
-  checkpoint_every: 10
-  keep_last: 2
-  precision: fp32
-log:
-  every: 1
-  progress: false
-)";
+/// configs/debug/tiny.yaml in the source tree.
+inline std::string tiny_pretrain_yaml() {
+  return std::string(C2FMAE_SOURCE_DIR) + "/configs/debug/tiny.yaml";
+}
 
 /// A fresh folder under the test temp dir holding tiny.yaml; returns the folder.
 inline std::string tiny_pretrain_dir(const std::string& name) {
   const auto dir = std::filesystem::path(::testing::TempDir()) / name;
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
-  std::ofstream(dir / "tiny.yaml") << kTinyPretrainYaml;
+  std::filesystem::copy_file(tiny_pretrain_yaml(), dir / "tiny.yaml");
   return dir.string();
 }
 

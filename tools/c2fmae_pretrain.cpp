@@ -9,9 +9,9 @@
 #include <cstdlib>
 #include <iostream>
 
-#include "c2fmae/config/config.h"
+#include "c2fmae/config/pretrain_config.h"
 #include "c2fmae/core/log.h"
-#include "c2fmae/train/trainer.h"
+#include "c2fmae/train/pretrain_engine.h"
 
 namespace {
 
@@ -33,7 +33,7 @@ int main(int argc, char** argv) {
   using namespace c2fmae;
   CLI::App app{"c2fmae_pretrain: coarse-to-fine masked autoencoder pre-training"};
   app.footer("Config keys (section.key, settable in YAML or with --set):\n\n" +
-             config::Config::describe_keys());
+             config::PretrainConfig().describe_keys());
   std::vector<std::string> files, sets;
   std::string resume, output_dir;
   bool dump = false, overwrite = false;
@@ -62,12 +62,12 @@ int main(int argc, char** argv) {
     command_line += (i ? " " : "") + shell_quote(arg);
   }
   try {
-    auto cfg = config::load_config(files, sets);
+    auto cfg = config::load_config<config::PretrainConfig>(files, sets);
     if (!output_dir.empty()) {
       cfg.train.output_dir = output_dir;  // a path, not YAML: assigned, not parsed
       cfg.origins["train.output_dir"] = "--output-dir";
     }
-    cfg.validate();
+    train::check_pretrain_config(cfg);
     if (dump) {
       std::cout << cfg.dump_yaml();
       return 0;
@@ -80,16 +80,21 @@ int main(int argc, char** argv) {
                    "available yet\nhint: start one process (unset WORLD_SIZE)\n";
       return 2;
     }
-    train::Trainer trainer(cfg, {resume, overwrite, command_line});
-    train::TrainResult result;
+    train::PretrainEngine engine(cfg);
+    train::RunOptions options;
+    options.resume = resume;
+    options.overwrite = overwrite;
+    options.command_line = command_line;
+    train::RunShell shell(cfg, cfg.train, cfg.log, options);
+    train::RunResult result;
     try {
-      result = trainer.run();
+      result = shell.run(engine);
     } catch (const config::ConfigError&) {
-      return 2;  // the trainer has logged why
+      return 2;  // the shell has logged why
     } catch (const std::exception&) {
       return 1;
     }
-    if (result.status == train::TrainResult::Status::kInterrupted) return 128 + result.signal;
+    if (result.status == train::RunResult::Status::kInterrupted) return 128 + result.signal;
     return 0;
   } catch (const config::ConfigError& e) {
     std::cerr << "config error: " << e.what() << "\n";

@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <fstream>
+#include <functional>
 #include <iomanip>
 #include <sstream>
 
@@ -27,7 +28,9 @@ size_t edit_distance(const std::string& a, const std::string& b) {
   return row[b.size()];
 }
 
-std::string closest_hint(const std::string& name, const std::vector<std::string>& known,
+}  // namespace
+
+std::string did_you_mean(const std::string& name, const std::vector<std::string>& known,
                          const std::string& what) {
   std::string best;
   size_t best_d = std::string::npos;
@@ -43,38 +46,124 @@ std::string closest_hint(const std::string& name, const std::vector<std::string>
   return "known " + what + ": " + all;
 }
 
+namespace {
+
+
 /// Names of a section's keys.
-struct KeyLister {
+class KeyLister : public FieldVisitor {
+ public:
   std::vector<std::string> keys;
   template <class T>
-  void operator()(const char* key, T&, const char*) {
+  void add(const char* key, T&) {
     keys.emplace_back(key);
   }
+  void field(const char* k, int64_t& v, const char*) override { add(k, v); }
+  void field(const char* k, double& v, const char*) override { add(k, v); }
+  void field(const char* k, bool& v, const char*) override { add(k, v); }
+  void field(const char* k, std::string& v, const char*) override { add(k, v); }
+  void field(const char* k, std::vector<Modality>& v, const char*) override { add(k, v); }
+  void field(const char* k, std::vector<Keyframe>& v, const char*) override { add(k, v); }
 };
 
 /// Reads one section's map node into its struct.
-struct SectionReader {
-  const YAML::Node& node;
-  const std::string& section;
-  const std::string& source;
-  Origins& origins;
+class SectionReader : public FieldVisitor {
+ public:
+  SectionReader(const YAML::Node& node, std::string section, std::string source, Origins& origins)
+      : node_(node), section_(std::move(section)), source_(std::move(source)), origins_(origins) {}
+  void field(const char* k, int64_t& v, const char*) override { read(k, v); }
+  void field(const char* k, double& v, const char*) override { read(k, v); }
+  void field(const char* k, bool& v, const char*) override { read(k, v); }
+  void field(const char* k, std::string& v, const char*) override { read(k, v); }
+  void field(const char* k, std::vector<Modality>& v, const char*) override { read(k, v); }
+  void field(const char* k, std::vector<Keyframe>& v, const char*) override { read(k, v); }
+
+ private:
   template <class T>
-  void operator()(const char* key, T& field, const char*) {
-    YAML::Node value = node[key];
+  void read(const char* key, T& field) {
+    YAML::Node value = node_[key];
     if (!value) return;
-    const std::string dotted = section + "." + key;
-    read_field(value, field, source, dotted);
-    origins[dotted] = source;
+    const std::string dotted = section_ + "." + key;
+    read_field(value, field, source_, dotted);
+    origins_[dotted] = source_;
   }
+  const YAML::Node& node_;
+  std::string section_, source_;
+  Origins& origins_;
 };
 
-/// Applies a parsed document: map of sections, each a map of keys.
-struct DocumentReader {
-  const YAML::Node& root;
-  const std::string& source;
-  Origins& origins;
-  template <class S>
-  void operator()(const char* section, S& s) {
+/// Calls `fn(key, value, help)` for every field, with the value as flow YAML text.
+class FieldPrinter : public FieldVisitor {
+ public:
+  using Fn = std::function<void(const char*, const std::string&, const char*)>;
+  explicit FieldPrinter(Fn fn) : fn_(std::move(fn)) {}
+  void field(const char* k, int64_t& v, const char* h) override { print(k, v, h); }
+  void field(const char* k, double& v, const char* h) override { print(k, v, h); }
+  void field(const char* k, bool& v, const char* h) override { print(k, v, h); }
+  void field(const char* k, std::string& v, const char* h) override { print(k, v, h); }
+  void field(const char* k, std::vector<Modality>& v, const char* h) override { print(k, v, h); }
+  void field(const char* k, std::vector<Keyframe>& v, const char* h) override { print(k, v, h); }
+
+ private:
+  template <class T>
+  void print(const char* key, const T& value, const char* help) {
+    YAML::Emitter e;
+    e << YAML::Flow;
+    emit_field(e, value);
+    fn_(key, e.c_str(), help);
+  }
+  Fn fn_;
+};
+
+/// Writes every field as a YAML key and value.
+class FieldEmitter : public FieldVisitor {
+ public:
+  explicit FieldEmitter(YAML::Emitter& out) : out_(out) {}
+  void field(const char* k, int64_t& v, const char*) override { emit(k, v); }
+  void field(const char* k, double& v, const char*) override { emit(k, v); }
+  void field(const char* k, bool& v, const char*) override { emit(k, v); }
+  void field(const char* k, std::string& v, const char*) override { emit(k, v); }
+  void field(const char* k, std::vector<Modality>& v, const char*) override { emit(k, v); }
+  void field(const char* k, std::vector<Keyframe>& v, const char*) override { emit(k, v); }
+
+ private:
+  template <class T>
+  void emit(const char* key, const T& value) {
+    out_ << YAML::Key << key << YAML::Value;
+    emit_field(out_, value);
+  }
+  YAML::Emitter& out_;
+};
+
+/// A SectionVisitor from a lambda (name, fields).
+class EachSection : public SectionVisitor {
+ public:
+  using Fn = std::function<void(const char*, const std::function<void(FieldVisitor&)>&)>;
+  explicit EachSection(Fn fn) : fn_(std::move(fn)) {}
+  void section(const char* name, const std::function<void(FieldVisitor&)>& fields) override {
+    fn_(name, fields);
+  }
+
+ private:
+  Fn fn_;
+};
+
+void merge_document(ConfigRoot& cfg, const YAML::Node& root, const std::string& source) {
+  if (!root || root.IsNull()) return;
+  if (!root.IsMap()) {
+    throw ConfigError(source, "(top level)", "", "expected a map of sections",
+                      "a config file is 'section:' blocks such as 'model:' and 'train:'");
+  }
+  std::vector<std::string> sections;
+  EachSection names([&](const char* name, const auto&) { sections.emplace_back(name); });
+  cfg.visit_sections(names);
+  for (const auto& kv : root) {
+    const auto name = kv.first.as<std::string>();
+    if (std::find(sections.begin(), sections.end(), name) == sections.end()) {
+      throw ConfigError(source, name, "", "unknown section",
+                        did_you_mean(name, sections, "sections"));
+    }
+  }
+  EachSection reader([&](const char* section, const std::function<void(FieldVisitor&)>& fields) {
     YAML::Node node = root[section];
     if (!node || node.IsNull()) return;
     if (!node.IsMap()) {
@@ -82,64 +171,24 @@ struct DocumentReader {
                         std::string("write it as '") + section + ":' followed by indented keys");
     }
     KeyLister lister;
-    s.visit(lister);
+    fields(lister);
     for (const auto& kv : node) {
       const auto key = kv.first.as<std::string>();
       if (std::find(lister.keys.begin(), lister.keys.end(), key) == lister.keys.end()) {
         throw ConfigError(source, std::string(section) + "." + key, yaml_text(kv.second),
                           "unknown key",
-                          closest_hint(key, lister.keys, std::string(section) + " keys"));
+                          did_you_mean(key, lister.keys, std::string(section) + " keys"));
       }
     }
-    SectionReader reader{node, section, source, origins};
-    s.visit(reader);
-  }
-};
-
-struct SectionNames {
-  std::vector<std::string> names;
-  template <class S>
-  void operator()(const char* section, S&) {
-    names.emplace_back(section);
-  }
-};
-
-void merge_document(Config& cfg, const YAML::Node& root, const std::string& source) {
-  if (!root || root.IsNull()) return;
-  if (!root.IsMap()) {
-    throw ConfigError(source, "(top level)", "", "expected a map of sections",
-                      "a config file is 'section:' blocks such as 'model:' and 'train:'");
-  }
-  SectionNames sections;
-  cfg.visit_sections(sections);
-  for (const auto& kv : root) {
-    const auto name = kv.first.as<std::string>();
-    if (std::find(sections.names.begin(), sections.names.end(), name) == sections.names.end()) {
-      throw ConfigError(source, name, "", "unknown section",
-                        closest_hint(name, sections.names, "sections"));
-    }
-  }
-  DocumentReader reader{root, source, cfg.origins};
+    SectionReader read(node, section, source, cfg.origins);
+    fields(read);
+  });
   cfg.visit_sections(reader);
 }
 
-struct Emitter {
-  YAML::Emitter& out;
-  template <class S>
-  void operator()(const char* section, S& s) {
-    out << YAML::Key << section << YAML::Value << YAML::BeginMap;
-    auto field = [&](const char* key, auto& value, const char*) {
-      out << YAML::Key << key << YAML::Value;
-      emit_field(out, value);
-    };
-    s.visit(field);
-    out << YAML::EndMap;
-  }
-};
-
 }  // namespace
 
-void Config::merge_yaml(const std::string& yaml_text, const std::string& source) {
+void ConfigRoot::merge_yaml(const std::string& yaml_text, const std::string& source) {
   YAML::Node root;
   try {
     root = YAML::Load(yaml_text);
@@ -150,7 +199,7 @@ void Config::merge_yaml(const std::string& yaml_text, const std::string& source)
   merge_document(*this, root, source);
 }
 
-void Config::merge_file(const std::string& path) {
+void ConfigRoot::merge_file(const std::string& path) {
   std::ifstream in(path);
   if (!in) {
     throw ConfigError(path, "(file)", "", "cannot open the config file",
@@ -161,7 +210,7 @@ void Config::merge_file(const std::string& path) {
   merge_yaml(text.str(), path);
 }
 
-void Config::set(const std::string& assignment) {
+void ConfigRoot::set(const std::string& assignment) {
   const auto eq = assignment.find('=');
   const auto dot = assignment.find('.');
   if (eq == std::string::npos || dot == std::string::npos || dot > eq) {
@@ -183,92 +232,86 @@ void Config::set(const std::string& assignment) {
   merge_document(*this, doc, "--set");
 }
 
-void Config::validate() const {
-  Checker c(origins);
-  model.validate(c);
-  masking.validate(c);
-  curriculum.validate(c);
-  loss.validate(c);
-  data.validate(c);
-  optim.validate(c);
-  train.validate(c);
-  dist.validate(c);
-  log.validate(c);
-
-  // Rules that span sections.
-  const auto mods = model.modalities.size();
-  const int64_t tokens = static_cast<int64_t>(mods) * model.num_patches();
-  c.require(masking.num_visible <= tokens, "masking.num_visible", masking.num_visible,
-            "more than the " + std::to_string(tokens) + " tokens of " + std::to_string(mods) +
-                " modalities x " + std::to_string(model.num_patches()) + " patches",
-            "lower masking.num_visible (MultiMAE: 98 of 3 x 196; MAE: 49 of 196)");
-  c.require(masking.num_visible < tokens, "masking.num_visible", masking.num_visible,
-            "leaves no masked token to reconstruct", "lower masking.num_visible");
-  const double total_weight = (model.has(Modality::kSemantic) ? loss.weight_semantic : 0.0) +
-                              (model.has(Modality::kInstance) ? loss.weight_instance : 0.0) +
-                              (model.has(Modality::kRgb) ? loss.weight_rgb : 0.0);
-  c.require(total_weight > 0.0, "loss.weight_rgb", loss.weight_rgb,
-            "every enabled modality has loss weight 0, so nothing is learned",
-            "give an enabled modality a positive loss.weight_*");
-}
-
-std::string Config::dump_yaml() const {
+std::string ConfigRoot::dump_yaml() const {
   YAML::Emitter out;
   out << YAML::BeginMap;
-  Emitter emitter{out};
-  visit_sections(emitter);
+  EachSection each([&](const char* name, const std::function<void(FieldVisitor&)>& fields) {
+    out << YAML::Key << name << YAML::Value << YAML::BeginMap;
+    FieldEmitter emitter(out);
+    fields(emitter);
+    out << YAML::EndMap;
+  });
+  visit_sections(each);
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
 }
 
-std::string Config::section_yaml(const std::string& section) const {
+std::string ConfigRoot::section_yaml(const std::string& section) const {
   YAML::Emitter out;
   bool found = false;
-  auto one = [&](const char* name, auto& s) {
+  EachSection each([&](const char* name, const std::function<void(FieldVisitor&)>& fields) {
     if (section != name) return;
     found = true;
-    out << YAML::BeginMap;
-    Emitter{out}(name, s);
-    out << YAML::EndMap;
-  };
-  visit_sections(one);
+    out << YAML::BeginMap << YAML::Key << name << YAML::Value << YAML::BeginMap;
+    FieldEmitter emitter(out);
+    fields(emitter);
+    out << YAML::EndMap << YAML::EndMap;
+  });
+  visit_sections(each);
   if (!found) throw std::invalid_argument("unknown config section '" + section + "'");
   return out.c_str();
 }
 
-std::string Config::table() const {
+std::string ConfigRoot::table() const {
   std::ostringstream os;
-  auto section_fn = [&](const char* section, auto& s) {
-    auto field = [&](const char* key, auto& value, const char*) {
+  EachSection each([&](const char* section, const std::function<void(FieldVisitor&)>& fields) {
+    FieldPrinter printer([&](const char* key, const std::string& value, const char*) {
       const std::string dotted = std::string(section) + "." + key;
-      YAML::Emitter e;
-      e << YAML::Flow;
-      emit_field(e, value);
       auto it = origins.find(dotted);
-      os << "  " << std::left << std::setw(34) << dotted << " " << std::setw(28) << e.c_str() << " "
+      os << "  " << std::left << std::setw(34) << dotted << " " << std::setw(28) << value << " "
          << (it == origins.end() ? "default" : it->second) << "\n";
-    };
-    s.visit(field);
-  };
-  visit_sections(section_fn);
+    });
+    fields(printer);
+  });
+  visit_sections(each);
   return os.str();
 }
 
-std::string Config::describe_keys() {
+std::string ConfigRoot::describe_keys() const {
   std::ostringstream os;
-  Config defaults;
-  auto section_fn = [&](const char* section, auto& s) {
+  auto defaults = fresh();
+  EachSection each([&](const char* section, const std::function<void(FieldVisitor&)>& fields) {
     os << section << ":\n";
-    auto field = [&](const char* key, auto& value, const char* help) {
-      YAML::Emitter e;
-      e << YAML::Flow;
-      emit_field(e, value);
-      os << "  " << std::left << std::setw(24) << key << " " << help << " [" << e.c_str() << "]\n";
-    };
-    s.visit(field);
-  };
-  defaults.visit_sections(section_fn);
+    FieldPrinter printer([&](const char* key, const std::string& value, const char* help) {
+      os << "  " << std::left << std::setw(24) << key << " " << help << " [" << value << "]\n";
+    });
+    fields(printer);
+  });
+  defaults->visit_sections(each);
   return os.str();
+}
+
+std::vector<std::string> ConfigRoot::differing_keys(const std::string& yaml_text,
+                                                    const std::string& source) const {
+  auto other = fresh();
+  other->merge_yaml(yaml_text, source);
+  auto values = [](const ConfigRoot& root) {
+    std::vector<std::pair<std::string, std::string>> out;
+    EachSection each([&](const char* section, const std::function<void(FieldVisitor&)>& fields) {
+      FieldPrinter printer([&](const char* key, const std::string& value, const char*) {
+        out.emplace_back(std::string(section) + "." + key, value);
+      });
+      fields(printer);
+    });
+    root.visit_sections(each);
+    return out;
+  };
+  const auto mine = values(*this), theirs = values(*other);
+  std::vector<std::string> differ;
+  for (size_t i = 0; i < mine.size(); ++i) {
+    if (mine[i].second != theirs[i].second) differ.push_back(mine[i].first);
+  }
+  return differ;
 }
 
 void Checker::fail(const std::string& key, const std::string& value, const std::string& problem,
@@ -276,13 +319,6 @@ void Checker::fail(const std::string& key, const std::string& value, const std::
   // Nested keys ("curriculum.keyframes[1].at") take the origin of their top-level key.
   auto it = origins_.find(key.substr(0, key.find('[')));
   throw ConfigError(it == origins_.end() ? "defaults" : it->second, key, value, problem, hint);
-}
-
-Config load_config(const std::vector<std::string>& files, const std::vector<std::string>& sets) {
-  Config cfg;
-  for (const auto& f : files) cfg.merge_file(f);
-  for (const auto& s : sets) cfg.set(s);
-  return cfg;
 }
 
 }  // namespace c2fmae::config

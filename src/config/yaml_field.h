@@ -2,12 +2,13 @@
 #pragma once
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
 
 #include "c2fmae/config/config_error.h"
-#include "c2fmae/config/sections.h"
+#include "c2fmae/config/keyframe.h"
 #include "c2fmae/core/number_text.h"
 
 namespace c2fmae::config {
@@ -71,14 +72,6 @@ void read_list(const YAML::Node& n, std::vector<T>& f, const std::string& s, con
   }
   f = std::move(out);
 }
-inline void read_field(const YAML::Node& n, std::vector<std::string>& f, const std::string& s,
-                       const std::string& k) {
-  read_list(n, f, s, k);
-}
-inline void read_field(const YAML::Node& n, std::vector<double>& f, const std::string& s,
-                       const std::string& k) {
-  read_list(n, f, s, k);
-}
 
 /// Modality names, stored coarse to fine (the mask's M order) whatever order they are given in.
 inline void read_field(const YAML::Node& n, std::vector<Modality>& f, const std::string& s,
@@ -102,33 +95,51 @@ inline void read_field(const YAML::Node& n, std::vector<Modality>& f, const std:
   f = std::move(out);
 }
 
+/// {at: t, <generator>: weight, ..., loss_<modality>: weight, ...}. Generator names are
+/// checked against the registry by the curriculum area.
 inline void read_field(const YAML::Node& n, Keyframe& f, const std::string& s,
                        const std::string& k) {
   if (!n.IsMap()) {
     throw ConfigError(s, k, yaml_text(n), "expected a keyframe map",
-                      "write {at: 0.5, semantic: 0.2, instance: 0.8, random: 0.0}");
+                      "write {at: 0.5, semantic: 0.2, instance: 0.8}");
   }
   Keyframe out;
-  static const char* kKeys[] = {
-      "at", "semantic", "instance", "random", "loss_semantic", "loss_instance", "loss_rgb"};
-  double* fields[] = {&out.at,      &out.semantic,      &out.instance,
-                      &out.random,  &out.loss_semantic, &out.loss_instance,
-                      &out.loss_rgb};
+  bool has_at = false;
   for (const auto& kv : n) {
     const auto name = kv.first.as<std::string>();
-    auto it = std::find(std::begin(kKeys), std::end(kKeys), name);
-    if (it == std::end(kKeys)) {
-      throw ConfigError(s, k + "." + name, "", "unknown keyframe key",
-                        "keyframe keys: at, semantic, instance, random, loss_semantic, "
-                        "loss_instance, loss_rgb");
+    const std::string key = k + "." + name;
+    if (name == "at") {
+      read_field(kv.second, out.at, s, key);
+      has_at = true;
+      continue;
     }
-    read_field(kv.second, *fields[it - std::begin(kKeys)], s, k + "." + name);
+    double w = 0.0;
+    read_field(kv.second, w, s, key);
+    if (name.rfind("loss_", 0) == 0) {
+      Modality m;
+      try {
+        m = parse_modality(name.substr(5));
+      } catch (const std::invalid_argument&) {
+        throw ConfigError(s, key, yaml_text(kv.second), "unknown loss weight key",
+                          "loss weight keys: loss_semantic, loss_instance, loss_rgb");
+      }
+      out.loss_weights.emplace_back(m, w);
+    } else {
+      for (const auto& g : out.generators) {
+        if (g.first == name) {
+          throw ConfigError(s, key, yaml_text(kv.second), "generator named twice",
+                            "name each generator once per keyframe");
+        }
+      }
+      out.generators.emplace_back(name, w);
+    }
   }
-  if (!n["at"]) {
+  if (!has_at) {
     throw ConfigError(s, k, yaml_text(n), "keyframe without 'at'",
                       "give its progress in [0, 1], e.g. {at: 0.5, random: 1}");
   }
-  f = out;
+  std::sort(out.loss_weights.begin(), out.loss_weights.end());
+  f = std::move(out);
 }
 inline void read_field(const YAML::Node& n, std::vector<Keyframe>& f, const std::string& s,
                        const std::string& k) {
@@ -142,19 +153,9 @@ inline void emit_field(YAML::Emitter& e, double v) {
   // Round-trips exactly and stays readable (0.00015 rather than 0.00014999999999999999).
   e << shortest_text(v);
 }
-inline void emit_field(YAML::Emitter& e, const std::vector<std::string>& v) {
-  e << YAML::Flow << YAML::BeginSeq;
-  for (const auto& x : v) e << x;
-  e << YAML::EndSeq;
-}
 inline void emit_field(YAML::Emitter& e, const std::vector<Modality>& v) {
   e << YAML::Flow << YAML::BeginSeq;
   for (auto m : v) e << modality_name(m);
-  e << YAML::EndSeq;
-}
-inline void emit_field(YAML::Emitter& e, const std::vector<double>& v) {
-  e << YAML::Flow << YAML::BeginSeq;
-  for (double x : v) emit_field(e, x);
   e << YAML::EndSeq;
 }
 inline void emit_field(YAML::Emitter& e, const std::vector<Keyframe>& v) {
@@ -163,19 +164,13 @@ inline void emit_field(YAML::Emitter& e, const std::vector<Keyframe>& v) {
     e << YAML::Flow << YAML::BeginMap;
     e << YAML::Key << "at" << YAML::Value;
     emit_field(e, kf.at);
-    e << YAML::Key << "semantic" << YAML::Value;
-    emit_field(e, kf.semantic);
-    e << YAML::Key << "instance" << YAML::Value;
-    emit_field(e, kf.instance);
-    e << YAML::Key << "random" << YAML::Value;
-    emit_field(e, kf.random);
-    if (kf.has_loss_weights()) {
-      e << YAML::Key << "loss_semantic" << YAML::Value;
-      emit_field(e, kf.loss_semantic);
-      e << YAML::Key << "loss_instance" << YAML::Value;
-      emit_field(e, kf.loss_instance);
-      e << YAML::Key << "loss_rgb" << YAML::Value;
-      emit_field(e, kf.loss_rgb);
+    for (const auto& [name, w] : kf.generators) {
+      e << YAML::Key << name << YAML::Value;
+      emit_field(e, w);
+    }
+    for (const auto& [m, w] : kf.loss_weights) {
+      e << YAML::Key << loss_weight_key(m) << YAML::Value;
+      emit_field(e, w);
     }
     e << YAML::EndMap;
   }

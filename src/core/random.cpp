@@ -54,4 +54,11 @@ double gamma(Rng& rng, double alpha) {
   }
 }
 
+void choose_uniform(Rng& rng, std::vector<int64_t>& candidates, int64_t count) {
+  const auto n = static_cast<int64_t>(candidates.size());
+  for (int64_t i = 0; i < count && i < n; ++i) {
+    std::swap(candidates[i], candidates[uniform_int(rng, i, n - 1)]);
+  }
+}
+
 }  // namespace c2fmae

@@ -6,24 +6,27 @@
 #include <stdexcept>
 #include <string>
 
+#include "c2fmae/core/random.h"
 #include "c2fmae/core/seeding.h"
-#include "c2fmae/masking/budget_split.h"
 
 namespace c2fmae::curriculum {
 
-std::array<int64_t, 3> split_counts(const GeneratorWeights& weights, int64_t batch_size,
-                                    double offset) {
+std::vector<int64_t> split_counts(const std::vector<double>& weights, int64_t batch_size,
+                                  double offset) {
   if (!(offset >= 0.0 && offset < 1.0)) {
     throw std::invalid_argument("split_counts: offset must be in [0, 1), but got " +
                                 std::to_string(offset));
   }
-  const auto w = weights.as_array();
-  const double sum = w[0] + w[1] + w[2];
-  std::array<int64_t, 3> count{};
-  std::array<double, 3> frac{};
+  const size_t n = weights.size();
+  const double sum = std::accumulate(weights.begin(), weights.end(), 0.0);
+  if (n == 0 || !(sum > 0.0)) {
+    throw std::invalid_argument("split_counts: needs weights with a positive sum");
+  }
+  std::vector<int64_t> count(n);
+  std::vector<double> frac(n);
   int64_t given = 0;
-  for (size_t i = 0; i < 3; ++i) {
-    const double want = batch_size * w[i] / sum;
+  for (size_t i = 0; i < n; ++i) {
+    const double want = batch_size * weights[i] / sum;
     count[i] = static_cast<int64_t>(std::floor(want));
     frac[i] = want - static_cast<double>(count[i]);
     given += count[i];
@@ -37,8 +40,8 @@ std::array<int64_t, 3> split_counts(const GeneratorWeights& weights, int64_t bat
   };
   double end = 0.0;
   int64_t before = 0;
-  for (size_t i = 0; i < 3; ++i) {
-    end = i == 2 ? static_cast<double>(leftover) : end + frac[i];
+  for (size_t i = 0; i < n; ++i) {
+    end = i + 1 == n ? static_cast<double>(leftover) : end + frac[i];
     const int64_t upto = points_below(end);
     count[i] += upto - before;
     before = upto;
@@ -46,15 +49,17 @@ std::array<int64_t, 3> split_counts(const GeneratorWeights& weights, int64_t bat
   return count;
 }
 
-std::vector<int64_t> assign_generators(const GeneratorWeights& weights, int64_t batch_size,
+std::vector<int64_t> assign_generators(const std::vector<double>& weights, int64_t batch_size,
                                        uint64_t seed, int64_t step) {
   Rng rng(mix_seed({seed, static_cast<uint64_t>(step), 0x5B11u}));
   const double offset = uniform01(rng);
   const auto count = split_counts(weights, batch_size, offset);
   std::vector<int64_t> assignment;
   assignment.reserve(batch_size);
-  for (int64_t g = 0; g < 3; ++g) assignment.insert(assignment.end(), count[g], g);
-  masking::choose_uniform(rng, assignment, batch_size);  // full shuffle
+  for (size_t g = 0; g < count.size(); ++g) {
+    assignment.insert(assignment.end(), count[g], static_cast<int64_t>(g));
+  }
+  choose_uniform(rng, assignment, batch_size);  // full shuffle
   return assignment;
 }
 

@@ -3,36 +3,47 @@
 #include <torch/torch.h>
 
 #include "c2fmae/core/seeding.h"
+#include "c2fmae/curriculum/batch_split.h"
+#include "c2fmae/masking/generator_registry.h"
 
 namespace c2fmae::curriculum {
 
-CurriculumMasker::CurriculumMasker(const config::Config& config)
-    : spec_(masking::MaskSpec::from_config(config.model, config.masking)),
-      schedule_(config.curriculum,
-                ModalityWeights{config.loss.weight_semantic, config.loss.weight_instance,
-                                config.loss.weight_rgb}) {
-  const auto& names = masking::mask_generator_names();
-  for (size_t g = 0; g < generators_.size(); ++g) {
-    generators_[g] = masking::make_mask_generator(names[g], spec_, config.masking);
-  }
+CurriculumMasker::CurriculumMasker(const masking::MaskSpec& spec,
+                                   const config::MaskingConfig& masking,
+                                   const std::vector<std::string>& generator_names)
+    : spec_(spec), names_(generator_names) {
+  for (const auto& name : names_) generators_.push_back(masking::make_generator(name, spec_, masking));
 }
 
-torch::Tensor CurriculumMasker::make_mask(const Batch& batch, int64_t step, int64_t total_steps,
-                                          uint64_t seed) const {
-  const int64_t b = batch.size();
-  const double progress =
-      total_steps > 0 ? static_cast<double>(step) / static_cast<double>(total_steps) : 0.0;
-  const auto assignment = assign_generators(schedule_.generator_weights(progress), b, seed, step);
+masking::MaskNeeds CurriculumMasker::needs() const {
+  masking::MaskNeeds all;
+  for (const auto& g : generators_) {
+    const auto n = g->needs();
+    all.affinity = all.affinity || n.affinity;
+    all.parts = all.parts || n.parts;
+  }
+  return all;
+}
+
+torch::Tensor CurriculumMasker::make_mask(const masking::MaskInputs& inputs,
+                                          const GeneratorWeights& weights, uint64_t seed,
+                                          int64_t step) const {
+  const int64_t b = inputs.size();
+  std::vector<double> w;
+  for (const auto& name : names_) w.push_back(weights.of(name));
+  const auto assignment = assign_generators(w, b, seed, step);
   // Generators read only the label maps: leave the images out of the per-generator slices.
-  Batch maps = batch;
-  if (maps.semantic.defined() || maps.instance.defined() || maps.label.defined())
-    maps.rgb = torch::Tensor();
-  maps.mask = torch::Tensor();
+  masking::MaskInputs maps = inputs;
+  if (maps.batch.semantic.defined() || maps.batch.instance.defined() ||
+      maps.batch.label.defined()) {
+    maps.batch.rgb = torch::Tensor();
+  }
+  maps.batch.mask = torch::Tensor();
   auto mask = torch::empty({b, spec_.num_modalities(), spec_.num_patches()}, torch::kBool);
-  for (int64_t g = 0; g < 3; ++g) {
+  for (size_t g = 0; g < generators_.size(); ++g) {
     std::vector<int64_t> members;
     for (int64_t i = 0; i < b; ++i) {
-      if (assignment[i] == g) members.push_back(i);
+      if (assignment[i] == static_cast<int64_t>(g)) members.push_back(i);
     }
     if (members.empty()) continue;
     auto index = torch::tensor(members, torch::kLong);

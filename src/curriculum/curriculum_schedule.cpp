@@ -4,6 +4,9 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "c2fmae/config/config.h"
+#include "c2fmae/masking/generator_registry.h"
+
 namespace c2fmae::curriculum {
 namespace {
 
@@ -12,20 +15,34 @@ Interpolation parse_interpolation(const std::string& name) {
   if (name == "cosine") return Interpolation::kCosine;
   if (name == "step") return Interpolation::kStep;
   throw std::invalid_argument("unknown curriculum interpolation '" + name +
-                              "'; hint: use linear, cosine or step");
+                              "'\nhint: use linear, cosine or step");
 }
 
 double lerp(double a, double b, double t) { return a + (b - a) * t; }
 
 }  // namespace
 
-CurriculumSchedule::CurriculumSchedule(const config::CurriculumConfig& config,
-                                       ModalityWeights loss_weights)
-    : keyframes_(config.keyframes),
-      interpolation_(parse_interpolation(config.interpolation)),
-      loss_weights_(loss_weights) {
+double GeneratorWeights::of(const std::string& name) const {
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (names[i] == name) return values[i];
+  }
+  return 0.0;
+}
+
+CurriculumSchedule::CurriculumSchedule(const config::CurriculumConfig& curriculum,
+                                       const config::LossConfig& loss)
+    : keyframes_(curriculum.keyframes),
+      interpolation_(parse_interpolation(curriculum.interpolation)),
+      loss_weights_{loss.weight_semantic, loss.weight_instance, loss.weight_rgb} {
   if (keyframes_.empty()) {
-    throw std::invalid_argument("curriculum: no keyframes; hint: give at least one");
+    throw std::invalid_argument("curriculum: no keyframes\nhint: give at least one");
+  }
+  for (const auto& k : keyframes_) {
+    for (const auto& g : k.generators) {
+      if (std::find(names_.begin(), names_.end(), g.first) == names_.end()) {
+        names_.push_back(g.first);
+      }
+    }
   }
 }
 
@@ -55,10 +72,13 @@ GeneratorWeights CurriculumSchedule::generator_weights(double progress) const {
   const auto& lo = keyframes_[k];
   const auto& hi = keyframes_[std::min(k + 1, keyframes_.size() - 1)];
   // Each keyframe is normalised first, so a keyframe means the shares it states.
-  const double ls = lo.semantic + lo.instance + lo.random;
-  const double hs = hi.semantic + hi.instance + hi.random;
-  return {lerp(lo.semantic / ls, hi.semantic / hs, a), lerp(lo.instance / ls, hi.instance / hs, a),
-          lerp(lo.random / ls, hi.random / hs, a)};
+  const double ls = lo.total_weight(), hs = hi.total_weight();
+  GeneratorWeights w;
+  w.names = names_;
+  for (const auto& name : names_) {
+    w.values.push_back(lerp(lo.weight(name) / ls, hi.weight(name) / hs, a));
+  }
+  return w;
 }
 
 ModalityWeights CurriculumSchedule::loss_weights(double progress) const {
@@ -66,8 +86,25 @@ ModalityWeights CurriculumSchedule::loss_weights(double progress) const {
   const auto [k, a] = locate(progress);
   const auto& lo = keyframes_[k];
   const auto& hi = keyframes_[std::min(k + 1, keyframes_.size() - 1)];
-  return {lerp(lo.loss_semantic, hi.loss_semantic, a), lerp(lo.loss_instance, hi.loss_instance, a),
-          lerp(lo.loss_rgb, hi.loss_rgb, a)};
+  // A modality the keyframes leave out keeps the loss section's weight.
+  auto at = [&](Modality m, double fallback) {
+    const double l = lo.loss_weight(m), h = hi.loss_weight(m);
+    return std::isnan(l) ? fallback : lerp(l, h, a);
+  };
+  return {at(Modality::kSemantic, loss_weights_.semantic),
+          at(Modality::kInstance, loss_weights_.instance), at(Modality::kRgb, loss_weights_.rgb)};
+}
+
+void check_curriculum_config(const config::CurriculumConfig& curriculum, config::Checker& c) {
+  const auto known = masking::generator_names();
+  for (size_t i = 0; i < curriculum.keyframes.size(); ++i) {
+    for (const auto& g : curriculum.keyframes[i].generators) {
+      c.require(masking::is_registered_generator(g.first),
+                "curriculum.keyframes[" + std::to_string(i) + "]." + g.first, g.second,
+                "unknown mask generator '" + g.first + "'",
+                config::did_you_mean(g.first, known, "generators"));
+    }
+  }
 }
 
 }  // namespace c2fmae::curriculum

@@ -33,13 +33,28 @@ Batch collate(const std::vector<Sample>& samples) {
   return b;
 }
 
+LoaderOptions loader_options(const config::DataConfig& data, int64_t img_size, uint64_t seed,
+                             int64_t shard, int64_t num_shards) {
+  LoaderOptions o;
+  o.batch_size = data.batch_size;
+  o.img_size = img_size;
+  o.num_workers = data.num_workers;
+  o.seed = seed;
+  o.shard = shard;
+  o.num_shards = num_shards;
+  o.augmentation.scale_min = data.crop_scale_min;
+  o.augmentation.scale_max = data.crop_scale_max;
+  o.augmentation.hflip = data.hflip;
+  return o;
+}
+
 BatchLoader::BatchLoader(std::shared_ptr<const Dataset> dataset, LoaderOptions options)
     : dataset_(std::move(dataset)), options_(options) {
-  TORCH_CHECK(options_.world_size >= 1 && options_.rank >= 0 && options_.rank < options_.world_size,
-              "BatchLoader: rank ", options_.rank, " outside world size ", options_.world_size);
+  TORCH_CHECK(options_.num_shards >= 1 && options_.shard >= 0 && options_.shard < options_.num_shards,
+              "BatchLoader: shard ", options_.shard, " outside ", options_.num_shards, " shards");
   TORCH_CHECK(steps_per_epoch() > 0, "BatchLoader: the dataset's ", dataset_->size(),
               " samples do not fill one global batch of ", options_.batch_size, " x ",
-              options_.world_size, "; hint: lower data.batch_size or use more samples");
+              options_.num_shards, "\nhint: lower data.batch_size or use more samples");
 }
 
 BatchLoader::~BatchLoader() { cancel_prefetch(); }
@@ -53,7 +68,7 @@ void BatchLoader::cancel_prefetch() {
 }
 
 int64_t BatchLoader::steps_per_epoch() const {
-  return dataset_->size() / (options_.batch_size * options_.world_size);
+  return dataset_->size() / (options_.batch_size * options_.num_shards);
 }
 
 std::vector<int64_t> BatchLoader::indices(int64_t step) const {
@@ -69,7 +84,7 @@ std::vector<int64_t> BatchLoader::indices(int64_t step) const {
     }
     permutation_epoch_ = epoch;
   }
-  const int64_t start = (within * options_.world_size + options_.rank) * options_.batch_size;
+  const int64_t start = (within * options_.num_shards + options_.shard) * options_.batch_size;
   return {permutation_.begin() + start, permutation_.begin() + start + options_.batch_size};
 }
 

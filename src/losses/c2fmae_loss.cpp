@@ -15,8 +15,12 @@ C2fmaeLoss::C2fmaeLoss(const config::ModelConfig& model, const config::LossConfi
       instance_dim_(model.instance_head_dim),
       norm_pix_(loss.norm_pix),
       instance_options_{loss.instance_delta_pull, loss.instance_delta_push,
-                        loss.instance_weight_reg},
-      weights_{loss.weight_semantic, loss.weight_instance, loss.weight_rgb} {}
+                        loss.instance_weight_reg} {
+  if (loss.instance_loss != "discriminative") {
+    throw std::invalid_argument("loss.instance_loss = " + loss.instance_loss +
+                                " is not implemented\nhint: use discriminative");
+  }
+}
 
 LossTerms C2fmaeLoss::operator()(const std::vector<torch::Tensor>& predictions, const Batch& batch,
                                  const ModalityWeights& weights) const {

@@ -59,11 +59,4 @@ std::vector<int64_t> split_budget(Rng& rng, double alpha, int64_t budget,
   return count;
 }
 
-void choose_uniform(Rng& rng, std::vector<int64_t>& candidates, int64_t count) {
-  const auto n = static_cast<int64_t>(candidates.size());
-  for (int64_t i = 0; i < count && i < n; ++i) {
-    std::swap(candidates[i], candidates[uniform_int(rng, i, n - 1)]);
-  }
-}
-
 }  // namespace c2fmae::masking

@@ -1,9 +1,5 @@
 #include "c2fmae/masking/mask_generator.h"
 
-#include "c2fmae/masking/instance_generator.h"
-#include "c2fmae/masking/random_generator.h"
-#include "c2fmae/masking/semantic_generator.h"
-
 namespace c2fmae::masking {
 
 MaskSpec MaskSpec::from_config(const config::ModelConfig& model,
@@ -16,24 +12,13 @@ MaskSpec MaskSpec::from_config(const config::ModelConfig& model,
   return spec;
 }
 
-const std::vector<std::string>& mask_generator_names() {
-  static const std::vector<std::string> kNames = {"semantic", "instance", "random"};
-  return kNames;
-}
-
-std::unique_ptr<MaskGenerator> make_mask_generator(const std::string& name, const MaskSpec& spec,
-                                                   const config::MaskingConfig& config) {
-  if (name == "random") return std::make_unique<RandomGenerator>(spec, config.dirichlet_alpha);
-  if (name == "semantic") {
-    return std::make_unique<SemanticGenerator>(spec, config.semantic_hide_ratio,
-                                               config.dirichlet_alpha);
-  }
-  if (name == "instance") {
-    return std::make_unique<InstanceGenerator>(spec, config.instance_hide_ratio,
-                                               config.dirichlet_alpha);
-  }
-  throw std::invalid_argument("unknown mask generator '" + name +
-                              "'; hint: use semantic, instance or random");
+MaskInputs MaskInputs::select(const torch::Tensor& index) const {
+  MaskInputs out;
+  out.batch = batch.select(index);
+  if (affinity.defined()) out.affinity = affinity.index_select(0, index.to(affinity.device()));
+  if (parts.defined()) out.parts = parts.index_select(0, index.to(parts.device()));
+  out.progress = progress;
+  return out;
 }
 
 }  // namespace c2fmae::masking

@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "c2fmae/core/mask.h"
+#include "c2fmae/core/random.h"
 #include "c2fmae/core/seeding.h"
 #include "c2fmae/masking/budget_split.h"
 
@@ -13,8 +14,8 @@ namespace c2fmae::masking {
 RandomGenerator::RandomGenerator(MaskSpec spec, double dirichlet_alpha)
     : spec_(std::move(spec)), alpha_(dirichlet_alpha) {}
 
-torch::Tensor RandomGenerator::generate(const Batch& batch, uint64_t seed) const {
-  const int64_t b = batch.size(), m = spec_.num_modalities(), l = spec_.num_patches();
+torch::Tensor RandomGenerator::generate(const MaskInputs& inputs, uint64_t seed) const {
+  const int64_t b = inputs.size(), m = spec_.num_modalities(), l = spec_.num_patches();
   auto mask = torch::ones({b, m, l}, torch::kBool);
   auto acc = mask.accessor<bool, 3>();
   const std::vector<int64_t> capacity(m, l);

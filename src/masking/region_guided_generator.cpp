@@ -38,8 +38,8 @@ RegionGuidedGenerator::RegionGuidedGenerator(MaskSpec spec, double hide_ratio,
                                              double dirichlet_alpha)
     : spec_(std::move(spec)), hide_ratio_(hide_ratio), alpha_(dirichlet_alpha) {}
 
-torch::Tensor RegionGuidedGenerator::generate(const Batch& batch, uint64_t seed) const {
-  const auto& map = region_map(batch);
+torch::Tensor RegionGuidedGenerator::generate(const MaskInputs& inputs, uint64_t seed) const {
+  const auto& map = region_map(inputs.batch);
   TORCH_CHECK(map.defined() && map.dim() == 3, name(),
               " masking needs the batch's per-pixel map [B, H, W]");
   auto labels = patch_majority(map.cpu(), spec_.patch).contiguous();  // [B, L]

@@ -88,4 +88,10 @@ void AdamW::load(torch::serialize::InputArchive& archive) {
   }
 }
 
+AdamW make_adamw(const torch::OrderedDict<std::string, torch::Tensor>& named_parameters,
+                 const config::OptimConfig& optim) {
+  return AdamW(weight_decay_groups(named_parameters, optim.weight_decay),
+               AdamWOptions{optim.beta1, optim.beta2, optim.eps});
+}
+
 }  // namespace c2fmae::optim

@@ -19,4 +19,14 @@ double scaled_learning_rate(double blr, double lr, int64_t effective_batch) {
   return lr > 0.0 ? lr : blr * static_cast<double>(effective_batch) / 256.0;
 }
 
+LrSchedule make_schedule(const config::OptimConfig& optim, int64_t steps_per_epoch,
+                         int64_t total_steps, int64_t effective_batch) {
+  LrSchedule s;
+  s.peak_lr = scaled_learning_rate(optim.blr, optim.lr, effective_batch);
+  s.min_lr = optim.min_lr;
+  s.warmup_steps = static_cast<int64_t>(std::llround(optim.warmup_epochs * steps_per_epoch));
+  s.total_steps = total_steps;
+  return s;
+}
+
 }  // namespace c2fmae::optim

@@ -1,26 +1,19 @@
 #include "c2fmae/train/checkpoint.h"
 
-#include <fcntl.h>
 #include <torch/torch.h>
-#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <cstdio>
 #include <filesystem>
 
+#include "c2fmae/core/atomic_file.h"
 #include "c2fmae/core/log.h"
 
 namespace c2fmae::train {
 namespace fs = std::filesystem;
 namespace {
-
-void fsync_path(const std::string& path, bool directory) {
-  const int fd = ::open(path.c_str(), directory ? O_RDONLY | O_DIRECTORY : O_RDONLY);
-  if (fd < 0) throw std::runtime_error("cannot open " + path + " to sync it");
-  const int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) throw std::runtime_error("fsync failed for " + path);
-}
 
 torch::Tensor scalar(int64_t v) { return torch::tensor(v, torch::kLong); }
 
@@ -35,22 +28,22 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model,
     archive.write("model." + b.key(), b.value().cpu(), true);
   optimizer.save(archive);
   archive.write("state.step", scalar(state.step));
-  archive.write("state.epoch", scalar(state.epoch));
-  archive.write("state.data_position", scalar(state.data_position));
   archive.write("state.nonfinite_total", scalar(state.nonfinite_total));
-  archive.write("state.progress", torch::tensor(state.progress, torch::kDouble));
-  archive.write("state.curriculum_weights",
-                torch::tensor(state.curriculum_weights, torch::kDouble));
   archive.write("state.config", c10::IValue(state.config_yaml));
   archive.write("rng.cpu", torch::globalContext().defaultGenerator(torch::kCPU).get_state());
   if (torch::cuda::is_available()) {
     archive.write("rng.cuda", torch::globalContext().defaultGenerator(torch::kCUDA).get_state());
   }
-  const std::string tmp = path + ".tmp";
-  archive.save_to(tmp);
-  fsync_path(tmp, false);
-  fs::rename(tmp, path);
-  fsync_path(fs::path(path).parent_path().string(), true);
+  write_file_atomically(path, [&](const std::string& tmp) {
+    try {
+      archive.save_to(tmp);
+    } catch (const c10::Error& e) {
+      // LibTorch's message carries a backtrace; the OS reason is what the user needs.
+      const int err = errno;
+      throw std::runtime_error("cannot write " + tmp + ": " +
+                               (err ? std::strerror(err) : e.what_without_backtrace()));
+    }
+  });
 }
 
 TrainingState load_checkpoint(const std::string& path, torch::nn::Module* model,
@@ -69,15 +62,7 @@ TrainingState load_checkpoint(const std::string& path, torch::nn::Module* model,
   };
   TrainingState state;
   state.step = read_int("state.step");
-  state.epoch = read_int("state.epoch");
-  state.data_position = read_int("state.data_position");
   state.nonfinite_total = read_int("state.nonfinite_total");
-  torch::Tensor progress, weights;
-  archive.read("state.progress", progress);
-  archive.read("state.curriculum_weights", weights);
-  state.progress = progress.item<double>();
-  for (int64_t i = 0; i < weights.numel(); ++i)
-    state.curriculum_weights.push_back(weights[i].item<double>());
   c10::IValue config;
   if (archive.try_read("state.config", config)) state.config_yaml = config.toStringRef();
   if (check) check(state);
@@ -125,11 +110,7 @@ std::string CheckpointManager::save(torch::nn::Module& model, const optim::AdamW
   const auto path = (fs::path(directory_) / name).string();
   save_checkpoint(path, model, optimizer, state);
   // latest.pt -> newest, replaced atomically.
-  const auto link = fs::path(directory_) / "latest.pt";
-  const auto tmp_link = fs::path(directory_) / "latest.pt.tmp";
-  fs::remove(tmp_link);
-  fs::create_symlink(name, tmp_link);
-  fs::rename(tmp_link, link);
+  replace_symlink((fs::path(directory_) / "latest.pt").string(), name);
   // Keep the file just written and the keep_last - 1 of highest step below it. Files of a
   // higher step were left by a run resumed from an earlier checkpoint (or, after a
   // non-finite stop, hold the same weights at a later data position): latest.pt no longer

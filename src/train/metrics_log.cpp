@@ -6,6 +6,7 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "c2fmae/core/atomic_file.h"
 #include "c2fmae/core/number_text.h"
 
 namespace c2fmae::train {
@@ -57,13 +58,7 @@ int64_t truncate_metrics(const std::string& path, int64_t last_step) {
   }
   in.close();
   if (dropped == 0) return 0;
-  const auto tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << kept;
-    if (!out) throw std::runtime_error("cannot rewrite " + path);
-  }
-  std::filesystem::rename(tmp, path);
+  write_text_atomically(path, kept);
   return dropped;
 }
 
@@ -79,6 +74,11 @@ MetricsRecord& MetricsRecord::add(const std::string& key, int64_t value) {
 
 MetricsRecord& MetricsRecord::add(const std::string& key, const std::string& value) {
   fields_.emplace_back(key, json_string(value));
+  return *this;
+}
+
+MetricsRecord& MetricsRecord::append(const MetricsRecord& other) {
+  fields_.insert(fields_.end(), other.fields_.begin(), other.fields_.end());
   return *this;
 }
 

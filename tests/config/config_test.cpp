@@ -1,4 +1,4 @@
-#include "c2fmae/config/config.h"
+#include "c2fmae/config/pretrain_config.h"
 
 #include <gtest/gtest.h>
 
@@ -28,7 +28,7 @@ std::string error_of(Fn fn) {
 }
 
 TEST(Config, DefaultsValidate) {
-  Config cfg;
+  PretrainConfig cfg;
   EXPECT_NO_THROW(cfg.validate());
   EXPECT_EQ(cfg.model.num_patches(), 196);
 }
@@ -36,7 +36,7 @@ TEST(Config, DefaultsValidate) {
 TEST(Config, MergeOrderDefaultsFilesThenSets) {
   auto a = write_temp("a.yaml", "model:\n  preset: tiny\n  img_size: 112\ntrain:\n  epochs: 5\n");
   auto b = write_temp("b.yaml", "train:\n  epochs: 7\n  seed: 3\n");
-  auto cfg = load_config({a, b}, {"train.seed=9", "model.modalities=[rgb]"});
+  auto cfg = load_config<PretrainConfig>({a, b}, {"train.seed=9", "model.modalities=[rgb]"});
   EXPECT_EQ(cfg.model.preset, "tiny");
   EXPECT_EQ(cfg.model.img_size, 112);
   EXPECT_EQ(cfg.train.epochs, 7);  // later file wins
@@ -49,75 +49,75 @@ TEST(Config, MergeOrderDefaultsFilesThenSets) {
 
 TEST(Config, UnknownKeyNamesFileKeyAndSuggestion) {
   auto f = write_temp("typo.yaml", "model:\n  dpeth: 4\n");
-  auto msg = error_of([&] { load_config({f}, {}); });
+  auto msg = error_of([&] { load_config<PretrainConfig>({f}, {}); });
   EXPECT_NE(msg.find(f), std::string::npos) << msg;
   EXPECT_NE(msg.find("model.dpeth = 4"), std::string::npos) << msg;
   EXPECT_NE(msg.find("did you mean 'depth'"), std::string::npos) << msg;
 }
 
 TEST(Config, UnknownSectionIsAnError) {
-  auto msg = error_of([] { load_config({}, {"trian.epochs=3"}); });
+  auto msg = error_of([] { load_config<PretrainConfig>({}, {"trian.epochs=3"}); });
   EXPECT_NE(msg.find("unknown section"), std::string::npos) << msg;
   EXPECT_NE(msg.find("'train'"), std::string::npos) << msg;
 }
 
 TEST(Config, WrongTypeNamesKeyAndValue) {
   auto f = write_temp("type.yaml", "train:\n  epochs: many\n");
-  auto msg = error_of([&] { load_config({f}, {}); });
+  auto msg = error_of([&] { load_config<PretrainConfig>({f}, {}); });
   EXPECT_NE(msg.find("train.epochs = many"), std::string::npos) << msg;
   EXPECT_NE(msg.find("expected integer"), std::string::npos) << msg;
-  msg = error_of([] { load_config({}, {"model.modalities=rgb"}); });
+  msg = error_of([] { load_config<PretrainConfig>({}, {"model.modalities=rgb"}); });
   EXPECT_NE(msg.find("expected a list"), std::string::npos) << msg;
 }
 
 TEST(Config, NonFiniteNumbersAreRejected) {
   for (const char* set : {"optim.clip_grad=.inf", "optim.warmup_epochs=.nan", "optim.blr=-.inf"}) {
-    auto msg = error_of([&] { load_config({}, {set}); });
+    auto msg = error_of([&] { load_config<PretrainConfig>({}, {set}); });
     EXPECT_NE(msg.find("expected a finite number"), std::string::npos) << set << ": " << msg;
   }
 }
 
 TEST(Config, OutOfRangeValueNamesSourceKeyValueAndHint) {
   auto f = write_temp("range.yaml", "masking:\n  num_visible: 700\n");
-  auto cfg = load_config({f}, {});
+  auto cfg = load_config<PretrainConfig>({f}, {});
   auto msg = error_of([&] { cfg.validate(); });
   EXPECT_NE(msg.find(f + ": masking.num_visible = 700"), std::string::npos) << msg;
   EXPECT_NE(msg.find("hint:"), std::string::npos) << msg;
 }
 
 TEST(Config, MalformedSetAndMissingFile) {
-  EXPECT_THROW(load_config({}, {"epochs=3"}), ConfigError);
-  EXPECT_THROW(load_config({"/nonexistent/x.yaml"}, {}), ConfigError);
+  EXPECT_THROW(load_config<PretrainConfig>({}, {"epochs=3"}), ConfigError);
+  EXPECT_THROW(load_config<PretrainConfig>({"/nonexistent/x.yaml"}, {}), ConfigError);
   auto bad = write_temp("bad.yaml", "model: [unclosed\n");
-  EXPECT_THROW(load_config({bad}, {}), ConfigError);
+  EXPECT_THROW(load_config<PretrainConfig>({bad}, {}), ConfigError);
 }
 
 TEST(Config, DumpRoundTrips) {
-  auto cfg = load_config({}, {"optim.blr=1.5e-4", "model.preset=small",
+  auto cfg = load_config<PretrainConfig>({}, {"optim.blr=1.5e-4", "model.preset=small",
                               "curriculum.keyframes=[{at: 0, random: 1}, {at: 0.5, semantic: 1, "
                               "loss_semantic: 2, loss_instance: 1, loss_rgb: 0.5}]",
                               "curriculum.keyframes=[{at: 0, random: 1, loss_semantic: 1, "
                               "loss_instance: 1, loss_rgb: 1}]"});
   auto path = write_temp("dump.yaml", cfg.dump_yaml());
-  auto again = load_config({path}, {});
+  auto again = load_config<PretrainConfig>({path}, {});
   EXPECT_EQ(again.dump_yaml(), cfg.dump_yaml());
   EXPECT_EQ(again.optim.blr, 1.5e-4);
   EXPECT_EQ(again.curriculum.keyframes, cfg.curriculum.keyframes);
 }
 
 TEST(Config, TableShowsValuesAndSources) {
-  auto cfg = load_config({}, {"train.epochs=3"});
+  auto cfg = load_config<PretrainConfig>({}, {"train.epochs=3"});
   auto t = cfg.table();
   EXPECT_NE(t.find("train.epochs"), std::string::npos);
   EXPECT_NE(t.find("--set"), std::string::npos);
   EXPECT_NE(t.find("default"), std::string::npos);
-  EXPECT_NE(Config::describe_keys().find("num_visible"), std::string::npos);
+  EXPECT_NE(PretrainConfig().describe_keys().find("num_visible"), std::string::npos);
 }
 
 TEST(Config, CrossSectionRules) {
-  auto cfg = load_config({}, {"model.modalities=[rgb]", "loss.weight_rgb=0"});
+  auto cfg = load_config<PretrainConfig>({}, {"model.modalities=[rgb]", "loss.weight_rgb=0"});
   EXPECT_NE(error_of([&] { cfg.validate(); }).find("nothing is learned"), std::string::npos);
-  cfg = load_config({}, {"model.modalities=[rgb]", "masking.num_visible=196"});
+  cfg = load_config<PretrainConfig>({}, {"model.modalities=[rgb]", "masking.num_visible=196"});
   EXPECT_NE(error_of([&] { cfg.validate(); }).find("no masked token"), std::string::npos);
 }
 
@@ -129,8 +129,8 @@ TEST(Config, EveryShippedRecipeValidatesAndKeepsItsStatedBatch) {
     if (e.path().extension() != ".yaml") continue;
     ++recipes;
     const auto name = e.path().filename().string();
-    Config cfg;
-    ASSERT_NO_THROW(cfg = load_config({e.path().string()}, {})) << name;
+    PretrainConfig cfg;
+    ASSERT_NO_THROW(cfg = load_config<PretrainConfig>({e.path().string()}, {})) << name;
     EXPECT_NO_THROW(cfg.validate()) << name;
     if (name.find("vit_base") != std::string::npos) {
       // The ViT-B recipes state MAE's effective batch of 4096 (lr 2.4e-3) on one process.
@@ -146,6 +146,45 @@ TEST(Config, EveryShippedRecipeValidatesAndKeepsItsStatedBatch) {
     }
   }
   EXPECT_EQ(recipes, 5);
+}
+
+TEST(Config, KeysOfFeaturesNotLandedRejectNonDefaultValues) {
+  for (const char* set : {"dist.backend=nccl", "dist.timeout_s=30", "dist.bucket_mb=50",
+                          "data.root=/data/imagenet", "data.max_bad_fraction=0.1"}) {
+    auto cfg = load_config<PretrainConfig>({}, {set});
+    const auto msg = error_of([&] { cfg.validate(); });
+    EXPECT_NE(msg.find("not implemented yet"), std::string::npos) << set << ": " << msg;
+  }
+}
+
+/// A root of another program: any struct of sections gets the whole machinery.
+struct ToyRoot : Root<ToyRoot> {
+  ModelConfig model;
+  LogConfig log;
+  void visit_sections(SectionVisitor& v) override {
+    v("model", model);
+    v("log", log);
+  }
+  using ConfigRoot::visit_sections;
+  void validate() const override {
+    Checker c(origins);
+    model.validate(c);
+    log.validate(c);
+  }
+};
+
+TEST(Config, AnyRootOfSectionsGetsLoadingDumpingHelpAndErrors) {
+  auto cfg = load_config<ToyRoot>({}, {"log.every=5", "model.depth=3"});
+  EXPECT_EQ(cfg.log.every, 5);
+  EXPECT_EQ(cfg.origins.at("model.depth"), "--set");
+  EXPECT_NO_THROW(cfg.validate());
+  EXPECT_NE(cfg.dump_yaml().find("every: 5"), std::string::npos);
+  EXPECT_EQ(cfg.dump_yaml().find("optim"), std::string::npos);  // not a section of this root
+  EXPECT_NE(cfg.describe_keys().find("decoder_dim"), std::string::npos);
+  EXPECT_NE(error_of([] { load_config<ToyRoot>({}, {"optim.blr=1"}); }).find("unknown section"),
+            std::string::npos);
+  const auto differ = cfg.differing_keys("log:\n  every: 7\n", "other");
+  EXPECT_EQ(differ, (std::vector<std::string>{"model.depth", "log.every"}));
 }
 
 }  // namespace

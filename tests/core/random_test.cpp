@@ -1,5 +1,8 @@
 #include "c2fmae/core/random.h"
 
+#include <numeric>
+#include <set>
+
 #include <cmath>
 #include <vector>
 
@@ -76,6 +79,17 @@ TEST(Random, DrawsAreAFunctionOfTheSeed) {
     EXPECT_EQ(gamma(a, 0.7), gamma(b, 0.7));
     EXPECT_EQ(uniform_int(a, 0, 9), uniform_int(b, 0, 9));
   }
+}
+
+TEST(Random, ChooseUniformPicksDistinct) {
+  Rng rng(3);
+  std::vector<int64_t> v(50);
+  std::iota(v.begin(), v.end(), 0);
+  choose_uniform(rng, v, 20);
+  std::set<int64_t> picked(v.begin(), v.begin() + 20);
+  EXPECT_EQ(picked.size(), 20u);
+  std::set<int64_t> all(v.begin(), v.end());
+  EXPECT_EQ(all.size(), 50u);
 }
 
 }  // namespace

@@ -1,19 +1,28 @@
 #include "c2fmae/curriculum/curriculum_schedule.h"
 
-#include "c2fmae/config/config.h"
+#include "c2fmae/config/pretrain_config.h"
 #include "test_helpers.h"
 
 namespace c2fmae::curriculum {
 namespace {
 
 void expect_weights(const GeneratorWeights& w, double s, double i, double r) {
-  EXPECT_NEAR(w.semantic, s, 1e-12);
-  EXPECT_NEAR(w.instance, i, 1e-12);
-  EXPECT_NEAR(w.random, r, 1e-12);
+  EXPECT_NEAR(w.of("semantic"), s, 1e-12);
+  EXPECT_NEAR(w.of("instance"), i, 1e-12);
+  EXPECT_NEAR(w.of("random"), r, 1e-12);
+}
+
+/// A loss section with these weights.
+config::LossConfig loss(double s, double i, double r) {
+  config::LossConfig l;
+  l.weight_semantic = s;
+  l.weight_instance = i;
+  l.weight_rgb = r;
+  return l;
 }
 
 TEST(CurriculumSchedule, DefaultIsSemanticThenInstanceThenRandom) {
-  CurriculumSchedule s(config::CurriculumConfig{}, {});
+  CurriculumSchedule s(config::CurriculumConfig{}, config::LossConfig{});
   // Keyframes: S at 0, I at 0.4, R at 0.8, linear.
   expect_weights(s.generator_weights(0.0), 1, 0, 0);
   expect_weights(s.generator_weights(0.1), 0.75, 0.25, 0);
@@ -29,11 +38,11 @@ TEST(CurriculumSchedule, DefaultIsSemanticThenInstanceThenRandom) {
 TEST(CurriculumSchedule, CosineAndStepInterpolation) {
   config::CurriculumConfig c;
   c.interpolation = "cosine";
-  CurriculumSchedule cosine(c, {});
+  CurriculumSchedule cosine(c, config::LossConfig{});
   const double a = 0.5 * (1 - std::cos(M_PI * 0.25));  // a quarter of the way
   expect_weights(cosine.generator_weights(0.1), 1 - a, a, 0);
   c.interpolation = "step";
-  CurriculumSchedule step(c, {});
+  CurriculumSchedule step(c, config::LossConfig{});
   expect_weights(step.generator_weights(0.39), 1, 0, 0);
   expect_weights(step.generator_weights(0.4), 0, 1, 0);
   expect_weights(step.generator_weights(0.79), 0, 1, 0);
@@ -41,11 +50,11 @@ TEST(CurriculumSchedule, CosineAndStepInterpolation) {
 }
 
 TEST(CurriculumSchedule, WeightsAreNormalisedAndLossWeightsMove) {
-  auto cfg = config::load_config(
+  auto cfg = config::load_config<config::PretrainConfig>(
       {}, {"curriculum.keyframes=[{at: 0, semantic: 2, random: 2, loss_semantic: 2, "
            "loss_instance: 1, loss_rgb: 0}, {at: 1, random: 5, loss_semantic: 0, "
            "loss_instance: 1, loss_rgb: 2}]"});
-  CurriculumSchedule s(cfg.curriculum, {9, 9, 9});
+  CurriculumSchedule s(cfg.curriculum, loss(9, 9, 9));
   expect_weights(s.generator_weights(0.0), 0.5, 0, 0.5);
   expect_weights(s.generator_weights(0.5), 0.25, 0, 0.75);
   auto lw = s.loss_weights(0.25);
@@ -53,8 +62,26 @@ TEST(CurriculumSchedule, WeightsAreNormalisedAndLossWeightsMove) {
   EXPECT_NEAR(lw.instance, 1.0, 1e-12);
   EXPECT_NEAR(lw.rgb, 0.5, 1e-12);
   // Without loss weights in the keyframes, the loss section's weights hold throughout.
-  CurriculumSchedule plain(config::CurriculumConfig{}, {1, 2, 3});
+  CurriculumSchedule plain(config::CurriculumConfig{}, loss(1, 2, 3));
   EXPECT_EQ(plain.loss_weights(0.6).instance, 2);
+}
+
+TEST(CurriculumSchedule, GeneratorsAreThoseTheKeyframesNameInOrder) {
+  auto cfg = config::load_config<config::PretrainConfig>(
+      {}, {"curriculum.keyframes=[{at: 0, instance: 0.7, random: 0.3}, {at: 1, semantic: 1}]"});
+  CurriculumSchedule s(cfg.curriculum, cfg.loss);
+  EXPECT_EQ(s.generator_names(), (std::vector<std::string>{"instance", "random", "semantic"}));
+  const auto w = s.generator_weights(0.5);
+  EXPECT_EQ(w.names, s.generator_names());
+  expect_weights(w, 0.5, 0.35, 0.15);
+  EXPECT_EQ(w.of("block"), 0.0);
+  // A partial set of loss weights moves those and keeps the loss section's for the rest.
+  cfg = config::load_config<config::PretrainConfig>(
+      {}, {"curriculum.keyframes=[{at: 0, random: 1, loss_rgb: 0}, {at: 1, random: 1, loss_rgb: 2}]",
+           "loss.weight_semantic=3"});
+  CurriculumSchedule partial(cfg.curriculum, cfg.loss);
+  EXPECT_NEAR(partial.loss_weights(0.5).rgb, 1.0, 1e-12);
+  EXPECT_EQ(partial.loss_weights(0.5).semantic, 3.0);
 }
 
 }  // namespace

@@ -14,8 +14,8 @@ LoaderOptions options(int64_t rank, int64_t world) {
   o.img_size = 32;
   o.num_workers = 3;
   o.seed = 9;
-  o.rank = rank;
-  o.world_size = world;
+  o.shard = rank;
+  o.num_shards = world;
   return o;
 }
 

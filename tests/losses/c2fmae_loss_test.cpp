@@ -1,6 +1,6 @@
 #include "c2fmae/losses/c2fmae_loss.h"
 
-#include "c2fmae/config/config.h"
+#include "c2fmae/config/pretrain_config.h"
 #include "test_helpers.h"
 
 namespace c2fmae::losses {
@@ -8,7 +8,7 @@ namespace {
 
 TEST(C2fmaeLoss, WeightedSumOfPerModalityTerms) {
   testing::seed(21);
-  auto cfg = config::load_config({}, {"model.img_size=32", "model.num_semantic_classes=5"});
+  auto cfg = config::load_config<config::PretrainConfig>({}, {"model.img_size=32", "model.num_semantic_classes=5"});
   C2fmaeLoss loss_fn(cfg.model, cfg.loss);
   auto batch = testing::random_maps(2, 32, 5, 3);
   batch.mask = torch::rand({2, 3, 4}) < 0.7;
@@ -24,7 +24,7 @@ TEST(C2fmaeLoss, WeightedSumOfPerModalityTerms) {
 
 TEST(C2fmaeLoss, UnchangedByAnyChangeToVisibleTokenTargets) {
   testing::seed(22);
-  auto cfg = config::load_config({}, {"model.img_size=32", "model.num_semantic_classes=5"});
+  auto cfg = config::load_config<config::PretrainConfig>({}, {"model.img_size=32", "model.num_semantic_classes=5"});
   C2fmaeLoss loss_fn(cfg.model, cfg.loss);
   auto batch = testing::random_maps(2, 32, 5, 4);
   // A 2 x 2 grid of 16 px patches. A different token is visible in each modality
@@ -54,14 +54,14 @@ TEST(C2fmaeLoss, UnchangedByAnyChangeToVisibleTokenTargets) {
     out.rgb.index_put_(rgb_patch(rgb_token), 1e6);
     return out;
   };
-  auto before = loss_fn(preds, batch, loss_fn.default_weights());
-  auto after = loss_fn(preds, change(batch, 1, 2, 3), loss_fn.default_weights());
+  auto before = loss_fn(preds, batch, ModalityWeights{});
+  auto after = loss_fn(preds, change(batch, 1, 2, 3), ModalityWeights{});
   EXPECT_EQ(after.total.item<double>(), before.total.item<double>());
   for (size_t i = 0; i < 3; ++i) {
     EXPECT_EQ(after.terms[i].second.item<double>(), before.terms[i].second.item<double>());
   }
   // The same change on a token masked in that modality does move each term.
-  auto masked = loss_fn(preds, change(batch, 2, 3, 1), loss_fn.default_weights());
+  auto masked = loss_fn(preds, change(batch, 2, 3, 1), ModalityWeights{});
   for (size_t i = 0; i < 3; ++i) {
     EXPECT_NE(masked.terms[i].second.item<double>(), before.terms[i].second.item<double>()) << i;
   }

@@ -36,16 +36,5 @@ TEST(BudgetSplit, DirichletSharesAreBalancedOnAverageAndSeeded) {
   EXPECT_EQ(split_budget(a, 1.0, 98, {196, 196, 196}), split_budget(b, 1.0, 98, {196, 196, 196}));
 }
 
-TEST(BudgetSplit, ChooseUniformPicksDistinct) {
-  Rng rng(3);
-  std::vector<int64_t> v(50);
-  std::iota(v.begin(), v.end(), 0);
-  choose_uniform(rng, v, 20);
-  std::set<int64_t> picked(v.begin(), v.begin() + 20);
-  EXPECT_EQ(picked.size(), 20u);
-  std::set<int64_t> all(v.begin(), v.end());
-  EXPECT_EQ(all.size(), 50u);
-}
-
 }  // namespace
 }  // namespace c2fmae::masking

@@ -1,30 +1,30 @@
 #include "c2fmae/models/c2fmae_model.h"
 
-#include "c2fmae/config/config.h"
-#include "c2fmae/curriculum/curriculum_masker.h"
+#include "c2fmae/config/pretrain_config.h"
+#include "c2fmae/masking/generator_registry.h"
 #include "c2fmae/losses/c2fmae_loss.h"
 #include "test_helpers.h"
 
 namespace c2fmae::models {
 namespace {
 
-config::Config tiny_config(std::vector<std::string> sets = {}) {
+config::PretrainConfig tiny_config(std::vector<std::string> sets = {}) {
   std::vector<std::string> base = {
       "model.preset=tiny",     "model.img_size=64",     "model.embed_dim=32",
       "model.depth=2",         "model.num_heads=4",     "model.decoder_dim=16",
       "model.decoder_depth=1", "model.decoder_heads=2", "model.num_semantic_classes=6",
       "masking.num_visible=12"};
   base.insert(base.end(), sets.begin(), sets.end());
-  auto cfg = config::load_config({}, base);
+  auto cfg = config::load_config<config::PretrainConfig>({}, base);
   cfg.validate();
   return cfg;
 }
 
-Batch masked_batch(const config::Config& cfg, int64_t b, uint64_t seed) {
+Batch masked_batch(const config::PretrainConfig& cfg, int64_t b, uint64_t seed) {
   auto batch = testing::random_maps(b, cfg.model.img_size, 6, seed);
   batch.semantic = torch::where(batch.semantic == 255, 255, batch.semantic % 6);
-  curriculum::CurriculumMasker masker(cfg);
-  batch.mask = masker.make_mask(batch, 0, 10, seed);
+  const auto spec = masking::MaskSpec::from_config(cfg.model, cfg.masking);
+  batch.mask = masking::make_generator("semantic", spec, cfg.masking)->generate(batch, seed);
   return batch;
 }
 
@@ -53,7 +53,7 @@ TEST(C2fmaeModel, GradientsReachAllAdaptersAndDecoderStages) {
   auto batch = masked_batch(cfg, 4, 2);
   auto out = model->forward(batch);
   losses::C2fmaeLoss loss_fn(cfg.model, cfg.loss);
-  loss_fn(out.predictions, batch, loss_fn.default_weights()).total.backward();
+  loss_fn(out.predictions, batch, ModalityWeights{}).total.backward();
   std::map<std::string, double> grad_by_group;
   for (const auto& p : model->named_parameters()) {
     ASSERT_TRUE(p.value().grad().defined()) << p.key();
@@ -99,8 +99,8 @@ TEST(C2fmaeModel, MaeModeIsAConfigWithOnlyRgb) {
   EXPECT_EQ(model->decoder->stages->size(), 1u);
   Batch batch;
   batch.rgb = torch::randn({2, 3, 64, 64});
-  curriculum::CurriculumMasker masker(cfg);
-  batch.mask = masker.make_mask(batch, 9, 10, 0);  // random generator at the end
+  const auto spec = masking::MaskSpec::from_config(cfg.model, cfg.masking);
+  batch.mask = masking::make_generator("random", spec, cfg.masking)->generate(batch, 0);
   auto out = model->forward(batch);
   EXPECT_EQ(out.encoded.sizes(), (torch::IntArrayRef{2, 5, 32}));
 }

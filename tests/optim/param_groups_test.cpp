@@ -1,6 +1,6 @@
 #include "c2fmae/optim/param_groups.h"
 
-#include "c2fmae/config/config.h"
+#include "c2fmae/config/pretrain_config.h"
 #include "c2fmae/models/c2fmae_model.h"
 #include "test_helpers.h"
 
@@ -18,7 +18,7 @@ TEST(ParamGroups, NoDecayOnBiasesNormsTokensAndEmbeddings) {
   EXPECT_FALSE(exempt_from_weight_decay("encoder.blocks.0.attn.qkv.weight", 2));
   EXPECT_FALSE(exempt_from_weight_decay("rgb_adapter.proj.weight", 4));
 
-  auto cfg = config::load_config({}, {"model.preset=tiny", "model.depth=1", "model.img_size=32"});
+  auto cfg = config::load_config<config::PretrainConfig>({}, {"model.preset=tiny", "model.depth=1", "model.img_size=32"});
   models::C2fmae model(cfg.model);
   auto groups = weight_decay_groups(model->named_parameters(), 0.05);
   ASSERT_EQ(groups.size(), 2u);

@@ -9,7 +9,7 @@
 #include <map>
 #include <thread>
 
-#include "c2fmae/config/config.h"
+#include "c2fmae/config/pretrain_config.h"
 #include "c2fmae/train/checkpoint.h"
 #include "pretrain_fixture.h"
 #include "test_helpers.h"
@@ -63,7 +63,7 @@ TEST(Pretrain, LossFallsAndTheRunDirectoryHasWhatIsListed) {
   EXPECT_LT(last, 0.7 * first) << "first " << first << " last " << last;
 
   // config.yaml reloads to the same resolved config.
-  auto cfg = config::load_config({run_dir + "/config.yaml"}, {});
+  auto cfg = config::load_config<config::PretrainConfig>({run_dir + "/config.yaml"}, {});
   EXPECT_NO_THROW(cfg.validate());
   EXPECT_EQ(cfg.model.depth, 2);
   EXPECT_GT(fs::file_size(run_dir + "/train.log"), 0u);
@@ -71,7 +71,8 @@ TEST(Pretrain, LossFallsAndTheRunDirectoryHasWhatIsListed) {
   std::string line;
   std::getline(metrics, line);
   for (const char* key : {"\"loss\"", "\"loss_semantic\"", "\"loss_instance\"", "\"loss_rgb\"",
-                          "\"lr\"", "\"w_semantic\"", "\"w_random\"", "\"images_per_s\"",
+                          "\"lr\"", "\"w_semantic\"", "\"w_instance\"", "\"w_random\"",
+                          "\"grad_norm\"", "\"images_per_s\"", "\"nonfinite_skipped\"",
                           "\"step_time_s\"", "\"memory_gib\""}) {
     EXPECT_NE(line.find(key), std::string::npos) << key << " missing in " << line;
   }
@@ -180,6 +181,29 @@ TEST(Pretrain, BadConfigKeyExitsNonZeroNamingTheKey) {
   r = pretrain("--config " + dir + "/tiny.yaml --config " + dir + "/bad.yaml");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("bad.yaml: train.epochs = -4"), std::string::npos) << r.output;
+}
+
+TEST(Pretrain, AKeyframeNamingAnUnknownGeneratorExits2NamingItAndTheKnownOnes) {
+  const auto dir = testing::tiny_pretrain_dir("c2fmae_pretrain_unknown_generator");
+  auto r = pretrain("--config " + dir + "/tiny.yaml --output-dir " + dir +
+                    "/run --set 'curriculum.keyframes=[{at: 0, blocky: 0.5, random: 0.5}]'");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("curriculum.keyframes[0].blocky"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("unknown mask generator 'blocky'"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("instance, random, semantic"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(dir + "/run"));  // refused before any run directory exists
+}
+
+TEST(Pretrain, MetricsCarryTheWeightOfEveryGeneratorTheCurriculumNames) {
+  const auto dir = testing::tiny_pretrain_dir("c2fmae_pretrain_generator_weights");
+  auto r = pretrain("--config " + dir + "/tiny.yaml --output-dir " + dir +
+                    "/run --set train.max_steps=1 --set "
+                    "'curriculum.keyframes=[{at: 0, instance: 0.7, random: 0.3}]'");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto line = testing::read_text(dir + "/run/metrics.jsonl");
+  EXPECT_NE(line.find("\"w_instance\": 0.7,"), std::string::npos) << line;
+  EXPECT_NE(line.find("\"w_random\": 0.3,"), std::string::npos) << line;
+  EXPECT_EQ(line.find("w_semantic"), std::string::npos) << line;  // not in this curriculum
 }
 
 TEST(Pretrain, AnExistingRunDirectoryIsNotOverwritten) {

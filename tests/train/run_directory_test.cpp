@@ -1,5 +1,7 @@
 #include "c2fmae/train/run_directory.h"
 
+#include "c2fmae/core/atomic_file.h"
+
 #include <filesystem>
 #include <fstream>
 
@@ -13,7 +15,7 @@ TEST(RunDirectory, RefusesToOverwriteUnlessResumingOrTold) {
   const auto dir = (fs::path(::testing::TempDir()) / "c2fmae_run_dir").string();
   fs::remove_all(dir);
   prepare_run_directory(dir, RunDirectoryMode::kNew);  // empty or missing: fine
-  write_text_file(dir + "/config.yaml", "a: 1\n");
+  write_text_atomically(dir + "/config.yaml", "a: 1\n");
   std::ofstream(dir + "/notes.txt") << "mine";
   try {
     prepare_run_directory(dir, RunDirectoryMode::kNew);

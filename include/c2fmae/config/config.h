@@ -1,50 +1,42 @@
-// The whole resolved configuration: defaults < config files (in order) < --set key=value.
+// The config machinery, for any program's root of sections: defaults < config files (in
+// order) < --set key=value, unknown-key errors with "did you mean", validate(), the resolved
+// YAML, the origin table and --help by section.
 //
-//   auto cfg = config::load_config({"configs/pretrain/c2fmae_vit_base_400.yaml"},
-//                                  {"train.epochs=1600"});
+//   auto cfg = config::load_config<config::PretrainConfig>(
+//       {"configs/pretrain/c2fmae_vit_base_400ep.yaml"}, {"train.epochs=1600"});
 //   cfg.validate();               // before any heavy work; throws ConfigError
 //   std::cout << cfg.dump_yaml(); // what is saved into the run directory
+//
+// A root is a struct of sections deriving from Root<itself>; it lists them once in
+// visit_sections() and states its cross-section rules in validate().
 #pragma once
 #include <map>
+#include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "c2fmae/config/config_error.h"
+#include "c2fmae/config/field_visitor.h"
 #include "c2fmae/config/sections.h"
 
 namespace c2fmae::config {
 
-/// Where each key's value came from: "defaults", a file path or "--set".
+/// Where each key's value came from: "defaults", a file path, "--set" or an option name.
 using Origins = std::map<std::string, std::string>;
 
-struct Config {
-  ModelConfig model;
-  MaskingConfig masking;
-  CurriculumConfig curriculum;
-  LossConfig loss;
-  DataConfig data;
-  OptimConfig optim;
-  TrainConfig train;
-  DistConfig dist;
-  LogConfig log;
-  Origins origins;
+class ConfigRoot {
+ public:
+  virtual ~ConfigRoot() = default;
 
-  template <class V>
-  void visit_sections(V& v) {
-    v("model", model);
-    v("masking", masking);
-    v("curriculum", curriculum);
-    v("loss", loss);
-    v("data", data);
-    v("optim", optim);
-    v("train", train);
-    v("dist", dist);
-    v("log", log);
-  }
-  template <class V>
-  void visit_sections(V& v) const {
-    const_cast<Config*>(this)->visit_sections(v);
-  }
+  /// Calls v(name, section) for each section, in the order they are dumped.
+  virtual void visit_sections(SectionVisitor& v) = 0;
+  void visit_sections(SectionVisitor& v) const { const_cast<ConfigRoot*>(this)->visit_sections(v); }
+  /// Checks every rule of the sections and those that span them; throws ConfigError for the
+  /// first broken one.
+  virtual void validate() const = 0;
+  /// A root of the same type with default values.
+  virtual std::unique_ptr<ConfigRoot> fresh() const = 0;
 
   /// Merges a parsed YAML document (a map of sections) over the current values.
   /// Unknown sections or keys and wrong types throw ConfigError naming `source`.
@@ -54,23 +46,39 @@ struct Config {
   /// Applies "section.key=value"; the value is parsed as YAML ("[a, b]", "1e-4", "true").
   void set(const std::string& assignment);
 
-  /// Checks every rule; throws ConfigError for the first broken one.
-  void validate() const;
-
   /// The resolved config as YAML, loadable again with merge_file.
   std::string dump_yaml() const;
   /// One section of dump_yaml() ("model", "optim", ...); throws for an unknown section.
   std::string section_yaml(const std::string& section) const;
   /// The resolved config as an aligned "key  value  (source)" table.
   std::string table() const;
-  /// Every key with its help text, grouped by section (for --help).
-  static std::string describe_keys();
+  /// Every key with its default value and help text, grouped by section (for --help).
+  std::string describe_keys() const;
+  /// Dotted keys whose values differ between this config and `yaml_text` read over a root
+  /// of the same type (throws ConfigError if it does not read).
+  std::vector<std::string> differing_keys(const std::string& yaml_text,
+                                          const std::string& source) const;
+
+  Origins origins;
+};
+
+/// Base of a concrete root: `struct PretrainConfig : Root<PretrainConfig> { ... }`.
+template <class Derived>
+class Root : public ConfigRoot {
+ public:
+  std::unique_ptr<ConfigRoot> fresh() const override { return std::make_unique<Derived>(); }
 };
 
 /// defaults < files in order < sets in order.
-Config load_config(const std::vector<std::string>& files, const std::vector<std::string>& sets);
+template <class R>
+R load_config(const std::vector<std::string>& files, const std::vector<std::string>& sets) {
+  R cfg;
+  for (const auto& f : files) cfg.merge_file(f);
+  for (const auto& s : sets) cfg.set(s);
+  return cfg;
+}
 
-/// Collects rule violations during validate(); throws on the first.
+/// Checks rules during validate(); throws on the first broken one.
 class Checker {
  public:
   explicit Checker(const Origins& origins) : origins_(origins) {}

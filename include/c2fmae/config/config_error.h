@@ -2,6 +2,7 @@
 #pragma once
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace c2fmae::config {
 
@@ -18,5 +19,10 @@ struct ConfigError : std::invalid_argument {
  private:
   std::string key_;
 };
+
+/// A hint for an unknown `name`: "did you mean '<closest>'? known <what>: a, b, c" when one of
+/// `known` is close, else "known <what>: a, b, c".
+std::string did_you_mean(const std::string& name, const std::vector<std::string>& known,
+                         const std::string& what);
 
 }  // namespace c2fmae::config

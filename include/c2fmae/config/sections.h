@@ -2,12 +2,11 @@
 // YAML key, the member and a one-line help; loading, --set, dumping, unknown-key errors and
 // --help all come from that list. Defaults are the C2FMAE ViT-B/16 recipe (DESIGN.md §1).
 #pragma once
-#include <cmath>
 #include <cstdint>
-#include <limits>
 #include <string>
 #include <vector>
 
+#include "c2fmae/config/keyframe.h"
 #include "c2fmae/core/modality.h"
 
 namespace c2fmae::config {
@@ -87,32 +86,20 @@ struct MaskingConfig {
   void validate(Checker& c) const;
 };
 
-/// One point of the curriculum: generator weights (and optional loss weights) at progress `at`.
-struct Keyframe {
-  double at = 0.0;
-  double semantic = 0.0;
-  double instance = 0.0;
-  double random = 0.0;
-  /// Loss weights; NaN = keep the loss section's weight.
-  double loss_semantic = std::numeric_limits<double>::quiet_NaN();
-  double loss_instance = std::numeric_limits<double>::quiet_NaN();
-  double loss_rgb = std::numeric_limits<double>::quiet_NaN();
-
-  bool has_loss_weights() const { return !std::isnan(loss_semantic); }
-  bool operator==(const Keyframe& o) const;
-};
-
 /// Progressive masking curriculum (DESIGN.md §1).
 struct CurriculumConfig {
   std::string interpolation = "linear";
   std::vector<Keyframe> keyframes = {
-      {0.0, 1.0, 0.0, 0.0}, {0.4, 0.0, 1.0, 0.0}, {0.8, 0.0, 0.0, 1.0}};
+      {0.0, {{"semantic", 1.0}, {"instance", 0.0}, {"random", 0.0}}, {}},
+      {0.4, {{"semantic", 0.0}, {"instance", 1.0}, {"random", 0.0}}, {}},
+      {0.8, {{"semantic", 0.0}, {"instance", 0.0}, {"random", 1.0}}, {}}};
 
   template <class V>
   void visit(V& v) {
     v("interpolation", interpolation, "between keyframes: linear, cosine or step");
     v("keyframes", keyframes,
-      "list of {at, semantic, instance, random[, loss_semantic, loss_instance, loss_rgb]}");
+      "list of {at, <generator>: weight, ...[, loss_semantic, loss_instance, loss_rgb]}; "
+      "generators by name (semantic, instance, random, ...)");
   }
   void validate(Checker& c) const;
 };

@@ -6,6 +6,7 @@
 #pragma once
 #include <cstdint>
 #include <random>
+#include <vector>
 
 namespace c2fmae {
 
@@ -23,5 +24,8 @@ double standard_normal(Rng& rng);
 /// Gamma(alpha, 1) for alpha > 0 (Marsaglia & Tsang 2000; alpha < 1 by their boost
 /// Gamma(alpha + 1) * U^(1 / alpha)).
 double gamma(Rng& rng, double alpha);
+/// Moves `count` distinct elements of `candidates`, drawn uniformly, to the front (a partial
+/// Fisher-Yates shuffle; count = size shuffles them all).
+void choose_uniform(Rng& rng, std::vector<int64_t>& candidates, int64_t count);
 
 }  // namespace c2fmae

@@ -7,22 +7,19 @@
 // offset and the shuffle of the samples are seeded from (seed, step): a resumed run
 // repeats the split.
 #pragma once
-#include <array>
 #include <cstdint>
 #include <vector>
 
-#include "c2fmae/curriculum/curriculum_schedule.h"
-
 namespace c2fmae::curriculum {
 
-/// Samples per generator (semantic, instance, random); sums to `batch_size`. `offset` in
-/// [0, 1) places the systematic sample: drawn uniformly, it makes every count's
-/// expectation batch_size * w exactly.
-std::array<int64_t, 3> split_counts(const GeneratorWeights& weights, int64_t batch_size,
-                                    double offset);
+/// Samples per generator, one count per weight (weights >= 0, sum > 0); the counts sum to
+/// `batch_size`. `offset` in [0, 1) places the systematic sample: drawn uniformly, it makes
+/// every count's expectation batch_size * w / sum(w) exactly.
+std::vector<int64_t> split_counts(const std::vector<double>& weights, int64_t batch_size,
+                                  double offset);
 
-/// Generator index (0 semantic, 1 instance, 2 random) of every sample of the batch.
-std::vector<int64_t> assign_generators(const GeneratorWeights& weights, int64_t batch_size,
+/// Generator index (position in `weights`) of every sample of the batch.
+std::vector<int64_t> assign_generators(const std::vector<double>& weights, int64_t batch_size,
                                        uint64_t seed, int64_t step);
 
 }  // namespace c2fmae::curriculum

@@ -1,11 +1,12 @@
-// Applies the curriculum to a batch: weights at this step's progress, the batch split
-// between the semantic, instance and random generators, one mask [B, M, L] back.
+// Masks a batch by the curriculum: the batch is split between the curriculum's generators
+// by this step's weights (batch_split.h), each generator masks its samples, and one mask
+// [B, M, L] comes back. The weights come from the trainer's CurriculumSchedule.
 #pragma once
-#include <array>
 #include <memory>
+#include <string>
+#include <vector>
 
-#include "c2fmae/config/config.h"
-#include "c2fmae/curriculum/batch_split.h"
+#include "c2fmae/config/sections.h"
 #include "c2fmae/curriculum/curriculum_schedule.h"
 #include "c2fmae/masking/mask_generator.h"
 
@@ -13,20 +14,23 @@ namespace c2fmae::curriculum {
 
 class CurriculumMasker {
  public:
-  explicit CurriculumMasker(const config::Config& config);
+  /// One generator per name (throws std::invalid_argument for an unregistered one).
+  CurriculumMasker(const masking::MaskSpec& spec, const config::MaskingConfig& masking,
+                   const std::vector<std::string>& generator_names);
 
-  /// Mask for `batch` at `step` of `total_steps`, deterministic in (seed, step):
-  /// [B, M, L] bool on CPU, exactly num_visible visible tokens per sample.
-  torch::Tensor make_mask(const Batch& batch, int64_t step, int64_t total_steps,
-                          uint64_t seed) const;
+  /// Mask for `inputs` with `weights` (over this masker's generators), deterministic in
+  /// (seed, step): [B, M, L] bool on CPU, exactly num_visible visible tokens per sample.
+  torch::Tensor make_mask(const masking::MaskInputs& inputs, const GeneratorWeights& weights,
+                          uint64_t seed, int64_t step) const;
 
-  const CurriculumSchedule& schedule() const { return schedule_; }
   const masking::MaskSpec& spec() const { return spec_; }
+  /// The optional inputs some generator reads.
+  masking::MaskNeeds needs() const;
 
  private:
   masking::MaskSpec spec_;
-  CurriculumSchedule schedule_;
-  std::array<std::unique_ptr<masking::MaskGenerator>, 3> generators_;
+  std::vector<std::string> names_;
+  std::vector<std::unique_ptr<masking::MaskGenerator>> generators_;
 };
 
 }  // namespace c2fmae::curriculum

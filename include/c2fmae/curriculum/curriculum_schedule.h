@@ -1,9 +1,10 @@
 // The progressive masking curriculum: a pure function of training progress
-// t = step / total_steps giving the generator weights (semantic, instance, random; sum 1)
-// and, when the keyframes carry them, the loss weights (DESIGN.md §1). Before the first
-// keyframe its values hold, after the last the last's.
+// t = step / total_steps giving the mask generators' weights (sum 1) and, when the
+// keyframes carry them, the loss weights (DESIGN.md §1). Before the first keyframe its
+// values hold, after the last the last's. The generators are those the keyframes name,
+// in the order they are first named; a keyframe that omits one gives it weight 0.
 #pragma once
-#include <array>
+#include <string>
 #include <vector>
 
 #include "c2fmae/config/sections.h"
@@ -11,22 +12,24 @@
 
 namespace c2fmae::curriculum {
 
-/// Share of a batch each generator gets; indexed in mask_generator_names() order.
+/// The share of a batch each generator gets.
 struct GeneratorWeights {
-  double semantic = 0.0;
-  double instance = 0.0;
-  double random = 1.0;
+  std::vector<std::string> names;  ///< the curriculum's generators
+  std::vector<double> values;      ///< one per name, sum 1
 
-  std::array<double, 3> as_array() const { return {semantic, instance, random}; }
+  /// The weight of `name` (0 if the curriculum does not name it).
+  double of(const std::string& name) const;
 };
 
 enum class Interpolation { kLinear, kCosine, kStep };
 
 class CurriculumSchedule {
  public:
-  /// `loss_weights` are used whenever the keyframes carry none.
-  CurriculumSchedule(const config::CurriculumConfig& config, ModalityWeights loss_weights);
+  /// The loss section's weights hold whenever the keyframes carry none.
+  CurriculumSchedule(const config::CurriculumConfig& curriculum, const config::LossConfig& loss);
 
+  /// The generators the keyframes name, in the order first named.
+  const std::vector<std::string>& generator_names() const { return names_; }
   /// Generator weights at progress t in [0, 1] (clamped): each keyframe's weights are
   /// normalised to sum 1, then interpolated.
   GeneratorWeights generator_weights(double progress) const;
@@ -38,8 +41,13 @@ class CurriculumSchedule {
   std::pair<size_t, double> locate(double progress) const;
 
   std::vector<config::Keyframe> keyframes_;
+  std::vector<std::string> names_;
   Interpolation interpolation_;
   ModalityWeights loss_weights_;
 };
+
+/// The curriculum section's rules that need the registered generators: every name a
+/// keyframe gives is one (the error lists the known ones).
+void check_curriculum_config(const config::CurriculumConfig& curriculum, config::Checker& c);
 
 }  // namespace c2fmae::curriculum

@@ -1,9 +1,10 @@
-// The batch loader: which samples make up micro-batch `step` of this rank, drawn, rendered
+// The batch loader: which samples make up micro-batch `step` of this shard, drawn, rendered
 // or decoded on worker threads, augmented, collated and normalised into a Batch.
 //
 // Sample order is a pure function of (seed, epoch): each epoch is a seeded permutation of
-// the dataset, cut into global batches of batch_size x world_size samples, of which rank r
-// takes the r-th slice (the last partial batch is dropped). Augmentations are seeded by
+// the dataset, cut into global batches of batch_size x num_shards samples, of which shard s
+// takes the s-th slice (the last partial batch is dropped). Who reads which shard (one per
+// process of a distributed run) is decided by the caller. Augmentations are seeded by
 // (seed, epoch, index). So `batch(step)` is the same on every call, and the data position
 // of a checkpoint is just the step.
 #pragma once
@@ -13,6 +14,7 @@
 #include <memory>
 #include <mutex>
 
+#include "c2fmae/config/sections.h"
 #include "c2fmae/core/batch.h"
 #include "c2fmae/data/augmentation.h"
 #include "c2fmae/data/dataset.h"
@@ -20,12 +22,12 @@
 namespace c2fmae::data {
 
 struct LoaderOptions {
-  int64_t batch_size = 256;  ///< samples per rank and micro-batch
+  int64_t batch_size = 256;  ///< samples per shard and micro-batch
   int64_t img_size = 224;
   int64_t num_workers = 8;  ///< threads rendering / decoding samples (0 or 1: one thread)
   uint64_t seed = 0;
-  int64_t rank = 0;
-  int64_t world_size = 1;
+  int64_t shard = 0;       ///< which slice of each global batch this loader reads
+  int64_t num_shards = 1;  ///< slices per global batch
   AugmentationOptions augmentation;
 };
 
@@ -38,12 +40,12 @@ class BatchLoader {
   BatchLoader(std::shared_ptr<const Dataset> dataset, LoaderOptions options);
   ~BatchLoader();
 
-  /// Micro-batches per epoch for this rank.
+  /// Micro-batches per epoch for this shard.
   int64_t steps_per_epoch() const;
   /// Micro-batch `step` (counted from the start of training): rgb, semantic, instance,
   /// label on CPU. Starts preparing step + 1 in the background.
   Batch batch(int64_t step);
-  /// Dataset indices of micro-batch `step` on this rank.
+  /// Dataset indices of micro-batch `step` of this shard.
   std::vector<int64_t> indices(int64_t step) const;
 
  private:
@@ -60,6 +62,11 @@ class BatchLoader {
   std::future<Batch> prefetched_;
   mutable std::atomic<bool> cancelled_{false};  ///< checked by workers between samples
 };
+
+/// The data section's loader options for images of img_size pixels: batch size, worker
+/// threads, crop and flip; `seed` is the run's seed.
+LoaderOptions loader_options(const config::DataConfig& data, int64_t img_size, uint64_t seed,
+                             int64_t shard = 0, int64_t num_shards = 1);
 
 /// Stacks samples into a Batch: rgb [B, 3, H, W] float normalised with kImageNetMean/Std,
 /// semantic and instance [B, H, W] int64, label [B] int64.

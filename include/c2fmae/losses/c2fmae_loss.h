@@ -20,15 +20,13 @@ struct LossTerms {
 
 class C2fmaeLoss {
  public:
+  /// Throws std::invalid_argument for a loss.instance_loss it does not implement.
   C2fmaeLoss(const config::ModelConfig& model, const config::LossConfig& loss);
 
   /// predictions: one [B, L, out_m] per enabled modality, coarse to fine (the model's
   /// output); batch: targets and mask [B, M, L]; weights: lambda per modality.
   LossTerms operator()(const std::vector<torch::Tensor>& predictions, const Batch& batch,
                        const ModalityWeights& weights) const;
-
-  /// The weights of the loss section.
-  ModalityWeights default_weights() const { return weights_; }
 
  private:
   std::vector<Modality> modalities_;
@@ -37,7 +35,6 @@ class C2fmaeLoss {
   int64_t instance_dim_;
   bool norm_pix_;
   InstanceLossOptions instance_options_;
-  ModalityWeights weights_;
 };
 
 }  // namespace c2fmae::losses

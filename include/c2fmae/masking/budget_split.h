@@ -13,7 +13,4 @@ namespace c2fmae::masking {
 std::vector<int64_t> split_budget(Rng& rng, double alpha, int64_t budget,
                                   const std::vector<int64_t>& capacity);
 
-/// Writes `count` distinct picks of `candidates` (uniformly, order kept) to the front.
-void choose_uniform(Rng& rng, std::vector<int64_t>& candidates, int64_t count);
-
 }  // namespace c2fmae::masking

@@ -10,6 +10,9 @@ class InstanceGenerator : public RegionGuidedGenerator {
  public:
   InstanceGenerator(MaskSpec spec, double hide_ratio, double dirichlet_alpha)
       : RegionGuidedGenerator(std::move(spec), hide_ratio, dirichlet_alpha) {}
+  /// Reads masking.instance_hide_ratio and masking.dirichlet_alpha.
+  InstanceGenerator(const MaskSpec& spec, const config::MaskingConfig& config)
+      : InstanceGenerator(spec, config.instance_hide_ratio, config.dirichlet_alpha) {}
   std::string name() const override { return "instance"; }
 
  protected:

@@ -1,12 +1,12 @@
-// Mask generators: each turns a batch into a token mask with exactly `num_visible` visible
-// tokens per sample (convention in core/mask.h). Generators are pure functions of
-// (batch, seed): the trainer derives the seed from (run seed, step), so a resumed run draws
-// the same masks as the uninterrupted run.
+// Mask generators: each turns a batch slice into a token mask with exactly `num_visible`
+// visible tokens per sample (convention in core/mask.h). Generators are pure functions of
+// (inputs, seed): the trainer derives the seed from (run seed, step), so a resumed run draws
+// the same masks as the uninterrupted run. They are registered by name
+// (masking/generator_registry.h) and named by curriculum keyframes.
 #pragma once
 #include <torch/types.h>
 
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -30,20 +30,41 @@ struct MaskSpec {
                               const config::MaskingConfig& masking);
 };
 
+/// What a generator may read about the samples it masks. Generators that need more than
+/// the label maps get it as tensors computed elsewhere (e.g. from the model's attention by
+/// the trainer), never the model itself.
+struct MaskInputs {
+  MaskInputs() = default;
+  /// The label maps of `batch` alone.
+  MaskInputs(Batch batch) : batch(std::move(batch)) {}  // NOLINT: implicit on purpose
+
+  Batch batch;              ///< label maps (semantic, instance) as the generator needs them
+  torch::Tensor affinity;   ///< optional [B, L, L] float patch affinity, undefined if none
+  torch::Tensor parts;      ///< optional [B, L] int64 part id per patch, undefined if none
+  double progress = 0.0;    ///< training progress in [0, 1] (for schedules inside a generator)
+
+  /// Number of samples.
+  int64_t size() const { return batch.size(); }
+  /// Samples `index` ([K] int64) of every defined field.
+  MaskInputs select(const torch::Tensor& index) const;
+};
+
+/// The optional inputs a generator reads; the trainer computes only what some generator
+/// of the curriculum needs.
+struct MaskNeeds {
+  bool affinity = false;
+  bool parts = false;
+};
+
 class MaskGenerator {
  public:
   virtual ~MaskGenerator() = default;
-  /// "random", "semantic" or "instance".
+  /// The name it is registered under.
   virtual std::string name() const = 0;
-  /// batch (semantic / instance maps as the generator needs them) -> [B, M, L] bool on CPU.
-  virtual torch::Tensor generate(const Batch& batch, uint64_t seed) const = 0;
+  /// inputs -> [B, M, L] bool on CPU, exactly num_visible visible tokens per sample.
+  virtual torch::Tensor generate(const MaskInputs& inputs, uint64_t seed) const = 0;
+  /// Optional inputs it reads (none by default).
+  virtual MaskNeeds needs() const { return {}; }
 };
-
-/// Names of the generators make_mask_generator knows.
-const std::vector<std::string>& mask_generator_names();
-
-/// The generator called `name`; throws std::invalid_argument for an unknown name.
-std::unique_ptr<MaskGenerator> make_mask_generator(const std::string& name, const MaskSpec& spec,
-                                                   const config::MaskingConfig& config);
 
 }  // namespace c2fmae::masking

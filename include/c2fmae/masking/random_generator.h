@@ -9,8 +9,11 @@ namespace c2fmae::masking {
 class RandomGenerator : public MaskGenerator {
  public:
   RandomGenerator(MaskSpec spec, double dirichlet_alpha);
+  /// Reads masking.dirichlet_alpha.
+  RandomGenerator(const MaskSpec& spec, const config::MaskingConfig& config)
+      : RandomGenerator(spec, config.dirichlet_alpha) {}
   std::string name() const override { return "random"; }
-  torch::Tensor generate(const Batch& batch, uint64_t seed) const override;
+  torch::Tensor generate(const MaskInputs& inputs, uint64_t seed) const override;
 
  private:
   MaskSpec spec_;

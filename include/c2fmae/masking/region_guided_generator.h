@@ -18,7 +18,7 @@ namespace c2fmae::masking {
 
 class RegionGuidedGenerator : public MaskGenerator {
  public:
-  torch::Tensor generate(const Batch& batch, uint64_t seed) const override;
+  torch::Tensor generate(const MaskInputs& inputs, uint64_t seed) const override;
 
  protected:
   RegionGuidedGenerator(MaskSpec spec, double hide_ratio, double dirichlet_alpha);

@@ -9,6 +9,9 @@ class SemanticGenerator : public RegionGuidedGenerator {
  public:
   SemanticGenerator(MaskSpec spec, double hide_ratio, double dirichlet_alpha)
       : RegionGuidedGenerator(std::move(spec), hide_ratio, dirichlet_alpha) {}
+  /// Reads masking.semantic_hide_ratio and masking.dirichlet_alpha.
+  SemanticGenerator(const MaskSpec& spec, const config::MaskingConfig& config)
+      : SemanticGenerator(spec, config.semantic_hide_ratio, config.dirichlet_alpha) {}
   std::string name() const override { return "semantic"; }
 
  protected:

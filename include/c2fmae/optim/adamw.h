@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "c2fmae/config/sections.h"
 #include "c2fmae/optim/param_groups.h"
 
 namespace c2fmae::optim {
@@ -31,8 +32,6 @@ class AdamW {
   /// Restores state saved by save(); throws std::runtime_error on a mismatch.
   void load(torch::serialize::InputArchive& archive);
 
-  const std::vector<ParamGroup>& groups() const { return groups_; }
-
  private:
   struct State {
     torch::Tensor exp_avg, exp_avg_sq, step;
@@ -43,5 +42,10 @@ class AdamW {
   AdamWOptions options_;
   std::vector<std::vector<State>> state_;
 };
+
+/// AdamW over `named_parameters` with the optim section's betas, eps and weight decay (none
+/// on the parameters param_groups.h exempts).
+AdamW make_adamw(const torch::OrderedDict<std::string, torch::Tensor>& named_parameters,
+                 const config::OptimConfig& optim);
 
 }  // namespace c2fmae::optim

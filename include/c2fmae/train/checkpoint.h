@@ -15,17 +15,15 @@
 namespace c2fmae::train {
 
 /// Training progress stored beside the weights.
+/// Training progress stored beside the weights. Everything else a resumed run needs (data
+/// position, curriculum weights, learning rate) is a function of the step.
 struct TrainingState {
-  int64_t step = 0;                        ///< optimizer steps done
-  int64_t epoch = 0;                       ///< epoch the next step belongs to
-  int64_t data_position = 0;               ///< micro-batches consumed (the loader's next step)
-  int64_t nonfinite_total = 0;             ///< steps skipped for a non-finite loss
-  double progress = 0.0;                   ///< step / total steps (curriculum position)
-  std::vector<double> curriculum_weights;  ///< generator weights at `progress`
-  std::string config_yaml;                 ///< the resolved config of the run
+  int64_t step = 0;             ///< optimizer steps done
+  int64_t nonfinite_total = 0;  ///< steps skipped for a non-finite loss or gradient
+  std::string config_yaml;      ///< the resolved config of the run
 };
 
-/// Writes `path` atomically; rank 0 only.
+/// Writes `path` atomically (core/atomic_file.h); the writing process only.
 void save_checkpoint(const std::string& path, torch::nn::Module& model,
                      const optim::AdamW& optimizer, const TrainingState& state);
 

@@ -14,6 +14,8 @@ class MetricsRecord {
   MetricsRecord& add(const std::string& key, double value);
   MetricsRecord& add(const std::string& key, int64_t value);
   MetricsRecord& add(const std::string& key, const std::string& value);
+  /// Adds the fields of `other` after these.
+  MetricsRecord& append(const MetricsRecord& other);
   /// {"key": value, ...} on one line; numbers round-trip (shortest exact text), non-finite
   /// numbers are written as null.
   std::string json() const;

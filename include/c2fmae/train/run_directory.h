@@ -13,7 +13,4 @@ enum class RunDirectoryMode { kNew, kResume, kOverwrite };
 /// and logs of the earlier run first.
 void prepare_run_directory(const std::string& path, RunDirectoryMode mode);
 
-/// Writes `text` to `path` atomically (temporary file + rename).
-void write_text_file(const std::string& path, const std::string& text);
-
 }  // namespace c2fmae::train

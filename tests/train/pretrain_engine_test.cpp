@@ -1,9 +1,11 @@
-#include "c2fmae/train/trainer.h"
+#include "c2fmae/train/pretrain_engine.h"
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
+#include "c2fmae/core/mask.h"
+#include "c2fmae/masking/generator_registry.h"
 #include "c2fmae/models/c2fmae_model.h"
 #include "c2fmae/optim/adamw.h"
 #include "c2fmae/train/checkpoint.h"
@@ -14,18 +16,16 @@ namespace c2fmae::train {
 namespace {
 namespace fs = std::filesystem;
 
-config::Config tiny(const std::string& dir, std::vector<std::string> sets = {}) {
+config::PretrainConfig tiny(const std::string& dir, std::vector<std::string> sets = {}) {
   sets.push_back("train.output_dir=" + dir + "/run");
-  return config::load_config({dir + "/tiny.yaml"}, sets);
+  return config::load_config<config::PretrainConfig>({dir + "/tiny.yaml"}, sets);
 }
 
-TEST(Trainer, NonFiniteLossesAreSkippedCountedThenStopTheRunWithACheckpoint) {
+TEST(PretrainEngine, NonFiniteLossesAreSkippedCountedThenStopTheRunWithACheckpoint) {
   const auto dir = testing::tiny_pretrain_dir("c2fmae_trainer_nonfinite");
   // An absurd learning rate drives the weights to inf / NaN within a few steps.
-  Trainer trainer(tiny(dir, {"optim.lr=1.0e12", "optim.warmup_epochs=0", "train.max_nonfinite=3"}),
-                  {});
   try {
-    trainer.run();
+    pretrain(tiny(dir, {"optim.lr=1.0e12", "optim.warmup_epochs=0", "train.max_nonfinite=3"}), {});
     ADD_FAILURE() << "the run did not stop";
   } catch (const NonFiniteLossError& e) {
     EXPECT_NE(std::string(e.what()).find("non-finite"), std::string::npos);
@@ -46,11 +46,11 @@ TEST(Trainer, NonFiniteLossesAreSkippedCountedThenStopTheRunWithACheckpoint) {
   EXPECT_NE(testing::read_text(dir + "/run/train.log").find("step skipped"), std::string::npos);
 }
 
-TEST(Trainer, AFiniteLossWithInfiniteGradientsIsSkippedToo) {
+TEST(PretrainEngine, AFiniteLossWithInfiniteGradientsIsSkippedToo) {
   const auto dir = testing::tiny_pretrain_dir("c2fmae_trainer_infgrad");
   // A weight of 1e30 keeps the loss finite (~1e30) while the float32 gradient norm overflows.
   auto cfg = tiny(dir, {"loss.weight_rgb=1.0e30", "train.max_nonfinite=2"});
-  EXPECT_THROW(Trainer(cfg, {}).run(), NonFiniteLossError);
+  EXPECT_THROW(pretrain(cfg, {}), NonFiniteLossError);
   EXPECT_NE(testing::read_text(dir + "/run/train.log").find("non-finite gradient norm"),
             std::string::npos);
   // No update happened: the checkpoint holds the initial weights, all finite.
@@ -67,16 +67,16 @@ TEST(Trainer, AFiniteLossWithInfiniteGradientsIsSkippedToo) {
   }
 }
 
-TEST(Trainer, ResumesFromAnExplicitCheckpointAndRejectsAnotherModel) {
+TEST(PretrainEngine, ResumesFromAnExplicitCheckpointAndRejectsAnotherModel) {
   const auto dir = testing::tiny_pretrain_dir("c2fmae_trainer_resume_path");
-  auto result = Trainer(tiny(dir, {"train.max_steps=5"}), {}).run();
-  EXPECT_EQ(result.status, TrainResult::Status::kStoppedAtMaxSteps);
+  auto result = pretrain(tiny(dir, {"train.max_steps=5"}), {});
+  EXPECT_EQ(result.status, RunResult::Status::kStoppedAtMaxSteps);
   EXPECT_EQ(result.step, 5);
-  auto resumed = Trainer(tiny(dir, {"train.max_steps=7"}), {result.checkpoint}).run();
+  auto resumed = pretrain(tiny(dir, {"train.max_steps=7"}), {result.checkpoint});
   EXPECT_EQ(resumed.step, 7);
   const auto before = testing::read_text(dir + "/run/config.yaml");
   try {
-    Trainer(tiny(dir, {"model.depth=3"}), {result.checkpoint}).run();
+    pretrain(tiny(dir, {"model.depth=3"}), {result.checkpoint});
     ADD_FAILURE() << "resumed a checkpoint into another model";
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("another model"), std::string::npos) << e.what();
@@ -93,48 +93,103 @@ double first_grad_norm(const std::string& run_dir) {
   return at == std::string::npos ? 0.0 : std::strtod(text.c_str() + at + 13, nullptr);
 }
 
-TEST(Trainer, AFailedStartLeavesNoRunDirectoryBehind) {
+TEST(PretrainEngine, AFailedStartLeavesNoRunDirectoryBehind) {
   const auto dir = testing::tiny_pretrain_dir("c2fmae_trainer_failed_start");
   // 40 micro-batches per epoch cannot make one step of 41.
-  EXPECT_THROW(Trainer(tiny(dir, {"optim.accum_steps=41"}), {}).run(), std::runtime_error);
+  EXPECT_THROW(pretrain(tiny(dir, {"optim.accum_steps=41"}), {}), config::ConfigError);
   EXPECT_FALSE(fs::exists(dir + "/run"));
   if (!torch::cuda::is_available()) {
-    EXPECT_THROW(Trainer(tiny(dir, {"train.device=cuda"}), {}).run(), std::runtime_error);
+    EXPECT_THROW(pretrain(tiny(dir, {"train.device=cuda"}), {}), std::runtime_error);
     EXPECT_FALSE(fs::exists(dir + "/run"));
   }
   // The corrected command starts without --overwrite.
-  EXPECT_EQ(Trainer(tiny(dir, {"train.max_steps=1"}), {}).run().step, 1);
+  EXPECT_EQ(pretrain(tiny(dir, {"train.max_steps=1"}), {}).step, 1);
 }
 
-TEST(Trainer, AccumulatedGradientsAverageTheMicroBatches) {
+TEST(PretrainEngine, AccumulatedGradientsAverageTheMicroBatches) {
   // One step over 16 samples, whole or as 2 micro-batches of 8: the same data and the same
   // objective, so the gradient norms agree; summing the micro-batch gradients instead of
   // averaging them would double it. (Masks differ between the two, hence the tolerance.)
   const auto dir = testing::tiny_pretrain_dir("c2fmae_trainer_accum_norm");
   auto whole_cfg = tiny(dir, {"data.batch_size=16", "train.max_steps=1"});
   whole_cfg.train.output_dir = dir + "/whole";
-  Trainer(whole_cfg, {}).run();
+  pretrain(whole_cfg, {});
   auto accum_cfg = tiny(dir, {"data.batch_size=8", "optim.accum_steps=2", "train.max_steps=1"});
   accum_cfg.train.output_dir = dir + "/accum";
-  Trainer(accum_cfg, {}).run();
+  pretrain(accum_cfg, {});
   const double whole = first_grad_norm(dir + "/whole"), accum = first_grad_norm(dir + "/accum");
   ASSERT_GT(whole, 0.0);
   EXPECT_NEAR(accum / whole, 1.0, 0.25) << "whole " << whole << ", accumulated " << accum;
 }
 
-TEST(Trainer, GradientAccumulationFoldsMicroBatchesIntoOneStep) {
+TEST(PretrainEngine, GradientAccumulationFoldsMicroBatchesIntoOneStep) {
   const auto dir = testing::tiny_pretrain_dir("c2fmae_trainer_accum");
   // 320 samples / batch 4 = 80 micro-batches per epoch = 40 optimizer steps of 8 samples.
   auto result =
-      Trainer(tiny(dir, {"data.batch_size=4", "optim.accum_steps=2", "train.max_steps=3"}), {})
-          .run();
+      pretrain(tiny(dir, {"data.batch_size=4", "optim.accum_steps=2", "train.max_steps=3"}), {});
   EXPECT_EQ(result.total_steps, 80);
   EXPECT_EQ(result.step, 3);
   auto state = load_checkpoint(result.checkpoint, nullptr, nullptr, torch::kCPU);
   EXPECT_EQ(state.step, 3);
-  EXPECT_EQ(state.data_position, 6);  // micro-batches consumed
   EXPECT_NE(testing::read_text(dir + "/run/train.log").find("8 (4 x 2 accumulation"),
             std::string::npos);
+}
+
+/// A generator defined here, outside the library: the first num_visible tokens (in
+/// flattened order) of every sample are visible.
+class FirstTokensGenerator : public masking::MaskGenerator {
+ public:
+  explicit FirstTokensGenerator(masking::MaskSpec spec) : spec_(std::move(spec)) {}
+  std::string name() const override { return "first_tokens"; }
+  torch::Tensor generate(const masking::MaskInputs& inputs, uint64_t) const override {
+    auto mask = torch::ones({inputs.size(), spec_.num_modalities() * spec_.num_patches()},
+                            torch::kBool);
+    mask.narrow(1, 0, spec_.num_visible).fill_(kVisible);
+    return mask.view({inputs.size(), spec_.num_modalities(), spec_.num_patches()});
+  }
+
+ private:
+  masking::MaskSpec spec_;
+};
+
+const masking::GeneratorRegistration kFirstTokens(
+    "first_tokens", [](const masking::MaskSpec& spec, const config::MaskingConfig&) {
+      return std::make_unique<FirstTokensGenerator>(spec);
+    });
+
+TEST(PretrainEngine, AGeneratorRegisteredByATestTrainsInACurriculum) {
+  const auto dir = testing::tiny_pretrain_dir("c2fmae_engine_toy_generator");
+  auto cfg = tiny(dir, {"curriculum.keyframes=[{at: 0, first_tokens: 1}, {at: 1, random: 1}]"});
+  EXPECT_NO_THROW(check_pretrain_config(cfg));
+  PretrainEngine engine(cfg);
+  const auto s = engine.train_step(0);  // a test calls the step directly
+  EXPECT_FALSE(s.skipped);
+  EXPECT_TRUE(std::isfinite(s.loss));
+  EXPECT_GT(s.grad_norm, 0.0);
+  ASSERT_EQ(s.generator_weights.size(), 2u);
+  EXPECT_EQ(s.generator_weights[0].first, "first_tokens");
+  EXPECT_EQ(s.generator_weights[0].second, 1.0);  // progress 0: all first_tokens
+  EXPECT_EQ(s.generator_weights[1].first, "random");
+  // A whole run logs its weight as w_first_tokens.
+  EXPECT_EQ(pretrain(tiny(dir, {"curriculum.keyframes=[{at: 0, first_tokens: 1}]",
+                                "train.max_steps=1"}),
+                     {})
+                .step,
+            1);
+  EXPECT_NE(testing::read_text(dir + "/run/metrics.jsonl").find("\"w_first_tokens\": 1"),
+            std::string::npos);
+}
+
+TEST(PretrainEngine, AnUnregisteredGeneratorIsAConfigErrorNamingIt) {
+  const auto dir = testing::tiny_pretrain_dir("c2fmae_engine_unknown_generator");
+  try {
+    check_pretrain_config(tiny(dir, {"curriculum.keyframes=[{at: 0, frist_tokens: 1}]"}));
+    ADD_FAILURE() << "accepted an unknown generator";
+  } catch (const config::ConfigError& e) {
+    EXPECT_EQ(e.key(), "curriculum.keyframes[0].frist_tokens");
+    EXPECT_NE(std::string(e.what()).find("did you mean 'first_tokens'"), std::string::npos)
+        << e.what();
+  }
 }
 
 }  // namespace

@@ -1,0 +1,28 @@
+// Writing a file so that readers see the old content or the new, never a part: write a
+// temporary file beside it, fsync it, rename it over the target, fsync the folder. Every
+// file a run writes goes through here. A failure (a full disk, a read-only folder) removes
+// the temporary file and throws std::runtime_error naming the path and the OS reason.
+#pragma once
+#include <functional>
+#include <string>
+
+namespace c2fmae {
+
+/// The temporary name used for `path` while it is written: path + ".tmp".
+std::string temporary_path(const std::string& path);
+
+/// Calls `write(tmp)` to fill the temporary file (it may throw), then syncs and renames it
+/// over `path`.
+void write_file_atomically(const std::string& path,
+                           const std::function<void(const std::string& tmp)>& write);
+
+/// Writes `text` to `path` atomically.
+void write_text_atomically(const std::string& path, const std::string& text);
+
+/// Points the symlink `link` at `target` atomically (a temporary link renamed over it).
+void replace_symlink(const std::string& link, const std::string& target);
+
+/// fsync of a file or folder; throws std::runtime_error with the OS reason.
+void sync_path(const std::string& path, bool directory);
+
+}  // namespace c2fmae

@@ -1,0 +1,54 @@
+// What a training program plugs into the run shell (run_shell.h): the model and optimizer
+// it checkpoints, and one numbered optimizer step at a time. The pre-training engine
+// (pretrain_engine.h) is one; fine-tuning is the next. An engine touches no file: the shell
+// owns the run directory, the logs, signals, checkpoints and the non-finite policy.
+#pragma once
+#include <torch/nn/module.h>
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "c2fmae/optim/adamw.h"
+#include "c2fmae/train/metrics_log.h"
+
+namespace c2fmae::train {
+
+/// What one optimizer step produced.
+struct StepOutcome {
+  /// True when the step changed nothing (a non-finite loss or gradient norm).
+  bool skipped = false;
+  /// Why it was skipped, e.g. "non-finite loss (nan)".
+  std::string skip_reason;
+  /// The loss the progress line and metrics show (averaged over micro-batches).
+  double loss = 0.0;
+  /// Wall time of the step in seconds.
+  double seconds = 0.0;
+  /// The engine's own metrics.jsonl fields, after step, epoch and loss (loss terms, lr, ...).
+  MetricsRecord metrics;
+  /// The human log line's middle part, e.g. "(rgb 0.52) lr 0.001".
+  std::string summary;
+};
+
+class Engine {
+ public:
+  virtual ~Engine() = default;
+  /// Optimizer steps in the whole run.
+  virtual int64_t total_steps() const = 0;
+  virtual int64_t steps_per_epoch() const = 0;
+  /// Samples per optimizer step over every process and accumulation step (for images/s).
+  virtual int64_t samples_per_step() const = 0;
+  virtual torch::Device device() const = 0;
+  /// Runs optimizer step `step` (0-based); a pure function of the state and the step.
+  virtual StepOutcome run_step(int64_t step) = 0;
+  /// What checkpoints hold.
+  virtual torch::nn::Module& module() = 0;
+  virtual optim::AdamW& optimizer() = 0;
+  /// Rows of the start-up table after the resolved config (device, parameters, lr, ...).
+  virtual std::vector<std::pair<std::string, std::string>> describe() const = 0;
+  /// The hint of the error when train.max_nonfinite steps in a row were skipped.
+  virtual std::string nonfinite_hint() const = 0;
+};
+
+}  // namespace c2fmae::train

@@ -1,0 +1,71 @@
+// The pre-training engine: model, data, curriculum masker, losses and optimizer, built from
+// the config's sections, and `train_step`, one optimizer step whose stages read top to
+// bottom. It writes no file; the run shell (run_shell.h) drives it.
+//
+//   check_pretrain_config(cfg);                 // every rule, before anything is built
+//   PretrainEngine engine(cfg);
+//   auto stats = engine.train_step(0);          // what a test may call directly
+//
+// Per step: this step's progress (computed once), its curriculum weights and learning rate;
+// per micro-batch the batch (data position = step * accum + k), its mask, forward (bf16
+// autocast on CUDA), the weighted loss and backward; then the gradient norm (clipping), one
+// host sync for every loss term and the norm together, and fused AdamW unless a loss or the
+// norm is non-finite. Batches, masks and every RNG draw are functions of (seed, step), so a
+// run resumed at step N reproduces the uninterrupted run after N (bit-exact on CPU).
+#pragma once
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "c2fmae/config/pretrain_config.h"
+#include "c2fmae/core/modality.h"
+#include "c2fmae/train/engine.h"
+#include "c2fmae/train/run_shell.h"
+
+namespace c2fmae::train {
+
+/// Every rule of a pre-training config: the config's own (PretrainConfig::validate) and
+/// those of the areas that know presets, generators and datasets. Throws ConfigError.
+void check_pretrain_config(const config::PretrainConfig& cfg);
+
+/// What one pre-training step computed.
+struct PretrainStepStats {
+  bool skipped = false;
+  double loss = 0.0;                                 ///< weighted total, micro-batch mean
+  std::vector<std::pair<Modality, double>> terms;    ///< unweighted, per modality
+  double grad_norm = 0.0;                            ///< before clipping; NaN if not reached
+  double lr = 0.0;
+  double progress = 0.0;                             ///< step / total steps
+  std::vector<std::pair<std::string, double>> generator_weights;
+  double seconds = 0.0;
+};
+
+class PretrainEngine : public Engine {
+ public:
+  /// Builds everything from `cfg` (checked with check_pretrain_config first).
+  explicit PretrainEngine(const config::PretrainConfig& cfg);
+  ~PretrainEngine() override;
+
+  /// Optimizer step `step`: see the file comment.
+  PretrainStepStats train_step(int64_t step);
+
+  int64_t total_steps() const override;
+  int64_t steps_per_epoch() const override;
+  int64_t samples_per_step() const override;
+  torch::Device device() const override;
+  StepOutcome run_step(int64_t step) override;
+  torch::nn::Module& module() override;
+  optim::AdamW& optimizer() override;
+  std::vector<std::pair<std::string, std::string>> describe() const override;
+  std::string nonfinite_hint() const override;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// Checks `cfg`, builds a PretrainEngine and runs it in a RunShell.
+RunResult pretrain(const config::PretrainConfig& cfg, RunOptions options);
+
+}  // namespace c2fmae::train

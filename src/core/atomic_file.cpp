@@ -1,0 +1,75 @@
+#include "c2fmae/core/atomic_file.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <stdexcept>
+
+namespace c2fmae {
+namespace {
+
+std::string parent_of(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+[[noreturn]] void fail(const std::string& what, const std::string& path, int err) {
+  throw std::runtime_error("cannot " + what + " " + path + ": " + std::strerror(err));
+}
+
+}  // namespace
+
+std::string temporary_path(const std::string& path) { return path + ".tmp"; }
+
+void sync_path(const std::string& path, bool directory) {
+  const int fd = ::open(path.c_str(), directory ? O_RDONLY | O_DIRECTORY : O_RDONLY);
+  if (fd < 0) fail("open", path, errno);
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) fail("sync", path, err);
+}
+
+void write_file_atomically(const std::string& path,
+                           const std::function<void(const std::string& tmp)>& write) {
+  const std::string tmp = temporary_path(path);
+  try {
+    write(tmp);
+    sync_path(tmp, false);
+    if (std::rename(tmp.c_str(), path.c_str()) != 0) fail("rename " + tmp + " to", path, errno);
+  } catch (...) {
+    std::remove(tmp.c_str());
+    throw;
+  }
+  sync_path(parent_of(path), true);
+}
+
+void write_text_atomically(const std::string& path, const std::string& text) {
+  write_file_atomically(path, [&](const std::string& tmp) {
+    std::FILE* f = std::fopen(tmp.c_str(), "w");
+    if (!f) fail("write", tmp, errno);
+    const size_t written = std::fwrite(text.data(), 1, text.size(), f);
+    int err = written == text.size() ? 0 : errno;
+    if (std::fflush(f) != 0 && err == 0) err = errno;
+    if (std::fclose(f) != 0 && err == 0) err = errno;
+    if (err != 0 || written != text.size()) fail("write", tmp, err ? err : EIO);
+  });
+}
+
+void replace_symlink(const std::string& link, const std::string& target) {
+  const std::string tmp = temporary_path(link);
+  std::remove(tmp.c_str());
+  if (::symlink(target.c_str(), tmp.c_str()) != 0) fail("create the link", tmp, errno);
+  if (std::rename(tmp.c_str(), link.c_str()) != 0) {
+    const int err = errno;
+    std::remove(tmp.c_str());
+    fail("rename " + tmp + " to", link, err);
+  }
+  sync_path(parent_of(link), true);
+}
+
+}  // namespace c2fmae

@@ -1,0 +1,261 @@
+#include "c2fmae/train/pretrain_engine.h"
+
+#include <ATen/autocast_mode.h>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+
+#include "c2fmae/core/log.h"
+#include "c2fmae/core/seeding.h"
+#include "c2fmae/curriculum/curriculum_masker.h"
+#include "c2fmae/curriculum/curriculum_schedule.h"
+#include "c2fmae/data/batch_loader.h"
+#include "c2fmae/data/dataset.h"
+#include "c2fmae/losses/c2fmae_loss.h"
+#include "c2fmae/models/c2fmae_model.h"
+#include "c2fmae/models/vit_presets.h"
+#include "c2fmae/optim/adamw.h"
+#include "c2fmae/optim/gradient_clipping.h"
+#include "c2fmae/optim/lr_schedule.h"
+
+namespace c2fmae::train {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+/// bf16 autocast on CUDA for the forward pass and the loss.
+class AutocastScope {
+ public:
+  explicit AutocastScope(bool enabled) : enabled_(enabled) {
+    if (!enabled_) return;
+    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+    at::autocast::set_autocast_enabled(at::kCUDA, true);
+  }
+  ~AutocastScope() {
+    if (!enabled_) return;
+    at::autocast::set_autocast_enabled(at::kCUDA, false);
+    at::autocast::clear_cache();
+  }
+  AutocastScope(const AutocastScope&) = delete;
+  AutocastScope& operator=(const AutocastScope&) = delete;
+
+ private:
+  bool enabled_;
+};
+
+torch::Device choose_device(const config::TrainConfig& train) {
+  const bool cuda = torch::cuda::is_available();
+  if (train.device == "cuda" && !cuda) {
+    throw std::runtime_error(
+        "train.device = cuda, but no CUDA device is available\nhint: use "
+        "--set train.device=cpu or auto");
+  }
+  return (train.device == "cpu" || !cuda) ? torch::Device(torch::kCPU)
+                                          : torch::Device(torch::kCUDA, 0);
+}
+
+}  // namespace
+
+void check_pretrain_config(const config::PretrainConfig& cfg) {
+  cfg.validate();
+  config::Checker c(cfg.origins);
+  models::check_model_config(cfg.model, c);
+  curriculum::check_curriculum_config(cfg.curriculum, c);
+  data::check_data_config(cfg.data, cfg.model, c);
+}
+
+struct PretrainEngine::Impl {
+  explicit Impl(const config::PretrainConfig& cfg);
+
+  config::PretrainConfig cfg;
+  uint64_t seed;
+  torch::Device device;
+  bool autocast;
+  std::unique_ptr<data::BatchLoader> loader;
+  int64_t accum, steps_per_epoch, total_steps, effective_batch;
+  optim::LrSchedule lr_schedule;
+  curriculum::CurriculumSchedule curriculum;
+  curriculum::CurriculumMasker masker;
+  losses::C2fmaeLoss loss_fn;
+  models::C2fmae model{nullptr};
+  std::unique_ptr<optim::AdamW> optimizer;
+};
+
+PretrainEngine::Impl::Impl(const config::PretrainConfig& config)
+    : cfg(config),
+      seed(static_cast<uint64_t>(cfg.train.seed)),
+      device(choose_device(cfg.train)),
+      autocast(device.is_cuda() && cfg.train.precision == "bf16"),
+      loader(std::make_unique<data::BatchLoader>(
+          data::make_dataset(cfg.data, seed),
+          data::loader_options(cfg.data, cfg.model.img_size, seed))),
+      accum(cfg.optim.accum_steps),
+      steps_per_epoch(loader->steps_per_epoch() / accum),
+      total_steps(cfg.train.epochs * steps_per_epoch),
+      effective_batch(cfg.data.batch_size * accum),  // x processes once distributed
+      curriculum(cfg.curriculum, cfg.loss),
+      masker(masking::MaskSpec::from_config(cfg.model, cfg.masking), cfg.masking,
+             curriculum.generator_names()),
+      loss_fn(cfg.model, cfg.loss) {
+  if (steps_per_epoch < 1) {
+    throw config::ConfigError(
+        "config", "optim.accum_steps", std::to_string(accum),
+        c10::str("longer than an epoch of ", loader->steps_per_epoch(), " micro-batches"),
+        "lower optim.accum_steps or data.batch_size");
+  }
+  lr_schedule = optim::make_schedule(cfg.optim, steps_per_epoch, total_steps, effective_batch);
+  torch::manual_seed(seed);  // weight initialisation
+  model = models::C2fmae(cfg.model);
+  model->to(device);
+  model->train();
+  optimizer = std::make_unique<optim::AdamW>(optim::make_adamw(model->named_parameters(), cfg.optim));
+}
+
+PretrainEngine::PretrainEngine(const config::PretrainConfig& cfg) {
+  check_pretrain_config(cfg);
+  impl_ = std::make_unique<Impl>(cfg);
+  if (!impl_->device.is_cuda() && cfg.train.precision == "bf16") {
+    log::info("train.precision = bf16 applies to CUDA (autocast); this CPU run computes in fp32");
+  }
+}
+
+PretrainEngine::~PretrainEngine() = default;
+
+PretrainStepStats PretrainEngine::train_step(int64_t step) {
+  auto& m = *impl_;
+  PretrainStepStats s;
+  const auto start = Clock::now();
+  // Every RNG draw inside the step (e.g. instance slot permutations) is a function of the step.
+  torch::manual_seed(mix_seed({m.seed, static_cast<uint64_t>(step), 0x57E9u}));
+
+  // 1. Where the run is: progress, curriculum weights and lr, once per step.
+  s.progress = static_cast<double>(step) / static_cast<double>(m.total_steps);
+  const auto generator_weights = m.curriculum.generator_weights(s.progress);
+  const auto loss_weights = m.curriculum.loss_weights(s.progress);
+  s.lr = optim::learning_rate(m.lr_schedule, step);
+  for (size_t g = 0; g < generator_weights.names.size(); ++g) {
+    s.generator_weights.emplace_back(generator_weights.names[g], generator_weights.values[g]);
+  }
+
+  // 2. Micro-batches: batch, mask, forward, loss, backward. Losses stay on the device until
+  //    the step ends.
+  std::vector<torch::Tensor> rows;  // per micro-batch: [total, term...]
+  for (int64_t k = 0; k < m.accum; ++k) {
+    auto batch = m.loader->batch(step * m.accum + k);
+    masking::MaskInputs mask_inputs(batch);
+    mask_inputs.progress = s.progress;
+    batch.mask = m.masker.make_mask(mask_inputs, generator_weights,
+                                    mix_seed({m.seed, static_cast<uint64_t>(k)}), step);
+    batch = batch.to(m.device, /*non_blocking=*/true);
+    losses::LossTerms terms;
+    {
+      AutocastScope scope(m.autocast);
+      auto out = m.model->forward(batch);
+      terms = m.loss_fn(out.predictions, batch, loss_weights);
+    }
+    std::vector<torch::Tensor> row = {terms.total.detach().to(torch::kFloat)};
+    for (const auto& t : terms.terms) row.push_back(t.second.detach().to(torch::kFloat));
+    rows.push_back(torch::stack(row));
+    if (k == 0) {
+      for (const auto& t : terms.terms) s.terms.emplace_back(t.first, 0.0);
+    }
+    // A non-finite loss gives non-finite gradients: the norm below catches it.
+    (terms.total / static_cast<double>(m.accum)).backward();
+  }
+
+  // 3. Gradient norm, always measured: a finite loss can still give inf / NaN gradients,
+  //    which must not reach the weights (nor the checkpoint of the "last good state").
+  const auto norm = optim::clip_gradient_norm(m.model->parameters(), m.cfg.optim.clip_grad);
+
+  // 4. One host sync for every micro-batch's terms and the norm.
+  const auto values = torch::cat({torch::stack(rows).flatten(), norm.to(torch::kFloat).view({1})})
+                          .to(torch::kDouble)
+                          .cpu();
+  const auto* v = values.data_ptr<double>();
+  const auto width = static_cast<int64_t>(s.terms.size()) + 1;
+  for (int64_t k = 0; k < m.accum; ++k) {
+    const double total = v[k * width];
+    if (!std::isfinite(total)) {
+      s.skipped = true;
+      s.loss = total;
+      break;
+    }
+    s.loss += total / m.accum;
+    for (size_t i = 0; i < s.terms.size(); ++i) s.terms[i].second += v[k * width + 1 + i] / m.accum;
+  }
+  s.grad_norm = s.skipped ? std::nan("") : v[m.accum * width];
+  s.skipped = s.skipped || !std::isfinite(s.grad_norm);
+
+  // 5. The update, unless the step is skipped.
+  if (!s.skipped) m.optimizer->step(s.lr);
+  m.optimizer->zero_grad();
+  s.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return s;
+}
+
+StepOutcome PretrainEngine::run_step(int64_t step) {
+  const auto s = train_step(step);
+  StepOutcome out;
+  out.skipped = s.skipped;
+  out.loss = s.loss;
+  out.seconds = s.seconds;
+  if (s.skipped) {
+    out.skip_reason = std::isfinite(s.loss)
+                          ? c10::str("non-finite gradient norm (", s.grad_norm, ")")
+                          : c10::str("non-finite loss (", s.loss, ")");
+    return out;
+  }
+  std::string terms;
+  for (const auto& [mod, value] : s.terms) {
+    out.metrics.add(std::string("loss_") + modality_name(mod), value);
+    terms += c10::str(terms.empty() ? "" : " ", modality_name(mod), " ", value);
+  }
+  out.metrics.add("lr", s.lr);
+  for (const auto& [name, w] : s.generator_weights) out.metrics.add("w_" + name, w);
+  out.metrics.add("grad_norm", s.grad_norm);
+  out.summary = c10::str("(", terms, ") lr ", s.lr);
+  return out;
+}
+
+int64_t PretrainEngine::total_steps() const { return impl_->total_steps; }
+int64_t PretrainEngine::steps_per_epoch() const { return impl_->steps_per_epoch; }
+int64_t PretrainEngine::samples_per_step() const { return impl_->effective_batch; }
+torch::Device PretrainEngine::device() const { return impl_->device; }
+torch::nn::Module& PretrainEngine::module() { return *impl_->model; }
+optim::AdamW& PretrainEngine::optimizer() { return *impl_->optimizer; }
+
+std::vector<std::pair<std::string, std::string>> PretrainEngine::describe() const {
+  const auto& m = *impl_;
+  int64_t params = 0;
+  for (const auto& p : m.model->parameters()) params += p.numel();
+  const auto& spec = m.masker.spec();
+  const auto& o = m.cfg.optim;
+  return {
+      {"device", c10::str(m.device, m.autocast ? " (bf16 autocast)" : " (fp32)")},
+      {"parameters", c10::str(params / 1e6, " M")},
+      {"effective batch", c10::str(m.effective_batch, " (", m.cfg.data.batch_size, " x ", m.accum,
+                                   " accumulation x 1 process)")},
+      {"learning rate",
+       c10::str(m.lr_schedule.peak_lr,
+                o.lr > 0 ? " (optim.lr)"
+                         : c10::str(" (blr ", o.blr, " x ", m.effective_batch, " / 256)"))},
+      {"steps", c10::str(m.total_steps, " (", m.steps_per_epoch, " per epoch x ",
+                         m.cfg.train.epochs, " epochs), warm-up ", m.lr_schedule.warmup_steps)},
+      {"visible tokens",
+       c10::str(spec.num_visible, " of ", spec.num_modalities() * spec.num_patches(), " (",
+                spec.num_modalities(), " modalities x ", spec.num_patches(), " patches)")},
+  };
+}
+
+std::string PretrainEngine::nonfinite_hint() const {
+  return "lower optim.blr, set optim.clip_grad (e.g. 3.0), or check the data";
+}
+
+RunResult pretrain(const config::PretrainConfig& cfg, RunOptions options) {
+  PretrainEngine engine(cfg);
+  RunShell shell(cfg, cfg.train, cfg.log, std::move(options));
+  return shell.run(engine);
+}
+
+}  // namespace c2fmae::train

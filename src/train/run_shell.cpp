@@ -1,0 +1,286 @@
+#include "c2fmae/train/run_shell.h"
+
+#include <c10/cuda/CUDACachingAllocator.h>
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+
+#include "c2fmae/core/atomic_file.h"
+#include "c2fmae/core/log.h"
+#include "c2fmae/train/checkpoint.h"
+#include "c2fmae/train/progress_line.h"
+#include "c2fmae/train/run_directory.h"
+#include "c2fmae/train/stop_signal.h"
+
+namespace c2fmae::train {
+namespace fs = std::filesystem;
+namespace {
+
+double memory_gib(const torch::Device& device) {
+  if (device.is_cuda()) {
+    const auto stats =
+        c10::cuda::CUDACachingAllocator::getDeviceStats(device.index() < 0 ? 0 : device.index());
+    return static_cast<double>(stats.allocated_bytes[0].peak) / (1ull << 30);
+  }
+  std::ifstream statm("/proc/self/statm");
+  long pages = 0, resident = 0;
+  statm >> pages >> resident;
+  return static_cast<double>(resident) * static_cast<double>(::sysconf(_SC_PAGESIZE)) /
+         (1ull << 30);
+}
+
+/// The run's train.log receives every log message while the shell runs.
+class LogFileScope {
+ public:
+  explicit LogFileScope(std::string path) : path_(std::move(path)) { log::add_file_sink(path_); }
+  ~LogFileScope() { log::remove_file_sink(path_); }
+  LogFileScope(const LogFileScope&) = delete;
+  LogFileScope& operator=(const LogFileScope&) = delete;
+
+ private:
+  std::string path_;
+};
+
+/// Stop signals are recorded (not fatal) while the training loop runs.
+class StopHandlerScope {
+ public:
+  StopHandlerScope() { install_stop_handlers(); }
+  ~StopHandlerScope() { remove_stop_handlers(); }
+  StopHandlerScope(const StopHandlerScope&) = delete;
+  StopHandlerScope& operator=(const StopHandlerScope&) = delete;
+};
+
+bool starts_with(const std::string& s, const std::string& prefix) {
+  return s.compare(0, prefix.size(), prefix) == 0;
+}
+
+}  // namespace
+
+struct RunShell::Impl {
+  std::string config_yaml;              ///< the resolved config, as saved
+  std::string config_table;             ///< the start-up table of it
+  std::unique_ptr<config::ConfigRoot> config;  ///< a copy, to compare stored configs with
+  config::TrainConfig train;
+  config::LogConfig log;
+  RunOptions options;
+  std::string run_dir;
+  std::unique_ptr<LogFileScope> log_file;
+  std::unique_ptr<CheckpointManager> checkpoints;
+  std::unique_ptr<MetricsLog> metrics;
+  TrainingState state;
+  int64_t consecutive_nonfinite = 0;
+
+  void prepare();
+  void resume_if_asked(Engine& engine);
+  void check_stored_config(const TrainingState& stored, const std::string& path) const;
+  void print_start_table(const Engine& engine) const;
+  std::string save(Engine& engine, int64_t step);
+  void log_step(const Engine& engine, int64_t step, const StepOutcome& s);
+  RunResult run(Engine& engine);
+};
+
+RunShell::RunShell(const config::ConfigRoot& config, const config::TrainConfig& train,
+                   const config::LogConfig& log, RunOptions options)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->config_yaml = config.dump_yaml();
+  impl_->config_table = config.table();
+  impl_->config = config.fresh();
+  impl_->config->merge_yaml(impl_->config_yaml, "the resolved config");
+  impl_->train = train;
+  impl_->log = log;
+  impl_->options = std::move(options);
+  impl_->run_dir = train.output_dir;
+}
+
+RunShell::~RunShell() = default;
+
+void RunShell::Impl::prepare() {
+  if (!options.writer) return;
+  const auto mode = options.overwrite         ? RunDirectoryMode::kOverwrite
+                    : !options.resume.empty() ? RunDirectoryMode::kResume
+                                              : RunDirectoryMode::kNew;
+  prepare_run_directory(run_dir, mode);
+  log_file = std::make_unique<LogFileScope>((fs::path(run_dir) / "train.log").string());
+  checkpoints = std::make_unique<CheckpointManager>(run_dir, train.keep_last);
+  state.config_yaml = config_yaml;
+}
+
+void RunShell::Impl::check_stored_config(const TrainingState& stored,
+                                         const std::string& path) const {
+  if (stored.config_yaml.empty()) return;
+  const auto differ = config->differing_keys(stored.config_yaml, path);
+  std::vector<std::string> changed;
+  for (const auto& key : differ) {
+    for (const auto& section : options.fixed_sections) {
+      if (starts_with(key, section + ".")) {
+        throw std::runtime_error("checkpoint " + path + " was written by a run with another " +
+                                 section + " section (" + key +
+                                 " differs)\nhint: resume with the run's own config.yaml");
+      }
+    }
+    bool free = false;
+    for (const auto& f : options.free_keys) free = free || starts_with(key, f);
+    if (!free) changed.push_back(key);
+  }
+  if (!changed.empty()) {
+    std::string keys;
+    for (const auto& k : changed) keys += (keys.empty() ? "" : ", ") + k;
+    log::warn("resuming with other values than the run started with (" + keys +
+              "): the run will not replay the uninterrupted one exactly");
+  }
+}
+
+void RunShell::Impl::resume_if_asked(Engine& engine) {
+  if (options.resume.empty()) return;
+  std::string path;
+  if (options.resume == "auto") {
+    auto found = checkpoints ? checkpoints->newest_valid() : std::nullopt;
+    if (!found) {
+      log::info("--resume auto: no checkpoint in " + run_dir + " yet, starting from step 0");
+      return;
+    }
+    path = *found;
+  } else {
+    path = options.resume;
+  }
+  auto loaded = load_checkpoint(path, &engine.module(), &engine.optimizer(), engine.device(),
+                                [&](const TrainingState& s) { check_stored_config(s, path); });
+  state.step = loaded.step;
+  state.nonfinite_total = loaded.nonfinite_total;
+  log::info(c10::str("resumed from ", path, " at step ", state.step));
+}
+
+void RunShell::Impl::print_start_table(const Engine& engine) const {
+  std::ostringstream os;
+  os << "resolved config:\n" << config_table << "derived:\n";
+  auto row = [&](const std::string& k, const std::string& v) {
+    os << "  " << std::left << std::setw(34) << k << " " << v << "\n";
+  };
+  for (const auto& [k, v] : engine.describe()) row(k, v);
+  row("run directory", options.writer ? run_dir : "(written by another process)");
+  log::info(os.str());
+}
+
+std::string RunShell::Impl::save(Engine& engine, int64_t step) {
+  state.step = step;
+  if (!options.writer) return "";
+  return checkpoints->save(engine.module(), engine.optimizer(), state);
+}
+
+void RunShell::Impl::log_step(const Engine& engine, int64_t step, const StepOutcome& s) {
+  const double images_per_s = static_cast<double>(engine.samples_per_step()) / s.seconds;
+  if (metrics) {
+    MetricsRecord r;
+    r.add("step", step + 1)
+        .add("epoch", static_cast<double>(step + 1) / engine.steps_per_epoch())
+        .add("loss", s.loss)
+        .append(s.metrics)
+        .add("images_per_s", images_per_s)
+        .add("step_time_s", s.seconds)
+        .add("memory_gib", memory_gib(engine.device()))
+        .add("nonfinite_skipped", state.nonfinite_total);
+    metrics->write(r);
+  }
+  log::info(c10::str("step ", step + 1, "/", engine.total_steps(), " loss ", s.loss, " ",
+                     s.summary, " | ", images_per_s, " img/s ", s.seconds, " s/step"));
+}
+
+RunResult RunShell::run(Engine& engine) {
+  try {
+    return impl_->run(engine);
+  } catch (const std::exception& e) {
+    // Logged here, while the run's train.log is still open, so the log says why it ended.
+    const bool config = dynamic_cast<const config::ConfigError*>(&e) != nullptr;
+    log::error(std::string(config ? "config error: " : "training failed: ") + e.what());
+    throw;
+  }
+}
+
+RunResult RunShell::Impl::run(Engine& engine) {
+  log::set_level(log::parse_level(log.level));
+  prepare();
+  resume_if_asked(engine);
+  const auto metrics_path = (fs::path(run_dir) / "metrics.jsonl").string();
+  if (options.writer) {
+    // Only now: a refused resume must not replace the run's own config.yaml.
+    write_text_atomically((fs::path(run_dir) / "config.yaml").string(), config_yaml);
+  }
+  print_start_table(engine);
+  if (options.writer) {
+    if (const auto dropped = truncate_metrics(metrics_path, state.step)) {
+      log::info(c10::str("metrics.jsonl: dropped ", dropped, " lines logged after step ",
+                         state.step, " by the interrupted run (they are replayed)"));
+    }
+    metrics = std::make_unique<MetricsLog>(metrics_path);
+  }
+  StopHandlerScope stop_handlers;
+  ProgressLine progress(log.progress);
+  RunResult result;
+  const int64_t total = engine.total_steps();
+  result.total_steps = total;
+  // The progress line counts to where this run stops.
+  const int64_t last = train.max_steps > 0 ? std::min(train.max_steps, total) : total;
+  double avg_seconds = 0.0;
+  int64_t step = state.step;
+  for (; step < total; ++step) {
+    if (train.max_steps > 0 && step >= train.max_steps) break;
+    const auto s = engine.run_step(step);
+    avg_seconds = avg_seconds == 0.0 ? s.seconds : 0.9 * avg_seconds + 0.1 * s.seconds;
+    if (s.skipped) {
+      ++consecutive_nonfinite;
+      ++state.nonfinite_total;
+      progress.finish();
+      log::warn(c10::str("step ", step + 1, ": ", s.skip_reason, ", step skipped (",
+                         consecutive_nonfinite, " in a row, ", state.nonfinite_total,
+                         " in all)"));
+      if (consecutive_nonfinite >= train.max_nonfinite) {
+        // No update happened in the skipped steps: the current state is the last good one.
+        const auto path = save(engine, step - consecutive_nonfinite + 1);
+        throw NonFiniteLossError(c10::str(
+            consecutive_nonfinite,
+            " steps in a row had a non-finite loss or gradient (train.max_nonfinite = ",
+            train.max_nonfinite, "); the last good state is in ", path,
+            "\nhint: ", engine.nonfinite_hint()));
+      }
+    } else {
+      consecutive_nonfinite = 0;
+      progress.update(progress_text(step + 1, last, s.loss,
+                                    static_cast<double>(engine.samples_per_step()) / s.seconds,
+                                    avg_seconds));
+      if ((step + 1) % log.every == 0 || step == 0 || step + 1 == total) {
+        progress.finish();
+        log_step(engine, step, s);
+      }
+    }
+    if (const int sig = stop_signal()) {
+      progress.finish();
+      result.checkpoint = save(engine, step + 1);
+      result.status = RunResult::Status::kInterrupted;
+      result.signal = sig;
+      result.step = step + 1;
+      log::warn(c10::str("stopped by signal ", sig, " after step ", step + 1, "; checkpoint ",
+                         result.checkpoint, "\nresume with: ",
+                         options.command_line.empty() ? "the same command"
+                                                      : options.command_line,
+                         " --resume auto"));
+      return result;
+    }
+    if ((step + 1) % train.checkpoint_every == 0 && step + 1 < total) {
+      result.checkpoint = save(engine, step + 1);
+    }
+  }
+  progress.finish();
+  result.step = step;
+  if (state.step != step || result.checkpoint.empty()) result.checkpoint = save(engine, step);
+  result.status =
+      step >= total ? RunResult::Status::kCompleted : RunResult::Status::kStoppedAtMaxSteps;
+  log::info(c10::str(
+      result.status == RunResult::Status::kCompleted ? "finished" : "stopped at train.max_steps",
+      " after step ", step, "; checkpoint ", result.checkpoint));
+  return result;
+}
+
+}  // namespace c2fmae::train

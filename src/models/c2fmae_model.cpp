@@ -3,7 +3,6 @@
 #include <torch/torch.h>
 
 #include "c2fmae/core/mask.h"
-#include "c2fmae/models/position_embedding.h"
 #include "c2fmae/models/vit_presets.h"
 
 namespace c2fmae::models {
@@ -12,11 +11,11 @@ C2fmaeImpl::C2fmaeImpl(const config::ModelConfig& config_) : config(config_) { r
 
 void C2fmaeImpl::reset() {
   modalities_ = config.modalities;
-  const auto enc = encoder_shape(config);
-  const int64_t d = enc.embed_dim, p = config.patch_size;
+  const int64_t d = encoder_shape(config).embed_dim, p = config.patch_size;
   grid_ = config.img_size / p;
   TORCH_CHECK(grid_ * p == config.img_size, "C2fmae: img_size ", config.img_size,
               " must be a multiple of the patch size ", p);
+  backbone = register_module("backbone", VisionTransformer(config));
   std::vector<DecoderStageOptions> stages;
   for (auto m : modalities_) {
     if (m == Modality::kSemantic) {
@@ -29,8 +28,6 @@ void C2fmaeImpl::reset() {
                                          InstanceAdapter(InstanceAdapterOptions(p, d)
                                                              .num_slots(config.instance_slots)
                                                              .slot_dim(config.instance_slot_dim)));
-    } else {
-      rgb_adapter = register_module("rgb_adapter", RgbAdapter(RgbAdapterOptions(p, d)));
     }
     stages.push_back(DecoderStageOptions(d, config.decoder_dim, grid_, output_dim(m))
                          .depth(config.decoder_depth)
@@ -40,11 +37,6 @@ void C2fmaeImpl::reset() {
   }
   modality_embed = register_parameter("modality_embed",
                                       torch::zeros({static_cast<int64_t>(modalities_.size()), d}));
-  global_token = register_parameter("global_token", torch::zeros({1, 1, d}));
-  pos_embed = register_buffer("pos_embed", sincos_2d_embedding(d, grid_).unsqueeze(0));
-  encoder = register_module(
-      "encoder",
-      VitEncoder(VitEncoderOptions(d, enc.depth, enc.num_heads).mlp_ratio(config.mlp_ratio)));
   decoder =
       register_module("decoder", CascadeDecoder(CascadeDecoderOptions().stages(stages).cascade(
                                      config.decoder_mode == "cascade")));
@@ -65,6 +57,9 @@ int64_t C2fmaeImpl::output_dim(Modality m) const {
 }
 
 torch::Tensor C2fmaeImpl::embed_tokens(const Batch& batch) {
+  // Every modality's tokens take the backbone's patch positions (the RGB ones inside
+  // patch_tokens), then their modality embedding: the same sums in the same order for all.
+  const auto positions = backbone->patch_pos_embed();  // [1, L, D]
   std::vector<torch::Tensor> tokens;
   for (size_t i = 0; i < modalities_.size(); ++i) {
     torch::Tensor t;
@@ -83,13 +78,14 @@ torch::Tensor C2fmaeImpl::embed_tokens(const Batch& batch) {
         break;
       case Modality::kRgb:
         TORCH_CHECK(batch.rgb.defined(), "C2fmae: rgb is enabled but the batch has no image");
-        t = rgb_adapter(batch.rgb);
+        t = backbone->patch_tokens(batch.rgb);  // positions added
         break;
     }
     TORCH_CHECK(t.size(1) == num_patches(), "C2fmae: input gives ", t.size(1),
                 " patches, but the model expects ", num_patches(), " (img_size ", config.img_size,
                 ")");
-    tokens.push_back(t + pos_embed + modality_embed[static_cast<int64_t>(i)]);
+    if (modalities_[i] != Modality::kRgb) t = t + positions;
+    tokens.push_back(t + modality_embed[static_cast<int64_t>(i)]);
   }
   return torch::cat(tokens, 1);
 }
@@ -98,9 +94,9 @@ torch::Tensor C2fmaeImpl::encode(const Batch& batch, const torch::Tensor& visibl
   auto tokens = embed_tokens(batch);  // [B, M * L, D]
   const int64_t b = tokens.size(0), d = tokens.size(2);
   auto kept = tokens.gather(1, visible.unsqueeze(-1).expand({b, visible.size(1), d}));
-  // The global token's position is zero, as MAE's cls position (index 0 of its pos_embed).
-  auto x = torch::cat({global_token.expand({b, 1, d}).to(kept.dtype()), kept}, 1);
-  return encoder(x);
+  // The global token is the backbone's class token (its position is zero, as in MAE).
+  auto x = torch::cat({backbone->class_token().expand({b, 1, d}).to(kept.dtype()), kept}, 1);
+  return backbone->forward_blocks(x);
 }
 
 ModelOutput C2fmaeImpl::forward(const Batch& batch) {
@@ -120,6 +116,13 @@ ModelOutput C2fmaeImpl::forward(const Batch& batch) {
 }
 
 void init_mae_weights(torch::nn::Module& module) {
+  // Refuse before changing anything, so a refused module is left as it was.
+  for (const auto& item : module.named_modules("", /*include_self=*/false)) {
+    TORCH_CHECK(item.value()->as<torch::nn::LayerNorm>() == nullptr,
+                "init_mae_weights: ", item.key(),
+                " is a torch::nn::LayerNorm, which it does not initialise; hint: use "
+                "models::LayerNorm (models/layer_norm.h) for every norm of the model");
+  }
   torch::NoGradGuard no_grad;
   for (auto& item : module.named_modules("", /*include_self=*/false)) {
     auto& m = *item.value();
@@ -132,9 +135,8 @@ void init_mae_weights(torch::nn::Module& module) {
       auto w = conv->weight.view({conv->weight.size(0), -1});
       torch::nn::init::xavier_uniform_(w);
       if (conv->bias.defined()) conv->bias.zero_();
-    } else if (auto* norm = m.as<torch::nn::LayerNorm>()) {
-      norm->weight.fill_(1.0);
-      norm->bias.zero_();
+    } else if (auto* norm = m.as<LayerNorm>()) {
+      norm->reset_parameters();
     } else if (auto* emb = m.as<torch::nn::Embedding>()) {
       emb->weight.normal_(0.0, 0.02);
     }
@@ -144,10 +146,14 @@ void init_mae_weights(torch::nn::Module& module) {
     auto ends_with = [&](const std::string& s) {
       return name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0;
     };
-    if (ends_with("mask_token") || ends_with("global_token") || ends_with("modality_embed")) {
+    if (ends_with("mask_token") || ends_with("cls_token") || ends_with("modality_embed")) {
       p.value().normal_(0.0, 0.02);
     }
   }
+}
+
+torch::OrderedDict<std::string, torch::Tensor> timm_state_dict(const C2fmaeImpl& model) {
+  return timm_state_dict(*model.backbone);
 }
 
 }  // namespace c2fmae::models

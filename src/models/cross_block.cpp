@@ -7,11 +7,11 @@ namespace c2fmae::models {
 CrossBlockImpl::CrossBlockImpl(const BlockOptions& options_) : options(options_) { reset(); }
 
 void CrossBlockImpl::reset() {
-  norm1 = register_module("norm1", make_layer_norm(options.dim()));
-  norm_context = register_module("norm_context", make_layer_norm(options.dim()));
+  norm1 = register_module("norm1", LayerNorm(options.dim()));
+  norm_context = register_module("norm_context", LayerNorm(options.dim()));
   cross_attn = register_module(
       "cross_attn", CrossAttention(CrossAttentionOptions(options.dim(), options.num_heads())));
-  norm2 = register_module("norm2", make_layer_norm(options.dim()));
+  norm2 = register_module("norm2", LayerNorm(options.dim()));
   const auto hidden = static_cast<int64_t>(options.dim() * options.mlp_ratio());
   mlp = register_module("mlp", Mlp(MlpOptions(options.dim(), hidden)));
 }

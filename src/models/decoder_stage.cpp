@@ -16,15 +16,15 @@ void DecoderStageImpl::reset() {
   const auto d = options.dim();
   embed = register_module("embed", torch::nn::Linear(options.encoder_dim(), d));
   mask_token = register_parameter("mask_token", torch::zeros({1, 1, d}));
-  auto pos = torch::cat({torch::zeros({1, d}), sincos_2d_embedding(d, options.grid())}, 0);
-  pos_embed = register_buffer("pos_embed", pos.unsqueeze(0));
+  pos_embed = register_buffer(
+      "pos_embed", sincos_2d_embedding(d, options.grid(), /*cls_token=*/true).unsqueeze(0));
   const auto block_opts = BlockOptions(d, options.num_heads()).mlp_ratio(options.mlp_ratio());
   cross_blocks = register_module("cross_blocks", torch::nn::ModuleList());
   for (int64_t i = 0; i < options.cross_blocks(); ++i)
     cross_blocks->push_back(CrossBlock(block_opts));
   blocks = register_module("blocks", torch::nn::ModuleList());
   for (int64_t i = 0; i < options.depth(); ++i) blocks->push_back(Block(block_opts));
-  norm = register_module("norm", make_layer_norm(d));
+  norm = register_module("norm", LayerNorm(d));
   head = register_module("head", torch::nn::Linear(d, options.out_dim()));
 }
 

@@ -52,13 +52,13 @@ InstanceAdapterImpl::InstanceAdapterImpl(const InstanceAdapterOptions& options_)
 }
 
 void InstanceAdapterImpl::reset() {
-  TORCH_CHECK(options.patch_size() % 4 == 0,
-              "InstanceAdapter: patch size must be a multiple of 4, "
-              "but got ",
+  TORCH_CHECK(options.patch_size() % kLabelDownsample == 0,
+              "InstanceAdapter: patch size must be a multiple of ", kLabelDownsample,
+              " (the label resolution is 1/", kLabelDownsample, "), but got ",
               options.patch_size());
   slot_embed = register_module("slot_embed",
                                torch::nn::Embedding(options.num_slots() + 1, options.slot_dim()));
-  const auto k = options.patch_size() / 4;
+  const auto k = options.patch_size() / kLabelDownsample;
   proj = register_module(
       "proj", torch::nn::Conv2d(
                   torch::nn::Conv2dOptions(options.slot_dim() + 1, options.dim(), k).stride(k)));
@@ -67,7 +67,7 @@ void InstanceAdapterImpl::reset() {
 torch::Tensor InstanceAdapterImpl::forward(const torch::Tensor& instance) {
   TORCH_CHECK(instance.dim() == 3, "InstanceAdapter: expected [B, H, W], but got ",
               instance.sizes());
-  auto quarter = downsample_labels(instance, 4);  // [B, h, w]
+  auto quarter = downsample_labels(instance, kLabelDownsample);  // [B, h, w]
   auto canon = canonical_instance_ids(quarter);   // 0 = none, 1..n
   const int64_t b = quarter.size(0), k = options.num_slots();
   auto slot_of = (canon - 1).clamp_min(0).remainder(k);  // [B, h, w] in 0..K-1

@@ -13,13 +13,13 @@ SemanticAdapterImpl::SemanticAdapterImpl(const SemanticAdapterOptions& options_)
 }
 
 void SemanticAdapterImpl::reset() {
-  TORCH_CHECK(options.patch_size() % 4 == 0,
-              "SemanticAdapter: patch size must be a multiple of 4, "
-              "but got ",
+  TORCH_CHECK(options.patch_size() % kLabelDownsample == 0,
+              "SemanticAdapter: patch size must be a multiple of ", kLabelDownsample,
+              " (the label resolution is 1/", kLabelDownsample, "), but got ",
               options.patch_size());
   class_embed = register_module(
       "class_embed", torch::nn::Embedding(options.num_classes() + 1, options.class_dim()));
-  const auto k = options.patch_size() / 4;
+  const auto k = options.patch_size() / kLabelDownsample;
   proj = register_module(
       "proj",
       torch::nn::Conv2d(torch::nn::Conv2dOptions(options.class_dim(), options.dim(), k).stride(k)));
@@ -28,7 +28,7 @@ void SemanticAdapterImpl::reset() {
 torch::Tensor SemanticAdapterImpl::forward(const torch::Tensor& semantic) {
   TORCH_CHECK(semantic.dim() == 3, "SemanticAdapter: expected [B, H, W], but got ",
               semantic.sizes());
-  auto quarter = downsample_labels(semantic, 4);  // [B, H/4, W/4]
+  auto quarter = downsample_labels(semantic, kLabelDownsample);  // [B, H/4, W/4]
   auto classes = quarter.masked_fill(quarter == kIgnoreClass, options.num_classes());
   auto emb = class_embed(classes).permute({0, 3, 1, 2});  // [B, E, H/4, W/4]
   return proj(emb).flatten(2).transpose(1, 2);

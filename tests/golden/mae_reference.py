@@ -8,7 +8,8 @@ Visible tokens are kept in ascending patch order (MAE keeps them in shuffled ord
 set and every value are the same).
 
 Writes one torch.save file holding the config, every parameter under the C++ module's
-parameter name, the inputs, and the reference outputs. Run by CTest as a fixture.
+parameter name (the encoder under `backbone.`, with timm's VisionTransformer names), the
+inputs, and the reference outputs. Run by CTest as a fixture.
 """
 import argparse
 import math
@@ -23,15 +24,17 @@ CFG = dict(img_size=32, patch_size=8, embed_dim=64, depth=2, num_heads=4,
 EPS = 1e-6
 
 
-def sincos_2d(dim, grid):
-    """MAE's get_2d_sincos_pos_embed in float64: [sin(x w), cos(x w), sin(y w), cos(y w)]."""
+def sincos_2d(dim, grid, cls_token=False):
+    """MAE's get_2d_sincos_pos_embed in float64: [sin(x w), cos(x w), sin(y w), cos(y w)],
+    with a leading zero row for the class token when cls_token is set."""
     omega = torch.arange(dim // 4, dtype=torch.float64) / (dim / 4.0)
     omega = 1.0 / 10000 ** omega
     coords = torch.arange(grid, dtype=torch.float64)
     gy, gx = torch.meshgrid(coords, coords, indexing="ij")
     ox = gx.reshape(-1, 1) * omega
     oy = gy.reshape(-1, 1) * omega
-    return torch.cat([ox.sin(), ox.cos(), oy.sin(), oy.cos()], 1).float()
+    pos = torch.cat([ox.sin(), ox.cos(), oy.sin(), oy.cos()], 1).float()
+    return torch.cat([torch.zeros(1, dim), pos], 0) if cls_token else pos
 
 
 def make_params(g):
@@ -60,13 +63,13 @@ def make_params(g):
         linear(prefix + ".mlp.fc1", n, h)
         linear(prefix + ".mlp.fc2", h, n)
 
-    P["rgb_adapter.proj.weight"] = rnd(d, 3, p, p, std=1.0 / math.sqrt(3 * p * p))
-    P["rgb_adapter.proj.bias"] = rnd(d)
+    P["backbone.patch_embed.proj.weight"] = rnd(d, 3, p, p, std=1.0 / math.sqrt(3 * p * p))
+    P["backbone.patch_embed.proj.bias"] = rnd(d)
     P["modality_embed"] = rnd(1, d, std=0.02)
-    P["global_token"] = rnd(1, 1, d, std=0.02)
+    P["backbone.cls_token"] = rnd(1, 1, d, std=0.02)
     for i in range(c["depth"]):
-        block(f"encoder.blocks.{i}", d, hid)
-    norm("encoder.norm", d)
+        block(f"backbone.blocks.{i}", d, hid)
+    norm("backbone.norm", d)
     s = "decoder.stages.0"
     linear(s + ".embed", d, dd)
     P[s + ".mask_token"] = rnd(1, 1, dd, std=0.02)
@@ -103,13 +106,16 @@ def forward(P, L, imgs, ids_keep):
     grid = c["img_size"] // p
     B = imgs.shape[0]
     # forward_encoder
-    x = F.conv2d(imgs, P["rgb_adapter.proj.weight"], P["rgb_adapter.proj.bias"], stride=p)
-    x = x.flatten(2).transpose(1, 2) + sincos_2d(d, grid)[None] + P["modality_embed"][0]
+    pos_embed = sincos_2d(d, grid, cls_token=True)[None]  # [1, 1 + L, d], fixed
+    x = F.conv2d(imgs, P["backbone.patch_embed.proj.weight"],
+                 P["backbone.patch_embed.proj.bias"], stride=p)
+    x = x.flatten(2).transpose(1, 2) + pos_embed[:, 1:] + P["modality_embed"][0]
     x = torch.gather(x, 1, ids_keep[..., None].expand(-1, -1, d))
-    x = torch.cat([P["global_token"].expand(B, -1, -1), x], 1)  # cls pos embed is 0
+    cls = P["backbone.cls_token"] + pos_embed[:, :1]
+    x = torch.cat([cls.expand(B, -1, -1), x], 1)
     for i in range(c["depth"]):
-        x = block_forward(P, f"encoder.blocks.{i}", x, c["num_heads"])
-    latent = F.layer_norm(x, (d,), P["encoder.norm.weight"], P["encoder.norm.bias"], EPS)
+        x = block_forward(P, f"backbone.blocks.{i}", x, c["num_heads"])
+    latent = F.layer_norm(x, (d,), P["backbone.norm.weight"], P["backbone.norm.bias"], EPS)
     # forward_decoder
     s = "decoder.stages.0"
     dd = c["decoder_dim"]
@@ -123,7 +129,7 @@ def forward(P, L, imgs, ids_keep):
     y_ = torch.cat([y[:, 1:], mask_tokens], 1)
     y_ = torch.gather(y_, 1, ids_restore[..., None].expand(-1, -1, dd))
     y = torch.cat([y[:, :1], y_], 1)
-    y = y + torch.cat([torch.zeros(1, dd), sincos_2d(dd, grid)], 0)[None]
+    y = y + sincos_2d(dd, grid, cls_token=True)[None]
     for i in range(c["decoder_depth"]):
         y = block_forward(P, f"{s}.blocks.{i}", y, c["decoder_heads"])
     y = F.layer_norm(y, (dd,), P[s + ".norm.weight"], P[s + ".norm.bias"], EPS)

@@ -1,5 +1,7 @@
 #include "c2fmae/models/c2fmae_model.h"
 
+#include <algorithm>
+
 #include "c2fmae/config/pretrain_config.h"
 #include "c2fmae/masking/generator_registry.h"
 #include "c2fmae/losses/c2fmae_loss.h"
@@ -58,15 +60,20 @@ TEST(C2fmaeModel, GradientsReachAllAdaptersAndDecoderStages) {
   for (const auto& p : model->named_parameters()) {
     ASSERT_TRUE(p.value().grad().defined()) << p.key();
     ASSERT_TRUE(torch::isfinite(p.value().grad()).all().item<bool>()) << p.key();
-    // Group: "decoder.stages.N" for decoder stages, else the first name component.
+    // Group: "decoder.stages.N" for decoder stages, "backbone.X" in the backbone, else the
+    // first name component.
     const auto& k = p.key();
     const bool stage = k.rfind("decoder.stages.", 0) == 0;
-    const auto cut = stage ? k.find('.', std::string("decoder.stages.").size()) : k.find('.');
+    const bool backbone = k.rfind("backbone.", 0) == 0;
+    const auto cut = stage      ? k.find('.', std::string("decoder.stages.").size())
+                     : backbone ? k.find('.', std::string("backbone.").size())
+                                : k.find('.');
     grad_by_group[k.substr(0, cut)] += p.value().grad().abs().sum().item<double>();
   }
   for (const char* group :
-       {"semantic_adapter", "instance_adapter", "rgb_adapter", "encoder", "decoder.stages.0",
-        "decoder.stages.1", "decoder.stages.2", "modality_embed", "global_token"}) {
+       {"semantic_adapter", "instance_adapter", "backbone.patch_embed", "backbone.cls_token",
+        "backbone.blocks", "backbone.norm", "decoder.stages.0", "decoder.stages.1",
+        "decoder.stages.2", "modality_embed"}) {
     ASSERT_TRUE(grad_by_group.count(group)) << group;
     EXPECT_GT(grad_by_group[group], 0.0) << group;
   }
@@ -93,7 +100,7 @@ TEST(C2fmaeModel, MaeModeIsAConfigWithOnlyRgb) {
   auto cfg = tiny_config(
       {"model.modalities=[rgb]", "masking.num_visible=4", "model.decoder_cross_blocks=0"});
   C2fmae model(cfg.model);
-  EXPECT_TRUE(model->rgb_adapter);
+  EXPECT_TRUE(model->backbone);
   EXPECT_FALSE(model->semantic_adapter);
   EXPECT_FALSE(model->instance_adapter);
   EXPECT_EQ(model->decoder->stages->size(), 1u);
@@ -123,6 +130,86 @@ TEST(C2fmaeModel, ClearErrorsForBadInputs) {
   } catch (const c10::Error& e) {
     EXPECT_NE(std::string(e.what()).find("img_size"), std::string::npos);
   }
+}
+
+TEST(C2fmaeModel, EncoderIsTheTimmNamedBackbone) {
+  auto cfg = tiny_config();
+  C2fmae model(cfg.model);
+  // Export is "strip backbone.": every encoder weight is under it, named as timm's.
+  std::vector<std::string> stripped, exported;
+  auto collect = [&](const std::string& key) {
+    if (key.rfind("backbone.", 0) == 0) stripped.push_back(key.substr(9));
+  };
+  for (const auto& p : model->named_parameters()) collect(p.key());
+  for (const auto& b : model->named_buffers()) collect(b.key());
+  for (const auto& kv : timm_state_dict(*model)) exported.push_back(kv.key());
+  std::sort(stripped.begin(), stripped.end());
+  std::sort(exported.begin(), exported.end());
+  EXPECT_EQ(stripped, exported);
+  EXPECT_EQ(exported.size(), 4u + 2 * 12 + 2);  // cls, pos, patch_embed x 2, blocks, norm
+  for (const auto& p : model->named_parameters()) {
+    const auto& k = p.key();
+    EXPECT_TRUE(k.rfind("backbone.", 0) == 0 || k.rfind("semantic_adapter.", 0) == 0 ||
+                k.rfind("instance_adapter.", 0) == 0 || k.rfind("decoder.", 0) == 0 ||
+                k == "modality_embed")
+        << k;
+  }
+  // Semantic and instance tokens take the backbone's patch positions too.
+  auto batch = masked_batch(cfg, 2, 4);
+  auto tokens = model->embed_tokens(batch);  // [B, 3 L, D]
+  auto sem = model->semantic_adapter(batch.semantic) + model->backbone->patch_pos_embed() +
+             model->modality_embed[0];
+  EXPECT_TRUE(torch::equal(tokens.narrow(1, 0, 16), sem));
+  auto rgb = model->backbone->patch_tokens(batch.rgb) + model->modality_embed[2];
+  EXPECT_TRUE(torch::equal(tokens.narrow(1, 32, 16), rgb));
+}
+
+struct WithTorchLayerNorm : torch::nn::Module {
+  WithTorchLayerNorm() {
+    fc = register_module("fc", torch::nn::Linear(4, 4));
+    norm = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({4})));
+  }
+  torch::nn::Linear fc{nullptr};
+  torch::nn::LayerNorm norm{nullptr};
+};
+
+struct WithOurLayerNorm : torch::nn::Module {
+  WithOurLayerNorm() {
+    norm = register_module("norm", LayerNorm(4));
+    cls_token = register_parameter("cls_token", torch::zeros({1, 1, 64}));
+  }
+  LayerNorm norm{nullptr};
+  torch::Tensor cls_token;
+};
+
+TEST(InitMaeWeights, RefusesTorchLayerNormAndLeavesTheModuleAsItWas) {
+  testing::seed(16);
+  WithTorchLayerNorm m;
+  auto before = m.fc->weight.clone();
+  try {
+    init_mae_weights(m);
+    ADD_FAILURE() << "init_mae_weights accepted a torch::nn::LayerNorm";
+  } catch (const c10::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("norm"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("models::LayerNorm"), std::string::npos);
+  }
+  EXPECT_TRUE(torch::equal(m.fc->weight, before));
+}
+
+TEST(InitMaeWeights, UnitLayerNormsAndNormalClassToken) {
+  testing::seed(17);
+  WithOurLayerNorm m;
+  {
+    torch::NoGradGuard g;
+    m.norm->weight.normal_();
+    m.norm->bias.normal_();
+  }
+  init_mae_weights(m);
+  EXPECT_TRUE(torch::equal(m.norm->weight, torch::ones({4})));
+  EXPECT_TRUE(torch::equal(m.norm->bias, torch::zeros({4})));
+  const double sd = m.cls_token.std().item<double>();
+  EXPECT_GT(sd, 0.01);
+  EXPECT_LT(sd, 0.04);
 }
 
 }  // namespace

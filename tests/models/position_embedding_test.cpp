@@ -17,5 +17,12 @@ TEST(PositionEmbedding, MaeSinCosLayout) {
   EXPECT_THROW(sincos_2d_embedding(6, 3), c10::Error);
 }
 
+TEST(PositionEmbedding, ClassTokenRowIsZeroAndFirst) {
+  auto pe = sincos_2d_embedding(8, 3, /*cls_token=*/true);
+  ASSERT_EQ(pe.sizes(), (torch::IntArrayRef{10, 8}));
+  EXPECT_TRUE(torch::equal(pe[0], torch::zeros({8})));
+  EXPECT_TRUE(torch::equal(pe.narrow(0, 1, 9), sincos_2d_embedding(8, 3)));
+}
+
 }  // namespace
 }  // namespace c2fmae::models

@@ -2,6 +2,11 @@
 // modalities -> cascaded decoder (DESIGN.md §1). MAE is the same model with only `rgb`
 // enabled, 49 visible tokens and an 8 x 512 decoder without cross-attention (a config).
 //
+// The encoder is a timm-shaped VisionTransformer registered as `backbone`: its patch_embed
+// is the RGB adapter, its cls_token the global token, its pos_embed the patch positions of
+// every modality, and its blocks and norm the shared encoder. The encoder's weights are
+// therefore the parameters under `backbone.`, named as timm's (timm_state_dict).
+//
 //   config::ModelConfig cfg;               // or from YAML
 //   models::C2fmae model(cfg);
 //   auto out = model->forward(batch);     // batch.mask set by masking/
@@ -16,9 +21,8 @@
 #include "c2fmae/core/modality.h"
 #include "c2fmae/models/cascade_decoder.h"
 #include "c2fmae/models/instance_adapter.h"
-#include "c2fmae/models/rgb_adapter.h"
 #include "c2fmae/models/semantic_adapter.h"
-#include "c2fmae/models/vit_encoder.h"
+#include "c2fmae/models/vision_transformer.h"
 
 namespace c2fmae::models {
 
@@ -47,13 +51,11 @@ class C2fmaeImpl : public torch::nn::Cloneable<C2fmaeImpl> {
   int64_t num_patches() const { return grid_ * grid_; }
 
   config::ModelConfig config;
+  /// The encoder; its patch_embed is the RGB adapter (present even when rgb is disabled).
+  VisionTransformer backbone{nullptr};
   SemanticAdapter semantic_adapter{nullptr};
   InstanceAdapter instance_adapter{nullptr};
-  RgbAdapter rgb_adapter{nullptr};
   torch::Tensor modality_embed;  ///< [M, D] learned, one per enabled modality
-  torch::Tensor global_token;    ///< [1, 1, D] learned (MAE's cls token)
-  torch::Tensor pos_embed;       ///< buffer [1, L, D] fixed sin-cos
-  VitEncoder encoder{nullptr};
   CascadeDecoder decoder{nullptr};
 
  private:
@@ -63,7 +65,12 @@ class C2fmaeImpl : public torch::nn::Cloneable<C2fmaeImpl> {
 TORCH_MODULE(C2fmae);
 
 /// MAE's initialisation (facebookresearch/mae): xavier-uniform Linear and patch-embedding
-/// weights, zero biases, unit LayerNorms, N(0, 0.02) tokens and embeddings.
+/// weights, zero biases, unit LayerNorms (models::LayerNorm), N(0, 0.02) tokens and
+/// embeddings. Throws for a torch::nn::LayerNorm: the model's norms are models::LayerNorm,
+/// and a norm of another type would otherwise keep its own initialisation unnoticed.
 void init_mae_weights(torch::nn::Module& module);
+
+/// The encoder's weights under timm's names: timm_state_dict(*model.backbone).
+torch::OrderedDict<std::string, torch::Tensor> timm_state_dict(const C2fmaeImpl& model);
 
 }  // namespace c2fmae::models

@@ -2,11 +2,11 @@
 // x + cross_attn(norm1(x), norm_context(context)), then x + mlp(norm2(x)).
 #pragma once
 #include <torch/nn/cloneable.h>
-#include <torch/nn/modules/normalization.h>
 #include <torch/nn/pimpl.h>
 
 #include "c2fmae/models/block.h"
 #include "c2fmae/models/cross_attention.h"
+#include "c2fmae/models/layer_norm.h"
 #include "c2fmae/models/mlp.h"
 
 namespace c2fmae::models {
@@ -19,10 +19,10 @@ class CrossBlockImpl : public torch::nn::Cloneable<CrossBlockImpl> {
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& context);
 
   BlockOptions options;
-  torch::nn::LayerNorm norm1{nullptr};
-  torch::nn::LayerNorm norm_context{nullptr};
+  LayerNorm norm1{nullptr};
+  LayerNorm norm_context{nullptr};
   CrossAttention cross_attn{nullptr};
-  torch::nn::LayerNorm norm2{nullptr};
+  LayerNorm norm2{nullptr};
   Mlp mlp{nullptr};
 };
 TORCH_MODULE(CrossBlock);

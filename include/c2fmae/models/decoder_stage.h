@@ -10,8 +10,9 @@
 #include <torch/nn/cloneable.h>
 #include <torch/nn/modules/container/modulelist.h>
 #include <torch/nn/modules/linear.h>
-#include <torch/nn/modules/normalization.h>
 #include <torch/nn/pimpl.h>
+
+#include "c2fmae/models/layer_norm.h"
 
 namespace c2fmae::models {
 
@@ -58,7 +59,7 @@ class DecoderStageImpl : public torch::nn::Cloneable<DecoderStageImpl> {
   torch::Tensor pos_embed;  ///< buffer [1, 1 + L, dim], zeros for the global token
   torch::nn::ModuleList cross_blocks{nullptr};
   torch::nn::ModuleList blocks{nullptr};
-  torch::nn::LayerNorm norm{nullptr};
+  LayerNorm norm{nullptr};
   torch::nn::Linear head{nullptr};
 };
 TORCH_MODULE(DecoderStage);

@@ -18,7 +18,7 @@ namespace c2fmae::models {
 
 struct InstanceAdapterOptions {
   InstanceAdapterOptions(int64_t patch_size, int64_t dim) : patch_size_(patch_size), dim_(dim) {}
-  /// Patch side in full-resolution pixels (a multiple of 4).
+  /// Patch side in full-resolution pixels (a multiple of kLabelDownsample, core/modality.h).
   TORCH_ARG(int64_t, patch_size);
   /// Token width.
   TORCH_ARG(int64_t, dim);

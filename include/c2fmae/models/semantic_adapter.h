@@ -13,7 +13,7 @@ struct SemanticAdapterOptions {
       : num_classes_(num_classes), patch_size_(patch_size), dim_(dim) {}
   /// Semantic classes; kIgnoreClass pixels get an extra learned "unknown" embedding.
   TORCH_ARG(int64_t, num_classes);
-  /// Patch side in full-resolution pixels (a multiple of 4).
+  /// Patch side in full-resolution pixels (a multiple of kLabelDownsample, core/modality.h).
   TORCH_ARG(int64_t, patch_size);
   /// Token width.
   TORCH_ARG(int64_t, dim);

@@ -1,4 +1,4 @@
-#include "c2fmae/models/rgb_adapter.h"
+#include "c2fmae/models/patch_embed.h"
 
 #include "c2fmae/core/patchify.h"
 #include "test_helpers.h"
@@ -6,9 +6,9 @@
 namespace c2fmae::models {
 namespace {
 
-TEST(RgbAdapter, PatchEmbeddingIsALinearMapOfEachPatch) {
+TEST(PatchEmbed, PatchEmbeddingIsALinearMapOfEachPatch) {
   testing::seed(6);
-  RgbAdapter a(RgbAdapterOptions(8, 12));
+  PatchEmbed a(PatchEmbedOptions(8, 12));
   auto img = torch::randn({2, 3, 16, 24});
   auto t = a(img);
   ASSERT_EQ(t.sizes(), (torch::IntArrayRef{2, 6, 12}));

@@ -34,7 +34,7 @@ Level parse_level(const std::string& name) {
   if (name == "error") return Level::kError;
   if (name == "off") return Level::kOff;
   throw std::invalid_argument("unknown log level '" + name +
-                              "'; hint: use debug, info, warn, error or off");
+                              "'\nhint: use debug, info, warn, error or off");
 }
 
 void set_level(Level level) {

@@ -101,7 +101,7 @@ torch::Tensor C2fmaeImpl::encode(const Batch& batch, const torch::Tensor& visibl
 
 ModelOutput C2fmaeImpl::forward(const Batch& batch) {
   TORCH_CHECK(batch.mask.defined(),
-              "C2fmae: the batch has no mask; hint: run a mask generator "
+              "C2fmae: the batch has no mask\nhint: run a mask generator "
               "(masking/) before the model");
   TORCH_CHECK(batch.mask.dim() == 3 &&
                   batch.mask.size(1) == static_cast<int64_t>(modalities_.size()) &&
@@ -120,7 +120,7 @@ void init_mae_weights(torch::nn::Module& module) {
   for (const auto& item : module.named_modules("", /*include_self=*/false)) {
     TORCH_CHECK(item.value()->as<torch::nn::LayerNorm>() == nullptr,
                 "init_mae_weights: ", item.key(),
-                " is a torch::nn::LayerNorm, which it does not initialise; hint: use "
+                " is a torch::nn::LayerNorm, which it does not initialise\nhint: use "
                 "models::LayerNorm (models/layer_norm.h) for every norm of the model");
   }
   torch::NoGradGuard no_grad;

@@ -77,7 +77,7 @@ TrainingState load_checkpoint(const std::string& path, torch::nn::Module* model,
         throw std::runtime_error("checkpoint " + path + ": parameter " + p.key() + " has shape " +
                                  c10::str(t.sizes()) + ", the model " +
                                  c10::str(p.value().sizes()) +
-                                 "; hint: resume with the model config the run started with");
+                                 "\nhint: resume with the model config the run started with");
       }
       p.value().copy_(t);
     }

@@ -39,7 +39,7 @@ inline Modality parse_modality(const std::string& name) {
     if (name == modality_name(static_cast<Modality>(i))) return static_cast<Modality>(i);
   }
   throw std::invalid_argument("unknown modality '" + name +
-                              "'; hint: use semantic, instance or rgb");
+                              "'\nhint: use semantic, instance or rgb");
 }
 
 }  // namespace c2fmae

@@ -3,14 +3,19 @@
 //   c2fmae_pretrain --config configs/pretrain/demo_synthetic_tiny.yaml [--set key=value ...]
 //                   [--resume auto|PATH] [--output-dir DIR] [--overwrite] [--dump-config]
 //
-// Exit codes: 0 done (or stopped at train.max_steps), 1 error, 2 bad config or arguments,
-// 128 + signal when stopped by SIGINT / SIGTERM (a checkpoint was written first).
+// Exit codes: 0 done (or stopped at train.max_steps), 1 error, 2 bad config or arguments (or
+// a run directory another process holds), 128 + signal when stopped by SIGINT, SIGTERM,
+// SIGHUP, SIGUSR1, SIGUSR2 or SIGQUIT (a checkpoint was written first).
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 
 #include "c2fmae/config/pretrain_config.h"
+#include "c2fmae/core/error_text.h"
 #include "c2fmae/core/log.h"
+#include "c2fmae/core/usage_error.h"
 #include "c2fmae/train/pretrain_engine.h"
 
 namespace {
@@ -31,6 +36,10 @@ std::string shell_quote(const std::string& arg) {
 
 int main(int argc, char** argv) {
   using namespace c2fmae;
+  // From the first line printed: `c2fmae_pretrain ... | head -1` must not kill the run (it
+  // goes on, logging to train.log), and a file-size limit is a write error, not a kill.
+  std::signal(SIGPIPE, SIG_IGN);
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"c2fmae_pretrain: coarse-to-fine masked autoencoder pre-training"};
   app.footer("Config keys (section.key, settable in YAML or with --set):\n\n" +
              config::PretrainConfig().describe_keys());
@@ -48,6 +57,33 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
+  }
+  // Arguments that contradict each other or say nothing are refused, not guessed at.
+  auto refuse = [](const std::string& problem, const std::string& hint) {
+    std::cerr << "c2fmae_pretrain: " << with_hint(problem, hint) << "\n";
+    return 2;
+  };
+  if (app.count("--resume") && overwrite) {
+    return refuse("--resume and --overwrite contradict each other",
+                  "continue the run with --resume, or start it over with --overwrite");
+  }
+  if (app.count("--output-dir") && output_dir.empty()) {
+    return refuse("--output-dir is empty", "give the run directory, e.g. --output-dir runs/my_run");
+  }
+  if (app.count("--resume") && resume.empty()) {
+    return refuse("--resume is empty", "use --resume auto or --resume PATH/checkpoint-N.pt");
+  }
+  if (!resume.empty() && resume != "auto") {
+    std::error_code ec;
+    if (!std::filesystem::exists(resume, ec)) {
+      return refuse("--resume " + resume + ": no such file",
+                    "give an existing checkpoint, or --resume auto to continue the run "
+                    "directory's newest one");
+    }
+    if (std::filesystem::is_directory(resume, ec)) {
+      return refuse("--resume " + resume + " is a directory",
+                    "give a checkpoint file in it, or --resume auto with --output-dir " + resume);
+    }
   }
   // The command that resumes this run, printed when a signal stops it: ours without
   // --resume / --overwrite, each argument quoted for a POSIX shell where needed.
@@ -89,7 +125,7 @@ int main(int argc, char** argv) {
     train::RunResult result;
     try {
       result = shell.run(engine);
-    } catch (const config::ConfigError&) {
+    } catch (const UsageError&) {
       return 2;  // the shell has logged why
     } catch (const std::exception&) {
       return 1;
@@ -99,8 +135,11 @@ int main(int argc, char** argv) {
   } catch (const config::ConfigError& e) {
     std::cerr << "config error: " << e.what() << "\n";
     return 2;
+  } catch (const UsageError& e) {
+    std::cerr << "c2fmae_pretrain: " << e.what() << "\n";
+    return 2;
   } catch (const std::exception& e) {
-    log::error(std::string("c2fmae_pretrain failed: ") + e.what());
+    log::error("c2fmae_pretrain failed: " + error_text(e));
     return 1;
   }
 }

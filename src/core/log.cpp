@@ -69,9 +69,21 @@ void remove_file_sink(const std::string& path) {
 void debug(const std::string& message) { logger().debug(message); }
 void info(const std::string& message) { logger().info(message); }
 void warn(const std::string& message) { logger().warn(message); }
-void error(const std::string& message) {
-  logger().error(message);
-  logger().flush();
+namespace {
+
+/// Logs at `level` even when the logger's level would hide it.
+void log_unhidden(spdlog::level::level_enum level, const std::string& message) {
+  auto& l = logger();
+  const auto saved = l.level();
+  if (saved > level) l.set_level(level);
+  l.log(level, message);
+  l.flush();
+  if (saved > level) l.set_level(saved);
 }
+
+}  // namespace
+
+void error(const std::string& message) { log_unhidden(spdlog::level::err, message); }
+void notice(const std::string& message) { log_unhidden(spdlog::level::warn, message); }
 
 }  // namespace c2fmae::log

@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
@@ -9,7 +11,9 @@
 #include <filesystem>
 
 #include "c2fmae/core/atomic_file.h"
+#include "c2fmae/core/error_text.h"
 #include "c2fmae/core/log.h"
+#include "c2fmae/train/run_directory.h"
 
 namespace c2fmae::train {
 namespace fs = std::filesystem;
@@ -49,15 +53,30 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model,
 TrainingState load_checkpoint(const std::string& path, torch::nn::Module* model,
                               optim::AdamW* optimizer, const torch::Device& device,
                               const std::function<void(const TrainingState&)>& check) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) throw std::runtime_error("checkpoint " + path + " does not exist");
+  if (fs::is_directory(path, ec)) {
+    throw std::runtime_error("checkpoint " + path + " is a directory, not a checkpoint file");
+  }
+  if (::access(path.c_str(), R_OK) != 0) {
+    throw std::runtime_error("cannot read checkpoint " + path + ": " + std::strerror(errno));
+  }
+  if (fs::file_size(path, ec) == 0) throw std::runtime_error("checkpoint " + path + " is empty");
   torch::serialize::InputArchive archive;
   try {
     archive.load_from(path, torch::kCPU);  // a GPU run's checkpoint loads on any machine
   } catch (const std::exception& e) {
-    throw std::runtime_error("checkpoint " + path + " is unreadable: " + e.what());
+    throw std::runtime_error("checkpoint " + path +
+                             " is not a readable archive (truncated, or not written by "
+                             "c2fmae): " +
+                             error_text(e));
   }
   auto read_int = [&](const char* key) {
     torch::Tensor t;
-    if (!archive.try_read(key, t)) throw std::runtime_error("checkpoint " + path + " lacks " + key);
+    if (!archive.try_read(key, t)) {
+      throw std::runtime_error("checkpoint " + path + " is not a c2fmae checkpoint (it lacks " +
+                               key + ")");
+    }
     return t.item<int64_t>();
   };
   TrainingState state;
@@ -130,7 +149,7 @@ std::vector<std::string> CheckpointManager::list() const {
   if (!fs::exists(directory_)) return out;
   for (const auto& e : fs::directory_iterator(directory_)) {
     const auto name = e.path().filename().string();
-    if (e.is_regular_file() && name.rfind("checkpoint-", 0) == 0 && e.path().extension() == ".pt") {
+    if (e.is_regular_file() && is_run_file(name) && name.rfind("checkpoint-", 0) == 0) {
       out.push_back(e.path().string());
     }
   }
@@ -149,7 +168,8 @@ std::optional<std::string> CheckpointManager::latest() const {
   return path;
 }
 
-std::optional<std::string> CheckpointManager::newest_valid() const {
+CheckpointSearch CheckpointManager::search() const {
+  CheckpointSearch out;
   auto candidates = list();
   if (const auto newest = latest()) {
     // latest.pt first: the checkpoint written last, whatever its step.
@@ -159,12 +179,19 @@ std::optional<std::string> CheckpointManager::newest_valid() const {
   for (const auto& path : candidates) {
     try {
       load_checkpoint(path, nullptr, nullptr, torch::kCPU);
-      return path;
+      out.path = path;
+      return out;
     } catch (const std::exception& e) {
-      log::warn(c10::str("skipping checkpoint ", path, ": ", e.what()));
+      out.failures.push_back(error_text(e));
     }
   }
-  return std::nullopt;
+  return out;
+}
+
+std::optional<std::string> CheckpointManager::newest_valid() const {
+  const auto found = search();
+  for (const auto& f : found.failures) log::warn("skipping checkpoint: " + f);
+  return found.path;
 }
 
 }  // namespace c2fmae::train

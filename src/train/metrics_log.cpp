@@ -1,12 +1,18 @@
 #include "c2fmae/train/metrics_log.h"
 
+#include <c10/util/StringUtil.h>
+
+#include <cerrno>
 #include <cmath>
+#include <cstring>
+#include <iterator>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
 
 #include "c2fmae/core/atomic_file.h"
+#include "c2fmae/core/log.h"
 #include "c2fmae/core/number_text.h"
 
 namespace c2fmae::train {
@@ -43,20 +49,36 @@ std::string json_string(const std::string& s) {
 int64_t truncate_metrics(const std::string& path, int64_t last_step) {
   std::ifstream in(path);
   if (!in) return 0;
-  std::string kept, line;
-  int64_t dropped = 0;
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  in.close();
+  std::string kept;
+  int64_t dropped = 0, malformed = 0;
   const std::string key = "\"step\": ";
-  while (std::getline(in, line)) {
+  size_t begin = 0;
+  while (begin < text.size()) {
+    const auto end = text.find('\n', begin);
+    if (end == std::string::npos) {
+      ++dropped;  // a last line cut short by a kill
+      break;
+    }
+    const std::string line = text.substr(begin, end - begin);
+    begin = end + 1;
     const auto at = line.find(key);
-    // A line without a step or cut short by the kill is dropped too.
-    const bool whole = !line.empty() && line.back() == '}';
-    if (at != std::string::npos && whole && std::stoll(line.substr(at + key.size())) <= last_step) {
+    char* stop = nullptr;
+    const long long step =
+        at == std::string::npos ? 0 : std::strtoll(line.c_str() + at + key.size(), &stop, 10);
+    if (at == std::string::npos || stop == line.c_str() + at + key.size()) {
+      ++malformed;  // not ours to judge: kept
+      kept += line + "\n";
+    } else if (step <= last_step) {
       kept += line + "\n";
     } else {
       ++dropped;
     }
   }
-  in.close();
+  if (malformed > 0) {
+    log::warn(c10::str(path, ": ", malformed, " line(s) without a readable step were kept as they are"));
+  }
   if (dropped == 0) return 0;
   write_text_atomically(path, kept);
   return dropped;
@@ -90,16 +112,23 @@ std::string MetricsRecord::json() const {
   return out + "}";
 }
 
-MetricsLog::MetricsLog(const std::string& path) : file_(std::fopen(path.c_str(), "a")) {
-  if (!file_) throw std::runtime_error("cannot open " + path + " for appending");
+MetricsLog::MetricsLog(const std::string& path) : path_(path), file_(std::fopen(path.c_str(), "a")) {
+  if (!file_) {
+    throw std::runtime_error("cannot open " + path + " for appending: " + std::strerror(errno));
+  }
 }
 
 MetricsLog::~MetricsLog() { std::fclose(file_); }
 
 void MetricsLog::write(const MetricsRecord& record) {
   const auto line = record.json() + "\n";
-  std::fwrite(line.data(), 1, line.size(), file_);
-  std::fflush(file_);
+  const size_t written = std::fwrite(line.data(), 1, line.size(), file_);
+  int err = written == line.size() ? 0 : errno;
+  if (std::fflush(file_) != 0 && err == 0) err = errno;
+  if (err != 0 || written != line.size()) {
+    std::clearerr(file_);
+    throw std::runtime_error("cannot write " + path_ + ": " + std::strerror(err ? err : EIO));
+  }
 }
 
 }  // namespace c2fmae::train

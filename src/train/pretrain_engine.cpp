@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <limits>
 
 #include "c2fmae/core/log.h"
 #include "c2fmae/core/seeding.h"
@@ -55,6 +56,38 @@ torch::Device choose_device(const config::TrainConfig& train) {
                                           : torch::Device(torch::kCUDA, 0);
 }
 
+/// The rules on numbers derived from several sections and the dataset's size: a batch the
+/// dataset can fill, at least one optimizer step per epoch, a step count and a warm-up that
+/// fit, a learning-rate floor below the peak. All are config errors (exit 2).
+void check_run_length(const config::PretrainConfig& cfg, int64_t dataset_size) {
+  config::Checker c(cfg.origins);
+  const auto& d = cfg.data;
+  const auto& o = cfg.optim;
+  c.require(d.batch_size <= dataset_size, "data.batch_size", d.batch_size,
+            c10::str("larger than the dataset's ", dataset_size, " samples"),
+            "lower data.batch_size");
+  const int64_t micro_per_epoch = dataset_size / d.batch_size;
+  c.require(o.accum_steps <= micro_per_epoch, "optim.accum_steps", o.accum_steps,
+            c10::str("longer than an epoch of ", micro_per_epoch, " micro-batches"),
+            "lower optim.accum_steps or data.batch_size");
+  const int64_t per_epoch = micro_per_epoch / o.accum_steps;
+  c.require(cfg.train.epochs <= std::numeric_limits<int64_t>::max() / 4 / per_epoch,
+            "train.epochs", cfg.train.epochs,
+            c10::str("gives more optimizer steps than can be counted (", per_epoch,
+                     " per epoch)"),
+            "lower train.epochs");
+  const int64_t total = cfg.train.epochs * per_epoch;
+  const double warmup = o.warmup_epochs * static_cast<double>(per_epoch);
+  c.require(warmup <= static_cast<double>(total), "optim.warmup_epochs", o.warmup_epochs,
+            c10::str("a warm-up of ", warmup, " steps is longer than the run's ", total),
+            "lower optim.warmup_epochs below train.epochs");
+  const double peak = optim::scaled_learning_rate(o.blr, o.lr, d.batch_size * o.accum_steps);
+  c.require(o.min_lr <= peak, "optim.min_lr", o.min_lr,
+            c10::str("above the peak learning rate ", peak,
+                     o.lr > 0 ? " (optim.lr)" : " (optim.blr x effective batch / 256)"),
+            "lower optim.min_lr (MAE: 0)");
+}
+
 }  // namespace
 
 void check_pretrain_config(const config::PretrainConfig& cfg) {
@@ -73,7 +106,7 @@ struct PretrainEngine::Impl {
   torch::Device device;
   bool autocast;
   std::unique_ptr<data::BatchLoader> loader;
-  int64_t accum, steps_per_epoch, total_steps, effective_batch;
+  int64_t accum = 1, steps_per_epoch = 0, total_steps = 0, effective_batch = 0;
   optim::LrSchedule lr_schedule;
   curriculum::CurriculumSchedule curriculum;
   curriculum::CurriculumMasker masker;
@@ -87,23 +120,18 @@ PretrainEngine::Impl::Impl(const config::PretrainConfig& config)
       seed(static_cast<uint64_t>(cfg.train.seed)),
       device(choose_device(cfg.train)),
       autocast(device.is_cuda() && cfg.train.precision == "bf16"),
-      loader(std::make_unique<data::BatchLoader>(
-          data::make_dataset(cfg.data, seed),
-          data::loader_options(cfg.data, cfg.model.img_size, seed))),
-      accum(cfg.optim.accum_steps),
-      steps_per_epoch(loader->steps_per_epoch() / accum),
-      total_steps(cfg.train.epochs * steps_per_epoch),
-      effective_batch(cfg.data.batch_size * accum),  // x processes once distributed
       curriculum(cfg.curriculum, cfg.loss),
       masker(masking::MaskSpec::from_config(cfg.model, cfg.masking), cfg.masking,
              curriculum.generator_names()),
       loss_fn(cfg.model, cfg.loss) {
-  if (steps_per_epoch < 1) {
-    throw config::ConfigError(
-        "config", "optim.accum_steps", std::to_string(accum),
-        c10::str("longer than an epoch of ", loader->steps_per_epoch(), " micro-batches"),
-        "lower optim.accum_steps or data.batch_size");
-  }
+  auto dataset = data::make_dataset(cfg.data, seed);
+  check_run_length(cfg, dataset->size());
+  loader = std::make_unique<data::BatchLoader>(
+      dataset, data::loader_options(cfg.data, cfg.model.img_size, seed));
+  accum = cfg.optim.accum_steps;
+  steps_per_epoch = loader->steps_per_epoch() / accum;
+  total_steps = cfg.train.epochs * steps_per_epoch;
+  effective_batch = cfg.data.batch_size * accum;  // x processes once distributed
   lr_schedule = optim::make_schedule(cfg.optim, steps_per_epoch, total_steps, effective_batch);
   torch::manual_seed(seed);  // weight initialisation
   model = models::C2fmae(cfg.model);
@@ -249,7 +277,27 @@ std::vector<std::pair<std::string, std::string>> PretrainEngine::describe() cons
 }
 
 std::string PretrainEngine::nonfinite_hint() const {
-  return "lower optim.blr, set optim.clip_grad (e.g. 3.0), or check the data";
+  const auto& cfg = impl_->cfg;
+  // The likeliest cause first.
+  if (cfg.optim.lr > 0) {
+    return c10::str("optim.lr = ", cfg.optim.lr,
+                    " is set directly: lower it (or set optim.clip_grad, e.g. 3.0)");
+  }
+  for (const auto& [key, w] : {std::pair{"loss.weight_semantic", cfg.loss.weight_semantic},
+                               {"loss.weight_instance", cfg.loss.weight_instance},
+                               {"loss.weight_rgb", cfg.loss.weight_rgb}}) {
+    if (w > 100) return c10::str(key, " = ", w, " is large: lower it");
+  }
+  for (const auto& k : cfg.curriculum.keyframes) {
+    for (const auto& [m, w] : k.loss_weights) {
+      if (w > 100) {
+        return c10::str("a curriculum keyframe sets ", config::loss_weight_key(m), " = ", w,
+                        ": lower it");
+      }
+    }
+  }
+  return c10::str("lower optim.blr (", cfg.optim.blr,
+                  "), set optim.clip_grad (e.g. 3.0), or check the data for broken samples");
 }
 
 RunResult pretrain(const config::PretrainConfig& cfg, RunOptions options) {

@@ -1,38 +1,129 @@
 #include "c2fmae/train/run_directory.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
-#include <fstream>
+#include <regex>
 #include <stdexcept>
+#include <vector>
+
+#include "c2fmae/core/usage_error.h"
 
 namespace c2fmae::train {
 namespace fs = std::filesystem;
+namespace {
 
-void prepare_run_directory(const std::string& path, RunDirectoryMode mode) {
-  if (fs::exists(path) && !fs::is_directory(path)) {
-    throw std::runtime_error("run directory " + path + " exists and is not a directory");
+std::string os_reason(int err) { return std::strerror(err); }
+
+/// The PID written in a held lock file ("" if unreadable).
+std::string holder_pid(int fd) {
+  char buf[32] = {};
+  const ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+  std::string pid(buf, n > 0 ? static_cast<size_t>(n) : 0);
+  while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
+  return pid;
+}
+
+}  // namespace
+
+bool is_run_file(const std::string& name, bool temporary) {
+  static const std::regex kRunFile(
+      R"((checkpoint-[0-9]+\.pt|latest\.pt|metrics\.jsonl|train\.log|config\.yaml))");
+  static const std::regex kTemporary(
+      R"((checkpoint-[0-9]+\.pt|latest\.pt|metrics\.jsonl|config\.yaml)\.tmp)");
+  return std::regex_match(name, temporary ? kTemporary : kRunFile);
+}
+
+std::string RunDirectory::file(const std::string& name) const {
+  return (fs::path(path_) / name).string();
+}
+
+RunDirectory::RunDirectory(std::string path, RunDirectoryMode mode) : path_(std::move(path)) {
+  std::error_code ec;
+  if (fs::exists(path_, ec) && !fs::is_directory(path_, ec)) {
+    throw UsageError(with_hint("run directory " + path_ + " exists and is not a directory",
+                               "choose another --output-dir"));
   }
-  // A train.log alone is what a start that failed before training left: not a run.
-  bool has_files = false;
-  if (fs::exists(path)) {
-    for (const auto& e : fs::directory_iterator(path))
-      has_files |= e.path().filename() != "train.log";
+  fs::create_directories(path_, ec);
+  if (ec) throw std::runtime_error("cannot create run directory " + path_ + ": " + ec.message());
+
+  // The lock first: a second process must not change anything.
+  const auto lock_path = file(kRunLockName);
+  lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd_ < 0 && errno == EACCES) lock_fd_ = ::open(lock_path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (lock_fd_ < 0) {
+    throw std::runtime_error("cannot open " + lock_path + ": " + os_reason(errno));
   }
-  if (has_files && mode == RunDirectoryMode::kNew) {
-    throw std::runtime_error("run directory " + path +
-                             " already holds a run\nhint: add --resume auto "
-                             "to continue it, --overwrite to start it over, or choose another "
-                             "--output-dir");
+  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    const std::string pid = holder_pid(lock_fd_);
+    ::close(lock_fd_);
+    lock_fd_ = -1;
+    if (err == EWOULDBLOCK) {
+      throw UsageError(with_hint(
+          "run directory " + path_ + " is in use by another process" +
+              (pid.empty() ? "" : " (PID " + pid + ")"),
+          "wait for that run to end or stop it, or choose another --output-dir"));
+    }
+    throw std::runtime_error("cannot lock " + lock_path + ": " + os_reason(err));
   }
-  if (has_files && mode == RunDirectoryMode::kOverwrite) {
-    for (const auto& e : fs::directory_iterator(path)) {
-      const auto name = e.path().filename().string();
-      if (name.rfind("checkpoint-", 0) == 0 || name.rfind("latest.pt", 0) == 0 ||
-          name == "metrics.jsonl" || name == "train.log" || name == "config.yaml") {
-        fs::remove(e.path());
+  try {
+    adopt(mode);
+  } catch (...) {
+    ::close(lock_fd_);  // a refused start must not keep the directory locked
+    lock_fd_ = -1;
+    throw;
+  }
+}
+
+void RunDirectory::adopt(RunDirectoryMode mode) {
+  std::error_code ec;
+  const std::string pid = std::to_string(::getpid()) + "\n";
+  if (::ftruncate(lock_fd_, 0) == 0) {
+    const ssize_t ignored = ::pwrite(lock_fd_, pid.data(), pid.size(), 0);
+    (void)ignored;  // the PID is informative; a read-only directory still locks
+  }
+
+  std::vector<fs::path> run_files, temporary;
+  bool holds_run = false;
+  for (const auto& e : fs::directory_iterator(path_)) {
+    const auto name = e.path().filename().string();
+    if (is_run_file(name, /*temporary=*/true)) {
+      temporary.push_back(e.path());
+      continue;
+    }
+    if (name == kRunLockName) continue;
+    // A train.log alone is what a start that failed before training left: not a run.
+    holds_run |= name != "train.log";
+    const bool removable = e.is_regular_file() || e.is_symlink();
+    if (removable && is_run_file(name)) run_files.push_back(e.path());
+  }
+  if (holds_run && mode == RunDirectoryMode::kNew) {
+    throw UsageError(with_hint("run directory " + path_ + " already holds a run",
+                               "add --resume auto to continue it, --overwrite to start it over, "
+                               "or choose another --output-dir"));
+  }
+  if (mode == RunDirectoryMode::kOverwrite) {
+    // Check that every file can go before removing any: no half-removed run.
+    if (!run_files.empty() && ::access(path_.c_str(), W_OK | X_OK) != 0) {
+      throw std::runtime_error("cannot remove the earlier run's files from " + path_ + ": " +
+                               os_reason(errno));
+    }
+    for (const auto& f : run_files) {
+      if (!fs::remove(f, ec) && ec) {
+        throw std::runtime_error("cannot remove " + f.string() + ": " + ec.message());
       }
     }
   }
-  fs::create_directories(path);
+  for (const auto& t : temporary) fs::remove(t, ec);  // stale: a write that never finished
+}
+
+RunDirectory::~RunDirectory() {
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the lock
 }
 
 }  // namespace c2fmae::train

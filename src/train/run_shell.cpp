@@ -9,6 +9,8 @@
 #include <iomanip>
 
 #include "c2fmae/core/atomic_file.h"
+#include "c2fmae/core/error_text.h"
+#include "c2fmae/core/usage_error.h"
 #include "c2fmae/core/log.h"
 #include "c2fmae/train/checkpoint.h"
 #include "c2fmae/train/progress_line.h"
@@ -67,6 +69,7 @@ struct RunShell::Impl {
   config::LogConfig log;
   RunOptions options;
   std::string run_dir;
+  std::unique_ptr<RunDirectory> directory;
   std::unique_ptr<LogFileScope> log_file;
   std::unique_ptr<CheckpointManager> checkpoints;
   std::unique_ptr<MetricsLog> metrics;
@@ -102,8 +105,8 @@ void RunShell::Impl::prepare() {
   const auto mode = options.overwrite         ? RunDirectoryMode::kOverwrite
                     : !options.resume.empty() ? RunDirectoryMode::kResume
                                               : RunDirectoryMode::kNew;
-  prepare_run_directory(run_dir, mode);
-  log_file = std::make_unique<LogFileScope>((fs::path(run_dir) / "train.log").string());
+  directory = std::make_unique<RunDirectory>(run_dir, mode);  // locked from here on
+  log_file = std::make_unique<LogFileScope>(directory->file("train.log"));
   checkpoints = std::make_unique<CheckpointManager>(run_dir, train.keep_last);
   state.config_yaml = config_yaml;
 }
@@ -116,9 +119,9 @@ void RunShell::Impl::check_stored_config(const TrainingState& stored,
   for (const auto& key : differ) {
     for (const auto& section : options.fixed_sections) {
       if (starts_with(key, section + ".")) {
-        throw std::runtime_error("checkpoint " + path + " was written by a run with another " +
-                                 section + " section (" + key +
-                                 " differs)\nhint: resume with the run's own config.yaml");
+        throw UsageError(with_hint("checkpoint " + path + " was written by a run with another " +
+                                       section + " section (" + key + " differs)",
+                                   "resume with the run's own config.yaml"));
       }
     }
     bool free = false;
@@ -137,12 +140,23 @@ void RunShell::Impl::resume_if_asked(Engine& engine) {
   if (options.resume.empty()) return;
   std::string path;
   if (options.resume == "auto") {
-    auto found = checkpoints ? checkpoints->newest_valid() : std::nullopt;
-    if (!found) {
+    if (!checkpoints) return;  // not the writing process: nothing to look at
+    const auto found = checkpoints->search();
+    if (!found.path && !found.failures.empty()) {
+      // Starting over would truncate metrics.jsonl and overwrite the checkpoints.
+      std::string why;
+      for (const auto& f : found.failures) why += "\n  " + f;
+      throw std::runtime_error(with_hint(
+          "--resume auto: no checkpoint in " + run_dir + " loads, so nothing was changed:" + why,
+          "fix or restore a checkpoint (e.g. its permissions), resume from one with --resume "
+          "PATH, or start over with --overwrite"));
+    }
+    for (const auto& f : found.failures) log::warn("skipping checkpoint: " + f);
+    if (!found.path) {
       log::info("--resume auto: no checkpoint in " + run_dir + " yet, starting from step 0");
       return;
     }
-    path = *found;
+    path = *found.path;
   } else {
     path = options.resume;
   }
@@ -194,19 +208,25 @@ RunResult RunShell::run(Engine& engine) {
   } catch (const std::exception& e) {
     // Logged here, while the run's train.log is still open, so the log says why it ended.
     const bool config = dynamic_cast<const config::ConfigError*>(&e) != nullptr;
-    log::error(std::string(config ? "config error: " : "training failed: ") + e.what());
+    const bool usage = dynamic_cast<const UsageError*>(&e) != nullptr;
+    log::error(std::string(config  ? "config error: "
+                           : usage ? ""
+                                   : "training failed: ") +
+               error_text(e));
     throw;
   }
 }
 
 RunResult RunShell::Impl::run(Engine& engine) {
   log::set_level(log::parse_level(log.level));
+  // Stop signals are clean stops from the moment the run directory is touched.
+  StopHandlerScope stop_handlers;
   prepare();
   resume_if_asked(engine);
   const auto metrics_path = (fs::path(run_dir) / "metrics.jsonl").string();
   if (options.writer) {
     // Only now: a refused resume must not replace the run's own config.yaml.
-    write_text_atomically((fs::path(run_dir) / "config.yaml").string(), config_yaml);
+    write_text_atomically(directory->file("config.yaml"), config_yaml);
   }
   print_start_table(engine);
   if (options.writer) {
@@ -216,7 +236,6 @@ RunResult RunShell::Impl::run(Engine& engine) {
     }
     metrics = std::make_unique<MetricsLog>(metrics_path);
   }
-  StopHandlerScope stop_handlers;
   ProgressLine progress(log.progress);
   RunResult result;
   const int64_t total = engine.total_steps();
@@ -236,6 +255,16 @@ RunResult RunShell::Impl::run(Engine& engine) {
       log::warn(c10::str("step ", step + 1, ": ", s.skip_reason, ", step skipped (",
                          consecutive_nonfinite, " in a row, ", state.nonfinite_total,
                          " in all)"));
+      if (metrics) {
+        // So that metrics.jsonl shows why a run stopped by train.max_nonfinite stopped.
+        MetricsRecord r;
+        r.add("step", step + 1)
+            .add("epoch", static_cast<double>(step + 1) / engine.steps_per_epoch())
+            .add("loss", s.loss)
+            .add("skipped", s.skip_reason)
+            .add("nonfinite_skipped", state.nonfinite_total);
+        metrics->write(r);
+      }
       if (consecutive_nonfinite >= train.max_nonfinite) {
         // No update happened in the skipped steps: the current state is the last good one.
         const auto path = save(engine, step - consecutive_nonfinite + 1);
@@ -261,11 +290,11 @@ RunResult RunShell::Impl::run(Engine& engine) {
       result.status = RunResult::Status::kInterrupted;
       result.signal = sig;
       result.step = step + 1;
-      log::warn(c10::str("stopped by signal ", sig, " after step ", step + 1, "; checkpoint ",
-                         result.checkpoint, "\nresume with: ",
-                         options.command_line.empty() ? "the same command"
-                                                      : options.command_line,
-                         " --resume auto"));
+      log::notice(c10::str("stopped by ", signal_name(sig), " after step ", step + 1,
+                           "; checkpoint ", result.checkpoint, "\nresume with: ",
+                           options.command_line.empty() ? "the same command"
+                                                        : options.command_line,
+                           " --resume auto"));
       return result;
     }
     if ((step + 1) % train.checkpoint_every == 0 && step + 1 < total) {

@@ -12,15 +12,20 @@ namespace {
 std::atomic<int> g_signal{0};
 static_assert(std::atomic<int>::is_always_lock_free, "a signal handler needs a lock-free atomic");
 
-constexpr int kStopSignals[] = {SIGINT, SIGTERM};
+constexpr int kStopSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2, SIGQUIT};
+constexpr int kNumStop = sizeof kStopSignals / sizeof kStopSignals[0];
+// Ignored meanwhile: SIGPIPE (after Ctrl-C on `c2fmae_pretrain ... | tee log`, tee is gone
+// and a write to the dead pipe must not kill the run before its checkpoint) and SIGXFSZ (a
+// file-size limit makes the write fail with EFBIG, reported like a full disk).
+constexpr int kIgnored[] = {SIGPIPE, SIGXFSZ};
+constexpr int kNumIgnored = sizeof kIgnored / sizeof kIgnored[0];
 // The dispositions found at installation, restored after the first signal and on removal.
-// SIGPIPE is ignored meanwhile: after Ctrl-C on `c2fmae_pretrain ... | tee log`, tee is gone
-// and a write to the dead pipe must not kill the run before its checkpoint.
-struct sigaction g_previous[3];
+struct sigaction g_previous[kNumStop];
+struct sigaction g_previous_ignored[kNumIgnored];
 bool g_installed = false;
 
 void restore_previous() {
-  for (int i = 0; i < 2; ++i) sigaction(kStopSignals[i], &g_previous[i], nullptr);
+  for (int i = 0; i < kNumStop; ++i) sigaction(kStopSignals[i], &g_previous[i], nullptr);
 }
 
 extern "C" void record_signal(int signo) {
@@ -43,8 +48,8 @@ void install_stop_handlers() {
   struct sigaction action {};
   sigemptyset(&action.sa_mask);
   action.sa_handler = SIG_IGN;
-  sigaction(SIGPIPE, &action, &g_previous[2]);
-  for (int i = 0; i < 2; ++i) {
+  for (int i = 0; i < kNumIgnored; ++i) sigaction(kIgnored[i], &action, &g_previous_ignored[i]);
+  for (int i = 0; i < kNumStop; ++i) {
     sigaction(kStopSignals[i], nullptr, &g_previous[i]);
     // A signal the parent ignores (nohup, a background job of a script) stays ignored.
     if (g_previous[i].sa_handler == SIG_IGN) continue;
@@ -57,11 +62,29 @@ void install_stop_handlers() {
 void remove_stop_handlers() {
   if (!g_installed) return;
   restore_previous();
-  sigaction(SIGPIPE, &g_previous[2], nullptr);
+  for (int i = 0; i < kNumIgnored; ++i) sigaction(kIgnored[i], &g_previous_ignored[i], nullptr);
   g_installed = false;
 }
 
 int stop_signal() { return g_signal.load(); }
+
+std::string signal_name(int signo) {
+  switch (signo) {
+    case SIGINT:
+      return "SIGINT";
+    case SIGTERM:
+      return "SIGTERM";
+    case SIGHUP:
+      return "SIGHUP";
+    case SIGUSR1:
+      return "SIGUSR1";
+    case SIGUSR2:
+      return "SIGUSR2";
+    case SIGQUIT:
+      return "SIGQUIT";
+  }
+  return "signal " + std::to_string(signo);
+}
 
 void clear_stop_signal() { g_signal.store(0); }
 

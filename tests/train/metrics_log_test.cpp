@@ -1,5 +1,7 @@
 #include "c2fmae/train/metrics_log.h"
 
+#include <iterator>
+
 #include <fstream>
 
 #include "test_helpers.h"
@@ -48,6 +50,28 @@ TEST(MetricsLog, TruncateKeepsRecordsUpToAStep) {
   EXPECT_EQ(lines, 4);
   EXPECT_EQ(last, "{\"step\": 4, \"loss\": 1}");
   EXPECT_EQ(truncate_metrics(path, 4), 0);
+}
+
+TEST(MetricsLog, AMalformedLineIsKeptAndDoesNotBlockTheTruncation) {
+  const auto path = ::testing::TempDir() + "c2fmae_metrics_malformed.jsonl";
+  std::ofstream(path, std::ios::trunc) << "{\"step\": 1}\nnot json at all\n{\"step\": \"x\"}\n"
+                                       << "{\"step\": 2}\n{\"step\": 3}\n";
+  EXPECT_EQ(truncate_metrics(path, 2), 1);
+  std::ifstream in(path);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "{\"step\": 1}\nnot json at all\n{\"step\": \"x\"}\n{\"step\": 2}\n");
+}
+
+TEST(MetricsLog, AWriteThatFailsNamesTheFileAndTheReason) {
+  MetricsLog log("/dev/full");  // every write: "No space left on device"
+  try {
+    log.write(MetricsRecord().add("step", int64_t{1}));
+    ADD_FAILURE() << "a failed write went unnoticed";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("/dev/full"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("No space left on device"), std::string::npos)
+        << e.what();
+  }
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "c2fmae/core/mask.h"
+#include "c2fmae/core/usage_error.h"
 #include "c2fmae/masking/generator_registry.h"
 #include "c2fmae/models/c2fmae_model.h"
 #include "c2fmae/optim/adamw.h"
@@ -78,7 +79,7 @@ TEST(PretrainEngine, ResumesFromAnExplicitCheckpointAndRejectsAnotherModel) {
   try {
     pretrain(tiny(dir, {"model.depth=3"}), {result.checkpoint});
     ADD_FAILURE() << "resumed a checkpoint into another model";
-  } catch (const std::runtime_error& e) {
+  } catch (const UsageError& e) {
     EXPECT_NE(std::string(e.what()).find("another model"), std::string::npos) << e.what();
   }
   EXPECT_EQ(testing::read_text(dir + "/run/config.yaml"),

@@ -1,44 +1,134 @@
 #include "c2fmae/train/run_directory.h"
 
-#include "c2fmae/core/atomic_file.h"
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 
+#include "c2fmae/core/atomic_file.h"
+#include "c2fmae/core/usage_error.h"
 #include "test_helpers.h"
 
 namespace c2fmae::train {
 namespace {
 namespace fs = std::filesystem;
 
-TEST(RunDirectory, RefusesToOverwriteUnlessResumingOrTold) {
-  const auto dir = (fs::path(::testing::TempDir()) / "c2fmae_run_dir").string();
+std::string fresh(const char* name) {
+  const auto dir = (fs::path(::testing::TempDir()) / name).string();
   fs::remove_all(dir);
-  prepare_run_directory(dir, RunDirectoryMode::kNew);  // empty or missing: fine
+  return dir;
+}
+
+TEST(RunDirectory, RefusesToOverwriteUnlessResumingOrTold) {
+  const auto dir = fresh("c2fmae_run_dir");
+  { RunDirectory d(dir, RunDirectoryMode::kNew); }  // empty or missing: fine
   write_text_atomically(dir + "/config.yaml", "a: 1\n");
   std::ofstream(dir + "/notes.txt") << "mine";
   try {
-    prepare_run_directory(dir, RunDirectoryMode::kNew);
+    RunDirectory d(dir, RunDirectoryMode::kNew);
     ADD_FAILURE() << "overwrote a run";
-  } catch (const std::runtime_error& e) {
+  } catch (const UsageError& e) {
     EXPECT_NE(std::string(e.what()).find("--resume auto"), std::string::npos);
   }
-  EXPECT_NO_THROW(prepare_run_directory(dir, RunDirectoryMode::kResume));
+  EXPECT_NO_THROW(RunDirectory(dir, RunDirectoryMode::kResume));
   EXPECT_TRUE(fs::exists(dir + "/config.yaml"));
-  prepare_run_directory(dir, RunDirectoryMode::kOverwrite);
+  { RunDirectory d(dir, RunDirectoryMode::kOverwrite); }
   EXPECT_FALSE(fs::exists(dir + "/config.yaml"));
   EXPECT_TRUE(fs::exists(dir + "/notes.txt"));  // only the run's own files are removed
 }
 
 TEST(RunDirectory, ALogAloneFromAFailedStartIsNotARun) {
-  const auto dir = (fs::path(::testing::TempDir()) / "c2fmae_run_dir_log_only").string();
-  fs::remove_all(dir);
+  const auto dir = fresh("c2fmae_run_dir_log_only");
   fs::create_directories(dir);
   std::ofstream(dir + "/train.log") << "error: no CUDA device\n";
-  EXPECT_NO_THROW(prepare_run_directory(dir, RunDirectoryMode::kNew));
+  EXPECT_NO_THROW(RunDirectory(dir, RunDirectoryMode::kNew));
   EXPECT_TRUE(fs::exists(dir + "/train.log"));  // kept: it says why the first start failed
   std::ofstream(dir + "/metrics.jsonl") << "{}\n";
-  EXPECT_THROW(prepare_run_directory(dir, RunDirectoryMode::kNew), std::runtime_error);
+  EXPECT_THROW(RunDirectory(dir, RunDirectoryMode::kNew), UsageError);
+}
+
+TEST(RunDirectory, OverwriteRemovesOnlyFilesNamedExactlyAsTheRunWritesThem) {
+  const auto dir = fresh("c2fmae_run_dir_overwrite_exact");
+  fs::create_directories(dir + "/checkpoint-500");  // a user's folder
+  fs::create_directories(dir + "/checkpoint-00000600.pt");  // even one named like a checkpoint
+  for (const char* mine : {"checkpoint-notes.txt", "latest.pt.bak", "config.yaml.orig",
+                           "checkpoint-00000010.pt.keep", "metrics.jsonl~"}) {
+    std::ofstream(dir + "/" + mine) << "user data";
+  }
+  for (const char* run : {"checkpoint-00000010.pt", "metrics.jsonl", "config.yaml", "train.log",
+                          "checkpoint-00000020.pt.tmp", "config.yaml.tmp"}) {
+    std::ofstream(dir + "/" + run) << "run";
+  }
+  fs::create_symlink("checkpoint-00000010.pt", dir + "/latest.pt");
+  { RunDirectory d(dir, RunDirectoryMode::kOverwrite); }
+  for (const char* gone : {"checkpoint-00000010.pt", "metrics.jsonl", "config.yaml", "train.log",
+                           "latest.pt", "checkpoint-00000020.pt.tmp", "config.yaml.tmp"}) {
+    EXPECT_FALSE(fs::exists(fs::symlink_status(dir + "/" + gone))) << gone;
+  }
+  for (const char* kept : {"checkpoint-500", "checkpoint-00000600.pt", "checkpoint-notes.txt",
+                           "latest.pt.bak", "config.yaml.orig", "checkpoint-00000010.pt.keep",
+                           "metrics.jsonl~"}) {
+    EXPECT_TRUE(fs::exists(dir + "/" + kept)) << kept;
+  }
+}
+
+TEST(RunDirectory, StaleTemporaryFilesOfTheRunAreRemovedOnResume) {
+  const auto dir = fresh("c2fmae_run_dir_stale_tmp");
+  fs::create_directories(dir);
+  std::ofstream(dir + "/config.yaml") << "a: 1\n";
+  std::ofstream(dir + "/checkpoint-00000050.pt.tmp") << std::string(1000, 'x');
+  std::ofstream(dir + "/config.yaml.tmp") << "half";
+  std::ofstream(dir + "/notes.tmp") << "mine";
+  { RunDirectory d(dir, RunDirectoryMode::kResume); }
+  EXPECT_FALSE(fs::exists(dir + "/checkpoint-00000050.pt.tmp"));
+  EXPECT_FALSE(fs::exists(dir + "/config.yaml.tmp"));
+  EXPECT_TRUE(fs::exists(dir + "/notes.tmp"));
+  EXPECT_TRUE(fs::exists(dir + "/config.yaml"));
+}
+
+TEST(RunDirectory, ASecondProcessIsRefusedNamingTheHolderAndTouchesNothing) {
+  const auto dir = fresh("c2fmae_run_dir_lock");
+  RunDirectory held(dir, RunDirectoryMode::kNew);
+  std::ofstream(dir + "/config.yaml") << "a: 1\n";
+  std::ofstream(dir + "/config.yaml.tmp") << "being written";
+  int pipe_fd[2];
+  ASSERT_EQ(::pipe(pipe_fd), 0);
+  const pid_t child = ::fork();
+  if (child == 0) {  // another process: the lock is per open file, so the child is refused
+    ::close(pipe_fd[0]);
+    std::string message = "accepted";
+    try {
+      RunDirectory second(dir, RunDirectoryMode::kOverwrite);
+    } catch (const UsageError& e) {
+      message = e.what();
+    } catch (...) {
+      message = "other error";
+    }
+    const ssize_t ignored = ::write(pipe_fd[1], message.data(), message.size());
+    (void)ignored;
+    _exit(0);
+  }
+  ::close(pipe_fd[1]);
+  std::string message;
+  char buf[512];
+  ssize_t n;
+  while ((n = ::read(pipe_fd[0], buf, sizeof buf)) > 0) message.append(buf, n);
+  ::close(pipe_fd[0]);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  EXPECT_NE(message.find("in use by another process (PID " + std::to_string(::getpid()) + ")"),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find(dir), std::string::npos) << message;
+  EXPECT_TRUE(fs::exists(dir + "/config.yaml"));      // not overwritten
+  EXPECT_TRUE(fs::exists(dir + "/config.yaml.tmp"));  // not cleaned up under the owner
+}
+
+TEST(RunDirectory, APathThatIsAFileIsAUsageError) {
+  const auto file = fresh("c2fmae_run_dir_is_file");
+  std::ofstream(file) << "x";
+  EXPECT_THROW(RunDirectory(file, RunDirectoryMode::kNew), UsageError);
 }
 
 }  // namespace

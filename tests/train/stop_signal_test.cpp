@@ -11,7 +11,7 @@ namespace c2fmae::train {
 namespace {
 
 TEST(StopSignal, RecordsTheFirstSignalInsteadOfDying) {
-  for (const int signo : {SIGTERM, SIGINT}) {
+  for (const int signo : {SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGQUIT}) {
     install_stop_handlers();
     EXPECT_EQ(stop_signal(), 0);
     std::raise(signo);

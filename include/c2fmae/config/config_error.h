@@ -4,13 +4,15 @@
 #include <string>
 #include <vector>
 
+#include "c2fmae/core/usage_error.h"
+
 namespace c2fmae::config {
 
-struct ConfigError : std::invalid_argument {
+struct ConfigError : UsageError {
   /// "<source>: <key> = <value>: <problem>\nhint: <hint>"
   ConfigError(const std::string& source, const std::string& key, const std::string& value,
               const std::string& problem, const std::string& hint)
-      : std::invalid_argument(source + ": " + key + (value.empty() ? "" : " = " + value) + ": " +
+      : UsageError(source + ": " + key + (value.empty() ? "" : " = " + value) + ": " +
                               problem + (hint.empty() ? "" : "\nhint: " + hint)),
         key_(key) {}
   /// The dotted key ("model.depth") the error is about.

@@ -19,6 +19,9 @@ void remove_file_sink(const std::string& path);
 void debug(const std::string& message);
 void info(const std::string& message);
 void warn(const std::string& message);
+/// Shown whatever the level, even "off": the error that ends a run must never be hidden.
 void error(const std::string& message);
+/// A warning shown whatever the level (e.g. how to resume a stopped run).
+void notice(const std::string& message);
 
 }  // namespace c2fmae::log

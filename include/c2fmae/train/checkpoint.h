@@ -35,6 +35,12 @@ TrainingState load_checkpoint(const std::string& path, torch::nn::Module* model,
                               optim::AdamW* optimizer, const torch::Device& device,
                               const std::function<void(const TrainingState&)>& check = {});
 
+/// What looking for a checkpoint to resume from found.
+struct CheckpointSearch {
+  std::optional<std::string> path;    ///< the one to resume from, if any loads
+  std::vector<std::string> failures;  ///< why each one tried before it did not load
+};
+
 /// The checkpoint files of a run directory, written and pruned together.
 class CheckpointManager {
  public:
@@ -51,6 +57,8 @@ class CheckpointManager {
   /// The checkpoint to resume from: latest.pt's if it loads, else the highest-step one that
   /// loads (corrupt ones are skipped with a warning), if any.
   std::optional<std::string> newest_valid() const;
+  /// As newest_valid(), with the reason each checkpoint tried before it failed.
+  CheckpointSearch search() const;
 
  private:
   std::string directory_;

@@ -31,15 +31,18 @@ class MetricsLog {
   ~MetricsLog();
   MetricsLog(const MetricsLog&) = delete;
   MetricsLog& operator=(const MetricsLog&) = delete;
+  /// Appends one line and flushes it; throws std::runtime_error with the OS reason.
   void write(const MetricsRecord& record);
 
  private:
+  std::string path_;
   std::FILE* file_;
 };
 
 /// Keeps only the records of `path` with "step" <= `last_step` (rewritten atomically; a
 /// missing file is left missing). On resume this drops what a hard-killed run logged after
-/// its last checkpoint, so the replayed steps are not logged twice. Returns lines dropped.
+/// its last checkpoint, so the replayed steps are not logged twice, and a last line the kill
+/// cut short. A line without a readable step is kept, with a warning. Returns lines dropped.
 int64_t truncate_metrics(const std::string& path, int64_t last_step);
 
 /// JSON string literal for `s` (quoted and escaped).

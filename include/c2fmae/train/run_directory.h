@@ -1,5 +1,8 @@
-// The run directory: config.yaml, train.log, metrics.jsonl, checkpoints. A run never
-// writes into an existing run's directory unless it resumes it or is told to overwrite.
+// The run directory: config.yaml, train.log, metrics.jsonl, checkpoints. It belongs to one
+// process at a time: opening it takes an advisory lock (flock on run.lock, which holds the
+// owner's PID; the kernel releases it when the process dies), and a second process is
+// refused before it changes anything. A run never writes into an existing run's directory
+// unless it resumes it or is told to overwrite it.
 #pragma once
 #include <string>
 
@@ -7,10 +10,39 @@ namespace c2fmae::train {
 
 enum class RunDirectoryMode { kNew, kResume, kOverwrite };
 
-/// Creates `path` for a run; throws std::runtime_error if it holds files (other than a
-/// train.log alone, left by a start that failed) and `mode` is kNew (the message says how
-/// to resume or overwrite). kOverwrite removes the checkpoints
-/// and logs of the earlier run first.
-void prepare_run_directory(const std::string& path, RunDirectoryMode mode);
+/// The lock file's name inside a run directory.
+constexpr const char* kRunLockName = "run.lock";
+
+class RunDirectory {
+ public:
+  /// Creates `path` if needed, locks it, then:
+  /// - kNew: refuses (UsageError, with how to resume or overwrite) if it holds a run (files
+  ///   other than a train.log left by a start that failed, the lock and temporary files);
+  /// - kOverwrite: removes the earlier run's own files (checkpoint-<step>.pt, latest.pt,
+  ///   metrics.jsonl, train.log, config.yaml), and only those, after checking that every
+  ///   one can be removed;
+  /// and in every mode removes the run's stale temporary files (<name>.tmp of those).
+  /// Throws UsageError if `path` is not a directory or another process holds it (naming
+  /// its PID), std::runtime_error with the OS reason if it cannot be created or locked.
+  RunDirectory(std::string path, RunDirectoryMode mode);
+  ~RunDirectory();
+  RunDirectory(const RunDirectory&) = delete;
+  RunDirectory& operator=(const RunDirectory&) = delete;
+
+  const std::string& path() const { return path_; }
+  /// `name` inside the directory.
+  std::string file(const std::string& name) const;
+
+ private:
+  /// With the lock held: applies `mode` and removes stale temporary files.
+  void adopt(RunDirectoryMode mode);
+
+  std::string path_;
+  int lock_fd_ = -1;
+};
+
+/// Whether `name` is one of the files a run writes (checkpoint-<digits>.pt, latest.pt,
+/// metrics.jsonl, train.log, config.yaml), or with `temporary` one of their ".tmp" files.
+bool is_run_file(const std::string& name, bool temporary = false);
 
 }  // namespace c2fmae::train

@@ -1,17 +1,23 @@
-// SIGINT / SIGTERM handling for training: the first signal is only recorded (the loop
-// finishes its current step, writes a checkpoint and returns); a second one acts as if no
-// handler were installed (by default: ends the process at once, without a checkpoint).
+// Stop signals during training: SIGINT (Ctrl-C), SIGTERM, SIGHUP (a closed terminal),
+// SIGUSR1 / SIGUSR2 (Slurm's --signal, per cluster) and SIGQUIT all mean "stop cleanly".
+// The first is only recorded (the loop finishes its current step, writes a checkpoint and
+// returns); a second one acts as if no handler were installed (by default: ends the process
+// at once, without a checkpoint).
 #pragma once
+#include <string>
 
 namespace c2fmae::train {
 
-/// Forgets any earlier signal and installs the handlers for SIGINT and SIGTERM (a signal
-/// already ignored stays ignored); SIGPIPE is ignored until remove_stop_handlers().
+/// Forgets any earlier signal and installs the handlers for the stop signals (a signal
+/// already ignored stays ignored); SIGPIPE and SIGXFSZ are ignored until
+/// remove_stop_handlers().
 void install_stop_handlers();
-/// Restores the actions SIGINT, SIGTERM and SIGPIPE had before install_stop_handlers().
+/// Restores the actions these signals had before install_stop_handlers().
 void remove_stop_handlers();
 /// The signal received since installation, or 0.
 int stop_signal();
+/// "SIGINT", "SIGTERM", ... for a stop signal, else "signal <n>".
+std::string signal_name(int signo);
 /// Forgets a received signal (tests).
 void clear_stop_signal();
 

@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -39,14 +40,28 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model,
     archive.write("rng.cuda", torch::globalContext().defaultGenerator(torch::kCUDA).get_state());
   }
   write_file_atomically(path, [&](const std::string& tmp) {
-    try {
-      archive.save_to(tmp);
-    } catch (const c10::Error& e) {
-      // LibTorch's message carries a backtrace; the OS reason is what the user needs.
-      const int err = errno;
-      throw std::runtime_error("cannot write " + tmp + ": " +
-                               (err ? std::strerror(err) : e.what_without_backtrace()));
-    }
+    // LibTorch's own file writer throws from a destructor when a write fails (a full disk
+    // ends in std::terminate), so the bytes go through our writer: it records the first
+    // failure and reports success to LibTorch, and the failure is raised once save_to is done.
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) throw std::runtime_error("cannot write " + tmp + ": " + std::strerror(errno));
+    int failure = 0;
+    archive.save_to([&](const void* data, size_t size) -> size_t {
+      const char* p = static_cast<const char*>(data);
+      size_t left = failure ? 0 : size;
+      while (left > 0) {
+        const ssize_t n = ::write(fd, p, left);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+          failure = n < 0 ? errno : ENOSPC;
+          break;
+        }
+        p += n, left -= static_cast<size_t>(n);
+      }
+      return size;
+    });
+    if (::close(fd) != 0 && failure == 0) failure = errno;
+    if (failure) throw std::runtime_error("cannot write " + tmp + ": " + std::strerror(failure));
   });
 }
 

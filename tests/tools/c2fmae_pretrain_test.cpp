@@ -8,6 +8,8 @@
 #include <fstream>
 #include <map>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "c2fmae/config/pretrain_config.h"
 #include "c2fmae/train/checkpoint.h"
@@ -23,9 +25,8 @@ struct Run {
   std::string output;
 };
 
-/// Runs c2fmae_pretrain with `args`, capturing stdout + stderr and the exit code.
-Run pretrain(const std::string& args) {
-  const std::string cmd = std::string(C2FMAE_PRETRAIN_BIN) + " " + args + " 2>&1";
+/// Runs a shell command, capturing its output and exit code.
+Run run_command(const std::string& cmd) {
   Run r{-1, ""};
   FILE* pipe = popen(cmd.c_str(), "r");
   if (!pipe) return r;
@@ -35,6 +36,11 @@ Run pretrain(const std::string& args) {
   const int status = pclose(pipe);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
+}
+
+/// Runs c2fmae_pretrain with `args`, capturing stdout + stderr and the exit code.
+Run pretrain(const std::string& args) {
+  return run_command(std::string(C2FMAE_PRETRAIN_BIN) + " " + args + " 2>&1");
 }
 
 /// metrics.jsonl as (step -> loss) with the loss as written (full precision text).
@@ -243,6 +249,185 @@ TEST(Pretrain, DumpConfigAndHelp) {
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_NE(help.output.find("curriculum:"), std::string::npos);
   EXPECT_NE(help.output.find("num_visible"), std::string::npos);
+}
+
+/// Starts c2fmae_pretrain in the background with `args`, its output in `log`.
+pid_t start_pretrain(const std::vector<std::string>& args, const std::string& log) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    freopen(log.c_str(), "w", stdout);
+    dup2(fileno(stdout), 2);
+    std::vector<char*> argv = {const_cast<char*>(C2FMAE_PRETRAIN_BIN)};
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(C2FMAE_PRETRAIN_BIN, argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+/// Waits until `run_dir` has logged `steps` steps (false after two minutes).
+bool wait_for_steps(const std::string& run_dir, size_t steps) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (losses(run_dir).size() < steps && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return losses(run_dir).size() >= steps;
+}
+
+/// The exit status of a child, or -1 if it did not exit normally.
+int exit_code_of(pid_t pid) {
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST(Pretrain, EveryStopSignalCheckpointsAndExitsWith128PlusIt) {
+  const auto dir = testing::tiny_pretrain_dir("c2fmae_pretrain_stop_signals");
+  for (const auto& [signo, name] : std::vector<std::pair<int, std::string>>{
+           {SIGHUP, "SIGHUP"}, {SIGUSR1, "SIGUSR1"}, {SIGUSR2, "SIGUSR2"}, {SIGQUIT, "SIGQUIT"}}) {
+    const auto run_dir = dir + "/run_" + name;
+    const pid_t pid =
+        start_pretrain({"--config", dir + "/tiny.yaml", "--output-dir", run_dir, "--set",
+                        "train.epochs=50", "--set", "log.level=error"},
+                       dir + "/out.log");
+    ASSERT_TRUE(wait_for_steps(run_dir, 2)) << name;
+    kill(pid, signo);
+    EXPECT_EQ(exit_code_of(pid), 128 + signo) << name;
+    const auto log = testing::read_text(run_dir + "/train.log");
+    // Logged even at log.level=error, with the command that resumes the run.
+    EXPECT_NE(log.find("stopped by " + name), std::string::npos) << log;
+    EXPECT_NE(log.find("--resume auto"), std::string::npos) << log;
+    auto state = train::load_checkpoint(fs::canonical(run_dir + "/latest.pt").string(), nullptr,
+                                        nullptr, torch::kCPU);
+    EXPECT_EQ(state.step, static_cast<int64_t>(losses(run_dir).size())) << name;
+  }
+}
+
+TEST(Pretrain, ASecondProcessOnTheSameRunDirectoryIsRefusedAndTouchesNothing) {
+  const auto dir = testing::tiny_pretrain_dir("c2fmae_pretrain_second_process");
+  const auto run_dir = dir + "/run";
+  const pid_t first = start_pretrain(
+      {"--config", dir + "/tiny.yaml", "--output-dir", run_dir, "--set", "train.epochs=50"},
+      dir + "/first.log");
+  ASSERT_TRUE(wait_for_steps(run_dir, 1));
+  const auto config_before = testing::read_text(run_dir + "/config.yaml");
+  for (const char* extra : {" --resume auto", " --overwrite", ""}) {
+    auto second = pretrain("--config " + dir + "/tiny.yaml --output-dir " + run_dir +
+                           " --set train.epochs=50 --set train.seed=7" + extra);
+    EXPECT_EQ(second.exit_code, 2) << extra << ": " << second.output;
+    EXPECT_NE(second.output.find("in use by another process (PID " + std::to_string(first) + ")"),
+              std::string::npos)
+        << second.output;
+  }
+  EXPECT_EQ(testing::read_text(run_dir + "/config.yaml"), config_before);
+  kill(first, SIGTERM);
+  EXPECT_EQ(exit_code_of(first), 128 + SIGTERM);
+  // Every step was logged once, by the first process alone.
+  std::ifstream in(run_dir + "/metrics.jsonl");
+  std::string line;
+  int64_t lines = 0;
+  while (std::getline(in, line)) ++lines;
+  EXPECT_EQ(lines, static_cast<int64_t>(losses(run_dir).size()));
+  // Once it is gone, the directory is free again.
+  EXPECT_EQ(pretrain("--config " + dir + "/tiny.yaml --output-dir " + run_dir +
+                     " --set train.epochs=50 --resume auto --set train.max_steps=" +
+                     std::to_string(lines + 1))
+                .exit_code,
+            0);
+}
+
+TEST(Pretrain, AFailedCheckpointWriteStopsWithTheReasonAndLeavesNoTemporaryFile) {
+  const auto dir = testing::tiny_pretrain_dir("c2fmae_pretrain_write_failure");
+  const auto run_dir = dir + "/run";
+  // A 1 MiB file-size limit: the logs fit, a 4 MB checkpoint does not (as on a full disk).
+  const std::string cmd = "bash -c 'ulimit -f 1024; exec " + std::string(C2FMAE_PRETRAIN_BIN) +
+                          " --config " + dir + "/tiny.yaml --output-dir " + run_dir +
+                          " --set train.max_steps=12' 2>&1";
+  const auto r = run_command(cmd);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("checkpoint-00000010.pt"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("File too large"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("frame #"), std::string::npos) << r.output;
+  EXPECT_NE(testing::read_text(run_dir + "/train.log").find("File too large"), std::string::npos);
+  for (const auto& e : fs::directory_iterator(run_dir)) {
+    EXPECT_NE(e.path().extension(), ".tmp") << e.path();
+  }
+  // With room again, the run resumes.
+  auto resumed =
+      pretrain("--config " + dir + "/tiny.yaml --output-dir " + run_dir +
+               " --set train.max_steps=12 --resume auto");
+  EXPECT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_EQ(losses(run_dir).rbegin()->first, 12);
+}
+
+TEST(Pretrain, ResumeAutoRefusesToStartOverWhenNoCheckpointLoads) {
+  const auto dir = testing::tiny_pretrain_dir("c2fmae_pretrain_unloadable");
+  const auto run_dir = dir + "/run";
+  const auto args = "--config " + dir + "/tiny.yaml --output-dir " + run_dir;
+  ASSERT_EQ(pretrain(args + " --set train.max_steps=12").exit_code, 0);
+  std::vector<std::string> checkpoints;
+  for (const auto& e : fs::directory_iterator(run_dir)) {
+    const auto name = e.path().filename().string();
+    if (name.rfind("checkpoint-", 0) == 0) {
+      checkpoints.push_back(e.path().string());
+      fs::resize_file(e.path(), fs::file_size(e.path()) / 3);  // truncated
+    }
+  }
+  ASSERT_EQ(checkpoints.size(), 2u);
+  const auto metrics_before = testing::read_text(run_dir + "/metrics.jsonl");
+  std::ofstream(run_dir + "/metrics.jsonl", std::ios::app) << "garbage line\n";
+  auto r = pretrain(args + " --resume auto --set log.level=off");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  for (const auto& c : checkpoints) {
+    EXPECT_NE(r.output.find(c), std::string::npos) << c << " not listed in " << r.output;
+    EXPECT_EQ(fs::file_size(c), 3970933 / 3) << c;  // left alone
+  }
+  EXPECT_NE(r.output.find("nothing was changed"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("frame #"), std::string::npos) << r.output;
+  EXPECT_EQ(testing::read_text(run_dir + "/metrics.jsonl"), metrics_before + "garbage line\n");
+}
+
+TEST(Pretrain, ContradictingEmptyOrMissingArgumentsExit2) {
+  const auto dir = testing::tiny_pretrain_dir("c2fmae_pretrain_bad_arguments");
+  const auto base = "--config " + dir + "/tiny.yaml --output-dir " + dir + "/run";
+  for (const std::string& bad :
+       {base + " --resume auto --overwrite", "--config " + dir + "/tiny.yaml --output-dir ''",
+        base + " --resume " + dir + "/nonexistent.pt", base + " --resume ''",
+        base + " --resume " + dir}) {
+    auto r = pretrain(bad);
+    EXPECT_EQ(r.exit_code, 2) << bad << "\n" << r.output;
+    EXPECT_NE(r.output.find("hint:"), std::string::npos) << r.output;
+  }
+  EXPECT_FALSE(fs::exists(dir + "/run"));
+}
+
+TEST(Pretrain, AnUnreadableResumeFileSaysWhatIsWrongWithoutABacktrace) {
+  const auto dir = testing::tiny_pretrain_dir("c2fmae_pretrain_foreign_resume");
+  const auto base = "--config " + dir + "/tiny.yaml --output-dir " + dir + "/run --resume ";
+  std::ofstream(dir + "/empty.pt");
+  std::ofstream(dir + "/foreign.pt") << "this is not a checkpoint\n";
+  for (const auto& [file, says] : std::vector<std::pair<std::string, std::string>>{
+           {"empty.pt", "is empty"}, {"foreign.pt", "not a readable archive"}}) {
+    auto r = pretrain(base + dir + "/" + file);
+    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_NE(r.output.find(dir + "/" + file), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find(says), std::string::npos) << r.output;
+    EXPECT_EQ(r.output.find("frame #"), std::string::npos) << r.output;
+    EXPECT_EQ(r.output.find("Exception raised from"), std::string::npos) << r.output;
+  }
+}
+
+TEST(Pretrain, AClosedOutputPipeDoesNotKillTheRun) {
+  const auto dir = testing::tiny_pretrain_dir("c2fmae_pretrain_head");
+  const auto run_dir = dir + "/run";
+  auto r = run_command("bash -c '" + std::string(C2FMAE_PRETRAIN_BIN) + " --config " + dir +
+                       "/tiny.yaml --output-dir " + run_dir +
+                       " --set train.max_steps=5 2>&1 | head -1; exit ${PIPESTATUS[0]}'");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(losses(run_dir).size(), 5u);
+  EXPECT_NE(testing::read_text(run_dir + "/train.log").find("stopped at train.max_steps"),
+            std::string::npos);
 }
 
 }  // namespace

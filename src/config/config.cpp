@@ -54,7 +54,6 @@ std::string did_you_mean(const std::string& name, const std::vector<std::string>
 
 namespace {
 
-
 /// Names of a section's keys.
 class KeyLister : public FieldVisitor {
  public:
@@ -241,8 +240,9 @@ std::string read_config_file(const std::string& path) {
   }
   const char* too_long_hint = "a config is a few KiB of YAML; check that the path names one";
   if (S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_size) > kMaxConfigFileBytes) {
-    file_error(path, "is " + std::to_string(st.st_size) + " bytes, more than the " + cap +
-                         " a config file may have",
+    file_error(path,
+               "is " + std::to_string(st.st_size) + " bytes, more than the " + cap +
+                   " a config file may have",
                too_long_hint);
   }
   // Devices and pipes have no size: read one byte past the cap to tell "too long" apart.
@@ -259,8 +259,7 @@ std::string read_config_file(const std::string& path) {
     got += static_cast<size_t>(n);
   }
   if (got > kMaxConfigFileBytes) {
-    file_error(path, "is longer than the " + cap + " a config file may have (an endless "
-                     "stream such as /dev/zero?)", too_long_hint);
+    file_error(path, "is longer than the " + cap + " a config file may have", too_long_hint);
   }
   text.resize(got);
   if (text.find('\0') != std::string::npos) {

@@ -69,9 +69,10 @@ void PretrainConfig::validate() const {
   }
   for (size_t i = 0; i < curriculum.keyframes.size(); ++i) {
     for (const auto& [m, w] : curriculum.keyframes[i].loss_weights) {
-      c.require(model.has(m), "curriculum.keyframes[" + std::to_string(i) + "]." + loss_weight_key(m),
-                w, std::string("moves the loss weight of ") + modality_name(m) +
-                       ", which model.modalities does not enable",
+      c.require(model.has(m),
+                "curriculum.keyframes[" + std::to_string(i) + "]." + loss_weight_key(m), w,
+                std::string("moves the loss weight of ") + modality_name(m) +
+                    ", which model.modalities does not enable",
                 "drop the key, or enable the modality");
     }
   }

@@ -16,14 +16,14 @@ namespace c2fmae::config {
 namespace {
 
 // Limits shared by several keys.
-constexpr int64_t kMaxWidth = 65536;         // embed_dim, decoder_dim
-constexpr int64_t kMaxPixelWidth = 4096;     // per-pixel widths, multiplied by pixels per patch
-constexpr int64_t kMaxDepth = 256;           // blocks of any stack
-constexpr int64_t kMaxHeads = 1024;          // attention heads
-constexpr int64_t kMaxImgSize = 4096;        // pixels per side
-constexpr int64_t kMaxSteps = 1000000000000; // step counts and intervals (int64 step math)
-constexpr double kMaxLossWeight = 1000.0;    // loss.weight_*, keyframe loss_* and friends
-constexpr double kMaxLr = 10.0;              // blr, lr, min_lr
+constexpr int64_t kMaxWidth = 65536;          // embed_dim, decoder_dim
+constexpr int64_t kMaxPixelWidth = 4096;      // per-pixel widths, multiplied by pixels per patch
+constexpr int64_t kMaxDepth = 256;            // blocks of any stack
+constexpr int64_t kMaxHeads = 1024;           // attention heads
+constexpr int64_t kMaxImgSize = 4096;         // pixels per side
+constexpr int64_t kMaxSteps = 1000000000000;  // step counts and intervals (int64 step math)
+constexpr double kMaxLossWeight = 1000.0;     // loss.weight_*, keyframe loss_* and friends
+constexpr double kMaxLr = 10.0;               // blr, lr, min_lr
 
 bool one_of(const std::string& v, std::initializer_list<const char*> allowed) {
   return std::any_of(allowed.begin(), allowed.end(), [&](const char* a) { return v == a; });
@@ -174,8 +174,7 @@ void DataConfig::validate(Checker& c) const {
   require_range(c, "data.batch_size", batch_size, 1, 65536, "MAE: 256 per GPU");
   require_range(c, "data.num_workers", num_workers, 0, 1024, "e.g. 8");
   require_range(c, "data.synthetic_samples", synthetic_samples, 1,
-                int64_t{std::numeric_limits<int32_t>::max()},
-                "ImageNet-1k: 1281167");
+                int64_t{std::numeric_limits<int32_t>::max()}, "ImageNet-1k: 1281167");
   c.require(crop_scale_min > 0 && crop_scale_min <= crop_scale_max && crop_scale_max <= 1,
             "data.crop_scale_min", crop_scale_min, "need 0 < crop_scale_min <= crop_scale_max <= 1",
             "MAE: 0.2 and 1.0");

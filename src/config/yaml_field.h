@@ -26,8 +26,8 @@ inline std::string yaml_text(const YAML::Node& node) {
 inline std::string positions(const YAML::Mark& first, const YAML::Mark& second) {
   if (first.is_null() || second.is_null()) return "";
   if (first.line != second.line) {
-    return " (lines " + std::to_string(first.line + 1) + " and " +
-           std::to_string(second.line + 1) + ")";
+    return " (lines " + std::to_string(first.line + 1) + " and " + std::to_string(second.line + 1) +
+           ")";
   }
   return " (line " + std::to_string(first.line + 1) + ", columns " +
          std::to_string(first.column + 1) + " and " + std::to_string(second.column + 1) + ")";
@@ -54,11 +54,10 @@ inline std::vector<std::string> unique_keys(const YAML::Node& map, const std::st
     const std::string name = kv.first.Scalar();
     const auto first = std::find(names.begin(), names.end(), name);
     if (first != names.end()) {
-      throw ConfigError(source, prefix + name, yaml_text(kv.second),
-                        what + " written twice" +
-                            positions(marks[first - names.begin()], kv.first.Mark()),
-                        "write each " + what +
-                            " once: YAML would keep the first and silently drop the other");
+      throw ConfigError(
+          source, prefix + name, yaml_text(kv.second),
+          what + " written twice" + positions(marks[first - names.begin()], kv.first.Mark()),
+          "write each " + what + " once: YAML would keep the first and silently drop the other");
     }
     names.push_back(name);
     marks.push_back(kv.first.Mark());

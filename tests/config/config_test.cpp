@@ -1,7 +1,6 @@
 #include "c2fmae/config/pretrain_config.h"
 
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <cstdio>
@@ -123,8 +122,7 @@ TEST(Config, KeyOrSectionWrittenTwiceNamesBothLines) {
 }
 
 TEST(Config, SecondYamlDocumentIsAnError) {
-  auto f = write_temp("config_two_docs.yaml",
-                      "train:\n  epochs: 3\n---\ntrain:\n  epochs: 5\n");
+  auto f = write_temp("config_two_docs.yaml", "train:\n  epochs: 3\n---\ntrain:\n  epochs: 5\n");
   auto msg = error_of([&] { load_config<PretrainConfig>({f}, {}); });
   EXPECT_NE(msg.find(f + ": (yaml)"), std::string::npos) << msg;
   EXPECT_NE(msg.find("second YAML document"), std::string::npos) << msg;
@@ -155,7 +153,8 @@ TEST(Config, KeysThatAreNotNamesAreConfigErrors) {
 
 TEST(Config, ConfigFilesAreReadWithABound) {
   auto msg = error_of([] { load_config<PretrainConfig>({"/dev/zero"}, {}); });
-  EXPECT_NE(msg.find("/dev/zero: (file): is longer than the 1048576 bytes"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("/dev/zero: (file): is longer than the 1048576 bytes"), std::string::npos)
+      << msg;
   const auto dir = ::testing::TempDir() + "config_a_directory";
   std::filesystem::create_directories(dir);
   msg = error_of([&] { load_config<PretrainConfig>({dir}, {}); });
@@ -190,11 +189,12 @@ TEST(Config, UnreadableConfigFileGivesTheOsReason) {
 }
 
 TEST(Config, DumpRoundTrips) {
-  auto cfg = load_config<PretrainConfig>({}, {"optim.blr=1.5e-4", "model.preset=small",
-                              "curriculum.keyframes=[{at: 0, random: 1}, {at: 0.5, semantic: 1, "
-                              "loss_semantic: 2, loss_instance: 1, loss_rgb: 0.5}]",
-                              "curriculum.keyframes=[{at: 0, random: 1, loss_semantic: 1, "
-                              "loss_instance: 1, loss_rgb: 1}]"});
+  auto cfg = load_config<PretrainConfig>(
+      {}, {"optim.blr=1.5e-4", "model.preset=small",
+           "curriculum.keyframes=[{at: 0, random: 1}, {at: 0.5, semantic: 1, "
+           "loss_semantic: 2, loss_instance: 1, loss_rgb: 0.5}]",
+           "curriculum.keyframes=[{at: 0, random: 1, loss_semantic: 1, "
+           "loss_instance: 1, loss_rgb: 1}]"});
   auto path = write_temp("dump.yaml", cfg.dump_yaml());
   auto again = load_config<PretrainConfig>({path}, {});
   EXPECT_EQ(again.dump_yaml(), cfg.dump_yaml());
@@ -239,8 +239,9 @@ TEST(Config, EveryKeyframeLearnsSomething) {
   // loss_rgb falls to 0 at the second keyframe, and rgb is the only modality.
   const std::vector<std::string> rgb_only = {"model.modalities=[rgb]", "masking.num_visible=49"};
   auto sets = rgb_only;
-  sets.push_back("curriculum.keyframes=[{at: 0, random: 1, loss_rgb: 1}, "
-                 "{at: 0.5, random: 1, loss_rgb: 0}]");
+  sets.push_back(
+      "curriculum.keyframes=[{at: 0, random: 1, loss_rgb: 1}, "
+      "{at: 0.5, random: 1, loss_rgb: 0}]");
   auto cfg = load_config<PretrainConfig>({}, sets);
   auto msg = error_of([&] { cfg.validate(); });
   EXPECT_NE(msg.find("curriculum.keyframes[1] = (loss weights): every enabled modality has "
@@ -248,15 +249,15 @@ TEST(Config, EveryKeyframeLearnsSomething) {
             std::string::npos)
       << msg;
   // A modality a keyframe leaves out keeps the loss section's weight...
-  cfg = load_config<PretrainConfig>(
-      {}, {"curriculum.keyframes=[{at: 0, random: 1, loss_semantic: 1}, "
-           "{at: 0.5, random: 1, loss_semantic: 0}]",
-           "loss.weight_instance=0", "loss.weight_rgb=0"});
+  cfg = load_config<PretrainConfig>({},
+                                    {"curriculum.keyframes=[{at: 0, random: 1, loss_semantic: 1}, "
+                                     "{at: 0.5, random: 1, loss_semantic: 0}]",
+                                     "loss.weight_instance=0", "loss.weight_rgb=0"});
   msg = error_of([&] { cfg.validate(); });
   EXPECT_NE(msg.find("curriculum.keyframes[1] = (loss weights)"), std::string::npos) << msg;
-  cfg = load_config<PretrainConfig>(
-      {}, {"curriculum.keyframes=[{at: 0, random: 1, loss_semantic: 1}, "
-           "{at: 0.5, random: 1, loss_semantic: 0}]"});
+  cfg = load_config<PretrainConfig>({},
+                                    {"curriculum.keyframes=[{at: 0, random: 1, loss_semantic: 1}, "
+                                     "{at: 0.5, random: 1, loss_semantic: 0}]"});
   EXPECT_NO_THROW(cfg.validate());
   // ...and keyframes that weight every enabled modality make the loss section's unused.
   sets = rgb_only;

@@ -222,7 +222,8 @@ TEST(Sections, KeyframeKeysAreReadWhenLoaded) {
                ConfigError);
   EXPECT_THROW(load_config<PretrainConfig>({}, {"curriculum.keyframes=[{at: 0, random: x}]"}),
                ConfigError);
-  EXPECT_THROW(load_config<PretrainConfig>({}, {"curriculum.keyframes=[{random: 1}]"}), ConfigError);
+  EXPECT_THROW(load_config<PretrainConfig>({}, {"curriculum.keyframes=[{random: 1}]"}),
+               ConfigError);
 }
 
 }  // namespace

@@ -1,8 +1,14 @@
+// The config machinery of config.h for any root: reading files (bounded) and YAML texts,
+// --set, unknown-key hints, the dump, the origin table and --help.
 #include "c2fmae/config/config.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
-#include <fstream>
+#include <cerrno>
+#include <cstring>
 #include <functional>
 #include <iomanip>
 #include <sstream>
@@ -47,7 +53,6 @@ std::string did_you_mean(const std::string& name, const std::vector<std::string>
 }
 
 namespace {
-
 
 /// Names of a section's keys.
 class KeyLister : public FieldVisitor {
@@ -156,8 +161,7 @@ void merge_document(ConfigRoot& cfg, const YAML::Node& root, const std::string& 
   std::vector<std::string> sections;
   EachSection names([&](const char* name, const auto&) { sections.emplace_back(name); });
   cfg.visit_sections(names);
-  for (const auto& kv : root) {
-    const auto name = kv.first.as<std::string>();
+  for (const auto& name : unique_keys(root, source, "", "section")) {
     if (std::find(sections.begin(), sections.end(), name) == sections.end()) {
       throw ConfigError(source, name, "", "unknown section",
                         did_you_mean(name, sections, "sections"));
@@ -172,10 +176,10 @@ void merge_document(ConfigRoot& cfg, const YAML::Node& root, const std::string& 
     }
     KeyLister lister;
     fields(lister);
-    for (const auto& kv : node) {
-      const auto key = kv.first.as<std::string>();
+    const auto keys = unique_keys(node, source, std::string(section) + ".", "key");
+    for (const auto& key : keys) {
       if (std::find(lister.keys.begin(), lister.keys.end(), key) == lister.keys.end()) {
-        throw ConfigError(source, std::string(section) + "." + key, yaml_text(kv.second),
+        throw ConfigError(source, std::string(section) + "." + key, yaml_text(node[key]),
                           "unknown key",
                           did_you_mean(key, lister.keys, std::string(section) + " keys"));
       }
@@ -189,26 +193,84 @@ void merge_document(ConfigRoot& cfg, const YAML::Node& root, const std::string& 
 }  // namespace
 
 void ConfigRoot::merge_yaml(const std::string& yaml_text, const std::string& source) {
-  YAML::Node root;
+  std::vector<YAML::Node> docs;
   try {
-    root = YAML::Load(yaml_text);
+    docs = YAML::LoadAll(yaml_text);
   } catch (const YAML::Exception& e) {
     throw ConfigError(source, "(yaml)", "", std::string("not valid YAML: ") + e.what(),
                       "check indentation and quoting at the line given");
   }
-  merge_document(*this, root, source);
+  merge_document(*this, single_document(docs, source, "(yaml)"), source);
 }
 
-void ConfigRoot::merge_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
-    throw ConfigError(path, "(file)", "", "cannot open the config file",
-                      "check the path given to --config");
-  }
-  std::stringstream text;
-  text << in.rdbuf();
-  merge_yaml(text.str(), path);
+namespace {
+
+/// Closes a file descriptor when it goes out of scope.
+struct FileCloser {
+  int fd;
+  ~FileCloser() { ::close(fd); }
+};
+
+[[noreturn]] void file_error(const std::string& path, const std::string& problem,
+                             const std::string& hint) {
+  throw ConfigError(path, "(file)", "", problem, hint);
 }
+
+/// The text of a config file, read with a bound: a directory, a file that cannot be opened,
+/// one longer than kMaxConfigFileBytes (or endless, like /dev/zero) or a binary one throws
+/// ConfigError saying why, after reading at most kMaxConfigFileBytes + 1 bytes.
+std::string read_config_file(const std::string& path) {
+  const std::string cap = std::to_string(kMaxConfigFileBytes) + " bytes";
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    const int err = errno;
+    file_error(path, std::string("cannot open the config file: ") + std::strerror(err),
+               err == EACCES ? "make it readable (chmod u+r) or pass a copy you can read"
+                             : "check the path given to --config");
+  }
+  FileCloser closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    file_error(path, std::string("cannot stat the config file: ") + std::strerror(errno),
+               "check the path given to --config");
+  }
+  if (S_ISDIR(st.st_mode)) {
+    file_error(path, "is a directory, not a config file",
+               "give a YAML file, e.g. configs/pretrain/c2fmae_vit_base_400ep.yaml");
+  }
+  const char* too_long_hint = "a config is a few KiB of YAML; check that the path names one";
+  if (S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_size) > kMaxConfigFileBytes) {
+    file_error(path,
+               "is " + std::to_string(st.st_size) + " bytes, more than the " + cap +
+                   " a config file may have",
+               too_long_hint);
+  }
+  // Devices and pipes have no size: read one byte past the cap to tell "too long" apart.
+  std::string text(kMaxConfigFileBytes + 1, '\0');
+  size_t got = 0;
+  while (got < text.size()) {
+    const ssize_t n = ::read(fd, &text[got], text.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      file_error(path, std::string("cannot read the config file: ") + std::strerror(errno),
+                 "check the path given to --config");
+    }
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+  }
+  if (got > kMaxConfigFileBytes) {
+    file_error(path, "is longer than the " + cap + " a config file may have", too_long_hint);
+  }
+  text.resize(got);
+  if (text.find('\0') != std::string::npos) {
+    file_error(path, "holds a NUL byte: not a YAML text file", "check the path given to --config");
+  }
+  return text;
+}
+
+}  // namespace
+
+void ConfigRoot::merge_file(const std::string& path) { merge_yaml(read_config_file(path), path); }
 
 void ConfigRoot::set(const std::string& assignment) {
   const auto eq = assignment.find('=');
@@ -220,13 +282,14 @@ void ConfigRoot::set(const std::string& assignment) {
   const std::string section = assignment.substr(0, dot);
   const std::string key = assignment.substr(dot + 1, eq - dot - 1);
   const std::string value = assignment.substr(eq + 1);
-  YAML::Node parsed;
+  std::vector<YAML::Node> docs;
   try {
-    parsed = YAML::Load(value);
+    docs = YAML::LoadAll(value);
   } catch (const YAML::Exception& e) {
     throw ConfigError("--set", section + "." + key, value, "value is not valid YAML",
                       "quote the whole argument in the shell: --set 'key=[a, b]'");
   }
+  YAML::Node parsed = single_document(docs, "--set", section + "." + key);
   YAML::Node doc;
   doc[section][key] = parsed;
   merge_document(*this, doc, "--set");

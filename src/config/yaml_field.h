@@ -1,4 +1,5 @@
-// YAML <-> config field conversions (private to the config area).
+// YAML <-> config field conversions (private to the config area), and the checks that make
+// a YAML text mean one thing: one document, each key once, keys that are plain names.
 #pragma once
 #include <yaml-cpp/yaml.h>
 
@@ -17,6 +18,69 @@ inline std::string yaml_text(const YAML::Node& node) {
   YAML::Emitter e;
   e << YAML::Flow << node;
   return e.c_str();
+}
+
+/// Where two nodes are, for "written twice" errors: "lines 2 and 5", or "line 1, columns 2
+/// and 9" when they share a line (yaml-cpp marks are 0-based; people count from 1). Empty
+/// for nodes built in code rather than parsed.
+inline std::string positions(const YAML::Mark& first, const YAML::Mark& second) {
+  if (first.is_null() || second.is_null()) return "";
+  if (first.line != second.line) {
+    return " (lines " + std::to_string(first.line + 1) + " and " + std::to_string(second.line + 1) +
+           ")";
+  }
+  return " (line " + std::to_string(first.line + 1) + ", columns " +
+         std::to_string(first.column + 1) + " and " + std::to_string(second.column + 1) + ")";
+}
+
+/// The keys of a YAML map in the order written. yaml-cpp keeps every entry of a map but its
+/// lookups see only the first of a duplicated key, so a second `img_size:` would be dropped
+/// without a word: a key written twice, or one that is not a plain name (`[a, b]: 1`, a
+/// missing key), throws ConfigError. `prefix` is the dotted path of the map ("" for the
+/// top level, "model." for a section); `what` names its entries in the message.
+inline std::vector<std::string> unique_keys(const YAML::Node& map, const std::string& source,
+                                            const std::string& prefix, const std::string& what) {
+  std::vector<std::string> names;
+  std::vector<YAML::Mark> marks;
+  const std::string where = prefix.empty() ? "(top level)" : prefix.substr(0, prefix.size() - 1);
+  for (const auto& kv : map) {
+    if (!kv.first.IsScalar()) {
+      const auto& m = kv.first.Mark();
+      throw ConfigError(source, where, yaml_text(kv.first),
+                        "a " + what + " must be a plain name, not a list, a map or nothing" +
+                            (m.is_null() ? "" : " (line " + std::to_string(m.line + 1) + ")"),
+                        "write 'name: value', e.g. 'depth: 12'");
+    }
+    const std::string name = kv.first.Scalar();
+    const auto first = std::find(names.begin(), names.end(), name);
+    if (first != names.end()) {
+      throw ConfigError(
+          source, prefix + name, yaml_text(kv.second),
+          what + " written twice" + positions(marks[first - names.begin()], kv.first.Mark()),
+          "write each " + what + " once: YAML would keep the first and silently drop the other");
+    }
+    names.push_back(name);
+    marks.push_back(kv.first.Mark());
+  }
+  return names;
+}
+
+/// The one document of a config text (Null when it has none). A second document with
+/// content (after `---`) throws ConfigError: only the first would be read. `key` names what
+/// the text is ("(yaml)" for a file, "train.epochs" for a --set value).
+inline YAML::Node single_document(const std::vector<YAML::Node>& docs, const std::string& source,
+                                  const std::string& key) {
+  for (size_t i = 1; i < docs.size(); ++i) {
+    if (docs[i].IsNull()) continue;  // a trailing '---' or '...' with nothing after it
+    const auto& first = docs[0].Mark();
+    const auto& second = docs[i].Mark();
+    throw ConfigError(source, key, "",
+                      "holds a second YAML document (after '---'), which would be ignored" +
+                          positions(first, second),
+                      "one config text is one document: drop the '---' line, or put the "
+                      "second document in its own file and pass it with another --config");
+  }
+  return docs.empty() ? YAML::Node() : docs[0];
 }
 
 template <class T>
@@ -105,8 +169,9 @@ inline void read_field(const YAML::Node& n, Keyframe& f, const std::string& s,
   }
   Keyframe out;
   bool has_at = false;
+  unique_keys(n, s, k + ".", "keyframe key");
   for (const auto& kv : n) {
-    const auto name = kv.first.as<std::string>();
+    const auto name = kv.first.Scalar();
     const std::string key = k + "." + name;
     if (name == "at") {
       read_field(kv.second, out.at, s, key);
@@ -125,12 +190,6 @@ inline void read_field(const YAML::Node& n, Keyframe& f, const std::string& s,
       }
       out.loss_weights.emplace_back(m, w);
     } else {
-      for (const auto& g : out.generators) {
-        if (g.first == name) {
-          throw ConfigError(s, key, yaml_text(kv.second), "generator named twice",
-                            "name each generator once per keyframe");
-        }
-      }
       out.generators.emplace_back(name, w);
     }
   }

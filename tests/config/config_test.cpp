@@ -1,6 +1,7 @@
 #include "c2fmae/config/pretrain_config.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -92,12 +93,108 @@ TEST(Config, MalformedSetAndMissingFile) {
   EXPECT_THROW(load_config<PretrainConfig>({bad}, {}), ConfigError);
 }
 
+TEST(Config, KeyOrSectionWrittenTwiceNamesBothLines) {
+  // yaml-cpp alone keeps the first and drops the second without a word.
+  auto f = write_temp("config_dup_key.yaml", "model:\n  img_size: 224\n  img_size: 113\n");
+  auto msg = error_of([&] { load_config<PretrainConfig>({f}, {}); });
+  EXPECT_NE(msg.find(f + ": model.img_size = 113: key written twice (lines 2 and 3)"),
+            std::string::npos)
+      << msg;
+  f = write_temp("config_dup_section.yaml",
+                 "model:\n  depth: 2\ntrain:\n  epochs: 3\nmodel:\n  img_size: 113\n");
+  msg = error_of([&] { load_config<PretrainConfig>({f}, {}); });
+  EXPECT_NE(msg.find(f + ": model"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("section written twice (lines 1 and 5)"), std::string::npos) << msg;
+  f = write_temp("config_dup_keyframe.yaml",
+                 "curriculum:\n  keyframes:\n    - {at: 0, random: 1}\n    - {at: 0.5, at: 1, "
+                 "random: 1}\n");
+  msg = error_of([&] { load_config<PretrainConfig>({f}, {}); });
+  EXPECT_NE(msg.find(f + ": curriculum.keyframes[1].at = 1: keyframe key written twice "
+                         "(line 4, columns 8 and 17)"),
+            std::string::npos)
+      << msg;
+  msg = error_of([] {
+    load_config<PretrainConfig>({}, {"curriculum.keyframes=[{at: 0, random: 1, random: 2}]"});
+  });
+  EXPECT_NE(msg.find("--set: curriculum.keyframes[0].random = 2: keyframe key written twice"),
+            std::string::npos)
+      << msg;
+}
+
+TEST(Config, SecondYamlDocumentIsAnError) {
+  auto f = write_temp("config_two_docs.yaml", "train:\n  epochs: 3\n---\ntrain:\n  epochs: 5\n");
+  auto msg = error_of([&] { load_config<PretrainConfig>({f}, {}); });
+  EXPECT_NE(msg.find(f + ": (yaml)"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("second YAML document"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("lines 1 and 4"), std::string::npos) << msg;
+  msg = error_of([] { load_config<PretrainConfig>({}, {"train.epochs=3\n---\n5"}); });
+  EXPECT_NE(msg.find("--set: train.epochs"), std::string::npos) << msg;
+  // A document marker with nothing after it holds no second document.
+  f = write_temp("config_end_marker.yaml", "---\ntrain:\n  epochs: 3\n...\n---\n");
+  EXPECT_EQ(load_config<PretrainConfig>({f}, {}).train.epochs, 3);
+}
+
+TEST(Config, KeysThatAreNotNamesAreConfigErrors) {
+  // Each of these threw a YAML::Exception (exit 1) instead of a ConfigError (exit 2).
+  const std::pair<const char*, const char*> cases[] = {
+      {"? [a, b]\n: 1\n", "(top level)"},
+      {"model:\n  [depth]: 4\n", "model"},
+      {"model:\n  {a: 1}: 4\n", "model"},
+      {"curriculum:\n  keyframes:\n    - {[at]: 0, random: 1}\n", "curriculum.keyframes[0]"},
+      {"model:\n  - depth\n", "model"},
+      {"- model\n", "(top level)"},
+  };
+  for (const auto& [text, key] : cases) {
+    auto f = write_temp("config_key_shape.yaml", text);
+    const auto msg = error_of([&] { load_config<PretrainConfig>({f}, {}); });
+    EXPECT_NE(msg.find(f + ": " + key), std::string::npos) << text << " -> " << msg;
+  }
+}
+
+TEST(Config, ConfigFilesAreReadWithABound) {
+  auto msg = error_of([] { load_config<PretrainConfig>({"/dev/zero"}, {}); });
+  EXPECT_NE(msg.find("/dev/zero: (file): is longer than the 1048576 bytes"), std::string::npos)
+      << msg;
+  const auto dir = ::testing::TempDir() + "config_a_directory";
+  std::filesystem::create_directories(dir);
+  msg = error_of([&] { load_config<PretrainConfig>({dir}, {}); });
+  EXPECT_NE(msg.find(dir + ": (file): is a directory"), std::string::npos) << msg;
+  // At the cap a file is read; one byte more and it is refused before reading.
+  const std::string comment = "# " + std::string(kMaxConfigFileBytes - 3, 'x') + "\n";
+  auto f = write_temp("config_at_cap.yaml", comment);
+  ASSERT_EQ(std::filesystem::file_size(f), kMaxConfigFileBytes);
+  EXPECT_NO_THROW(load_config<PretrainConfig>({f}, {}));
+  f = write_temp("config_over_cap.yaml", comment + "\n");
+  msg = error_of([&] { load_config<PretrainConfig>({f}, {}); });
+  EXPECT_NE(msg.find("is 1048577 bytes, more than the 1048576 bytes"), std::string::npos) << msg;
+  f = write_temp("config_binary.yaml", std::string("train:\0\n", 8));
+  msg = error_of([&] { load_config<PretrainConfig>({f}, {}); });
+  EXPECT_NE(msg.find("NUL byte"), std::string::npos) << msg;
+  // The OS's reason comes through.
+  msg = error_of([] { load_config<PretrainConfig>({"/nonexistent/x.yaml"}, {}); });
+  EXPECT_NE(msg.find("No such file or directory"), std::string::npos) << msg;
+  msg = error_of([&] { load_config<PretrainConfig>({f + "/x.yaml"}, {}); });
+  EXPECT_NE(msg.find("Not a directory"), std::string::npos) << msg;
+}
+
+TEST(Config, UnreadableConfigFileGivesTheOsReason) {
+  if (::geteuid() == 0) GTEST_SKIP() << "root reads any file";
+  auto f = write_temp("config_unreadable.yaml", "train:\n  epochs: 3\n");
+  std::filesystem::permissions(f, std::filesystem::perms::none);
+  const auto msg = error_of([&] { load_config<PretrainConfig>({f}, {}); });
+  std::filesystem::permissions(f, std::filesystem::perms::owner_all);
+  EXPECT_NE(msg.find(f + ": (file): cannot open the config file: Permission denied"),
+            std::string::npos)
+      << msg;
+}
+
 TEST(Config, DumpRoundTrips) {
-  auto cfg = load_config<PretrainConfig>({}, {"optim.blr=1.5e-4", "model.preset=small",
-                              "curriculum.keyframes=[{at: 0, random: 1}, {at: 0.5, semantic: 1, "
-                              "loss_semantic: 2, loss_instance: 1, loss_rgb: 0.5}]",
-                              "curriculum.keyframes=[{at: 0, random: 1, loss_semantic: 1, "
-                              "loss_instance: 1, loss_rgb: 1}]"});
+  auto cfg = load_config<PretrainConfig>(
+      {}, {"optim.blr=1.5e-4", "model.preset=small",
+           "curriculum.keyframes=[{at: 0, random: 1}, {at: 0.5, semantic: 1, "
+           "loss_semantic: 2, loss_instance: 1, loss_rgb: 0.5}]",
+           "curriculum.keyframes=[{at: 0, random: 1, loss_semantic: 1, "
+           "loss_instance: 1, loss_rgb: 1}]"});
   auto path = write_temp("dump.yaml", cfg.dump_yaml());
   auto again = load_config<PretrainConfig>({path}, {});
   EXPECT_EQ(again.dump_yaml(), cfg.dump_yaml());
@@ -119,6 +216,62 @@ TEST(Config, CrossSectionRules) {
   EXPECT_NE(error_of([&] { cfg.validate(); }).find("nothing is learned"), std::string::npos);
   cfg = load_config<PretrainConfig>({}, {"model.modalities=[rgb]", "masking.num_visible=196"});
   EXPECT_NE(error_of([&] { cfg.validate(); }).find("no masked token"), std::string::npos);
+}
+
+TEST(Config, WarmupAndMinLrFitTheRun) {
+  auto cfg = load_config<PretrainConfig>({}, {"train.epochs=10", "optim.warmup_epochs=10.5"});
+  auto msg = error_of([&] { cfg.validate(); });
+  EXPECT_NE(msg.find("optim.warmup_epochs = 10.5: longer than the run's train.epochs = 10"),
+            std::string::npos)
+      << msg;
+  cfg = load_config<PretrainConfig>({}, {"train.epochs=10", "optim.warmup_epochs=10"});
+  EXPECT_NO_THROW(cfg.validate());
+  cfg = load_config<PretrainConfig>({}, {"optim.lr=1e-3", "optim.min_lr=2e-3"});
+  msg = error_of([&] { cfg.validate(); });
+  EXPECT_NE(msg.find("optim.min_lr = 0.002: above optim.lr = 0.001"), std::string::npos) << msg;
+  cfg = load_config<PretrainConfig>({}, {"optim.lr=1e-3", "optim.min_lr=1e-3"});
+  EXPECT_NO_THROW(cfg.validate());
+  cfg = load_config<PretrainConfig>({}, {"optim.min_lr=1e-3"});  // lr from blr: not ours
+  EXPECT_NO_THROW(cfg.validate());
+}
+
+TEST(Config, EveryKeyframeLearnsSomething) {
+  // loss_rgb falls to 0 at the second keyframe, and rgb is the only modality.
+  const std::vector<std::string> rgb_only = {"model.modalities=[rgb]", "masking.num_visible=49"};
+  auto sets = rgb_only;
+  sets.push_back(
+      "curriculum.keyframes=[{at: 0, random: 1, loss_rgb: 1}, "
+      "{at: 0.5, random: 1, loss_rgb: 0}]");
+  auto cfg = load_config<PretrainConfig>({}, sets);
+  auto msg = error_of([&] { cfg.validate(); });
+  EXPECT_NE(msg.find("curriculum.keyframes[1] = (loss weights): every enabled modality has "
+                     "loss weight 0 at this keyframe"),
+            std::string::npos)
+      << msg;
+  // A modality a keyframe leaves out keeps the loss section's weight...
+  cfg = load_config<PretrainConfig>({},
+                                    {"curriculum.keyframes=[{at: 0, random: 1, loss_semantic: 1}, "
+                                     "{at: 0.5, random: 1, loss_semantic: 0}]",
+                                     "loss.weight_instance=0", "loss.weight_rgb=0"});
+  msg = error_of([&] { cfg.validate(); });
+  EXPECT_NE(msg.find("curriculum.keyframes[1] = (loss weights)"), std::string::npos) << msg;
+  cfg = load_config<PretrainConfig>({},
+                                    {"curriculum.keyframes=[{at: 0, random: 1, loss_semantic: 1}, "
+                                     "{at: 0.5, random: 1, loss_semantic: 0}]"});
+  EXPECT_NO_THROW(cfg.validate());
+  // ...and keyframes that weight every enabled modality make the loss section's unused.
+  sets = rgb_only;
+  sets.push_back("curriculum.keyframes=[{at: 0, random: 1, loss_rgb: 1}]");
+  sets.push_back("loss.weight_rgb=0");
+  cfg = load_config<PretrainConfig>({}, sets);
+  EXPECT_NO_THROW(cfg.validate());
+}
+
+TEST(Config, DebugConfigValidates) {
+  const auto path = std::string(C2FMAE_SOURCE_DIR) + "/configs/debug/tiny.yaml";
+  PretrainConfig cfg;
+  ASSERT_NO_THROW(cfg = load_config<PretrainConfig>({path}, {}));
+  EXPECT_NO_THROW(cfg.validate());
 }
 
 TEST(Config, EveryShippedRecipeValidatesAndKeepsItsStatedBatch) {

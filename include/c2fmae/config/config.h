@@ -10,6 +10,7 @@
 // A root is a struct of sections deriving from Root<itself>; it lists them once in
 // visit_sections() and states its cross-section rules in validate().
 #pragma once
+#include <cstddef>
 #include <map>
 #include <memory>
 #include <sstream>
@@ -21,6 +22,10 @@
 #include "c2fmae/config/sections.h"
 
 namespace c2fmae::config {
+
+/// The longest config file merge_file reads: a config is a few KiB of YAML, and the bound
+/// makes a wrong path (/dev/zero, a checkpoint, a data file) fail at once.
+inline constexpr size_t kMaxConfigFileBytes = size_t{1} << 20;
 
 /// Where each key's value came from: "defaults", a file path, "--set" or an option name.
 using Origins = std::map<std::string, std::string>;
@@ -38,10 +43,13 @@ class ConfigRoot {
   /// A root of the same type with default values.
   virtual std::unique_ptr<ConfigRoot> fresh() const = 0;
 
-  /// Merges a parsed YAML document (a map of sections) over the current values.
-  /// Unknown sections or keys and wrong types throw ConfigError naming `source`.
+  /// Merges a YAML text (one document, a map of sections) over the current values.
+  /// Unknown sections or keys, wrong types, a section or key written twice, a key that is
+  /// not a plain name and a second document throw ConfigError naming `source`.
   void merge_yaml(const std::string& yaml_text, const std::string& source);
-  /// Merges a YAML file; a missing or unparsable file throws ConfigError.
+  /// Merges a YAML file. A file that cannot be opened (with the OS's reason), a directory, one
+  /// longer than kMaxConfigFileBytes (reading stops one byte past it) or one merge_yaml
+  /// rejects throws ConfigError.
   void merge_file(const std::string& path);
   /// Applies "section.key=value"; the value is parsed as YAML ("[a, b]", "1e-4", "true").
   void set(const std::string& assignment);

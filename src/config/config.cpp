@@ -54,88 +54,86 @@ std::string did_you_mean(const std::string& name, const std::vector<std::string>
 
 namespace {
 
+/// A FieldVisitor whose every overload calls Derived::visit_field(key, value, help), a
+/// template: the visitors below say once what they do with a field of any type.
+template <class Derived>
+class EveryField : public FieldVisitor {
+ public:
+  void field(const char* k, int64_t& v, const char* h) override { self().visit_field(k, v, h); }
+  void field(const char* k, double& v, const char* h) override { self().visit_field(k, v, h); }
+  void field(const char* k, bool& v, const char* h) override { self().visit_field(k, v, h); }
+  void field(const char* k, std::string& v, const char* h) override {
+    self().visit_field(k, v, h);
+  }
+  void field(const char* k, std::vector<Modality>& v, const char* h) override {
+    self().visit_field(k, v, h);
+  }
+  void field(const char* k, std::vector<Keyframe>& v, const char* h) override {
+    self().visit_field(k, v, h);
+  }
+
+ private:
+  Derived& self() { return static_cast<Derived&>(*this); }
+};
+
 /// Names of a section's keys.
-class KeyLister : public FieldVisitor {
+class KeyLister : public EveryField<KeyLister> {
  public:
   std::vector<std::string> keys;
   template <class T>
-  void add(const char* key, T&) {
+  void visit_field(const char* key, T&, const char*) {
     keys.emplace_back(key);
   }
-  void field(const char* k, int64_t& v, const char*) override { add(k, v); }
-  void field(const char* k, double& v, const char*) override { add(k, v); }
-  void field(const char* k, bool& v, const char*) override { add(k, v); }
-  void field(const char* k, std::string& v, const char*) override { add(k, v); }
-  void field(const char* k, std::vector<Modality>& v, const char*) override { add(k, v); }
-  void field(const char* k, std::vector<Keyframe>& v, const char*) override { add(k, v); }
 };
 
 /// Reads one section's map node into its struct.
-class SectionReader : public FieldVisitor {
+class SectionReader : public EveryField<SectionReader> {
  public:
   SectionReader(const YAML::Node& node, std::string section, std::string source, Origins& origins)
       : node_(node), section_(std::move(section)), source_(std::move(source)), origins_(origins) {}
-  void field(const char* k, int64_t& v, const char*) override { read(k, v); }
-  void field(const char* k, double& v, const char*) override { read(k, v); }
-  void field(const char* k, bool& v, const char*) override { read(k, v); }
-  void field(const char* k, std::string& v, const char*) override { read(k, v); }
-  void field(const char* k, std::vector<Modality>& v, const char*) override { read(k, v); }
-  void field(const char* k, std::vector<Keyframe>& v, const char*) override { read(k, v); }
-
- private:
   template <class T>
-  void read(const char* key, T& field) {
+  void visit_field(const char* key, T& field, const char*) {
     YAML::Node value = node_[key];
     if (!value) return;
     const std::string dotted = section_ + "." + key;
     read_field(value, field, source_, dotted);
     origins_[dotted] = source_;
   }
+
+ private:
   const YAML::Node& node_;
   std::string section_, source_;
   Origins& origins_;
 };
 
 /// Calls `fn(key, value, help)` for every field, with the value as flow YAML text.
-class FieldPrinter : public FieldVisitor {
+class FieldPrinter : public EveryField<FieldPrinter> {
  public:
   using Fn = std::function<void(const char*, const std::string&, const char*)>;
   explicit FieldPrinter(Fn fn) : fn_(std::move(fn)) {}
-  void field(const char* k, int64_t& v, const char* h) override { print(k, v, h); }
-  void field(const char* k, double& v, const char* h) override { print(k, v, h); }
-  void field(const char* k, bool& v, const char* h) override { print(k, v, h); }
-  void field(const char* k, std::string& v, const char* h) override { print(k, v, h); }
-  void field(const char* k, std::vector<Modality>& v, const char* h) override { print(k, v, h); }
-  void field(const char* k, std::vector<Keyframe>& v, const char* h) override { print(k, v, h); }
-
- private:
   template <class T>
-  void print(const char* key, const T& value, const char* help) {
+  void visit_field(const char* key, const T& value, const char* help) {
     YAML::Emitter e;
     e << YAML::Flow;
     emit_field(e, value);
     fn_(key, e.c_str(), help);
   }
+
+ private:
   Fn fn_;
 };
 
 /// Writes every field as a YAML key and value.
-class FieldEmitter : public FieldVisitor {
+class FieldEmitter : public EveryField<FieldEmitter> {
  public:
   explicit FieldEmitter(YAML::Emitter& out) : out_(out) {}
-  void field(const char* k, int64_t& v, const char*) override { emit(k, v); }
-  void field(const char* k, double& v, const char*) override { emit(k, v); }
-  void field(const char* k, bool& v, const char*) override { emit(k, v); }
-  void field(const char* k, std::string& v, const char*) override { emit(k, v); }
-  void field(const char* k, std::vector<Modality>& v, const char*) override { emit(k, v); }
-  void field(const char* k, std::vector<Keyframe>& v, const char*) override { emit(k, v); }
-
- private:
   template <class T>
-  void emit(const char* key, const T& value) {
+  void visit_field(const char* key, const T& value, const char*) {
     out_ << YAML::Key << key << YAML::Value;
     emit_field(out_, value);
   }
+
+ private:
   YAML::Emitter& out_;
 };
 

@@ -6,6 +6,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdio>
 #include <stdexcept>
 
 namespace c2fmae::log {
@@ -20,6 +22,13 @@ spdlog::logger& logger() {
     // Messages are few (one per logged step): flush each so `tail -f train.log` and a killed
     // run's log are complete.
     made->flush_on(spdlog::level::info);
+    // A log that cannot be written (a full disk) is said once in plain words, not by
+    // spdlog's "[*** LOG ERROR ***]" on every message; the run's own files report their
+    // write failures themselves.
+    made->set_error_handler([](const std::string& message) {
+      static std::atomic<bool> said{false};
+      if (!said.exchange(true)) std::fprintf(stderr, "c2fmae: cannot write the log: %s\n", message.c_str());
+    });
     return made;
   }();
   return *instance;

@@ -20,6 +20,8 @@ namespace c2fmae::train {
 namespace fs = std::filesystem;
 namespace {
 
+std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+
 torch::Tensor scalar(int64_t v) { return torch::tensor(v, torch::kLong); }
 
 }  // namespace
@@ -74,7 +76,10 @@ TrainingState load_checkpoint(const std::string& path, torch::nn::Module* model,
     throw std::runtime_error("checkpoint " + path + " is a directory, not a checkpoint file");
   }
   if (::access(path.c_str(), R_OK) != 0) {
-    throw std::runtime_error("cannot read checkpoint " + path + ": " + std::strerror(errno));
+    throw CheckpointAccessError("cannot read checkpoint " + path + ": " + std::strerror(errno));
+  }
+  if (!fs::is_regular_file(path, ec)) {
+    throw std::runtime_error("checkpoint " + path + " is not a regular file");
   }
   if (fs::file_size(path, ec) == 0) throw std::runtime_error("checkpoint " + path + " is empty");
   torch::serialize::InputArchive archive;
@@ -84,7 +89,7 @@ TrainingState load_checkpoint(const std::string& path, torch::nn::Module* model,
     throw std::runtime_error("checkpoint " + path +
                              " is not a readable archive (truncated, or not written by "
                              "c2fmae): " +
-                             error_text(e));
+                             first_line(error_text(e)));
   }
   auto read_int = [&](const char* key) {
     torch::Tensor t;
@@ -139,8 +144,7 @@ CheckpointManager::CheckpointManager(std::string directory, int64_t keep_last)
 
 std::string CheckpointManager::save(torch::nn::Module& model, const optim::AdamW& optimizer,
                                     const TrainingState& state) {
-  char name[64];
-  std::snprintf(name, sizeof name, "checkpoint-%08lld.pt", static_cast<long long>(state.step));
+  const auto name = checkpoint_name(state.step);
   const auto path = (fs::path(directory_) / name).string();
   save_checkpoint(path, model, optimizer, state);
   // latest.pt -> newest, replaced atomically.
@@ -152,7 +156,7 @@ std::string CheckpointManager::save(torch::nn::Module& model, const optim::AdamW
   int64_t kept = 1;
   for (const auto& other : list()) {  // highest step first
     const auto other_name = fs::path(other).filename().string();
-    if (other_name >= std::string(name)) continue;  // itself, or a higher step
+    if (other_name >= name) continue;  // itself, or a higher step
     if (kept++ < keep_last_) continue;
     fs::remove(other);
   }
@@ -196,6 +200,9 @@ CheckpointSearch CheckpointManager::search() const {
       load_checkpoint(path, nullptr, nullptr, torch::kCPU);
       out.path = path;
       return out;
+    } catch (const CheckpointAccessError& e) {
+      out.failures.push_back(e.what());
+      out.unreadable = true;
     } catch (const std::exception& e) {
       out.failures.push_back(error_text(e));
     }

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <regex>
@@ -30,13 +31,53 @@ std::string holder_pid(int fd) {
 
 }  // namespace
 
+std::string checkpoint_name(int64_t step) {
+  char name[64];
+  std::snprintf(name, sizeof name, "checkpoint-%08lld.pt", static_cast<long long>(step));
+  return name;
+}
+
 bool is_run_file(const std::string& name, bool temporary) {
   static const std::regex kRunFile(
-      R"((checkpoint-[0-9]+\.pt|latest\.pt|metrics\.jsonl|train\.log|config\.yaml))");
+      R"((checkpoint-([0-9]{8,18})\.pt|latest\.pt|metrics\.jsonl|train\.log|config\.yaml))");
   static const std::regex kTemporary(
-      R"((checkpoint-[0-9]+\.pt|latest\.pt|metrics\.jsonl|config\.yaml)\.tmp)");
-  return std::regex_match(name, temporary ? kTemporary : kRunFile);
+      R"((checkpoint-([0-9]{8,18})\.pt|latest\.pt|metrics\.jsonl|config\.yaml)\.tmp)");
+  std::smatch m;
+  if (!std::regex_match(name, m, temporary ? kTemporary : kRunFile)) return false;
+  // A checkpoint's name is exactly what checkpoint_name writes for its step (no extra zeros).
+  return !m[2].matched || checkpoint_name(std::stoll(m[2].str())) == m[1].str();
 }
+
+namespace {
+
+/// Removes all of `files` or, if one cannot go, none: each is first moved into a folder of
+/// its own inside the run directory (a rename, undone if a later one fails), then that
+/// folder is removed.
+void remove_all_or_none(const std::vector<fs::path>& files) {
+  const auto trash = files.front().parent_path() / (".overwrite-" + std::to_string(::getpid()));
+  std::error_code ec;
+  fs::create_directory(trash, ec);
+  if (ec) {
+    throw std::runtime_error("cannot remove the earlier run's files from " +
+                             files.front().parent_path().string() + ": " + ec.message());
+  }
+  std::vector<fs::path> moved;
+  for (const auto& f : files) {
+    fs::rename(f, trash / f.filename(), ec);
+    if (ec) {
+      const auto reason = ec.message();
+      for (const auto& back : moved) fs::rename(trash / back.filename(), back, ec);
+      fs::remove(trash, ec);
+      throw std::runtime_error("cannot remove " + f.string() + ": " + reason +
+                               "; nothing was removed");
+    }
+    moved.push_back(f);
+  }
+  fs::remove_all(trash, ec);
+  if (ec) throw std::runtime_error("cannot remove " + trash.string() + ": " + ec.message());
+}
+
+}  // namespace
 
 std::string RunDirectory::file(const std::string& name) const {
   return (fs::path(path_) / name).string();
@@ -49,6 +90,10 @@ RunDirectory::RunDirectory(std::string path, RunDirectoryMode mode) : path_(std:
                                "choose another --output-dir"));
   }
   fs::create_directories(path_, ec);
+  if (ec == std::errc::not_a_directory) {
+    throw UsageError(with_hint("run directory " + path_ + " is inside a file, not a directory",
+                               "choose another --output-dir"));
+  }
   if (ec) throw std::runtime_error("cannot create run directory " + path_ + ": " + ec.message());
 
   // The lock first: a second process must not change anything.
@@ -107,18 +152,7 @@ void RunDirectory::adopt(RunDirectoryMode mode) {
                                "add --resume auto to continue it, --overwrite to start it over, "
                                "or choose another --output-dir"));
   }
-  if (mode == RunDirectoryMode::kOverwrite) {
-    // Check that every file can go before removing any: no half-removed run.
-    if (!run_files.empty() && ::access(path_.c_str(), W_OK | X_OK) != 0) {
-      throw std::runtime_error("cannot remove the earlier run's files from " + path_ + ": " +
-                               os_reason(errno));
-    }
-    for (const auto& f : run_files) {
-      if (!fs::remove(f, ec) && ec) {
-        throw std::runtime_error("cannot remove " + f.string() + ": " + ec.message());
-      }
-    }
-  }
+  if (mode == RunDirectoryMode::kOverwrite && !run_files.empty()) remove_all_or_none(run_files);
   for (const auto& t : temporary) fs::remove(t, ec);  // stale: a write that never finished
 }
 

@@ -142,12 +142,15 @@ void RunShell::Impl::resume_if_asked(Engine& engine) {
   if (options.resume == "auto") {
     if (!checkpoints) return;  // not the writing process: nothing to look at
     const auto found = checkpoints->search();
-    if (!found.path && !found.failures.empty()) {
+    if ((!found.path && !found.failures.empty()) || (found.path && found.unreadable)) {
       // Starting over would truncate metrics.jsonl and overwrite the checkpoints.
       std::string why;
       for (const auto& f : found.failures) why += "\n  " + f;
       throw std::runtime_error(with_hint(
-          "--resume auto: no checkpoint in " + run_dir + " loads, so nothing was changed:" + why,
+          "--resume auto: " +
+              (found.path ? "a newer checkpoint than " + *found.path + " cannot be read"
+                          : "no checkpoint in " + run_dir + " loads") +
+              ", so nothing was changed:" + why,
           "fix or restore a checkpoint (e.g. its permissions), resume from one with --resume "
           "PATH, or start over with --overwrite"));
     }

@@ -390,6 +390,31 @@ TEST(Pretrain, ResumeAutoRefusesToStartOverWhenNoCheckpointLoads) {
   EXPECT_EQ(testing::read_text(run_dir + "/metrics.jsonl"), metrics_before + "garbage line\n");
 }
 
+TEST(Pretrain, ResumeAutoNeverSkipsANewerCheckpointItMayNotRead) {
+  // Permissions only bind a user other than root: run as nobody where we may switch to it.
+  if (::geteuid() != 0 || std::system("command -v setpriv >/dev/null") != 0) {
+    GTEST_SKIP() << "needs root and setpriv to act as another user";
+  }
+  const auto dir = testing::tiny_pretrain_dir("c2fmae_pretrain_unreadable_newer");
+  const auto run_dir = dir + "/run";
+  const auto args = "--config " + dir + "/tiny.yaml --output-dir " + run_dir;
+  ASSERT_EQ(pretrain(args + " --set train.max_steps=12").exit_code, 0);
+  ASSERT_EQ(std::system(("chmod -R a+rwX " + dir + " && chown -R 65534:65534 " + dir).c_str()), 0);
+  const auto newest = run_dir + "/checkpoint-00000012.pt";
+  fs::permissions(newest, fs::perms::none);
+  const auto before = fs::file_size(newest);
+  auto r = run_command("setpriv --reuid=65534 --regid=65534 --clear-groups " +
+                       std::string(C2FMAE_PRETRAIN_BIN) + " " + args +
+                       " --set train.max_steps=14 --resume auto 2>&1");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("cannot read checkpoint " + newest + ": Permission denied"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("nothing was changed"), std::string::npos) << r.output;
+  EXPECT_EQ(fs::file_size(newest), before);
+  EXPECT_EQ(losses(run_dir).size(), 12u);
+}
+
 TEST(Pretrain, ContradictingEmptyOrMissingArgumentsExit2) {
   const auto dir = testing::tiny_pretrain_dir("c2fmae_pretrain_bad_arguments");
   const auto base = "--config " + dir + "/tiny.yaml --output-dir " + dir + "/run";

@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -53,7 +54,8 @@ TEST(RunDirectory, OverwriteRemovesOnlyFilesNamedExactlyAsTheRunWritesThem) {
   fs::create_directories(dir + "/checkpoint-500");  // a user's folder
   fs::create_directories(dir + "/checkpoint-00000600.pt");  // even one named like a checkpoint
   for (const char* mine : {"checkpoint-notes.txt", "latest.pt.bak", "config.yaml.orig",
-                           "checkpoint-00000010.pt.keep", "metrics.jsonl~"}) {
+                           "checkpoint-00000010.pt.keep", "metrics.jsonl~", "checkpoint-123.pt",
+                           "checkpoint-000000010.pt"}) {
     std::ofstream(dir + "/" + mine) << "user data";
   }
   for (const char* run : {"checkpoint-00000010.pt", "metrics.jsonl", "config.yaml", "train.log",
@@ -68,7 +70,46 @@ TEST(RunDirectory, OverwriteRemovesOnlyFilesNamedExactlyAsTheRunWritesThem) {
   }
   for (const char* kept : {"checkpoint-500", "checkpoint-00000600.pt", "checkpoint-notes.txt",
                            "latest.pt.bak", "config.yaml.orig", "checkpoint-00000010.pt.keep",
-                           "metrics.jsonl~"}) {
+                           "metrics.jsonl~", "checkpoint-123.pt", "checkpoint-000000010.pt"}) {
+    EXPECT_TRUE(fs::exists(dir + "/" + kept)) << kept;
+  }
+}
+
+TEST(RunDirectory, RunFileNamesAreExactlyThoseARunWrites) {
+  EXPECT_EQ(checkpoint_name(7), "checkpoint-00000007.pt");
+  EXPECT_EQ(checkpoint_name(123456789), "checkpoint-123456789.pt");
+  for (const char* yes : {"checkpoint-00000007.pt", "checkpoint-123456789.pt", "latest.pt",
+                          "metrics.jsonl", "train.log", "config.yaml"}) {
+    EXPECT_TRUE(is_run_file(yes)) << yes;
+  }
+  for (const char* no : {"checkpoint-7.pt", "checkpoint-000000007.pt", "checkpoint-00000007.pt.tmp",
+                         "latest.pt.bak", "run.lock", "notes.txt"}) {
+    EXPECT_FALSE(is_run_file(no)) << no;
+  }
+  EXPECT_TRUE(is_run_file("checkpoint-00000007.pt.tmp", /*temporary=*/true));
+  EXPECT_FALSE(is_run_file("train.log.tmp", /*temporary=*/true));
+}
+
+TEST(RunDirectory, OverwriteRemovesAllOfTheRunOrNothing) {
+  const auto dir = fresh("c2fmae_run_dir_overwrite_all_or_none");
+  fs::create_directories(dir);
+  for (const char* run : {"checkpoint-00000010.pt", "config.yaml", "metrics.jsonl"}) {
+    std::ofstream(dir + "/" + run) << "run";
+  }
+  // A file that cannot be moved: the mount point of a bind mount (needs root; skipped
+  // where mounting is not allowed).
+  std::ofstream(dir + "/train.log") << "log";
+  std::ofstream(dir + "/elsewhere") << "x";
+  const std::string mount = "mount --bind " + dir + "/elsewhere " + dir + "/train.log 2>/dev/null";
+  if (std::system(mount.c_str()) != 0) GTEST_SKIP() << "cannot bind-mount here";
+  try {
+    RunDirectory d(dir, RunDirectoryMode::kOverwrite);
+    ADD_FAILURE() << "removed a busy file";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("nothing was removed"), std::string::npos) << e.what();
+  }
+  std::system(("umount " + dir + "/train.log").c_str());
+  for (const char* kept : {"checkpoint-00000010.pt", "config.yaml", "metrics.jsonl", "train.log"}) {
     EXPECT_TRUE(fs::exists(dir + "/" + kept)) << kept;
   }
 }

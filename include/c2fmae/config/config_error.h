@@ -8,12 +8,20 @@
 
 namespace c2fmae::config {
 
+/// `text` cut to its first 80 characters with a note of its length when it is longer than
+/// 200: a 100 kB value in a config is named, not repeated.
+inline std::string shortened(const std::string& text) {
+  if (text.size() <= 200) return text;
+  return text.substr(0, 80) + "... (" + std::to_string(text.size()) + " characters)";
+}
+
 struct ConfigError : UsageError {
-  /// "<source>: <key> = <value>: <problem>\nhint: <hint>"
+  /// "<source>: <key> = <value>: <problem>\nhint: <hint>"; a long key or value is shortened.
   ConfigError(const std::string& source, const std::string& key, const std::string& value,
               const std::string& problem, const std::string& hint)
-      : UsageError(source + ": " + key + (value.empty() ? "" : " = " + value) + ": " +
-                              problem + (hint.empty() ? "" : "\nhint: " + hint)),
+      : UsageError(shortened(source) + ": " + shortened(key) +
+                   (value.empty() ? "" : " = " + shortened(value)) + ": " + problem +
+                   (hint.empty() ? "" : "\nhint: " + hint)),
         key_(key) {}
   /// The dotted key ("model.depth") the error is about.
   const std::string& key() const { return key_; }

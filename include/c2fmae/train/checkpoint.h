@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -35,10 +36,17 @@ TrainingState load_checkpoint(const std::string& path, torch::nn::Module* model,
                               optim::AdamW* optimizer, const torch::Device& device,
                               const std::function<void(const TrainingState&)>& check = {});
 
+/// A checkpoint that exists but this process may not read (permissions, an I/O error):
+/// unlike a corrupt one, it may be fine tomorrow, so it is never skipped over.
+struct CheckpointAccessError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 /// What looking for a checkpoint to resume from found.
 struct CheckpointSearch {
   std::optional<std::string> path;    ///< the one to resume from, if any loads
   std::vector<std::string> failures;  ///< why each one tried before it did not load
+  bool unreadable = false;            ///< one of those could not be read (CheckpointAccessError)
 };
 
 /// The checkpoint files of a run directory, written and pruned together.

@@ -4,6 +4,7 @@
 // refused before it changes anything. A run never writes into an existing run's directory
 // unless it resumes it or is told to overwrite it.
 #pragma once
+#include <cstdint>
 #include <string>
 
 namespace c2fmae::train {
@@ -19,8 +20,8 @@ class RunDirectory {
   /// - kNew: refuses (UsageError, with how to resume or overwrite) if it holds a run (files
   ///   other than a train.log left by a start that failed, the lock and temporary files);
   /// - kOverwrite: removes the earlier run's own files (checkpoint-<step>.pt, latest.pt,
-  ///   metrics.jsonl, train.log, config.yaml), and only those, after checking that every
-  ///   one can be removed;
+  ///   metrics.jsonl, train.log, config.yaml), and only those: all of them or, if one cannot
+  ///   go, none (they are moved aside first, and moved back on a failure);
   /// and in every mode removes the run's stale temporary files (<name>.tmp of those).
   /// Throws UsageError if `path` is not a directory or another process holds it (naming
   /// its PID), std::runtime_error with the OS reason if it cannot be created or locked.
@@ -41,7 +42,10 @@ class RunDirectory {
   int lock_fd_ = -1;
 };
 
-/// Whether `name` is one of the files a run writes (checkpoint-<digits>.pt, latest.pt,
+/// "checkpoint-%08d.pt": the name of the checkpoint of `step`.
+std::string checkpoint_name(int64_t step);
+
+/// Whether `name` is one of the files a run writes (checkpoint_name(step), latest.pt,
 /// metrics.jsonl, train.log, config.yaml), or with `temporary` one of their ".tmp" files.
 bool is_run_file(const std::string& name, bool temporary = false);
 

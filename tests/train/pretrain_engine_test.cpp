@@ -162,6 +162,24 @@ TEST(PretrainEngine, AFailedStartLeavesNoRunDirectoryBehind) {
   EXPECT_EQ(pretrain(tiny(dir, {"train.max_steps=1"}), {}).step, 1);
 }
 
+TEST(PretrainEngine, NumbersDerivedFromTheDatasetAreConfigErrorsNamingTheKey) {
+  const auto dir = testing::tiny_pretrain_dir("c2fmae_engine_derived_numbers");
+  auto key_of = [&](std::vector<std::string> sets) -> std::string {
+    try {
+      PretrainEngine engine(tiny(dir, sets));
+    } catch (const config::ConfigError& e) {
+      return e.key();
+    }
+    return "";
+  };
+  EXPECT_EQ(key_of({"data.batch_size=400"}), "data.batch_size");  // 320 samples
+  EXPECT_EQ(key_of({"optim.accum_steps=41"}), "optim.accum_steps");
+  // blr 1e-4 x 8 / 256 = 3.1e-6 is below the floor.
+  EXPECT_EQ(key_of({"optim.lr=0", "optim.blr=1.0e-4", "optim.min_lr=1.0e-3"}), "optim.min_lr");
+  EXPECT_EQ(key_of({"optim.lr=0", "optim.blr=1.0e-4", "optim.min_lr=1.0e-6"}), "");
+  EXPECT_FALSE(fs::exists(dir + "/run"));
+}
+
 TEST(PretrainEngine, AccumulatedGradientsAverageTheMicroBatches) {
   // One step over 16 samples, whole or as 2 micro-batches of 8: the same data and the same
   // objective, so the gradient norms agree; summing the micro-batch gradients instead of

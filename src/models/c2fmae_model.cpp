@@ -12,10 +12,8 @@ C2fmaeImpl::C2fmaeImpl(const config::ModelConfig& config_) : config(config_) { r
 void C2fmaeImpl::reset() {
   modalities_ = config.modalities;
   const int64_t d = encoder_shape(config).embed_dim, p = config.patch_size;
-  grid_ = config.img_size / p;
-  TORCH_CHECK(grid_ * p == config.img_size, "C2fmae: img_size ", config.img_size,
-              " must be a multiple of the patch size ", p);
-  backbone = register_module("backbone", VisionTransformer(config));
+  backbone = register_module("backbone", VisionTransformer(config));  // checks img_size
+  const int64_t grid = backbone->grid();
   std::vector<DecoderStageOptions> stages;
   for (auto m : modalities_) {
     if (m == Modality::kSemantic) {
@@ -29,7 +27,7 @@ void C2fmaeImpl::reset() {
                                                              .num_slots(config.instance_slots)
                                                              .slot_dim(config.instance_slot_dim)));
     }
-    stages.push_back(DecoderStageOptions(d, config.decoder_dim, grid_, output_dim(m))
+    stages.push_back(DecoderStageOptions(d, config.decoder_dim, grid, output_dim(m))
                          .depth(config.decoder_depth)
                          .cross_blocks(config.decoder_cross_blocks)
                          .num_heads(config.decoder_heads)

@@ -48,7 +48,7 @@ class C2fmaeImpl : public torch::nn::Cloneable<C2fmaeImpl> {
   /// Values predicted per token for modality m.
   int64_t output_dim(Modality m) const;
   const std::vector<Modality>& modalities() const { return modalities_; }
-  int64_t num_patches() const { return grid_ * grid_; }
+  int64_t num_patches() const { return backbone->num_patches(); }
 
   config::ModelConfig config;
   /// The encoder; its patch_embed is the RGB adapter (present even when rgb is disabled).
@@ -60,7 +60,6 @@ class C2fmaeImpl : public torch::nn::Cloneable<C2fmaeImpl> {
 
  private:
   std::vector<Modality> modalities_;
-  int64_t grid_ = 0;
 };
 TORCH_MODULE(C2fmae);
 

@@ -1,0 +1,76 @@
+// c2fmae_bench_step: times the pre-training step of a config, without a run directory.
+//
+//   c2fmae_bench_step --config FILE.yaml [--set key=value ...] [--steps 10] [--warmup 2]
+//
+// Builds the PretrainEngine exactly as c2fmae_pretrain does, runs `warmup` untimed steps,
+// then `steps` timed ones, and prints one JSON line: mean, median and min seconds per
+// optimizer step, samples per second, and the process's peak resident memory (ru_maxrss,
+// which includes building the model and the data). A benchmark, not a test: run it on an
+// idle machine and say which machine the figures come from.
+#include <sys/resource.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <iostream>
+#include <numeric>
+
+#include "c2fmae/config/pretrain_config.h"
+#include "c2fmae/core/error_text.h"
+#include "c2fmae/core/usage_error.h"
+#include "c2fmae/train/pretrain_engine.h"
+
+int main(int argc, char** argv) {
+  using namespace c2fmae;
+  CLI::App app{"c2fmae_bench_step: seconds per pre-training step and peak memory"};
+  std::vector<std::string> files, sets;
+  int64_t steps = 10, warmup = 2;
+  app.add_option("--config,-c", files, "YAML config file; later files override earlier ones")
+      ->required();
+  app.add_option("--set,-s", sets, "override one key: section.key=value (YAML value)");
+  app.add_option("--steps", steps, "timed optimizer steps")->check(CLI::Range(1, 100000));
+  app.add_option("--warmup", warmup, "untimed steps first")->check(CLI::Range(0, 100000));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  try {
+    auto cfg = config::load_config<config::PretrainConfig>(files, sets);
+    cfg.log.progress = false;
+    train::PretrainEngine engine(cfg);
+    if (warmup + steps > engine.total_steps()) {
+      std::cerr << "c2fmae_bench_step: " << warmup + steps << " steps do not fit the run's "
+                << engine.total_steps() << "\nhint: raise train.epochs or lower --steps\n";
+      return 2;
+    }
+    std::vector<double> seconds;
+    double loss = 0;
+    for (int64_t s = 0; s < warmup + steps; ++s) {
+      const auto stats = engine.train_step(s);
+      if (s >= warmup) seconds.push_back(stats.seconds);
+      loss = stats.loss;
+    }
+    auto sorted = seconds;
+    std::sort(sorted.begin(), sorted.end());
+    const double mean = std::accumulate(seconds.begin(), seconds.end(), 0.0) / seconds.size();
+    const double median = sorted[sorted.size() / 2];
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    std::cout << "{\"steps\": " << steps << ", \"samples_per_step\": " << engine.samples_per_step()
+              << ", \"step_s_mean\": " << mean << ", \"step_s_median\": " << median
+              << ", \"step_s_min\": " << sorted.front()
+              << ", \"samples_per_s\": " << engine.samples_per_step() / median
+              << ", \"peak_rss_mib\": " << usage.ru_maxrss / 1024.0 << ", \"last_loss\": " << loss
+              << "}" << std::endl;
+    return 0;
+  } catch (const config::ConfigError& e) {
+    std::cerr << "config error: " << e.what() << "\n";
+    return 2;
+  } catch (const UsageError& e) {
+    std::cerr << "c2fmae_bench_step: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "c2fmae_bench_step failed: " << error_text(e) << "\n";
+    return 1;
+  }
+}

@@ -17,6 +17,16 @@ inline std::string read_text(const std::string& path) {
   return text.str();
 }
 
+/// Rows b * L + l of the true entries of a [B, L] bool mask, ascending (core/mask.h).
+inline torch::Tensor rows_of(const torch::Tensor& masked) {
+  return masked.flatten().nonzero().flatten();
+}
+
+/// The rows `rows` of per-token values [B, L, X] -> [N, X] (what the model predicts).
+inline torch::Tensor take_rows(const torch::Tensor& x, const torch::Tensor& rows) {
+  return x.reshape({-1, x.size(-1)}).index_select(0, rows);
+}
+
 /// Seeds LibTorch's generator (call at the start of every randomised test).
 inline void seed(uint64_t s = 0) { torch::manual_seed(s); }
 
@@ -38,12 +48,14 @@ inline void expect_close(const torch::Tensor& a, const torch::Tensor& b, double 
 }  // namespace c2fmae::testing
 
 #include "c2fmae/core/batch.h"
+#include "c2fmae/data/instance_ids.h"
 
 namespace c2fmae::testing {
 
 /// A batch of random "blob" label maps: each sample is tiled by rectangles of random
 /// labels in [0, num_labels) (plus ~10% kIgnoreClass pixels in semantic) so patches have
-/// varied majorities; instance ids are random 16-bit values with 0 as background.
+/// varied majorities; instance ids are canonical (1..n by area, as the loader gives them,
+/// data/instance_ids.h) int64 with 0 as background.
 inline Batch random_maps(int64_t batch, int64_t size, int64_t num_labels, uint64_t seed) {
   torch::manual_seed(seed);
   const int64_t cell = std::max<int64_t>(1, size / 4);
@@ -62,7 +74,8 @@ inline Batch random_maps(int64_t batch, int64_t size, int64_t num_labels, uint64
   b.semantic.masked_fill_(torch::rand({batch, size, size}) < 0.1, 255);
   auto ids =
       torch::randint(1, 65535, {num_labels}).index({up(coarse).flatten()}).view_as(b.semantic);
-  b.instance = torch::where(up(coarse) % 3 == 0, 0, ids);
+  b.instance = data::canonical_instance_ids(torch::where(up(coarse) % 3 == 0, 0, ids), 64)
+                   .to(torch::kLong);
   b.rgb = torch::randn({batch, 3, size, size});
   b.label = torch::randint(0, 10, {batch});
   return b;

@@ -75,8 +75,8 @@ void ModelConfig::validate(Checker& c) const {
                 "COCO panoptic: 133 (label 255 marks ignored pixels)");
   require_range(c, "model.semantic_embed_dim", semantic_embed_dim, 1, kMaxPixelWidth,
                 "MultiMAE: 64");
-  require_range(c, "model.instance_slots", instance_slots, 1, 65536,
-                "use more slots than instances per image, e.g. 64");
+  require_range(c, "model.instance_slots", instance_slots, 1, kMaxCanonicalInstances,
+                "use more slots than instances per image, e.g. 64 (ids are kept in 8 bits)");
   require_range(c, "model.instance_slot_dim", instance_slot_dim, 1, kMaxPixelWidth, "e.g. 64");
   require_range(c, "model.instance_head_dim", instance_head_dim, 1, kMaxPixelWidth, "e.g. 8");
   c.require(one_of(decoder_mode, {"cascade", "parallel"}), "model.decoder_mode", decoder_mode,
@@ -94,6 +94,13 @@ void ModelConfig::validate(Checker& c) const {
                 "MultiMAE: 1; MAE: 0");
   c.require(decoder_depth + decoder_cross_blocks > 0, "model.decoder_depth", decoder_depth,
             "a decoder stage needs at least one block", "set decoder_depth >= 1");
+  // Without cross-attention no stage reads another's tokens: a cascade would silently be
+  // the parallel decoder.
+  c.require(decoder_mode != "cascade" || decoder_cross_blocks > 0, "model.decoder_cross_blocks",
+            decoder_cross_blocks,
+            "decoder_mode cascade passes each stage's tokens through cross-attention and needs "
+            "at least one cross-attention block",
+            "set model.decoder_cross_blocks >= 1, or model.decoder_mode: parallel (MAE)");
 }
 
 void MaskingConfig::validate(Checker& c) const {
@@ -142,8 +149,12 @@ void LossConfig::validate(Checker& c) const {
   require_range(c, "loss.weight_semantic", weight_semantic, 0.0, kMaxLossWeight, "e.g. 1.0");
   require_range(c, "loss.weight_instance", weight_instance, 0.0, kMaxLossWeight, "e.g. 1.0");
   require_range(c, "loss.weight_rgb", weight_rgb, 0.0, kMaxLossWeight, "e.g. 1.0");
+  c.require(one_of(reduction, {"pixels", "samples"}), "loss.reduction", reduction,
+            "unknown reduction", "use pixels (ours) or samples (MultiMAE)");
   c.require(instance_loss == "discriminative", "loss.instance_loss", instance_loss,
             "unknown instance loss", "use discriminative");
+  c.require(one_of(instance_background, {"cluster", "ignore"}), "loss.instance_background",
+            instance_background, "unknown background policy", "use ignore (ours) or cluster");
   require_range(c, "loss.instance_delta_pull", instance_delta_pull, 0.0, 100.0,
                 "De Brabandere et al.: 0.5");
   require_range(c, "loss.instance_delta_push", instance_delta_push, 0.0, 100.0,

@@ -8,8 +8,13 @@ namespace {
 template <class Fn>
 Batch map_fields(const Batch& in, Fn fn) {
   auto apply = [&](const torch::Tensor& t) { return t.defined() ? fn(t) : t; };
-  return Batch{apply(in.rgb), apply(in.semantic), apply(in.instance), apply(in.label),
-               apply(in.mask)};
+  Batch out;
+  out.rgb = apply(in.rgb);
+  out.semantic = apply(in.semantic);
+  out.instance = apply(in.instance);
+  out.label = apply(in.label);
+  out.mask = apply(in.mask);
+  return out;
 }
 
 }  // namespace
@@ -22,7 +27,13 @@ int64_t Batch::size() const {
 }
 
 Batch Batch::to(const torch::Device& device, bool non_blocking) const {
-  return map_fields(*this, [&](const torch::Tensor& t) { return t.to(device, non_blocking); });
+  auto move = [&](const torch::Tensor& t) {
+    return t.defined() ? t.to(device, non_blocking) : t;
+  };
+  auto out = map_fields(*this, move);
+  out.visible = move(visible);
+  for (const auto& rows : masked) out.masked.push_back(move(rows));
+  return out;
 }
 
 Batch Batch::select(const torch::Tensor& index) const {

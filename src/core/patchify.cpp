@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include "c2fmae/core/modality.h"
+
 namespace c2fmae {
 
 torch::Tensor patchify(const torch::Tensor& images, int64_t patch) {
@@ -39,6 +41,19 @@ torch::Tensor downsample_labels(const torch::Tensor& map, int64_t factor) {
   using torch::indexing::Slice;
   return map.index(
       {Slice(), Slice(0, torch::indexing::None, factor), Slice(0, torch::indexing::None, factor)});
+}
+
+torch::Tensor label_resolution(const torch::Tensor& map, int64_t img_size) {
+  TORCH_CHECK(map.dim() == 3, "label map: expected [B, H, W], but got ", map.sizes());
+  if (map.size(1) == img_size && map.size(2) == img_size) {
+    return downsample_labels(map, kLabelDownsample);
+  }
+  TORCH_CHECK(map.size(1) * kLabelDownsample == img_size &&
+                  map.size(2) * kLabelDownsample == img_size,
+              "label map: expected ", img_size, "x", img_size, " or ", img_size / kLabelDownsample,
+              "x", img_size / kLabelDownsample, " (the label resolution), but got ", map.size(1),
+              "x", map.size(2));
+  return map;
 }
 
 }  // namespace c2fmae

@@ -6,8 +6,11 @@
 #include <numeric>
 #include <thread>
 
+#include "c2fmae/core/modality.h"
+#include "c2fmae/core/patchify.h"
 #include "c2fmae/core/random.h"
 #include "c2fmae/core/seeding.h"
+#include "c2fmae/data/instance_ids.h"
 
 namespace c2fmae::data {
 
@@ -134,7 +137,24 @@ Batch BatchLoader::assemble(int64_t step) const {
   }
   if (failed) throw std::runtime_error("data loader: " + error);
   if (cancelled_) throw std::runtime_error("data loader: batch cancelled");  // never read
-  return collate(samples);
+  auto batch = collate(samples);
+  if (options_.max_instances > 0) {
+    batch.semantic = downsample_labels(batch.semantic, kLabelDownsample).contiguous();
+    batch.instance = canonical_instance_ids(downsample_labels(batch.instance, kLabelDownsample),
+                                            options_.max_instances);
+  }
+  if (options_.transform) options_.transform(batch, step);
+  if (options_.pin_memory) {
+    auto pin = [](torch::Tensor& t) {
+      if (t.defined()) t = t.pin_memory();
+    };
+    for (auto* t : {&batch.rgb, &batch.semantic, &batch.instance, &batch.label, &batch.mask,
+                    &batch.visible}) {
+      pin(*t);
+    }
+    for (auto& rows : batch.masked) pin(rows);
+  }
+  return batch;
 }
 
 Batch BatchLoader::batch(int64_t step) {

@@ -11,38 +11,45 @@ namespace c2fmae::losses {
 C2fmaeLoss::C2fmaeLoss(const config::ModelConfig& model, const config::LossConfig& loss)
     : modalities_(model.modalities),
       patch_(model.patch_size),
+      img_size_(model.img_size),
+      reduction_(parse_reduction(loss.reduction)),
       num_classes_(model.num_semantic_classes),
       instance_dim_(model.instance_head_dim),
       norm_pix_(loss.norm_pix),
       instance_options_{loss.instance_delta_pull, loss.instance_delta_push,
-                        loss.instance_weight_reg} {
+                        loss.instance_weight_reg, model.instance_slots,
+                        loss.instance_background == "cluster"} {
+  if (loss.instance_background != "cluster" && loss.instance_background != "ignore") {
+    throw std::invalid_argument("loss.instance_background = " + loss.instance_background +
+                                " is not implemented\nhint: use cluster or ignore");
+  }
   if (loss.instance_loss != "discriminative") {
     throw std::invalid_argument("loss.instance_loss = " + loss.instance_loss +
                                 " is not implemented\nhint: use discriminative");
   }
 }
 
-LossTerms C2fmaeLoss::operator()(const std::vector<torch::Tensor>& predictions, const Batch& batch,
+LossTerms C2fmaeLoss::operator()(const std::vector<torch::Tensor>& predictions,
+                                 const std::vector<torch::Tensor>& rows, const Batch& batch,
                                  const ModalityWeights& weights) const {
-  TORCH_CHECK(predictions.size() == modalities_.size(), "C2fmaeLoss: expected ", modalities_.size(),
-              " predictions, but got ", predictions.size());
-  TORCH_CHECK(batch.mask.defined(), "C2fmaeLoss: the batch has no mask");
+  TORCH_CHECK(predictions.size() == modalities_.size() && rows.size() == modalities_.size(),
+              "C2fmaeLoss: expected ", modalities_.size(), " predictions and row sets, but got ",
+              predictions.size(), " and ", rows.size());
   LossTerms out;
   for (size_t i = 0; i < modalities_.size(); ++i) {
     const auto m = modalities_[i];
-    auto masked = batch.mask.select(1, static_cast<int64_t>(i));  // [B, L]
     torch::Tensor term;
     switch (m) {
       case Modality::kSemantic:
-        term = semantic_loss(predictions[i], downsample_labels(batch.semantic, kLabelDownsample), masked,
-                             num_classes_);
+        term = semantic_loss(predictions[i], label_resolution(batch.semantic, img_size_), rows[i],
+                             num_classes_, reduction_);
         break;
       case Modality::kInstance:
-        term = instance_loss(predictions[i], downsample_labels(batch.instance, kLabelDownsample), masked,
+        term = instance_loss(predictions[i], label_resolution(batch.instance, img_size_), rows[i],
                              instance_dim_, instance_options_);
         break;
       case Modality::kRgb:
-        term = rgb_loss(predictions[i], batch.rgb, masked, patch_, norm_pix_);
+        term = rgb_loss(predictions[i], batch.rgb, rows[i], patch_, norm_pix_, reduction_);
         break;
     }
     out.total = out.total.defined() ? out.total + weights.get(m) * term : weights.get(m) * term;

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "c2fmae/core/mask.h"
+#include "c2fmae/core/patchify.h"
 #include "c2fmae/models/vit_presets.h"
 
 namespace c2fmae::models {
@@ -27,11 +28,18 @@ void C2fmaeImpl::reset() {
                                                              .num_slots(config.instance_slots)
                                                              .slot_dim(config.instance_slot_dim)));
     }
-    stages.push_back(DecoderStageOptions(d, config.decoder_dim, grid, output_dim(m))
-                         .depth(config.decoder_depth)
-                         .cross_blocks(config.decoder_cross_blocks)
-                         .num_heads(config.decoder_heads)
-                         .mlp_ratio(config.mlp_ratio));
+    const bool cascade = config.decoder_mode == "cascade";
+    stages.push_back(
+        DecoderStageOptions(d, config.decoder_dim, grid, output_dim(m))
+            .depth(config.decoder_depth)
+            .cross_blocks(config.decoder_cross_blocks)
+            .num_heads(config.decoder_heads)
+            .mlp_ratio(config.mlp_ratio)
+            .num_modalities(static_cast<int64_t>(modalities_.size()))
+            .has_previous(cascade && !stages.empty())
+            .cross_residual(config.decoder_cross_residual)
+            .final_norm(config.decoder_final_norm)
+            .fp32(m == Modality::kSemantic && config.decoder_fp32_semantic));
   }
   modality_embed = register_parameter("modality_embed",
                                       torch::zeros({static_cast<int64_t>(modalities_.size()), d}));
@@ -66,13 +74,13 @@ torch::Tensor C2fmaeImpl::embed_tokens(const Batch& batch) {
         TORCH_CHECK(batch.semantic.defined(),
                     "C2fmae: semantic is enabled but the batch has no "
                     "semantic map");
-        t = semantic_adapter(batch.semantic);
+        t = semantic_adapter(label_resolution(batch.semantic, config.img_size));
         break;
       case Modality::kInstance:
         TORCH_CHECK(batch.instance.defined(),
                     "C2fmae: instance is enabled but the batch has no "
                     "instance map");
-        t = instance_adapter(batch.instance);
+        t = instance_adapter(label_resolution(batch.instance, config.img_size));
         break;
       case Modality::kRgb:
         TORCH_CHECK(batch.rgb.defined(), "C2fmae: rgb is enabled but the batch has no image");
@@ -97,19 +105,31 @@ torch::Tensor C2fmaeImpl::encode(const Batch& batch, const torch::Tensor& visibl
   return backbone->forward_blocks(x);
 }
 
-ModelOutput C2fmaeImpl::forward(const Batch& batch) {
+ModelOutput C2fmaeImpl::forward(const Batch& batch, bool all_tokens) {
   TORCH_CHECK(batch.mask.defined(),
               "C2fmae: the batch has no mask\nhint: run a mask generator "
               "(masking/) before the model");
-  TORCH_CHECK(batch.mask.dim() == 3 &&
-                  batch.mask.size(1) == static_cast<int64_t>(modalities_.size()) &&
+  const auto m = static_cast<int64_t>(modalities_.size());
+  TORCH_CHECK(batch.mask.dim() == 3 && batch.mask.size(1) == m &&
                   batch.mask.size(2) == num_patches(),
-              "C2fmae: expected mask [B, ", modalities_.size(), ", ", num_patches(), "], but got ",
+              "C2fmae: expected mask [B, ", m, ", ", num_patches(), "], but got ",
               batch.mask.sizes());
+  const auto device = batch.mask.device();
   ModelOutput out;
-  out.visible = visible_token_indices(batch.mask);
+  out.visible = batch.visible.defined() ? batch.visible
+                                        : visible_token_indices(batch.mask).to(device);
+  const int64_t b = batch.mask.size(0);
+  for (int64_t i = 0; i < m; ++i) {
+    if (all_tokens) {
+      out.rows.push_back(torch::arange(b * num_patches(), out.visible.options()));
+    } else if (static_cast<int64_t>(batch.masked.size()) == m) {
+      out.rows.push_back(batch.masked[i]);
+    } else {
+      out.rows.push_back(masked_rows(batch.mask, i).to(device));
+    }
+  }
   out.encoded = encode(batch, out.visible);
-  out.predictions = decoder(out.encoded, out.visible);
+  out.predictions = decoder(out.encoded, out.visible, out.rows);
   return out;
 }
 
@@ -144,7 +164,8 @@ void init_mae_weights(torch::nn::Module& module) {
     auto ends_with = [&](const std::string& s) {
       return name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0;
     };
-    if (ends_with("mask_token") || ends_with("cls_token") || ends_with("modality_embed")) {
+    if (ends_with("mask_token") || ends_with("cls_token") || ends_with("modality_embed") ||
+        ends_with("context_embed") || ends_with("previous_embed")) {
       p.value().normal_(0.0, 0.02);
     }
   }

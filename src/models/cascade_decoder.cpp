@@ -14,12 +14,16 @@ void CascadeDecoderImpl::reset() {
 }
 
 std::vector<torch::Tensor> CascadeDecoderImpl::forward(const torch::Tensor& encoded,
-                                                       const torch::Tensor& visible) {
+                                                       const torch::Tensor& visible,
+                                                       const std::vector<torch::Tensor>& rows) {
+  TORCH_CHECK(rows.empty() || rows.size() == stages->size(), "CascadeDecoder: ", rows.size(),
+              " row sets for ", stages->size(), " stages");
   std::vector<torch::Tensor> predictions;
   torch::Tensor previous;
   for (size_t m = 0; m < stages->size(); ++m) {
     auto out = stages[m]->as<DecoderStage>()->forward(
-        encoded, visible, static_cast<int64_t>(m), options.cascade() ? previous : torch::Tensor());
+        encoded, visible, static_cast<int64_t>(m), options.cascade() ? previous : torch::Tensor(),
+        rows.empty() ? torch::Tensor() : rows[m]);
     previous = out.tokens;
     predictions.push_back(out.prediction);
   }

@@ -4,7 +4,10 @@
 
 namespace c2fmae::models {
 
-CrossBlockImpl::CrossBlockImpl(const BlockOptions& options_) : options(options_) { reset(); }
+CrossBlockImpl::CrossBlockImpl(const BlockOptions& options_, bool residual_)
+    : options(options_), residual(residual_) {
+  reset();
+}
 
 void CrossBlockImpl::reset() {
   norm1 = register_module("norm1", LayerNorm(options.dim()));
@@ -17,7 +20,8 @@ void CrossBlockImpl::reset() {
 }
 
 torch::Tensor CrossBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& context) {
-  auto y = x + cross_attn(norm1(x), norm_context(context));
+  auto attended = cross_attn(norm1(x), norm_context(context));
+  auto y = residual ? x + attended : attended;
   return y + mlp(norm2(y));
 }
 

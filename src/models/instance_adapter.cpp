@@ -7,38 +7,19 @@
 
 namespace c2fmae::models {
 
-torch::Tensor canonical_instance_ids(const torch::Tensor& ids) {
-  TORCH_CHECK(ids.dim() == 3, "canonical_instance_ids: expected [B, H, W], but got ", ids.sizes());
-  const int64_t b = ids.size(0), p = ids.size(1) * ids.size(2);
-  auto flat = ids.reshape({b, p}).to(torch::kLong);
-  const int64_t span = kInstanceIdLimit;  // a constant key space: no device sync
-  auto sample = torch::arange(b, flat.options()).unsqueeze(1);
-  auto key = (sample * span + flat).flatten();  // unique per (sample, id)
-  auto [uniq, inverse, counts] = at::_unique2(key, /*sorted=*/true, /*return_inverse=*/true);
-  const int64_t u = uniq.size(0);
-  auto pos = torch::arange(p, flat.options()).repeat({b});
-  auto first = torch::full({u}, p, flat.options()).scatter_reduce(0, inverse, pos, "amin");
-  auto u_sample = uniq.div(span, "floor");
-  auto u_id = uniq.remainder(span);
-  // Within a sample: background first, then instances by first appearance.
-  auto order_key = u_sample * (p + 1) + torch::where(u_id == kNoInstance, 0, first + 1);
-  auto rank = torch::empty_like(order_key).scatter_(0, std::get<1>(order_key.sort()),
-                                                    torch::arange(u, flat.options()));
-  auto per_sample =
-      torch::zeros({b}, flat.options()).index_add(0, u_sample, torch::ones_like(u_sample));
-  auto start = per_sample.cumsum(0) - per_sample;
-  auto has_bg = torch::zeros({b}, flat.options())
-                    .index_add(0, u_sample, (u_id == kNoInstance).to(torch::kLong));
-  auto canon = rank - start.index_select(0, u_sample) + 1 - has_bg.index_select(0, u_sample);
-  canon = torch::where(u_id == kNoInstance, 0, canon);
-  return canon.index_select(0, inverse).view(ids.sizes());
-}
-
-torch::Tensor instance_boundaries(const torch::Tensor& ids) {
+torch::Tensor instance_boundaries(const torch::Tensor& ids, int64_t cell) {
   using torch::indexing::Slice;
+  TORCH_CHECK(ids.dim() == 3 && cell >= 1, "instance_boundaries: expected [B, H, W] and a cell "
+              "of at least 1 pixel, but got ", ids.sizes(), " and ", cell);
   auto edge = torch::zeros(ids.sizes(), ids.options().dtype(torch::kBool));
-  auto dy = ids.index({Slice(), Slice(1), Slice()}) != ids.index({Slice(), Slice(0, -1), Slice()});
-  auto dx = ids.index({Slice(), Slice(), Slice(1)}) != ids.index({Slice(), Slice(), Slice(0, -1)});
+  // Pairs (i, i + 1) inside one cell: i + 1 is not the first pixel of a cell.
+  auto inside = [&](int64_t n) {
+    return (torch::arange(1, n, ids.options().dtype(torch::kLong)).remainder(cell) != 0);
+  };
+  auto dy = (ids.index({Slice(), Slice(1), Slice()}) != ids.index({Slice(), Slice(0, -1), Slice()})) &
+            inside(ids.size(1)).view({1, -1, 1});
+  auto dx = (ids.index({Slice(), Slice(), Slice(1)}) != ids.index({Slice(), Slice(), Slice(0, -1)})) &
+            inside(ids.size(2)).view({1, 1, -1});
   edge.index({Slice(), Slice(1), Slice()}) |= dy;
   edge.index({Slice(), Slice(0, -1), Slice()}) |= dy;
   edge.index({Slice(), Slice(), Slice(1)}) |= dx;
@@ -67,18 +48,18 @@ void InstanceAdapterImpl::reset() {
 torch::Tensor InstanceAdapterImpl::forward(const torch::Tensor& instance) {
   TORCH_CHECK(instance.dim() == 3, "InstanceAdapter: expected [B, H, W], but got ",
               instance.sizes());
-  auto quarter = downsample_labels(instance, kLabelDownsample);  // [B, h, w]
-  auto canon = canonical_instance_ids(quarter);   // 0 = none, 1..n
-  const int64_t b = quarter.size(0), k = options.num_slots();
+  const auto canon = instance.to(torch::kLong);  // [B, h, w]: 0 = none, 1..K
+  const auto cell = options.patch_size() / kLabelDownsample;
+  const int64_t b = canon.size(0), k = options.num_slots();
   auto slot_of = (canon - 1).clamp_min(0).remainder(k);  // [B, h, w] in 0..K-1
   if (is_training()) {
     // A fresh slot permutation per sample: slot embeddings carry identity, not position.
-    auto perm = std::get<1>(torch::rand({b, k}, quarter.options().dtype(torch::kFloat)).sort(1));
+    auto perm = std::get<1>(torch::rand({b, k}, canon.options().dtype(torch::kFloat)).sort(1));
     slot_of = perm.gather(1, slot_of.flatten(1)).view_as(slot_of);
   }
-  auto slots = torch::where(canon == 0, 0, slot_of + 1);
+  auto slots = torch::where((canon == kNoInstance) | (canon == kInstanceOverflow), 0, slot_of + 1);
   auto emb = slot_embed(slots).permute({0, 3, 1, 2});  // [B, E, h, w]
-  auto x = torch::cat({emb, instance_boundaries(quarter).to(emb.dtype())}, 1);
+  auto x = torch::cat({emb, instance_boundaries(canon, cell).to(emb.dtype())}, 1);
   return proj(x).flatten(2).transpose(1, 2);
 }
 

@@ -28,7 +28,7 @@ void SemanticAdapterImpl::reset() {
 torch::Tensor SemanticAdapterImpl::forward(const torch::Tensor& semantic) {
   TORCH_CHECK(semantic.dim() == 3, "SemanticAdapter: expected [B, H, W], but got ",
               semantic.sizes());
-  auto quarter = downsample_labels(semantic, kLabelDownsample);  // [B, H/4, W/4]
+  const auto quarter = semantic.to(torch::kLong);  // [B, H/4, W/4]
   auto classes = quarter.masked_fill(quarter == kIgnoreClass, options.num_classes());
   auto emb = class_embed(classes).permute({0, 3, 1, 2});  // [B, E, H/4, W/4]
   return proj(emb).flatten(2).transpose(1, 2);

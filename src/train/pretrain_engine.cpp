@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "c2fmae/core/log.h"
+#include "c2fmae/core/mask.h"
 #include "c2fmae/core/seeding.h"
 #include "c2fmae/curriculum/curriculum_masker.h"
 #include "c2fmae/curriculum/curriculum_schedule.h"
@@ -100,6 +101,8 @@ void check_pretrain_config(const config::PretrainConfig& cfg) {
 
 struct PretrainEngine::Impl {
   explicit Impl(const config::PretrainConfig& cfg);
+  /// The loader goes first: its prefetch thread reads the masker and the curriculum.
+  ~Impl() { loader.reset(); }
 
   config::PretrainConfig cfg;
   uint64_t seed;
@@ -113,6 +116,21 @@ struct PretrainEngine::Impl {
   losses::C2fmaeLoss loss_fn;
   models::C2fmae model{nullptr};
   std::unique_ptr<optim::AdamW> optimizer;
+
+  /// Training progress at optimizer step `step`.
+  double progress(int64_t step) const {
+    return static_cast<double>(step) / static_cast<double>(total_steps);
+  }
+  /// Masks micro-batch `micro_step` (= step * accum + k) by the curriculum at its step's
+  /// progress; a pure function of (seed, step, k). Runs on the loader's threads.
+  void mask_batch(Batch& batch, int64_t micro_step) const {
+    const int64_t step = micro_step / accum, k = micro_step % accum;
+    masking::MaskInputs inputs(batch);
+    inputs.progress = progress(step);
+    batch.mask = masker.make_mask(inputs, curriculum.generator_weights(inputs.progress),
+                                  mix_seed({seed, static_cast<uint64_t>(k)}), step);
+    attach_token_indices(batch);
+  }
 };
 
 PretrainEngine::Impl::Impl(const config::PretrainConfig& config)
@@ -126,11 +144,17 @@ PretrainEngine::Impl::Impl(const config::PretrainConfig& config)
       loss_fn(cfg.model, cfg.loss) {
   auto dataset = data::make_dataset(cfg.data, seed);
   check_run_length(cfg, dataset->size());
-  loader = std::make_unique<data::BatchLoader>(
-      dataset, data::loader_options(cfg.data, cfg.model.img_size, seed));
   accum = cfg.optim.accum_steps;
-  steps_per_epoch = loader->steps_per_epoch() / accum;
+  auto options = data::loader_options(cfg.data, cfg.model.img_size, seed);
+  steps_per_epoch = dataset->size() / (options.batch_size * options.num_shards) / accum;
   total_steps = cfg.train.epochs * steps_per_epoch;
+  // The loader's threads turn each batch into what the step reads: label maps at the label
+  // resolution, canonical instance ids, the mask, and the visible and masked token indices
+  // (so the step itself never reads them back from the device).
+  options.max_instances = cfg.model.instance_slots;
+  options.pin_memory = device.is_cuda();
+  options.transform = [this](Batch& batch, int64_t micro_step) { mask_batch(batch, micro_step); };
+  loader = std::make_unique<data::BatchLoader>(dataset, options);
   effective_batch = cfg.data.batch_size * accum;  // x processes once distributed
   lr_schedule = optim::make_schedule(cfg.optim, steps_per_epoch, total_steps, effective_batch);
   torch::manual_seed(seed);  // weight initialisation
@@ -158,7 +182,7 @@ PretrainStepStats PretrainEngine::train_step(int64_t step) {
   torch::manual_seed(mix_seed({m.seed, static_cast<uint64_t>(step), 0x57E9u}));
 
   // 1. Where the run is: progress, curriculum weights and lr, once per step.
-  s.progress = static_cast<double>(step) / static_cast<double>(m.total_steps);
+  s.progress = m.progress(step);
   const auto generator_weights = m.curriculum.generator_weights(s.progress);
   const auto loss_weights = m.curriculum.loss_weights(s.progress);
   s.lr = optim::learning_rate(m.lr_schedule, step);
@@ -166,21 +190,16 @@ PretrainStepStats PretrainEngine::train_step(int64_t step) {
     s.generator_weights.emplace_back(generator_weights.names[g], generator_weights.values[g]);
   }
 
-  // 2. Micro-batches: batch, mask, forward, loss, backward. Losses stay on the device until
-  //    the step ends.
+  // 2. Micro-batches: batch (masked on the loader's threads), forward, loss, backward. No
+  //    host sync: losses stay on the device until the step ends.
   std::vector<torch::Tensor> rows;  // per micro-batch: [total, term...]
   for (int64_t k = 0; k < m.accum; ++k) {
-    auto batch = m.loader->batch(step * m.accum + k);
-    masking::MaskInputs mask_inputs(batch);
-    mask_inputs.progress = s.progress;
-    batch.mask = m.masker.make_mask(mask_inputs, generator_weights,
-                                    mix_seed({m.seed, static_cast<uint64_t>(k)}), step);
-    batch = batch.to(m.device, /*non_blocking=*/true);
+    auto batch = m.loader->batch(step * m.accum + k).to(m.device, /*non_blocking=*/true);
     losses::LossTerms terms;
     {
       AutocastScope scope(m.autocast);
       auto out = m.model->forward(batch);
-      terms = m.loss_fn(out.predictions, batch, loss_weights);
+      terms = m.loss_fn(out.predictions, out.rows, batch, loss_weights);
     }
     std::vector<torch::Tensor> row = {terms.total.detach().to(torch::kFloat)};
     for (const auto& t : terms.terms) row.push_back(t.second.detach().to(torch::kFloat));

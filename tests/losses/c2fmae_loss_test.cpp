@@ -12,9 +12,11 @@ TEST(C2fmaeLoss, WeightedSumOfPerModalityTerms) {
   C2fmaeLoss loss_fn(cfg.model, cfg.loss);
   auto batch = testing::random_maps(2, 32, 5, 3);
   batch.mask = torch::rand({2, 3, 4}) < 0.7;
-  std::vector<torch::Tensor> preds = {torch::randn({2, 4, 5 * 16}), torch::randn({2, 4, 8 * 16}),
-                                      torch::randn({2, 4, 16 * 16 * 3})};
-  auto out = loss_fn(preds, batch, {0.5, 2.0, 3.0});
+  std::vector<torch::Tensor> rows, preds;
+  for (int64_t m = 0; m < 3; ++m) rows.push_back(testing::rows_of(batch.mask.select(1, m)));
+  preds = {torch::randn({rows[0].size(0), 5 * 16}), torch::randn({rows[1].size(0), 8 * 16}),
+           torch::randn({rows[2].size(0), 16 * 16 * 3})};
+  auto out = loss_fn(preds, rows, batch, {0.5, 2.0, 3.0});
   ASSERT_EQ(out.terms.size(), 3u);
   EXPECT_EQ(out.terms[0].first, Modality::kSemantic);
   EXPECT_EQ(out.terms[2].first, Modality::kRgb);
@@ -32,8 +34,10 @@ TEST(C2fmaeLoss, UnchangedByAnyChangeToVisibleTokenTargets) {
   using torch::indexing::Slice;
   batch.mask = torch::ones({2, 3, 4}, torch::kBool);
   for (int64_t m = 0; m < 3; ++m) batch.mask.index_put_({Slice(), m, m + 1}, false);
-  std::vector<torch::Tensor> preds = {torch::randn({2, 4, 5 * 16}), torch::randn({2, 4, 8 * 16}),
-                                      torch::randn({2, 4, 16 * 16 * 3})};
+  std::vector<torch::Tensor> rows, preds;
+  for (int64_t m = 0; m < 3; ++m) rows.push_back(testing::rows_of(batch.mask.select(1, m)));
+  preds = {torch::randn({rows[0].size(0), 5 * 16}), torch::randn({rows[1].size(0), 8 * 16}),
+           torch::randn({rows[2].size(0), 16 * 16 * 3})};
   auto patch = [](int64_t token) {
     const int64_t r = token / 2 * 16, c = token % 2 * 16;
     return std::vector<torch::indexing::TensorIndex>{Slice(), Slice(r, r + 16), Slice(c, c + 16)};
@@ -43,25 +47,26 @@ TEST(C2fmaeLoss, UnchangedByAnyChangeToVisibleTokenTargets) {
     return std::vector<torch::indexing::TensorIndex>{Slice(), Slice(), Slice(r, r + 16),
                                                      Slice(c, c + 16)};
   };
-  // Targets changed on token t of every modality: semantic 4, instance 60000, rgb 1e6.
+  // Targets changed on token t of every modality: semantic 4, instance 60 (a new instance),
+  // rgb 1e6.
   auto change = [&](const Batch& b, int64_t sem_token, int64_t ins_token, int64_t rgb_token) {
     Batch out = b;
     out.semantic = b.semantic.clone();
     out.semantic.index_put_(patch(sem_token), 4);
     out.instance = b.instance.clone();
-    out.instance.index_put_(patch(ins_token), 60000);
+    out.instance.index_put_(patch(ins_token), 60);
     out.rgb = b.rgb.clone();
     out.rgb.index_put_(rgb_patch(rgb_token), 1e6);
     return out;
   };
-  auto before = loss_fn(preds, batch, ModalityWeights{});
-  auto after = loss_fn(preds, change(batch, 1, 2, 3), ModalityWeights{});
+  auto before = loss_fn(preds, rows, batch, ModalityWeights{});
+  auto after = loss_fn(preds, rows, change(batch, 1, 2, 3), ModalityWeights{});
   EXPECT_EQ(after.total.item<double>(), before.total.item<double>());
   for (size_t i = 0; i < 3; ++i) {
     EXPECT_EQ(after.terms[i].second.item<double>(), before.terms[i].second.item<double>());
   }
   // The same change on a token masked in that modality does move each term.
-  auto masked = loss_fn(preds, change(batch, 2, 3, 1), ModalityWeights{});
+  auto masked = loss_fn(preds, rows, change(batch, 2, 3, 1), ModalityWeights{});
   for (size_t i = 0; i < 3; ++i) {
     EXPECT_NE(masked.terms[i].second.item<double>(), before.terms[i].second.item<double>()) << i;
   }

@@ -12,36 +12,62 @@ torch::Tensor ids_map() {
                        torch::kLong);
 }
 
+using testing::rows_of;
+using testing::take_rows;
+
 TEST(InstanceLoss, InvariantToPermutingIds) {
   testing::seed(19);
-  auto emb = torch::randn({2, 4, 12});
   auto masked = torch::tensor({{true, true, true, false}, {true, false, true, true}});
+  auto rows = rows_of(masked);
+  auto emb = take_rows(torch::randn({2, 4, 12}), rows);
   auto ids = ids_map();
-  auto loss = instance_loss(emb, ids, masked, 3);
-  EXPECT_GT(loss.item<double>(), 0.0);
-  auto permuted = torch::where(ids == 7, 9, torch::where(ids == 9, 31000, ids));
-  permuted = torch::where(ids == 3, 5, torch::where(ids == 5, 3, permuted));
-  EXPECT_NEAR(instance_loss(emb, permuted, masked, 3).item<double>(), loss.item<double>(), 1e-6);
+  for (bool background : {false, true}) {
+    InstanceLossOptions o;
+    o.background_cluster = background;
+    auto loss = instance_loss(emb, ids, rows, 3, o);
+    EXPECT_GT(loss.item<double>(), 0.0);
+    auto permuted = torch::where(ids == 7, 9, torch::where(ids == 9, 64, ids));
+    permuted = torch::where(ids == 3, 5, torch::where(ids == 5, 3, permuted));
+    EXPECT_NEAR(instance_loss(emb, permuted, rows, 3, o).item<double>(), loss.item<double>(), 1e-6);
+  }
+}
+
+TEST(InstanceLoss, BackgroundIsAClusterOrIgnoredAndOverflowIsIgnored) {
+  testing::seed(23);
+  auto masked = torch::ones({2, 4}, torch::kBool);
+  auto rows = rows_of(masked);
+  auto emb = take_rows(torch::randn({2, 4, 12}), rows);
+  auto ids = ids_map();
+  InstanceLossOptions ignore, cluster;
+  cluster.background_cluster = true;
+  const auto ignored = instance_loss(emb, ids, rows, 3, ignore).item<double>();
+  EXPECT_NE(instance_loss(emb, ids, rows, 3, cluster).item<double>(), ignored);
+  // Ignored background: moving it to another id past K (overflow) changes nothing.
+  auto overflow = torch::where(ids == 0, 255, ids);
+  EXPECT_NEAR(instance_loss(emb, overflow, rows, 3, ignore).item<double>(), ignored, 1e-6);
+  EXPECT_NEAR(instance_loss(emb, overflow, rows, 3, cluster).item<double>(), ignored, 1e-6);
 }
 
 TEST(InstanceLoss, VisibleTokensTargetsAndEmbeddingsUnread) {
   testing::seed(20);
-  auto emb = torch::randn({2, 4, 12}, torch::requires_grad());
+  auto all = torch::randn({2, 4, 12}, torch::requires_grad());
   auto masked = torch::tensor({{true, false, true, false}, {false, true, true, true}});
+  auto rows = rows_of(masked);
+  auto emb = take_rows(all, rows);
   auto ids = ids_map();
-  auto loss = instance_loss(emb, ids, masked, 3);
+  auto loss = instance_loss(emb, ids, rows, 3);
   auto other = ids.clone();
   other.index_put_({0, torch::indexing::Slice(0, 2), torch::indexing::Slice(2, 4)}, 123);
   other.index_put_({1, torch::indexing::Slice(0, 2), torch::indexing::Slice(0, 2)}, 0);
-  EXPECT_NEAR(instance_loss(emb, other, masked, 3).item<double>(), loss.item<double>(), 1e-7);
+  EXPECT_NEAR(instance_loss(emb, other, rows, 3).item<double>(), loss.item<double>(), 1e-7);
   loss.backward();
-  EXPECT_EQ(emb.grad()[0][1].abs().sum().item<double>(), 0.0);
-  EXPECT_TRUE(torch::isfinite(emb.grad()).all().item<bool>());
+  EXPECT_EQ(all.grad()[0][1].abs().sum().item<double>(), 0.0);
+  EXPECT_TRUE(torch::isfinite(all.grad()).all().item<bool>());
 }
 
 TEST(InstanceLoss, ZeroForWellSeparatedTightClustersPositiveWhenCollapsed) {
   auto ids = ids_map();
-  auto masked = torch::ones({2, 4}, torch::kBool);
+  auto rows = rows_of(torch::ones({2, 4}, torch::kBool));
   // Each pixel's embedding = a centre far from the others' (> 2 * delta_push apart).
   auto centre = [](int64_t id) { return torch::full({3}, static_cast<double>(id) * 4.0); };
   auto emb = torch::zeros({2, 4, 4, 3});
@@ -51,11 +77,12 @@ TEST(InstanceLoss, ZeroForWellSeparatedTightClustersPositiveWhenCollapsed) {
       for (int64_t k = 0; k < 4; ++k) emb[b][l][k] = centre(pix[b][l][k].item<int64_t>());
   InstanceLossOptions no_reg;
   no_reg.weight_reg = 0.0;
-  EXPECT_NEAR(instance_loss(emb.view({2, 4, 12}), ids, masked, 3, no_reg).item<double>(), 0.0,
-              1e-9);
+  EXPECT_NEAR(instance_loss(emb.view({8, 12}), ids, rows, 3, no_reg).item<double>(), 0.0, 1e-9);
   // All embeddings equal: push = (2 * delta_push)^2 = 9 per sample with >= 2 clusters.
-  auto collapsed = torch::zeros({2, 4, 12});
-  EXPECT_NEAR(instance_loss(collapsed, ids, masked, 3, no_reg).item<double>(), 9.0, 1e-4);
+  auto collapsed = torch::zeros({8, 12});
+  EXPECT_NEAR(instance_loss(collapsed, ids, rows, 3, no_reg).item<double>(), 9.0, 1e-4);
+  no_reg.background_cluster = true;
+  EXPECT_NEAR(instance_loss(collapsed, ids, rows, 3, no_reg).item<double>(), 9.0, 1e-4);
 }
 
 }  // namespace

@@ -9,29 +9,35 @@ namespace {
 TEST(RgbLoss, MaeNormPixLossOnMaskedPatches) {
   testing::seed(17);
   auto img = torch::randn({2, 3, 8, 8});
-  auto pred = torch::randn({2, 4, 48});
+  auto all = torch::randn({2, 4, 48});
   auto masked = torch::tensor({{true, false, true, false}, {true, true, true, false}});
+  auto rows = testing::rows_of(masked);
+  auto pred = testing::take_rows(all, rows);
   auto t = patchify(img, 4);
   auto norm = (t - t.mean(-1, true)) / (t.var(-1, true, true) + 1e-6).sqrt();
-  auto per = (pred - norm).pow(2).mean(-1);
+  auto per = (all - norm).pow(2).mean(-1);
   auto m = masked.to(torch::kFloat);
-  EXPECT_NEAR(rgb_loss(pred, img, masked, 4, true).item<double>(),
+  EXPECT_NEAR(rgb_loss(pred, img, rows, 4, true).item<double>(),
               ((per * m).sum() / m.sum()).item<double>(), 1e-6);
-  auto raw = ((pred - t).pow(2).mean(-1) * m).sum() / m.sum();
-  EXPECT_NEAR(rgb_loss(pred, img, masked, 4, false).item<double>(), raw.item<double>(), 1e-6);
+  auto raw = ((all - t).pow(2).mean(-1) * m).sum() / m.sum();
+  EXPECT_NEAR(rgb_loss(pred, img, rows, 4, false).item<double>(), raw.item<double>(), 1e-6);
+  // MultiMAE's reduction: a mean per sample, then over samples.
+  auto per_sample = ((per * m).sum(1) / m.sum(1)).mean();
+  EXPECT_NEAR(rgb_loss(pred, img, rows, 4, true, Reduction::kSamples).item<double>(),
+              per_sample.item<double>(), 1e-6);
 }
 
 TEST(RgbLoss, VisiblePatchesAreNeverRead) {
   testing::seed(18);
   auto img = torch::randn({1, 3, 8, 8});
-  auto pred = torch::randn({1, 4, 48});
-  auto masked = torch::tensor({{true, false, false, true}});
-  auto loss = rgb_loss(pred, img, masked, 4, true).item<double>();
+  auto rows = testing::rows_of(torch::tensor({{true, false, false, true}}));
+  auto pred = testing::take_rows(torch::randn({1, 4, 48}), rows);
+  auto loss = rgb_loss(pred, img, rows, 4, true).item<double>();
   auto other = img.clone();
   other.index_put_(
       {0, torch::indexing::Slice(), torch::indexing::Slice(0, 4), torch::indexing::Slice(4, 8)},
       std::numeric_limits<float>::quiet_NaN());  // patch 1 (visible)
-  EXPECT_EQ(rgb_loss(pred, other, masked, 4, true).item<double>(), loss);
+  EXPECT_EQ(rgb_loss(pred, other, rows, 4, true).item<double>(), loss);
 }
 
 }  // namespace

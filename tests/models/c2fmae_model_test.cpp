@@ -3,6 +3,9 @@
 #include <algorithm>
 
 #include "c2fmae/config/pretrain_config.h"
+#include "c2fmae/core/mask.h"
+#include "c2fmae/core/patchify.h"
+#include "c2fmae/models/cross_block.h"
 #include "c2fmae/masking/generator_registry.h"
 #include "c2fmae/losses/c2fmae_loss.h"
 #include "test_helpers.h"
@@ -37,15 +40,77 @@ TEST(C2fmaeModel, ShapesAndDtypesThroughEveryModule) {
   auto batch = masked_batch(cfg, 3, 1);
   auto tokens = model->embed_tokens(batch);
   EXPECT_EQ(tokens.sizes(), (torch::IntArrayRef{3, 3 * 16, 32}));
-  auto out = model->forward(batch);
+  auto out = model->forward(batch, /*all_tokens=*/true);
   EXPECT_EQ(out.visible.sizes(), (torch::IntArrayRef{3, 12}));
   EXPECT_EQ(out.encoded.sizes(), (torch::IntArrayRef{3, 13, 32}));
   ASSERT_EQ(out.predictions.size(), 3u);
-  EXPECT_EQ(out.predictions[0].sizes(), (torch::IntArrayRef{3, 16, 6 * 16}));  // C x 4 x 4
-  EXPECT_EQ(out.predictions[1].sizes(), (torch::IntArrayRef{3, 16, 8 * 16}));  // E x 4 x 4
-  EXPECT_EQ(out.predictions[2].sizes(), (torch::IntArrayRef{3, 16, 16 * 16 * 3}));
+  EXPECT_EQ(out.predictions[0].sizes(), (torch::IntArrayRef{3 * 16, 6 * 16}));  // C x 4 x 4
+  EXPECT_EQ(out.predictions[1].sizes(), (torch::IntArrayRef{3 * 16, 8 * 16}));  // E x 4 x 4
+  EXPECT_EQ(out.predictions[2].sizes(), (torch::IntArrayRef{3 * 16, 16 * 16 * 3}));
   for (const auto& p : out.predictions) EXPECT_EQ(p.scalar_type(), torch::kFloat);
   EXPECT_EQ(out.visible.scalar_type(), torch::kLong);
+  // By default the heads predict the masked tokens only, the same values.
+  torch::manual_seed(1);
+  auto all = model->forward(batch, true);
+  torch::manual_seed(1);
+  auto masked = model->forward(batch);
+  for (int64_t m = 0; m < 3; ++m) {
+    auto rows = batch.mask.select(1, m).flatten().nonzero().flatten();
+    EXPECT_TRUE(masked.rows[m].equal(rows)) << m;
+    testing::expect_close(masked.predictions[m], all.predictions[m].index_select(0, rows), 1e-4,
+                          1e-5);
+  }
+  // Indices the loader attached are used as they are (no host read of the mask).
+  attach_token_indices(batch);
+  EXPECT_TRUE(batch.visible.equal(out.visible));
+}
+
+TEST(C2fmaeModel, DecoderContextCarriesPositionAndSource) {
+  // Moving an encoder token's visible index to another patch, or to another modality,
+  // changes a cascade stage's prediction through its context embeddings alone.
+  testing::seed(18);
+  auto cfg = tiny_config();
+  C2fmae model(cfg.model);
+  model->eval();
+  auto stage = model->decoder->stages[2]->as<DecoderStage>();
+  ASSERT_TRUE(stage->context_embed.defined());
+  EXPECT_EQ(stage->context_embed.sizes(), (torch::IntArrayRef{3, 16}));
+  ASSERT_TRUE(stage->previous_embed.defined());
+  EXPECT_FALSE(model->decoder->stages[0]->as<DecoderStage>()->previous_embed.defined());
+  auto encoded = torch::randn({1, 3, 32});
+  auto base = torch::tensor({{0, 17}}, torch::kLong);      // semantic patch 0, instance patch 1
+  auto moved = torch::tensor({{1, 17}}, torch::kLong);     // semantic patch 1
+  auto source = torch::tensor({{16, 17}}, torch::kLong);   // instance patch 0
+  auto y = [&](const torch::Tensor& v) { return stage->forward(encoded, v, 2, {}).prediction; };
+  EXPECT_FALSE(torch::allclose(y(base), y(moved)));
+  EXPECT_FALSE(torch::allclose(y(base), y(source)));
+  // With the modality embedding zeroed, a key's source is invisible; its position is not.
+  {
+    torch::NoGradGuard g;
+    stage->context_embed.zero_();
+  }
+  EXPECT_TRUE(torch::allclose(y(base), y(source), 1e-5, 1e-6));
+  EXPECT_FALSE(torch::allclose(y(base), y(moved)));
+}
+
+TEST(C2fmaeModel, MultimaeDecoderChoicesAreConfigKeys) {
+  testing::seed(19);
+  auto ours = tiny_config();
+  auto multimae = tiny_config({"model.decoder_cross_residual=false",
+                               "model.decoder_final_norm=false",
+                               "model.decoder_fp32_semantic=true"});
+  C2fmae a(ours.model), b(multimae.model);
+  auto stage_a = a->decoder->stages[0]->as<DecoderStage>();
+  auto stage_b = b->decoder->stages[0]->as<DecoderStage>();
+  EXPECT_TRUE(stage_a->norm);
+  EXPECT_FALSE(stage_b->norm);
+  EXPECT_TRUE(stage_a->cross_blocks[0]->as<CrossBlock>()->residual);
+  EXPECT_FALSE(stage_b->cross_blocks[0]->as<CrossBlock>()->residual);
+  EXPECT_TRUE(stage_b->options.fp32());
+  EXPECT_FALSE(b->decoder->stages[1]->as<DecoderStage>()->options.fp32());
+  auto batch = masked_batch(multimae, 2, 6);
+  auto out = b->forward(batch);
+  for (const auto& p : out.predictions) EXPECT_TRUE(torch::isfinite(p).all().item<bool>());
 }
 
 TEST(C2fmaeModel, GradientsReachAllAdaptersAndDecoderStages) {
@@ -55,7 +120,7 @@ TEST(C2fmaeModel, GradientsReachAllAdaptersAndDecoderStages) {
   auto batch = masked_batch(cfg, 4, 2);
   auto out = model->forward(batch);
   losses::C2fmaeLoss loss_fn(cfg.model, cfg.loss);
-  loss_fn(out.predictions, batch, ModalityWeights{}).total.backward();
+  loss_fn(out.predictions, out.rows, batch, ModalityWeights{}).total.backward();
   std::map<std::string, double> grad_by_group;
   for (const auto& p : model->named_parameters()) {
     ASSERT_TRUE(p.value().grad().defined()) << p.key();
@@ -157,7 +222,8 @@ TEST(C2fmaeModel, EncoderIsTheTimmNamedBackbone) {
   // Semantic and instance tokens take the backbone's patch positions too.
   auto batch = masked_batch(cfg, 2, 4);
   auto tokens = model->embed_tokens(batch);  // [B, 3 L, D]
-  auto sem = model->semantic_adapter(batch.semantic) + model->backbone->patch_pos_embed() +
+  auto sem = model->semantic_adapter(label_resolution(batch.semantic, 64)) +
+             model->backbone->patch_pos_embed() +
              model->modality_embed[0];
   EXPECT_TRUE(torch::equal(tokens.narrow(1, 0, 16), sem));
   auto rgb = model->backbone->patch_tokens(batch.rgb) + model->modality_embed[2];

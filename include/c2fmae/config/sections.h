@@ -34,6 +34,9 @@ struct ModelConfig {
   int64_t decoder_depth = 2;
   int64_t decoder_heads = 8;
   int64_t decoder_cross_blocks = 1;
+  bool decoder_cross_residual = true;
+  bool decoder_final_norm = true;
+  bool decoder_fp32_semantic = false;
 
   template <class V>
   void visit(V& v) {
@@ -48,7 +51,9 @@ struct ModelConfig {
     v("num_semantic_classes", num_semantic_classes, "semantic classes (255 = ignore)");
     v("semantic_embed_dim", semantic_embed_dim,
       "per-pixel class embedding width (semantic adapter)");
-    v("instance_slots", instance_slots, "slot embeddings instance ids are mapped to (ours: 64)");
+    v("instance_slots", instance_slots,
+      "slot embeddings instance ids are mapped to, and the most instances per image the "
+      "loader keeps (the largest; ours: 64, at most 254)");
     v("instance_slot_dim", instance_slot_dim, "width of an instance slot embedding");
     v("instance_head_dim", instance_head_dim, "per-pixel embedding width predicted for instances");
     v("decoder_mode", decoder_mode, "cascade (semantic -> instance -> rgb) or parallel (MultiMAE)");
@@ -56,7 +61,15 @@ struct ModelConfig {
     v("decoder_depth", decoder_depth, "self-attention blocks per decoder stage");
     v("decoder_heads", decoder_heads, "attention heads in the decoder");
     v("decoder_cross_blocks", decoder_cross_blocks,
-      "cross-attention blocks per stage; 0 = MAE-style decoder over its own tokens only");
+      "cross-attention blocks per stage; 0 = MAE-style decoder over its own tokens only "
+      "(parallel mode only)");
+    v("decoder_cross_residual", decoder_cross_residual,
+      "residual connection around the decoder's cross-attention (ours: true; MultiMAE: false)");
+    v("decoder_final_norm", decoder_final_norm,
+      "LayerNorm before each decoder head (ours and MAE: true; MultiMAE: false)");
+    v("decoder_fp32_semantic", decoder_fp32_semantic,
+      "compute the semantic decoder stage in fp32 under autocast (ours: false; MultiMAE's "
+      "fp32_output_adapters: semseg = true)");
   }
   void validate(Checker& c) const;
 
@@ -109,7 +122,9 @@ struct LossConfig {
   double weight_semantic = 1.0;
   double weight_instance = 1.0;
   double weight_rgb = 1.0;
+  std::string reduction = "pixels";
   std::string instance_loss = "discriminative";
+  std::string instance_background = "ignore";
   double instance_delta_pull = 0.5;
   double instance_delta_push = 1.5;
   double instance_weight_reg = 0.001;
@@ -120,7 +135,12 @@ struct LossConfig {
     v("weight_semantic", weight_semantic, "lambda_S");
     v("weight_instance", weight_instance, "lambda_I");
     v("weight_rgb", weight_rgb, "lambda_R");
+    v("reduction", reduction,
+      "mean over masked tokens: pixels (ours: one mean over the batch's masked pixels) or "
+      "samples (MultiMAE: per-sample mean, then the batch mean)");
     v("instance_loss", instance_loss, "permutation-invariant instance loss: discriminative");
+    v("instance_background", instance_background,
+      "discriminative loss: background pixels are a cluster or ignored (ours: ignore)");
     v("instance_delta_pull", instance_delta_pull, "discriminative loss: pull margin");
     v("instance_delta_push", instance_delta_push, "discriminative loss: push margin");
     v("instance_weight_reg", instance_weight_reg, "discriminative loss: weight of |mean|");

@@ -2,20 +2,33 @@
 #pragma once
 #include <torch/types.h>
 
+#include <vector>
+
 namespace c2fmae {
 
 struct Batch {
-  torch::Tensor rgb;       ///< [B, 3, H, W] float, normalised (ImageNet mean / std)
-  torch::Tensor semantic;  ///< [B, H, W] int64 class index, kIgnoreClass = ignore
-  torch::Tensor instance;  ///< [B, H, W] int64 instance id, kNoInstance = none; ids arbitrary
-  torch::Tensor label;     ///< [B] int64 image class (fine-tuning, evaluation)
-  torch::Tensor mask;      ///< [B, M, L] bool token mask, convention in mask.h
+  torch::Tensor rgb;  ///< [B, 3, H, W] float, normalised (ImageNet mean / std)
+  /// [B, h, w] int64 class index, kIgnoreClass = ignore. The loader gives the label
+  /// resolution h = H / kLabelDownsample; full-resolution maps are accepted everywhere too.
+  torch::Tensor semantic;
+  /// [B, h, w] instance id, kNoInstance = none. From the loader: canonical ids in a uint8
+  /// map (1..K by decreasing area, kInstanceOverflow past K; data/instance_ids.h); maps
+  /// given by hand may hold any ids, which the instance adapter and loss read as canonical.
+  torch::Tensor instance;
+  torch::Tensor label;  ///< [B] int64 image class (fine-tuning, evaluation)
+  torch::Tensor mask;   ///< [B, M, L] bool token mask, convention in mask.h
+
+  /// Derived from `mask` where the mask is made (token_indices in mask.h), so the model and
+  /// the loss never read the mask on the device (no host sync):
+  torch::Tensor visible;              ///< [B, V] int64 visible flattened token indices
+  std::vector<torch::Tensor> masked;  ///< per modality m: [N_m] int64 rows b * L + l masked
 
   /// Number of samples (from the first defined field; 0 if none).
   int64_t size() const;
   /// The same batch on `device` (undefined fields stay undefined).
   Batch to(const torch::Device& device, bool non_blocking = false) const;
-  /// Samples `index` ([K] int64) of every defined field.
+  /// Samples `index` ([K] int64) of every defined field; `visible` and `masked` are left
+  /// out (re-derive them from the selected mask).
   Batch select(const torch::Tensor& index) const;
 };
 

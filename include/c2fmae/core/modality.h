@@ -17,6 +17,11 @@ constexpr int64_t kIgnoreClass = 255;
 constexpr int64_t kNoInstance = 0;
 /// Instance ids are 16-bit (DESIGN.md §2: 16-bit instance PNGs): every id is below this.
 constexpr int64_t kInstanceIdLimit = 65536;
+/// Canonical instance ids (data/instance_ids.h) are 1..K with K at most
+/// kMaxCanonicalInstances, in a uint8 map; instances past K get kInstanceOverflow, which the
+/// instance loss ignores.
+constexpr int64_t kMaxCanonicalInstances = 254;
+constexpr int64_t kInstanceOverflow = 255;
 /// Semantic and instance maps are read and predicted at 1 / kLabelDownsample of the image
 /// resolution (MultiMAE: 56 x 56 for 224 px), so a patch covers (p / 4)^2 label pixels.
 constexpr int64_t kLabelDownsample = 4;

@@ -19,4 +19,9 @@ torch::Tensor patchify_map(const torch::Tensor& map, int64_t patch);
 /// each cell: [B, H, W] -> [B, H/f, W/f]. Labels must never be interpolated.
 torch::Tensor downsample_labels(const torch::Tensor& map, int64_t factor);
 
+/// A label map at the label resolution (1 / kLabelDownsample of the image): maps of
+/// img_size pixels are downsampled, maps already at img_size / kLabelDownsample are returned
+/// as they are; any other size throws.
+torch::Tensor label_resolution(const torch::Tensor& map, int64_t img_size);
+
 }  // namespace c2fmae

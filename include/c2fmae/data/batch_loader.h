@@ -10,6 +10,7 @@
 #pragma once
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -29,6 +30,15 @@ struct LoaderOptions {
   int64_t shard = 0;       ///< which slice of each global batch this loader reads
   int64_t num_shards = 1;  ///< slices per global batch
   AugmentationOptions augmentation;
+  /// > 0: the batch's label maps at the label resolution (1 / kLabelDownsample) and its
+  /// instance ids canonical with at most this many instances (instance_ids.h); 0: the
+  /// maps as the dataset gives them.
+  int64_t max_instances = 0;
+  /// Run on the loader's thread on each collated batch with its micro-batch step (as
+  /// PyTorch's collate_fn): how masks are made off the training thread (DESIGN.md §2).
+  std::function<void(Batch&, int64_t)> transform;
+  /// Page-lock the batch's tensors (for asynchronous copies to a CUDA device).
+  bool pin_memory = false;
 };
 
 /// ImageNet normalisation (MAE, timm): x = (x / 255 - mean) / std per channel.
@@ -43,7 +53,8 @@ class BatchLoader {
   /// Micro-batches per epoch for this shard.
   int64_t steps_per_epoch() const;
   /// Micro-batch `step` (counted from the start of training): rgb, semantic, instance,
-  /// label on CPU. Starts preparing step + 1 in the background.
+  /// label on CPU, then whatever the transform adds. Starts preparing step + 1 in the
+  /// background.
   Batch batch(int64_t step);
   /// Dataset indices of micro-batch `step` of this shard.
   std::vector<int64_t> indices(int64_t step) const;

@@ -10,6 +10,7 @@
 #include "c2fmae/core/batch.h"
 #include "c2fmae/core/modality.h"
 #include "c2fmae/losses/instance_loss.h"
+#include "c2fmae/losses/reduction.h"
 
 namespace c2fmae::losses {
 
@@ -20,17 +21,22 @@ struct LossTerms {
 
 class C2fmaeLoss {
  public:
-  /// Throws std::invalid_argument for a loss.instance_loss it does not implement.
+  /// Throws std::invalid_argument for a loss.instance_loss, loss.instance_background or
+  /// loss.reduction it does not implement.
   C2fmaeLoss(const config::ModelConfig& model, const config::LossConfig& loss);
 
-  /// predictions: one [B, L, out_m] per enabled modality, coarse to fine (the model's
-  /// output); batch: targets and mask [B, M, L]; weights: lambda per modality.
-  LossTerms operator()(const std::vector<torch::Tensor>& predictions, const Batch& batch,
+  /// predictions: one [N_m, out_m] per enabled modality, coarse to fine, for the rows
+  /// [N_m] (b * L + l) in `rows` (the model's output: its masked tokens); batch: the
+  /// targets; weights: lambda per modality. Reads no mask and makes no host sync.
+  LossTerms operator()(const std::vector<torch::Tensor>& predictions,
+                       const std::vector<torch::Tensor>& rows, const Batch& batch,
                        const ModalityWeights& weights) const;
 
  private:
   std::vector<Modality> modalities_;
   int64_t patch_;
+  int64_t img_size_;
+  Reduction reduction_;
   int64_t num_classes_;
   int64_t instance_dim_;
   bool norm_pix_;

@@ -1,10 +1,16 @@
 // Permutation-invariant instance loss: the discriminative loss of De Brabandere et al.
 // ("Semantic Instance Segmentation with a Discriminative Loss Function", 2017) on per-pixel
-// embeddings at 1/4 resolution, over the pixels of masked tokens only. Each (sample, id)
-// pair is a cluster (kNoInstance included, as the background cluster). It depends only on
-// which pixels share an id, never on the id values, so relabelling leaves it unchanged.
+// embeddings at 1/4 resolution, over the pixels of masked tokens only. Each (sample,
+// canonical id) pair is a cluster; the background (kNoInstance) is a cluster or ignored
+// (loss.instance_background), kInstanceOverflow pixels are ignored. It depends only on which
+// pixels share an id, never on the id values, so relabelling leaves it unchanged.
+//
+// Ids are canonical (1..K, data/instance_ids.h), so the clusters live in a fixed [B, K + 1]
+// table: every reduction is fixed-size, with no unique() and no host sync.
 #pragma once
 #include <torch/types.h>
+
+#include <cstdint>
 
 namespace c2fmae::losses {
 
@@ -15,13 +21,17 @@ struct InstanceLossOptions {
   double delta_push = 1.5;
   /// Weight of the mean-norm regulariser.
   double weight_reg = 0.001;
+  /// Largest canonical id K (model.instance_slots); larger ids are ignored.
+  int64_t max_instances = 64;
+  /// Whether the background pixels form a cluster (true) or are ignored (false).
+  bool background_cluster = false;
 };
 
-/// embeddings: [B, L, q*q*E] (pixel-major, then channel); ids: [B, h, w] int64 in
-/// [0, kInstanceIdLimit) at 1/4 resolution; masked: [B, L] bool -> scalar (pull + push + weight_reg
-/// * reg, averaged over samples that have masked pixels).
+/// embeddings: [N, q*q*E] (pixel-major, then channel) for rows [N] (b * L + l, the masked
+/// tokens); ids: [B, h, w] canonical ids at the label resolution -> scalar: pull + push +
+/// weight_reg * reg per sample, averaged over the samples that have a cluster.
 torch::Tensor instance_loss(const torch::Tensor& embeddings, const torch::Tensor& ids,
-                            const torch::Tensor& masked, int64_t embed_dim,
+                            const torch::Tensor& rows, int64_t embed_dim,
                             const InstanceLossOptions& options = {});
 
 }  // namespace c2fmae::losses

@@ -3,11 +3,14 @@
 #pragma once
 #include <torch/types.h>
 
+#include "c2fmae/losses/reduction.h"
+
 namespace c2fmae::losses {
 
-/// pred: [B, L, p*p*3]; images: [B, 3, H, W]; masked: [B, L] bool -> scalar.
-/// Targets of visible tokens are never read.
+/// pred: [N, p*p*3] for rows [N] (b * L + l, the masked tokens); images: [B, 3, H, W]
+/// -> scalar. Other tokens' targets are never read.
 torch::Tensor rgb_loss(const torch::Tensor& pred, const torch::Tensor& images,
-                       const torch::Tensor& masked, int64_t patch, bool norm_pix);
+                       const torch::Tensor& rows, int64_t patch, bool norm_pix,
+                       Reduction reduction = Reduction::kPixels);
 
 }  // namespace c2fmae::losses

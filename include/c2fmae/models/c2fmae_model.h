@@ -27,9 +27,13 @@
 namespace c2fmae::models {
 
 struct ModelOutput {
-  torch::Tensor encoded;                   ///< [B, 1 + V, D] encoder output, global token first
-  torch::Tensor visible;                   ///< [B, V] visible flattened token indices
-  std::vector<torch::Tensor> predictions;  ///< per enabled modality, coarse to fine: [B, L, out]
+  torch::Tensor encoded;  ///< [B, 1 + V, D] encoder output, global token first
+  torch::Tensor visible;  ///< [B, V] visible flattened token indices
+  /// Per enabled modality, coarse to fine: [N_m, out_m] for the rows `rows[m]`.
+  std::vector<torch::Tensor> predictions;
+  /// Per enabled modality: [N_m] rows b * L + l predicted (the masked tokens, or all B * L
+  /// in order with forward(batch, /*all_tokens=*/true)).
+  std::vector<torch::Tensor> rows;
 };
 
 class C2fmaeImpl : public torch::nn::Cloneable<C2fmaeImpl> {
@@ -42,8 +46,11 @@ class C2fmaeImpl : public torch::nn::Cloneable<C2fmaeImpl> {
   torch::Tensor embed_tokens(const Batch& batch);
   /// Encoder over the visible tokens: [B, 1 + V, D]. Needs batch.mask [B, M, L].
   torch::Tensor encode(const Batch& batch, const torch::Tensor& visible);
-  /// Full forward: encoder output and one prediction per enabled modality.
-  ModelOutput forward(const Batch& batch);
+  /// Full forward: encoder output and one prediction per enabled modality, for its masked
+  /// tokens (batch.masked; the loss reads nothing else) or, with all_tokens, for every token.
+  /// Takes batch.visible and batch.masked when set (the loader sets them: no host sync),
+  /// else derives them from batch.mask on the host.
+  ModelOutput forward(const Batch& batch, bool all_tokens = false);
 
   /// Values predicted per token for modality m.
   int64_t output_dim(Modality m) const;

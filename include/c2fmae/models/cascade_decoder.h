@@ -23,8 +23,11 @@ class CascadeDecoderImpl : public torch::nn::Cloneable<CascadeDecoderImpl> {
  public:
   explicit CascadeDecoderImpl(const CascadeDecoderOptions& options);
   void reset() override;
-  /// encoded: [B, 1 + V, De]; visible: [B, V] -> one prediction [B, L, out_m] per stage.
-  std::vector<torch::Tensor> forward(const torch::Tensor& encoded, const torch::Tensor& visible);
+  /// encoded: [B, 1 + V, De]; visible: [B, V]; rows: per stage the [N_m] rows b * L + l
+  /// to predict (empty, or an undefined entry: all B * L) -> one prediction [N_m, out_m]
+  /// per stage.
+  std::vector<torch::Tensor> forward(const torch::Tensor& encoded, const torch::Tensor& visible,
+                                     const std::vector<torch::Tensor>& rows = {});
 
   CascadeDecoderOptions options;
   torch::nn::ModuleList stages{nullptr};

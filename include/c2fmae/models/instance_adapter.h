@@ -1,13 +1,13 @@
 // Instance-mask input adapter with a permutation-invariant encoding (DESIGN.md §1).
 //
-// Instance ids are arbitrary, so the adapter never sees their values: on the 1/4-resolution
-// map it renumbers each sample's instances 1..n in raster order of first appearance
-// (canonical_instance_ids), maps them to learned slot embeddings (a random permutation of
-// the slots per sample while training, so no slot is tied to an image position; identity in
-// eval), appends an instance-boundary channel and applies a (p/4) x (p/4) patch embedding.
-// Relabelling the ids of an image therefore leaves the output distribution unchanged, and
-// the output itself unchanged for the same random state. Images with more instances than
-// slots reuse slots cyclically.
+// Instance ids are arbitrary, so the adapter reads canonical ids only: the loader renumbers
+// each sample's instances 1..K (data/instance_ids.h) on its threads, so nothing here needs
+// the ids' values or a host sync. On the label-resolution map (1/4 of the image) the
+// adapter maps ids to learned slot embeddings (a random permutation of the slots per sample
+// while training, so no slot is tied to an image position; identity in eval), appends an
+// instance-boundary channel computed within each patch (a visible patch must not tell
+// whether a masked neighbour continues its instance) and applies a (p/4) x (p/4) patch
+// embedding. Ids past num_slots reuse slots cyclically; kInstanceOverflow reads as none.
 #pragma once
 #include <torch/nn/cloneable.h>
 #include <torch/nn/modules/conv.h>
@@ -32,7 +32,8 @@ class InstanceAdapterImpl : public torch::nn::Cloneable<InstanceAdapterImpl> {
  public:
   explicit InstanceAdapterImpl(const InstanceAdapterOptions& options);
   void reset() override;
-  /// instance: [B, H, W] int64 ids (kNoInstance = none) -> tokens [B, L, D].
+  /// instance: [B, h, w] canonical ids at the label resolution (kNoInstance = none; any
+  /// integer dtype) -> tokens [B, L, D].
   torch::Tensor forward(const torch::Tensor& instance);
 
   InstanceAdapterOptions options;
@@ -41,12 +42,9 @@ class InstanceAdapterImpl : public torch::nn::Cloneable<InstanceAdapterImpl> {
 };
 TORCH_MODULE(InstanceAdapter);
 
-/// Renumbers instance ids per sample to 1..n by raster order of first appearance, keeping
-/// kNoInstance as 0: [B, H, W] -> [B, H, W] int64. Invariant to any relabelling of the ids.
-/// Ids must be in [0, kInstanceIdLimit).
-torch::Tensor canonical_instance_ids(const torch::Tensor& ids);
-
-/// 1 where a pixel's id differs from one of its 4 neighbours: [B, H, W] -> [B, 1, H, W] float.
-torch::Tensor instance_boundaries(const torch::Tensor& ids);
+/// 1 where a pixel's id differs from one of its 4 neighbours inside the same cell of
+/// `cell` x `cell` pixels (a patch): [B, H, W] -> [B, 1, H, W] float. Pixels on a cell's
+/// border are never compared with the next cell.
+torch::Tensor instance_boundaries(const torch::Tensor& ids, int64_t cell);
 
 }  // namespace c2fmae::models

@@ -25,7 +25,8 @@ class SemanticAdapterImpl : public torch::nn::Cloneable<SemanticAdapterImpl> {
  public:
   explicit SemanticAdapterImpl(const SemanticAdapterOptions& options);
   void reset() override;
-  /// semantic: [B, H, W] int64 (class, or kIgnoreClass) -> tokens [B, L, D].
+  /// semantic: [B, h, w] classes (or kIgnoreClass) at the label resolution (1/4 of the
+  /// image; any integer dtype) -> tokens [B, L, D].
   torch::Tensor forward(const torch::Tensor& semantic);
 
   SemanticAdapterOptions options;

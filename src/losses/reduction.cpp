@@ -1,0 +1,25 @@
+#include "c2fmae/losses/reduction.h"
+
+#include <torch/torch.h>
+
+#include <stdexcept>
+
+namespace c2fmae::losses {
+
+Reduction parse_reduction(const std::string& name) {
+  if (name == "pixels") return Reduction::kPixels;
+  if (name == "samples") return Reduction::kSamples;
+  throw std::invalid_argument("unknown loss reduction '" + name + "'\nhint: use pixels or samples");
+}
+
+torch::Tensor reduce_rows(const torch::Tensor& sums, const torch::Tensor& counts,
+                          const torch::Tensor& sample, int64_t batch_size, Reduction reduction) {
+  const auto s = sums.to(torch::kFloat), c = counts.to(torch::kFloat);
+  if (reduction == Reduction::kPixels) return s.sum() / c.sum().clamp_min(1.0);
+  auto per_sum = torch::zeros({batch_size}, s.options()).index_add(0, sample, s);
+  auto per_count = torch::zeros({batch_size}, s.options()).index_add(0, sample, c);
+  auto has = (per_count > 0).to(torch::kFloat);
+  return (per_sum / per_count.clamp_min(1.0) * has).sum() / has.sum().clamp_min(1.0);
+}
+
+}  // namespace c2fmae::losses

@@ -117,6 +117,28 @@ struct PretrainEngine::Impl {
   models::C2fmae model{nullptr};
   std::unique_ptr<optim::AdamW> optimizer;
 
+  /// Step 2 of train_step: every micro-batch's forward, loss and backward (gradients
+  /// accumulate, averaged over the micro-batches). Returns [accum, 1 + M] on the device:
+  /// per micro-batch the weighted total, then each modality's term. No host sync.
+  torch::Tensor forward_backward(int64_t step, const ModalityWeights& loss_weights) {
+    std::vector<torch::Tensor> rows;
+    for (int64_t k = 0; k < accum; ++k) {
+      auto batch = loader->batch(step * accum + k).to(device, /*non_blocking=*/true);
+      losses::LossTerms terms;
+      {
+        AutocastScope scope(autocast);
+        auto out = model->forward(batch);
+        terms = loss_fn(out.predictions, out.rows, batch, loss_weights);
+      }
+      std::vector<torch::Tensor> row = {terms.total.detach().to(torch::kFloat)};
+      for (const auto& t : terms.terms) row.push_back(t.second.detach().to(torch::kFloat));
+      rows.push_back(torch::stack(row));
+      // A non-finite loss gives non-finite gradients: the norm in train_step catches it.
+      (terms.total / static_cast<double>(accum)).backward();
+    }
+    return torch::stack(rows);
+  }
+
   /// Training progress at optimizer step `step`.
   double progress(int64_t step) const {
     return static_cast<double>(step) / static_cast<double>(total_steps);
@@ -192,31 +214,15 @@ PretrainStepStats PretrainEngine::train_step(int64_t step) {
 
   // 2. Micro-batches: batch (masked on the loader's threads), forward, loss, backward. No
   //    host sync: losses stay on the device until the step ends.
-  std::vector<torch::Tensor> rows;  // per micro-batch: [total, term...]
-  for (int64_t k = 0; k < m.accum; ++k) {
-    auto batch = m.loader->batch(step * m.accum + k).to(m.device, /*non_blocking=*/true);
-    losses::LossTerms terms;
-    {
-      AutocastScope scope(m.autocast);
-      auto out = m.model->forward(batch);
-      terms = m.loss_fn(out.predictions, out.rows, batch, loss_weights);
-    }
-    std::vector<torch::Tensor> row = {terms.total.detach().to(torch::kFloat)};
-    for (const auto& t : terms.terms) row.push_back(t.second.detach().to(torch::kFloat));
-    rows.push_back(torch::stack(row));
-    if (k == 0) {
-      for (const auto& t : terms.terms) s.terms.emplace_back(t.first, 0.0);
-    }
-    // A non-finite loss gives non-finite gradients: the norm below catches it.
-    (terms.total / static_cast<double>(m.accum)).backward();
-  }
+  const auto losses = m.forward_backward(step, loss_weights);  // [accum, 1 + terms]
+  for (const auto mod : m.cfg.model.modalities) s.terms.emplace_back(mod, 0.0);
 
   // 3. Gradient norm, always measured: a finite loss can still give inf / NaN gradients,
   //    which must not reach the weights (nor the checkpoint of the "last good state").
   const auto norm = optim::clip_gradient_norm(m.model->parameters(), m.cfg.optim.clip_grad);
 
   // 4. One host sync for every micro-batch's terms and the norm.
-  const auto values = torch::cat({torch::stack(rows).flatten(), norm.to(torch::kFloat).view({1})})
+  const auto values = torch::cat({losses.flatten(), norm.to(torch::kFloat).view({1})})
                           .to(torch::kDouble)
                           .cpu();
   const auto* v = values.data_ptr<double>();
@@ -239,6 +245,12 @@ PretrainStepStats PretrainEngine::train_step(int64_t step) {
   m.optimizer->zero_grad();
   s.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   return s;
+}
+
+torch::Tensor PretrainEngine::forward_backward(int64_t step) {
+  auto& m = *impl_;
+  torch::manual_seed(mix_seed({m.seed, static_cast<uint64_t>(step), 0x57E9u}));
+  return m.forward_backward(step, m.curriculum.loss_weights(m.progress(step)));
 }
 
 StepOutcome PretrainEngine::run_step(int64_t step) {

@@ -27,6 +27,21 @@ TEST(Sections, ModelRules) {
   expect_rejected({"model.decoder_heads=7"}, "model.decoder_heads");
   expect_rejected({"model.num_semantic_classes=255"}, "model.num_semantic_classes");
   expect_rejected({"model.patch_size=14", "model.img_size=224"}, "model.patch_size");
+  // ViT-H's patch 14 with the label maps (read at 1/4 resolution): a config error, early.
+  expect_rejected({"model.preset=huge", "model.patch_size=14", "model.modalities=[instance, rgb]"},
+                  "model.patch_size");
+  expect_rejected({"model.instance_slots=255"}, "model.instance_slots");
+  // A cascade without cross-attention would silently be the parallel decoder.
+  expect_rejected({"model.decoder_cross_blocks=0"}, "model.decoder_cross_blocks");
+  expect_rejected({"loss.reduction=tokens"}, "loss.reduction");
+  expect_rejected({"loss.instance_background=both"}, "loss.instance_background");
+}
+
+TEST(Sections, VitHugePatch14WithRgbOnlyAndParallelMaeDecoderAreAccepted) {
+  auto cfg = load_config<PretrainConfig>(
+      {}, {"model.preset=huge", "model.patch_size=14", "model.modalities=[rgb]",
+           "masking.num_visible=64", "model.decoder_mode=parallel", "model.decoder_cross_blocks=0"});
+  EXPECT_NO_THROW(cfg.validate());
 }
 
 TEST(Sections, OtherSectionRules) {
@@ -173,7 +188,7 @@ TEST(Sections, ValuesAtTheLimitsAreAccepted) {
       {"model.mlp_ratio=64"},
       {"model.semantic_embed_dim=4096", "model.instance_slot_dim=4096",
        "model.instance_head_dim=4096"},
-      {"model.instance_slots=65536"},
+      {"model.instance_slots=254"},
       {"model.decoder_dim=65536", "model.decoder_heads=1024"},
       {"model.decoder_depth=256", "model.decoder_cross_blocks=256"},
       {"masking.dirichlet_alpha=0.01"},

@@ -24,8 +24,9 @@ TEST(InstanceIds, RenumberedByDecreasingAreaThenFirstAppearance) {
 TEST(InstanceIds, InstancesPastTheBoundOverflowSmallestFirst) {
   auto ids = torch::tensor({{{7, 7, 7, 9}, {7, 6, 6, 0}}}, torch::kLong);
   auto c = canonical_instance_ids(ids, 2);
+  ASSERT_EQ(kInstanceOverflow, 255);
   EXPECT_TRUE(c.to(torch::kLong).equal(
-      torch::tensor({{{1, 1, 1, kInstanceOverflow}, {1, 2, 2, 0}}}, torch::kLong)))
+      torch::tensor({{{1, 1, 1, 255}, {1, 2, 2, 0}}}, torch::kLong)))
       << c;
   EXPECT_THROW(canonical_instance_ids(ids, 0), c10::Error);
   EXPECT_THROW(canonical_instance_ids(ids, kMaxCanonicalInstances + 1), c10::Error);

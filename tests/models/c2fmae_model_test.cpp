@@ -163,7 +163,8 @@ TEST(C2fmaeModel, CudaForwardMatchesCpu) {
 
 TEST(C2fmaeModel, MaeModeIsAConfigWithOnlyRgb) {
   auto cfg = tiny_config(
-      {"model.modalities=[rgb]", "masking.num_visible=4", "model.decoder_cross_blocks=0"});
+      {"model.modalities=[rgb]", "masking.num_visible=4", "model.decoder_mode=parallel",
+       "model.decoder_cross_blocks=0"});
   C2fmae model(cfg.model);
   EXPECT_TRUE(model->backbone);
   EXPECT_FALSE(model->semantic_adapter);

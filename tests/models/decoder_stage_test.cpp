@@ -84,8 +84,8 @@ TEST(DecoderStage, MultimaeCrossAttentionHasNoResidualAndNoFinalNorm) {
   }
   auto encoded = torch::randn({2, 3, 12});
   auto visible = torch::tensor({{0, 3}, {1, 2}}, torch::kLong);
-  EXPECT_FALSE(torch::allclose(ours(encoded, visible, 0, {}).prediction,
-                               multimae(encoded, visible, 0, {}).prediction));
+  EXPECT_FALSE(torch::allclose(ours->forward(encoded, visible, 0, {}).prediction,
+                               multimae->forward(encoded, visible, 0, {}).prediction));
   // The block without a residual: y = xattn(x), then y + mlp(norm2(y)).
   auto x = torch::randn({2, 5, 8}), ctx = torch::randn({2, 4, 8});
   CrossBlock with(BlockOptions(8, 2), true), without(BlockOptions(8, 2), false);

@@ -1,5 +1,7 @@
 #include "c2fmae/train/pretrain_engine.h"
 
+#include <c10/cuda/CUDAFunctions.h>
+
 #include <cstdlib>
 #include <limits>
 #include <filesystem>
@@ -11,6 +13,7 @@
 #include "c2fmae/models/c2fmae_model.h"
 #include "c2fmae/optim/adamw.h"
 #include "c2fmae/train/checkpoint.h"
+#include "c2fmae/optim/gradient_clipping.h"
 #include "pretrain_fixture.h"
 #include "test_helpers.h"
 
@@ -264,6 +267,33 @@ TEST(PretrainEngine, AnUnregisteredGeneratorIsAConfigErrorNamingIt) {
     EXPECT_NE(std::string(e.what()).find("did you mean 'first_tokens'"), std::string::npos)
         << e.what();
   }
+}
+
+TEST(PretrainEngine, CudaStepMakesNoHostSyncBeforeItsOneMetricsRead) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  const auto dir = testing::tiny_pretrain_dir("c2fmae_engine_sync_free");
+  PretrainEngine engine(tiny(dir, {"train.device=cuda", "train.precision=bf16",
+                                   "optim.accum_steps=2", "optim.clip_grad=1.0"}));
+  engine.train_step(0);  // warm-up: allocator, cuBLAS handles, pinned buffers
+  torch::cuda::synchronize();
+  // Forward, loss and backward of every micro-batch, the gradient norm and the update: any
+  // host sync in them throws under "error".
+  torch::Tensor losses, norm;
+  c10::cuda::warning_state().set_sync_debug_mode(c10::cuda::SyncDebugMode::L_ERROR);
+  try {
+    losses = engine.forward_backward(1);
+    norm = optim::clip_gradient_norm(engine.module().parameters(), 1.0);
+    engine.optimizer().step(1e-4);
+    engine.optimizer().zero_grad();
+  } catch (const std::exception& e) {
+    c10::cuda::warning_state().set_sync_debug_mode(c10::cuda::SyncDebugMode::L_DISABLED);
+    FAIL() << "a host sync in the step: " << e.what();
+  }
+  c10::cuda::warning_state().set_sync_debug_mode(c10::cuda::SyncDebugMode::L_DISABLED);
+  EXPECT_EQ(losses.size(0), 2);
+  EXPECT_TRUE(torch::isfinite(losses).all().item<bool>());
+  EXPECT_TRUE(torch::isfinite(norm).item<bool>());
+  EXPECT_FALSE(engine.train_step(2).skipped);
 }
 
 }  // namespace

@@ -10,7 +10,9 @@
 // per micro-batch the batch (data position = step * accum + k), its mask, forward (bf16
 // autocast on CUDA), the weighted loss and backward; then the gradient norm (clipping), one
 // host sync for every loss term and the norm together, and fused AdamW unless a loss or the
-// norm is non-finite. Batches, masks and every RNG draw are functions of (seed, step), so a
+// norm is non-finite. Masks and token indices are made on the loader's threads, so nothing
+// before that one read waits for the device (a CUDA test runs the step under sync-debug
+// mode "error"). Batches, masks and every RNG draw are functions of (seed, step), so a
 // run resumed at step N reproduces the uninterrupted run after N (bit-exact on CPU).
 #pragma once
 #include <memory>
@@ -49,6 +51,10 @@ class PretrainEngine : public Engine {
 
   /// Optimizer step `step`: see the file comment.
   PretrainStepStats train_step(int64_t step);
+  /// The part of step `step` before the gradient norm: every micro-batch's forward, loss and
+  /// backward, gradients left accumulated in the model. Returns [accum, 1 + M] losses on the
+  /// device (weighted total, then each modality's term) without a host sync.
+  torch::Tensor forward_backward(int64_t step);
 
   int64_t total_steps() const override;
   int64_t steps_per_epoch() const override;

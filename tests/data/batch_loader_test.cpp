@@ -1,6 +1,11 @@
 #include "c2fmae/data/batch_loader.h"
 
+#include <mutex>
 #include <set>
+#include <thread>
+
+#include "c2fmae/core/patchify.h"
+#include "c2fmae/data/instance_ids.h"
 
 #include "c2fmae/data/synthetic_shapes.h"
 #include "test_helpers.h"
@@ -91,6 +96,39 @@ TEST(BatchLoader, AFailingSampleIsAnErrorNamingItOnEveryThreadCount) {
       EXPECT_NE(what.find("cannot decode image"), std::string::npos) << what;
     }
     EXPECT_NO_THROW(loader.batch(2));  // the loader stays usable
+  }
+}
+
+TEST(BatchLoader, TrainingLabelsAtLabelResolutionAndTheTransformOnTheLoaderThread) {
+  auto ds = std::make_shared<SyntheticShapes>(64, 0);
+  auto plain = options(0, 1);
+  auto o = plain;
+  o.max_instances = 3;
+  const auto caller = std::this_thread::get_id();
+  std::mutex seen_mutex;
+  std::vector<int64_t> steps;
+  std::set<std::thread::id> threads;
+  o.transform = [&](Batch& b, int64_t step) {
+    b.mask = torch::full({b.size(), 1, 4}, step, torch::kLong);
+    std::lock_guard<std::mutex> lock(seen_mutex);
+    steps.push_back(step);
+    threads.insert(std::this_thread::get_id());
+  };
+  BatchLoader loader(ds, o), reference(ds, plain);
+  auto a = loader.batch(0);
+  auto b = loader.batch(1);  // prefetched on the loader's thread
+  auto full = reference.batch(1);
+  EXPECT_EQ(b.semantic.sizes(), (torch::IntArrayRef{4, 8, 8}));
+  EXPECT_TRUE(b.semantic.equal(downsample_labels(full.semantic, 4)));
+  EXPECT_EQ(b.instance.scalar_type(), torch::kUInt8);
+  EXPECT_TRUE(b.instance.equal(canonical_instance_ids(downsample_labels(full.instance, 4), 3)));
+  EXPECT_TRUE(b.rgb.equal(full.rgb));
+  EXPECT_EQ(b.mask[0][0][0].item<int64_t>(), 1);
+  EXPECT_EQ(a.mask[0][0][0].item<int64_t>(), 0);
+  {
+    std::lock_guard<std::mutex> lock(seen_mutex);
+    EXPECT_GE(steps.size(), 2u);
+    EXPECT_TRUE(threads.count(caller) == 0 || threads.size() > 1);  // step 1 ran elsewhere
   }
 }
 

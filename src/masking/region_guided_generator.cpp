@@ -42,7 +42,7 @@ torch::Tensor RegionGuidedGenerator::generate(const MaskInputs& inputs, uint64_t
   const auto& map = region_map(inputs.batch);
   TORCH_CHECK(map.defined() && map.dim() == 3, name(),
               " masking needs the batch's per-pixel map [B, H, W]");
-  auto labels = patch_majority(map.cpu(), spec_.patch).contiguous();  // [B, L]
+  auto labels = patch_majority(map.cpu(), map.size(2) / spec_.grid).contiguous();  // [B, L]
   const int64_t b = labels.size(0), m = spec_.num_modalities(), l = spec_.num_patches();
   TORCH_CHECK(labels.size(1) == l, name(), " masking: the map gives ", labels.size(1),
               " patches, expected ", l);

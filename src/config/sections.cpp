@@ -112,6 +112,12 @@ void MaskingConfig::validate(Checker& c) const {
   require_range(c, "masking.dirichlet_alpha", dirichlet_alpha, 0.01, 1000.0, "MultiMAE: 1.0");
   require_range(c, "masking.semantic_hide_ratio", semantic_hide_ratio, 0.0, 1.0, "e.g. 0.5");
   require_range(c, "masking.instance_hide_ratio", instance_hide_ratio, 0.0, 1.0, "e.g. 0.5");
+  c.require(one_of(guided_hide_in, {"all", "guide_and_finer"}), "masking.guided_hide_in",
+            guided_hide_in, "unknown choice",
+            "use guide_and_finer (ours: coarser modalities stay visible) or all (every modality)");
+  c.require(guided_max_region_share > 0.0 && guided_max_region_share <= 1.0,
+            "masking.guided_max_region_share", guided_max_region_share, "must be in (0, 1]",
+            "e.g. 0.5: at most half of an image's regions hidden whole");
 }
 
 void CurriculumConfig::validate(Checker& c) const {

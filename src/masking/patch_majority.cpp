@@ -23,4 +23,18 @@ torch::Tensor patch_majority(const torch::Tensor& map, int64_t patch) {
   return sorted.gather(-1, best).squeeze(-1);
 }
 
+torch::Tensor patch_regions(const torch::Tensor& map, int64_t grid) {
+  TORCH_CHECK(map.defined(), "patch_regions: expected a label map [B, H, W], but got none");
+  TORCH_CHECK(map.dim() == 3, "patch_regions: expected a label map [B, H, W], but got ",
+              map.sizes());
+  TORCH_CHECK(at::isIntegralType(map.scalar_type(), /*includeBool=*/false),
+              "patch_regions: expected integer labels, but got ", map.scalar_type());
+  TORCH_CHECK(grid > 0 && map.size(1) == map.size(2) && map.size(2) % grid == 0,
+              "patch_regions: a ", map.size(1), "x", map.size(2), " map does not divide into a ",
+              grid, "x", grid,
+              " grid of square patches\nhint: pass the map at full or 1/4 resolution of an "
+              "image whose side is a multiple of the patch grid");
+  return patch_majority(map.cpu(), map.size(2) / grid);
+}
+
 }  // namespace c2fmae::masking

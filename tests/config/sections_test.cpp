@@ -47,6 +47,8 @@ TEST(Sections, VitHugePatch14WithRgbOnlyAndParallelMaeDecoderAreAccepted) {
 TEST(Sections, OtherSectionRules) {
   expect_rejected({"masking.num_visible=0"}, "masking.num_visible");
   expect_rejected({"masking.semantic_hide_ratio=1.5"}, "masking.semantic_hide_ratio");
+  expect_rejected({"masking.guided_hide_in=coarser"}, "masking.guided_hide_in");
+  expect_rejected({"masking.guided_max_region_share=0"}, "masking.guided_max_region_share");
   expect_rejected({"curriculum.interpolation=spline"}, "curriculum.interpolation");
   expect_rejected({"curriculum.keyframes=[{at: 0.5, random: 1}, {at: 0.2, random: 1}]"},
                   "curriculum.keyframes[1].at");
@@ -148,6 +150,8 @@ TEST(Sections, EveryNumberHasALowerBound) {
       {"masking.num_visible=-5", "masking.num_visible"},
       {"masking.dirichlet_alpha=1e-9", "masking.dirichlet_alpha"},
       {"masking.instance_hide_ratio=-0.1", "masking.instance_hide_ratio"},
+      {"masking.guided_max_region_share=1.5", "masking.guided_max_region_share"},
+      {"masking.guided_max_region_share=-0.5", "masking.guided_max_region_share"},
       {"curriculum.keyframes=[{at: -0.1, random: 1}]", "curriculum.keyframes[0].at"},
       {"curriculum.keyframes=[{at: 0, random: 1, semantic: -1}]",
        "curriculum.keyframes[0].semantic"},
@@ -193,6 +197,8 @@ TEST(Sections, ValuesAtTheLimitsAreAccepted) {
       {"model.decoder_depth=256", "model.decoder_cross_blocks=256"},
       {"masking.dirichlet_alpha=0.01"},
       {"masking.dirichlet_alpha=1000"},
+      {"masking.guided_max_region_share=1", "masking.guided_hide_in=all"},
+      {"masking.guided_max_region_share=1e-9", "masking.guided_hide_in=guide_and_finer"},
       {"curriculum.keyframes=[{at: 0, random: 1e6, loss_semantic: 1000, loss_instance: 0, "
        "loss_rgb: 0}, {at: 1, random: 1e6, loss_semantic: 0, loss_instance: 0, loss_rgb: 1}]"},
       {"loss.weight_semantic=1000", "loss.weight_instance=1000", "loss.weight_rgb=1000",

@@ -33,5 +33,36 @@ TEST(PatchMajority, AgreesWithBruteForceOnRandomMaps) {
   }
 }
 
+TEST(PatchMajority, RegionsAtFullAndQuarterResolutionAgree) {
+  testing::seed(5);
+  // A quarter-resolution map of a 224 px image (56 x 56), every third row one label to make
+  // ties, and its nearest upsampling to full resolution.
+  auto quarter = torch::randint(0, 4, {3, 56, 56});
+  quarter.index_put_({torch::indexing::Slice(), torch::indexing::Slice(0, 56, 3)}, 2);
+  auto full = quarter.repeat_interleave(4, 1).repeat_interleave(4, 2);
+  auto regions = patch_regions(quarter, 14);
+  EXPECT_EQ(regions.sizes(), (std::vector<int64_t>{3, 196}));
+  EXPECT_EQ(regions.scalar_type(), torch::kLong);
+  EXPECT_TRUE(regions.equal(patch_majority(quarter, 4)));
+  EXPECT_TRUE(regions.equal(patch_regions(full, 14)));
+  EXPECT_TRUE(regions.equal(patch_regions(quarter.to(torch::kByte), 14)));  // uint8 ids
+  EXPECT_TRUE(regions.equal(patch_regions(quarter.to(torch::kInt), 14)));
+}
+
+TEST(PatchMajority, RegionsRejectMapsThatDoNotFitTheGrid) {
+  EXPECT_THROW(patch_regions(torch::zeros({1, 50, 50}, torch::kLong), 14), c10::Error);
+  EXPECT_THROW(patch_regions(torch::zeros({1, 56, 112}, torch::kLong), 14), c10::Error);
+  EXPECT_THROW(patch_regions(torch::zeros({56, 56}, torch::kLong), 14), c10::Error);
+  EXPECT_THROW(patch_regions(torch::zeros({1, 56, 56}), 14), c10::Error);  // float labels
+  EXPECT_THROW(patch_regions(torch::Tensor(), 14), c10::Error);
+  try {
+    patch_regions(torch::zeros({1, 50, 50}, torch::kLong), 14);
+  } catch (const c10::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("50x50 map does not divide into a 14x14 grid"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace c2fmae::masking

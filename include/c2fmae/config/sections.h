@@ -86,15 +86,28 @@ struct MaskingConfig {
   double dirichlet_alpha = 1.0;
   double semantic_hide_ratio = 0.5;
   double instance_hide_ratio = 0.5;
+  /// Ours: guide_and_finer (coarse-to-fine: the semantic map stays visible where instances
+  /// are hidden); `all` is the behaviour before this key existed.
+  std::string guided_hide_in = "guide_and_finer";
+  double guided_max_region_share = 0.5;
 
   template <class V>
   void visit(V& v) {
     v("num_visible", num_visible, "visible tokens per sample over all modalities (MAE: 49)");
-    v("dirichlet_alpha", dirichlet_alpha, "random generator: Dirichlet concentration of the split");
+    v("dirichlet_alpha", dirichlet_alpha,
+      "Dirichlet concentration of the budget split over modalities (random, semantic, instance)");
     v("semantic_hide_ratio", semantic_hide_ratio,
-      "semantic generator: fraction of patches hidden as whole semantic regions");
+      "semantic generator: fraction of patches hidden, whole semantic regions that fit first, "
+      "then random patches");
     v("instance_hide_ratio", instance_hide_ratio,
-      "instance generator: fraction of patches hidden as whole instances");
+      "instance generator: fraction of patches hidden, whole instances that fit first, then "
+      "random patches");
+    v("guided_hide_in", guided_hide_in,
+      "semantic/instance generators hide in: guide_and_finer (the guiding modality and finer "
+      "ones; coarser stay available) or all (every modality)");
+    v("guided_max_region_share", guided_max_region_share,
+      "semantic/instance generators: at most max(1, floor(share * n)) of n regions hidden "
+      "whole, never all when n >= 2");
   }
   void validate(Checker& c) const;
 };

@@ -1,5 +1,8 @@
-// `instance` generator: hides whole instances (patches whose majority instance id is the
-// same, background excluded) in every modality. Object-level granularity.
+// `instance` generator: region-guided masking (region_guided_generator.h) over instances,
+// the patches of one majority instance id (ids arbitrary, any integer dtype); background
+// (kNoInstance) is never a region. Object level. With masking.guided_hide_in:
+// guide_and_finer (the default) instances are hidden in the instance and RGB rows only, so
+// the semantic map stays available where instances are hidden; with `all` in every row.
 #pragma once
 #include "c2fmae/core/modality.h"
 #include "c2fmae/masking/region_guided_generator.h"
@@ -8,16 +11,18 @@ namespace c2fmae::masking {
 
 class InstanceGenerator : public RegionGuidedGenerator {
  public:
-  InstanceGenerator(MaskSpec spec, double hide_ratio, double dirichlet_alpha)
-      : RegionGuidedGenerator(std::move(spec), hide_ratio, dirichlet_alpha) {}
-  /// Reads masking.instance_hide_ratio and masking.dirichlet_alpha.
+  InstanceGenerator(MaskSpec spec, RegionGuidedOptions options)
+      : RegionGuidedGenerator(std::move(spec), Modality::kInstance, options) {}
+  /// Reads masking.instance_hide_ratio, dirichlet_alpha, guided_max_region_share and
+  /// guided_hide_in.
   InstanceGenerator(const MaskSpec& spec, const config::MaskingConfig& config)
-      : InstanceGenerator(spec, config.instance_hide_ratio, config.dirichlet_alpha) {}
+      : InstanceGenerator(spec,
+                          RegionGuidedOptions::from_config(config, config.instance_hide_ratio)) {}
   std::string name() const override { return "instance"; }
 
  protected:
   const torch::Tensor& region_map(const Batch& batch) const override { return batch.instance; }
-  bool hideable(int64_t label) const override { return label != kNoInstance; }
+  bool is_region(int64_t label) const override { return label != kNoInstance; }
 };
 
 }  // namespace c2fmae::masking

@@ -1,0 +1,40 @@
+// A preview of what one mask generator does to a config's data, as c2fmae_masks shows it:
+// the first `count` samples of the configured dataset (indices 0..count-1, the whole
+// source, no flip) at model.img_size, masked by the named generator at a given training
+// progress, with the per-patch region ids the guided generators group patches by.
+//
+//   auto preview = make_mask_preview(cfg, {"instance", 0.5, 16});  // throws UsageError
+//   preview.batch.mask;          // [16, M, L] bool, 1 = masked (core/mask.h)
+#pragma once
+#include <torch/types.h>
+
+#include <cstdint>
+#include <string>
+
+#include "c2fmae/config/pretrain_config.h"
+#include "c2fmae/core/batch.h"
+
+namespace c2fmae::train {
+
+struct MaskPreviewOptions {
+  std::string generator;  ///< a registered mask generator (masking/generator_registry.h)
+  double progress = 0.0;  ///< training progress in [0, 1] handed to the generator
+  int64_t count = 16;     ///< samples, 1 .. the dataset's size
+};
+
+struct MaskPreview {
+  /// rgb [N, 3, H, W] float normalised, semantic and instance [N, h, w] int64, label [N],
+  /// mask [N, M, L] bool (modalities in model order, the generator's mask as is).
+  Batch batch;
+  torch::Tensor semantic_patches;  ///< [N, L] int64 majority semantic class of each patch
+  torch::Tensor instance_patches;  ///< [N, L] int64 majority instance id of each patch
+};
+
+/// Checks `options` against `cfg` (a checked pre-training config: check_pretrain_config):
+/// an unknown generator (naming the registered ones, with "did you mean"), a progress
+/// outside [0, 1], a count below 1 or above the dataset's size, a generator that needs a
+/// model's attention (MaskNeeds) each throw UsageError with a hint. Then builds the preview; the
+/// mask's seed is derived from train.seed, so the same config and options give the same masks.
+MaskPreview make_mask_preview(const config::PretrainConfig& cfg, const MaskPreviewOptions& options);
+
+}  // namespace c2fmae::train

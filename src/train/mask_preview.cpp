@@ -1,0 +1,73 @@
+#include "c2fmae/train/mask_preview.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+#include <vector>
+
+#include "c2fmae/config/config_error.h"
+#include "c2fmae/core/number_text.h"
+#include "c2fmae/core/seeding.h"
+#include "c2fmae/core/usage_error.h"
+#include "c2fmae/data/batch_loader.h"
+#include "c2fmae/data/dataset.h"
+#include "c2fmae/masking/generator_registry.h"
+#include "c2fmae/masking/patch_majority.h"
+
+namespace c2fmae::train {
+namespace {
+
+/// Per-patch majority label of a [N, H, W] map on a grid x grid patch grid. The patch side
+/// comes from the map's resolution, so full- and quarter-resolution maps give the same ids.
+torch::Tensor patch_labels(const torch::Tensor& map, int64_t grid) {
+  return masking::patch_majority(map, map.size(2) / grid);
+}
+
+}  // namespace
+
+MaskPreview make_mask_preview(const config::PretrainConfig& cfg,
+                              const MaskPreviewOptions& options) {
+  if (!masking::is_registered_generator(options.generator)) {
+    throw UsageError(with_hint(
+        "unknown mask generator '" + options.generator + "'",
+        config::did_you_mean(options.generator, masking::generator_names(), "generators")));
+  }
+  if (!(options.progress >= 0.0 && options.progress <= 1.0)) {
+    throw UsageError(with_hint("progress " + shortest_text(options.progress) + " is outside [0, 1]",
+                               "give the training progress step / total steps, e.g. 0.5"));
+  }
+  const uint64_t seed = static_cast<uint64_t>(cfg.train.seed);
+  const auto dataset = data::make_dataset(cfg.data, seed);
+  if (options.count < 1) {
+    throw UsageError(with_hint("count " + std::to_string(options.count) + " is below 1",
+                               "ask for at least one sample"));
+  }
+  if (options.count > dataset->size()) {
+    throw UsageError(with_hint("count " + std::to_string(options.count) +
+                                   " is more than the dataset's " +
+                                   std::to_string(dataset->size()) + " samples",
+                               "lower the count, or raise data.synthetic_samples"));
+  }
+  const auto spec = masking::MaskSpec::from_config(cfg.model, cfg.masking);
+  const auto generator = masking::make_generator(options.generator, spec, cfg.masking);
+  const auto needs = generator->needs();
+  if (needs.affinity || needs.parts) {
+    throw UsageError(with_hint("mask generator '" + options.generator +
+                                   "' reads a patch affinity or part ids computed from a model",
+                               "preview a generator that reads only the label maps"));
+  }
+  std::vector<data::Sample> samples;
+  for (int64_t i = 0; i < options.count; ++i) {
+    samples.push_back(dataset->get(i, data::Augmentation{}, cfg.model.img_size));
+  }
+  MaskPreview preview;
+  preview.batch = data::collate(samples);
+  masking::MaskInputs inputs(preview.batch);
+  inputs.progress = options.progress;
+  preview.batch.mask = generator->generate(inputs, mix_seed({seed, 0x3A5Cu}));
+  preview.semantic_patches = patch_labels(preview.batch.semantic, spec.grid);
+  preview.instance_patches = patch_labels(preview.batch.instance, spec.grid);
+  return preview;
+}
+
+}  // namespace c2fmae::train

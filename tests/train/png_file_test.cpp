@@ -1,0 +1,41 @@
+#ifdef C2FMAE_WITH_OPENCV
+#include "c2fmae/train/png_file.h"
+
+#include <filesystem>
+#include <opencv2/imgcodecs.hpp>
+
+#include "test_helpers.h"
+
+namespace c2fmae::train {
+namespace {
+
+TEST(PngFile, WritesRgbLosslesslyAndAtomically) {
+  const auto dir = ::testing::TempDir() + "c2fmae_png_file";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  testing::seed(3);
+  auto picture = torch::randint(0, 256, {5, 9, 3}, torch::kLong).to(torch::kUInt8);
+  write_png(dir + "/a.png", picture);
+  EXPECT_FALSE(std::filesystem::exists(dir + "/a.png.tmp"));
+  const auto image = cv::imread(dir + "/a.png", cv::IMREAD_COLOR);  // BGR
+  ASSERT_EQ(image.rows, 5);
+  ASSERT_EQ(image.cols, 9);
+  auto read = torch::from_blob(image.data, {5, 9, 3}, torch::kUInt8).flip(2);
+  EXPECT_TRUE(read.equal(picture));
+}
+
+TEST(PngFile, AFailedWriteNamesThePathAndTheReason) {
+  const auto path = ::testing::TempDir() + "c2fmae_png_missing/sub/a.png";
+  try {
+    write_png(path, torch::zeros({2, 2, 3}, torch::kUInt8));
+    FAIL() << "expected a write error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("No such file or directory"), std::string::npos);
+  }
+  EXPECT_THROW(write_png(path, torch::zeros({2, 2}, torch::kUInt8)), c10::Error);
+}
+
+}  // namespace
+}  // namespace c2fmae::train
+#endif  // C2FMAE_WITH_OPENCV

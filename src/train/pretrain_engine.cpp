@@ -116,6 +116,7 @@ struct PretrainEngine::Impl {
   losses::C2fmaeLoss loss_fn;
   models::C2fmae model{nullptr};
   std::unique_ptr<optim::AdamW> optimizer;
+  bool initial_terms_logged = false;
 
   /// Step 2 of train_step: every micro-batch's forward, loss and backward (gradients
   /// accumulate, averaged over the micro-batches). Returns [accum, 1 + M] on the device:
@@ -264,6 +265,22 @@ StepOutcome PretrainEngine::run_step(int64_t step) {
                           ? c10::str("non-finite gradient norm (", s.grad_norm, ")")
                           : c10::str("non-finite loss (", s.loss, ")");
     return out;
+  }
+  if (!impl_->initial_terms_logged) {
+    // The balance of the weighted terms where the run starts (README, "Loss weights").
+    impl_->initial_terms_logged = true;
+    const auto weights = impl_->curriculum.loss_weights(s.progress);
+    std::string text;
+    double lo = std::numeric_limits<double>::infinity(), hi = 0;
+    for (const auto& [mod, value] : s.terms) {
+      const double w = weights.get(mod), weighted = w * value;
+      text += c10::str(text.empty() ? "" : ", ", modality_name(mod), " ", value, " x ", w, " = ",
+                       weighted);
+      if (w > 0) lo = std::min(lo, weighted), hi = std::max(hi, weighted);
+    }
+    log::info(c10::str("loss terms at step ", step, ": ", text,
+                       hi > 0 && lo > 0 ? c10::str(" (largest / smallest weighted: ", hi / lo, ")")
+                                        : std::string()));
   }
   std::string terms;
   for (const auto& [mod, value] : s.terms) {

@@ -2,6 +2,7 @@
 
 #include <c10/cuda/CUDAFunctions.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <limits>
 #include <filesystem>
@@ -266,6 +267,30 @@ TEST(PretrainEngine, AnUnregisteredGeneratorIsAConfigErrorNamingIt) {
     EXPECT_EQ(e.key(), "curriculum.keyframes[0].frist_tokens");
     EXPECT_NE(std::string(e.what()).find("did you mean 'first_tokens'"), std::string::npos)
         << e.what();
+  }
+}
+
+TEST(PretrainEngine, DefaultLossWeightsKeepTheTermsWithin3xAtTheStart) {
+  // The demo's shape (ViT-tiny encoder, 128-wide decoder) at 224 px, with the synthetic
+  // shapes' 10 classes and with COCO's 133 (the ViT-B recipes).
+  const auto dir = testing::tiny_pretrain_dir("c2fmae_engine_loss_balance");
+  for (const char* classes : {"model.num_semantic_classes=10", "model.num_semantic_classes=133"}) {
+    SCOPED_TRACE(classes);
+    PretrainEngine engine(tiny(dir, {classes, "model.img_size=224", "model.decoder_dim=128",
+                                     "masking.num_visible=98", "data.batch_size=16",
+                                     "data.synthetic_samples=64"}));
+    const config::LossConfig defaults;
+    const auto s = engine.train_step(0);
+    std::vector<double> weighted;
+    for (const auto& [m, value] : s.terms) {
+      const double w = m == Modality::kSemantic   ? defaults.weight_semantic
+                       : m == Modality::kInstance ? defaults.weight_instance
+                                                  : defaults.weight_rgb;
+      weighted.push_back(w * value);
+    }
+    ASSERT_EQ(weighted.size(), 3u);
+    const auto [lo, hi] = std::minmax_element(weighted.begin(), weighted.end());
+    EXPECT_LE(*hi / *lo, 3.0) << weighted[0] << " " << weighted[1] << " " << weighted[2];
   }
 }
 

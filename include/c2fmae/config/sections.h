@@ -132,8 +132,11 @@ struct CurriculumConfig {
 
 /// Loss weights and the instance loss.
 struct LossConfig {
-  double weight_semantic = 1.0;
-  double weight_instance = 1.0;
+  // Chosen so that no weighted term outweighs another by more than 3x at the start (README,
+  // "Loss weights"): at initialisation CE ~ ln(C) (4.9 for 133 classes), the discriminative
+  // loss ~ 10-13 (the push hinge (2 * 1.5)^2 = 9 between collapsed means), norm-pix ~ 1.3.
+  double weight_semantic = 0.5;
+  double weight_instance = 0.2;
   double weight_rgb = 1.0;
   std::string reduction = "pixels";
   std::string instance_loss = "discriminative";
@@ -145,9 +148,9 @@ struct LossConfig {
 
   template <class V>
   void visit(V& v) {
-    v("weight_semantic", weight_semantic, "lambda_S");
-    v("weight_instance", weight_instance, "lambda_I");
-    v("weight_rgb", weight_rgb, "lambda_R");
+    v("weight_semantic", weight_semantic, "lambda_S (ours: 0.5)");
+    v("weight_instance", weight_instance, "lambda_I (ours: 0.2)");
+    v("weight_rgb", weight_rgb, "lambda_R (ours: 1.0)");
     v("reduction", reduction,
       "mean over masked tokens: pixels (ours: one mean over the batch's masked pixels) or "
       "samples (MultiMAE: per-sample mean, then the batch mean)");

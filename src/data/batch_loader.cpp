@@ -36,6 +36,12 @@ Batch collate(const std::vector<Sample>& samples) {
   return b;
 }
 
+void prepare_training_labels(Batch& batch, int64_t max_instances) {
+  batch.semantic = downsample_labels(batch.semantic, kLabelDownsample).contiguous();
+  batch.instance =
+      canonical_instance_ids(downsample_labels(batch.instance, kLabelDownsample), max_instances);
+}
+
 LoaderOptions loader_options(const config::DataConfig& data, int64_t img_size, uint64_t seed,
                              int64_t shard, int64_t num_shards) {
   LoaderOptions o;
@@ -138,11 +144,7 @@ Batch BatchLoader::assemble(int64_t step) const {
   if (failed) throw std::runtime_error("data loader: " + error);
   if (cancelled_) throw std::runtime_error("data loader: batch cancelled");  // never read
   auto batch = collate(samples);
-  if (options_.max_instances > 0) {
-    batch.semantic = downsample_labels(batch.semantic, kLabelDownsample).contiguous();
-    batch.instance = canonical_instance_ids(downsample_labels(batch.instance, kLabelDownsample),
-                                            options_.max_instances);
-  }
+  if (options_.max_instances > 0) prepare_training_labels(batch, options_.max_instances);
   if (options_.transform) options_.transform(batch, step);
   if (options_.pin_memory) {
     auto pin = [](torch::Tensor& t) {

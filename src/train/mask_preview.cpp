@@ -15,15 +15,6 @@
 #include "c2fmae/masking/patch_majority.h"
 
 namespace c2fmae::train {
-namespace {
-
-/// Per-patch majority label of a [N, H, W] map on a grid x grid patch grid. The patch side
-/// comes from the map's resolution, so full- and quarter-resolution maps give the same ids.
-torch::Tensor patch_labels(const torch::Tensor& map, int64_t grid) {
-  return masking::patch_majority(map, map.size(2) / grid);
-}
-
-}  // namespace
 
 MaskPreview make_mask_preview(const config::PretrainConfig& cfg,
                               const MaskPreviewOptions& options) {
@@ -62,11 +53,13 @@ MaskPreview make_mask_preview(const config::PretrainConfig& cfg,
   }
   MaskPreview preview;
   preview.batch = data::collate(samples);
+  // The maps as training reads them: label resolution, canonical instance ids.
+  data::prepare_training_labels(preview.batch, cfg.model.instance_slots);
   masking::MaskInputs inputs(preview.batch);
   inputs.progress = options.progress;
   preview.batch.mask = generator->generate(inputs, mix_seed({seed, 0x3A5Cu}));
-  preview.semantic_patches = patch_labels(preview.batch.semantic, spec.grid);
-  preview.instance_patches = patch_labels(preview.batch.instance, spec.grid);
+  preview.semantic_patches = masking::patch_regions(preview.batch.semantic, spec.grid);
+  preview.instance_patches = masking::patch_regions(preview.batch.instance, spec.grid);
   return preview;
 }
 

@@ -79,6 +79,10 @@ class BatchLoader {
 LoaderOptions loader_options(const config::DataConfig& data, int64_t img_size, uint64_t seed,
                              int64_t shard = 0, int64_t num_shards = 1);
 
+/// The label maps as training reads them: at the label resolution (1 / kLabelDownsample)
+/// and the instance ids canonical with at most max_instances instances (instance_ids.h).
+void prepare_training_labels(Batch& batch, int64_t max_instances);
+
 /// Stacks samples into a Batch: rgb [B, 3, H, W] float normalised with kImageNetMean/Std,
 /// semantic and instance [B, H, W] int64, label [B] int64.
 Batch collate(const std::vector<Sample>& samples);

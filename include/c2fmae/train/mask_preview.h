@@ -23,11 +23,13 @@ struct MaskPreviewOptions {
 };
 
 struct MaskPreview {
-  /// rgb [N, 3, H, W] float normalised, semantic and instance [N, h, w] int64, label [N],
-  /// mask [N, M, L] bool (modalities in model order, the generator's mask as is).
+  /// rgb [N, 3, H, W] float normalised; semantic [N, h, w] int64 and instance [N, h, w]
+  /// uint8 canonical ids, both at the label resolution as training reads them
+  /// (data::prepare_training_labels); label [N]; mask [N, M, L] bool (modalities in model
+  /// order, the generator's mask as is).
   Batch batch;
   torch::Tensor semantic_patches;  ///< [N, L] int64 majority semantic class of each patch
-  torch::Tensor instance_patches;  ///< [N, L] int64 majority instance id of each patch
+  torch::Tensor instance_patches;  ///< [N, L] int64 majority canonical instance id per patch
 };
 
 /// Checks `options` against `cfg` (a checked pre-training config: check_pretrain_config):

@@ -71,6 +71,9 @@ TEST(Recipes, TheMultimaeBaselineSetsMultimaesChoices) {
 }
 
 TEST(Recipes, EverySyntheticTwinTrainsWithAFallingLoss) {
+  // One intra-op thread: the test stays quick when CTest runs another beside it.
+  const auto threads = torch::get_num_threads();
+  torch::set_num_threads(1);
   for (const auto& name :
        {"cascade_curriculum", "parallel_random", "cascade_random", "parallel_curriculum", "mae"}) {
     SCOPED_TRACE(name);
@@ -78,15 +81,17 @@ TEST(Recipes, EverySyntheticTwinTrainsWithAFallingLoss) {
         {configs_dir() + "/ablation/synthetic/" + name + ".yaml"}, {"log.progress=false"});
     PretrainEngine engine(cfg);
     std::vector<double> losses;
-    for (int64_t step = 0; step < 24; ++step) {
+    for (int64_t step = 0; step < 16; ++step) {
       const auto s = engine.train_step(step);
       ASSERT_FALSE(s.skipped) << step;
       losses.push_back(s.loss);
     }
     const double first = (losses[0] + losses[1] + losses[2]) / 3;
-    const double last = (losses[21] + losses[22] + losses[23]) / 3;
+    const double last = (losses[13] + losses[14] + losses[15]) / 3;
     EXPECT_LT(last, 0.9 * first) << "first " << first << ", last " << last;
+    std::cout << name << ": first " << first << ", last " << last << "\n";
   }
+  torch::set_num_threads(threads);
 }
 
 }  // namespace

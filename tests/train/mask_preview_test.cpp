@@ -35,9 +35,8 @@ TEST(MaskPreview, EveryGeneratorMasksTheFirstSamplesWithTheVisibleBudget) {
               (std::vector<int64_t>{5, 3, cfg.model.img_size, cfg.model.img_size}));
     ASSERT_EQ(p.batch.mask.sizes(), (std::vector<int64_t>{5, 3, l})) << name;
     EXPECT_NO_THROW(check_mask(p.batch.mask, 3, l, cfg.masking.num_visible)) << name;
-    const int64_t patch = cfg.model.img_size / grid;
-    EXPECT_TRUE(p.semantic_patches.equal(masking::patch_majority(p.batch.semantic, patch)));
-    EXPECT_TRUE(p.instance_patches.equal(masking::patch_majority(p.batch.instance, patch)));
+    EXPECT_TRUE(p.semantic_patches.equal(masking::patch_regions(p.batch.semantic, grid)));
+    EXPECT_TRUE(p.instance_patches.equal(masking::patch_regions(p.batch.instance, grid)));
     EXPECT_EQ(p.instance_patches.sizes(), (std::vector<int64_t>{5, l}));
     // Deterministic, and sample i is the dataset's sample i whatever the count.
     const auto again = make_mask_preview(cfg, {name, 0.3, 8});

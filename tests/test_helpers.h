@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <sys/wait.h>
+
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -25,6 +28,25 @@ inline torch::Tensor rows_of(const torch::Tensor& masked) {
 /// The rows `rows` of per-token values [B, L, X] -> [N, X] (what the model predicts).
 inline torch::Tensor take_rows(const torch::Tensor& x, const torch::Tensor& rows) {
   return x.reshape({-1, x.size(-1)}).index_select(0, rows);
+}
+
+/// What a shell command printed (stdout + stderr) and its exit code (-1 if it did not exit).
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;
+};
+
+/// Runs `cmd` with /bin/sh, stderr merged into stdout.
+inline CommandResult run_command(const std::string& cmd) {
+  CommandResult r;
+  FILE* pipe = popen(("(" + cmd + ") 2>&1").c_str(), "r");
+  if (!pipe) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) r.output.append(buf, n);
+  const int status = pclose(pipe);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
 }
 
 /// Seeds LibTorch's generator (call at the start of every randomised test).

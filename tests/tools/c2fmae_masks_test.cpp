@@ -19,23 +19,8 @@ namespace c2fmae {
 namespace {
 namespace fs = std::filesystem;
 
-struct Run {
-  int exit_code;
-  std::string output;
-};
-
-/// Runs a shell command, capturing stdout + stderr and the exit code.
-Run run_command(const std::string& cmd) {
-  Run r{-1, ""};
-  FILE* pipe = popen((cmd + " 2>&1").c_str(), "r");
-  if (!pipe) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) r.output.append(buf, n);
-  const int status = pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using Run = testing::CommandResult;
+using testing::run_command;
 
 Run masks(const std::string& args) {
   return run_command(std::string(C2FMAE_MASKS_BIN) + " " + args);

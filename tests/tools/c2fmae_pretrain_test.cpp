@@ -20,27 +20,12 @@ namespace c2fmae {
 namespace {
 namespace fs = std::filesystem;
 
-struct Run {
-  int exit_code;
-  std::string output;
-};
-
-/// Runs a shell command, capturing its output and exit code.
-Run run_command(const std::string& cmd) {
-  Run r{-1, ""};
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (!pipe) return r;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) r.output.append(buf, n);
-  const int status = pclose(pipe);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using Run = testing::CommandResult;
+using testing::run_command;
 
 /// Runs c2fmae_pretrain with `args`, capturing stdout + stderr and the exit code.
 Run pretrain(const std::string& args) {
-  return run_command(std::string(C2FMAE_PRETRAIN_BIN) + " " + args + " 2>&1");
+  return run_command(std::string(C2FMAE_PRETRAIN_BIN) + " " + args);
 }
 
 /// metrics.jsonl as (step -> loss) with the loss as written (full precision text).

@@ -53,7 +53,9 @@ int main(int argc, char** argv) {
     auto sorted = seconds;
     std::sort(sorted.begin(), sorted.end());
     const double mean = std::accumulate(seconds.begin(), seconds.end(), 0.0) / seconds.size();
-    const double median = sorted[sorted.size() / 2];
+    const size_t half = sorted.size() / 2;
+    const double median =
+        sorted.size() % 2 ? sorted[half] : (sorted[half - 1] + sorted[half]) / 2;
     rusage usage{};
     getrusage(RUSAGE_SELF, &usage);
     std::cout << "{\"steps\": " << steps << ", \"samples_per_step\": " << engine.samples_per_step()

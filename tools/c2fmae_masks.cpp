@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <regex>
 #include <optional>
 
 #include "c2fmae/config/pretrain_config.h"
@@ -116,6 +117,15 @@ int main(int argc, char** argv) {
     }
     const auto& batch = preview.batch;
     const int64_t n = batch.size();
+    // Pictures an earlier run left past this run's count would read as this run's.
+    const std::regex picture_name(R"(sample_([0-9]{4,})\.png)");
+    for (const auto& entry : fs::directory_iterator(out)) {
+      std::smatch match;
+      const auto file = entry.path().filename().string();
+      if (std::regex_match(file, match, picture_name) && std::stoll(match[1].str()) >= n) {
+        fs::remove(entry.path());
+      }
+    }
     write_npy((fs::path(out) / "masks.npy").string(), batch.mask.to(torch::kUInt8));
     write_npy((fs::path(out) / "semantic_patches.npy").string(), preview.semantic_patches);
     write_npy((fs::path(out) / "instance_patches.npy").string(), preview.instance_patches);

@@ -89,7 +89,8 @@ TrainingState load_checkpoint(const std::string& path, torch::nn::Module* model,
     throw std::runtime_error("checkpoint " + path +
                              " is not a readable archive (truncated, or not written by "
                              "c2fmae): " +
-                             first_line(error_text(e)));
+                             first_line(error_text(e)).substr(
+                                 0, first_line(error_text(e)).find(" This is an internal")));
   }
   auto read_int = [&](const char* key) {
     torch::Tensor t;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "c2fmae/config/config_error.h"
+#include "c2fmae/core/modality.h"
 #include "c2fmae/core/number_text.h"
 #include "c2fmae/core/seeding.h"
 #include "c2fmae/core/usage_error.h"
@@ -33,6 +34,12 @@ MaskPreview make_mask_preview(const config::PretrainConfig& cfg,
     throw UsageError(with_hint("count " + std::to_string(options.count) + " is below 1",
                                "ask for at least one sample"));
   }
+  if (options.count > kMaxPreviewSamples) {
+    throw UsageError(with_hint("count " + std::to_string(options.count) + " is more than " +
+                                   std::to_string(kMaxPreviewSamples) +
+                                   " samples, which are all held in memory at once",
+                               "look at fewer samples per run, e.g. --count 64"));
+  }
   if (options.count > dataset->size()) {
     throw UsageError(with_hint("count " + std::to_string(options.count) +
                                    " is more than the dataset's " +
@@ -42,6 +49,14 @@ MaskPreview make_mask_preview(const config::PretrainConfig& cfg,
   const auto spec = masking::MaskSpec::from_config(cfg.model, cfg.masking);
   const auto generator = masking::make_generator(options.generator, spec, cfg.masking);
   const auto needs = generator->needs();
+  if (needs.label_maps && cfg.model.patch_size % kLabelDownsample != 0) {
+    throw UsageError(with_hint(
+        "mask generator '" + options.generator + "' reads the label maps at 1/" +
+            std::to_string(kLabelDownsample) + " resolution, and model.patch_size " +
+            std::to_string(cfg.model.patch_size) + " is not a multiple of " +
+            std::to_string(kLabelDownsample),
+        "use patch 16, or a generator that reads no map (random)"));
+  }
   if (needs.affinity || needs.parts) {
     throw UsageError(with_hint("mask generator '" + options.generator +
                                    "' reads a patch affinity or part ids computed from a model",

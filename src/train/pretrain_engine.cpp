@@ -95,7 +95,7 @@ void check_pretrain_config(const config::PretrainConfig& cfg) {
   cfg.validate();
   config::Checker c(cfg.origins);
   models::check_model_config(cfg.model, c);
-  curriculum::check_curriculum_config(cfg.curriculum, c);
+  curriculum::check_curriculum_config(cfg.curriculum, cfg.model, cfg.masking, c);
   data::check_data_config(cfg.data, cfg.model, c);
 }
 

@@ -163,8 +163,21 @@ void RunShell::Impl::resume_if_asked(Engine& engine) {
   } else {
     path = options.resume;
   }
-  auto loaded = load_checkpoint(path, &engine.module(), &engine.optimizer(), engine.device(),
-                                [&](const TrainingState& s) { check_stored_config(s, path); });
+  TrainingState loaded;
+  try {
+    loaded = load_checkpoint(path, &engine.module(), &engine.optimizer(), engine.device(),
+                             [&](const TrainingState& s) { check_stored_config(s, path); });
+  } catch (const UsageError&) {
+    throw;
+  } catch (const CheckpointAccessError&) {
+    throw;  // a file the user named but may not read: the OS's reason, exit 1
+  } catch (const std::exception& e) {
+    if (options.resume == "auto") throw;
+    // A file the user named that is not a checkpoint of this model: an argument problem.
+    throw UsageError(with_hint("--resume " + path + ": " + error_text(e),
+                               "give a checkpoint-<step>.pt written by c2fmae_pretrain for this "
+                               "model, or --resume auto to continue the run directory's newest"));
+  }
   state.step = loaded.step;
   state.nonfinite_total = loaded.nonfinite_total;
   log::info(c10::str("resumed from ", path, " at step ", state.step));

@@ -86,3 +86,32 @@ TEST(CurriculumSchedule, GeneratorsAreThoseTheKeyframesNameInOrder) {
 
 }  // namespace
 }  // namespace c2fmae::curriculum
+
+namespace c2fmae::curriculum {
+namespace {
+
+TEST(CheckCurriculumConfig, GeneratorsReadingLabelMapsNeedAPatchTheyDivideInto) {
+  // An RGB-only model may use patch 14, but not with a generator that reads the maps.
+  auto rgb14 = config::load_config<config::PretrainConfig>(
+      {}, {"model.modalities=[rgb]", "model.patch_size=14", "model.img_size=224",
+           "masking.num_visible=64", "model.decoder_mode=parallel"});
+  config::Checker c(rgb14.origins);
+  try {
+    check_curriculum_config(rgb14.curriculum, rgb14.model, rgb14.masking, c);
+    ADD_FAILURE() << "accepted the semantic generator with patch 14";
+  } catch (const config::ConfigError& e) {
+    EXPECT_EQ(e.key(), "model.patch_size");
+    EXPECT_NE(std::string(e.what()).find("semantic"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("random"), std::string::npos) << e.what();
+  }
+  auto random_only = config::load_config<config::PretrainConfig>(
+      {}, {"model.modalities=[rgb]", "model.patch_size=14", "model.img_size=224",
+           "masking.num_visible=64", "model.decoder_mode=parallel",
+           "curriculum.keyframes=[{at: 0, random: 1}]"});
+  config::Checker ok(random_only.origins);
+  EXPECT_NO_THROW(
+      check_curriculum_config(random_only.curriculum, random_only.model, random_only.masking, ok));
+}
+
+}  // namespace
+}  // namespace c2fmae::curriculum

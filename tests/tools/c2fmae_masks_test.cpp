@@ -177,6 +177,13 @@ TEST(Masks, BadArgumentsExit2WithAHintAndWriteNothing) {
       {"--generator random --count 0 --out " + out, "count 0 is below 1"},
       {"--generator random --count=-3 --out " + out, "count -3 is below 1"},
       {"--generator random --count 321 --out " + out, "more than the dataset's 320 samples"},
+      {"--generator random --count 100000000 --set data.synthetic_samples=200000000 --out " + out,
+       "held in memory"},
+      {"--generator instance --count 4 --set model.modalities=[rgb] --set model.patch_size=2 "
+       "--set model.img_size=16 --set masking.num_visible=10 "
+       "--set 'curriculum.keyframes=[{at: 0, random: 1}]' --set model.decoder_mode=parallel "
+       "--out " + out,
+       "model.patch_size 2 is not a multiple of 4"},
       {"--generator random --count 4x --out " + out, "--count 4x: not a whole number"},
       {"--generator random --count 4", "--out is missing"},
       {"--count 4 --out " + out, "--generator is missing"},
@@ -193,6 +200,21 @@ TEST(Masks, BadArgumentsExit2WithAHintAndWriteNothing) {
     EXPECT_FALSE(fs::exists(out)) << args;
   }
   EXPECT_EQ(testing::read_text(dir + "/file"), "keep");
+}
+
+TEST(Masks, PicturesOfAnEarlierLargerRunAreRemoved) {
+  const auto dir = testing::tiny_pretrain_dir("c2fmae_masks_rerun");
+  const auto args = "--config " + dir + "/tiny.yaml --generator random --out " + dir + "/out";
+  std::ofstream(dir + "/keep.txt") << "mine";
+  ASSERT_EQ(masks(args + " --count 4").exit_code, 0);
+  fs::copy_file(dir + "/keep.txt", dir + "/out/notes.txt");
+  ASSERT_TRUE(fs::exists(dir + "/out/sample_0003.png"));
+  auto r = masks(args + " --count 2");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(fs::exists(dir + "/out/sample_0001.png"));
+  EXPECT_FALSE(fs::exists(dir + "/out/sample_0002.png"));
+  EXPECT_FALSE(fs::exists(dir + "/out/sample_0003.png"));
+  EXPECT_TRUE(fs::exists(dir + "/out/notes.txt"));  // files not ours are left alone
 }
 
 TEST(Masks, AFailedWriteExits1NamingTheFileAndTheReason) {

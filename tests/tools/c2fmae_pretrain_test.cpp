@@ -425,9 +425,11 @@ TEST(Pretrain, AnUnreadableResumeFileSaysWhatIsWrongWithoutABacktrace) {
   for (const auto& [file, says] : std::vector<std::pair<std::string, std::string>>{
            {"empty.pt", "is empty"}, {"foreign.pt", "not a readable archive"}}) {
     auto r = pretrain(base + dir + "/" + file);
-    EXPECT_EQ(r.exit_code, 1) << r.output;
+    EXPECT_EQ(r.exit_code, 2) << r.output;  // the argument names a file that is no checkpoint
     EXPECT_NE(r.output.find(dir + "/" + file), std::string::npos) << r.output;
     EXPECT_NE(r.output.find(says), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("hint:"), std::string::npos) << r.output;
+    EXPECT_EQ(r.output.find("internal miniz error"), std::string::npos) << r.output;
     EXPECT_EQ(r.output.find("frame #"), std::string::npos) << r.output;
     EXPECT_EQ(r.output.find("Exception raised from"), std::string::npos) << r.output;
   }

@@ -47,7 +47,11 @@ class CurriculumSchedule {
 };
 
 /// The curriculum section's rules that need the registered generators: every name a
-/// keyframe gives is one (the error lists the known ones).
-void check_curriculum_config(const config::CurriculumConfig& curriculum, config::Checker& c);
+/// keyframe gives is one (the error lists the known ones), and a generator that reads the
+/// label maps gets a patch they divide into (model.patch_size a multiple of
+/// kLabelDownsample), even when the model itself reads RGB only.
+void check_curriculum_config(const config::CurriculumConfig& curriculum,
+                             const config::ModelConfig& model, const config::MaskingConfig& masking,
+                             config::Checker& c);
 
 }  // namespace c2fmae::curriculum

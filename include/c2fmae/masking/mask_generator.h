@@ -54,6 +54,9 @@ struct MaskInputs {
 struct MaskNeeds {
   bool affinity = false;
   bool parts = false;
+  /// Reads the semantic or instance map per patch at the label resolution, so the patch
+  /// must be a multiple of kLabelDownsample label pixels (checked before a run starts).
+  bool label_maps = false;
 };
 
 class MaskGenerator {

@@ -86,6 +86,12 @@ class RegionGuidedGenerator : public MaskGenerator {
   /// inputs.batch's guiding map ([B, H, W], any integer dtype, H = W a multiple of the
   /// grid: full or quarter resolution) -> [B, M, L] bool, num_visible visible per sample.
   torch::Tensor generate(const MaskInputs& inputs, uint64_t seed) const override;
+  /// It reads a label map.
+  MaskNeeds needs() const override {
+    MaskNeeds n;
+    n.label_maps = true;
+    return n;
+  }
 
  protected:
   /// `guide`: the modality whose map the regions come from. Throws std::invalid_argument

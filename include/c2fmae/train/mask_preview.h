@@ -22,6 +22,9 @@ struct MaskPreviewOptions {
   int64_t count = 16;     ///< samples, 1 .. the dataset's size
 };
 
+/// The most samples one preview holds (they are rendered and kept in memory together).
+constexpr int64_t kMaxPreviewSamples = 1024;
+
 struct MaskPreview {
   /// rgb [N, 3, H, W] float normalised; semantic [N, h, w] int64 and instance [N, h, w]
   /// uint8 canonical ids, both at the label resolution as training reads them

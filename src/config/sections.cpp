@@ -166,7 +166,9 @@ void LossConfig::validate(Checker& c) const {
   require_range(c, "loss.instance_delta_push", instance_delta_push, 0.0, 100.0,
                 "De Brabandere et al.: 1.5");
   c.require(instance_delta_push > instance_delta_pull, "loss.instance_delta_push",
-            instance_delta_push, "the push margin must exceed the pull margin",
+            instance_delta_push,
+            "the push margin must exceed the pull margin loss.instance_delta_pull = " +
+                shortest_text(instance_delta_pull),
             "De Brabandere et al.: pull 0.5, push 1.5");
   require_range(c, "loss.instance_weight_reg", instance_weight_reg, 0.0, kMaxLossWeight,
                 "e.g. 0.001");

@@ -233,6 +233,22 @@ TEST(Sections, RangeErrorsStateTheRange) {
               std::string::npos)
         << e.what();
   }
+  // Every digit of a rejected value, so it never reads as an accepted one.
+  try {
+    load_config<PretrainConfig>({}, {"masking.guided_max_region_share=1.0000001"}).validate();
+    ADD_FAILURE() << "accepted masking.guided_max_region_share=1.0000001";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("= 1.0000001: must be in (0, 1]"), std::string::npos)
+        << e.what();
+  }
+  // A rule between two keys names the one the user did not set too.
+  try {
+    load_config<PretrainConfig>({}, {"loss.instance_delta_pull=2"}).validate();
+    ADD_FAILURE() << "accepted a pull margin above the push margin";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("loss.instance_delta_pull = 2"), std::string::npos)
+        << e.what();
+  }
 }
 
 TEST(Sections, KeyframeKeysAreReadWhenLoaded) {

@@ -20,6 +20,7 @@
 #include "c2fmae/config/config_error.h"
 #include "c2fmae/config/field_visitor.h"
 #include "c2fmae/config/sections.h"
+#include "c2fmae/core/number_text.h"
 
 namespace c2fmae::config {
 
@@ -106,6 +107,8 @@ class Checker {
     os << value;
     return os.str();
   }
+  /// Every digit needed to read the number back: 1.0000001 is not shown as 1.
+  static std::string format(double value) { return shortest_text(value); }
   const Origins& origins_;
 };
 

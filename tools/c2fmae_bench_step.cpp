@@ -40,7 +40,8 @@ int main(int argc, char** argv) {
     train::PretrainEngine engine(cfg);
     if (warmup + steps > engine.total_steps()) {
       std::cerr << "c2fmae_bench_step: " << warmup + steps << " steps do not fit the run's "
-                << engine.total_steps() << "\nhint: raise train.epochs or lower --steps\n";
+                << engine.total_steps() << "\nhint: raise train.epochs, or lower --steps or "
+                   "--warmup\n";
       return 2;
     }
     std::vector<double> seconds;

@@ -117,13 +117,27 @@ int main(int argc, char** argv) {
     }
     const auto& batch = preview.batch;
     const int64_t n = batch.size();
-    // Pictures an earlier run left past this run's count would read as this run's.
-    const std::regex picture_name(R"(sample_([0-9]{4,})\.png)");
+    // Pictures an earlier run left past this run's count would read as this run's: the
+    // regular files this program names (sample_NNNN.png, N below the largest count) go.
+    const std::regex picture_name(R"(sample_([0-9]{4})\.png)");
+    std::vector<fs::path> stale;
     for (const auto& entry : fs::directory_iterator(out)) {
       std::smatch match;
       const auto file = entry.path().filename().string();
-      if (std::regex_match(file, match, picture_name) && std::stoll(match[1].str()) >= n) {
-        fs::remove(entry.path());
+      if (std::regex_match(file, match, picture_name) && std::stoll(match[1].str()) >= n &&
+          std::stoll(match[1].str()) < train::kMaxPreviewSamples && entry.is_regular_file(ec) &&
+          !entry.is_symlink(ec)) {
+        stale.push_back(entry.path());
+      }
+    }
+    for (const auto& path : stale) {
+      if (!fs::remove(path, ec) && ec) {
+        std::cerr << "c2fmae_masks: "
+                  << with_hint("cannot remove " + path.string() + ", a picture of an earlier run: " +
+                                   ec.message(),
+                               "give an --out folder this user may write, or an empty one")
+                  << "\n";
+        return 1;
       }
     }
     write_npy((fs::path(out) / "masks.npy").string(), batch.mask.to(torch::kUInt8));

@@ -95,17 +95,26 @@ ModalityWeights CurriculumSchedule::loss_weights(double progress) const {
           at(Modality::kInstance, loss_weights_.instance), at(Modality::kRgb, loss_weights_.rgb)};
 }
 
+void check_generator_names(const config::CurriculumConfig& curriculum, config::Checker& c) {
+  const auto known = masking::generator_names();
+  for (size_t i = 0; i < curriculum.keyframes.size(); ++i) {
+    for (const auto& g : curriculum.keyframes[i].generators) {
+      c.require(masking::is_registered_generator(g.first),
+                "curriculum.keyframes[" + std::to_string(i) + "]." + g.first, g.second,
+                "unknown mask generator '" + g.first + "'",
+                config::did_you_mean(g.first, known, "generators"));
+    }
+  }
+}
+
 void check_curriculum_config(const config::CurriculumConfig& curriculum,
                              const config::ModelConfig& model, const config::MaskingConfig& masking,
                              config::Checker& c) {
-  const auto known = masking::generator_names();
+  check_generator_names(curriculum, c);
   const auto spec = masking::MaskSpec::from_config(model, masking);
   for (size_t i = 0; i < curriculum.keyframes.size(); ++i) {
     for (const auto& g : curriculum.keyframes[i].generators) {
       const auto key = "curriculum.keyframes[" + std::to_string(i) + "]." + g.first;
-      c.require(masking::is_registered_generator(g.first), key, g.second,
-                "unknown mask generator '" + g.first + "'",
-                config::did_you_mean(g.first, known, "generators"));
       const bool reads_maps = masking::make_generator(g.first, spec, masking)->needs().label_maps;
       c.require(!reads_maps || model.patch_size % kLabelDownsample == 0, "model.patch_size",
                 model.patch_size,
@@ -113,8 +122,9 @@ void check_curriculum_config(const config::CurriculumConfig& curriculum,
                     ") reads the label maps at 1/" + std::to_string(kLabelDownsample) +
                     " resolution, which needs a patch size that is a multiple of " +
                     std::to_string(kLabelDownsample),
-                "use patch 16, or only generators that read no map (random) in "
-                "curriculum.keyframes");
+                "use a patch that is a multiple of " + std::to_string(kLabelDownsample) +
+                    " and divides model.img_size (e.g. 16 for 224), or only generators that "
+                    "read no map (random) in curriculum.keyframes");
     }
   }
 }

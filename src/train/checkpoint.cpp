@@ -85,12 +85,11 @@ TrainingState load_checkpoint(const std::string& path, torch::nn::Module* model,
   torch::serialize::InputArchive archive;
   try {
     archive.load_from(path, torch::kCPU);  // a GPU run's checkpoint loads on any machine
-  } catch (const std::exception& e) {
+  } catch (const std::exception&) {
+    // LibTorch's reason (a zip reader's or unpickler's wording) says nothing a user can act on.
     throw std::runtime_error("checkpoint " + path +
-                             " is not a readable archive (truncated, or not written by "
-                             "c2fmae): " +
-                             first_line(error_text(e)).substr(
-                                 0, first_line(error_text(e)).find(" This is an internal")));
+                             " is not a readable archive (truncated, corrupt, or not written by "
+                             "c2fmae)");
   }
   auto read_int = [&](const char* key) {
     torch::Tensor t;

@@ -92,6 +92,12 @@ void check_run_length(const config::PretrainConfig& cfg, int64_t dataset_size) {
 }  // namespace
 
 void check_pretrain_config(const config::PretrainConfig& cfg) {
+  {
+    // Unknown generator names first: a misspelt name is the likeliest cause of any other
+    // curriculum complaint (e.g. a keyframe whose only known weights are 0).
+    config::Checker names(cfg.origins);
+    curriculum::check_generator_names(cfg.curriculum, names);
+  }
   cfg.validate();
   config::Checker c(cfg.origins);
   models::check_model_config(cfg.model, c);

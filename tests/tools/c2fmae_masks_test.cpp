@@ -209,12 +209,20 @@ TEST(Masks, PicturesOfAnEarlierLargerRunAreRemoved) {
   ASSERT_EQ(masks(args + " --count 4").exit_code, 0);
   fs::copy_file(dir + "/keep.txt", dir + "/out/notes.txt");
   ASSERT_TRUE(fs::exists(dir + "/out/sample_0003.png"));
+  // Entries that only look like ours stay: a folder, a symlink, a number no run writes.
+  fs::create_directories(dir + "/out/sample_0009.png/inside");
+  fs::create_symlink(dir + "/keep.txt", dir + "/out/sample_0005.png");
+  fs::copy_file(dir + "/keep.txt", dir + "/out/sample_9999.png");
   auto r = masks(args + " --count 2");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_TRUE(fs::exists(dir + "/out/sample_0001.png"));
   EXPECT_FALSE(fs::exists(dir + "/out/sample_0002.png"));
   EXPECT_FALSE(fs::exists(dir + "/out/sample_0003.png"));
   EXPECT_TRUE(fs::exists(dir + "/out/notes.txt"));  // files not ours are left alone
+  EXPECT_TRUE(fs::is_directory(dir + "/out/sample_0009.png/inside"));
+  EXPECT_TRUE(fs::is_symlink(dir + "/out/sample_0005.png"));
+  EXPECT_TRUE(fs::exists(dir + "/out/sample_9999.png"));
+  EXPECT_EQ(testing::read_text(dir + "/keep.txt"), "mine");
 }
 
 TEST(Masks, AFailedWriteExits1NamingTheFileAndTheReason) {

@@ -270,6 +270,19 @@ TEST(PretrainEngine, AnUnregisteredGeneratorIsAConfigErrorNamingIt) {
   }
 }
 
+TEST(PretrainEngine, AMisspeltGeneratorIsNamedBeforeAnyOtherCurriculumRule) {
+  auto cfg = config::load_config<config::PretrainConfig>(
+      {}, {"curriculum.keyframes=[{at: 0, random: 1}, {at: 0.5, Semantic: 0}]"});
+  try {
+    check_pretrain_config(cfg);
+    ADD_FAILURE() << "accepted an unknown generator";
+  } catch (const config::ConfigError& e) {
+    EXPECT_EQ(e.key(), "curriculum.keyframes[1].Semantic");
+    EXPECT_NE(std::string(e.what()).find("did you mean 'semantic'"), std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(PretrainEngine, DefaultLossWeightsKeepTheTermsWithin3xAtTheStart) {
   // The demo's shape (ViT-tiny encoder, 128-wide decoder) at 224 px, with the synthetic
   // shapes' 10 classes and with COCO's 133 (the ViT-B recipes).

@@ -46,6 +46,9 @@ class CurriculumSchedule {
   ModalityWeights loss_weights_;
 };
 
+/// Every generator name a keyframe gives is registered (the error lists the known ones).
+void check_generator_names(const config::CurriculumConfig& curriculum, config::Checker& c);
+
 /// The curriculum section's rules that need the registered generators: every name a
 /// keyframe gives is one (the error lists the known ones), and a generator that reads the
 /// label maps gets a patch they divide into (model.patch_size a multiple of

@@ -3,7 +3,6 @@
 #include <torch/torch.h>
 
 #include "c2fmae/core/modality.h"
-#include "c2fmae/core/patchify.h"
 
 namespace c2fmae::models {
 

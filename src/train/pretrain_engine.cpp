@@ -174,16 +174,17 @@ PretrainEngine::Impl::Impl(const config::PretrainConfig& config)
   auto dataset = data::make_dataset(cfg.data, seed);
   check_run_length(cfg, dataset->size());
   accum = cfg.optim.accum_steps;
-  auto options = data::loader_options(cfg.data, cfg.model.img_size, seed);
-  steps_per_epoch = dataset->size() / (options.batch_size * options.num_shards) / accum;
-  total_steps = cfg.train.epochs * steps_per_epoch;
   // The loader's threads turn each batch into what the step reads: label maps at the label
   // resolution, canonical instance ids, the mask, and the visible and masked token indices
-  // (so the step itself never reads them back from the device).
+  // (so the step itself never reads them back from the device). The transform reads
+  // accum and total_steps, set below before any batch is asked for.
+  auto options = data::loader_options(cfg.data, cfg.model.img_size, seed);
   options.max_instances = cfg.model.instance_slots;
   options.pin_memory = device.is_cuda();
   options.transform = [this](Batch& batch, int64_t micro_step) { mask_batch(batch, micro_step); };
   loader = std::make_unique<data::BatchLoader>(dataset, options);
+  steps_per_epoch = loader->steps_per_epoch() / accum;
+  total_steps = cfg.train.epochs * steps_per_epoch;
   effective_batch = cfg.data.batch_size * accum;  // x processes once distributed
   lr_schedule = optim::make_schedule(cfg.optim, steps_per_epoch, total_steps, effective_batch);
   torch::manual_seed(seed);  // weight initialisation

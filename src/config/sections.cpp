@@ -175,23 +175,27 @@ void LossConfig::validate(Checker& c) const {
 }
 
 void DataConfig::validate(Checker& c) const {
-  c.require(source == "synthetic", "data.source", source,
-            one_of(source, {"folder", "shards"}) ? "this reader is not implemented yet"
-                                                 : "unknown data source",
-            "use synthetic (folder and shard readers are planned; c2fmae_make_synthetic already "
-            "writes the folder layout)");
-  // Keys of features that have not landed: accepted only at their defaults, so that no
-  // value is silently ignored.
-  c.require(root.empty(), "data.root", root,
-            "is read by the folder and shards sources, which are not implemented yet",
-            "leave data.root unset with data.source = synthetic");
-  c.require(max_bad_fraction == DataConfig().max_bad_fraction, "data.max_bad_fraction",
-            max_bad_fraction,
-            "bad-sample skipping comes with the folder and shards sources, not implemented yet "
-            "(the synthetic source has no bad samples)",
-            "leave data.max_bad_fraction at its default");
+  c.require(one_of(source, {"synthetic", "folder", "shards"}), "data.source", source,
+            "unknown data source",
+            "use synthetic, folder (root/<split>/{rgb,semseg,instance}/<class>/ or an "
+            "ImageFolder) or shards (written by c2fmae_pack)");
+  const bool files = source == "folder" || source == "shards";
+  c.require(!files || !root.empty(), "data.root", root,
+            "data.source = " + source + " reads its samples from data.root",
+            "set data.root to the dataset folder (the one that holds " +
+                std::string(source == "shards" ? "<split>.index" : "<split>/") + ")");
+  c.require(files || root.empty(), "data.root", root,
+            "is read by the folder and shards sources, not by " + source,
+            "leave data.root unset with data.source = " + source);
+  c.require(!split.empty() && split.find('/') == std::string::npos, "data.split", split,
+            "must be a folder or shard-set name without '/'", "e.g. train");
+  require_range(c, "data.max_bad_fraction", max_bad_fraction, 0.0, 1.0,
+                "e.g. 0.01; 0 stops at the first bad sample");
   require_range(c, "data.batch_size", batch_size, 1, 65536, "MAE: 256 per GPU");
   require_range(c, "data.num_workers", num_workers, 0, 1024, "e.g. 8");
+  require_range(c, "data.prefetch", prefetch, 1, 64, "e.g. 2");
+  c.require(one_of(interpolation, {"bicubic", "bilinear"}), "data.interpolation", interpolation,
+            "unknown interpolation", "use bicubic (MAE) or bilinear");
   require_range(c, "data.synthetic_samples", synthetic_samples, 1,
                 int64_t{std::numeric_limits<int32_t>::max()}, "ImageNet-1k: 1281167");
   c.require(crop_scale_min > 0 && crop_scale_min <= crop_scale_max && crop_scale_max <= 1,

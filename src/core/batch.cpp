@@ -14,6 +14,7 @@ Batch map_fields(const Batch& in, Fn fn) {
   out.instance = apply(in.instance);
   out.label = apply(in.label);
   out.mask = apply(in.mask);
+  out.position = apply(in.position);
   return out;
 }
 
@@ -32,6 +33,7 @@ Batch Batch::to(const torch::Device& device, bool non_blocking) const {
   };
   auto out = map_fields(*this, move);
   out.visible = move(visible);
+  out.data_skipped = data_skipped;
   for (const auto& rows : masked) out.masked.push_back(move(rows));
   return out;
 }

@@ -27,11 +27,18 @@ masking::MaskNeeds CurriculumMasker::needs() const {
 
 torch::Tensor CurriculumMasker::make_mask(const masking::MaskInputs& inputs,
                                           const GeneratorWeights& weights, uint64_t seed,
-                                          int64_t step) const {
+                                          int64_t step, int64_t global_offset,
+                                          int64_t global_size) const {
   const int64_t b = inputs.size();
+  if (global_size == 0) global_size = b;
+  TORCH_CHECK(global_offset >= 0 && global_offset + b <= global_size, "make_mask: samples [",
+              global_offset, ", ", global_offset + b, ") outside a global batch of ", global_size);
   std::vector<double> w;
   for (const auto& name : names_) w.push_back(weights.of(name));
-  const auto assignment = assign_generators(w, b, seed, step);
+  // Generators are assigned over the global batch; this batch takes its slice.
+  auto assignment = assign_generators(w, global_size, seed, step);
+  assignment.erase(assignment.begin(), assignment.begin() + global_offset);
+  assignment.resize(b);
   // Generators read only the label maps: leave the images out of the per-generator slices.
   masking::MaskInputs maps = inputs;
   if (maps.batch.semantic.defined() || maps.batch.instance.defined() ||

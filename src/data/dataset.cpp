@@ -1,12 +1,33 @@
 #include "c2fmae/data/dataset.h"
 
+#include "c2fmae/core/usage_error.h"
+#include "c2fmae/data/folder_dataset.h"
+#include "c2fmae/data/shard_dataset.h"
 #include "c2fmae/data/synthetic_shapes.h"
 
 namespace c2fmae::data {
 
-std::shared_ptr<const Dataset> make_dataset(const config::DataConfig& data, uint64_t seed) {
-  // data.source is validated: synthetic is the only source that has landed.
-  return std::make_shared<SyntheticShapes>(data.synthetic_samples, seed);
+std::shared_ptr<const Dataset> make_dataset(const config::DataConfig& data, uint64_t seed,
+                                            const std::string& split) {
+  if (data.source == "synthetic") {
+    return std::make_shared<SyntheticShapes>(data.synthetic_samples, seed);
+  }
+  // A dataset that cannot be opened is a problem with what the user asked for (exit 2),
+  // found before any run directory is touched.
+  try {
+    if (data.source == "folder") return std::make_shared<FolderDataset>(data.root, split);
+    if (data.source == "shards") return std::make_shared<ShardDataset>(data.root, split);
+  } catch (const DatasetError& e) {
+    throw UsageError(with_hint(
+        "data.root = " + data.root + " (data.source = " + data.source + ", split " + split +
+            "): " + e.what(),
+        data.source == "shards"
+            ? "pack a folder dataset with c2fmae_pack --root DIR --out " + data.root +
+                  " --split " + split + ", or point data.root at a shard folder"
+            : "point data.root at a folder holding " + split +
+                  "/{rgb,semseg,instance}/<class>/ or " + split + "/<class>/"));
+  }
+  throw UsageError("data.source = " + data.source + ": unknown data source");
 }
 
 void check_data_config(const config::DataConfig& data, const config::ModelConfig& model,

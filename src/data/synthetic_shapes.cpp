@@ -206,4 +206,37 @@ Sample SyntheticShapes::get(int64_t index, const Augmentation& aug, int64_t size
   return out;
 }
 
+std::string SyntheticShapes::describe(int64_t index) const {
+  return c10::str("synthetic sample ", index);
+}
+
+int64_t SyntheticShapes::load(int64_t index, uint64_t seed, const SampleOptions& options,
+                              const SampleSlot& slot) const {
+  const auto aug = draw_augmentation(seed, 1.0, 1.0, options.augmentation);
+  const auto s = get(index, aug, options.img_size);
+  const int64_t size = options.img_size, plane = size * size;
+  const auto* rgb = s.rgb.data_ptr<uint8_t>();
+  for (int64_t c = 0; c < 3; ++c) {
+    for (int64_t k = 0; k < plane; ++k) {
+      slot.rgb[c * plane + k] =
+          (static_cast<float>(rgb[c * plane + k]) / 255.0f - kImageNetMean[c]) / kImageNetStd[c];
+    }
+  }
+  if (options.masks) {
+    // The label resolution takes every (size / label_size)-th pixel, as downsample_labels.
+    TORCH_CHECK(options.label_size > 0 && size % options.label_size == 0,
+                "SyntheticShapes: label size ", options.label_size, " does not divide ", size);
+    const int64_t step = size / options.label_size, n = options.label_size;
+    const auto* sem = s.semantic.data_ptr<int64_t>();
+    const auto* ins = s.instance.data_ptr<int64_t>();
+    for (int64_t i = 0; i < n; ++i) {
+      for (int64_t j = 0; j < n; ++j) {
+        slot.semantic[i * n + j] = sem[i * step * size + j * step];
+        slot.instance[i * n + j] = ins[i * step * size + j * step];
+      }
+    }
+  }
+  return s.label;
+}
+
 }  // namespace c2fmae::data

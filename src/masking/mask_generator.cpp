@@ -1,5 +1,7 @@
 #include "c2fmae/masking/mask_generator.h"
 
+#include "c2fmae/core/seeding.h"
+
 namespace c2fmae::masking {
 
 MaskSpec MaskSpec::from_config(const config::ModelConfig& model,
@@ -10,6 +12,13 @@ MaskSpec MaskSpec::from_config(const config::ModelConfig& model,
   spec.grid = model.grid_size();
   spec.num_visible = masking.num_visible;
   return spec;
+}
+
+uint64_t MaskInputs::sample_seed(uint64_t seed, int64_t i) const {
+  const auto& pos = batch.position;
+  const auto key = pos.defined() ? static_cast<uint64_t>(pos.accessor<int64_t, 1>()[i])
+                                 : static_cast<uint64_t>(i);
+  return mix_seed({seed, key});
 }
 
 MaskInputs MaskInputs::select(const torch::Tensor& index) const {

@@ -20,7 +20,7 @@ torch::Tensor RandomGenerator::generate(const MaskInputs& inputs, uint64_t seed)
   auto acc = mask.accessor<bool, 3>();
   const std::vector<int64_t> capacity(m, l);
   for (int64_t i = 0; i < b; ++i) {
-    Rng rng(mix_seed({seed, static_cast<uint64_t>(i)}));
+    Rng rng(inputs.sample_seed(seed, i));
     const auto counts = split_budget(rng, alpha_, spec_.num_visible, capacity);
     for (int64_t j = 0; j < m; ++j) {
       std::vector<int64_t> patches(l);

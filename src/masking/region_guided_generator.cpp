@@ -161,7 +161,7 @@ torch::Tensor RegionGuidedGenerator::generate(const MaskInputs& inputs, uint64_t
   const auto target = static_cast<int64_t>(
       std::ceil(options_.hide_ratio * static_cast<double>(l) - kRoundingSlack));
   for (int64_t i = 0; i < b; ++i) {
-    Rng rng(mix_seed({seed, static_cast<uint64_t>(i)}));
+    Rng rng(inputs.sample_seed(seed, i));
     std::vector<int64_t> row(l);
     std::vector<bool> in_region(l);
     for (int64_t k = 0; k < l; ++k) row[k] = lab[i][k], in_region[k] = is_region(row[k]);

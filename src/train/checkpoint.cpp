@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include <sstream>
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -37,6 +39,17 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model,
   archive.write("state.step", scalar(state.step));
   archive.write("state.nonfinite_total", scalar(state.nonfinite_total));
   archive.write("state.config", c10::IValue(state.config_yaml));
+  if (!state.counters.empty()) {
+    // Names and values as two parallel entries: the archive stores tensors and strings.
+    std::string names;
+    std::vector<int64_t> values;
+    for (const auto& [name, value] : state.counters) {
+      names += (names.empty() ? "" : "\n") + name;
+      values.push_back(value);
+    }
+    archive.write("state.counter_names", c10::IValue(names));
+    archive.write("state.counter_values", torch::tensor(values, torch::kLong));
+  }
   archive.write("rng.cpu", torch::globalContext().defaultGenerator(torch::kCPU).get_state());
   if (torch::cuda::is_available()) {
     archive.write("rng.cuda", torch::globalContext().defaultGenerator(torch::kCUDA).get_state());
@@ -104,6 +117,21 @@ TrainingState load_checkpoint(const std::string& path, torch::nn::Module* model,
   state.nonfinite_total = read_int("state.nonfinite_total");
   c10::IValue config;
   if (archive.try_read("state.config", config)) state.config_yaml = config.toStringRef();
+  c10::IValue counter_names;
+  torch::Tensor counter_values;
+  if (archive.try_read("state.counter_names", counter_names) &&
+      archive.try_read("state.counter_values", counter_values)) {
+    std::vector<std::string> names;
+    std::stringstream text(counter_names.toStringRef());
+    for (std::string name; std::getline(text, name);) names.push_back(name);
+    counter_values = counter_values.to(torch::kLong).contiguous();
+    if (counter_values.dim() != 1 || counter_values.numel() != static_cast<int64_t>(names.size())) {
+      throw std::runtime_error("checkpoint " + path + " has a damaged counter list");
+    }
+    for (size_t i = 0; i < names.size(); ++i) {
+      state.counters[names[i]] = counter_values[static_cast<int64_t>(i)].item<int64_t>();
+    }
+  }
   if (check) check(state);
   if (model) {
     torch::NoGradGuard no_grad;

@@ -1,5 +1,7 @@
 #include "c2fmae/train/mask_preview.h"
 
+#include <numeric>
+
 #include <torch/torch.h>
 
 #include <cmath>
@@ -44,7 +46,7 @@ MaskPreview make_mask_preview(const config::PretrainConfig& cfg,
     throw UsageError(with_hint("count " + std::to_string(options.count) +
                                    " is more than the dataset's " +
                                    std::to_string(dataset->size()) + " samples",
-                               "lower the count, or raise data.synthetic_samples"));
+                               cfg.data.source == "synthetic" ? "lower the count, or raise data.synthetic_samples" : "lower the count"));
   }
   const auto spec = masking::MaskSpec::from_config(cfg.model, cfg.masking);
   const auto generator = masking::make_generator(options.generator, spec, cfg.masking);
@@ -62,12 +64,24 @@ MaskPreview make_mask_preview(const config::PretrainConfig& cfg,
                                    "' reads a patch affinity or part ids computed from a model",
                                "preview a generator that reads only the label maps"));
   }
-  std::vector<data::Sample> samples;
-  for (int64_t i = 0; i < options.count; ++i) {
-    samples.push_back(dataset->get(i, data::Augmentation{}, cfg.model.img_size));
+  if (!dataset->has_masks()) {
+    throw UsageError(with_hint("data.source = " + cfg.data.source + " at " + cfg.data.root +
+                                   " has no semantic and instance maps to show",
+                               "point data.root at a dataset in MultiMAE's layout"));
   }
+  data::SampleOptions read;  // whole images, as stored
+  read.img_size = read.label_size = cfg.model.img_size;
+  read.augmentation.enabled = false;
+  read.interpolation = cfg.data.interpolation == "bilinear" ? data::Interpolation::kBilinear
+                                                             : data::Interpolation::kBicubic;
+  std::vector<int64_t> indices(options.count);
+  std::iota(indices.begin(), indices.end(), 0);
   MaskPreview preview;
-  preview.batch = data::collate(samples);
+  try {
+    preview.batch = data::read_batch(*dataset, indices, read, seed);
+  } catch (const data::BadSample& e) {
+    throw std::runtime_error(std::string("cannot read the sample ") + e.what());
+  }
   // The maps as training reads them: label resolution, canonical instance ids.
   data::prepare_training_labels(preview.batch, cfg.model.instance_slots);
   masking::MaskInputs inputs(preview.batch);

@@ -9,6 +9,8 @@
 
 #include "c2fmae/core/log.h"
 #include "c2fmae/core/mask.h"
+#include "c2fmae/core/modality.h"
+#include "c2fmae/core/usage_error.h"
 #include "c2fmae/core/seeding.h"
 #include "c2fmae/curriculum/curriculum_masker.h"
 #include "c2fmae/curriculum/curriculum_schedule.h"
@@ -123,6 +125,9 @@ struct PretrainEngine::Impl {
   models::C2fmae model{nullptr};
   std::unique_ptr<optim::AdamW> optimizer;
   bool initial_terms_logged = false;
+  int64_t dataset_size = 0;
+  int64_t data_skipped = 0;  ///< bad samples replaced so far in the run (checkpointed)
+  int64_t data_read = 0;     ///< samples read so far in the run, bad ones included
 
   /// Step 2 of train_step: every micro-batch's forward, loss and backward (gradients
   /// accumulate, averaged over the micro-batches). Returns [accum, 1 + M] on the device:
@@ -130,7 +135,9 @@ struct PretrainEngine::Impl {
   torch::Tensor forward_backward(int64_t step, const ModalityWeights& loss_weights) {
     std::vector<torch::Tensor> rows;
     for (int64_t k = 0; k < accum; ++k) {
-      auto batch = loader->batch(step * accum + k).to(device, /*non_blocking=*/true);
+      auto batch = loader->batch(step * accum + k);
+      count_bad_samples(batch);
+      batch = batch.to(device, /*non_blocking=*/true);
       losses::LossTerms terms;
       {
         AutocastScope scope(autocast);
@@ -146,6 +153,23 @@ struct PretrainEngine::Impl {
     return torch::stack(rows);
   }
 
+  /// Adds a batch to the bad-sample counts; stops the run (std::runtime_error) once the bad
+  /// fraction passes data.max_bad_fraction, judged over at least min(1000, dataset size)
+  /// samples read so that one early bad file does not stop a run.
+  void count_bad_samples(const Batch& batch) {
+    data_skipped += batch.data_skipped;
+    data_read += batch.size() + batch.data_skipped;
+    const double judged = static_cast<double>(std::max(data_read, std::min<int64_t>(1000, dataset_size)));
+    if (static_cast<double>(data_skipped) > cfg.data.max_bad_fraction * judged) {
+      throw std::runtime_error(c10::str(
+          data_skipped, " of the ", data_read, " samples read so far were bad (skipped and "
+          "replaced), more than data.max_bad_fraction = ", cfg.data.max_bad_fraction,
+          "; train.log names each bad file\nhint: repair or remove the bad files (or repack "
+          "the shards), or raise data.max_bad_fraction; the run resumes from its last "
+          "checkpoint with --resume auto"));
+    }
+  }
+
   /// Training progress at optimizer step `step`.
   double progress(int64_t step) const {
     return static_cast<double>(step) / static_cast<double>(total_steps);
@@ -156,8 +180,10 @@ struct PretrainEngine::Impl {
     const int64_t step = micro_step / accum, k = micro_step % accum;
     masking::MaskInputs inputs(batch);
     inputs.progress = progress(step);
+    // One process reads the whole global batch (shard 0 of 1).
     batch.mask = masker.make_mask(inputs, curriculum.generator_weights(inputs.progress),
-                                  mix_seed({seed, static_cast<uint64_t>(k)}), step);
+                                  mix_seed({seed, static_cast<uint64_t>(k)}), step,
+                                  /*global_offset=*/0, /*global_size=*/batch.size());
     attach_token_indices(batch);
   }
 };
@@ -171,15 +197,29 @@ PretrainEngine::Impl::Impl(const config::PretrainConfig& config)
       masker(masking::MaskSpec::from_config(cfg.model, cfg.masking), cfg.masking,
              curriculum.generator_names()),
       loss_fn(cfg.model, cfg.loss) {
-  auto dataset = data::make_dataset(cfg.data, seed);
+  auto dataset = data::make_dataset(cfg.data, seed, cfg.data.split);
+  dataset_size = dataset->size();
   check_run_length(cfg, dataset->size());
+  // Label maps are read when a modality or a generator reads them.
+  const bool maps = cfg.model.has(Modality::kSemantic) || cfg.model.has(Modality::kInstance) ||
+                    masker.needs().label_maps;
+  if (maps && !dataset->has_masks()) {
+    throw UsageError(with_hint(
+        "data.root = " + cfg.data.root + " holds images only (an ImageFolder), but the model's "
+        "modalities or the curriculum's generators read semantic and instance maps",
+        "use a dataset in MultiMAE's layout (<split>/{rgb,semseg,instance}/<class>/), or "
+        "pre-train RGB only with random masking (model.modalities: [rgb], a curriculum of "
+        "random)"));
+  }
   accum = cfg.optim.accum_steps;
   // The loader's threads turn each batch into what the step reads: label maps at the label
   // resolution, canonical instance ids, the mask, and the visible and masked token indices
   // (so the step itself never reads them back from the device). The transform reads
   // accum and total_steps, set below before any batch is asked for.
   auto options = data::loader_options(cfg.data, cfg.model.img_size, seed);
-  options.max_instances = cfg.model.instance_slots;
+  options.masks = maps;
+  options.max_instances = maps ? cfg.model.instance_slots : 0;
+  if (cfg.model.has(Modality::kSemantic)) options.num_semantic_classes = cfg.model.num_semantic_classes;
   options.pin_memory = device.is_cuda();
   options.transform = [this](Batch& batch, int64_t micro_step) { mask_batch(batch, micro_step); };
   loader = std::make_unique<data::BatchLoader>(dataset, options);
@@ -297,8 +337,22 @@ StepOutcome PretrainEngine::run_step(int64_t step) {
   out.metrics.add("lr", s.lr);
   for (const auto& [name, w] : s.generator_weights) out.metrics.add("w_" + name, w);
   out.metrics.add("grad_norm", s.grad_norm);
+  out.metrics.add("data_skipped", impl_->data_skipped);
   out.summary = c10::str("(", terms, ") lr ", s.lr);
   return out;
+}
+
+std::map<std::string, int64_t> PretrainEngine::counters() const {
+  return {{"data_skipped", impl_->data_skipped}, {"data_read", impl_->data_read}};
+}
+
+void PretrainEngine::restore_counters(const std::map<std::string, int64_t>& counters) {
+  auto get = [&](const char* name) {
+    const auto it = counters.find(name);
+    return it == counters.end() ? int64_t{0} : it->second;
+  };
+  impl_->data_skipped = get("data_skipped");
+  impl_->data_read = get("data_read");
 }
 
 int64_t PretrainEngine::total_steps() const { return impl_->total_steps; }

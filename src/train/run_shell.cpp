@@ -180,6 +180,7 @@ void RunShell::Impl::resume_if_asked(Engine& engine) {
   }
   state.step = loaded.step;
   state.nonfinite_total = loaded.nonfinite_total;
+  engine.restore_counters(loaded.counters);
   log::info(c10::str("resumed from ", path, " at step ", state.step));
 }
 
@@ -196,6 +197,7 @@ void RunShell::Impl::print_start_table(const Engine& engine) const {
 
 std::string RunShell::Impl::save(Engine& engine, int64_t step) {
   state.step = step;
+  state.counters = engine.counters();
   if (!options.writer) return "";
   return checkpoints->save(engine.module(), engine.optimizer(), state);
 }

@@ -64,5 +64,30 @@ TEST(CurriculumMasker, SplitsTheBatchOverAnyNumberOfGenerators) {
   EXPECT_THROW(CurriculumMasker(spec, cfg.masking, {"nonesuch"}), std::invalid_argument);
 }
 
+TEST(CurriculumMasker, ShardsOfAGlobalBatchAreMaskedAsTheWholeBatch) {
+  // Samples keyed by their global position: a batch of 8 masked whole equals its two halves
+  // masked as slices of the global batch (two processes of batch 4).
+  auto cfg = small_config();
+  const auto spec = masking::MaskSpec::from_config(cfg.model, cfg.masking);
+  CurriculumMasker masker(spec, cfg.masking, {"random", "instance", "semantic"});
+  auto batch = testing::random_maps(8, 64, 4, 3);
+  batch.position = torch::arange(100, 108, torch::kLong);
+  GeneratorWeights w{{"random", "instance", "semantic"}, {0.4, 0.3, 0.3}};
+  const auto whole = masker.make_mask(batch, w, 11, 4);
+  using torch::indexing::Slice;
+  for (int64_t half = 0; half < 2; ++half) {
+    auto part = batch.select(torch::arange(4 * half, 4 * half + 4, torch::kLong));
+    EXPECT_TRUE(masker.make_mask(part, w, 11, 4, 4 * half, 8)
+                    .equal(whole.index({Slice(4 * half, 4 * half + 4)})))
+        << half;
+  }
+  // Keyed by position, not by the slot: the same sample elsewhere in a batch draws alike.
+  auto reversed = batch.select(torch::arange(7, -1, -1, torch::kLong));
+  GeneratorWeights random_only{{"random", "instance", "semantic"}, {1.0, 0.0, 0.0}};
+  EXPECT_TRUE(masker.make_mask(reversed, random_only, 11, 4)
+                  .equal(masker.make_mask(batch, random_only, 11, 4).flip(0)));
+  EXPECT_THROW(masker.make_mask(batch, w, 11, 4, 4, 8), c10::Error);  // past the global batch
+}
+
 }  // namespace
 }  // namespace c2fmae::curriculum

@@ -1,9 +1,13 @@
 #include "c2fmae/data/batch_loader.h"
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <mutex>
 #include <set>
 #include <thread>
 
+#include "c2fmae/core/log.h"
 #include "c2fmae/core/patchify.h"
 #include "c2fmae/data/instance_ids.h"
 
@@ -54,7 +58,7 @@ TEST(BatchLoader, BatchesAreAPureFunctionOfTheStep) {
   EXPECT_FALSE(y1.rgb.equal(x.rgb));
 }
 
-TEST(BatchLoader, CollateNormalisesWithImageNetStatistics) {
+TEST(BatchLoader, CollateNormalisesWithImageNetStatistics) {  // NOLINT
   Sample s;
   s.rgb = torch::full({3, 2, 2}, 255, torch::kUInt8);
   s.semantic = torch::zeros({2, 2}, torch::kLong);
@@ -66,17 +70,21 @@ TEST(BatchLoader, CollateNormalisesWithImageNetStatistics) {
   EXPECT_EQ(b.label[1].item<int64_t>(), 3);
 }
 
-/// Synthetic shapes, except that one index fails to load.
+/// Synthetic shapes, except that some indices fail: `broken` with an error that is not bad
+/// data (a bug), `bad` as bad data (BadSample).
 class FailingDataset : public SyntheticShapes {
  public:
-  FailingDataset(int64_t size, int64_t bad) : SyntheticShapes(size, 0), bad_(bad) {}
-  Sample get(int64_t index, const Augmentation& aug, int64_t size) const override {
-    if (index == bad_) throw std::runtime_error("cannot decode image");
-    return SyntheticShapes::get(index, aug, size);
+  FailingDataset(int64_t size, std::set<int64_t> broken, std::set<int64_t> bad = {})
+      : SyntheticShapes(size, 0), broken_(std::move(broken)), bad_(std::move(bad)) {}
+  int64_t load(int64_t index, uint64_t seed, const SampleOptions& options,
+               const SampleSlot& slot) const override {
+    if (broken_.count(index)) throw std::runtime_error("cannot decode image");
+    if (bad_.count(index)) throw BadSample("truncated JPEG");
+    return SyntheticShapes::load(index, seed, options, slot);
   }
 
  private:
-  int64_t bad_;
+  std::set<int64_t> broken_, bad_;
 };
 
 TEST(BatchLoader, AFailingSampleIsAnErrorNamingItOnEveryThreadCount) {
@@ -84,18 +92,143 @@ TEST(BatchLoader, AFailingSampleIsAnErrorNamingItOnEveryThreadCount) {
     auto o = options(0, 1);
     o.num_workers = workers;
     auto probe = std::make_shared<SyntheticShapes>(16, 0);
-    const int64_t bad = BatchLoader(probe, o).indices(1)[2];
-    BatchLoader loader(std::make_shared<FailingDataset>(16, bad), o);
+    const int64_t broken = BatchLoader(probe, o).indices(1)[2];
+    BatchLoader loader(std::make_shared<FailingDataset>(16, std::set<int64_t>{broken}), o);
     EXPECT_NO_THROW(loader.batch(0));  // prefetches step 1 in the background
     try {
       loader.batch(1);
       ADD_FAILURE() << "no error with " << workers << " workers";
     } catch (const std::runtime_error& e) {
       const std::string what = e.what();
-      EXPECT_NE(what.find("sample " + std::to_string(bad) + " of micro-batch 1"), std::string::npos) << what;
+      EXPECT_NE(what.find("sample " + std::to_string(broken)), std::string::npos) << what;
+      EXPECT_NE(what.find("of micro-batch 1"), std::string::npos) << what;
       EXPECT_NE(what.find("cannot decode image"), std::string::npos) << what;
     }
     EXPECT_NO_THROW(loader.batch(2));  // the loader stays usable
+  }
+}
+
+TEST(BatchLoader, BadSamplesAreReplacedCountedAndLoggedOnce) {
+  const auto log_path = ::testing::TempDir() + "bad_samples_" + std::to_string(::getpid()) + ".log";
+  std::remove(log_path.c_str());
+  log::add_file_sink(log_path);
+  auto o = options(0, 1);
+  o.batch_size = 8;
+  auto probe = std::make_shared<SyntheticShapes>(16, 0);
+  const auto first = BatchLoader(probe, o).indices(0);
+  const std::set<int64_t> bad = {first[1], first[5]};
+  BatchLoader loader(std::make_shared<FailingDataset>(16, std::set<int64_t>{}, bad), o);
+  BatchLoader clean(probe, o);
+  int64_t skipped = 0;
+  for (int64_t step = 0; step < 6; ++step) {  // three epochs: every sample read 3 times
+    auto b = loader.batch(step);
+    skipped += b.data_skipped;
+    EXPECT_EQ(b.size(), 8);
+    EXPECT_GE(b.data_skipped, 0);
+    // Good samples are untouched; bad ones were replaced by some other good sample.
+    auto c = clean.batch(step);
+    const auto idx = loader.indices(step);
+    for (int64_t i = 0; i < 8; ++i) {
+      if (bad.count(idx[i])) {
+        EXPECT_FALSE(b.rgb[i].equal(c.rgb[i])) << "step " << step << " slot " << i;
+      } else {
+        EXPECT_TRUE(b.rgb[i].equal(c.rgb[i])) << "step " << step << " slot " << i;
+      }
+    }
+  }
+  EXPECT_GE(skipped, 6);  // each bad index at least once per epoch (more if drawn as a replacement)
+  log::remove_file_sink(log_path);
+  const auto text = c2fmae::testing::read_text(log_path);
+  for (const auto index : bad) {
+    const auto line = "skipping bad sample synthetic sample " + std::to_string(index) + ": truncated JPEG";
+    const auto at = text.find(line);
+    EXPECT_NE(at, std::string::npos) << text;
+    EXPECT_EQ(text.find(line, at + 1), std::string::npos) << "logged twice: " << text;
+  }
+  // The replacements are a function of the position: a second loader replaces alike.
+  BatchLoader again(std::make_shared<FailingDataset>(16, std::set<int64_t>{}, bad), o);
+  EXPECT_TRUE(again.batch(0).rgb.equal(BatchLoader(std::make_shared<FailingDataset>(16, std::set<int64_t>{}, bad), o).batch(0).rgb));
+  std::remove(log_path.c_str());
+}
+
+TEST(BatchLoader, AnAllBadDatasetFailsAfterBoundedReplacements) {
+  auto o = options(0, 1);
+  o.max_replacements = 5;
+  std::set<int64_t> all;
+  for (int64_t i = 0; i < 16; ++i) all.insert(i);
+  BatchLoader loader(std::make_shared<FailingDataset>(16, std::set<int64_t>{}, all), o);
+  try {
+    loader.batch(0);
+    ADD_FAILURE() << "no error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("5 replacements"), std::string::npos) << e.what();
+  }
+}
+
+TEST(BatchLoader, EverySampleOncePerEpochOnOneTwoAndThreeShards) {
+  auto ds = std::make_shared<SyntheticShapes>(50, 0);
+  for (const int64_t shards : {1, 2, 3}) {
+    std::vector<std::unique_ptr<BatchLoader>> loaders;
+    for (int64_t r = 0; r < shards; ++r) {
+      auto o = options(r, shards);
+      o.batch_size = 4;
+      loaders.push_back(std::make_unique<BatchLoader>(ds, o));
+    }
+    const int64_t steps = loaders[0]->steps_per_epoch();
+    EXPECT_EQ(steps, 50 / (4 * shards));
+    for (int64_t epoch = 0; epoch < 2; ++epoch) {
+      std::set<int64_t> seen, positions;
+      for (int64_t step = epoch * steps; step < (epoch + 1) * steps; ++step) {
+        for (auto& l : loaders) {
+          for (auto i : l->indices(step)) EXPECT_TRUE(seen.insert(i).second) << i;
+          for (auto p : l->positions(step)) EXPECT_TRUE(positions.insert(p).second) << p;
+        }
+      }
+      // drop_last: all but the last partial global batch, each once.
+      EXPECT_EQ(static_cast<int64_t>(seen.size()), steps * 4 * shards) << shards << " shards";
+      EXPECT_EQ(*positions.begin(), epoch * steps * 4 * shards);
+      EXPECT_EQ(*positions.rbegin(), (epoch + 1) * steps * 4 * shards - 1);
+    }
+  }
+}
+
+TEST(BatchLoader, ShardsDrawWhatOneLoaderOfTheGlobalBatchDraws) {
+  // Two shards of batch 4 read, augment and position exactly what one loader of batch 8
+  // does, slot for slot, so the run is the same on any number of processes.
+  auto ds = std::make_shared<SyntheticShapes>(40, 0);
+  auto whole = options(0, 1);
+  whole.batch_size = 8;
+  BatchLoader one(ds, whole);
+  std::vector<std::unique_ptr<BatchLoader>> two;
+  for (int64_t r = 0; r < 2; ++r) {
+    auto o = options(r, 2);
+    o.batch_size = 4;
+    two.push_back(std::make_unique<BatchLoader>(ds, o));
+  }
+  for (const int64_t step : {0, 3, 6}) {  // across an epoch boundary (5 steps per epoch)
+    auto g = one.batch(step);
+    for (int64_t r = 0; r < 2; ++r) {
+      auto b = two[r]->batch(step);
+      using torch::indexing::Slice;
+      EXPECT_TRUE(b.rgb.equal(g.rgb.index({Slice(4 * r, 4 * r + 4)}))) << step << " " << r;
+      EXPECT_TRUE(b.position.equal(g.position.index({Slice(4 * r, 4 * r + 4)})));
+      EXPECT_TRUE(b.instance.equal(g.instance.index({Slice(4 * r, 4 * r + 4)})));
+    }
+  }
+}
+
+TEST(BatchLoader, AMidEpochRestartContinuesInTheSameOrder) {
+  auto ds = std::make_shared<SyntheticShapes>(64, 0);
+  auto o = options(0, 1);
+  BatchLoader run(ds, o);
+  std::vector<Batch> uninterrupted;
+  for (int64_t step = 0; step < 10; ++step) uninterrupted.push_back(run.batch(step));
+  BatchLoader resumed(ds, o);  // a new process resuming at step 7 (epoch 0 has 16 steps)
+  for (int64_t step = 7; step < 10; ++step) {
+    auto b = resumed.batch(step);
+    EXPECT_TRUE(b.rgb.equal(uninterrupted[step].rgb)) << step;
+    EXPECT_TRUE(b.label.equal(uninterrupted[step].label)) << step;
+    EXPECT_TRUE(b.position.equal(uninterrupted[step].position)) << step;
   }
 }
 

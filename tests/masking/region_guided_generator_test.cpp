@@ -5,7 +5,7 @@
 
 #include "c2fmae/core/mask.h"
 #include "c2fmae/core/patchify.h"
-#include "c2fmae/data/dataset.h"
+#include "c2fmae/data/synthetic_shapes.h"
 #include "c2fmae/masking/instance_generator.h"
 #include "c2fmae/masking/patch_majority.h"
 #include "c2fmae/masking/semantic_generator.h"
@@ -414,12 +414,10 @@ TEST(RegionGuidedGenerator, OptionsFromConfigAndOutOfRange) {
 
 /// The synthetic shapes at 224 px, their instance maps at full and 1/4 resolution.
 Batch synthetic_instances(int64_t n) {
-  config::DataConfig data;
-  data.synthetic_samples = n;
-  auto dataset = data::make_dataset(data, 0);
+  data::SyntheticShapes dataset(n, 0);
   std::vector<torch::Tensor> maps;
   for (int64_t i = 0; i < n; ++i)
-    maps.push_back(dataset->get(i, data::Augmentation{}, 224).instance);
+    maps.push_back(dataset.get(i, data::Augmentation{}, 224).instance);
   Batch b;
   b.instance = torch::stack(maps);
   return b;

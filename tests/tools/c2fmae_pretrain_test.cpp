@@ -13,6 +13,8 @@
 
 #include "c2fmae/config/pretrain_config.h"
 #include "c2fmae/train/checkpoint.h"
+#include "c2fmae/data/shard_index.h"
+#include "data_fixture.h"
 #include "pretrain_fixture.h"
 #include "test_helpers.h"
 
@@ -158,6 +160,78 @@ TEST(Pretrain, ResumeAfterAHardKillLogsEveryStepOnce) {
   while (std::getline(in, line)) ++lines;
   EXPECT_EQ(lines, 20);
   EXPECT_EQ(losses(run_dir).size(), 20u);
+}
+
+/// The tiny config on a fixture folder dataset of 2 classes x 14 samples, two of them bad.
+std::string real_data_dir(const std::string& name, bool shards) {
+  const auto dir = testing::tiny_pretrain_dir(name);
+  auto s = testing::write_fixture_split(dir + "/folder", "train", 2, 14);
+  fs::resize_file(s[3].rgb, fs::file_size(s[3].rgb) / 2);  // a truncated JPEG
+  fs::remove(s[20].instance);                              // a missing mask
+  if (shards) {
+    data::PackOptions pack;
+    pack.shard_bytes = 8192;
+    data::pack_folder(dir + "/folder", "train", dir + "/shards", pack);
+  }
+  return dir;
+}
+
+TEST(Pretrain, TrainsThroughFolderAndShardsSkippingAndCountingBadSamples) {
+  for (const std::string source : {"folder", "shards"}) {
+    const auto dir = real_data_dir("c2fmae_pretrain_" + source, source == "shards");
+    const auto run_dir = dir + "/run";
+    auto r = pretrain("--config " + dir + "/tiny.yaml --output-dir " + run_dir +
+                      " --set data.source=" + source + " --set data.root=" + dir + "/" + source +
+                      " --set data.max_bad_fraction=0.2 --set train.epochs=3");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    // 28 samples, batch 8: 3 steps per epoch, 9 in all; each bad sample once an epoch.
+    const auto metrics = testing::read_text(run_dir + "/metrics.jsonl");
+    const auto last = metrics.substr(metrics.rfind("\"step\": 9"));
+    const auto at = last.find("\"data_skipped\": ");
+    ASSERT_NE(at, std::string::npos) << last;
+    EXPECT_GE(std::stoll(last.substr(at + 16)), 4) << last;
+    const auto log = testing::read_text(run_dir + "/train.log");
+    for (const char* what : {"image:", "instance mask: missing"}) {
+      const auto first = log.find(what);
+      EXPECT_NE(first, std::string::npos) << log;
+      EXPECT_EQ(log.find(what, first + 1), std::string::npos) << "logged twice:\n" << log;
+    }
+    EXPECT_EQ(losses(run_dir).size(), 9u);
+  }
+}
+
+TEST(Pretrain, TooManyBadSamplesStopTheRunWithAClearMessage) {
+  const auto dir = real_data_dir("c2fmae_pretrain_bad_fraction", false);
+  auto r = pretrain("--config " + dir + "/tiny.yaml --output-dir " + dir + "/run" +
+                    " --set data.source=folder --set data.root=" + dir + "/folder" +
+                    " --set data.max_bad_fraction=0.01");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("data.max_bad_fraction = 0.01"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("c10::"), std::string::npos) << r.output;
+}
+
+TEST(Pretrain, ADatasetThatCannotServeTheRunIsRefusedBeforeARunDirectoryExists) {
+  const auto dir = testing::tiny_pretrain_dir("c2fmae_pretrain_no_dataset");
+  auto r = pretrain("--config " + dir + "/tiny.yaml --output-dir " + dir + "/run" +
+                    " --set data.source=folder --set data.root=" + dir + "/nonesuch");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("nonesuch"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(dir + "/run"));
+  r = pretrain("--config " + dir + "/tiny.yaml --output-dir " + dir + "/run --set data.source=shards");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("data.root"), std::string::npos) << r.output;
+  // An ImageFolder (no masks) for a model that reads masks; then RGB-only MAE on it trains.
+  testing::write_fixture_split(dir + "/images", "train", 2, 8, /*masks=*/false);
+  r = pretrain("--config " + dir + "/tiny.yaml --output-dir " + dir + "/run" +
+               " --set data.source=folder --set data.root=" + dir + "/images");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("holds images only"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(dir + "/run"));
+  r = pretrain("--config " + dir + "/tiny.yaml --output-dir " + dir + "/run" +
+               " --set data.source=folder --set data.root=" + dir + "/images" +
+               " --set 'model.modalities=[rgb]' --set 'curriculum.keyframes=[{at: 0, random: 1}]'" +
+               " --set train.max_steps=2");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
 }
 
 TEST(Pretrain, BadConfigKeyExitsNonZeroNamingTheKey) {

@@ -169,26 +169,35 @@ struct LossConfig {
 struct DataConfig {
   std::string source = "synthetic";
   std::string root = "";
+  std::string split = "train";
   int64_t batch_size = 256;
   int64_t num_workers = 8;
+  int64_t prefetch = 2;
   int64_t synthetic_samples = 1281167;
   double crop_scale_min = 0.2;
   double crop_scale_max = 1.0;
   double hflip = 0.5;
+  std::string interpolation = "bicubic";
   double max_bad_fraction = 0.01;
 
   template <class V>
   void visit(V& v) {
-    v("source", source, "synthetic (folder and shards readers: not yet)");
+    v("source", source,
+      "synthetic (built-in shapes), folder (MultiMAE layout or ImageFolder) or shards "
+      "(tar shards written by c2fmae_pack)");
     v("root", root, "dataset folder (folder, shards)");
+    v("split", split, "which split of data.root to train on (folder, shards)");
     v("batch_size", batch_size, "samples per process and step");
-    v("num_workers", num_workers, "decoding threads per process");
+    v("num_workers", num_workers, "threads reading and decoding samples per process");
+    v("prefetch", prefetch, "batches prepared ahead of the step");
     v("synthetic_samples", synthetic_samples, "synthetic epoch length (default: ImageNet's)");
     v("crop_scale_min", crop_scale_min, "RandomResizedCrop smallest area fraction");
     v("crop_scale_max", crop_scale_max, "RandomResizedCrop largest area fraction");
     v("hflip", hflip, "horizontal flip probability");
+    v("interpolation", interpolation, "RGB resampling: bicubic (MAE) or bilinear; masks: nearest");
     v("max_bad_fraction", max_bad_fraction,
-      "abort when more samples than this are unreadable (folder, shards)");
+      "stop the run when more than this fraction of the samples read were bad (skipped and "
+      "replaced), judged over at least min(1000, dataset size) samples");
   }
   void validate(Checker& c) const;
 };

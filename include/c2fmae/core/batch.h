@@ -17,6 +17,12 @@ struct Batch {
   torch::Tensor instance;
   torch::Tensor label;  ///< [B] int64 image class (fine-tuning, evaluation)
   torch::Tensor mask;   ///< [B, M, L] bool token mask, convention in mask.h
+  /// [B] int64 global sample position from the loader: its place in the run's sample order
+  /// over every shard (epoch-major). Per-sample random draws (augmentation, mask) are keyed
+  /// by it, so W shards of batch b draw what one process of batch W * b draws.
+  torch::Tensor position;
+  /// Samples of this batch the loader found bad and replaced (data_skipped in metrics).
+  int64_t data_skipped = 0;
 
   /// Derived from `mask` where the mask is made (token_indices in mask.h), so the model and
   /// the loss never read the mask on the device (no host sync):

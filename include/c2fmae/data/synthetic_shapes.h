@@ -9,6 +9,7 @@
 #include <string>
 
 #include "c2fmae/data/dataset.h"
+#include "c2fmae/data/sample.h"
 
 namespace c2fmae::data {
 
@@ -26,9 +27,15 @@ class SyntheticShapes : public Dataset {
   SyntheticShapes(int64_t num_samples, uint64_t seed);
 
   int64_t size() const override { return num_samples_; }
-  std::pair<double, double> source_size(int64_t) const override { return {1.0, 1.0}; }
-  Sample get(int64_t index, const Augmentation& aug, int64_t size) const override;
   int64_t num_classes() const override { return kNumShapes; }
+  bool has_masks() const override { return true; }
+  std::string describe(int64_t index) const override;
+  int64_t load(int64_t index, uint64_t seed, const SampleOptions& options,
+               const SampleSlot& slot) const override;
+
+  /// Sample `index` cropped by `aug.box` (in [0, 1]^2: the scene is continuous), flipped if
+  /// `aug.flip`, at size x size, with full-resolution maps.
+  Sample get(int64_t index, const Augmentation& aug, int64_t size) const;
 
  private:
   int64_t num_samples_;

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -22,6 +23,7 @@ struct TrainingState {
   int64_t step = 0;             ///< optimizer steps done
   int64_t nonfinite_total = 0;  ///< steps skipped for a non-finite loss or gradient
   std::string config_yaml;      ///< the resolved config of the run
+  std::map<std::string, int64_t> counters;  ///< the engine's run totals (Engine::counters)
 };
 
 /// Writes `path` atomically (core/atomic_file.h); the writing process only.

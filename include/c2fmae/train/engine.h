@@ -6,6 +6,7 @@
 #include <torch/nn/module.h>
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -49,6 +50,10 @@ class Engine {
   virtual std::vector<std::pair<std::string, std::string>> describe() const = 0;
   /// The hint of the error when train.max_nonfinite steps in a row were skipped.
   virtual std::string nonfinite_hint() const = 0;
+  /// Run totals the engine keeps (e.g. bad samples skipped), saved in checkpoints and
+  /// handed back on resume, so that they continue across restarts.
+  virtual std::map<std::string, int64_t> counters() const { return {}; }
+  virtual void restore_counters(const std::map<std::string, int64_t>& /*counters*/) {}
 };
 
 }  // namespace c2fmae::train

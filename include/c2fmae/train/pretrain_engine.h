@@ -65,6 +65,8 @@ class PretrainEngine : public Engine {
   optim::AdamW& optimizer() override;
   std::vector<std::pair<std::string, std::string>> describe() const override;
   std::string nonfinite_hint() const override;
+  std::map<std::string, int64_t> counters() const override;
+  void restore_counters(const std::map<std::string, int64_t>& counters) override;
 
  private:
   struct Impl;

@@ -1,0 +1,37 @@
+#include "c2fmae/data/folder_dataset.h"
+
+#include "c2fmae/data/encoded_sample.h"
+
+namespace c2fmae::data {
+
+FolderDataset::FolderDataset(const std::string& root, const std::string& split)
+    : index_(scan_folder(root, split)) {}
+
+std::string FolderDataset::describe(int64_t index) const {
+  return index_.samples.at(static_cast<size_t>(index)).rgb;
+}
+
+int64_t FolderDataset::load(int64_t index, uint64_t seed, const SampleOptions& options,
+                            const SampleSlot& slot) const {
+  const auto& s = index_.samples.at(static_cast<size_t>(index));
+  // One buffer per file kind and thread, reused from sample to sample.
+  thread_local std::string rgb, semantic, instance;
+  EncodedSample e;
+  if (read_file_into(s.rgb, rgb)) {
+    e.rgb = reinterpret_cast<const uint8_t*>(rgb.data()), e.rgb_size = rgb.size();
+  }
+  if (options.masks) {
+    if (!s.semantic.empty() && read_file_into(s.semantic, semantic)) {
+      e.semantic = reinterpret_cast<const uint8_t*>(semantic.data());
+      e.semantic_size = semantic.size();
+    }
+    if (!s.instance.empty() && read_file_into(s.instance, instance)) {
+      e.instance = reinterpret_cast<const uint8_t*>(instance.data());
+      e.instance_size = instance.size();
+    }
+  }
+  decode_sample(e, seed, options, slot);
+  return s.label;
+}
+
+}  // namespace c2fmae::data

@@ -1,0 +1,723 @@
+#include "c2fmae/data/shard_index.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <string_view>
+
+#include "c2fmae/core/atomic_file.h"
+#include "c2fmae/core/usage_error.h"
+
+namespace c2fmae::data {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr uint64_t kBlock = 512;
+constexpr size_t kWriteBuffer = size_t{4} << 20;
+// The size field holds 11 octal digits; GNU's base-256 extension is read but not written.
+constexpr uint64_t kMaxMemberSize = (uint64_t{1} << 33) - 1;
+constexpr const char* kIndexMagic = "c2fmae-shards";
+constexpr int kIndexVersion = 1;
+
+uint64_t padded(uint64_t n) { return (n + kBlock - 1) / kBlock * kBlock; }
+
+[[noreturn]] void io_fail(const std::string& what, const std::string& path, int err) {
+  throw ShardIoError("cannot " + what + " " + path + ": " + std::strerror(err));
+}
+
+void write_all(int fd, const void* data, size_t size, const std::string& path) {
+  const auto* p = static_cast<const uint8_t*>(data);
+  while (size > 0) {
+    const ssize_t n = ::write(fd, p, std::min<size_t>(size, size_t{1} << 30));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) io_fail("write", path, n < 0 ? errno : EIO);
+    p += n;
+    size -= static_cast<size_t>(n);
+  }
+}
+
+// core/atomic_file throws std::runtime_error; packing reports OS failures as ShardIoError.
+template <typename F>
+void as_io_error(F&& f) {
+  try {
+    f();
+  } catch (const DatasetError&) {
+    throw;
+  } catch (const std::runtime_error& e) {
+    throw ShardIoError(e.what());
+  }
+}
+
+// ustar header fields: offset and width.
+struct Field {
+  size_t offset, width;
+};
+constexpr Field kName{0, 100}, kMode{100, 8}, kUid{108, 8}, kGid{116, 8}, kSize{124, 12},
+    kMtime{136, 12}, kChecksum{148, 8}, kType{156, 1}, kMagic{257, 6}, kVersion{263, 2},
+    kPrefix{345, 155};
+
+void put_octal(uint8_t* header, Field f, uint64_t value) {
+  header[f.offset + f.width - 1] = '\0';
+  for (size_t i = f.width - 1; i-- > 0; value >>= 3) header[f.offset + i] = '0' + (value & 7);
+}
+
+// Splits a member name into ustar's prefix and name fields at a '/'; false if it cannot.
+bool split_member_name(const std::string& name, std::string* prefix, std::string* base) {
+  if (name.empty() || name.find('\0') != std::string::npos) return false;
+  if (name.size() <= kName.width) {
+    prefix->clear();
+    *base = name;
+    return true;
+  }
+  // The first '/' that leaves at most 100 bytes after it.
+  for (size_t slash = name.find('/', name.size() - kName.width - 1); slash != std::string::npos;
+       slash = name.find('/', slash + 1)) {
+    if (slash == 0 || slash > kPrefix.width || slash + 1 == name.size()) break;
+    *prefix = name.substr(0, slash);
+    *base = name.substr(slash + 1);
+    return true;
+  }
+  return false;
+}
+
+void check_member_name(const std::string& name) {
+  std::string prefix, base;
+  if (!split_member_name(name, &prefix, &base)) {
+    throw DatasetError(
+        with_hint("tar member name " + name + " (" + std::to_string(name.size()) +
+                      " bytes) does not fit a ustar header",
+                  "ustar holds names up to 100 bytes, or up to 255 split at a '/' into 155 + 100; "
+                  "shorten the class folder or file name"));
+  }
+}
+
+uint64_t unsigned_sum(const uint8_t* header) {
+  uint64_t sum = 0;
+  for (size_t i = 0; i < kBlock; ++i) {
+    const bool in_checksum = i >= kChecksum.offset && i < kChecksum.offset + kChecksum.width;
+    sum += in_checksum ? ' ' : header[i];
+  }
+  return sum;
+}
+
+// Some old tars summed signed chars; tar and Python's tarfile accept either sum.
+int64_t signed_sum(const uint8_t* header) {
+  int64_t sum = 0;
+  for (size_t i = 0; i < kBlock; ++i) {
+    const bool in_checksum = i >= kChecksum.offset && i < kChecksum.offset + kChecksum.width;
+    sum += in_checksum ? ' ' : static_cast<int8_t>(header[i]);
+  }
+  return sum;
+}
+
+// Octal (leading spaces, ended by NUL or space) or GNU base-256 (high bit of the first byte).
+bool parse_number(const uint8_t* header, Field f, uint64_t* value) {
+  const uint8_t* p = header + f.offset;
+  *value = 0;
+  if (p[0] & 0x80) {
+    if (p[0] & 0x40) return false;  // negative
+    uint64_t v = p[0] & 0x3f;
+    for (size_t i = 1; i < f.width; ++i) {
+      if (v >> 56) return false;
+      v = (v << 8) | p[i];
+    }
+    *value = v;
+    return true;
+  }
+  size_t i = 0;
+  while (i < f.width && p[i] == ' ') ++i;
+  bool digits = false;
+  for (; i < f.width && p[i] >= '0' && p[i] <= '7'; ++i) {
+    if (*value >> 60) return false;
+    *value = (*value << 3) | static_cast<uint64_t>(p[i] - '0');
+    digits = true;
+  }
+  for (; i < f.width; ++i) {
+    if (p[i] != ' ' && p[i] != '\0') return false;
+  }
+  return digits;
+}
+
+std::string field_text(const uint8_t* header, Field f) {
+  const auto* p = reinterpret_cast<const char*>(header + f.offset);
+  return std::string(p, strnlen(p, f.width));
+}
+
+bool all_zero(const uint8_t* block) {
+  return std::all_of(block, block + kBlock, [](uint8_t b) { return b == 0; });
+}
+
+// Reads a whole file into `out`; false if it does not exist (a missing mask).
+bool read_whole_file(const std::string& path, std::vector<uint8_t>& out) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return false;
+    io_fail("open", path, errno);
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    const int err = errno;
+    ::close(fd);
+    io_fail("stat", path, err);
+  }
+  out.resize(static_cast<size_t>(st.st_size));
+  size_t filled = 0;
+  while (true) {
+    if (filled == out.size()) out.resize(out.size() + 65536);  // grew since fstat
+    const ssize_t n = ::read(fd, out.data() + filled, out.size() - filled);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int err = errno;
+      ::close(fd);
+      io_fail("read", path, err);
+    }
+    if (n == 0) break;
+    filled += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  out.resize(filled);
+  return true;
+}
+
+bool is_png(const std::vector<uint8_t>& bytes) {
+  return bytes.size() >= 4 && bytes[0] == 0x89 && bytes[1] == 'P' && bytes[2] == 'N' &&
+         bytes[3] == 'G';
+}
+
+bool is_jpeg(const std::vector<uint8_t>& bytes) {
+  return bytes.size() >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF;
+}
+
+std::string shard_name(const std::string& split, int64_t number) {
+  char digits[32];
+  std::snprintf(digits, sizeof digits, "%06lld", static_cast<long long>(number));
+  return split + "-" + digits + ".tar";
+}
+
+// The shard number of "<split>-NNNNNN.tar" (six or more digits), -1 for any other name.
+int64_t shard_number(const std::string& split, const std::string& name) {
+  const std::string head = split + "-", tail = ".tar";
+  if (name.size() < head.size() + 6 + tail.size() || name.compare(0, head.size(), head) != 0 ||
+      name.compare(name.size() - tail.size(), tail.size(), tail) != 0) {
+    return -1;
+  }
+  const std::string_view digits(name.data() + head.size(), name.size() - head.size() - tail.size());
+  int64_t number = -1;
+  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), number);
+  if (ec != std::errc() || end != digits.data() + digits.size()) return -1;
+  return number;
+}
+
+bool has_suffix(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+void check_split_name(const std::string& split) {
+  if (split.empty() || split == "." || split == ".." ||
+      split.find_first_of("/\n\r") != std::string::npos) {
+    throw DatasetError("split name '" + split +
+                       "' cannot name shard files: expected a folder name such as train or val");
+  }
+}
+
+// The index holds one class name a line.
+void check_class_names(const std::vector<std::string>& classes) {
+  for (const auto& name : classes) {
+    if (name.empty() || name.find_first_of("\n\r") != std::string::npos) {
+      throw DatasetError("class name '" + name + "' cannot be written one per line in an index");
+    }
+  }
+}
+
+// The text of the index file, one line at a time, with line numbers for messages.
+class IndexLines {
+ public:
+  IndexLines(std::string path, std::string text) : path_(std::move(path)), text_(std::move(text)) {}
+
+  [[noreturn]] void fail(const std::string& problem) const {
+    throw DatasetError(with_hint(path_ + ":" + std::to_string(line_) + ": " + problem,
+                                 "pack the split again (c2fmae_pack --overwrite)"));
+  }
+  /// The next line (without '\n'); fails with `expected` at the end of the text.
+  std::string_view next(const std::string& expected) {
+    if (pos_ >= text_.size()) {
+      ++line_;
+      fail("the file ends here, but " + expected + " was expected");
+    }
+    const size_t end = std::min(text_.find('\n', pos_), text_.size());
+    const std::string_view line(text_.data() + pos_, end - pos_);
+    pos_ = end + 1;
+    ++line_;
+    return line;
+  }
+  bool at_end() const { return pos_ >= text_.size(); }
+  int64_t line() const { return line_; }
+  size_t bytes_left() const { return pos_ >= text_.size() ? 0 : text_.size() - pos_; }
+
+  /// "<word> <count>" -> count.
+  uint64_t counted(const std::string& word) {
+    const std::string_view line = next("the line '" + word + " <count>'");
+    if (line.substr(0, word.size() + 1) != word + " ") {
+      fail("expected '" + word + " <count>', but got '" + std::string(line) + "'");
+    }
+    return number(line.substr(word.size() + 1), word + " count");
+  }
+  uint64_t number(std::string_view text, const std::string& what) const {
+    uint64_t value = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
+      fail("expected a " + what + " (a non-negative integer), but got '" + std::string(text) + "'");
+    }
+    return value;
+  }
+
+ private:
+  std::string path_;
+  std::string text_;
+  size_t pos_ = 0;
+  int64_t line_ = 0;
+};
+
+}  // namespace
+
+std::vector<TarMember> parse_tar_members(const uint8_t* data, size_t size) {
+  std::vector<TarMember> members;
+  uint64_t pos = 0;
+  while (pos < size) {
+    // Built only on failure: this runs for every sample the loader reads.
+    auto fail = [&](const std::string& problem) {
+      throw DatasetError("tar header at byte " + std::to_string(pos) + " of a " +
+                         std::to_string(size) + "-byte range: " + problem);
+    };
+    if (size - pos < kBlock) fail("the range ends inside the header");
+    const uint8_t* header = data + pos;
+    if (all_zero(header)) break;  // end of archive
+    uint64_t checksum = 0;
+    if (!parse_number(header, kChecksum, &checksum) ||
+        (checksum != unsigned_sum(header) &&
+         static_cast<int64_t>(checksum) != signed_sum(header))) {
+      fail("the checksum does not match (not a tar header, or damaged)");
+    }
+    std::string name = field_text(header, kName);
+    if (field_text(header, kMagic) == "ustar") {
+      const std::string prefix = field_text(header, kPrefix);
+      if (!prefix.empty()) name = prefix + "/" + name;
+    }
+    const char type = static_cast<char>(header[kType.offset]);
+    if (type != '0' && type != '\0') {
+      fail("member " + name + " has type '" + std::string(1, type) +
+           "'; only regular files are read");
+    }
+    uint64_t member_size = 0;
+    if (!parse_number(header, kSize, &member_size)) {
+      fail("member " + name + " has an unreadable size field");
+    }
+    const uint64_t start = pos + kBlock;
+    if (member_size > size - start) {
+      fail("member " + name + " (" + std::to_string(member_size) +
+           " bytes) runs past the end of the range");
+    }
+    members.push_back({std::move(name), start, member_size});
+    // The last member's padding may lie outside a range that ends with its data.
+    pos = std::min<uint64_t>(start + padded(member_size), size);
+  }
+  return members;
+}
+
+TarWriter::TarWriter(const std::string& path) : path_(path) {
+  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd_ < 0) io_fail("create", path, errno);
+  buffer_.reserve(kWriteBuffer);
+}
+
+// Without close() the file is abandoned: no end blocks, no fsync; pack_folder removes it.
+TarWriter::~TarWriter() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void TarWriter::add(const std::string& name, const uint8_t* data, size_t size) {
+  if (fd_ < 0) throw std::logic_error("TarWriter::add after close: " + path_);
+  std::string prefix, base;
+  if (!split_member_name(name, &prefix, &base)) check_member_name(name);
+  if (size > kMaxMemberSize) {
+    throw DatasetError("tar member " + name + " is " + std::to_string(size) +
+                       " bytes; ustar members hold less than 8 GiB");
+  }
+  uint8_t header[kBlock] = {};
+  std::memcpy(header + kName.offset, base.data(), base.size());
+  std::memcpy(header + kPrefix.offset, prefix.data(), prefix.size());
+  put_octal(header, kMode, 0644);
+  put_octal(header, kUid, 0);
+  put_octal(header, kGid, 0);
+  put_octal(header, kSize, size);
+  put_octal(header, kMtime, 0);
+  header[kType.offset] = '0';
+  std::memcpy(header + kMagic.offset, "ustar", 6);
+  std::memcpy(header + kVersion.offset, "00", 2);
+  // Six octal digits, NUL, space: what tar writes.
+  const uint64_t sum = unsigned_sum(header);
+  put_octal(header, {kChecksum.offset, 7}, sum);
+  header[kChecksum.offset + 7] = ' ';
+  write(header, kBlock);
+  if (size > 0) write(data, size);
+  static const uint8_t kZeros[kBlock] = {};
+  write(kZeros, padded(size) - size);
+}
+
+void TarWriter::write(const void* data, size_t size) {
+  if (buffer_.size() + size > kWriteBuffer) flush();
+  if (size >= kWriteBuffer) {
+    write_all(fd_, data, size, path_);
+  } else {
+    const auto* p = static_cast<const uint8_t*>(data);
+    buffer_.insert(buffer_.end(), p, p + size);
+  }
+  offset_ += size;
+}
+
+void TarWriter::flush() {
+  write_all(fd_, buffer_.data(), buffer_.size(), path_);
+  buffer_.clear();
+}
+
+void TarWriter::close() {
+  if (fd_ < 0) return;
+  const int fd = fd_;
+  try {
+    static const uint8_t kEnd[2 * kBlock] = {};
+    write(kEnd, sizeof kEnd);
+    flush();
+    if (::fsync(fd) != 0) io_fail("sync", path_, errno);
+  } catch (...) {
+    ::close(fd);
+    fd_ = -1;
+    throw;
+  }
+  fd_ = -1;
+  if (::close(fd) != 0) io_fail("close", path_, errno);
+}
+
+std::string shard_index_path(const std::string& root, const std::string& split) {
+  return (fs::path(root) / (split + ".index")).string();
+}
+
+ShardIndex read_shard_index(const std::string& root, const std::string& split) {
+  const std::string path = shard_index_path(root, split);
+  std::string text;
+  {
+    std::vector<uint8_t> bytes;
+    if (!read_whole_file(path, bytes)) {
+      throw DatasetError(with_hint(
+          "no shard index " + path + " (split '" + split + "')",
+          "pack the split first: c2fmae_pack --root DATASET --out " + root + " --split " + split));
+    }
+    text.assign(bytes.begin(), bytes.end());
+  }
+  IndexLines lines(path, std::move(text));
+  ShardIndex index;
+
+  const std::string magic = std::string(kIndexMagic) + " ";
+  const std::string_view first = lines.next("the line 'c2fmae-shards 1'");
+  if (first.substr(0, magic.size()) != magic) {
+    lines.fail("not a c2fmae shard index: expected 'c2fmae-shards " +
+               std::to_string(kIndexVersion) + "' on the first line");
+  }
+  const uint64_t version = lines.number(first.substr(magic.size()), "format version");
+  if (version != kIndexVersion) {
+    lines.fail("format version " + std::to_string(version) +
+               " is not supported (this build reads " + std::to_string(kIndexVersion) + ")");
+  }
+
+  const std::string_view split_line = lines.next("the line 'split <name>'");
+  if (split_line.substr(0, 6) != "split ") {
+    lines.fail("expected 'split <name>', but got '" + std::string(split_line) + "'");
+  }
+  index.split = std::string(split_line.substr(6));
+  if (index.split != split) {
+    lines.fail("the index is of split '" + index.split + "', but its file name says '" + split +
+               "'");
+  }
+
+  const std::string_view layout = lines.next("the line 'layout multimae|imagefolder'");
+  if (layout == "layout multimae") {
+    index.layout = FolderLayout::kMultiMae;
+  } else if (layout == "layout imagefolder") {
+    index.layout = FolderLayout::kImageFolder;
+  } else {
+    lines.fail("expected 'layout multimae' or 'layout imagefolder', but got '" +
+               std::string(layout) + "'");
+  }
+
+  // Counts come from the file: nothing is reserved beyond what its remaining bytes can hold.
+  const uint64_t num_classes = lines.counted("classes");
+  index.classes.reserve(std::min<uint64_t>(num_classes, lines.bytes_left() / 2));
+  for (uint64_t c = 0; c < num_classes; ++c) {
+    const std::string_view name =
+        lines.next("class " + std::to_string(c) + " of " + std::to_string(num_classes));
+    if (name.empty()) lines.fail("empty class name");
+    index.classes.emplace_back(name);
+  }
+
+  const uint64_t num_shards = lines.counted("shards");
+  for (uint64_t s = 0; s < num_shards; ++s) {
+    const std::string_view line =
+        lines.next("shard " + std::to_string(s) + " of " + std::to_string(num_shards));
+    const size_t space = line.rfind(' ');
+    if (space == std::string_view::npos || space == 0) {
+      lines.fail("expected '<file name> <size>', but got '" + std::string(line) + "'");
+    }
+    const std::string name(line.substr(0, space));
+    if (name.find('/') != std::string::npos || name == "." || name == "..") {
+      lines.fail("shard file name " + name + " is not a file name in the index's folder");
+    }
+    const uint64_t size = lines.number(line.substr(space + 1), "shard size");
+    const std::string shard_path = (fs::path(root) / name).string();
+    struct stat st {};
+    if (::stat(shard_path.c_str(), &st) != 0) {
+      lines.fail("shard " + shard_path + ": " + std::strerror(errno));
+    }
+    if (!S_ISREG(st.st_mode)) lines.fail("shard " + shard_path + " is not a regular file");
+    if (static_cast<uint64_t>(st.st_size) != size) {
+      lines.fail("shard " + shard_path + " is " + std::to_string(st.st_size) +
+                 " bytes, but the index says " + std::to_string(size) +
+                 " (written again or damaged since the index was)");
+    }
+    index.shard_files.push_back(name);
+    index.shard_sizes.push_back(size);
+  }
+
+  const uint64_t num_samples = lines.counted("samples");
+  index.samples.reserve(std::min<uint64_t>(num_samples, lines.bytes_left() / 6));
+  for (uint64_t i = 0; i < num_samples; ++i) {
+    const std::string_view line =
+        lines.next("sample " + std::to_string(i) + " of " + std::to_string(num_samples));
+    const size_t a = line.find(' '), b = a == std::string_view::npos ? a : line.find(' ', a + 1);
+    if (b == std::string_view::npos) {
+      lines.fail("expected '<shard> <offset> <length>', but got '" + std::string(line) + "'");
+    }
+    const uint64_t shard = lines.number(line.substr(0, a), "shard number");
+    const uint64_t offset = lines.number(line.substr(a + 1, b - a - 1), "byte offset");
+    const uint64_t length = lines.number(line.substr(b + 1), "byte length");
+    if (shard >= num_shards) {
+      lines.fail("shard " + std::to_string(shard) + " does not exist (the index lists " +
+                 std::to_string(num_shards) + ")");
+    }
+    const uint64_t shard_size = index.shard_sizes[shard];
+    if (offset % kBlock != 0 || length < kBlock || length > shard_size ||
+        offset > shard_size - length) {
+      lines.fail("the span " + std::to_string(offset) + " + " + std::to_string(length) +
+                 " is not whole tar blocks inside shard " + index.shard_files[shard] + " (" +
+                 std::to_string(shard_size) + " bytes)");
+    }
+    index.samples.push_back({static_cast<int64_t>(shard), offset, length});
+  }
+  if (!lines.at_end()) {
+    lines.next("");
+    lines.fail("unexpected text after the " + std::to_string(num_samples) + " sample lines");
+  }
+  return index;
+}
+
+void write_shard_index(const std::string& root, const ShardIndex& index) {
+  check_split_name(index.split);
+  check_class_names(index.classes);
+  if (index.shard_sizes.size() != index.shard_files.size()) {
+    throw std::invalid_argument("write_shard_index: " + std::to_string(index.shard_files.size()) +
+                                " shard files, but " + std::to_string(index.shard_sizes.size()) +
+                                " sizes");
+  }
+  for (const auto& name : index.shard_files) {
+    if (name.empty() || name.find_first_of("/\n\r") != std::string::npos) {
+      throw DatasetError("shard file name '" + name + "' is not a file name");
+    }
+  }
+  std::string text = std::string(kIndexMagic) + " " + std::to_string(kIndexVersion) + "\n";
+  text += "split " + index.split + "\n";
+  text += std::string("layout ") +
+          (index.layout == FolderLayout::kMultiMae ? "multimae" : "imagefolder") + "\n";
+  text += "classes " + std::to_string(index.classes.size()) + "\n";
+  for (const auto& name : index.classes) text += name + "\n";
+  text += "shards " + std::to_string(index.shard_files.size()) + "\n";
+  for (size_t s = 0; s < index.shard_files.size(); ++s) {
+    text += index.shard_files[s] + " " + std::to_string(index.shard_sizes[s]) + "\n";
+  }
+  text += "samples " + std::to_string(index.samples.size()) + "\n";
+  text.reserve(text.size() + index.samples.size() * 24);
+  for (const auto& span : index.samples) {
+    if (span.shard < 0 || static_cast<size_t>(span.shard) >= index.shard_files.size()) {
+      throw std::invalid_argument("write_shard_index: a sample in shard " +
+                                  std::to_string(span.shard) + " of " +
+                                  std::to_string(index.shard_files.size()));
+    }
+    text += std::to_string(span.shard) + " " + std::to_string(span.offset) + " " +
+            std::to_string(span.length) + "\n";
+  }
+  const std::string path = shard_index_path(root, index.split);
+  as_io_error([&] {
+    write_file_atomically(path, [&](const std::string& tmp) {
+      const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+      if (fd < 0) io_fail("create", tmp, errno);
+      try {
+        write_all(fd, text.data(), text.size(), tmp);
+      } catch (...) {
+        ::close(fd);
+        throw;
+      }
+      if (::close(fd) != 0) io_fail("close", tmp, errno);
+    });
+  });
+}
+
+PackReport pack_folder(const std::string& root, const std::string& split, const std::string& out,
+                       const PackOptions& options) {
+  check_split_name(split);
+  if (options.shard_bytes == 0) throw std::invalid_argument("pack_folder: shard_bytes is 0");
+  const FolderIndex folder = scan_folder(root, split);
+  // A name that does not fit is found now rather than hours into ImageNet. The longest
+  // suffix decides: every member of a sample splits at the same '/'.
+  check_class_names(folder.classes);
+  for (const auto& sample : folder.samples) {
+    check_member_name(sample.key + (folder.has_masks() ? ".sem.png" : ".jpg"));
+  }
+
+  std::error_code ec;
+  fs::create_directories(out, ec);
+  if (ec) throw ShardIoError("cannot create the shard folder " + out + ": " + ec.message());
+  const std::string index_path = shard_index_path(out, split);
+  const std::string index_tmp = temporary_path(index_path);
+  std::vector<std::string> old_shards, stale_temporaries;
+  for (fs::directory_iterator it(out, ec); !ec && it != fs::directory_iterator();
+       it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (shard_number(split, name) >= 0) old_shards.push_back(name);
+    if (has_suffix(name, ".tmp") && shard_number(split, name.substr(0, name.size() - 4)) >= 0) {
+      stale_temporaries.push_back(name);
+    }
+  }
+  if (ec) throw ShardIoError("cannot list the shard folder " + out + ": " + ec.message());
+  const bool old_index = fs::exists(index_path, ec);
+  if (!options.overwrite && (old_index || !old_shards.empty())) {
+    throw DatasetError(
+        with_hint(out + " already holds split '" + split + "' (" +
+                      (old_index ? split + ".index, " : std::string()) +
+                      std::to_string(old_shards.size()) + " shard files)",
+                  "pack into another folder, or replace them (c2fmae_pack --overwrite)"));
+  }
+  // Left by a pack that was killed; nothing refers to them.
+  for (const auto& name : stale_temporaries) fs::remove(fs::path(out) / name, ec);
+  fs::remove(index_tmp, ec);
+
+  PackReport report;
+  report.total_samples = static_cast<int64_t>(folder.samples.size());
+  report.layout = folder.layout;
+  if (options.progress) options.progress(report);
+
+  ShardIndex index;
+  index.split = split;
+  index.layout = folder.layout;
+  index.classes = folder.classes;
+  std::unique_ptr<TarWriter> writer;
+  std::vector<std::string> temporaries;
+  uint64_t closed_bytes = 0;
+  int64_t in_shard = 0;
+  auto finish_shard = [&] {
+    writer->close();
+    index.shard_sizes.push_back(writer->offset());
+    closed_bytes += writer->offset();
+    writer.reset();
+  };
+  try {
+    std::vector<uint8_t> image, semantic, instance;
+    auto read_mask = [&](const std::string& path, std::vector<uint8_t>& bytes) {
+      if (!folder.has_masks()) return false;
+      if (read_whole_file(path, bytes)) return true;
+      if (report.first_missing_mask.empty()) report.first_missing_mask = path;
+      ++report.missing_masks;
+      return false;
+    };
+    for (const auto& sample : folder.samples) {
+      if (!read_whole_file(sample.rgb, image)) io_fail("read", sample.rgb, ENOENT);
+      const bool png = is_png(image);
+      // Neither JPEG nor PNG: packed as .jpg all the same, so the loader fails and counts
+      // it at load time exactly as it would the file in the folder.
+      if (!png && !is_jpeg(image)) {
+        if (report.first_unknown_image.empty()) report.first_unknown_image = sample.rgb;
+        ++report.unknown_images;
+      }
+      const bool has_semantic = read_mask(sample.semantic, semantic);
+      const bool has_instance = read_mask(sample.instance, instance);
+      const std::string label = std::to_string(sample.label);
+      const uint64_t span = 3 * kBlock + padded(image.size()) + padded(label.size()) +
+                            (has_semantic ? kBlock + padded(semantic.size()) : 0) +
+                            (has_instance ? kBlock + padded(instance.size()) : 0);
+      if (writer && in_shard > 0 && writer->offset() + span + 2 * kBlock > options.shard_bytes) {
+        finish_shard();
+      }
+      if (!writer) {
+        const std::string name = shard_name(split, static_cast<int64_t>(index.shard_files.size()));
+        temporaries.push_back(temporary_path((fs::path(out) / name).string()));
+        writer = std::make_unique<TarWriter>(temporaries.back());
+        index.shard_files.push_back(name);
+        in_shard = 0;
+      }
+      const uint64_t start = writer->offset();
+      writer->add(sample.key + (png ? ".png" : ".jpg"), image.data(), image.size());
+      if (has_semantic) writer->add(sample.key + ".sem.png", semantic.data(), semantic.size());
+      if (has_instance) writer->add(sample.key + ".ins.png", instance.data(), instance.size());
+      writer->add(sample.key + ".cls", reinterpret_cast<const uint8_t*>(label.data()),
+                  label.size());
+      index.samples.push_back(
+          {static_cast<int64_t>(index.shard_files.size()) - 1, start, writer->offset() - start});
+      ++in_shard;
+      ++report.samples;
+      if (options.progress && options.progress_every > 0 &&
+          report.samples % options.progress_every == 0) {
+        report.shards = static_cast<int64_t>(index.shard_files.size());
+        report.bytes = closed_bytes + writer->offset();
+        options.progress(report);
+      }
+    }
+    if (writer) finish_shard();
+
+    // Publish: the old index goes first, so no index ever lists shards that were replaced
+    // under it; then the shards take their names, stale ones of a larger earlier pack are
+    // removed, and the new index comes last.
+    as_io_error([&] {
+      if (old_index) {
+        if (!fs::remove(index_path, ec) && ec) io_fail("remove", index_path, ec.value());
+        sync_path(out, true);
+      }
+      for (size_t s = 0; s < temporaries.size(); ++s) {
+        const std::string final_path = (fs::path(out) / index.shard_files[s]).string();
+        if (std::rename(temporaries[s].c_str(), final_path.c_str()) != 0) {
+          io_fail("rename " + temporaries[s] + " to", final_path, errno);
+        }
+      }
+      for (const auto& name : old_shards) {
+        if (shard_number(split, name) < static_cast<int64_t>(index.shard_files.size())) continue;
+        const std::string stale = (fs::path(out) / name).string();
+        if (!fs::remove(stale, ec) && ec) io_fail("remove", stale, ec.value());
+      }
+      sync_path(out, true);
+    });
+    write_shard_index(out, index);
+  } catch (...) {
+    writer.reset();
+    for (const auto& path : temporaries) std::remove(path.c_str());
+    throw;
+  }
+  report.shards = static_cast<int64_t>(index.shard_files.size());
+  report.bytes = closed_bytes;
+  return report;
+}
+
+}  // namespace c2fmae::data

@@ -180,8 +180,8 @@ void DataConfig::validate(Checker& c) const {
             "use synthetic, folder (root/<split>/{rgb,semseg,instance}/<class>/ or an "
             "ImageFolder) or shards (written by c2fmae_pack)");
   const bool files = source == "folder" || source == "shards";
-  c.require(!files || !root.empty(), "data.root", root,
-            "data.source = " + source + " reads its samples from data.root",
+  c.require(!files || !root.empty(), "data.source", source,
+            "reads its samples from data.root, which is not set",
             "set data.root to the dataset folder (the one that holds " +
                 std::string(source == "shards" ? "<split>.index" : "<split>/") + ")");
   c.require(files || root.empty(), "data.root", root,

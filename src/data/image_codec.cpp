@@ -526,6 +526,38 @@ void gather_nearest(const uint8_t* pixels, size_t row_bytes, const std::vector<i
   }
 }
 
+/// Whether a PNG file ends with its IEND chunk (length 0, "IEND", its fixed CRC).
+bool ends_with_iend(const uint8_t* data, size_t size) {
+  static const uint8_t kIend[12] = {0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xAE, 0x42, 0x60, 0x82};
+  return size >= sizeof kIend && std::memcmp(data + size - sizeof kIend, kIend, sizeof kIend) == 0;
+}
+
+/// Reads a non-interlaced one-channel map row by row down to the last row `ys` samples (ys
+/// is non-decreasing), gathering each sampled row into `out` as gather_nearest does.
+bool png_read_rows_for(PngDecoder& d, uint8_t* row, size_t row_bytes, const std::vector<int>& xs,
+                       const std::vector<int>& ys, int depth, bool flip, int64_t* out) {
+  if (setjmp(d.err.jump)) return false;
+  png_read_update_info(d.png, d.info);
+  if (png_get_rowbytes(d.png, d.info) != row_bytes) png_error(d.png, "unexpected row size");
+  const int n = static_cast<int>(xs.size());
+  int next = 0;  // the next output row
+  for (int y = 0; y <= ys[n - 1]; ++y) {
+    png_read_row(d.png, row, nullptr);
+    for (; next < n && ys[next] == y; ++next) {
+      int64_t* dst = out + static_cast<size_t>(next) * n;
+      for (int x = 0; x < n; ++x) {
+        const uint8_t* p = row + (depth / 8) * xs[x];
+        dst[flip ? n - 1 - x : x] = depth == 8 ? p[0] : (p[0] << 8 | p[1]);
+      }
+    }
+  }
+  // A crop down to the last row checks the rest of the file as png_read_all does.
+  if (ys[n - 1] == static_cast<int>(png_get_image_height(d.png, d.info)) - 1) {
+    png_read_end(d.png, nullptr);
+  }
+  return true;
+}
+
 // ---------------------------------------------------------------------------------------
 // Encoders
 
@@ -702,12 +734,23 @@ void decode_label_crop(const uint8_t* data, size_t size, int expected_width, int
                       size_text(expected_width, expected_height));
   check_pixel_count(width, height, "PNG label map");
   const size_t row_bytes = static_cast<size_t>(width) * (depth / 8);
+  const std::vector<int> xs = nearest_indices(crop.x0, crop.w, width, out_size);
+  const std::vector<int> ys = nearest_indices(crop.y0, crop.h, height, out_size);
+  if (png_get_interlace_type(d.png, d.info) == PNG_INTERLACE_NONE && ends_with_iend(data, size)) {
+    // Rows below the crop are not inflated: the file is known to be whole (it ends with its
+    // IEND chunk). zlib checks every row it inflates; a chunk's CRC is checked once a read
+    // passes the chunk's end, so the CRC of the chunk holding the crop's last row is checked
+    // only by crops that reach further (or the last row). A label PNG's flipped bit (rare:
+    // no codec here checks a JPEG at all) may thus pass in one epoch and fail in another.
+    std::vector<uint8_t> row(row_bytes);
+    if (!png_read_rows_for(d, row.data(), row_bytes, xs, ys, depth, flip, out))
+      throw DecodeError(d.message());
+    return;
+  }
   std::vector<uint8_t> pixels(row_bytes * height);
   std::vector<png_bytep> rows(height);
   for (int y = 0; y < height; ++y) rows[y] = pixels.data() + y * row_bytes;
   if (!png_read_all(d, PngTarget::kGray, rows.data(), row_bytes)) throw DecodeError(d.message());
-  const std::vector<int> xs = nearest_indices(crop.x0, crop.w, width, out_size);
-  const std::vector<int> ys = nearest_indices(crop.y0, crop.h, height, out_size);
   if (depth == 8)
     gather_nearest<1>(pixels.data(), row_bytes, xs, ys, flip, out);
   else

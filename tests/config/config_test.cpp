@@ -303,8 +303,7 @@ TEST(Config, EveryShippedRecipeValidatesAndKeepsItsStatedBatch) {
 }
 
 TEST(Config, KeysOfFeaturesNotLandedRejectNonDefaultValues) {
-  for (const char* set : {"dist.backend=nccl", "dist.timeout_s=30", "dist.bucket_mb=50",
-                          "data.root=/data/imagenet", "data.max_bad_fraction=0.1"}) {
+  for (const char* set : {"dist.backend=nccl", "dist.timeout_s=30", "dist.bucket_mb=50"}) {
     auto cfg = load_config<PretrainConfig>({}, {set});
     const auto msg = error_of([&] { cfg.validate(); });
     EXPECT_NE(msg.find("not implemented yet"), std::string::npos) << set << ": " << msg;

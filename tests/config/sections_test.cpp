@@ -62,7 +62,14 @@ TEST(Sections, OtherSectionRules) {
                   "curriculum.keyframes[0].loss_semantic");
   expect_rejected({"loss.instance_loss=affinity"}, "loss.instance_loss");
   expect_rejected({"loss.instance_delta_push=0.1"}, "loss.instance_delta_push");
-  expect_rejected({"data.source=folder"}, "data.source");
+  expect_rejected({"data.source=folder"}, "data.source");  // without data.root
+  expect_rejected({"data.source=lmdb", "data.root=/data"}, "data.source");
+  expect_rejected({"data.root=/data/imagenet"}, "data.root");  // synthetic reads no root
+  expect_rejected({"data.split=train/x"}, "data.split");
+  expect_rejected({"data.split="}, "data.split");
+  expect_rejected({"data.max_bad_fraction=1.5"}, "data.max_bad_fraction");
+  expect_rejected({"data.prefetch=0"}, "data.prefetch");
+  expect_rejected({"data.interpolation=nearest"}, "data.interpolation");
   expect_rejected({"data.crop_scale_min=0"}, "data.crop_scale_min");
   expect_rejected({"optim.beta2=1"}, "optim.beta2");
   expect_rejected({"optim.accum_steps=0"}, "optim.accum_steps");

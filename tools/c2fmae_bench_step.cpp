@@ -4,7 +4,8 @@
 //
 // Builds the PretrainEngine exactly as c2fmae_pretrain does, runs `warmup` untimed steps,
 // then `steps` timed ones, and prints one JSON line: mean, median and min seconds per
-// optimizer step, samples per second, and the process's peak resident memory (ru_maxrss,
+// optimizer step, the share of the step spent waiting for the loader's batches (what the
+// data pipeline did not hide), samples per second, and peak resident memory (ru_maxrss,
 // which includes building the model and the data). A benchmark, not a test: run it on an
 // idle machine and say which machine the figures come from.
 #include <sys/resource.h>
@@ -45,10 +46,10 @@ int main(int argc, char** argv) {
       return 2;
     }
     std::vector<double> seconds;
-    double loss = 0;
+    double loss = 0, data_wait = 0;
     for (int64_t s = 0; s < warmup + steps; ++s) {
       const auto stats = engine.train_step(s);
-      if (s >= warmup) seconds.push_back(stats.seconds);
+      if (s >= warmup) seconds.push_back(stats.seconds), data_wait += stats.data_wait_seconds;
       loss = stats.loss;
     }
     auto sorted = seconds;
@@ -62,6 +63,8 @@ int main(int argc, char** argv) {
     std::cout << "{\"steps\": " << steps << ", \"samples_per_step\": " << engine.samples_per_step()
               << ", \"step_s_mean\": " << mean << ", \"step_s_median\": " << median
               << ", \"step_s_min\": " << sorted.front()
+              << ", \"data_wait_share\": "
+              << data_wait / std::accumulate(seconds.begin(), seconds.end(), 0.0)
               << ", \"samples_per_s\": " << engine.samples_per_step() / median
               << ", \"peak_rss_mib\": " << usage.ru_maxrss / 1024.0 << ", \"last_loss\": " << loss
               << "}" << std::endl;

@@ -128,6 +128,7 @@ struct PretrainEngine::Impl {
   int64_t dataset_size = 0;
   int64_t data_skipped = 0;  ///< bad samples replaced so far in the run (checkpointed)
   int64_t data_read = 0;     ///< samples read so far in the run, bad ones included
+  double data_wait_seconds = 0.0;  ///< waiting for batches in the current step
 
   /// Step 2 of train_step: every micro-batch's forward, loss and backward (gradients
   /// accumulate, averaged over the micro-batches). Returns [accum, 1 + M] on the device:
@@ -135,7 +136,9 @@ struct PretrainEngine::Impl {
   torch::Tensor forward_backward(int64_t step, const ModalityWeights& loss_weights) {
     std::vector<torch::Tensor> rows;
     for (int64_t k = 0; k < accum; ++k) {
+      const auto asked = Clock::now();
       auto batch = loader->batch(step * accum + k);
+      data_wait_seconds += std::chrono::duration<double>(Clock::now() - asked).count();
       count_bad_samples(batch);
       batch = batch.to(device, /*non_blocking=*/true);
       losses::LossTerms terms;
@@ -262,6 +265,7 @@ PretrainStepStats PretrainEngine::train_step(int64_t step) {
 
   // 2. Micro-batches: batch (masked on the loader's threads), forward, loss, backward. No
   //    host sync: losses stay on the device until the step ends.
+  m.data_wait_seconds = 0.0;
   const auto losses = m.forward_backward(step, loss_weights);  // [accum, 1 + terms]
   for (const auto mod : m.cfg.model.modalities) s.terms.emplace_back(mod, 0.0);
 
@@ -292,6 +296,7 @@ PretrainStepStats PretrainEngine::train_step(int64_t step) {
   if (!s.skipped) m.optimizer->step(s.lr);
   m.optimizer->zero_grad();
   s.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  s.data_wait_seconds = m.data_wait_seconds;
   return s;
 }
 
@@ -338,6 +343,7 @@ StepOutcome PretrainEngine::run_step(int64_t step) {
   for (const auto& [name, w] : s.generator_weights) out.metrics.add("w_" + name, w);
   out.metrics.add("grad_norm", s.grad_norm);
   out.metrics.add("data_skipped", impl_->data_skipped);
+  out.metrics.add("data_wait_s", s.data_wait_seconds);
   out.summary = c10::str("(", terms, ") lr ", s.lr);
   return out;
 }

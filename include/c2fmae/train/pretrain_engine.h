@@ -41,6 +41,9 @@ struct PretrainStepStats {
   double progress = 0.0;                             ///< step / total steps
   std::vector<std::pair<std::string, double>> generator_weights;
   double seconds = 0.0;
+  /// Of `seconds`, the time spent waiting for the loader's batches: the share of the step
+  /// the data pipeline did not hide (data.num_workers too low for the step's pace).
+  double data_wait_seconds = 0.0;
 };
 
 class PretrainEngine : public Engine {

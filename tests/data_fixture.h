@@ -3,6 +3,7 @@
 // PNGs that mark exactly that rectangle, so any crop of the three must still line up.
 #pragma once
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdint>
 #include <filesystem>
@@ -76,6 +77,30 @@ inline std::vector<FixtureSample> write_fixture_split(const std::string& root, c
   }
   return out;
 }
+
+/// A fresh folder per test (name and pid, so parallel ctest runs do not meet), removed after.
+class ScratchDir {
+ public:
+  ScratchDir() {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    path_ = std::filesystem::temp_directory_path() /
+            ("c2fmae_" + std::string(info->test_suite_name()) + "_" + info->name() + "_" +
+             std::to_string(::getpid()));
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  std::string operator/(const std::string& sub) const { return (path_ / sub).string(); }
+  std::string str() const { return path_.string(); }
+
+ private:
+  std::filesystem::path path_;
+};
 
 /// A fresh folder under the test temp dir.
 inline std::string fresh_dir(const std::string& name) {

@@ -12,31 +12,14 @@
 #include <map>
 #include <sstream>
 
+#include "data_fixture.h"
+
 namespace c2fmae::data {
 namespace {
 namespace fs = std::filesystem;
 using Bytes = std::vector<uint8_t>;
 
-/// A fresh folder per test (name and pid, so parallel ctest runs do not meet), removed after.
-class TempDir {
- public:
-  TempDir() {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path_ = fs::temp_directory_path() / ("c2fmae_" + std::string(info->test_suite_name()) + "_" +
-                                         info->name() + "_" + std::to_string(::getpid()));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string operator/(const std::string& sub) const { return (path_ / sub).string(); }
-  std::string str() const { return path_.string(); }
-
- private:
-  fs::path path_;
-};
+using TempDir = testing::ScratchDir;
 
 Bytes read_bytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

@@ -201,6 +201,26 @@ TEST(Pretrain, TrainsThroughFolderAndShardsSkippingAndCountingBadSamples) {
   }
 }
 
+TEST(Pretrain, AResumedShardsRunMatchesTheUninterruptedOneAndKeepsCountingBadSamples) {
+  const auto dir = real_data_dir("c2fmae_pretrain_shards_resume", true);
+  const auto base = "--config " + dir + "/tiny.yaml --set data.source=shards --set data.root=" +
+                    dir + "/shards --set data.max_bad_fraction=0.2 --set train.epochs=3 ";
+  ASSERT_EQ(pretrain(base + "--output-dir " + dir + "/whole").exit_code, 0);
+  ASSERT_EQ(pretrain(base + "--set train.max_steps=4 --output-dir " + dir + "/split").exit_code, 0);
+  auto resumed = pretrain(base + "--output-dir " + dir + "/split --resume auto");
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  auto whole = losses(dir + "/whole"), split = losses(dir + "/split");
+  ASSERT_EQ(split.size(), 9u);
+  for (int64_t s = 5; s <= 9; ++s) EXPECT_EQ(split[s], whole[s]) << "step " << s;  // mid-epoch 2
+  auto skipped = [](const std::string& run_dir) {
+    const auto metrics = testing::read_text(run_dir + "/metrics.jsonl");
+    const auto last = metrics.substr(metrics.rfind("\"step\": 9"));
+    return std::stoll(last.substr(last.find("\"data_skipped\": ") + 16));
+  };
+  EXPECT_EQ(skipped(dir + "/split"), skipped(dir + "/whole"));
+  EXPECT_GT(skipped(dir + "/whole"), 0);
+}
+
 TEST(Pretrain, TooManyBadSamplesStopTheRunWithAClearMessage) {
   const auto dir = real_data_dir("c2fmae_pretrain_bad_fraction", false);
   auto r = pretrain("--config " + dir + "/tiny.yaml --output-dir " + dir + "/run" +

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -101,6 +102,14 @@ class ScratchDir {
  private:
   std::filesystem::path path_;
 };
+
+/// A whole image file decoded (data::decode_image); fails the test if it cannot be read.
+inline data::DecodedImage read_image(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  EXPECT_TRUE(in.good()) << path;
+  const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return data::decode_image(bytes.data(), bytes.size());
+}
 
 /// A fresh folder under the test temp dir.
 inline std::string fresh_dir(const std::string& name) {

@@ -142,6 +142,10 @@ int main(int argc, char** argv) {
         ds = std::make_shared<data::ShardDataset>(shards, "train");
       }
       for (const bool masks : {true, false}) {
+        if (masks && !ds->has_masks()) {
+          std::cerr << "c2fmae_bench_loader: " << source << ": no masks (an ImageFolder), RGB only\n";
+          continue;
+        }
         for (const auto t : threads) {
           data::LoaderOptions o;
           o.batch_size = std::min<int64_t>(batch, ds->size());
@@ -172,6 +176,14 @@ int main(int argc, char** argv) {
       fs::remove_all(work);
     }
     return 0;
+  } catch (const data::ShardIoError& e) {  // packing: a full disk, an unreadable file
+    std::cerr << "c2fmae_bench_loader: " << e.what() << "\n";
+    if (!work.empty() && !keep) fs::remove_all(work);
+    return 1;
+  } catch (const data::DatasetError& e) {  // --root missing, empty, no classes
+    std::cerr << "c2fmae_bench_loader: --root " << root << ": " << e.what() << "\n";
+    if (!work.empty() && !keep) fs::remove_all(work);
+    return 2;
   } catch (const UsageError& e) {
     std::cerr << "c2fmae_bench_loader: " << e.what() << "\n";
     if (!work.empty() && !keep) fs::remove_all(work);

@@ -187,8 +187,10 @@ void DataConfig::validate(Checker& c) const {
   c.require(files || root.empty(), "data.root", root,
             "is read by the folder and shards sources, not by " + source,
             "leave data.root unset with data.source = " + source);
-  c.require(!split.empty() && split.find('/') == std::string::npos, "data.split", split,
-            "must be a folder or shard-set name without '/'", "e.g. train");
+  c.require(!split.empty() && split.find('/') == std::string::npos && split != "." &&
+                split != "..",
+            "data.split", split, "must be a folder or shard-set name (no '/', not . or ..)",
+            "e.g. train");
   require_range(c, "data.max_bad_fraction", max_bad_fraction, 0.0, 1.0,
                 "e.g. 0.01; 0 stops at the first bad sample");
   require_range(c, "data.batch_size", batch_size, 1, 65536, "MAE: 256 per GPU");

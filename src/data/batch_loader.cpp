@@ -299,23 +299,29 @@ void BatchLoader::Impl::load_slot(Job& job, int64_t i) {
   const auto position = static_cast<uint64_t>(job.positions[i]);
   int64_t index = job.indices[i];
   for (int64_t attempt = 0;; ++attempt) {
+    std::string bad;
     try {
       const uint64_t seed =
           mix_seed({o.seed, position, static_cast<uint64_t>(attempt), kAugmentationSalt});
       job.batch.label.data_ptr<int64_t>()[i] = dataset->load(index, seed, sample_options, slot);
       return;
     } catch (const BadSample& e) {
-      ++job.skipped;
-      log_bad(index, e.what());
-      if (attempt >= o.max_replacements) {
-        throw std::runtime_error(c10::str(
-            "the sample at position ", position, " and ", attempt,
-            " replacements drawn for it were all bad; the dataset looks mostly unreadable"));
-      }
-      // The replacement is a function of (seed, position, attempt), as everything else.
-      Rng rng(mix_seed({o.seed, position, static_cast<uint64_t>(attempt), kReplacementSalt}));
-      index = uniform_int(rng, 0, dataset->size() - 1);
+      bad = e.what();
+    } catch (const std::bad_alloc&) {
+      // A file too large for memory is bad data too; the bad fraction stops a run that
+      // keeps failing this way.
+      bad = "out of memory reading it";
     }
+    ++job.skipped;
+    log_bad(index, bad);
+    if (attempt >= o.max_replacements) {
+      throw std::runtime_error(c10::str(
+          "the sample at position ", position, " and ", attempt,
+          " replacements drawn for it were all bad; the dataset looks mostly unreadable"));
+    }
+    // The replacement is a function of (seed, position, attempt), as everything else.
+    Rng rng(mix_seed({o.seed, position, static_cast<uint64_t>(attempt), kReplacementSalt}));
+    index = uniform_int(rng, 0, dataset->size() - 1);
   }
 }
 

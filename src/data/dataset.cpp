@@ -18,9 +18,12 @@ std::shared_ptr<const Dataset> make_dataset(const config::DataConfig& data, uint
     if (data.source == "folder") return std::make_shared<FolderDataset>(data.root, split);
     if (data.source == "shards") return std::make_shared<ShardDataset>(data.root, split);
   } catch (const DatasetError& e) {
+    const std::string what = e.what();
+    const std::string head =
+        "data.root = " + data.root + " (data.source = " + data.source + ", split " + split + "): ";
+    if (what.find("\nhint: ") != std::string::npos) throw UsageError(head + what);  // has its own
     throw UsageError(with_hint(
-        "data.root = " + data.root + " (data.source = " + data.source + ", split " + split +
-            "): " + e.what(),
+        head + what,
         data.source == "shards"
             ? "pack a folder dataset with c2fmae_pack --root DIR --out " + data.root +
                   " --split " + split + ", or point data.root at a shard folder"

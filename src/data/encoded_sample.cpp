@@ -73,7 +73,9 @@ void decode_sample(const EncodedSample& sample, uint64_t seed, const SampleOptio
 }
 
 bool read_file_into(const std::string& path, std::string& out) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // Without blocking: a FIFO in place of a file must not hang the loader (it is refused
+  // below as not a regular file).
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     if (errno == ENOENT || errno == ENOTDIR) return false;
     throw BadSample(path + ": " + std::strerror(errno));
@@ -85,6 +87,10 @@ bool read_file_into(const std::string& path, std::string& out) {
   struct stat st {};
   if (::fstat(fd, &st) != 0) throw BadSample(path + ": " + std::strerror(errno));
   if (!S_ISREG(st.st_mode)) throw BadSample(path + ": not a regular file");
+  if (static_cast<uint64_t>(st.st_size) > kMaxSampleFileBytes) {
+    throw BadSample(path + ": " + std::to_string(st.st_size) + " bytes, larger than any image (" +
+                    std::to_string(kMaxSampleFileBytes >> 20) + " MiB at most)");
+  }
   out.resize(static_cast<size_t>(st.st_size));
   size_t done = 0;
   while (done < out.size()) {
@@ -92,7 +98,7 @@ bool read_file_into(const std::string& path, std::string& out) {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) throw BadSample(path + ": " + std::strerror(errno));
     if (n == 0) break;  // shrank while reading: decode what is there (it will fail if cut)
-    done += static_cast<size_t>(n);
+    done += static_cast<size_t>(n);  // (a file that grows is read up to its size at fstat)
   }
   out.resize(done);
   return true;

@@ -30,7 +30,20 @@ int64_t FolderDataset::load(int64_t index, uint64_t seed, const SampleOptions& o
       e.instance_size = instance.size();
     }
   }
-  decode_sample(e, seed, options, slot);
+  try {
+    decode_sample(e, seed, options, slot);
+  } catch (const BadSample& bad) {
+    // Name the mask file when the mask is what is wrong (the log line names the image).
+    const std::string what = bad.what();
+    const bool sem = what.rfind("semantic mask", 0) == 0, ins = what.rfind("instance mask", 0) == 0;
+    if (sem || ins) throw BadSample(what + " (" + (sem ? s.semantic : s.instance) + ")");
+    throw;
+  }
+  // A rare huge file must not keep its buffer for the rest of the run.
+  constexpr size_t kKeep = size_t{32} << 20;
+  for (auto* b : {&rgb, &semantic, &instance}) {
+    if (b->capacity() > kKeep) std::string().swap(*b);
+  }
   return s.label;
 }
 

@@ -352,6 +352,21 @@ bool jpeg_read_window(JpegDecoder& d, RgbResampler& rs, uint8_t* row_buffer) {
   return true;  // rows below the window are never decoded; the destructor aborts the rest
 }
 
+/// Decodes every row into `rgb` (output_height x output_width x 3).
+bool jpeg_read_all(JpegDecoder& d, uint8_t* rgb) {
+  if (setjmp(d.err.jump)) return false;
+  const size_t row_bytes = static_cast<size_t>(d.cinfo.output_width) * 3;
+  while (d.cinfo.output_scanline < d.cinfo.output_height) {
+    JSAMPROW rows[1] = {rgb + d.cinfo.output_scanline * row_bytes};
+    if (jpeg_read_scanlines(&d.cinfo, rows, 1) != 1) {
+      std::snprintf(d.err.message, sizeof d.err.message, "no data at row %u", d.cinfo.output_scanline);
+      return false;
+    }
+  }
+  jpeg_finish_decompress(&d.cinfo);
+  return true;
+}
+
 void decode_jpeg_crop(const uint8_t* data, size_t size, const PixelCrop& crop, bool flip,
                       int out_size, Interpolation interpolation, const float mean[3],
                       const float std[3], float* out) {
@@ -755,6 +770,41 @@ void decode_label_crop(const uint8_t* data, size_t size, int expected_width, int
     gather_nearest<1>(pixels.data(), row_bytes, xs, ys, flip, out);
   else
     gather_nearest<2>(pixels.data(), row_bytes, xs, ys, flip, out);
+}
+
+DecodedImage decode_image(const uint8_t* data, size_t size) {
+  const ImageInfo info = read_image_info(data, size);
+  DecodedImage image;
+  image.width = info.width;
+  image.height = info.height;
+  const size_t pixels = static_cast<size_t>(info.width) * info.height;
+  if (info.format == ImageFormat::kJpeg) {
+    JpegDecoder d;
+    if (!jpeg_open(d, data, size) || !jpeg_start(d, 8)) throw DecodeError(d.message());
+    std::vector<uint8_t> rgb(pixels * 3);
+    if (!jpeg_read_all(d, rgb.data())) throw DecodeError(d.message());
+    image.channels = 3;
+    image.pixels.assign(rgb.begin(), rgb.end());
+    return image;
+  }
+  PngDecoder d(data, size);
+  if (!png_open(d)) throw DecodeError(d.message());
+  const bool label = d.color_type() == PNG_COLOR_TYPE_GRAY && (d.bit_depth() == 8 || d.bit_depth() == 16);
+  image.channels = label ? 1 : 3;
+  const size_t bytes = label ? static_cast<size_t>(d.bit_depth() / 8) : 3;
+  const size_t row_bytes = static_cast<size_t>(info.width) * bytes;
+  std::vector<uint8_t> raw(row_bytes * info.height);
+  std::vector<png_bytep> rows(info.height);
+  for (int y = 0; y < info.height; ++y) rows[y] = raw.data() + y * row_bytes;
+  if (!png_read_all(d, label ? PngTarget::kGray : PngTarget::kRgb8, rows.data(), row_bytes))
+    throw DecodeError(d.message());
+  image.pixels.resize(pixels * image.channels);
+  if (bytes == 2) {
+    for (size_t i = 0; i < pixels; ++i) image.pixels[i] = static_cast<uint16_t>(raw[2 * i] << 8 | raw[2 * i + 1]);
+  } else {
+    image.pixels.assign(raw.begin(), raw.end());
+  }
+  return image;
 }
 
 std::vector<uint8_t> encode_jpeg(const uint8_t* rgb, int width, int height, int quality) {

@@ -49,6 +49,9 @@ int64_t ShardDataset::load(int64_t index, uint64_t seed, const SampleOptions& op
                            const SampleSlot& slot) const {
   const auto& s = index_.samples.at(static_cast<size_t>(index));
   thread_local std::vector<uint8_t> buffer;
+  if (s.length > 3 * kMaxSampleFileBytes + 4096) {
+    throw BadSample("a span of " + std::to_string(s.length) + " bytes, larger than any sample");
+  }
   buffer.resize(s.length);
   size_t done = 0;
   while (done < s.length) {
@@ -79,7 +82,8 @@ int64_t ShardDataset::load(int64_t index, uint64_t seed, const SampleOptions& op
       char* end = nullptr;
       errno = 0;
       const long long v = std::strtoll(text.c_str(), &end, 10);
-      if (errno != 0 || end == text.c_str() || v < 0 || v >= num_classes()) {
+      while (end && (*end == '\n' || *end == '\r' || *end == ' ')) ++end;  // "3\n" as written by hand
+      if (errno != 0 || end == text.c_str() || *end != '\0' || v < 0 || v >= num_classes()) {
         throw BadSample("class '" + text + "' is not an index below " +
                         std::to_string(num_classes()));
       }
@@ -92,6 +96,7 @@ int64_t ShardDataset::load(int64_t index, uint64_t seed, const SampleOptions& op
   if (label < 0) throw BadSample("no .cls member");
   if (!options.masks) e.semantic = e.instance = nullptr;
   decode_sample(e, seed, options, slot);
+  if (buffer.capacity() > (size_t{32} << 20)) std::vector<uint8_t>().swap(buffer);
   return label;
 }
 

@@ -1,6 +1,7 @@
 #include "c2fmae/data/shard_index.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,6 +16,7 @@
 
 #include "c2fmae/core/atomic_file.h"
 #include "c2fmae/core/usage_error.h"
+#include "c2fmae/data/image_codec.h"
 
 namespace c2fmae::data {
 namespace fs = std::filesystem;
@@ -155,9 +157,11 @@ bool all_zero(const uint8_t* block) {
   return std::all_of(block, block + kBlock, [](uint8_t b) { return b == 0; });
 }
 
-// Reads a whole file into `out`; false if it does not exist (a missing mask).
+// Reads a whole regular file into `out`; false if it does not exist (a missing mask). A FIFO,
+// a device, a folder or a file larger than kMaxSampleFileBytes is an error (ShardIoError):
+// opened without blocking, so that a FIFO in place of a file cannot hang the pack.
 bool read_whole_file(const std::string& path, std::vector<uint8_t>& out) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     if (errno == ENOENT) return false;
     io_fail("open", path, errno);
@@ -168,10 +172,23 @@ bool read_whole_file(const std::string& path, std::vector<uint8_t>& out) {
     ::close(fd);
     io_fail("stat", path, err);
   }
+  if (!S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_size) > kMaxSampleFileBytes) {
+    ::close(fd);
+    throw ShardIoError("cannot read " + path + ": " +
+                       (S_ISREG(st.st_mode) ? "larger than any image (" +
+                                                  std::to_string(st.st_size) + " bytes)"
+                                            : std::string("not a regular file")));
+  }
   out.resize(static_cast<size_t>(st.st_size));
   size_t filled = 0;
   while (true) {
-    if (filled == out.size()) out.resize(out.size() + 65536);  // grew since fstat
+    if (filled == out.size()) {  // grew since fstat
+      if (out.size() >= kMaxSampleFileBytes) {
+        ::close(fd);
+        throw ShardIoError("cannot read " + path + ": it keeps growing");
+      }
+      out.resize(out.size() + 65536);
+    }
     const ssize_t n = ::read(fd, out.data() + filled, out.size() - filled);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
@@ -257,6 +274,10 @@ class IndexLines {
     const std::string_view line(text_.data() + pos_, end - pos_);
     pos_ = end + 1;
     ++line_;
+    if (!line.empty() && line.back() == '\r') {
+      fail("the line ends in CR LF (an editor or a transfer changed the line endings); the index "
+           "is written with LF only");
+    }
     return line;
   }
   bool at_end() const { return pos_ >= text_.size(); }
@@ -496,6 +517,7 @@ ShardIndex read_shard_index(const std::string& root, const std::string& split) {
   }
 
   const uint64_t num_samples = lines.counted("samples");
+  if (num_samples == 0) lines.fail("the index lists no samples");
   index.samples.reserve(std::min<uint64_t>(num_samples, lines.bytes_left() / 6));
   for (uint64_t i = 0; i < num_samples; ++i) {
     const std::string_view line =
@@ -527,7 +549,9 @@ ShardIndex read_shard_index(const std::string& root, const std::string& split) {
   return index;
 }
 
-void write_shard_index(const std::string& root, const ShardIndex& index) {
+namespace {
+
+std::string shard_index_text(const ShardIndex& index) {
   check_split_name(index.split);
   check_class_names(index.classes);
   if (index.shard_sizes.size() != index.shard_files.size()) {
@@ -561,6 +585,27 @@ void write_shard_index(const std::string& root, const ShardIndex& index) {
     text += std::to_string(span.shard) + " " + std::to_string(span.offset) + " " +
             std::to_string(span.length) + "\n";
   }
+  return text;
+}
+
+/// Writes `text` to `path` (created or truncated) and fsyncs it; ShardIoError on failure.
+void write_synced(const std::string& path, const std::string& text) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) io_fail("create", path, errno);
+  try {
+    write_all(fd, text.data(), text.size(), path);
+    if (::fsync(fd) != 0) io_fail("sync", path, errno);
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  if (::close(fd) != 0) io_fail("close", path, errno);
+}
+
+}  // namespace
+
+void write_shard_index(const std::string& root, const ShardIndex& index) {
+  const std::string text = shard_index_text(index);
   const std::string path = shard_index_path(root, index.split);
   as_io_error([&] {
     write_file_atomically(path, [&](const std::string& tmp) {
@@ -592,6 +637,24 @@ PackReport pack_folder(const std::string& root, const std::string& split, const 
   std::error_code ec;
   fs::create_directories(out, ec);
   if (ec) throw ShardIoError("cannot create the shard folder " + out + ": " + ec.message());
+  // One pack per shard folder at a time: a second one would take the first's temporary
+  // files for stale ones. The lock is on the folder itself (no file left behind); the
+  // kernel drops it when the process dies.
+  struct Lock {
+    int fd = -1;
+    ~Lock() {
+      if (fd >= 0) ::close(fd);
+    }
+  } lock;
+  lock.fd = ::open(out.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (lock.fd < 0) io_fail("open", out, errno);
+  if (::flock(lock.fd, LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) {
+      throw DatasetError(with_hint("another c2fmae_pack is writing into " + out,
+                                   "wait for it to finish, or pack into another folder"));
+    }
+    io_fail("lock", out, errno);
+  }
   const std::string index_path = shard_index_path(out, split);
   const std::string index_tmp = temporary_path(index_path);
   std::vector<std::string> old_shards, stale_temporaries;
@@ -637,15 +700,33 @@ PackReport pack_folder(const std::string& root, const std::string& split, const 
   };
   try {
     std::vector<uint8_t> image, semantic, instance;
+    // A file that cannot be read (gone, not a regular file, far too large) does not stop the
+    // pack: a mask is left out and an image packed empty, so that the loader skips and
+    // counts the sample exactly as it would in the folder, at the same position.
     auto read_mask = [&](const std::string& path, std::vector<uint8_t>& bytes) {
       if (!folder.has_masks()) return false;
-      if (read_whole_file(path, bytes)) return true;
+      try {
+        if (read_whole_file(path, bytes)) return true;
+      } catch (const ShardIoError& e) {
+        if (report.first_missing_mask.empty()) report.first_missing_mask = e.what();
+        ++report.missing_masks;
+        return false;
+      }
       if (report.first_missing_mask.empty()) report.first_missing_mask = path;
       ++report.missing_masks;
       return false;
     };
     for (const auto& sample : folder.samples) {
-      if (!read_whole_file(sample.rgb, image)) io_fail("read", sample.rgb, ENOENT);
+      bool readable = false;
+      try {
+        readable = read_whole_file(sample.rgb, image);
+      } catch (const ShardIoError& e) {
+        if (report.first_unknown_image.empty()) report.first_unknown_image = e.what();
+      }
+      if (!readable) {
+        if (report.first_unknown_image.empty()) report.first_unknown_image = sample.rgb + ": gone";
+        image.clear();
+      }
       const bool png = is_png(image);
       // Neither JPEG nor PNG: packed as .jpg all the same, so the loader fails and counts
       // it at load time exactly as it would the file in the folder.
@@ -688,9 +769,12 @@ PackReport pack_folder(const std::string& root, const std::string& split, const 
     }
     if (writer) finish_shard();
 
-    // Publish: the old index goes first, so no index ever lists shards that were replaced
-    // under it; then the shards take their names, stale ones of a larger earlier pack are
-    // removed, and the new index comes last.
+    // Publish. The new index is written (and synced) under a temporary name first, so that
+    // nothing that needs room on the disk happens after the old pack is touched. Then the
+    // old index goes, so no index ever lists shards replaced under it; the shards take their
+    // names, stale ones of a larger earlier pack are removed, and the new index is renamed
+    // into place last.
+    as_io_error([&] { write_synced(index_tmp, shard_index_text(index)); });
     as_io_error([&] {
       if (old_index) {
         if (!fs::remove(index_path, ec) && ec) io_fail("remove", index_path, ec.value());
@@ -707,12 +791,15 @@ PackReport pack_folder(const std::string& root, const std::string& split, const 
         const std::string stale = (fs::path(out) / name).string();
         if (!fs::remove(stale, ec) && ec) io_fail("remove", stale, ec.value());
       }
+      if (std::rename(index_tmp.c_str(), index_path.c_str()) != 0) {
+        io_fail("rename " + index_tmp + " to", index_path, errno);
+      }
       sync_path(out, true);
     });
-    write_shard_index(out, index);
   } catch (...) {
     writer.reset();
     for (const auto& path : temporaries) std::remove(path.c_str());
+    std::remove(index_tmp.c_str());
     throw;
   }
   report.shards = static_cast<int64_t>(index.shard_files.size());

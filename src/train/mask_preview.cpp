@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "c2fmae/config/config_error.h"
+#include "c2fmae/core/log.h"
 #include "c2fmae/core/modality.h"
 #include "c2fmae/core/number_text.h"
 #include "c2fmae/core/seeding.h"
@@ -74,14 +75,24 @@ MaskPreview make_mask_preview(const config::PretrainConfig& cfg,
   read.augmentation.enabled = false;
   read.interpolation = cfg.data.interpolation == "bilinear" ? data::Interpolation::kBilinear
                                                              : data::Interpolation::kBicubic;
-  std::vector<int64_t> indices(options.count);
-  std::iota(indices.begin(), indices.end(), 0);
-  MaskPreview preview;
-  try {
-    preview.batch = data::read_batch(*dataset, indices, read, seed);
-  } catch (const data::BadSample& e) {
-    throw std::runtime_error(std::string("cannot read the sample ") + e.what());
+  if (cfg.model.has(Modality::kSemantic)) read.num_semantic_classes = cfg.model.num_semantic_classes;
+  // The first `count` samples that read; bad ones are skipped with a warning, as in training.
+  std::vector<int64_t> indices;
+  for (int64_t i = 0; i < dataset->size() && static_cast<int64_t>(indices.size()) < options.count; ++i) {
+    try {
+      data::read_batch(*dataset, {i}, read, seed);
+      indices.push_back(i);
+    } catch (const data::BadSample& e) {
+      log::warn(std::string("skipping bad sample ") + e.what());
+    }
   }
+  if (static_cast<int64_t>(indices.size()) < options.count) {
+    throw std::runtime_error(c10::str("only ", indices.size(), " of the dataset's ",
+                                      dataset->size(), " samples could be read, fewer than the ",
+                                      options.count, " asked for"));
+  }
+  MaskPreview preview;
+  preview.batch = data::read_batch(*dataset, indices, read, seed);
   // The maps as training reads them: label resolution, canonical instance ids.
   data::prepare_training_labels(preview.batch, cfg.model.instance_slots);
   masking::MaskInputs inputs(preview.batch);

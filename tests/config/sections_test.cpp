@@ -67,6 +67,7 @@ TEST(Sections, OtherSectionRules) {
   expect_rejected({"data.root=/data/imagenet"}, "data.root");  // synthetic reads no root
   expect_rejected({"data.split=train/x"}, "data.split");
   expect_rejected({"data.split="}, "data.split");
+  expect_rejected({"data.split=.."}, "data.split");
   expect_rejected({"data.max_bad_fraction=1.5"}, "data.max_bad_fraction");
   expect_rejected({"data.prefetch=0"}, "data.prefetch");
   expect_rejected({"data.interpolation=nearest"}, "data.interpolation");

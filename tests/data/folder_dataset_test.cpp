@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include <sys/stat.h>
+
 #include <filesystem>
 
 #include "c2fmae/core/usage_error.h"
@@ -138,6 +140,35 @@ TEST(FolderDataset, BadFilesAreBadSamplesSayingWhatIsWrong) {
   auto rgb_only = o;
   rgb_only.masks = false;
   EXPECT_NO_THROW(load(ds, 3, 0, rgb_only));  // its mask is not read
+}
+
+TEST(FolderDataset, FilesThatAreNoImagesAreBadSamplesNotHangsOrHugeAllocations) {
+  const auto root = testing::fresh_dir("folder_dataset_special_files");
+  auto s = testing::write_fixture_split(root, "train", 1, 3);
+  fs::remove(s[0].semantic);
+  ASSERT_EQ(::mkfifo(s[0].semantic.c_str(), 0644), 0);  // nobody ever writes to it
+  fs::resize_file(s[1].rgb, (kMaxSampleFileBytes + 1));  // sparse: no disk used
+  fs::remove(s[2].instance);
+  fs::create_directory(s[2].instance);
+  FolderDataset ds(root, "train");
+  const auto o = training_options(32, 32);
+  const std::vector<std::string> reasons = {"not a regular file", "larger than any image",
+                                            "not a regular file"};
+  for (int64_t i = 0; i < 3; ++i) {
+    try {
+      load(ds, i, 0, o);
+      ADD_FAILURE() << "sample " << i << " loaded";
+    } catch (const BadSample& e) {
+      EXPECT_NE(std::string(e.what()).find(reasons[i]), std::string::npos) << i << ": " << e.what();
+    }
+  }
+  // A missing mask is named by its path.
+  fs::remove_all(s[2].instance);
+  try {
+    load(ds, 2, 0, o);
+  } catch (const BadSample& e) {
+    EXPECT_NE(std::string(e.what()).find(s[2].instance), std::string::npos) << e.what();
+  }
 }
 
 TEST(FolderDataset, AnImageFolderHasNoMasksAndAMissingRootIsAUsageError) {

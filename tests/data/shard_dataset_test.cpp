@@ -2,7 +2,14 @@
 
 #include <torch/torch.h>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 
 #include "c2fmae/data/batch_loader.h"
 #include "c2fmae/data/folder_dataset.h"
@@ -68,6 +75,61 @@ TEST(ShardDataset, BadSamplesInShardsAreSkippedAndCounted) {
   for (int64_t step = 0; step < 3; ++step) skipped += l.batch(step).data_skipped;
   EXPECT_GE(skipped, 6);  // both bad samples, once per epoch
   EXPECT_NE(shards->describe(2).find("train-000000.tar"), std::string::npos) << shards->describe(2);
+}
+
+TEST(ShardDataset, PackingKeepsGoingPastFilesItCannotReadAndOnePackAtATime) {
+  const auto dir = testing::fresh_dir("shard_dataset_pack_special");
+  auto s = testing::write_fixture_split(dir + "/folder", "train", 1, 4);
+  fs::remove(s[0].semantic);
+  ASSERT_EQ(::mkfifo(s[0].semantic.c_str(), 0644), 0);  // would block a plain open()
+  fs::remove(s[1].instance);
+  fs::create_directory(s[1].instance);
+  const auto report = pack_folder(dir + "/folder", "train", dir + "/shards", PackOptions{});
+  EXPECT_EQ(report.samples, 4);
+  EXPECT_EQ(report.missing_masks, 2);
+  auto shards = std::make_shared<ShardDataset>(dir + "/shards", "train");
+  EXPECT_EQ(shards->size(), 4);
+  // A second pack into the same folder while one runs is refused.
+  const int fd = ::open((dir + "/shards").c_str(), O_RDONLY | O_DIRECTORY);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::flock(fd, LOCK_EX), 0);
+  PackOptions again;
+  again.overwrite = true;
+  try {
+    pack_folder(dir + "/folder", "train", dir + "/shards", again);
+    ADD_FAILURE() << "no error";
+  } catch (const DatasetError& e) {
+    EXPECT_NE(std::string(e.what()).find("another c2fmae_pack"), std::string::npos) << e.what();
+  }
+  ::close(fd);
+  EXPECT_NO_THROW(pack_folder(dir + "/folder", "train", dir + "/shards", again));
+}
+
+TEST(ShardDataset, AnIndexWithCrLfLinesOrNoSamplesIsRefusedSayingSo) {
+  const auto dir = testing::fresh_dir("shard_dataset_index_text");
+  testing::write_fixture_split(dir + "/folder", "train", 1, 2);
+  pack_folder(dir + "/folder", "train", dir + "/shards", PackOptions{});
+  const auto path = shard_index_path(dir + "/shards", "train");
+  std::string text;
+  {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    text = ss.str();
+  }
+  auto expect_refused = [&](const std::string& content, const std::string& says) {
+    std::ofstream(path, std::ios::trunc) << content;
+    try {
+      ShardDataset ds(dir + "/shards", "train");
+      ADD_FAILURE() << "accepted: " << says;
+    } catch (const DatasetError& e) {
+      EXPECT_NE(std::string(e.what()).find(says), std::string::npos) << e.what();
+    }
+  };
+  std::string crlf;
+  for (char c : text) crlf += c == '\n' ? std::string("\r\n") : std::string(1, c);
+  expect_refused(crlf, "CR LF");
+  expect_refused(text.substr(0, text.find("samples ")) + "samples 0\n", "no samples");
 }
 
 }  // namespace

@@ -5,7 +5,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <opencv2/imgcodecs.hpp>
 #include <set>
 #include <sstream>
 #include <vector>
@@ -13,6 +12,7 @@
 #include "c2fmae/config/pretrain_config.h"
 #include "c2fmae/train/mask_preview.h"
 #include "pretrain_fixture.h"
+#include "data_fixture.h"
 #include "test_helpers.h"
 
 namespace c2fmae {
@@ -138,10 +138,9 @@ TEST(Masks, EveryGeneratorWritesMasksRegionIdsAndPictures) {
     for (int64_t i = 0; i < n; ++i) {
       char png[32];
       std::snprintf(png, sizeof png, "/sample_%04lld.png", static_cast<long long>(i));
-      const auto picture = cv::imread(out + png, cv::IMREAD_COLOR);
-      ASSERT_FALSE(picture.empty()) << out + png;
-      EXPECT_EQ(picture.cols, (3 + m) * size) << png;
-      EXPECT_EQ(picture.rows, size) << png;
+      const auto picture = testing::read_image(out + png);
+      EXPECT_EQ(picture.width, (3 + m) * size) << png;
+      EXPECT_EQ(picture.height, size) << png;
     }
     EXPECT_FALSE(fs::exists(out + "/sample_0016.png"));
     for (const auto& e : fs::directory_iterator(out)) {
@@ -158,9 +157,9 @@ TEST(Masks, EnabledModalitiesSetThePanelsAndTheMaskAxis) {
                  dir + "/out");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(read_npy(dir + "/out/masks.npy").shape, (std::vector<int64_t>{2, 1, 16}));
-  const auto picture = cv::imread(dir + "/out/sample_0001.png", cv::IMREAD_COLOR);
-  EXPECT_EQ(picture.cols, 4 * 64);
-  EXPECT_EQ(picture.rows, 64);
+  const auto picture = testing::read_image(dir + "/out/sample_0001.png");
+  EXPECT_EQ(picture.width, 4 * 64);
+  EXPECT_EQ(picture.height, 64);
 }
 
 TEST(Masks, BadArgumentsExit2WithAHintAndWriteNothing) {

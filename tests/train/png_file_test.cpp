@@ -1,9 +1,8 @@
-#ifdef C2FMAE_WITH_OPENCV
 #include "c2fmae/train/png_file.h"
 
 #include <filesystem>
-#include <opencv2/imgcodecs.hpp>
 
+#include "data_fixture.h"
 #include "test_helpers.h"
 
 namespace c2fmae::train {
@@ -17,11 +16,12 @@ TEST(PngFile, WritesRgbLosslesslyAndAtomically) {
   auto picture = torch::randint(0, 256, {5, 9, 3}, torch::kLong).to(torch::kUInt8);
   write_png(dir + "/a.png", picture);
   EXPECT_FALSE(std::filesystem::exists(dir + "/a.png.tmp"));
-  const auto image = cv::imread(dir + "/a.png", cv::IMREAD_COLOR);  // BGR
-  ASSERT_EQ(image.rows, 5);
-  ASSERT_EQ(image.cols, 9);
-  auto read = torch::from_blob(image.data, {5, 9, 3}, torch::kUInt8).flip(2);
-  EXPECT_TRUE(read.equal(picture));
+  const auto image = testing::read_image(dir + "/a.png");
+  ASSERT_EQ(image.height, 5);
+  ASSERT_EQ(image.width, 9);
+  ASSERT_EQ(image.channels, 3);
+  std::vector<int64_t> v(image.pixels.begin(), image.pixels.end());
+  EXPECT_TRUE(torch::tensor(v, torch::kLong).view({5, 9, 3}).equal(picture.to(torch::kLong)));
 }
 
 TEST(PngFile, AFailedWriteNamesThePathAndTheReason) {
@@ -38,4 +38,3 @@ TEST(PngFile, AFailedWriteNamesThePathAndTheReason) {
 
 }  // namespace
 }  // namespace c2fmae::train
-#endif  // C2FMAE_WITH_OPENCV

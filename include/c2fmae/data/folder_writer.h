@@ -1,6 +1,6 @@
 // Writes samples in the folder layout of DESIGN.md §2 (MultiMAE's pseudo-labelled
 // ImageNet): root/<split>/{rgb,semseg,instance}/<class>/<name>.{JPEG,png}, RGB as JPEG,
-// the semantic mask as an 8-bit PNG, the instance mask as a 16-bit PNG. Needs OpenCV.
+// the semantic mask as an 8-bit PNG, the instance mask as a 16-bit PNG.
 #pragma once
 #include <string>
 

@@ -41,6 +41,9 @@ ImageInfo read_image_info(const uint8_t* data, size_t size);
 
 /// Decompression bombs are refused: at most this many pixels per image.
 constexpr int64_t kMaxImagePixels = int64_t{1} << 28;
+/// A file larger than this is not an image or mask a dataset holds (ImageNet's largest JPEG
+/// is 15 MB): readers refuse it rather than allocate for it.
+constexpr uint64_t kMaxSampleFileBytes = uint64_t{256} << 20;
 
 /// A crop window in source pixels (see the convention above).
 struct PixelCrop {
@@ -70,6 +73,18 @@ void decode_rgb_crop(const uint8_t* data, size_t size, const PixelCrop& crop, bo
 /// clamped into the image) into out[y * out_size + x], mirrored if `flip`.
 void decode_label_crop(const uint8_t* data, size_t size, int expected_width, int expected_height,
                        const PixelCrop& crop, bool flip, int out_size, int64_t* out);
+
+/// A whole image as stored, for tools and tests (the training path reads crops above).
+struct DecodedImage {
+  int width = 0;
+  int height = 0;
+  int channels = 0;              ///< 3: RGB, as decode_rgb_crop reads it; 1: a label PNG
+  std::vector<uint16_t> pixels;  ///< height x width x channels (HWC)
+};
+
+/// Decodes a whole JPEG or PNG: a one-channel 8- or 16-bit PNG as its label values, anything
+/// else as 8-bit RGB. Throws DecodeError as the crop decoders do.
+DecodedImage decode_image(const uint8_t* data, size_t size);
 
 /// Encoders, for packing tests and fixtures. rgb: height x width x 3 uint8 (HWC).
 std::vector<uint8_t> encode_jpeg(const uint8_t* rgb, int width, int height, int quality = 90);

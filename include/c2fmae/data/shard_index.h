@@ -99,8 +99,8 @@ struct PackReport {
   int64_t samples = 0;        ///< packed (so far, in a progress call)
   int64_t total_samples = 0;  ///< in the folder split
   int64_t shards = 0;
-  int64_t missing_masks = 0;   ///< masks that did not exist (the sample is packed without them)
-  int64_t unknown_images = 0;  ///< images neither JPEG nor PNG (packed as <key>.jpg)
+  int64_t missing_masks = 0;   ///< masks that did not exist or could not be read (left out)
+  int64_t unknown_images = 0;  ///< images neither JPEG nor PNG, or unreadable (packed as <key>.jpg, empty if unreadable)
   uint64_t bytes = 0;          ///< of the shard files
   FolderLayout layout = FolderLayout::kImageFolder;
   std::string first_missing_mask;   ///< path of the first missing mask, "" if none

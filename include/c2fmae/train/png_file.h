@@ -1,4 +1,4 @@
-// Pictures as PNG files (needs OpenCV: built only with C2FMAE_WITH_OPENCV).
+// Pictures as PNG files (libpng, data/image_codec.h).
 #pragma once
 #include <torch/types.h>
 

@@ -146,7 +146,7 @@ int main(int argc, char** argv) {
                 << data::shard_index_path(out, split) << std::endl;
       if (report.missing_masks > 0) {
         std::cerr << "c2fmae_pack: warning: " << split << ": " << report.missing_masks
-                  << " masks do not exist (first: " << report.first_missing_mask
+                  << " masks are missing or unreadable (first: " << report.first_missing_mask
                   << "); their samples are packed without them and skipped by training\n";
       }
       if (report.unknown_images > 0) {

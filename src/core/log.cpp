@@ -2,22 +2,39 @@
 #include "c2fmae/core/log.h"
 
 #include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/dist_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <map>
+#include <mutex>
 #include <stdexcept>
 
 namespace c2fmae::log {
 namespace {
 
+/// The file sinks. Loader threads log while the main thread adds or removes a run's file
+/// (a run that ends while a batch is still being read), so files go through a dist_sink,
+/// which locks around both; the logger's own sink list never changes after it is made.
+struct FileSinks {
+  std::shared_ptr<spdlog::sinks::dist_sink_mt> dist = std::make_shared<spdlog::sinks::dist_sink_mt>();
+  std::mutex mutex;  ///< guards by_path
+  std::map<std::string, spdlog::sink_ptr> by_path;
+};
+
+FileSinks& file_sinks() {
+  static FileSinks instance;
+  return instance;
+}
+
 spdlog::logger& logger() {
   static std::shared_ptr<spdlog::logger> instance = [] {
     auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
-    auto made = std::make_shared<spdlog::logger>("c2fmae", sink);
-    made->set_pattern("%Y-%m-%d %H:%M:%S %^%l%$ %v");
+    auto made = std::make_shared<spdlog::logger>(
+        "c2fmae", spdlog::sinks_init_list{sink, file_sinks().dist});
+    sink->set_pattern("%Y-%m-%d %H:%M:%S %^%l%$ %v");
     made->set_level(spdlog::level::info);
     // Messages are few (one per logged step): flush each so `tail -f train.log` and a killed
     // run's log are complete.
@@ -54,25 +71,23 @@ void set_level(Level level) {
 }
 
 void add_file_sink(const std::string& path) {
-  auto& sinks = logger().sinks();
-  for (const auto& s : sinks) {
-    auto file = std::dynamic_pointer_cast<spdlog::sinks::basic_file_sink_mt>(s);
-    if (file && file->filename() == path) return;
-  }
+  logger();  // made first: its pattern is set before any file sink exists
+  auto& files = file_sinks();
+  std::lock_guard<std::mutex> lock(files.mutex);
+  if (files.by_path.count(path)) return;
   auto sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(path);
   sink->set_pattern("%Y-%m-%d %H:%M:%S.%e %l %v");
-  sinks.push_back(sink);
+  files.by_path[path] = sink;
+  files.dist->add_sink(sink);
 }
 
 void remove_file_sink(const std::string& path) {
-  auto& sinks = logger().sinks();
-  sinks.erase(std::remove_if(sinks.begin(), sinks.end(),
-                             [&](const spdlog::sink_ptr& s) {
-                               auto file =
-                                   std::dynamic_pointer_cast<spdlog::sinks::basic_file_sink_mt>(s);
-                               return file && file->filename() == path;
-                             }),
-              sinks.end());
+  auto& files = file_sinks();
+  std::lock_guard<std::mutex> lock(files.mutex);
+  const auto it = files.by_path.find(path);
+  if (it == files.by_path.end()) return;
+  files.dist->remove_sink(it->second);
+  files.by_path.erase(it);
 }
 
 void debug(const std::string& message) { logger().debug(message); }

@@ -16,6 +16,7 @@
 #include "c2fmae/core/error_text.h"
 #include "c2fmae/core/log.h"
 #include "c2fmae/core/usage_error.h"
+#include "c2fmae/distributed/launch_env.h"
 #include "c2fmae/train/pretrain_engine.h"
 
 namespace {
@@ -108,12 +109,12 @@ int main(int argc, char** argv) {
       std::cout << cfg.dump_yaml();
       return 0;
     }
-    // Multi-process training is not implemented yet: processes started by torchrun or srun
-    // would all write into one run directory.
-    if (const char* world = std::getenv("WORLD_SIZE"); world && std::atoi(world) > 1) {
-      std::cerr << "c2fmae_pretrain: WORLD_SIZE=" << world
-                << ", but multi-process training is not "
-                   "available yet\nhint: start one process (unset WORLD_SIZE)\n";
+    // Multi-process training is not wired into the trainer yet: processes started by
+    // torchrun or srun would all train alone and write into one run directory.
+    if (const auto launch = distributed::read_launch_env(); launch.distributed()) {
+      std::cerr << "c2fmae_pretrain: started as " << launch.describe()
+                << ", but multi-process training is not available yet\nhint: start one "
+                   "process (unset WORLD_SIZE, or srun --ntasks=1)\n";
       return 2;
     }
     train::PretrainEngine engine(cfg);

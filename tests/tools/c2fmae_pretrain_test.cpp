@@ -308,16 +308,20 @@ TEST(Pretrain, AnExistingRunDirectoryIsNotOverwritten) {
 
 TEST(Pretrain, RefusesAMultiProcessLaunchItCannotServe) {
   const auto dir = testing::tiny_pretrain_dir("c2fmae_pretrain_world");
-  struct WorldSize {  // set for this test only, whatever fails
-    WorldSize() { ::setenv("WORLD_SIZE", "2", 1); }
-    ~WorldSize() { ::unsetenv("WORLD_SIZE"); }
-  };
-  const auto r = [&] {
-    WorldSize world;
-    return pretrain("--config " + dir + "/tiny.yaml --output-dir " + dir + "/run");
-  }();
+  const auto args = " " + std::string(C2FMAE_PRETRAIN_BIN) + " --config " + dir +
+                    "/tiny.yaml --output-dir " + dir + "/run";
+  // torchrun's variables, Slurm's, and a launch that contradicts itself.
+  auto r = run_command("env WORLD_SIZE=2" + args);
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.output.find("WORLD_SIZE=2"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("rank 0 of 2"), std::string::npos) << r.output;
+  r = run_command("env -u WORLD_SIZE -u RANK SLURM_PROCID=1 SLURM_NTASKS=4 SLURM_LOCALID=1 "
+                  "SLURM_NTASKS_PER_NODE=2 SLURM_JOB_NODELIST='n[1-2]'" + args);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("rank 1 of 4 (local 1 of 2, slurm), store n1:29500"), std::string::npos)
+      << r.output;
+  r = run_command("env WORLD_SIZE=2 RANK=5" + args);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("rank 5 is not below the world size 2"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(dir + "/run"));
 }
 

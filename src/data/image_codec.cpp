@@ -741,8 +741,13 @@ void decode_label_crop(const uint8_t* data, size_t size, int expected_width, int
   PngDecoder d(data, size);
   if (!png_open(d)) throw DecodeError(d.message());
   const int width = d.width(), height = d.height(), depth = d.bit_depth();
-  if (d.color_type() != PNG_COLOR_TYPE_GRAY || (depth != 8 && depth != 16))
-    throw DecodeError("expected a one-channel 8- or 16-bit PNG label map, got " +
+  // An 8-bit palette PNG (Pascal VOC's, ADE20K's masks) is read as its indices: the index
+  // is the class, the palette only colours it.
+  const bool gray = d.color_type() == PNG_COLOR_TYPE_GRAY && (depth == 8 || depth == 16);
+  const bool palette = d.color_type() == PNG_COLOR_TYPE_PALETTE && depth == 8;
+  if (!gray && !palette)
+    throw DecodeError("expected a one-channel 8- or 16-bit PNG label map (or an 8-bit palette "
+                      "PNG, read as its indices), got " +
                       png_kind(d.color_type(), depth));
   if (width != expected_width || height != expected_height)
     throw DecodeError("label map is " + size_text(width, height) + " but its image is " +

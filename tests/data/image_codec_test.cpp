@@ -1,5 +1,7 @@
 #include "c2fmae/data/image_codec.h"
 
+#include <png.h>
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -538,6 +540,45 @@ TEST(ImageCodec, OnlyOneChannelPngsAreLabels) {
   expect_decode_error([&] { label_crop(rgb_png, 16, 16, {0, 0, 16, 16}, 8); }, want);
   const auto jpeg = encode_jpeg(photo(16, 16, 11).data(), 16, 16);
   expect_decode_error([&] { label_crop(jpeg, 16, 16, {0, 0, 16, 16}, 8); }, "JPEG");
+}
+
+/// An 8-bit palette PNG of `indices` (Pascal VOC's mask format), written with libpng.
+std::vector<uint8_t> palette_png(const std::vector<uint8_t>& indices, int w, int h) {
+  std::vector<uint8_t> out;
+  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
+  png_infop info = png_create_info_struct(png);
+  png_set_write_fn(
+      png, &out,
+      [](png_structp p, png_bytep data, png_size_t n) {
+        auto* bytes = static_cast<std::vector<uint8_t>*>(png_get_io_ptr(p));
+        bytes->insert(bytes->end(), data, data + n);
+      },
+      nullptr);
+  png_set_IHDR(png, info, static_cast<png_uint_32>(w), static_cast<png_uint_32>(h), 8,
+               PNG_COLOR_TYPE_PALETTE, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
+               PNG_FILTER_TYPE_DEFAULT);
+  std::vector<png_color> colours(256);
+  for (int i = 0; i < 256; ++i) colours[i] = {static_cast<png_byte>(i * 7), static_cast<png_byte>(255 - i), 40};
+  png_set_PLTE(png, info, colours.data(), 256);
+  png_write_info(png, info);
+  for (int y = 0; y < h; ++y) png_write_row(png, const_cast<png_bytep>(indices.data() + y * w));
+  png_write_end(png, info);
+  png_destroy_write_struct(&png, &info);
+  return out;
+}
+
+TEST(ImageCodec, APalettePngLabelIsReadAsItsIndices) {
+  const int w = 12, h = 8;
+  std::vector<uint8_t> ids(w * h);
+  for (int i = 0; i < w * h; ++i) ids[i] = static_cast<uint8_t>(i % 5 == 0 ? 255 : i % 21);
+  const auto file = palette_png(ids, w, h);
+  std::vector<int64_t> out(w * w);
+  // A whole-image crop at the image's width: every column, rows sampled by nearest.
+  decode_label_crop(file.data(), file.size(), w, h, {0, 0, double(w), double(h)}, false, w, out.data());
+  for (int y = 0; y < w; ++y) {
+    const int row = static_cast<int>(std::floor((y + 0.5) * h / w));
+    for (int x = 0; x < w; ++x) EXPECT_EQ(out[y * w + x], ids[row * w + x]) << y << " " << x;
+  }
 }
 
 TEST(ImageCodec, GarbageFails) {

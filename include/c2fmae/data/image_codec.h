@@ -67,7 +67,8 @@ void decode_rgb_crop(const uint8_t* data, size_t size, const PixelCrop& crop, bo
                      int out_size, Interpolation interpolation, const float mean[3],
                      const float std[3], float* out);
 
-/// Decodes a one-channel label PNG (8- or 16-bit gray; any other kind is a DecodeError),
+/// Decodes a one-channel label PNG (8- or 16-bit gray, or an 8-bit palette PNG read as its
+/// indices, as Pascal VOC's masks; any other kind is a DecodeError),
 /// checks it is expected_width x expected_height (else DecodeError naming both sizes), and
 /// writes the nearest source pixel of each output pixel (floor of the sample coordinate,
 /// clamped into the image) into out[y * out_size + x], mirrored if `flip`.

@@ -22,8 +22,6 @@ namespace c2fmae::train {
 namespace fs = std::filesystem;
 namespace {
 
-std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
-
 torch::Tensor scalar(int64_t v) { return torch::tensor(v, torch::kLong); }
 
 }  // namespace

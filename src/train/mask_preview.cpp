@@ -1,7 +1,5 @@
 #include "c2fmae/train/mask_preview.h"
 
-#include <numeric>
-
 #include <torch/torch.h>
 
 #include <cmath>
@@ -77,22 +75,31 @@ MaskPreview make_mask_preview(const config::PretrainConfig& cfg,
                                                              : data::Interpolation::kBicubic;
   if (cfg.model.has(Modality::kSemantic)) read.num_semantic_classes = cfg.model.num_semantic_classes;
   // The first `count` samples that read; bad ones are skipped with a warning, as in training.
-  std::vector<int64_t> indices;
-  for (int64_t i = 0; i < dataset->size() && static_cast<int64_t>(indices.size()) < options.count; ++i) {
+  // Each sample is read once, alone (a whole image: the augmentation is off, so its seed does
+  // not matter), and the ones that read are stacked.
+  std::vector<Batch> read_ok;
+  for (int64_t i = 0; i < dataset->size() && static_cast<int64_t>(read_ok.size()) < options.count; ++i) {
     try {
-      data::read_batch(*dataset, {i}, read, seed);
-      indices.push_back(i);
+      read_ok.push_back(data::read_batch(*dataset, {i}, read, seed));
     } catch (const data::BadSample& e) {
       log::warn(std::string("skipping bad sample ") + e.what());
     }
   }
-  if (static_cast<int64_t>(indices.size()) < options.count) {
-    throw std::runtime_error(c10::str("only ", indices.size(), " of the dataset's ",
+  if (static_cast<int64_t>(read_ok.size()) < options.count) {
+    throw std::runtime_error(c10::str("only ", read_ok.size(), " of the dataset's ",
                                       dataset->size(), " samples could be read, fewer than the ",
                                       options.count, " asked for"));
   }
+  auto stack = [&](torch::Tensor Batch::*field) {
+    std::vector<torch::Tensor> parts;
+    for (const auto& b : read_ok) parts.push_back(b.*field);
+    return torch::cat(parts);
+  };
   MaskPreview preview;
-  preview.batch = data::read_batch(*dataset, indices, read, seed);
+  preview.batch.rgb = stack(&Batch::rgb);
+  preview.batch.semantic = stack(&Batch::semantic);
+  preview.batch.instance = stack(&Batch::instance);
+  preview.batch.label = stack(&Batch::label);
   // The maps as training reads them: label resolution, canonical instance ids.
   data::prepare_training_labels(preview.batch, cfg.model.instance_slots);
   masking::MaskInputs inputs(preview.batch);

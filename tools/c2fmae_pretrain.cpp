@@ -3,10 +3,18 @@
 //   c2fmae_pretrain --config configs/pretrain/demo_synthetic_tiny.yaml [--set key=value ...]
 //                   [--resume auto|PATH] [--output-dir DIR] [--overwrite] [--dump-config]
 //
-// Exit codes: 0 done (or stopped at train.max_steps), 1 error, 2 bad config or arguments (or
-// a run directory another process holds), 128 + signal when stopped by SIGINT, SIGTERM,
-// SIGHUP, SIGUSR1, SIGUSR2 or SIGQUIT (a checkpoint was written first).
+// Exit codes: 0 done (or stopped at train.max_steps), 1 error (a dead or hung peer process
+// too), 2 bad config or arguments (or a run directory another process holds), 128 + signal
+// when stopped by SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2 or SIGQUIT (a checkpoint was
+// written first; in a multi-process run every rank stops after the same step, and those that
+// got no signal exit 128 + SIGTERM).
+//
+// Started by torchrun or srun (tools/launch/, docs/distributed.md), each process trains on
+// its shard of every global batch: data-parallel over c10d (NCCL on CUDA, Gloo on the CPU).
 #include <CLI/CLI.hpp>
+#include <torch/cuda.h>
+
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
@@ -16,6 +24,7 @@
 #include "c2fmae/core/error_text.h"
 #include "c2fmae/core/log.h"
 #include "c2fmae/core/usage_error.h"
+#include "c2fmae/distributed/communicator.h"
 #include "c2fmae/distributed/launch_env.h"
 #include "c2fmae/train/pretrain_engine.h"
 
@@ -109,16 +118,20 @@ int main(int argc, char** argv) {
       std::cout << cfg.dump_yaml();
       return 0;
     }
-    // Multi-process training is not wired into the trainer yet: processes started by
-    // torchrun or srun would all train alone and write into one run directory.
+    // Started by torchrun or srun: join the other processes (rank 0 writes the run).
+    std::unique_ptr<distributed::Communicator> group;
     if (const auto launch = distributed::read_launch_env(); launch.distributed()) {
-      std::cerr << "c2fmae_pretrain: started as " << launch.describe()
-                << ", but multi-process training is not available yet\nhint: start one "
-                   "process (unset WORLD_SIZE, or srun --ntasks=1)\n";
-      return 2;
+      const bool cuda = cfg.train.device != "cpu" && torch::cuda::is_available();
+      const auto device = cuda ? torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(
+                                                                 launch.local_rank))
+                               : torch::Device(torch::kCPU);
+      group = std::make_unique<distributed::Communicator>(
+          launch, cfg.dist.backend, device, std::chrono::seconds(cfg.dist.timeout_s));
     }
-    train::PretrainEngine engine(cfg);
+    train::PretrainEngine engine(cfg, group.get());
     train::RunOptions options;
+    options.group = group.get();
+    options.writer = !group || group->rank() == 0;
     options.resume = resume;
     options.overwrite = overwrite;
     options.command_line = command_line;

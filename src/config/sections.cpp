@@ -242,14 +242,6 @@ void DistConfig::validate(Checker& c) const {
             "use auto, nccl or gloo");
   require_range(c, "dist.timeout_s", timeout_s, 1, 86400, "e.g. 600");
   require_range(c, "dist.bucket_mb", bucket_mb, 1, 4096, "PyTorch DDP: 25");
-  // Multi-process training has not landed: a value other than the default would be ignored.
-  const DistConfig defaults;
-  const char* hint = "multi-process training is not implemented yet; leave dist.* at its defaults";
-  c.require(backend == defaults.backend, "dist.backend", backend, "not implemented yet", hint);
-  c.require(timeout_s == defaults.timeout_s, "dist.timeout_s", timeout_s, "not implemented yet",
-            hint);
-  c.require(bucket_mb == defaults.bucket_mb, "dist.bucket_mb", bucket_mb, "not implemented yet",
-            hint);
 }
 
 void LogConfig::validate(Checker& c) const {

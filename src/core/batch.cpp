@@ -15,6 +15,7 @@ Batch map_fields(const Batch& in, Fn fn) {
   out.label = apply(in.label);
   out.mask = apply(in.mask);
   out.position = apply(in.position);
+  out.slot_order = apply(in.slot_order);
   return out;
 }
 

@@ -335,7 +335,7 @@ void BatchLoader::Impl::finalise(Job& job) {
       if (t.defined() && !t.is_pinned()) t = t.pin_memory();
     };
     for (auto* t : {&batch.rgb, &batch.semantic, &batch.instance, &batch.label, &batch.mask,
-                    &batch.visible, &batch.position}) {
+                    &batch.visible, &batch.position, &batch.slot_order}) {
       pin(*t);
     }
     for (auto& rows : batch.masked) pin(rows);

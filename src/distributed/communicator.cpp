@@ -1,8 +1,13 @@
 #include "c2fmae/distributed/communicator.h"
 
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <torch/csrc/distributed/c10d/comm.hpp>
+#ifdef C2FMAE_WITH_NCCL
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
 #include <torch/torch.h>
 
 #include <cstdlib>
@@ -11,38 +16,70 @@
 #include "c2fmae/core/usage_error.h"
 
 namespace c2fmae::distributed {
+namespace {
+
+using BackendType = c10d::ProcessGroup::BackendType;
+
+c10::intrusive_ptr<c10d::Backend> make_gloo(const c10::intrusive_ptr<c10d::Store>& store,
+                                            const LaunchEnv& env,
+                                            std::chrono::milliseconds timeout) {
+  auto options = c10d::ProcessGroupGloo::Options::create();
+  options->timeout = timeout;
+  if (const char* ifname = std::getenv("GLOO_SOCKET_IFNAME")) {
+    options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(ifname));
+  } else {
+    options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+  }
+  return c10::make_intrusive<c10d::ProcessGroupGloo>(
+      c10::make_intrusive<c10d::PrefixStore>("gloo", store), static_cast<int>(env.rank),
+      static_cast<int>(env.world_size), options);
+}
+
+}  // namespace
 
 struct Communicator::Impl {
   LaunchEnv env;
+  std::string backend;
   std::chrono::milliseconds timeout{0};
   c10::intrusive_ptr<c10d::Store> store;
-  c10::intrusive_ptr<c10d::Backend> group;
-
-  /// Runs a collective, turning c10d's errors (a timeout, a closed connection) into a
-  /// PeerError that names what was being done and by whom.
-  template <class F>
-  void run(const char* what, F&& f) {
-    try {
-      f();
-    } catch (const std::exception& e) {
-      throw PeerError(c10::str(what, " failed on ", env.describe(), ": ", error_text(e),
-                               "\nhint: another rank has stopped or hangs (see its log); the "
-                               "others stop after dist.timeout_s = ",
-                               timeout.count() / 1000, " s"));
-    }
-  }
+  c10::intrusive_ptr<c10d::ProcessGroup> group;
 };
 
+void Communicator::guard(const char* what, const std::function<void()>& f) const {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    throw PeerError(c10::str(what, " failed on ", impl_->env.describe(), ": ", error_text(e),
+                             "\nhint: another rank has stopped or hangs (see its log); the "
+                             "others stop after at most dist.timeout_s = ",
+                             impl_->timeout.count() / 1000, " s"));
+  }
+}
+
 Communicator::Communicator(const LaunchEnv& env, const std::string& backend,
-                           std::chrono::milliseconds timeout)
+                           const torch::Device& device, std::chrono::milliseconds timeout)
     : impl_(std::make_unique<Impl>()) {
   impl_->env = env;
   impl_->timeout = timeout;
-  if (backend != "auto" && backend != "gloo") {
-    throw UsageError(with_hint("dist.backend = " + backend + ": this build has Gloo only",
+  if (backend != "auto" && backend != "gloo" && backend != "nccl") {
+    throw UsageError(with_hint("dist.backend = " + backend + " is unknown",
+                               "use auto (nccl on CUDA, gloo on the CPU), nccl or gloo"));
+  }
+  const bool nccl = device.is_cuda() && backend != "gloo";
+  if (backend == "nccl" && !device.is_cuda()) {
+    throw UsageError(with_hint("dist.backend = nccl needs CUDA, but this run trains on the CPU",
                                "use dist.backend = gloo (or auto) for CPU training"));
   }
-  impl_->run("the rendezvous at the store", [&] {
+#ifndef C2FMAE_WITH_NCCL
+  if (nccl) {
+    throw UsageError(with_hint(
+        "this build has no NCCL (nccl.h was not found when it was compiled)",
+        "rebuild where nccl.h is found (CUDA toolkit or the wheel's nvidia/nccl), or use "
+        "dist.backend = gloo (slow for CUDA tensors)"));
+  }
+#endif
+  impl_->backend = nccl ? "nccl" : "gloo";
+  guard("the rendezvous at the store", [&] {
     c10d::TCPStoreOptions options;
     options.port = static_cast<uint16_t>(env.master_port);
     // Under torchrun's agent the store already exists: every rank is a client, under the
@@ -56,15 +93,23 @@ Communicator::Communicator(const LaunchEnv& env, const std::string& backend,
                                    ? "/worker/attempt_" + std::to_string(env.restart_count)
                                    : "c2fmae";
     impl_->store = c10::make_intrusive<c10d::PrefixStore>(prefix, tcp);
-    auto gloo = c10d::ProcessGroupGloo::Options::create();
-    gloo->timeout = timeout;
-    if (const char* ifname = std::getenv("GLOO_SOCKET_IFNAME")) {
-      gloo->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(ifname));
-    } else {
-      gloo->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+    auto group = c10::make_intrusive<c10d::ProcessGroup>(
+        impl_->store, static_cast<int>(env.rank), static_cast<int>(env.world_size));
+    // Gloo carries CPU tensors (and the decisions) in every run.
+    group->setDefaultBackend(nccl ? BackendType::NCCL : BackendType::GLOO);
+    group->setBackend(c10::DeviceType::CPU, BackendType::GLOO, make_gloo(impl_->store, env, timeout));
+#ifdef C2FMAE_WITH_NCCL
+    if (nccl) {
+      auto options = c10d::ProcessGroupNCCL::Options::create();
+      options->timeout = timeout;
+      group->setBackend(c10::DeviceType::CUDA, BackendType::NCCL,
+                        c10::make_intrusive<c10d::ProcessGroupNCCL>(
+                            c10::make_intrusive<c10d::PrefixStore>("nccl", impl_->store),
+                            static_cast<int>(env.rank), static_cast<int>(env.world_size),
+                            options));
     }
-    impl_->group = c10::make_intrusive<c10d::ProcessGroupGloo>(
-        impl_->store, static_cast<int>(env.rank), static_cast<int>(env.world_size), gloo);
+#endif
+    impl_->group = group;
   });
 }
 
@@ -72,18 +117,27 @@ Communicator::~Communicator() = default;
 
 int64_t Communicator::rank() const { return impl_->env.rank; }
 int64_t Communicator::world_size() const { return impl_->env.world_size; }
+const LaunchEnv& Communicator::env() const { return impl_->env; }
+const std::string& Communicator::backend() const { return impl_->backend; }
+std::chrono::milliseconds Communicator::timeout() const { return impl_->timeout; }
+c10::intrusive_ptr<c10d::ProcessGroup> Communicator::process_group() const { return impl_->group; }
 
-void Communicator::broadcast(std::vector<torch::Tensor>& tensors, int64_t root) {
-  impl_->run("a broadcast", [&] {
-    c10d::BroadcastOptions options;
-    options.rootRank = root;
-    options.timeout = impl_->timeout;
-    impl_->group->broadcast(tensors, options)->wait();
+void Communicator::broadcast_coalesced(const std::vector<torch::Tensor>& tensors,
+                                       int64_t buffer_bytes, int64_t root) {
+  if (tensors.empty()) return;
+  guard("a broadcast", [&] {
+    torch::NoGradGuard no_grad;  // parameters are written in place
+    c10d::broadcast_coalesced(impl_->group, tensors, static_cast<size_t>(buffer_bytes),
+                              static_cast<int>(root));
+    if (tensors.front().is_cuda()) {
+      // The copies out of the buffers are asynchronous: done before anyone reads them.
+      tensors.front().cpu();
+    }
   });
 }
 
 void Communicator::all_reduce_sum(torch::Tensor& tensor) {
-  impl_->run("an all-reduce", [&] {
+  guard("an all-reduce", [&] {
     std::vector<torch::Tensor> tensors = {tensor};
     c10d::AllreduceOptions options;
     options.reduceOp = c10d::ReduceOp::SUM;
@@ -98,12 +152,22 @@ bool Communicator::any(bool flag) {
   return t.item<int>() > 0;
 }
 
-void Communicator::barrier() {
-  impl_->run("a barrier", [&] {
-    c10d::BarrierOptions options;
+std::vector<int64_t> Communicator::broadcast_values(std::vector<int64_t> values) {
+  auto t = torch::tensor(values, torch::kLong);
+  guard("a broadcast", [&] {
+    std::vector<torch::Tensor> tensors = {t};
+    c10d::BroadcastOptions options;
+    options.rootRank = 0;
     options.timeout = impl_->timeout;
-    impl_->group->barrier(options)->wait();
+    impl_->group->broadcast(tensors, options)->wait();
   });
+  const auto* p = t.data_ptr<int64_t>();
+  return {p, p + t.numel()};
+}
+
+void Communicator::barrier() {
+  // An all-reduce on the CPU: ProcessGroup::barrier would pick the NCCL backend on CUDA.
+  (void)any(false);
 }
 
 }  // namespace c2fmae::distributed

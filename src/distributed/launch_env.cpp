@@ -9,7 +9,7 @@ namespace c2fmae::distributed {
 namespace {
 
 const char* kLaunchHint =
-    "start multi-process runs with tools/launch_one_node.sh, torchrun or srun, which set these "
+    "start multi-process runs with tools/launch/local.sh, torchrun or srun, which set these "
     "variables consistently";
 
 /// The integer value of variable `name` in [lo, hi], or `fallback` if it is unset.

@@ -31,14 +31,15 @@ C2fmaeLoss::C2fmaeLoss(const config::ModelConfig& model, const config::LossConfi
 
 LossTerms C2fmaeLoss::operator()(const std::vector<torch::Tensor>& predictions,
                                  const std::vector<torch::Tensor>& rows, const Batch& batch,
-                                 const ModalityWeights& weights) const {
+                                 const ModalityWeights& weights,
+                                 const CountSum& sum_counts) const {
   TORCH_CHECK(predictions.size() == modalities_.size() && rows.size() == modalities_.size(),
               "C2fmaeLoss: expected ", modalities_.size(), " predictions and row sets, but got ",
               predictions.size(), " and ", rows.size());
-  LossTerms out;
+  std::vector<LossRatio> ratios;
   for (size_t i = 0; i < modalities_.size(); ++i) {
     const auto m = modalities_[i];
-    torch::Tensor term;
+    LossRatio term;
     switch (m) {
       case Modality::kSemantic:
         term = semantic_loss(predictions[i], label_resolution(batch.semantic, img_size_), rows[i],
@@ -52,6 +53,17 @@ LossTerms C2fmaeLoss::operator()(const std::vector<torch::Tensor>& predictions,
         term = rgb_loss(predictions[i], batch.rgb, rows[i], patch_, norm_pix_, reduction_);
         break;
     }
+    ratios.push_back(term);
+  }
+  // Every term's count in one tensor: one all-reduce per micro-batch when data-parallel.
+  std::vector<torch::Tensor> counts;
+  for (const auto& r : ratios) counts.push_back(r.denominator.to(torch::kFloat));
+  auto all_counts = torch::stack(counts);
+  if (sum_counts) all_counts = sum_counts(all_counts);
+  LossTerms out;
+  for (size_t i = 0; i < modalities_.size(); ++i) {
+    const auto m = modalities_[i];
+    const auto term = LossRatio{ratios[i].numerator, all_counts[static_cast<int64_t>(i)]}.value();
     out.total = out.total.defined() ? out.total + weights.get(m) * term : weights.get(m) * term;
     out.terms.emplace_back(m, term);
   }

@@ -13,9 +13,9 @@ torch::Tensor safe_norm(const torch::Tensor& x) { return (x.pow(2).sum(-1) + 1e-
 
 }  // namespace
 
-torch::Tensor instance_loss(const torch::Tensor& embeddings, const torch::Tensor& ids,
-                            const torch::Tensor& rows, int64_t embed_dim,
-                            const InstanceLossOptions& options) {
+LossRatio instance_loss(const torch::Tensor& embeddings, const torch::Tensor& ids,
+                        const torch::Tensor& rows, int64_t embed_dim,
+                        const InstanceLossOptions& options) {
   const int64_t n = embeddings.size(0), e = embed_dim;
   const int64_t qq = embeddings.size(1) / e;
   const auto q = static_cast<int64_t>(std::lround(std::sqrt(static_cast<double>(qq))));
@@ -58,7 +58,7 @@ torch::Tensor instance_loss(const torch::Tensor& embeddings, const torch::Tensor
 
   auto has = (clusters > 0).to(torch::kFloat);
   auto total = (pull + push + options.weight_reg * reg) * has;
-  return total.sum() / has.sum().clamp_min(1.0);
+  return {total.sum(), has.sum().detach()};
 }
 
 }  // namespace c2fmae::losses

@@ -12,14 +12,16 @@ Reduction parse_reduction(const std::string& name) {
   throw std::invalid_argument("unknown loss reduction '" + name + "'\nhint: use pixels or samples");
 }
 
-torch::Tensor reduce_rows(const torch::Tensor& sums, const torch::Tensor& counts,
-                          const torch::Tensor& sample, int64_t batch_size, Reduction reduction) {
+torch::Tensor LossRatio::value() const { return numerator / denominator.clamp_min(1.0); }
+
+LossRatio reduce_rows(const torch::Tensor& sums, const torch::Tensor& counts,
+                      const torch::Tensor& sample, int64_t batch_size, Reduction reduction) {
   const auto s = sums.to(torch::kFloat), c = counts.to(torch::kFloat);
-  if (reduction == Reduction::kPixels) return s.sum() / c.sum().clamp_min(1.0);
+  if (reduction == Reduction::kPixels) return {s.sum(), c.sum().detach()};
   auto per_sum = torch::zeros({batch_size}, s.options()).index_add(0, sample, s);
   auto per_count = torch::zeros({batch_size}, s.options()).index_add(0, sample, c);
   auto has = (per_count > 0).to(torch::kFloat);
-  return (per_sum / per_count.clamp_min(1.0) * has).sum() / has.sum().clamp_min(1.0);
+  return {(per_sum / per_count.clamp_min(1.0) * has).sum(), has.sum().detach()};
 }
 
 }  // namespace c2fmae::losses

@@ -7,8 +7,8 @@
 
 namespace c2fmae::losses {
 
-torch::Tensor semantic_loss(const torch::Tensor& logits, const torch::Tensor& target,
-                            const torch::Tensor& rows, int64_t num_classes, Reduction reduction) {
+LossRatio semantic_loss(const torch::Tensor& logits, const torch::Tensor& target,
+                        const torch::Tensor& rows, int64_t num_classes, Reduction reduction) {
   const int64_t n = logits.size(0), qq = logits.size(1) / num_classes;
   const auto q = static_cast<int64_t>(std::lround(std::sqrt(static_cast<double>(qq))));
   TORCH_CHECK(logits.dim() == 2 && q * q * num_classes == logits.size(1) && rows.size(0) == n,

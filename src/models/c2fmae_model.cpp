@@ -80,7 +80,7 @@ torch::Tensor C2fmaeImpl::embed_tokens(const Batch& batch) {
         TORCH_CHECK(batch.instance.defined(),
                     "C2fmae: instance is enabled but the batch has no "
                     "instance map");
-        t = instance_adapter(label_resolution(batch.instance, config.img_size));
+        t = instance_adapter(label_resolution(batch.instance, config.img_size), batch.slot_order);
         break;
       case Modality::kRgb:
         TORCH_CHECK(batch.rgb.defined(), "C2fmae: rgb is enabled but the batch has no image");

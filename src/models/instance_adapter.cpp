@@ -44,7 +44,8 @@ void InstanceAdapterImpl::reset() {
                   torch::nn::Conv2dOptions(options.slot_dim() + 1, options.dim(), k).stride(k)));
 }
 
-torch::Tensor InstanceAdapterImpl::forward(const torch::Tensor& instance) {
+torch::Tensor InstanceAdapterImpl::forward(const torch::Tensor& instance,
+                                           const torch::Tensor& slot_order) {
   TORCH_CHECK(instance.dim() == 3, "InstanceAdapter: expected [B, H, W], but got ",
               instance.sizes());
   const auto canon = instance.to(torch::kLong);  // [B, h, w]: 0 = none, 1..K
@@ -53,7 +54,11 @@ torch::Tensor InstanceAdapterImpl::forward(const torch::Tensor& instance) {
   auto slot_of = (canon - 1).clamp_min(0).remainder(k);  // [B, h, w] in 0..K-1
   if (is_training()) {
     // A fresh slot permutation per sample: slot embeddings carry identity, not position.
-    auto perm = std::get<1>(torch::rand({b, k}, canon.options().dtype(torch::kFloat)).sort(1));
+    auto perm = slot_order.defined()
+                    ? slot_order.to(canon.device(), torch::kLong)
+                    : std::get<1>(torch::rand({b, k}, canon.options().dtype(torch::kFloat)).sort(1));
+    TORCH_CHECK(perm.dim() == 2 && perm.size(0) == b && perm.size(1) == k,
+                "InstanceAdapter: expected a slot order [", b, ", ", k, "], but got ", perm.sizes());
     slot_of = perm.gather(1, slot_of.flatten(1)).view_as(slot_of);
   }
   auto slots = torch::where((canon == kNoInstance) | (canon == kInstanceOverflow), 0, slot_of + 1);

@@ -50,6 +50,17 @@ void AdamW::zero_grad() {
   }
 }
 
+std::vector<torch::Tensor> AdamW::state_tensors() {
+  std::vector<torch::Tensor> out;
+  for (size_t g = 0; g < groups_.size(); ++g) {
+    for (size_t i = 0; i < groups_[g].params.size(); ++i) {
+      auto& s = state_for(g, i);
+      out.insert(out.end(), {s.exp_avg, s.exp_avg_sq, s.step});
+    }
+  }
+  return out;
+}
+
 void AdamW::save(torch::serialize::OutputArchive& archive) const {
   for (size_t g = 0; g < groups_.size(); ++g) {
     for (size_t i = 0; i < groups_[g].params.size(); ++i) {

@@ -1,6 +1,7 @@
 #include "c2fmae/train/pretrain_engine.h"
 
 #include <ATen/autocast_mode.h>
+#include <c10/cuda/CUDAFunctions.h>
 #include <torch/torch.h>
 
 #include <chrono>
@@ -8,6 +9,7 @@
 #include <limits>
 
 #include "c2fmae/core/log.h"
+#include "c2fmae/core/random.h"
 #include "c2fmae/core/mask.h"
 #include "c2fmae/core/modality.h"
 #include "c2fmae/core/usage_error.h"
@@ -16,6 +18,7 @@
 #include "c2fmae/curriculum/curriculum_schedule.h"
 #include "c2fmae/data/batch_loader.h"
 #include "c2fmae/data/dataset.h"
+#include "c2fmae/distributed/gradient_sync.h"
 #include "c2fmae/losses/c2fmae_loss.h"
 #include "c2fmae/models/c2fmae_model.h"
 #include "c2fmae/models/vit_presets.h"
@@ -48,28 +51,41 @@ class AutocastScope {
   bool enabled_;
 };
 
-torch::Device choose_device(const config::TrainConfig& train) {
+/// The CPU, or the CUDA device of this process: one per process, by its local rank.
+torch::Device choose_device(const config::TrainConfig& train, int64_t local_rank) {
   const bool cuda = torch::cuda::is_available();
   if (train.device == "cuda" && !cuda) {
     throw std::runtime_error(
         "train.device = cuda, but no CUDA device is available\nhint: use "
         "--set train.device=cpu or auto");
   }
-  return (train.device == "cpu" || !cuda) ? torch::Device(torch::kCPU)
-                                          : torch::Device(torch::kCUDA, 0);
+  if (train.device == "cpu" || !cuda) return torch::Device(torch::kCPU);
+  const auto count = static_cast<int64_t>(torch::cuda::device_count());
+  if (local_rank >= count) {
+    throw UsageError(c10::str("local rank ", local_rank, " has no GPU of its own: this node has ",
+                              count, "\nhint: start at most ", count,
+                              " processes per node (torchrun --nproc-per-node, srun "
+                              "--ntasks-per-node)"));
+  }
+  // The current device too: streams, NCCL and the allocator then stay on this GPU.
+  c10::cuda::set_device(static_cast<c10::DeviceIndex>(local_rank));
+  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(local_rank));
 }
 
 /// The rules on numbers derived from several sections and the dataset's size: a batch the
 /// dataset can fill, at least one optimizer step per epoch, a step count and a warm-up that
 /// fit, a learning-rate floor below the peak. All are config errors (exit 2).
-void check_run_length(const config::PretrainConfig& cfg, int64_t dataset_size) {
+void check_run_length(const config::PretrainConfig& cfg, int64_t dataset_size, int64_t world) {
   config::Checker c(cfg.origins);
   const auto& d = cfg.data;
   const auto& o = cfg.optim;
-  c.require(d.batch_size <= dataset_size, "data.batch_size", d.batch_size,
-            c10::str("larger than the dataset's ", dataset_size, " samples"),
+  const int64_t global_batch = d.batch_size * world;
+  c.require(global_batch <= dataset_size, "data.batch_size", d.batch_size,
+            world > 1 ? c10::str("x ", world, " processes is larger than the dataset's ",
+                                 dataset_size, " samples")
+                      : c10::str("larger than the dataset's ", dataset_size, " samples"),
             "lower data.batch_size");
-  const int64_t micro_per_epoch = dataset_size / d.batch_size;
+  const int64_t micro_per_epoch = dataset_size / global_batch;
   c.require(o.accum_steps <= micro_per_epoch, "optim.accum_steps", o.accum_steps,
             c10::str("longer than an epoch of ", micro_per_epoch, " micro-batches"),
             "lower optim.accum_steps or data.batch_size");
@@ -84,7 +100,7 @@ void check_run_length(const config::PretrainConfig& cfg, int64_t dataset_size) {
   c.require(warmup <= static_cast<double>(total), "optim.warmup_epochs", o.warmup_epochs,
             c10::str("a warm-up of ", warmup, " steps is longer than the run's ", total),
             "lower optim.warmup_epochs below train.epochs");
-  const double peak = optim::scaled_learning_rate(o.blr, o.lr, d.batch_size * o.accum_steps);
+  const double peak = optim::scaled_learning_rate(o.blr, o.lr, global_batch * o.accum_steps);
   c.require(o.min_lr <= peak, "optim.min_lr", o.min_lr,
             c10::str("above the peak learning rate ", peak,
                      o.lr > 0 ? " (optim.lr)" : " (optim.blr x effective batch / 256)"),
@@ -108,11 +124,13 @@ void check_pretrain_config(const config::PretrainConfig& cfg) {
 }
 
 struct PretrainEngine::Impl {
-  explicit Impl(const config::PretrainConfig& cfg);
+  Impl(const config::PretrainConfig& cfg, distributed::Communicator* group);
   /// The loader goes first: its prefetch thread reads the masker and the curriculum.
   ~Impl() { loader.reset(); }
 
   config::PretrainConfig cfg;
+  distributed::Communicator* group;  ///< null in a single process
+  int64_t rank = 0, world = 1;
   uint64_t seed;
   torch::Device device;
   bool autocast;
@@ -124,44 +142,79 @@ struct PretrainEngine::Impl {
   losses::C2fmaeLoss loss_fn;
   models::C2fmae model{nullptr};
   std::unique_ptr<optim::AdamW> optimizer;
+  std::unique_ptr<distributed::GradientSync> sync;  ///< data-parallel runs only
   bool initial_terms_logged = false;
   int64_t dataset_size = 0;
   int64_t data_skipped = 0;  ///< bad samples replaced so far in the run (checkpointed)
   int64_t data_read = 0;     ///< samples read so far in the run, bad ones included
   double data_wait_seconds = 0.0;  ///< waiting for batches in the current step
+  int64_t step_skipped = 0, step_read = 0;  ///< this process's counts in the current step
+
+  int64_t bucket_bytes() const { return cfg.dist.bucket_mb << 20; }
+
+  /// What rank 0 broadcasts: parameters, buffers and (after a resume) the optimizer state.
+  std::vector<torch::Tensor> state_tensors(bool with_optimizer) {
+    std::vector<torch::Tensor> out;
+    for (const auto& p : model->parameters()) out.push_back(p);
+    for (const auto& b : model->buffers()) out.push_back(b);
+    if (with_optimizer) {
+      for (const auto& t : optimizer->state_tensors()) out.push_back(t);
+    }
+    return out;
+  }
+
+  /// Sums a loss's counts over the processes (losses::CountSum).
+  torch::Tensor sum_over_processes(const torch::Tensor& counts) const {
+    auto summed = counts.clone();
+    group->all_reduce_sum(summed);
+    return summed;
+  }
 
   /// Step 2 of train_step: every micro-batch's forward, loss and backward (gradients
   /// accumulate, averaged over the micro-batches). Returns [accum, 1 + M] on the device:
   /// per micro-batch the weighted total, then each modality's term. No host sync.
   torch::Tensor forward_backward(int64_t step, const ModalityWeights& loss_weights) {
     std::vector<torch::Tensor> rows;
+    losses::CountSum count_sum;
+    if (group) count_sum = [this](const torch::Tensor& c) { return sum_over_processes(c); };
     for (int64_t k = 0; k < accum; ++k) {
+      const bool last = k + 1 == accum;  // data-parallel: only its backward communicates
       const auto asked = Clock::now();
       auto batch = loader->batch(step * accum + k);
       data_wait_seconds += std::chrono::duration<double>(Clock::now() - asked).count();
-      count_bad_samples(batch);
+      step_skipped += batch.data_skipped;
+      step_read += batch.size() + batch.data_skipped;
       batch = batch.to(device, /*non_blocking=*/true);
+      if (sync && last) sync->before_forward();
       losses::LossTerms terms;
       {
         AutocastScope scope(autocast);
         auto out = model->forward(batch);
-        terms = loss_fn(out.predictions, out.rows, batch, loss_weights);
+        terms = loss_fn(out.predictions, out.rows, batch, loss_weights, count_sum);
       }
+      // Data-parallel: each term is this process's share of the global batch's term (the
+      // counts are global), and the Reducer averages the gradients over the W processes.
       std::vector<torch::Tensor> row = {terms.total.detach().to(torch::kFloat)};
       for (const auto& t : terms.terms) row.push_back(t.second.detach().to(torch::kFloat));
       rows.push_back(torch::stack(row));
       // A non-finite loss gives non-finite gradients: the norm in train_step catches it.
-      (terms.total / static_cast<double>(accum)).backward();
+      const auto scaled = terms.total * (static_cast<double>(world) / static_cast<double>(accum));
+      if (sync) {
+        sync->backward(scaled, last);
+      } else {
+        scaled.backward();
+      }
     }
     return torch::stack(rows);
   }
 
-  /// Adds a batch to the bad-sample counts; stops the run (std::runtime_error) once the bad
-  /// fraction passes data.max_bad_fraction, judged over at least min(1000, dataset size)
-  /// samples read so that one early bad file does not stop a run.
-  void count_bad_samples(const Batch& batch) {
-    data_skipped += batch.data_skipped;
-    data_read += batch.size() + batch.data_skipped;
+  /// Adds a step's bad-sample counts (over every process); stops the run
+  /// (std::runtime_error, on every process alike) once the bad fraction passes
+  /// data.max_bad_fraction, judged over at least min(1000, dataset size) samples read so that
+  /// one early bad file does not stop a run.
+  void count_bad_samples(int64_t skipped, int64_t read) {
+    data_skipped += skipped;
+    data_read += read;
     const double judged = static_cast<double>(std::max(data_read, std::min<int64_t>(1000, dataset_size)));
     if (static_cast<double>(data_skipped) > cfg.data.max_bad_fraction * judged) {
       throw std::runtime_error(c10::str(
@@ -183,18 +236,40 @@ struct PretrainEngine::Impl {
     const int64_t step = micro_step / accum, k = micro_step % accum;
     masking::MaskInputs inputs(batch);
     inputs.progress = progress(step);
-    // One process reads the whole global batch (shard 0 of 1).
+    // Process r holds samples [r * b, (r + 1) * b) of the global batch.
     batch.mask = masker.make_mask(inputs, curriculum.generator_weights(inputs.progress),
                                   mix_seed({seed, static_cast<uint64_t>(k)}), step,
-                                  /*global_offset=*/0, /*global_size=*/batch.size());
+                                  /*global_offset=*/rank * batch.size(),
+                                  /*global_size=*/world * batch.size());
     attach_token_indices(batch);
+    if (cfg.model.has(Modality::kInstance)) attach_slot_order(batch);
+  }
+
+  /// The instance adapter's slot permutation of each sample, from its global position.
+  void attach_slot_order(Batch& batch) const {
+    const int64_t b = batch.size(), k = cfg.model.instance_slots;
+    auto order = torch::empty({b, k}, torch::kLong);
+    auto* out = order.data_ptr<int64_t>();
+    const auto* position = batch.position.data_ptr<int64_t>();
+    std::vector<int64_t> slots(static_cast<size_t>(k));
+    for (int64_t i = 0; i < b; ++i) {
+      Rng rng(mix_seed({seed, static_cast<uint64_t>(position[i]), 0x5107u}));
+      for (int64_t s = 0; s < k; ++s) slots[static_cast<size_t>(s)] = s;
+      choose_uniform(rng, slots, k);
+      std::copy(slots.begin(), slots.end(), out + i * k);
+    }
+    batch.slot_order = order;
   }
 };
 
-PretrainEngine::Impl::Impl(const config::PretrainConfig& config)
+PretrainEngine::Impl::Impl(const config::PretrainConfig& config,
+                           distributed::Communicator* group_)
     : cfg(config),
+      group(group_ && group_->world_size() > 1 ? group_ : nullptr),
+      rank(group ? group->rank() : 0),
+      world(group ? group->world_size() : 1),
       seed(static_cast<uint64_t>(cfg.train.seed)),
-      device(choose_device(cfg.train)),
+      device(choose_device(cfg.train, group ? group->env().local_rank : 0)),
       autocast(device.is_cuda() && cfg.train.precision == "bf16"),
       curriculum(cfg.curriculum, cfg.loss),
       masker(masking::MaskSpec::from_config(cfg.model, cfg.masking), cfg.masking,
@@ -202,7 +277,7 @@ PretrainEngine::Impl::Impl(const config::PretrainConfig& config)
       loss_fn(cfg.model, cfg.loss) {
   auto dataset = data::make_dataset(cfg.data, seed, cfg.data.split);
   dataset_size = dataset->size();
-  check_run_length(cfg, dataset->size());
+  check_run_length(cfg, dataset->size(), world);
   // Label maps are read when a modality or a generator reads them.
   const bool maps = cfg.model.has(Modality::kSemantic) || cfg.model.has(Modality::kInstance) ||
                     masker.needs().label_maps;
@@ -219,7 +294,7 @@ PretrainEngine::Impl::Impl(const config::PretrainConfig& config)
   // resolution, canonical instance ids, the mask, and the visible and masked token indices
   // (so the step itself never reads them back from the device). The transform reads
   // accum and total_steps, set below before any batch is asked for.
-  auto options = data::loader_options(cfg.data, cfg.model.img_size, seed);
+  auto options = data::loader_options(cfg.data, cfg.model.img_size, seed, rank, world);
   options.masks = maps;
   options.max_instances = maps ? cfg.model.instance_slots : 0;
   if (cfg.model.has(Modality::kSemantic)) options.num_semantic_classes = cfg.model.num_semantic_classes;
@@ -228,18 +303,25 @@ PretrainEngine::Impl::Impl(const config::PretrainConfig& config)
   loader = std::make_unique<data::BatchLoader>(dataset, options);
   steps_per_epoch = loader->steps_per_epoch() / accum;
   total_steps = cfg.train.epochs * steps_per_epoch;
-  effective_batch = cfg.data.batch_size * accum;  // x processes once distributed
+  effective_batch = cfg.data.batch_size * accum * world;
   lr_schedule = optim::make_schedule(cfg.optim, steps_per_epoch, total_steps, effective_batch);
   torch::manual_seed(seed);  // weight initialisation
   model = models::C2fmae(cfg.model);
   model->to(device);
   model->train();
   optimizer = std::make_unique<optim::AdamW>(optim::make_adamw(model->named_parameters(), cfg.optim));
+  if (group) {
+    // Every process initialised the same weights from the seed; rank 0's are broadcast all
+    // the same, as DDP does, so that nothing else can make them differ.
+    group->broadcast_coalesced(state_tensors(/*with_optimizer=*/false), bucket_bytes());
+    sync = std::make_unique<distributed::GradientSync>(*group, model->parameters(), bucket_bytes());
+  }
 }
 
-PretrainEngine::PretrainEngine(const config::PretrainConfig& cfg) {
+PretrainEngine::PretrainEngine(const config::PretrainConfig& cfg,
+                               distributed::Communicator* group) {
   check_pretrain_config(cfg);
-  impl_ = std::make_unique<Impl>(cfg);
+  impl_ = std::make_unique<Impl>(cfg, group);
   if (!impl_->device.is_cuda() && cfg.train.precision == "bf16") {
     log::info("train.precision = bf16 applies to CUDA (autocast); this CPU run computes in fp32");
   }
@@ -266,6 +348,7 @@ PretrainStepStats PretrainEngine::train_step(int64_t step) {
   // 2. Micro-batches: batch (masked on the loader's threads), forward, loss, backward. No
   //    host sync: losses stay on the device until the step ends.
   m.data_wait_seconds = 0.0;
+  m.step_skipped = m.step_read = 0;
   const auto losses = m.forward_backward(step, loss_weights);  // [accum, 1 + terms]
   for (const auto mod : m.cfg.model.modalities) s.terms.emplace_back(mod, 0.0);
 
@@ -273,12 +356,23 @@ PretrainStepStats PretrainEngine::train_step(int64_t step) {
   //    which must not reach the weights (nor the checkpoint of the "last good state").
   const auto norm = optim::clip_gradient_norm(m.model->parameters(), m.cfg.optim.clip_grad);
 
-  // 4. One host sync for every micro-batch's terms and the norm.
-  const auto values = torch::cat({losses.flatten(), norm.to(torch::kFloat).view({1})})
-                          .to(torch::kDouble)
-                          .cpu();
+  // 4. One host sync for every micro-batch's terms, the norm and the bad-sample counts;
+  //    data-parallel, summed over the processes first (one all-reduce), so that every
+  //    process sees the global loss and takes the same decisions (skip, stop).
+  // (The counts are filled on the device: copying a host tensor there would sync.)
+  const auto on_device = torch::TensorOptions().dtype(torch::kDouble).device(m.device);
+  auto values = torch::cat({losses.flatten().to(torch::kDouble),
+                            norm.to(torch::kDouble).view({1}),
+                            torch::full({1}, static_cast<double>(m.step_skipped), on_device),
+                            torch::full({1}, static_cast<double>(m.step_read), on_device)});
+  if (m.group) {
+    m.group->all_reduce_sum(values);
+    values.narrow(0, losses.numel(), 1).div_(static_cast<double>(m.world));  // the same norm
+  }
+  values = values.cpu();
   const auto* v = values.data_ptr<double>();
   const auto width = static_cast<int64_t>(s.terms.size()) + 1;
+  m.count_bad_samples(std::llround(v[losses.numel() + 1]), std::llround(v[losses.numel() + 2]));
   for (int64_t k = 0; k < m.accum; ++k) {
     const double total = v[k * width];
     if (!std::isfinite(total)) {
@@ -349,7 +443,9 @@ StepOutcome PretrainEngine::run_step(int64_t step) {
 }
 
 std::map<std::string, int64_t> PretrainEngine::counters() const {
-  return {{"data_skipped", impl_->data_skipped}, {"data_read", impl_->data_read}};
+  return {{"data_skipped", impl_->data_skipped},
+          {"data_read", impl_->data_read},
+          {"effective_batch", impl_->effective_batch}};
 }
 
 void PretrainEngine::restore_counters(const std::map<std::string, int64_t>& counters) {
@@ -359,6 +455,51 @@ void PretrainEngine::restore_counters(const std::map<std::string, int64_t>& coun
   };
   impl_->data_skipped = get("data_skipped");
   impl_->data_read = get("data_read");
+  const int64_t stored = get("effective_batch");
+  if (stored > 0 && stored != impl_->effective_batch) {
+    // E.g. resumed on another number of processes with the same per-process batch.
+    log::warn(c10::str("the checkpoint was written with an effective batch of ", stored,
+                       ", this run has ", impl_->effective_batch,
+                       ": its steps continue with the new batch (data order, epoch length and "
+                       "the learning rate follow it); for an exact continuation keep "
+                       "data.batch_size x optim.accum_steps x processes at ",
+                       stored));
+  }
+}
+
+void PretrainEngine::synchronize_state() {
+  auto& m = *impl_;
+  if (!m.group) return;
+  torch::NoGradGuard no_grad;
+  m.group->broadcast_coalesced(m.state_tensors(/*with_optimizer=*/true), m.bucket_bytes());
+}
+
+void PretrainEngine::check_replicas() {
+  auto& m = *impl_;
+  if (!m.group) return;
+  // Two integer checksums of each parameter's bits against rank 0's: replicas that drifted
+  // apart (bitwise) would train W different models silently. Integer sums are exact in any
+  // order, so the threads of a reduction cannot make equal parameters differ.
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> sums;
+  for (const auto& p : m.model->parameters()) {
+    const auto flat = p.detach().contiguous().view({-1});
+    const auto bits = (flat.element_size() == 4 ? flat.view(torch::kInt) : flat.view(torch::kShort))
+                          .to(torch::kLong);
+    const auto weight = torch::arange(bits.numel(), bits.options()).remainder(257) + 1;
+    sums.push_back(torch::stack({bits.sum(), (bits * weight).sum()}));
+  }
+  const auto mine = torch::stack(sums);
+  auto reference = mine.clone();
+  m.group->broadcast_coalesced({reference}, m.bucket_bytes());
+  const bool differ = !torch::equal(mine.cpu(), reference.cpu());
+  if (m.group->any(differ)) {
+    throw std::runtime_error(c10::str(
+        "the model's parameters differ between the processes (", m.group->env().describe(),
+        differ ? ": this one differs from rank 0" : ": another differs from rank 0",
+        ")\nhint: a bug in data-parallel training, or processes started with different "
+        "configs; please report it with the train.log of rank 0"));
+  }
 }
 
 int64_t PretrainEngine::total_steps() const { return impl_->total_steps; }
@@ -378,7 +519,13 @@ std::vector<std::pair<std::string, std::string>> PretrainEngine::describe() cons
       {"device", c10::str(m.device, m.autocast ? " (bf16 autocast)" : " (fp32)")},
       {"parameters", c10::str(params / 1e6, " M")},
       {"effective batch", c10::str(m.effective_batch, " (", m.cfg.data.batch_size, " x ", m.accum,
-                                   " accumulation x 1 process)")},
+                                   " accumulation x ", m.world,
+                                   m.world == 1 ? " process)" : " processes)")},
+      {"processes", m.group ? c10::str(m.world, " (", m.group->backend(), ", ",
+                                       m.group->env().launcher, ", gradient buckets of ",
+                                       m.cfg.dist.bucket_mb, " MiB, timeout ",
+                                       m.cfg.dist.timeout_s, " s)")
+                            : std::string("1")},
       {"learning rate",
        c10::str(m.lr_schedule.peak_lr,
                 o.lr > 0 ? " (optim.lr)"

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
@@ -75,9 +76,15 @@ struct RunShell::Impl {
   std::unique_ptr<MetricsLog> metrics;
   TrainingState state;
   int64_t consecutive_nonfinite = 0;
+  bool saved = false;  ///< a checkpoint was saved by this run (on every rank alike)
 
   void prepare();
   void resume_if_asked(Engine& engine);
+  void start(Engine& engine);
+  void share_start(Engine& engine, const std::string& failure);
+  /// Whether a stop signal arrived here (or, data-parallel, on any rank).
+  int agreed_stop_signal();
+  void finish();
   void check_stored_config(const TrainingState& stored, const std::string& path) const;
   void print_start_table(const Engine& engine) const;
   std::string save(Engine& engine, int64_t step);
@@ -137,7 +144,8 @@ void RunShell::Impl::check_stored_config(const TrainingState& stored,
 }
 
 void RunShell::Impl::resume_if_asked(Engine& engine) {
-  if (options.resume.empty()) return;
+  // Data-parallel: rank 0 resumes, and share_start hands its state to the others.
+  if (options.resume.empty() || !options.writer) return;
   std::string path;
   if (options.resume == "auto") {
     if (!checkpoints) return;  // not the writing process: nothing to look at
@@ -184,6 +192,56 @@ void RunShell::Impl::resume_if_asked(Engine& engine) {
   log::info(c10::str("resumed from ", path, " at step ", state.step));
 }
 
+/// Prepares the run directory and resumes (the writer), then, data-parallel, hands rank 0's
+/// outcome to every rank: its failure, or its step, counters and (after a resume) state.
+void RunShell::Impl::start(Engine& engine) {
+  if (!options.group) {
+    prepare();
+    resume_if_asked(engine);
+    return;
+  }
+  std::string failure;
+  try {
+    prepare();
+    resume_if_asked(engine);
+  } catch (const std::exception& e) {
+    failure = error_text(e);
+    share_start(engine, failure);  // tells the others before this rank stops
+    throw;
+  }
+  share_start(engine, failure);
+}
+
+void RunShell::Impl::share_start(Engine& engine, const std::string& failure) {
+  // [ok, step, nonfinite_total, counters by name...] from rank 0.
+  auto counters = engine.counters();
+  std::vector<int64_t> values = {failure.empty() ? 1 : 0, state.step, state.nonfinite_total};
+  for (const auto& [name, value] : counters) values.push_back(value);
+  values = options.group->broadcast_values(values);
+  if (!failure.empty()) return;
+  if (values[0] == 0) {
+    throw std::runtime_error("rank 0 could not start the run (its log says why)");
+  }
+  state.step = values[1];
+  state.nonfinite_total = values[2];
+  size_t i = 3;
+  for (auto& [name, value] : counters) value = values[i++];
+  if (!options.writer) engine.restore_counters(counters);  // rank 0 has them from the file
+  if (state.step > 0) engine.synchronize_state();
+}
+
+int RunShell::Impl::agreed_stop_signal() {
+  const int local = stop_signal();
+  if (!options.group) return local;
+  if (!options.group->any(local != 0)) return 0;
+  return local != 0 ? local : SIGTERM;  // another rank's signal
+}
+
+/// Data-parallel: every rank waits for rank 0's last checkpoint before it returns.
+void RunShell::Impl::finish() {
+  if (options.group) options.group->barrier();
+}
+
 void RunShell::Impl::print_start_table(const Engine& engine) const {
   std::ostringstream os;
   os << "resolved config:\n" << config_table << "derived:\n";
@@ -198,6 +256,8 @@ void RunShell::Impl::print_start_table(const Engine& engine) const {
 std::string RunShell::Impl::save(Engine& engine, int64_t step) {
   state.step = step;
   state.counters = engine.counters();
+  saved = true;
+  engine.check_replicas();  // data-parallel: what rank 0 saves is every rank's state
   if (!options.writer) return "";
   return checkpoints->save(engine.module(), engine.optimizer(), state);
 }
@@ -236,11 +296,13 @@ RunResult RunShell::run(Engine& engine) {
 }
 
 RunResult RunShell::Impl::run(Engine& engine) {
-  log::set_level(log::parse_level(log.level));
+  auto level = log::parse_level(log.level);
+  // Data-parallel: rank 0 speaks for the run; the others say only what goes wrong.
+  if (!options.writer && level < log::Level::kWarn) level = log::Level::kWarn;
+  log::set_level(level);
   // Stop signals are clean stops from the moment the run directory is touched.
   StopHandlerScope stop_handlers;
-  prepare();
-  resume_if_asked(engine);
+  start(engine);
   const auto metrics_path = (fs::path(run_dir) / "metrics.jsonl").string();
   if (options.writer) {
     // Only now: a refused resume must not replace the run's own config.yaml.
@@ -254,7 +316,7 @@ RunResult RunShell::Impl::run(Engine& engine) {
     }
     metrics = std::make_unique<MetricsLog>(metrics_path);
   }
-  ProgressLine progress(log.progress);
+  ProgressLine progress(options.writer && log.progress);
   RunResult result;
   const int64_t total = engine.total_steps();
   result.total_steps = total;
@@ -286,6 +348,7 @@ RunResult RunShell::Impl::run(Engine& engine) {
       if (consecutive_nonfinite >= train.max_nonfinite) {
         // No update happened in the skipped steps: the current state is the last good one.
         const auto path = save(engine, step - consecutive_nonfinite + 1);
+        finish();
         throw NonFiniteLossError(c10::str(
             consecutive_nonfinite,
             " steps in a row had a non-finite loss or gradient (train.max_nonfinite = ",
@@ -302,9 +365,10 @@ RunResult RunShell::Impl::run(Engine& engine) {
         log_step(engine, step, s);
       }
     }
-    if (const int sig = stop_signal()) {
+    if (const int sig = agreed_stop_signal()) {
       progress.finish();
       result.checkpoint = save(engine, step + 1);
+      finish();
       result.status = RunResult::Status::kInterrupted;
       result.signal = sig;
       result.step = step + 1;
@@ -321,7 +385,10 @@ RunResult RunShell::Impl::run(Engine& engine) {
   }
   progress.finish();
   result.step = step;
-  if (state.step != step || result.checkpoint.empty()) result.checkpoint = save(engine, step);
+  // (Not `result.checkpoint.empty()`: only the writer has a path, and every rank must decide
+  // alike, since saving checks the replicas together.)
+  if (state.step != step || !saved) result.checkpoint = save(engine, step);
+  finish();
   result.status =
       step >= total ? RunResult::Status::kCompleted : RunResult::Status::kStoppedAtMaxSteps;
   log::info(c10::str(

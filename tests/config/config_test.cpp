@@ -302,11 +302,18 @@ TEST(Config, EveryShippedRecipeValidatesAndKeepsItsStatedBatch) {
   EXPECT_EQ(recipes, 5);
 }
 
-TEST(Config, KeysOfFeaturesNotLandedRejectNonDefaultValues) {
-  for (const char* set : {"dist.backend=nccl", "dist.timeout_s=30", "dist.bucket_mb=50"}) {
-    auto cfg = load_config<PretrainConfig>({}, {set});
-    const auto msg = error_of([&] { cfg.validate(); });
-    EXPECT_NE(msg.find("not implemented yet"), std::string::npos) << set << ": " << msg;
+TEST(Config, DistKeysTakeTheirValuesAndRefuseBadOnes) {
+  auto cfg = load_config<PretrainConfig>({}, {"dist.backend=gloo", "dist.timeout_s=30",
+                                              "dist.bucket_mb=50"});
+  EXPECT_NO_THROW(cfg.validate());
+  EXPECT_EQ(cfg.dist.backend, "gloo");
+  EXPECT_EQ(cfg.dist.timeout_s, 30);
+  EXPECT_EQ(cfg.dist.bucket_mb, 50);
+  for (const char* set : {"dist.backend=mpi", "dist.timeout_s=0", "dist.bucket_mb=0"}) {
+    auto bad = load_config<PretrainConfig>({}, {set});
+    const auto msg = error_of([&] { bad.validate(); });
+    EXPECT_NE(msg.find(std::string(set).substr(0, std::string(set).find('='))), std::string::npos)
+        << set << ": " << msg;
   }
 }
 

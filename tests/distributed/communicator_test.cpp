@@ -1,81 +1,35 @@
 #ifdef C2FMAE_WITH_GLOO
 #include "c2fmae/distributed/communicator.h"
 
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <chrono>
 
+#include "distributed/ranks_fixture.h"
+#include "c2fmae/core/usage_error.h"
 #include "test_helpers.h"
 
 namespace c2fmae::distributed {
 namespace {
 
-/// A TCP port nobody listens on now (bound and released).
-int64_t free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
-LaunchEnv env_of(int64_t rank, int64_t world, int64_t port) {
-  LaunchEnv env;
-  env.launcher = "test";
-  env.rank = rank;
-  env.world_size = world;
-  env.local_rank = rank;
-  env.local_world_size = world;
-  env.master_port = port;
-  return env;
-}
-
-/// Runs `body(rank)` in `world` processes (rank 0 here, the others forked); returns whether
-/// every forked rank exited 0. A forked rank never returns into the test framework.
-template <class Body>
-bool on_ranks(int64_t world, Body body) {
-  std::vector<pid_t> children;
-  for (int64_t r = 1; r < world; ++r) {
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-      int code = 1;
-      try {
-        code = body(r) ? 0 : 1;
-      } catch (...) {
-      }
-      ::_exit(code);
-    }
-    children.push_back(pid);
-  }
-  bool ok = body(0);
-  for (const pid_t pid : children) {
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    ok = ok && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-  }
-  return ok;
-}
+using testing::env_of;
+using testing::free_port;
+using testing::on_ranks;
 
 TEST(Communicator, ThreeRanksBroadcastAllReduceAndAgree) {
   const auto port = free_port();
   const bool ok = on_ranks(3, [&](int64_t rank) {
-    Communicator c(env_of(rank, 3, port), "gloo", std::chrono::seconds(30));
+    Communicator c(env_of(rank, 3, port), "gloo", torch::kCPU, std::chrono::seconds(30));
     auto sum = torch::full({5}, static_cast<float>(rank + 1));
     c.all_reduce_sum(sum);
-    std::vector<torch::Tensor> from_root = {torch::full({2, 2}, static_cast<float>(rank * 10))};
-    c.broadcast(from_root);
+    std::vector<torch::Tensor> from_root = {torch::full({2, 2}, static_cast<float>(rank * 10)),
+                                            torch::full({3}, rank * 7, torch::kLong)};
+    c.broadcast_coalesced(from_root, 16);  // smaller than the tensors: several buffers
+    const auto values = c.broadcast_values({rank, 40 + rank});
     const bool anyone = c.any(rank == 2), nobody = c.any(false);
     c.barrier();
-    return c.rank() == rank && c.world_size() == 3 && sum.eq(6.0f).all().item<bool>() &&
-           from_root[0].eq(0.0f).all().item<bool>() && anyone && !nobody;
+    return c.rank() == rank && c.world_size() == 3 && c.backend() == "gloo" &&
+           sum.eq(6.0f).all().item<bool>() && from_root[0].eq(0.0f).all().item<bool>() &&
+           from_root[1].eq(0).all().item<bool>() && values == std::vector<int64_t>{0, 40} &&
+           anyone && !nobody;
   });
   EXPECT_TRUE(ok);
 }
@@ -85,7 +39,7 @@ TEST(Communicator, ADeadPeerFailsTheOthersInBoundedTimeSayingSo) {
   const auto start = std::chrono::steady_clock::now();
   std::string message;
   on_ranks(2, [&](int64_t rank) {
-    Communicator c(env_of(rank, 2, port), "gloo", std::chrono::seconds(3));
+    Communicator c(env_of(rank, 2, port), "gloo", torch::kCPU, std::chrono::seconds(3));
     if (rank == 1) ::_exit(0);  // dies before the collective
     try {
       auto t = torch::ones({1});
@@ -105,10 +59,21 @@ TEST(Communicator, ADeadPeerFailsTheOthersInBoundedTimeSayingSo) {
 TEST(Communicator, NoStoreToReachIsAPeerErrorAfterTheTimeout) {
   LaunchEnv env = env_of(1, 2, free_port());  // a client whose rank 0 never comes
   try {
-    Communicator c(env, "gloo", std::chrono::seconds(2));
+    Communicator c(env, "gloo", torch::kCPU, std::chrono::seconds(2));
     ADD_FAILURE() << "joined a group without a store";
   } catch (const PeerError& e) {
     EXPECT_NE(std::string(e.what()).find("rendezvous"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Communicator, NcclForCpuTrainingOrAnUnknownBackendIsAUsageError) {
+  for (const char* backend : {"nccl", "mpi"}) {
+    try {
+      Communicator c(env_of(0, 2, free_port()), backend, torch::kCPU, std::chrono::seconds(2));
+      ADD_FAILURE() << backend << " accepted";
+    } catch (const UsageError& e) {
+      EXPECT_NE(std::string(e.what()).find("dist.backend"), std::string::npos) << e.what();
+    }
   }
 }
 

@@ -72,5 +72,59 @@ TEST(C2fmaeLoss, UnchangedByAnyChangeToVisibleTokenTargets) {
   }
 }
 
+TEST(C2fmaeLoss, ShardsWithSummedCountsAddUpToTheWholeBatchInBothReductions) {
+  // Data-parallel: each shard divides by the counts of the whole batch, so the shards'
+  // terms add up to the whole batch's term (for every reduction and the instance loss).
+  for (const char* reduction : {"pixels", "samples"}) {
+    testing::seed(23);
+    auto cfg = config::load_config<config::PretrainConfig>(
+        {}, {"model.img_size=32", "model.num_semantic_classes=5",
+             std::string("loss.reduction=") + reduction});
+    C2fmaeLoss loss_fn(cfg.model, cfg.loss);
+    auto batch = testing::random_maps(6, 32, 5, 5);
+    batch.mask = torch::rand({6, 3, 4}) < 0.6;
+    auto inputs = [&](const Batch& b) {
+      std::vector<torch::Tensor> rows;
+      for (int64_t m = 0; m < 3; ++m) rows.push_back(testing::rows_of(b.mask.select(1, m)));
+      return rows;
+    };
+    auto rows = inputs(batch);
+    torch::manual_seed(1);
+    const std::vector<torch::Tensor> per_token = {torch::randn({6, 4, 5 * 16}),
+                                                  torch::randn({6, 4, 8 * 16}),
+                                                  torch::randn({6, 4, 16 * 16 * 3})};
+    auto preds_of = [&](const std::vector<torch::Tensor>& r, int64_t first, int64_t n) {
+      std::vector<torch::Tensor> out;
+      for (size_t m = 0; m < 3; ++m) {
+        out.push_back(testing::take_rows(per_token[m].narrow(0, first, n), r[m]));
+      }
+      return out;
+    };
+    const auto whole = loss_fn(preds_of(rows, 0, 6), rows, batch, {1.0, 1.0, 1.0});
+    // Shards of 2, 1 and 3 samples; the counts of each are summed as an all-reduce would.
+    const std::vector<std::pair<int64_t, int64_t>> shards = {{0, 2}, {2, 1}, {3, 3}};
+    std::vector<Batch> parts;
+    torch::Tensor counts;
+    for (const auto& [first, n] : shards) {
+      parts.push_back(batch.select(torch::arange(first, first + n)));
+      loss_fn(preds_of(inputs(parts.back()), first, n), inputs(parts.back()), parts.back(),
+              {1.0, 1.0, 1.0}, [&](const torch::Tensor& c) {
+                counts = counts.defined() ? counts + c : c.clone();
+                return c;
+              });
+    }
+    std::vector<double> sums(3, 0.0);
+    for (size_t i = 0; i < shards.size(); ++i) {
+      const auto& [first, n] = shards[i];
+      const auto out = loss_fn(preds_of(inputs(parts[i]), first, n), inputs(parts[i]), parts[i],
+                               {1.0, 1.0, 1.0}, [&](const torch::Tensor&) { return counts; });
+      for (size_t m = 0; m < 3; ++m) sums[m] += out.terms[m].second.item<double>();
+    }
+    for (size_t m = 0; m < 3; ++m) {
+      EXPECT_NEAR(sums[m], whole.terms[m].second.item<double>(), 1e-5) << reduction << " " << m;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace c2fmae::losses

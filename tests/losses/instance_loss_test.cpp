@@ -24,11 +24,11 @@ TEST(InstanceLoss, InvariantToPermutingIds) {
   for (bool background : {false, true}) {
     InstanceLossOptions o;
     o.background_cluster = background;
-    auto loss = instance_loss(emb, ids, rows, 3, o);
+    auto loss = instance_loss(emb, ids, rows, 3, o).value();
     EXPECT_GT(loss.item<double>(), 0.0);
     auto permuted = torch::where(ids == 7, 9, torch::where(ids == 9, 64, ids));
     permuted = torch::where(ids == 3, 5, torch::where(ids == 5, 3, permuted));
-    EXPECT_NEAR(instance_loss(emb, permuted, rows, 3, o).item<double>(), loss.item<double>(), 1e-6);
+    EXPECT_NEAR(instance_loss(emb, permuted, rows, 3, o).value().item<double>(), loss.item<double>(), 1e-6);
   }
 }
 
@@ -40,12 +40,12 @@ TEST(InstanceLoss, BackgroundIsAClusterOrIgnoredAndOverflowIsIgnored) {
   auto ids = ids_map();
   InstanceLossOptions ignore, cluster;
   cluster.background_cluster = true;
-  const auto ignored = instance_loss(emb, ids, rows, 3, ignore).item<double>();
-  EXPECT_NE(instance_loss(emb, ids, rows, 3, cluster).item<double>(), ignored);
+  const auto ignored = instance_loss(emb, ids, rows, 3, ignore).value().item<double>();
+  EXPECT_NE(instance_loss(emb, ids, rows, 3, cluster).value().item<double>(), ignored);
   // Ignored background: moving it to another id past K (overflow) changes nothing.
   auto overflow = torch::where(ids == 0, 255, ids);
-  EXPECT_NEAR(instance_loss(emb, overflow, rows, 3, ignore).item<double>(), ignored, 1e-6);
-  EXPECT_NEAR(instance_loss(emb, overflow, rows, 3, cluster).item<double>(), ignored, 1e-6);
+  EXPECT_NEAR(instance_loss(emb, overflow, rows, 3, ignore).value().item<double>(), ignored, 1e-6);
+  EXPECT_NEAR(instance_loss(emb, overflow, rows, 3, cluster).value().item<double>(), ignored, 1e-6);
 }
 
 TEST(InstanceLoss, VisibleTokensTargetsAndEmbeddingsUnread) {
@@ -55,11 +55,11 @@ TEST(InstanceLoss, VisibleTokensTargetsAndEmbeddingsUnread) {
   auto rows = rows_of(masked);
   auto emb = take_rows(all, rows);
   auto ids = ids_map();
-  auto loss = instance_loss(emb, ids, rows, 3);
+  auto loss = instance_loss(emb, ids, rows, 3).value();
   auto other = ids.clone();
   other.index_put_({0, torch::indexing::Slice(0, 2), torch::indexing::Slice(2, 4)}, 123);
   other.index_put_({1, torch::indexing::Slice(0, 2), torch::indexing::Slice(0, 2)}, 0);
-  EXPECT_NEAR(instance_loss(emb, other, rows, 3).item<double>(), loss.item<double>(), 1e-7);
+  EXPECT_NEAR(instance_loss(emb, other, rows, 3).value().item<double>(), loss.item<double>(), 1e-7);
   loss.backward();
   EXPECT_EQ(all.grad()[0][1].abs().sum().item<double>(), 0.0);
   EXPECT_TRUE(torch::isfinite(all.grad()).all().item<bool>());
@@ -77,12 +77,12 @@ TEST(InstanceLoss, ZeroForWellSeparatedTightClustersPositiveWhenCollapsed) {
       for (int64_t k = 0; k < 4; ++k) emb[b][l][k] = centre(pix[b][l][k].item<int64_t>());
   InstanceLossOptions no_reg;
   no_reg.weight_reg = 0.0;
-  EXPECT_NEAR(instance_loss(emb.view({8, 12}), ids, rows, 3, no_reg).item<double>(), 0.0, 1e-9);
+  EXPECT_NEAR(instance_loss(emb.view({8, 12}), ids, rows, 3, no_reg).value().item<double>(), 0.0, 1e-9);
   // All embeddings equal: push = (2 * delta_push)^2 = 9 per sample with >= 2 clusters.
   auto collapsed = torch::zeros({8, 12});
-  EXPECT_NEAR(instance_loss(collapsed, ids, rows, 3, no_reg).item<double>(), 9.0, 1e-4);
+  EXPECT_NEAR(instance_loss(collapsed, ids, rows, 3, no_reg).value().item<double>(), 9.0, 1e-4);
   no_reg.background_cluster = true;
-  EXPECT_NEAR(instance_loss(collapsed, ids, rows, 3, no_reg).item<double>(), 9.0, 1e-4);
+  EXPECT_NEAR(instance_loss(collapsed, ids, rows, 3, no_reg).value().item<double>(), 9.0, 1e-4);
 }
 
 }  // namespace

@@ -17,13 +17,13 @@ TEST(RgbLoss, MaeNormPixLossOnMaskedPatches) {
   auto norm = (t - t.mean(-1, true)) / (t.var(-1, true, true) + 1e-6).sqrt();
   auto per = (all - norm).pow(2).mean(-1);
   auto m = masked.to(torch::kFloat);
-  EXPECT_NEAR(rgb_loss(pred, img, rows, 4, true).item<double>(),
+  EXPECT_NEAR(rgb_loss(pred, img, rows, 4, true).value().item<double>(),
               ((per * m).sum() / m.sum()).item<double>(), 1e-6);
   auto raw = ((all - t).pow(2).mean(-1) * m).sum() / m.sum();
-  EXPECT_NEAR(rgb_loss(pred, img, rows, 4, false).item<double>(), raw.item<double>(), 1e-6);
+  EXPECT_NEAR(rgb_loss(pred, img, rows, 4, false).value().item<double>(), raw.item<double>(), 1e-6);
   // MultiMAE's reduction: a mean per sample, then over samples.
   auto per_sample = ((per * m).sum(1) / m.sum(1)).mean();
-  EXPECT_NEAR(rgb_loss(pred, img, rows, 4, true, Reduction::kSamples).item<double>(),
+  EXPECT_NEAR(rgb_loss(pred, img, rows, 4, true, Reduction::kSamples).value().item<double>(),
               per_sample.item<double>(), 1e-6);
 }
 
@@ -32,12 +32,12 @@ TEST(RgbLoss, VisiblePatchesAreNeverRead) {
   auto img = torch::randn({1, 3, 8, 8});
   auto rows = testing::rows_of(torch::tensor({{true, false, false, true}}));
   auto pred = testing::take_rows(torch::randn({1, 4, 48}), rows);
-  auto loss = rgb_loss(pred, img, rows, 4, true).item<double>();
+  auto loss = rgb_loss(pred, img, rows, 4, true).value().item<double>();
   auto other = img.clone();
   other.index_put_(
       {0, torch::indexing::Slice(), torch::indexing::Slice(0, 4), torch::indexing::Slice(4, 8)},
       std::numeric_limits<float>::quiet_NaN());  // patch 1 (visible)
-  EXPECT_EQ(rgb_loss(pred, other, rows, 4, true).item<double>(), loss);
+  EXPECT_EQ(rgb_loss(pred, other, rows, 4, true).value().item<double>(), loss);
 }
 
 }  // namespace

@@ -14,11 +14,11 @@ TEST(SemanticLoss, CrossEntropyOnMaskedTokensOnly) {
   auto logits = testing::take_rows(all, rows);
   auto expected = -torch::log_softmax(all[0][0], 0)[2];
   for (auto r : {Reduction::kPixels, Reduction::kSamples}) {
-    EXPECT_NEAR(semantic_loss(logits, target, rows, 4, r).item<double>(), expected.item<double>(),
+    EXPECT_NEAR(semantic_loss(logits, target, rows, 4, r).value().item<double>(), expected.item<double>(),
                 1e-6);
     // Ignore pixels do not count; all ignored gives 0, not NaN.
     auto ignored = torch::tensor({{{255, 1}}}, torch::kLong);
-    EXPECT_EQ(semantic_loss(logits, ignored, rows, 4, r).item<double>(), 0.0);
+    EXPECT_EQ(semantic_loss(logits, ignored, rows, 4, r).value().item<double>(), 0.0);
   }
 }
 
@@ -30,14 +30,14 @@ TEST(SemanticLoss, QuarterResolutionLayoutAndVisibleTargetsUnread) {
   auto rows = testing::rows_of(
       torch::tensor({{true, false, true, true}, {false, false, true, false}}));
   auto logits = testing::take_rows(all, rows);
-  auto loss = semantic_loss(logits, target, rows, 3);
+  auto loss = semantic_loss(logits, target, rows, 3).value();
   // Visible tokens' targets changed (patch 1 of sample 0 = rows 0-1, cols 2-3).
   auto changed = target.clone();
   changed.index_put_(
       {0, torch::indexing::Slice(0, 2), torch::indexing::Slice(2, 4)},
       (target.index({0, torch::indexing::Slice(0, 2), torch::indexing::Slice(2, 4)}) + 1) % 3);
   changed.index_put_({1, torch::indexing::Slice(0, 2), torch::indexing::Slice(0, 2)}, 255);
-  EXPECT_EQ(semantic_loss(logits, changed, rows, 3).item<double>(), loss.item<double>());
+  EXPECT_EQ(semantic_loss(logits, changed, rows, 3).value().item<double>(), loss.item<double>());
   loss.backward();
   EXPECT_EQ(all.grad()[0][1].abs().sum().item<double>(), 0.0);  // visible: no gradient
   EXPECT_GT(all.grad()[0][0].abs().sum().item<double>(), 0.0);
@@ -54,10 +54,10 @@ TEST(SemanticLoss, PixelsWeighSamplesByMaskedCountSamplesAverageEachSample) {
       testing::take_rows(all, rows), target.flatten().index_select(0, rows),
       torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));
   auto logits = testing::take_rows(all, rows);
-  EXPECT_NEAR(semantic_loss(logits, target, rows, 3, Reduction::kPixels).item<double>(),
+  EXPECT_NEAR(semantic_loss(logits, target, rows, 3, Reduction::kPixels).value().item<double>(),
               ce.mean().item<double>(), 1e-6);
   const double per_sample = (ce.narrow(0, 0, 3).mean() + ce[3]).item<double>() / 2;
-  EXPECT_NEAR(semantic_loss(logits, target, rows, 3, Reduction::kSamples).item<double>(),
+  EXPECT_NEAR(semantic_loss(logits, target, rows, 3, Reduction::kSamples).value().item<double>(),
               per_sample, 1e-6);
 }
 

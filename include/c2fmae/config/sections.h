@@ -269,9 +269,9 @@ struct DistConfig {
   template <class V>
   void visit(V& v) {
     v("backend", backend,
-      "auto (nccl on CUDA, gloo on CPU), nccl or gloo (multi-process runs: not yet)");
-    v("timeout_s", timeout_s, "collective timeout; a dead peer fails the run after this");
-    v("bucket_mb", bucket_mb, "gradient all-reduce bucket size in MiB");
+      "auto (nccl on CUDA, gloo on CPU), nccl or gloo (multi-process runs)");
+    v("timeout_s", timeout_s, "seconds a collective may wait: a dead or hung peer stops the others after this");
+    v("bucket_mb", bucket_mb, "gradient all-reduce bucket size in MiB (PyTorch DDP: 25)");
   }
   void validate(Checker& c) const;
 };

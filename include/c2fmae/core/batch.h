@@ -21,6 +21,10 @@ struct Batch {
   /// over every shard (epoch-major). Per-sample random draws (augmentation, mask) are keyed
   /// by it, so W shards of batch b draw what one process of batch W * b draws.
   torch::Tensor position;
+  /// [B, K] int64: per sample, a permutation of the instance adapter's K slots (training),
+  /// drawn from the sample's position like its mask, so that it does not depend on which
+  /// process or batch the sample is in. Undefined: the adapter draws its own.
+  torch::Tensor slot_order;
   /// Samples of this batch the loader found bad and replaced (data_skipped in metrics).
   int64_t data_skipped = 0;
 

@@ -3,6 +3,7 @@
 #pragma once
 #include <torch/types.h>
 
+#include <functional>
 #include <utility>
 #include <vector>
 
@@ -19,6 +20,10 @@ struct LossTerms {
   std::vector<std::pair<Modality, torch::Tensor>> terms;  ///< unweighted, per modality
 };
 
+/// Sums the terms' counts ([M] float, one per modality) over the processes of a
+/// data-parallel run, in place of this process's counts; unset in a single process.
+using CountSum = std::function<torch::Tensor(const torch::Tensor&)>;
+
 class C2fmaeLoss {
  public:
   /// Throws std::invalid_argument for a loss.instance_loss, loss.instance_background or
@@ -27,10 +32,11 @@ class C2fmaeLoss {
 
   /// predictions: one [N_m, out_m] per enabled modality, coarse to fine, for the rows
   /// [N_m] (b * L + l) in `rows` (the model's output: its masked tokens); batch: the
-  /// targets; weights: lambda per modality. Reads no mask and makes no host sync.
+  /// targets; weights: lambda per modality; sum_counts: see CountSum (each term is then
+  /// this process's share of the whole batch's term). Reads no mask and makes no host sync.
   LossTerms operator()(const std::vector<torch::Tensor>& predictions,
                        const std::vector<torch::Tensor>& rows, const Batch& batch,
-                       const ModalityWeights& weights) const;
+                       const ModalityWeights& weights, const CountSum& sum_counts = {}) const;
 
  private:
   std::vector<Modality> modalities_;

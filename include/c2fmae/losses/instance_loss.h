@@ -12,6 +12,8 @@
 
 #include <cstdint>
 
+#include "c2fmae/losses/reduction.h"
+
 namespace c2fmae::losses {
 
 struct InstanceLossOptions {
@@ -28,10 +30,10 @@ struct InstanceLossOptions {
 };
 
 /// embeddings: [N, q*q*E] (pixel-major, then channel) for rows [N] (b * L + l, the masked
-/// tokens); ids: [B, h, w] canonical ids at the label resolution -> scalar: pull + push +
-/// weight_reg * reg per sample, averaged over the samples that have a cluster.
-torch::Tensor instance_loss(const torch::Tensor& embeddings, const torch::Tensor& ids,
-                            const torch::Tensor& rows, int64_t embed_dim,
-                            const InstanceLossOptions& options = {});
+/// tokens); ids: [B, h, w] canonical ids at the label resolution -> the sum over samples of
+/// pull + push + weight_reg * reg, over the number of samples that have a cluster.
+LossRatio instance_loss(const torch::Tensor& embeddings, const torch::Tensor& ids,
+                        const torch::Tensor& rows, int64_t embed_dim,
+                        const InstanceLossOptions& options = {});
 
 }  // namespace c2fmae::losses

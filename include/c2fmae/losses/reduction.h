@@ -6,6 +6,11 @@
 //                    then the mean over the samples that have any (nanmean).
 //
 // Every reduction here is over fixed-size [B] tensors on the device: no host sync.
+//
+// A term is a ratio (LossRatio): a sum over what was counted, and the count it is divided by
+// (pixels, tokens, or samples that have any). A data-parallel run sums the counts over its
+// processes before dividing (C2fmaeLoss's CountSum), so that W processes of batch b divide
+// by what one process of batch W * b divides by.
 #pragma once
 #include <torch/types.h>
 
@@ -18,9 +23,17 @@ enum class Reduction { kPixels, kSamples };
 /// "pixels" or "samples"; throws std::invalid_argument otherwise.
 Reduction parse_reduction(const std::string& name);
 
+/// A loss term before its division: numerator / max(denominator, 1).
+struct LossRatio {
+  torch::Tensor numerator;    ///< scalar, carries the gradient
+  torch::Tensor denominator;  ///< scalar count, no gradient
+  /// numerator / max(denominator, 1).
+  torch::Tensor value() const;
+};
+
 /// sums: [N] loss summed over the counted pixels of each row; counts: [N] counted pixels per
-/// row; sample: [N] int64 sample of each row (< batch_size) -> scalar.
-torch::Tensor reduce_rows(const torch::Tensor& sums, const torch::Tensor& counts,
+/// row; sample: [N] int64 sample of each row (< batch_size).
+LossRatio reduce_rows(const torch::Tensor& sums, const torch::Tensor& counts,
                           const torch::Tensor& sample, int64_t batch_size, Reduction reduction);
 
 }  // namespace c2fmae::losses

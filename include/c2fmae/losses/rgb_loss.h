@@ -8,9 +8,9 @@
 namespace c2fmae::losses {
 
 /// pred: [N, p*p*3] for rows [N] (b * L + l, the masked tokens); images: [B, 3, H, W]
-/// -> scalar. Other tokens' targets are never read.
-torch::Tensor rgb_loss(const torch::Tensor& pred, const torch::Tensor& images,
-                       const torch::Tensor& rows, int64_t patch, bool norm_pix,
-                       Reduction reduction = Reduction::kPixels);
+/// -> the ratio (reduction.h). Other tokens' targets are never read.
+LossRatio rgb_loss(const torch::Tensor& pred, const torch::Tensor& images,
+                   const torch::Tensor& rows, int64_t patch, bool norm_pix,
+                   Reduction reduction = Reduction::kPixels);
 
 }  // namespace c2fmae::losses

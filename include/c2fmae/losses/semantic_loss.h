@@ -9,10 +9,10 @@
 namespace c2fmae::losses {
 
 /// logits: [N, q*q*C] (pixel-major, then class) for rows [N] (b * L + l, the masked tokens);
-/// target: [B, h, w] classes at the label resolution -> scalar. Other tokens' targets are
-/// never read.
-torch::Tensor semantic_loss(const torch::Tensor& logits, const torch::Tensor& target,
-                            const torch::Tensor& rows, int64_t num_classes,
-                            Reduction reduction = Reduction::kPixels);
+/// target: [B, h, w] classes at the label resolution -> the ratio (reduction.h). Other
+/// tokens' targets are never read.
+LossRatio semantic_loss(const torch::Tensor& logits, const torch::Tensor& target,
+                        const torch::Tensor& rows, int64_t num_classes,
+                        Reduction reduction = Reduction::kPixels);
 
 }  // namespace c2fmae::losses

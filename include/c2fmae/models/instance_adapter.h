@@ -33,8 +33,10 @@ class InstanceAdapterImpl : public torch::nn::Cloneable<InstanceAdapterImpl> {
   explicit InstanceAdapterImpl(const InstanceAdapterOptions& options);
   void reset() override;
   /// instance: [B, h, w] canonical ids at the label resolution (kNoInstance = none; any
-  /// integer dtype) -> tokens [B, L, D].
-  torch::Tensor forward(const torch::Tensor& instance);
+  /// integer dtype) -> tokens [B, L, D]. In training each sample's slots are shuffled, so
+  /// that slot embeddings carry identity, not position: by `slot_order` ([B, K] int64, a
+  /// permutation of the K slots per sample, Batch::slot_order) when given, else drawn here.
+  torch::Tensor forward(const torch::Tensor& instance, const torch::Tensor& slot_order = {});
 
   InstanceAdapterOptions options;
   torch::nn::Embedding slot_embed{nullptr};

@@ -28,6 +28,11 @@ class AdamW {
   /// Resets every gradient to undefined.
   void zero_grad();
 
+  /// Every parameter's state tensors (exp_avg, exp_avg_sq, step), a fresh state (zeros, what
+  /// the first update would start from) where a parameter has none yet: what a data-parallel
+  /// run broadcasts from rank 0 after a resume.
+  std::vector<torch::Tensor> state_tensors();
+
   void save(torch::serialize::OutputArchive& archive) const;
   /// Restores state saved by save(); throws std::runtime_error on a mismatch.
   void load(torch::serialize::InputArchive& archive);

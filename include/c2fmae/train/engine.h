@@ -54,6 +54,12 @@ class Engine {
   /// handed back on resume, so that they continue across restarts.
   virtual std::map<std::string, int64_t> counters() const { return {}; }
   virtual void restore_counters(const std::map<std::string, int64_t>& /*counters*/) {}
+  /// Data-parallel runs: makes every process's model and optimizer state rank 0's (after
+  /// rank 0 resumed from a checkpoint). One process: nothing to do.
+  virtual void synchronize_state() {}
+  /// Data-parallel runs: throws std::runtime_error if the processes' parameters are not
+  /// identical (the shell checks at every checkpoint). One process: nothing to check.
+  virtual void check_replicas() {}
 };
 
 }  // namespace c2fmae::train

@@ -6,6 +6,13 @@
 //   PretrainEngine engine(cfg);
 //   auto stats = engine.train_step(0);          // what a test may call directly
 //
+// Data-parallel (given a Communicator): process r of W reads shard r of every global batch of
+// W x data.batch_size samples; masks, augmentations and instance slot orders are drawn from
+// each sample's global position, loss counts are summed over the processes before dividing,
+// and gradients are averaged by c10d's Reducer (gradient_sync.h) during the last
+// micro-batch's backward only. So W processes compute what one process of batch W x b does,
+// within float32 round-off (tests/tools/distributed_pretrain_test.cpp).
+//
 // Per step: this step's progress (computed once), its curriculum weights and learning rate;
 // per micro-batch the batch (data position = step * accum + k), its mask, forward (bf16
 // autocast on CUDA), the weighted loss and backward; then the gradient norm (clipping), one
@@ -22,6 +29,7 @@
 
 #include "c2fmae/config/pretrain_config.h"
 #include "c2fmae/core/modality.h"
+#include "c2fmae/distributed/communicator.h"
 #include "c2fmae/train/engine.h"
 #include "c2fmae/train/run_shell.h"
 
@@ -48,8 +56,10 @@ struct PretrainStepStats {
 
 class PretrainEngine : public Engine {
  public:
-  /// Builds everything from `cfg` (checked with check_pretrain_config first).
-  explicit PretrainEngine(const config::PretrainConfig& cfg);
+  /// Builds everything from `cfg` (checked with check_pretrain_config first); `group`: the
+  /// processes of a data-parallel run (it must outlive the engine), or none.
+  explicit PretrainEngine(const config::PretrainConfig& cfg,
+                          distributed::Communicator* group = nullptr);
   ~PretrainEngine() override;
 
   /// Optimizer step `step`: see the file comment.
@@ -70,6 +80,8 @@ class PretrainEngine : public Engine {
   std::string nonfinite_hint() const override;
   std::map<std::string, int64_t> counters() const override;
   void restore_counters(const std::map<std::string, int64_t>& counters) override;
+  void synchronize_state() override;
+  void check_replicas() override;
 
  private:
   struct Impl;

@@ -12,6 +12,12 @@
 // SIGINT / SIGTERM (finish the step, checkpoint, return kInterrupted) and the non-finite
 // policy (skip and count; too many in a row stop the run after a checkpoint of the last good
 // state). Only a process with `writer` set writes files (rank 0 of a distributed run).
+//
+// A data-parallel run (RunOptions::group) agrees on every decision at a step boundary: a stop
+// signal on any process stops all of them after the same step (one all-reduce of a flag per
+// step); skips and the non-finite limit follow from the engine's all-reduced loss and norm;
+// rank 0 alone resumes (its checkpoint's state is then broadcast) and writes the run
+// directory, and the ranks' parameters are compared at every checkpoint.
 #pragma once
 #include <memory>
 #include <stdexcept>
@@ -19,6 +25,7 @@
 #include <vector>
 
 #include "c2fmae/config/config.h"
+#include "c2fmae/distributed/communicator.h"
 #include "c2fmae/train/engine.h"
 
 namespace c2fmae::train {
@@ -33,6 +40,8 @@ struct RunOptions {
   std::string command_line;
   /// Whether this process writes the run directory (false on all but one rank).
   bool writer = true;
+  /// The processes of a data-parallel run (null: one process); rank 0 must be the writer.
+  distributed::Communicator* group = nullptr;
   /// Sections a resumed checkpoint's config must match (else the resume is refused).
   std::vector<std::string> fixed_sections = {"model"};
   /// Keys (or "section." prefixes) that may differ on resume without changing what is
@@ -49,7 +58,7 @@ struct RunResult {
   int64_t step = 0;
   int64_t total_steps = 0;
   std::string checkpoint;  ///< the last checkpoint written
-  int signal = 0;          ///< the signal that interrupted the run
+  int signal = 0;          ///< the signal that interrupted the run (SIGTERM: another rank's)
 };
 
 /// Thrown when train.max_nonfinite consecutive steps were skipped.

@@ -1,0 +1,52 @@
+// Data-parallel gradient averaging (DESIGN.md §4): c10d's Reducer, the engine under PyTorch's
+// DistributedDataParallel, on the parameters of one model replica per process. Gradients are
+// packed into buckets of at most dist.bucket_mb MiB, in the order backward produces them
+// (learned on the first synchronised step, as DDP does), and each bucket's all-reduce starts
+// while backward still runs. A backward that is not synchronised (the non-final
+// micro-batches of gradient accumulation) communicates nothing; its gradients accumulate
+// locally and the next synchronised backward averages the sum.
+//
+//   GradientSync sync(group, model->parameters(), 25 << 20);
+//   for (k = 0; k < accum; ++k) {
+//     const bool last = k + 1 == accum;
+//     if (last) sync.before_forward();
+//     auto loss = ...;
+//     sync.before_backward(last);
+//     loss.backward();              // last: gradients are the mean over ranks afterwards
+//   }
+//
+// The Reducer's header is LibTorch's internal API (pytorch issue 88006):
+// tests/distributed/gradient_sync_test.cpp pins what is used here.
+#pragma once
+#include <torch/types.h>
+
+#include <memory>
+#include <vector>
+
+#include "c2fmae/distributed/communicator.h"
+
+namespace c2fmae::distributed {
+
+class GradientSync {
+ public:
+  /// Every rank passes its replica's parameters in the same order.
+  GradientSync(Communicator& group, std::vector<torch::Tensor> params, int64_t bucket_bytes);
+  ~GradientSync();
+  GradientSync(const GradientSync&) = delete;
+  GradientSync& operator=(const GradientSync&) = delete;
+
+  /// Before the forward pass of a micro-batch whose backward synchronises.
+  void before_forward();
+  /// Before backward: `sync` = whether this backward all-reduces the gradients.
+  void before_backward(bool sync);
+  /// Runs `loss.backward()` as `sync` says, turning a failed all-reduce into a PeerError.
+  void backward(const torch::Tensor& loss, bool sync);
+  /// Number of gradient buckets (after the first synchronised step: by backward's order).
+  int64_t num_buckets() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace c2fmae::distributed

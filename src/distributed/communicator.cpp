@@ -8,8 +8,10 @@
 #ifdef C2FMAE_WITH_NCCL
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
+#include <c10/util/Logging.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "c2fmae/core/error_text.h"
@@ -19,6 +21,15 @@ namespace c2fmae::distributed {
 namespace {
 
 using BackendType = c10d::ProcessGroup::BackendType;
+
+/// c10d logs its retries, timeouts and closed connections as warnings and errors with
+/// LibTorch's C++ backtrace; what went wrong reaches the user as a PeerError instead.
+/// TORCH_CPP_LOG_LEVEL (e.g. INFO) still decides when set.
+void quiet_c10d_logs() {
+  if (std::getenv("TORCH_CPP_LOG_LEVEL") == nullptr) {
+    FLAGS_caffe2_log_level = std::max(FLAGS_caffe2_log_level, 3);  // fatal only
+  }
+}
 
 c10::intrusive_ptr<c10d::Backend> make_gloo(const c10::intrusive_ptr<c10d::Store>& store,
                                             const LaunchEnv& env,
@@ -79,6 +90,7 @@ Communicator::Communicator(const LaunchEnv& env, const std::string& backend,
   }
 #endif
   impl_->backend = nccl ? "nccl" : "gloo";
+  quiet_c10d_logs();
   guard("the rendezvous at the store", [&] {
     c10d::TCPStoreOptions options;
     options.port = static_cast<uint16_t>(env.master_port);

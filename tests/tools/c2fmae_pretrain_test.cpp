@@ -306,22 +306,27 @@ TEST(Pretrain, AnExistingRunDirectoryIsNotOverwritten) {
   EXPECT_EQ(pretrain(args + " --overwrite").exit_code, 0);  // told to
 }
 
-TEST(Pretrain, RefusesAMultiProcessLaunchItCannotServe) {
+TEST(Pretrain, AnInconsistentLaunchExits2AndPeersThatNeverComeFailInBoundedTime) {
   const auto dir = testing::tiny_pretrain_dir("c2fmae_pretrain_world");
   const auto args = " " + std::string(C2FMAE_PRETRAIN_BIN) + " --config " + dir +
-                    "/tiny.yaml --output-dir " + dir + "/run";
-  // torchrun's variables, Slurm's, and a launch that contradicts itself.
-  auto r = run_command("env WORLD_SIZE=2" + args);
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.output.find("rank 0 of 2"), std::string::npos) << r.output;
-  r = run_command("env -u WORLD_SIZE -u RANK SLURM_PROCID=1 SLURM_NTASKS=4 SLURM_LOCALID=1 "
-                  "SLURM_NTASKS_PER_NODE=2 SLURM_JOB_NODELIST='n[1-2]'" + args);
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_NE(r.output.find("rank 1 of 4 (local 1 of 2, slurm), store n1:29500"), std::string::npos)
-      << r.output;
-  r = run_command("env WORLD_SIZE=2 RANK=5" + args);
+                    "/tiny.yaml --output-dir " + dir + "/run --set dist.timeout_s=3";
+  auto r = run_command("env WORLD_SIZE=2 RANK=5" + args);
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("rank 5 is not below the world size 2"), std::string::npos) << r.output;
+  // torchrun's variables and Slurm's, with no other process to meet: exit 1 after the
+  // timeout, naming the rank and the store.
+  const auto start = std::chrono::steady_clock::now();
+  r = run_command("env WORLD_SIZE=2 MASTER_PORT=" + std::to_string(29700 + ::getpid() % 200) + args);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("rendezvous at the store failed on rank 0 of 2"), std::string::npos)
+      << r.output;
+  r = run_command("env -u WORLD_SIZE -u RANK SLURM_PROCID=1 SLURM_NTASKS=4 SLURM_LOCALID=1 "
+                  "SLURM_NTASKS_PER_NODE=2 SLURM_JOB_NODELIST='n[1-2]'" + args);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("rank 1 of 4 (local 1 of 2, slurm), store n1:29500"), std::string::npos)
+      << r.output;
+  EXPECT_EQ(r.output.find("c10::"), std::string::npos) << r.output;
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 60.0);
   EXPECT_FALSE(fs::exists(dir + "/run"));
 }
 

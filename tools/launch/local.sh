@@ -41,27 +41,8 @@ if [[ "${1:-}" == "--help" || "${1:-}" == "-h" ]]; then
   exit 0
 fi
 
-die() {
-  echo "launch: $*" >&2
-  exit 2
-}
-
-REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-BIN="${C2FMAE_BIN:-$REPO/build/tools/c2fmae_pretrain}"
-[[ -f "$BIN" && -x "$BIN" ]] ||
-  die "no executable program at $BIN (build it: scripts/setup.sh, or set C2FMAE_BIN)"
-
-gpu_count() {
-  if [[ -n "${CUDA_VISIBLE_DEVICES+set}" ]]; then
-    local -a ids=()
-    IFS=',' read -r -a ids <<<"$CUDA_VISIBLE_DEVICES"
-    echo "${#ids[@]}"
-  elif command -v nvidia-smi >/dev/null 2>&1; then
-    { nvidia-smi -L 2>/dev/null || true; } | grep -c '^GPU' || true
-  else
-    echo 0
-  fi
-}
+# shellcheck source=tools/launch/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 if [[ -z "${NPROC:-}" ]]; then
   NPROC="$(gpu_count)"
@@ -78,15 +59,10 @@ esac
 # --- torchrun -------------------------------------------------------------------------------
 TR=""
 if [[ "$LAUNCHER" != bash ]]; then
-  if [[ -n "${TORCHRUN:-}" ]]; then
-    TR="$TORCHRUN"
-  elif command -v torchrun >/dev/null 2>&1; then
-    TR="$(command -v torchrun)"
-  elif [[ -x "$REPO/.venv/bin/torchrun" ]]; then
-    TR="$REPO/.venv/bin/torchrun"
-  fi
-  if [[ -n "$TR" && ! -x "$TR" ]]; then
-    die "TORCHRUN=$TR is not an executable"
+  TR="$(find_torchrun)"
+  if [[ ! -x "$TR" ]]; then
+    [[ -n "${TORCHRUN:-}" ]] && die "TORCHRUN=$TR is not an executable"
+    TR=""
   fi
   if [[ -z "$TR" && "$LAUNCHER" == torchrun ]]; then
     die "C2FMAE_LAUNCHER=torchrun but no torchrun on PATH nor at $REPO/.venv/bin/torchrun"
@@ -96,13 +72,7 @@ fi
 if [[ -n "$TR" ]]; then
   MAX_RESTARTS="${MAX_RESTARTS:-0}"
   [[ "$MAX_RESTARTS" =~ ^[0-9]+$ ]] || die "MAX_RESTARTS=$MAX_RESTARTS: expected a whole number >= 0"
-  # torch >= 2.7 forwards the signals named here to the processes (the default list lacks
-  # SIGUSR2, on which the processes checkpoint and stop, as Slurm's --signal sends it).
-  signals=()
-  tr_help="$("$TR" --help 2>/dev/null || true)"
-  if [[ "$tr_help" == *--signals-to-handle* ]]; then
-    signals=(--signals-to-handle 'SIGTERM,SIGINT,SIGHUP,SIGQUIT,SIGUSR2')
-  fi
+  torchrun_signal_args "$TR"
   echo "launch: $NPROC process$( ((NPROC == 1)) || echo es) with torchrun --standalone (store on a free local port)," \
     "max restarts $MAX_RESTARTS: $BIN" >&2
   exec "$TR" --no-python --standalone --nproc-per-node "$NPROC" \

@@ -40,27 +40,8 @@ if [[ "${1:-}" == "--help" || "${1:-}" == "-h" ]]; then
   exit 0
 fi
 
-die() {
-  echo "launch: $*" >&2
-  exit 2
-}
-
-REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-BIN="${C2FMAE_BIN:-$REPO/build/tools/c2fmae_pretrain}"
-[[ -f "$BIN" && -x "$BIN" ]] ||
-  die "no executable program at $BIN (build it: scripts/setup.sh, or set C2FMAE_BIN)"
-
-gpu_count() {
-  if [[ -n "${CUDA_VISIBLE_DEVICES+set}" ]]; then
-    local -a ids=()
-    IFS=',' read -r -a ids <<<"$CUDA_VISIBLE_DEVICES"
-    echo "${#ids[@]}"
-  elif command -v nvidia-smi >/dev/null 2>&1; then
-    { nvidia-smi -L 2>/dev/null || true; } | grep -c '^GPU' || true
-  else
-    echo 0
-  fi
-}
+# shellcheck source=tools/launch/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 [[ -n "${NNODES:-}" ]] || die "NNODES is not set: give the number of nodes (e.g. NNODES=2)"
 if [[ "$NNODES" =~ ^([1-9][0-9]*):([1-9][0-9]*)$ ]]; then
@@ -81,22 +62,10 @@ RDZV_ID="${RDZV_ID:-c2fmae}"
 MAX_RESTARTS="${MAX_RESTARTS:-0}"
 [[ "$MAX_RESTARTS" =~ ^[0-9]+$ ]] || die "MAX_RESTARTS=$MAX_RESTARTS: expected a whole number >= 0"
 
-if [[ -n "${TORCHRUN:-}" ]]; then
-  TR="$TORCHRUN"
-elif command -v torchrun >/dev/null 2>&1; then
-  TR="$(command -v torchrun)"
-else
-  TR="$REPO/.venv/bin/torchrun"
-fi
+TR="$(find_torchrun)"
 [[ -x "$TR" ]] || die "no torchrun (looked for TORCHRUN, torchrun on PATH, $TR); install PyTorch's torchrun or set TORCHRUN"
 
-# torch >= 2.7 forwards the signals named here to the processes (the default list lacks
-# SIGUSR2, on which the processes checkpoint and stop, as Slurm's --signal sends it).
-signals=()
-tr_help="$("$TR" --help 2>/dev/null || true)"
-if [[ "$tr_help" == *--signals-to-handle* ]]; then
-  signals=(--signals-to-handle 'SIGTERM,SIGINT,SIGHUP,SIGQUIT,SIGUSR2')
-fi
+torchrun_signal_args "$TR"
 
 echo "launch: $NPROC_PER_NODE process$( ((NPROC_PER_NODE == 1)) || echo es) on ${HOSTNAME:-this node} of $NNODES nodes with torchrun," \
   "rendezvous $RDZV_ENDPOINT (id $RDZV_ID), max restarts $MAX_RESTARTS: $BIN" >&2

@@ -27,6 +27,7 @@
 #include "c2fmae/distributed/communicator.h"
 #include "c2fmae/distributed/launch_env.h"
 #include "c2fmae/train/pretrain_engine.h"
+#include "c2fmae/train/stop_signal.h"
 
 namespace {
 
@@ -41,6 +42,14 @@ std::string shell_quote(const std::string& arg) {
   for (char c : arg) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return out + "'";
 }
+
+/// The stop signals' handlers while the program builds and runs (train/stop_signal.h).
+struct StopHandlers {
+  StopHandlers() { c2fmae::train::install_stop_handlers(); }
+  ~StopHandlers() { c2fmae::train::remove_stop_handlers(); }
+  StopHandlers(const StopHandlers&) = delete;
+  StopHandlers& operator=(const StopHandlers&) = delete;
+};
 
 }  // namespace
 
@@ -118,6 +127,8 @@ int main(int argc, char** argv) {
       std::cout << cfg.dump_yaml();
       return 0;
     }
+    // From here a stop signal is a clean stop (before the first step: without training).
+    StopHandlers stop_handlers;
     // Started by torchrun or srun: join the other processes (rank 0 writes the run).
     std::unique_ptr<distributed::Communicator> group;
     if (const auto launch = distributed::read_launch_env(); launch.distributed()) {
@@ -127,6 +138,7 @@ int main(int argc, char** argv) {
                                : torch::Device(torch::kCPU);
       group = std::make_unique<distributed::Communicator>(
           launch, cfg.dist.backend, device, std::chrono::seconds(cfg.dist.timeout_s));
+      train::check_same_config(*group, cfg);
     }
     train::PretrainEngine engine(cfg, group.get());
     train::RunOptions options;

@@ -12,9 +12,14 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <thread>
 
 #include "c2fmae/core/error_text.h"
+#include "c2fmae/core/log.h"
 #include "c2fmae/core/usage_error.h"
 
 namespace c2fmae::distributed {
@@ -45,6 +50,40 @@ c10::intrusive_ptr<c10d::Backend> make_gloo(const c10::intrusive_ptr<c10d::Store
       c10::make_intrusive<c10d::PrefixStore>("gloo", store), static_cast<int>(env.rank),
       static_cast<int>(env.world_size), options);
 }
+
+/// Ends the process (exit 1, saying why) if the rendezvous is not done by the deadline:
+/// c10d's TCPStore client waits without a timeout for the first answer of a store that
+/// accepted its connection (a stopped rank 0, another program on MASTER_PORT).
+class RendezvousDeadline {
+ public:
+  RendezvousDeadline(std::chrono::milliseconds limit, std::string who)
+      : thread_([this, limit, who = std::move(who)] {
+          std::unique_lock<std::mutex> lock(mutex_);
+          if (done_.wait_for(lock, limit, [this] { return finished_; })) return;
+          log::error(c10::str(
+              "the rendezvous at the store did not finish on ", who, " within ",
+              limit.count() / 1000,
+              " s\nhint: the store's port accepts connections but does not answer: rank 0 "
+              "is stopped or hangs, or another program holds MASTER_PORT"));
+          std::_Exit(1);
+        }) {}
+  ~RendezvousDeadline() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      finished_ = true;
+    }
+    done_.notify_one();
+    thread_.join();
+  }
+  RendezvousDeadline(const RendezvousDeadline&) = delete;
+  RendezvousDeadline& operator=(const RendezvousDeadline&) = delete;
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable done_;
+  bool finished_ = false;
+  std::thread thread_;  // last: started once the members it reads exist
+};
 
 }  // namespace
 
@@ -91,6 +130,9 @@ Communicator::Communicator(const LaunchEnv& env, const std::string& backend,
 #endif
   impl_->backend = nccl ? "nccl" : "gloo";
   quiet_c10d_logs();
+  // c10d's own timeouts end the rendezvous first; this deadline only catches its one
+  // unbounded wait.
+  RendezvousDeadline deadline(timeout + std::chrono::seconds(15), env.describe());
   guard("the rendezvous at the store", [&] {
     c10d::TCPStoreOptions options;
     options.port = static_cast<uint16_t>(env.master_port);
@@ -158,10 +200,33 @@ void Communicator::all_reduce_sum(torch::Tensor& tensor) {
   });
 }
 
-bool Communicator::any(bool flag) {
-  auto t = torch::full({1}, flag ? 1 : 0, torch::kInt);
-  all_reduce_sum(t);
-  return t.item<int>() > 0;
+bool Communicator::any(bool flag) { return max(flag ? 1 : 0) > 0; }
+
+int64_t Communicator::max(int64_t value) {
+  auto t = torch::full({1}, value, torch::kLong);
+  guard("an all-reduce", [&] {
+    std::vector<torch::Tensor> tensors = {t};
+    c10d::AllreduceOptions options;
+    options.reduceOp = c10d::ReduceOp::MAX;
+    options.timeout = impl_->timeout;
+    impl_->group->allreduce(tensors, options)->wait();
+  });
+  return t.item<int64_t>();
+}
+
+std::string Communicator::broadcast_text(const std::string& text) {
+  const auto size = broadcast_values({static_cast<int64_t>(text.size())})[0];
+  auto bytes = torch::zeros({size}, torch::kUInt8);
+  if (rank() == 0) std::memcpy(bytes.data_ptr<uint8_t>(), text.data(), text.size());
+  guard("a broadcast", [&] {
+    std::vector<torch::Tensor> tensors = {bytes};
+    c10d::BroadcastOptions options;
+    options.rootRank = 0;
+    options.timeout = impl_->timeout;
+    impl_->group->broadcast(tensors, options)->wait();
+  });
+  return std::string(reinterpret_cast<const char*>(bytes.data_ptr<uint8_t>()),
+                     static_cast<size_t>(size));
 }
 
 std::vector<int64_t> Communicator::broadcast_values(std::vector<int64_t> values) {

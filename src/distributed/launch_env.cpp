@@ -105,6 +105,11 @@ LaunchEnv read_launch_env(const std::function<const char*(const char*)>& getenv_
   }
   if (const char* addr = get("MASTER_ADDR")) env.master_addr = addr;
   env.master_port = integer(get, "MASTER_PORT", env.master_port, 1, 65535);
+  if (env.launcher != "slurm" && env.world_size > 1 && get("RANK") == nullptr) {
+    throw UsageError(with_hint("WORLD_SIZE = " + std::to_string(env.world_size) +
+                                   " without RANK: which process is this?",
+                               kLaunchHint));
+  }
   if (env.rank >= env.world_size) {
     throw UsageError(with_hint("rank " + std::to_string(env.rank) + " is not below the world size " +
                                    std::to_string(env.world_size),

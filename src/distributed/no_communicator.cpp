@@ -37,6 +37,8 @@ void Communicator::broadcast_coalesced(const std::vector<torch::Tensor>&, int64_
 }
 void Communicator::all_reduce_sum(torch::Tensor&) { unavailable(); }
 bool Communicator::any(bool) { unavailable(); }
+int64_t Communicator::max(int64_t) { unavailable(); }
+std::string Communicator::broadcast_text(const std::string&) { unavailable(); }
 std::vector<int64_t> Communicator::broadcast_values(std::vector<int64_t>) { unavailable(); }
 void Communicator::barrier() { unavailable(); }
 c10::intrusive_ptr<c10d::ProcessGroup> Communicator::process_group() const { unavailable(); }

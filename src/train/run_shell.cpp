@@ -50,7 +50,7 @@ class LogFileScope {
 /// Stop signals are recorded (not fatal) while the training loop runs.
 class StopHandlerScope {
  public:
-  StopHandlerScope() { install_stop_handlers(); }
+  StopHandlerScope() { install_stop_handlers(/*keep_pending=*/true); }
   ~StopHandlerScope() { remove_stop_handlers(); }
   StopHandlerScope(const StopHandlerScope&) = delete;
   StopHandlerScope& operator=(const StopHandlerScope&) = delete;
@@ -91,6 +91,23 @@ struct RunShell::Impl {
   void log_step(const Engine& engine, int64_t step, const StepOutcome& s);
   RunResult run(Engine& engine);
 };
+
+void check_same_config(distributed::Communicator& group, const config::ConfigRoot& config) {
+  const auto theirs = group.broadcast_text(config.dump_yaml());
+  std::string keys;
+  for (const auto& key : config.differing_keys(theirs, "rank 0's config")) {
+    if (key == "train.output_dir" || starts_with(key, "log.")) continue;
+    keys += (keys.empty() ? "" : ", ") + key;
+  }
+  if (group.any(!keys.empty())) {
+    throw UsageError(with_hint(
+        keys.empty() ? c10::str("another process of this run (", group.world_size(),
+                                " processes) was started with another config than rank 0")
+                     : c10::str(group.env().describe(), " was started with another config than "
+                                "rank 0: ", keys, " differ"),
+        "start every process with the same --config files and --set values"));
+  }
+}
 
 RunShell::RunShell(const config::ConfigRoot& config, const config::TrainConfig& train,
                    const config::LogConfig& log, RunOptions options)
@@ -233,8 +250,8 @@ void RunShell::Impl::share_start(Engine& engine, const std::string& failure) {
 int RunShell::Impl::agreed_stop_signal() {
   const int local = stop_signal();
   if (!options.group) return local;
-  if (!options.group->any(local != 0)) return 0;
-  return local != 0 ? local : SIGTERM;  // another rank's signal
+  // Another rank's signal stops this one too, under that signal's name and exit code.
+  return static_cast<int>(options.group->max(local));
 }
 
 /// Data-parallel: every rank waits for rank 0's last checkpoint before it returns.
@@ -324,6 +341,16 @@ RunResult RunShell::Impl::run(Engine& engine) {
   const int64_t last = train.max_steps > 0 ? std::min(train.max_steps, total) : total;
   double avg_seconds = 0.0;
   int64_t step = state.step;
+  if (const int sig = agreed_stop_signal()) {
+    // Arrived while the run started (the program's handlers were in place): nothing trained,
+    // nothing to save.
+    result.status = RunResult::Status::kInterrupted;
+    result.signal = sig;
+    result.step = step;
+    log::notice(c10::str("stopped by ", signal_name(sig), " before step ", step + 1,
+                         " (nothing trained, nothing saved)"));
+    return result;
+  }
   for (; step < total; ++step) {
     if (train.max_steps > 0 && step >= train.max_steps) break;
     const auto s = engine.run_step(step);
@@ -372,10 +399,16 @@ RunResult RunShell::Impl::run(Engine& engine) {
       result.status = RunResult::Status::kInterrupted;
       result.signal = sig;
       result.step = step + 1;
+      if (!options.writer) {
+        log::info(c10::str("stopped by ", signal_name(sig), " after step ", step + 1,
+                           " (rank 0 wrote the checkpoint)"));
+        return result;
+      }
       log::notice(c10::str("stopped by ", signal_name(sig), " after step ", step + 1,
                            "; checkpoint ", result.checkpoint, "\nresume with: ",
-                           options.command_line.empty() ? "the same command"
-                                                        : options.command_line,
+                           options.group ? std::string("the same launch of every process with")
+                           : options.command_line.empty() ? std::string("the same command")
+                                                          : options.command_line,
                            " --resume auto"));
       return result;
     }

@@ -23,6 +23,7 @@ constexpr int kNumIgnored = sizeof kIgnored / sizeof kIgnored[0];
 struct sigaction g_previous[kNumStop];
 struct sigaction g_previous_ignored[kNumIgnored];
 bool g_installed = false;
+int g_kept = 0;  // installations with keep_pending that found one in place
 
 void restore_previous() {
   for (int i = 0; i < kNumStop; ++i) sigaction(kStopSignals[i], &g_previous[i], nullptr);
@@ -42,7 +43,11 @@ extern "C" void record_signal(int signo) {
 
 }  // namespace
 
-void install_stop_handlers() {
+void install_stop_handlers(bool keep_pending) {
+  if (keep_pending && g_installed) {
+    ++g_kept;
+    return;
+  }
   if (g_installed) remove_stop_handlers();
   g_signal.store(0);
   struct sigaction action {};
@@ -60,6 +65,10 @@ void install_stop_handlers() {
 }
 
 void remove_stop_handlers() {
+  if (g_kept > 0) {
+    --g_kept;
+    return;
+  }
   if (!g_installed) return;
   restore_previous();
   for (int i = 0; i < kNumIgnored; ++i) sigaction(kIgnored[i], &g_previous_ignored[i], nullptr);

@@ -313,10 +313,13 @@ TEST(Pretrain, AnInconsistentLaunchExits2AndPeersThatNeverComeFailInBoundedTime)
   auto r = run_command("env WORLD_SIZE=2 RANK=5" + args);
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("rank 5 is not below the world size 2"), std::string::npos) << r.output;
+  r = run_command("env -u RANK WORLD_SIZE=2" + args);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("WORLD_SIZE = 2 without RANK"), std::string::npos) << r.output;
   // torchrun's variables and Slurm's, with no other process to meet: exit 1 after the
   // timeout, naming the rank and the store.
   const auto start = std::chrono::steady_clock::now();
-  r = run_command("env WORLD_SIZE=2 MASTER_PORT=" + std::to_string(29700 + ::getpid() % 200) + args);
+  r = run_command("env RANK=0 WORLD_SIZE=2 MASTER_PORT=" + std::to_string(29700 + ::getpid() % 200) + args);
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("rendezvous at the store failed on rank 0 of 2"), std::string::npos)
       << r.output;

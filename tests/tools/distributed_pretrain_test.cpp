@@ -1,7 +1,9 @@
 #ifdef C2FMAE_WITH_GLOO
 // Integration tests of data-parallel pre-training: real c2fmae_pretrain processes joined on
 // loopback with Gloo, as torchrun starts them (RANK, WORLD_SIZE, ... in the environment).
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -315,6 +317,43 @@ TEST(DataParallel, TheLocalLauncherForwardsSigtermToEveryRank) {
   const auto state = train::load_checkpoint(fs::canonical(run_dir + "/latest.pt").string(),
                                             nullptr, nullptr, torch::kCPU);
   EXPECT_EQ(state.step, steps_logged(run_dir)) << log();
+}
+
+TEST(DataParallel, RanksStartedWithOtherConfigsAllExit2NamingTheKeys) {
+  const auto dir = testing::tiny_pretrain_dir("dp_config_mismatch");
+  // Rank 1 gets another train.seed through an environment-dependent --set.
+  const auto args = args_of(dir, dir + "/run", 4, 4, "--set train.seed=$RANK");
+  const Ranks ranks = launch(2, args, dir + "/logs");
+  EXPECT_EQ(wait_all(ranks, std::chrono::seconds(60)), (std::vector<int>{2, 2}))
+      << ranks.log(0) << ranks.log(1);
+  EXPECT_NE(ranks.log(1).find("rank 1 of 2"), std::string::npos) << ranks.log(1);
+  EXPECT_NE(ranks.log(1).find("train.seed differ"), std::string::npos) << ranks.log(1);
+  EXPECT_NE(ranks.log(0).find("another process of this run"), std::string::npos) << ranks.log(0);
+  EXPECT_FALSE(fs::exists(dir + "/run"));
+}
+
+TEST(DataParallel, AStoreThatAcceptsButNeverAnswersFailsTheRendezvousInBoundedTime) {
+  const auto dir = testing::tiny_pretrain_dir("dp_silent_store");
+  // A listening socket nobody accepts on: the kernel completes connections, nothing answers.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(fd, 16), 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  const auto start = Clock::now();
+  const auto r = testing::run_command(
+      "env RANK=1 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" +
+      std::to_string(ntohs(addr.sin_port)) + " " + C2FMAE_PRETRAIN_BIN + " " +
+      args_of(dir, dir + "/run", 4, 4, "--set dist.timeout_s=2"));  // the later --set wins
+  ::close(fd);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("rendezvous at the store did not finish on rank 1 of 2"),
+            std::string::npos)
+      << r.output;
+  EXPECT_LT(std::chrono::duration<double>(Clock::now() - start).count(), 40.0);
 }
 
 /// The c2fmae_pretrain processes whose command line names `run_dir`.

@@ -58,6 +58,10 @@ class Communicator {
   void all_reduce_sum(torch::Tensor& tensor);
   /// Whether `flag` is true on any rank: how ranks agree on a decision at a step boundary.
   bool any(bool flag);
+  /// The largest `value` over the ranks (on the CPU, over Gloo).
+  int64_t max(int64_t value);
+  /// Rank 0's `text` on every rank.
+  std::string broadcast_text(const std::string& text);
   /// Rank 0's values of `values` on every rank.
   std::vector<int64_t> broadcast_values(std::vector<int64_t> values);
   /// Waits for every rank.

@@ -66,6 +66,11 @@ struct NonFiniteLossError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+/// Data-parallel runs, before anything is built: throws UsageError on every process if any
+/// process's resolved `config` differs from rank 0's (train.output_dir and log.* aside), so
+/// that processes started with other values fail at once rather than deadlock or diverge.
+void check_same_config(distributed::Communicator& group, const config::ConfigRoot& config);
+
 class RunShell {
  public:
   /// `config` is the program's whole resolved config (dumped, compared on resume); `train`

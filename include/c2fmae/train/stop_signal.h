@@ -10,8 +10,10 @@ namespace c2fmae::train {
 
 /// Forgets any earlier signal and installs the handlers for the stop signals (a signal
 /// already ignored stays ignored); SIGPIPE and SIGXFSZ are ignored until
-/// remove_stop_handlers().
-void install_stop_handlers();
+/// remove_stop_handlers(). With `keep_pending`, an installation already in place (a
+/// program's own, around its start-up) stays as it is, with any signal it recorded, and the
+/// matching remove_stop_handlers() leaves it in place too.
+void install_stop_handlers(bool keep_pending = false);
 /// Restores the actions these signals had before install_stop_handlers().
 void remove_stop_handlers();
 /// The signal received since installation, or 0.

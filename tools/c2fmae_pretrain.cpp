@@ -6,8 +6,8 @@
 // Exit codes: 0 done (or stopped at train.max_steps), 1 error (a dead or hung peer process
 // too), 2 bad config or arguments (or a run directory another process holds), 128 + signal
 // when stopped by SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGUSR2 or SIGQUIT (a checkpoint was
-// written first; in a multi-process run every rank stops after the same step, and those that
-// got no signal exit 128 + SIGTERM).
+// written first; in a multi-process run every rank stops after the same step and exits with
+// the signal a rank got; one during start-up stops before the first step, saving nothing).
 //
 // Started by torchrun or srun (tools/launch/, docs/distributed.md), each process trains on
 // its shard of every global batch: data-parallel over c10d (NCCL on CUDA, Gloo on the CPU).

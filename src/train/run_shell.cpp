@@ -4,7 +4,6 @@
 #include <torch/torch.h>
 #include <unistd.h>
 
-#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>

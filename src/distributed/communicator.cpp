@@ -93,6 +93,27 @@ struct Communicator::Impl {
   std::chrono::milliseconds timeout{0};
   c10::intrusive_ptr<c10d::Store> store;
   c10::intrusive_ptr<c10d::ProcessGroup> group;
+
+  /// `tensor` reduced by `op` over the ranks, in place, within the timeout.
+  void all_reduce(torch::Tensor& tensor, c10d::ReduceOp op, const Communicator& self) const {
+    self.guard("an all-reduce", [&] {
+      std::vector<torch::Tensor> tensors = {tensor};
+      c10d::AllreduceOptions options;
+      options.reduceOp = op;
+      options.timeout = timeout;
+      group->allreduce(tensors, options)->wait();
+    });
+  }
+  /// Rank 0's `tensor` on every rank, in place, within the timeout.
+  void broadcast_from_0(torch::Tensor& tensor, const Communicator& self) const {
+    self.guard("a broadcast", [&] {
+      std::vector<torch::Tensor> tensors = {tensor};
+      c10d::BroadcastOptions options;
+      options.rootRank = 0;
+      options.timeout = timeout;
+      group->broadcast(tensors, options)->wait();
+    });
+  }
 };
 
 void Communicator::guard(const char* what, const std::function<void()>& f) const {
@@ -191,26 +212,14 @@ void Communicator::broadcast_coalesced(const std::vector<torch::Tensor>& tensors
 }
 
 void Communicator::all_reduce_sum(torch::Tensor& tensor) {
-  guard("an all-reduce", [&] {
-    std::vector<torch::Tensor> tensors = {tensor};
-    c10d::AllreduceOptions options;
-    options.reduceOp = c10d::ReduceOp::SUM;
-    options.timeout = impl_->timeout;
-    impl_->group->allreduce(tensors, options)->wait();
-  });
+  impl_->all_reduce(tensor, c10d::ReduceOp::SUM, *this);
 }
 
 bool Communicator::any(bool flag) { return max(flag ? 1 : 0) > 0; }
 
 int64_t Communicator::max(int64_t value) {
   auto t = torch::full({1}, value, torch::kLong);
-  guard("an all-reduce", [&] {
-    std::vector<torch::Tensor> tensors = {t};
-    c10d::AllreduceOptions options;
-    options.reduceOp = c10d::ReduceOp::MAX;
-    options.timeout = impl_->timeout;
-    impl_->group->allreduce(tensors, options)->wait();
-  });
+  impl_->all_reduce(t, c10d::ReduceOp::MAX, *this);
   return t.item<int64_t>();
 }
 
@@ -218,26 +227,14 @@ std::string Communicator::broadcast_text(const std::string& text) {
   const auto size = broadcast_values({static_cast<int64_t>(text.size())})[0];
   auto bytes = torch::zeros({size}, torch::kUInt8);
   if (rank() == 0) std::memcpy(bytes.data_ptr<uint8_t>(), text.data(), text.size());
-  guard("a broadcast", [&] {
-    std::vector<torch::Tensor> tensors = {bytes};
-    c10d::BroadcastOptions options;
-    options.rootRank = 0;
-    options.timeout = impl_->timeout;
-    impl_->group->broadcast(tensors, options)->wait();
-  });
+  impl_->broadcast_from_0(bytes, *this);
   return std::string(reinterpret_cast<const char*>(bytes.data_ptr<uint8_t>()),
                      static_cast<size_t>(size));
 }
 
 std::vector<int64_t> Communicator::broadcast_values(std::vector<int64_t> values) {
   auto t = torch::tensor(values, torch::kLong);
-  guard("a broadcast", [&] {
-    std::vector<torch::Tensor> tensors = {t};
-    c10d::BroadcastOptions options;
-    options.rootRank = 0;
-    options.timeout = impl_->timeout;
-    impl_->group->broadcast(tensors, options)->wait();
-  });
+  impl_->broadcast_from_0(t, *this);
   const auto* p = t.data_ptr<int64_t>();
   return {p, p + t.numel()};
 }

@@ -49,16 +49,12 @@ void GradientSync::before_forward() {
   impl_->reducer->prepare_for_forward();
 }
 
-void GradientSync::before_backward(bool sync) {
-  if (sync) impl_->reducer->prepare_for_backward({});
-}
-
 void GradientSync::backward(const torch::Tensor& loss, bool sync) {
-  before_backward(sync);
   if (!sync) {
-    loss.backward();
+    loss.backward();  // the Reducer's hooks ignore it: no prepare_for_backward
     return;
   }
+  impl_->reducer->prepare_for_backward({});
   impl_->group->guard("the gradient all-reduce", [&] { loss.backward(); });
 }
 

@@ -47,7 +47,6 @@ void Communicator::guard(const char*, const std::function<void()>&) const { unav
 GradientSync::GradientSync(Communicator&, std::vector<torch::Tensor>, int64_t) { unavailable(); }
 GradientSync::~GradientSync() = default;
 void GradientSync::before_forward() { unavailable(); }
-void GradientSync::before_backward(bool) { unavailable(); }
 void GradientSync::backward(const torch::Tensor&, bool) { unavailable(); }
 int64_t GradientSync::num_buckets() const { unavailable(); }
 

@@ -164,7 +164,6 @@ void RunShell::Impl::resume_if_asked(Engine& engine) {
   if (options.resume.empty() || !options.writer) return;
   std::string path;
   if (options.resume == "auto") {
-    if (!checkpoints) return;  // not the writing process: nothing to look at
     const auto found = checkpoints->search();
     if ((!found.path && !found.failures.empty()) || (found.path && found.unreadable)) {
       // Starting over would truncate metrics.jsonl and overwrite the checkpoints.

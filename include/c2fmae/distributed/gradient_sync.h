@@ -11,8 +11,7 @@
 //     const bool last = k + 1 == accum;
 //     if (last) sync.before_forward();
 //     auto loss = ...;
-//     sync.before_backward(last);
-//     loss.backward();              // last: gradients are the mean over ranks afterwards
+//     sync.backward(loss, last);    // last: gradients are the mean over ranks afterwards
 //   }
 //
 // The Reducer's header is LibTorch's internal API (pytorch issue 88006):
@@ -37,9 +36,8 @@ class GradientSync {
 
   /// Before the forward pass of a micro-batch whose backward synchronises.
   void before_forward();
-  /// Before backward: `sync` = whether this backward all-reduces the gradients.
-  void before_backward(bool sync);
-  /// Runs `loss.backward()` as `sync` says, turning a failed all-reduce into a PeerError.
+  /// Runs `loss.backward()`, all-reducing the gradients if `sync` (a failed all-reduce is a
+  /// PeerError) and leaving them local otherwise.
   void backward(const torch::Tensor& loss, bool sync);
   /// Number of gradient buckets (after the first synchronised step: by backward's order).
   int64_t num_buckets() const;

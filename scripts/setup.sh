@@ -40,6 +40,15 @@ if ! "$VENV/bin/python" -c "import torch, sys; sys.exit(torch.__version__.split(
   "$VENV/bin/pip" install -q --disable-pip-version-check "torch==$TORCH_VERSION"
 fi
 
+# The timm interop tests build timm ViTs in Python (tests/interop/timm_interop.py); torchvision
+# is pinned to the torch release it was built for, so pip keeps torch at $TORCH_VERSION.
+PY_TEST_PACKAGES=("torchvision==0.26.0" "timm==1.0.31" "safetensors==0.8.0")
+if ! "$VENV/bin/python" -c "import timm, safetensors, sys; sys.exit(timm.__version__ != '1.0.31')" 2>/dev/null; then
+  echo "setup: installing ${PY_TEST_PACKAGES[*]} into $VENV (for the timm interop tests)"
+  "$VENV/bin/pip" install -q --disable-pip-version-check "torch==$TORCH_VERSION" \
+    "${PY_TEST_PACKAGES[@]}"
+fi
+
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DC2FMAE_PYTHON="$PWD/$VENV/bin/python" >/dev/null
 cmake --build "$BUILD_DIR" -j "$JOBS"

@@ -22,4 +22,13 @@ inline std::string tiny_pretrain_dir(const std::string& name) {
   return dir.string();
 }
 
+/// configs/debug/tiny_finetune.yaml (the encoder of tiny.yaml, classifying) copied into
+/// `dir` as tiny_finetune.yaml; returns its path.
+inline std::string add_tiny_finetune_yaml(const std::string& dir) {
+  const auto to = std::filesystem::path(dir) / "tiny_finetune.yaml";
+  std::filesystem::copy_file(std::string(C2FMAE_SOURCE_DIR) + "/configs/debug/tiny_finetune.yaml",
+                             to, std::filesystem::copy_options::overwrite_existing);
+  return to.string();
+}
+
 }  // namespace c2fmae::testing

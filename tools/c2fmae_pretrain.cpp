@@ -28,30 +28,7 @@
 #include "c2fmae/distributed/launch_env.h"
 #include "c2fmae/train/pretrain_engine.h"
 #include "c2fmae/train/stop_signal.h"
-
-namespace {
-
-/// `arg` as one word for a POSIX shell: unchanged when it holds only safe characters, else
-/// single-quoted.
-std::string shell_quote(const std::string& arg) {
-  const bool safe = !arg.empty() && arg.find_first_not_of(
-                                        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                        "0123456789-_./=:,+@%") == std::string::npos;
-  if (safe) return arg;
-  std::string out = "'";
-  for (char c : arg) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-/// The stop signals' handlers while the program builds and runs (train/stop_signal.h).
-struct StopHandlers {
-  StopHandlers() { c2fmae::train::install_stop_handlers(); }
-  ~StopHandlers() { c2fmae::train::remove_stop_handlers(); }
-  StopHandlers(const StopHandlers&) = delete;
-  StopHandlers& operator=(const StopHandlers&) = delete;
-};
-
-}  // namespace
+#include "run_command.h"
 
 int main(int argc, char** argv) {
   using namespace c2fmae;
@@ -71,6 +48,10 @@ int main(int argc, char** argv) {
                  "auto (newest valid checkpoint of the run directory) or a checkpoint path");
   app.add_option("--output-dir,-o", output_dir, "run directory (sets train.output_dir)");
   app.add_flag("--overwrite", overwrite, "start over in a run directory that already holds a run");
+  std::string pretrained;
+  app.add_option("--pretrained", pretrained,
+                 "start from these weights (sets train.pretrained): a timm / MAE ViT safetensors "
+                 "file for the encoder, or a c2fmae checkpoint or c2fmae_export --part all file");
   app.add_flag("--dump-config", dump, "print the resolved config as YAML and exit");
   try {
     app.parse(argc, argv);
@@ -78,49 +59,22 @@ int main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   // Arguments that contradict each other or say nothing are refused, not guessed at.
-  auto refuse = [](const std::string& problem, const std::string& hint) {
-    std::cerr << "c2fmae_pretrain: " << with_hint(problem, hint) << "\n";
+  if (const auto problem = tools::run_argument_problem(app.count("--resume") > 0, resume, overwrite,
+                                                       app.count("--output-dir") > 0, output_dir);
+      !problem.empty()) {
+    std::cerr << "c2fmae_pretrain: " << problem << "\n";
     return 2;
-  };
-  if (app.count("--resume") && overwrite) {
-    return refuse("--resume and --overwrite contradict each other",
-                  "continue the run with --resume, or start it over with --overwrite");
   }
-  if (app.count("--output-dir") && output_dir.empty()) {
-    return refuse("--output-dir is empty", "give the run directory, e.g. --output-dir runs/my_run");
-  }
-  if (app.count("--resume") && resume.empty()) {
-    return refuse("--resume is empty", "use --resume auto or --resume PATH/checkpoint-N.pt");
-  }
-  if (!resume.empty() && resume != "auto") {
-    std::error_code ec;
-    if (!std::filesystem::exists(resume, ec)) {
-      return refuse("--resume " + resume + ": no such file",
-                    "give an existing checkpoint, or --resume auto to continue the run "
-                    "directory's newest one");
-    }
-    if (std::filesystem::is_directory(resume, ec)) {
-      return refuse("--resume " + resume + " is a directory",
-                    "give a checkpoint file in it, or --resume auto with --output-dir " + resume);
-    }
-  }
-  // The command that resumes this run, printed when a signal stops it: ours without
-  // --resume / --overwrite, each argument quoted for a POSIX shell where needed.
-  std::string command_line;
-  for (int i = 0; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "--resume" || arg == "--overwrite") {
-      i += arg == "--resume";
-      continue;
-    }
-    if (arg.rfind("--resume=", 0) == 0 || arg.rfind("--overwrite=", 0) == 0) continue;
-    command_line += (i ? " " : "") + shell_quote(arg);
-  }
+  const std::string command_line = tools::resume_command(argc, argv);
   try {
     auto cfg = config::load_config<config::PretrainConfig>(files, sets);
     if (!output_dir.empty()) {
       cfg.train.output_dir = output_dir;  // a path, not YAML: assigned, not parsed
       cfg.origins["train.output_dir"] = "--output-dir";
+    }
+    if (app.count("--pretrained")) {
+      cfg.train.pretrained = pretrained;  // a path, not YAML
+      cfg.origins["train.pretrained"] = "--pretrained";
     }
     train::check_pretrain_config(cfg);
     if (dump) {
@@ -128,7 +82,7 @@ int main(int argc, char** argv) {
       return 0;
     }
     // From here a stop signal is a clean stop (before the first step: without training).
-    StopHandlers stop_handlers;
+    tools::StopHandlers stop_handlers;
     // Started by torchrun or srun: join the other processes (rank 0 writes the run).
     std::unique_ptr<distributed::Communicator> group;
     if (const auto launch = distributed::read_launch_env(); launch.distributed()) {

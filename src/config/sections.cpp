@@ -237,6 +237,50 @@ void TrainConfig::validate(Checker& c) const {
   require_range(c, "train.max_steps", max_steps, 0, kMaxSteps, "0 runs to the end");
 }
 
+ModelConfig ClassifierConfig::encoder() const {
+  ModelConfig m;
+  m.preset = preset;
+  m.img_size = img_size;
+  m.patch_size = patch_size;
+  m.embed_dim = embed_dim;
+  m.depth = depth;
+  m.num_heads = num_heads;
+  m.mlp_ratio = mlp_ratio;
+  m.modalities = {Modality::kRgb};
+  return m;
+}
+
+void ClassifierConfig::validate(Checker& c) const {
+  encoder().validate(c);  // the same keys, named alike
+  require_range(c, "model.num_classes", num_classes, 0, 1000000, "0 = the dataset's classes");
+  c.require(one_of(global_pool, {"avg", "token"}), "model.global_pool", global_pool,
+            "unknown pooling", "use avg (MAE fine-tuning) or token (MAE linear probing)");
+  c.require(drop_path >= 0.0 && drop_path < 1.0, "model.drop_path", drop_path,
+            "must be in [0, 1)", "MAE ViT-B: 0.1, ViT-L: 0.2");
+  require_range(c, "model.head_init_std", head_init_std, 0.0, 1.0, "MAE: 2e-5");
+}
+
+void FinetuneRecipeConfig::validate(Checker& c) const {
+  c.require(one_of(mode, {"finetune", "linprobe", "eval"}), "finetune.mode", mode,
+            "unknown mode", "use finetune, linprobe or eval");
+  c.require(layer_decay > 0.0 && layer_decay <= 1.0, "finetune.layer_decay", layer_decay,
+            "must be in (0, 1]", "MAE ViT-B: 0.65; 1 turns it off");
+  require_range(c, "finetune.mixup", mixup, 0.0, 100.0, "MAE: 0.8; 0 = off");
+  require_range(c, "finetune.cutmix", cutmix, 0.0, 100.0, "MAE: 1.0; 0 = off");
+  require_range(c, "finetune.mixup_prob", mixup_prob, 0.0, 1.0, "MAE: 1.0");
+  require_range(c, "finetune.mixup_switch_prob", mixup_switch_prob, 0.0, 1.0, "MAE: 0.5");
+  c.require(label_smoothing >= 0.0 && label_smoothing < 1.0, "finetune.label_smoothing",
+            label_smoothing, "must be in [0, 1)", "MAE: 0.1");
+  require_range(c, "finetune.random_erasing", random_erasing, 0.0, 1.0, "MAE: 0.25; 0 = off");
+  c.require(eval_crop_pct > 0.0 && eval_crop_pct <= 1.0, "finetune.eval_crop_pct", eval_crop_pct,
+            "must be in (0, 1]", "timm: 0.875; 1 = the whole centre square");
+  c.require(!val_split.empty() && val_split.find('/') == std::string::npos &&
+                val_split != "." && val_split != "..",
+            "finetune.val_split", val_split, "must be a folder or shard-set name", "e.g. val");
+  require_range(c, "finetune.synthetic_val_samples", synthetic_val_samples, 1,
+                int64_t{std::numeric_limits<int32_t>::max()}, "e.g. 10000");
+}
+
 void DistConfig::validate(Checker& c) const {
   c.require(one_of(backend, {"auto", "nccl", "gloo"}), "dist.backend", backend, "unknown backend",
             "use auto, nccl or gloo");

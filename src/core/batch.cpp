@@ -13,6 +13,7 @@ Batch map_fields(const Batch& in, Fn fn) {
   out.semantic = apply(in.semantic);
   out.instance = apply(in.instance);
   out.label = apply(in.label);
+  out.target = apply(in.target);
   out.mask = apply(in.mask);
   out.position = apply(in.position);
   out.slot_order = apply(in.slot_order);

@@ -10,7 +10,14 @@ namespace c2fmae::data {
 Augmentation draw_augmentation(uint64_t seed, double width, double height,
                                const AugmentationOptions& options) {
   Augmentation aug;
-  if (!options.enabled) return aug;
+  if (!options.enabled) {
+    if (options.center_crop > 0.0) {
+      const double side = options.center_crop * std::min(width, height);
+      aug.box = {(width - side) / 2 / width, (height - side) / 2 / height, side / width,
+                 side / height};
+    }
+    return aug;
+  }
   Rng rng(seed);
   const double area = width * height;
   const double log_lo = std::log(options.ratio_min), log_hi = std::log(options.ratio_max);

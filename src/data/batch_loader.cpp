@@ -24,6 +24,7 @@ namespace {
 constexpr uint64_t kAugmentationSalt = 0xA06u;
 constexpr uint64_t kReplacementSalt = 0xBADu;
 constexpr uint64_t kShuffleSalt = 0xDA7Au;
+constexpr uint64_t kRgbTransformSalt = 0xF17Eu;
 
 /// One micro-batch in preparation: its tensors are allocated up front and the workers write
 /// each sample into its rows; the worker that finishes the last sample finalises the batch.
@@ -133,7 +134,8 @@ struct BatchLoader::Impl {
   ~Impl();
 
   int64_t steps_per_epoch() const {
-    return dataset->size() / (o.batch_size * o.num_shards);
+    const int64_t global = o.batch_size * o.num_shards;
+    return o.evaluation ? (dataset->size() + global - 1) / global : dataset->size() / global;
   }
   /// (epoch, offset in the epoch's order) of slot i of micro-batch `step` of this shard.
   std::pair<int64_t, int64_t> place(int64_t step, int64_t i) const {
@@ -204,6 +206,11 @@ BatchLoader::Impl::~Impl() {
 
 std::vector<int64_t> BatchLoader::Impl::indices(int64_t step) const {
   const auto [epoch, start] = place(step, 0);
+  if (o.evaluation) {
+    std::vector<int64_t> out(o.batch_size);
+    for (int64_t i = 0; i < o.batch_size; ++i) out[i] = (start + i) % dataset->size();
+    return out;
+  }
   std::lock_guard<std::mutex> lock(permutation_mutex);
   if (epoch != permutation_epoch) {
     permutation.resize(dataset->size());
@@ -303,7 +310,10 @@ void BatchLoader::Impl::load_slot(Job& job, int64_t i) {
     try {
       const uint64_t seed =
           mix_seed({o.seed, position, static_cast<uint64_t>(attempt), kAugmentationSalt});
-      job.batch.label.data_ptr<int64_t>()[i] = dataset->load(index, seed, sample_options, slot);
+      auto& label = job.batch.label.data_ptr<int64_t>()[i];
+      label = dataset->load(index, seed, sample_options, slot);
+      if (o.rgb_transform) o.rgb_transform(slot.rgb, s, mix_seed({seed, kRgbTransformSalt}));
+      if (o.evaluation && job.positions[i] >= dataset->size()) label = -1;  // padding
       return;
     } catch (const BadSample& e) {
       bad = e.what();
@@ -334,8 +344,8 @@ void BatchLoader::Impl::finalise(Job& job) {
     auto pin = [](torch::Tensor& t) {
       if (t.defined() && !t.is_pinned()) t = t.pin_memory();
     };
-    for (auto* t : {&batch.rgb, &batch.semantic, &batch.instance, &batch.label, &batch.mask,
-                    &batch.visible, &batch.position, &batch.slot_order}) {
+    for (auto* t : {&batch.rgb, &batch.semantic, &batch.instance, &batch.label, &batch.target,
+                    &batch.mask, &batch.visible, &batch.position, &batch.slot_order}) {
       pin(*t);
     }
     for (auto& rows : batch.masked) pin(rows);
@@ -357,7 +367,8 @@ BatchLoader::BatchLoader(std::shared_ptr<const Dataset> dataset, LoaderOptions o
               "BatchLoader: shard ", options_.shard, " outside ", options_.num_shards, " shards");
   TORCH_CHECK(options_.batch_size >= 1 && options_.prefetch >= 1,
               "BatchLoader: batch_size and prefetch must be >= 1");
-  TORCH_CHECK(dataset->size() / (options_.batch_size * options_.num_shards) > 0,
+  TORCH_CHECK(options_.evaluation ||
+                  dataset->size() / (options_.batch_size * options_.num_shards) > 0,
               "BatchLoader: the dataset's ", dataset->size(),
               " samples do not fill one global batch of ", options_.batch_size, " x ",
               options_.num_shards, "\nhint: lower data.batch_size or use more samples");
@@ -391,6 +402,7 @@ Batch BatchLoader::batch(int64_t step) {
   auto found = m.jobs.find(step);
   auto job = found != m.jobs.end() ? found->second : m.schedule(step);
   for (int64_t s = step + 1; s <= step + options_.prefetch; ++s) {
+    if (options_.evaluation && s >= m.steps_per_epoch()) break;  // one pass, nothing beyond
     if (!m.jobs.count(s)) m.schedule(s);
   }
   {

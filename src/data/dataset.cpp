@@ -1,5 +1,6 @@
 #include "c2fmae/data/dataset.h"
 
+#include "c2fmae/core/seeding.h"
 #include "c2fmae/core/usage_error.h"
 #include "c2fmae/data/folder_dataset.h"
 #include "c2fmae/data/shard_dataset.h"
@@ -8,9 +9,14 @@
 namespace c2fmae::data {
 
 std::shared_ptr<const Dataset> make_dataset(const config::DataConfig& data, uint64_t seed,
-                                            const std::string& split) {
+                                            const std::string& split,
+                                            int64_t synthetic_count) {
   if (data.source == "synthetic") {
-    return std::make_shared<SyntheticShapes>(data.synthetic_samples, seed);
+    if (split == data.split) return std::make_shared<SyntheticShapes>(data.synthetic_samples, seed);
+    uint64_t salt = 0;
+    for (const char ch : split) salt = salt * 131 + static_cast<unsigned char>(ch);
+    return std::make_shared<SyntheticShapes>(
+        synthetic_count > 0 ? synthetic_count : data.synthetic_samples, mix_seed({seed, salt}));
   }
   // A dataset that cannot be opened is a problem with what the user asked for (exit 2),
   // found before any run directory is touched.

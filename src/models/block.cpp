@@ -4,6 +4,15 @@
 
 namespace c2fmae::models {
 
+torch::Tensor drop_path(const torch::Tensor& x, double p, bool training) {
+  if (!training || p <= 0.0) return x;
+  TORCH_CHECK(p < 1.0, "drop_path: probability must be below 1, but got ", p);
+  std::vector<int64_t> shape(static_cast<size_t>(x.dim()), 1);
+  shape[0] = x.size(0);
+  const double keep = 1.0 - p;
+  return x * torch::empty(shape, x.options()).bernoulli_(keep).div_(keep);
+}
+
 BlockImpl::BlockImpl(const BlockOptions& options_) : options(options_) { reset(); }
 
 void BlockImpl::reset() {
@@ -15,8 +24,9 @@ void BlockImpl::reset() {
 }
 
 torch::Tensor BlockImpl::forward(const torch::Tensor& x) {
-  auto y = x + attn(norm1(x));
-  return y + mlp(norm2(y));
+  const double p = options.drop_path();
+  auto y = x + drop_path(attn(norm1(x)), p, is_training());
+  return y + drop_path(mlp(norm2(y)), p, is_training());
 }
 
 }  // namespace c2fmae::models

@@ -29,15 +29,20 @@ void VisionTransformerImpl::reset() {
               options.img_size(), " must be a multiple of the patch size ", p);
   // Registration order as timm's state dict: cls_token, pos_embed, patch_embed, blocks, norm.
   cls_token = register_parameter("cls_token", torch::zeros({1, 1, d}));
-  pos_embed =
-      register_buffer("pos_embed", sincos_2d_embedding(d, grid(), /*cls_token=*/true).unsqueeze(0));
+  auto positions = sincos_2d_embedding(d, grid(), /*cls_token=*/true).unsqueeze(0);
+  pos_embed = options.learned_pos_embed() ? register_parameter("pos_embed", positions)
+                                          : register_buffer("pos_embed", positions);
   patch_embed = register_module("patch_embed",
                                 PatchEmbed(PatchEmbedOptions(p, d).in_chans(options.in_chans())));
   blocks = register_module("blocks", torch::nn::ModuleList());
-  for (int64_t i = 0; i < options.depth(); ++i) {
-    blocks->push_back(Block(BlockOptions(d, options.num_heads()).mlp_ratio(options.mlp_ratio())));
+  const int64_t depth = options.depth();
+  for (int64_t i = 0; i < depth; ++i) {
+    const double rate =
+        depth > 1 ? options.drop_path_rate() * static_cast<double>(i) / (depth - 1) : 0.0;
+    blocks->push_back(Block(
+        BlockOptions(d, options.num_heads()).mlp_ratio(options.mlp_ratio()).drop_path(rate)));
   }
-  norm = register_module("norm", LayerNorm(d));
+  if (options.final_norm()) norm = register_module("norm", LayerNorm(d));
 }
 
 torch::Tensor VisionTransformerImpl::patch_pos_embed() const {
@@ -59,7 +64,7 @@ torch::Tensor VisionTransformerImpl::patch_tokens(const torch::Tensor& rgb) {
 torch::Tensor VisionTransformerImpl::forward_blocks(const torch::Tensor& x) {
   auto y = x;
   for (const auto& block : *blocks) y = block->as<Block>()->forward(y);
-  return norm(y);
+  return norm ? norm(y) : y;
 }
 
 torch::Tensor VisionTransformerImpl::forward_features(const torch::Tensor& rgb) {

@@ -38,9 +38,10 @@ void AdamW::step(double lr) {
     // The fused kernel expects the step counts already incremented (torch.optim does this
     // before calling it); passing the old counts gives NaN after the first step.
     torch::_foreach_add_(steps, 1.0);
-    at::_fused_adamw_(params, grads, avgs, sqs, /*max_exp_avg_sqs=*/{}, steps, lr, options_.beta1,
-                      options_.beta2, groups_[g].weight_decay, options_.eps,
-                      /*amsgrad=*/false, /*maximize=*/false);
+    at::_fused_adamw_(params, grads, avgs, sqs, /*max_exp_avg_sqs=*/{}, steps,
+                      lr * groups_[g].lr_scale, options_.beta1, options_.beta2,
+                      groups_[g].weight_decay, options_.eps, /*amsgrad=*/false,
+                      /*maximize=*/false);
   }
 }
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cerrno>
 #include <cstring>
 #include <cstdio>
@@ -37,6 +38,10 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model,
   archive.write("state.step", scalar(state.step));
   archive.write("state.nonfinite_total", scalar(state.nonfinite_total));
   archive.write("state.config", c10::IValue(state.config_yaml));
+  if (!std::isnan(state.best_score)) {
+    archive.write("state.best_score", torch::tensor(state.best_score, torch::kDouble));
+    archive.write("state.best_step", scalar(state.best_step));
+  }
   if (!state.counters.empty()) {
     // Names and values as two parallel entries: the archive stores tensors and strings.
     std::string names;
@@ -115,6 +120,12 @@ TrainingState load_checkpoint(const std::string& path, torch::nn::Module* model,
   state.nonfinite_total = read_int("state.nonfinite_total");
   c10::IValue config;
   if (archive.try_read("state.config", config)) state.config_yaml = config.toStringRef();
+  torch::Tensor best_score, best_step;
+  if (archive.try_read("state.best_score", best_score) &&
+      archive.try_read("state.best_step", best_step)) {
+    state.best_score = best_score.item<double>();
+    state.best_step = best_step.item<int64_t>();
+  }
   c10::IValue counter_names;
   torch::Tensor counter_values;
   if (archive.try_read("state.counter_names", counter_names) &&

@@ -30,7 +30,7 @@ MaskPreview make_mask_preview(const config::PretrainConfig& cfg,
                                "give the training progress step / total steps, e.g. 0.5"));
   }
   const uint64_t seed = static_cast<uint64_t>(cfg.train.seed);
-  const auto dataset = data::make_dataset(cfg.data, seed);
+  const auto dataset = data::make_dataset(cfg.data, seed, cfg.data.split);
   if (options.count < 1) {
     throw UsageError(with_hint("count " + std::to_string(options.count) + " is below 1",
                                "ask for at least one sample"));

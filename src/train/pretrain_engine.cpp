@@ -1,7 +1,5 @@
 #include "c2fmae/train/pretrain_engine.h"
 
-#include <ATen/autocast_mode.h>
-#include <c10/cuda/CUDAFunctions.h>
 #include <torch/torch.h>
 
 #include <chrono>
@@ -25,87 +23,13 @@
 #include "c2fmae/optim/adamw.h"
 #include "c2fmae/optim/gradient_clipping.h"
 #include "c2fmae/optim/lr_schedule.h"
+#include "c2fmae/train/engine_parts.h"
+#include "c2fmae/train/pretrained_weights.h"
 
 namespace c2fmae::train {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-/// bf16 autocast on CUDA for the forward pass and the loss.
-class AutocastScope {
- public:
-  explicit AutocastScope(bool enabled) : enabled_(enabled) {
-    if (!enabled_) return;
-    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
-    at::autocast::set_autocast_enabled(at::kCUDA, true);
-  }
-  ~AutocastScope() {
-    if (!enabled_) return;
-    at::autocast::set_autocast_enabled(at::kCUDA, false);
-    at::autocast::clear_cache();
-  }
-  AutocastScope(const AutocastScope&) = delete;
-  AutocastScope& operator=(const AutocastScope&) = delete;
-
- private:
-  bool enabled_;
-};
-
-/// The CPU, or the CUDA device of this process: one per process, by its local rank.
-torch::Device choose_device(const config::TrainConfig& train, int64_t local_rank) {
-  const bool cuda = torch::cuda::is_available();
-  if (train.device == "cuda" && !cuda) {
-    throw std::runtime_error(
-        "train.device = cuda, but no CUDA device is available\nhint: use "
-        "--set train.device=cpu or auto");
-  }
-  if (train.device == "cpu" || !cuda) return torch::Device(torch::kCPU);
-  const auto count = static_cast<int64_t>(torch::cuda::device_count());
-  if (local_rank >= count) {
-    throw UsageError(c10::str("local rank ", local_rank, " has no GPU of its own: this node has ",
-                              count, "\nhint: start at most ", count,
-                              " processes per node (torchrun --nproc-per-node, srun "
-                              "--ntasks-per-node)"));
-  }
-  // The current device too: streams, NCCL and the allocator then stay on this GPU.
-  c10::cuda::set_device(static_cast<c10::DeviceIndex>(local_rank));
-  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(local_rank));
-}
-
-/// The rules on numbers derived from several sections and the dataset's size: a batch the
-/// dataset can fill, at least one optimizer step per epoch, a step count and a warm-up that
-/// fit, a learning-rate floor below the peak. All are config errors (exit 2).
-void check_run_length(const config::PretrainConfig& cfg, int64_t dataset_size, int64_t world) {
-  config::Checker c(cfg.origins);
-  const auto& d = cfg.data;
-  const auto& o = cfg.optim;
-  const int64_t global_batch = d.batch_size * world;
-  c.require(global_batch <= dataset_size, "data.batch_size", d.batch_size,
-            world > 1 ? c10::str("x ", world, " processes is larger than the dataset's ",
-                                 dataset_size, " samples")
-                      : c10::str("larger than the dataset's ", dataset_size, " samples"),
-            "lower data.batch_size");
-  const int64_t micro_per_epoch = dataset_size / global_batch;
-  c.require(o.accum_steps <= micro_per_epoch, "optim.accum_steps", o.accum_steps,
-            c10::str("longer than an epoch of ", micro_per_epoch, " micro-batches"),
-            "lower optim.accum_steps or data.batch_size");
-  const int64_t per_epoch = micro_per_epoch / o.accum_steps;
-  c.require(cfg.train.epochs <= std::numeric_limits<int64_t>::max() / 4 / per_epoch,
-            "train.epochs", cfg.train.epochs,
-            c10::str("gives more optimizer steps than can be counted (", per_epoch,
-                     " per epoch)"),
-            "lower train.epochs");
-  const int64_t total = cfg.train.epochs * per_epoch;
-  const double warmup = o.warmup_epochs * static_cast<double>(per_epoch);
-  c.require(warmup <= static_cast<double>(total), "optim.warmup_epochs", o.warmup_epochs,
-            c10::str("a warm-up of ", warmup, " steps is longer than the run's ", total),
-            "lower optim.warmup_epochs below train.epochs");
-  const double peak = optim::scaled_learning_rate(o.blr, o.lr, global_batch * o.accum_steps);
-  c.require(o.min_lr <= peak, "optim.min_lr", o.min_lr,
-            c10::str("above the peak learning rate ", peak,
-                     o.lr > 0 ? " (optim.lr)" : " (optim.blr x effective batch / 256)"),
-            "lower optim.min_lr (MAE: 0)");
-}
 
 }  // namespace
 
@@ -121,6 +45,7 @@ void check_pretrain_config(const config::PretrainConfig& cfg) {
   models::check_model_config(cfg.model, c);
   curriculum::check_curriculum_config(cfg.curriculum, cfg.model, cfg.masking, c);
   data::check_data_config(cfg.data, cfg.model, c);
+  check_pretrained_path(cfg.train, c);
 }
 
 struct PretrainEngine::Impl {
@@ -144,9 +69,7 @@ struct PretrainEngine::Impl {
   std::unique_ptr<optim::AdamW> optimizer;
   std::unique_ptr<distributed::GradientSync> sync;  ///< data-parallel runs only
   bool initial_terms_logged = false;
-  int64_t dataset_size = 0;
-  int64_t data_skipped = 0;  ///< bad samples replaced so far in the run (checkpointed)
-  int64_t data_read = 0;     ///< samples read so far in the run, bad ones included
+  BadSampleBudget bad;  ///< bad samples replaced so far in the run (checkpointed)
   double data_wait_seconds = 0.0;  ///< waiting for batches in the current step
   int64_t step_skipped = 0, step_read = 0;  ///< this process's counts in the current step
 
@@ -208,24 +131,6 @@ struct PretrainEngine::Impl {
     return torch::stack(rows);
   }
 
-  /// Adds a step's bad-sample counts (over every process); stops the run
-  /// (std::runtime_error, on every process alike) once the bad fraction passes
-  /// data.max_bad_fraction, judged over at least min(1000, dataset size) samples read so that
-  /// one early bad file does not stop a run.
-  void count_bad_samples(int64_t skipped, int64_t read) {
-    data_skipped += skipped;
-    data_read += read;
-    const double judged = static_cast<double>(std::max(data_read, std::min<int64_t>(1000, dataset_size)));
-    if (static_cast<double>(data_skipped) > cfg.data.max_bad_fraction * judged) {
-      throw std::runtime_error(c10::str(
-          data_skipped, " of the ", data_read, " samples read so far were bad (skipped and "
-          "replaced), more than data.max_bad_fraction = ", cfg.data.max_bad_fraction,
-          "; train.log names each bad file\nhint: repair or remove the bad files (or repack "
-          "the shards), or raise data.max_bad_fraction; the run resumes from its last "
-          "checkpoint with --resume auto"));
-    }
-  }
-
   /// Training progress at optimizer step `step`.
   double progress(int64_t step) const {
     return static_cast<double>(step) / static_cast<double>(total_steps);
@@ -276,8 +181,9 @@ PretrainEngine::Impl::Impl(const config::PretrainConfig& config,
              curriculum.generator_names()),
       loss_fn(cfg.model, cfg.loss) {
   auto dataset = data::make_dataset(cfg.data, seed, cfg.data.split);
-  dataset_size = dataset->size();
-  check_run_length(cfg, dataset->size(), world);
+  bad.dataset_size = dataset->size();
+  bad.max_fraction = cfg.data.max_bad_fraction;
+  check_run_length(cfg.origins, cfg.data, cfg.optim, cfg.train, dataset->size(), world);
   // Label maps are read when a modality or a generator reads them.
   const bool maps = cfg.model.has(Modality::kSemantic) || cfg.model.has(Modality::kInstance) ||
                     masker.needs().label_maps;
@@ -372,7 +278,7 @@ PretrainStepStats PretrainEngine::train_step(int64_t step) {
   values = values.cpu();
   const auto* v = values.data_ptr<double>();
   const auto width = static_cast<int64_t>(s.terms.size()) + 1;
-  m.count_bad_samples(std::llround(v[losses.numel() + 1]), std::llround(v[losses.numel() + 2]));
+  m.bad.add(std::llround(v[losses.numel() + 1]), std::llround(v[losses.numel() + 2]));
   for (int64_t k = 0; k < m.accum; ++k) {
     const double total = v[k * width];
     if (!std::isfinite(total)) {
@@ -436,15 +342,15 @@ StepOutcome PretrainEngine::run_step(int64_t step) {
   out.metrics.add("lr", s.lr);
   for (const auto& [name, w] : s.generator_weights) out.metrics.add("w_" + name, w);
   out.metrics.add("grad_norm", s.grad_norm);
-  out.metrics.add("data_skipped", impl_->data_skipped);
+  out.metrics.add("data_skipped", impl_->bad.skipped);
   out.metrics.add("data_wait_s", s.data_wait_seconds);
   out.summary = c10::str("(", terms, ") lr ", s.lr);
   return out;
 }
 
 std::map<std::string, int64_t> PretrainEngine::counters() const {
-  return {{"data_skipped", impl_->data_skipped},
-          {"data_read", impl_->data_read},
+  return {{"data_skipped", impl_->bad.skipped},
+          {"data_read", impl_->bad.read},
           {"effective_batch", impl_->effective_batch}};
 }
 
@@ -453,8 +359,8 @@ void PretrainEngine::restore_counters(const std::map<std::string, int64_t>& coun
     const auto it = counters.find(name);
     return it == counters.end() ? int64_t{0} : it->second;
   };
-  impl_->data_skipped = get("data_skipped");
-  impl_->data_read = get("data_read");
+  impl_->bad.skipped = get("data_skipped");
+  impl_->bad.read = get("data_read");
   const int64_t stored = get("effective_batch");
   if (stored > 0 && stored != impl_->effective_batch) {
     // E.g. resumed on another number of processes with the same per-process batch.
@@ -467,6 +373,14 @@ void PretrainEngine::restore_counters(const std::map<std::string, int64_t>& coun
   }
 }
 
+void PretrainEngine::fresh_start() {
+  const auto& path = impl_->cfg.train.pretrained;
+  if (path.empty()) return;
+  const auto file = read_weights(path);
+  log::info("pretrained weights " + file.path + " (" + file.kind + "): " +
+            load_weights(*impl_->model, file).text());
+}
+
 void PretrainEngine::synchronize_state() {
   auto& m = *impl_;
   if (!m.group) return;
@@ -477,29 +391,7 @@ void PretrainEngine::synchronize_state() {
 void PretrainEngine::check_replicas() {
   auto& m = *impl_;
   if (!m.group) return;
-  // Two integer checksums of each parameter's bits against rank 0's: replicas that drifted
-  // apart (bitwise) would train W different models silently. Integer sums are exact in any
-  // order, so the threads of a reduction cannot make equal parameters differ.
-  torch::NoGradGuard no_grad;
-  std::vector<torch::Tensor> sums;
-  for (const auto& p : m.model->parameters()) {
-    const auto flat = p.detach().contiguous().view({-1});
-    const auto bits = (flat.element_size() == 4 ? flat.view(torch::kInt) : flat.view(torch::kShort))
-                          .to(torch::kLong);
-    const auto weight = torch::arange(bits.numel(), bits.options()).remainder(257) + 1;
-    sums.push_back(torch::stack({bits.sum(), (bits * weight).sum()}));
-  }
-  const auto mine = torch::stack(sums);
-  auto reference = mine.clone();
-  m.group->broadcast_coalesced({reference}, m.bucket_bytes());
-  const bool differ = !torch::equal(mine.cpu(), reference.cpu());
-  if (m.group->any(differ)) {
-    throw std::runtime_error(c10::str(
-        "the model's parameters differ between the processes (", m.group->env().describe(),
-        differ ? ": this one differs from rank 0" : ": another differs from rank 0",
-        ")\nhint: a bug in data-parallel training, or processes started with different "
-        "configs; please report it with the train.log of rank 0"));
-  }
+  train::check_replicas(*m.group, m.model->parameters(), m.bucket_bytes());
 }
 
 int64_t PretrainEngine::total_steps() const { return impl_->total_steps; }

@@ -39,9 +39,9 @@ std::string checkpoint_name(int64_t step) {
 
 bool is_run_file(const std::string& name, bool temporary) {
   static const std::regex kRunFile(
-      R"((checkpoint-([0-9]{8,18})\.pt|latest\.pt|metrics\.jsonl|train\.log|config\.yaml))");
+      R"((checkpoint-([0-9]{8,18})\.pt|latest\.pt|best\.pt|metrics\.jsonl|train\.log|config\.yaml))");
   static const std::regex kTemporary(
-      R"((checkpoint-([0-9]{8,18})\.pt|latest\.pt|metrics\.jsonl|config\.yaml)\.tmp)");
+      R"((checkpoint-([0-9]{8,18})\.pt|latest\.pt|best\.pt|metrics\.jsonl|config\.yaml)\.tmp)");
   std::smatch m;
   if (!std::regex_match(name, m, temporary ? kTemporary : kRunFile)) return false;
   // A checkpoint's name is exactly what checkpoint_name writes for its step (no extra zeros).

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
@@ -88,7 +89,9 @@ struct RunShell::Impl {
   void print_start_table(const Engine& engine) const;
   std::string save(Engine& engine, int64_t step);
   void log_step(const Engine& engine, int64_t step, const StepOutcome& s);
+  void evaluate(Engine& engine, int64_t step);
   RunResult run(Engine& engine);
+  int64_t evaluated_step = -1;  ///< the step of the last evaluation in this run
 };
 
 void check_same_config(distributed::Communicator& group, const config::ConfigRoot& config) {
@@ -203,22 +206,27 @@ void RunShell::Impl::resume_if_asked(Engine& engine) {
   }
   state.step = loaded.step;
   state.nonfinite_total = loaded.nonfinite_total;
+  state.best_score = loaded.best_score;
+  state.best_step = loaded.best_step;
   engine.restore_counters(loaded.counters);
   log::info(c10::str("resumed from ", path, " at step ", state.step));
 }
 
-/// Prepares the run directory and resumes (the writer), then, data-parallel, hands rank 0's
-/// outcome to every rank: its failure, or its step, counters and (after a resume) state.
+/// Prepares the run directory and resumes (the writer) or starts fresh (Engine::fresh_start),
+/// then, data-parallel, hands rank 0's outcome to every rank: its failure, or its step,
+/// counters and state.
 void RunShell::Impl::start(Engine& engine) {
   if (!options.group) {
     prepare();
     resume_if_asked(engine);
+    if (state.step == 0) engine.fresh_start();
     return;
   }
   std::string failure;
   try {
     prepare();
     resume_if_asked(engine);
+    if (options.writer && state.step == 0) engine.fresh_start();
   } catch (const std::exception& e) {
     failure = error_text(e);
     share_start(engine, failure);  // tells the others before this rank stops
@@ -242,7 +250,7 @@ void RunShell::Impl::share_start(Engine& engine, const std::string& failure) {
   size_t i = 3;
   for (auto& [name, value] : counters) value = values[i++];
   if (!options.writer) engine.restore_counters(counters);  // rank 0 has them from the file
-  if (state.step > 0) engine.synchronize_state();
+  engine.synchronize_state();  // a resumed or fresh_start()'s state (e.g. pretrained weights)
 }
 
 int RunShell::Impl::agreed_stop_signal() {
@@ -275,6 +283,35 @@ std::string RunShell::Impl::save(Engine& engine, int64_t step) {
   engine.check_replicas();  // data-parallel: what rank 0 saves is every rank's state
   if (!options.writer) return "";
   return checkpoints->save(engine.module(), engine.optimizer(), state);
+}
+
+/// Evaluates after `step` steps; logs it (a metrics.jsonl line with step, epoch and the
+/// engine's fields) and, when the score beats the best so far, writes best.pt.
+void RunShell::Impl::evaluate(Engine& engine, int64_t step) {
+  evaluated_step = step;
+  const auto e = engine.evaluate();
+  const double epoch = static_cast<double>(step) / engine.steps_per_epoch();
+  const bool best = std::isnan(state.best_score) || e.score > state.best_score;
+  if (best) {
+    state.best_score = e.score;
+    state.best_step = step;
+  }
+  if (metrics) {
+    MetricsRecord r;
+    r.add("step", step).add("epoch", epoch).append(e.metrics);
+    r.add("best_" + e.score_name, state.best_score);
+    metrics->write(r);
+  }
+  log::info(c10::str("epoch ", epoch, " (step ", step, "): ", e.summary,
+                     best ? " (best so far)" : c10::str(" (best ", state.best_score, " at step ",
+                                                        state.best_step, ")")));
+  if (best && options.writer) {
+    TrainingState best_state = state;
+    best_state.step = step;
+    best_state.counters = engine.counters();
+    save_checkpoint((fs::path(run_dir) / "best.pt").string(), engine.module(),
+                    engine.optimizer(), best_state);
+  }
 }
 
 void RunShell::Impl::log_step(const Engine& engine, int64_t step, const StepOutcome& s) {
@@ -338,6 +375,7 @@ RunResult RunShell::Impl::run(Engine& engine) {
   // The progress line counts to where this run stops.
   const int64_t last = train.max_steps > 0 ? std::min(train.max_steps, total) : total;
   double avg_seconds = 0.0;
+  const int64_t first_step = state.step;
   int64_t step = state.step;
   if (const int sig = agreed_stop_signal()) {
     // Arrived while the run started (the program's handlers were in place): nothing trained,
@@ -390,6 +428,11 @@ RunResult RunShell::Impl::run(Engine& engine) {
         log_step(engine, step, s);
       }
     }
+    const bool epoch_end = (step + 1) % engine.steps_per_epoch() == 0 || step + 1 == total;
+    if (engine.evaluates() && epoch_end) {
+      progress.finish();
+      evaluate(engine, step + 1);
+    }
     if (const int sig = agreed_stop_signal()) {
       progress.finish();
       result.checkpoint = save(engine, step + 1);
@@ -416,6 +459,8 @@ RunResult RunShell::Impl::run(Engine& engine) {
   }
   progress.finish();
   result.step = step;
+  // Stopped at train.max_steps between epochs: the weights it stops with are evaluated too.
+  if (engine.evaluates() && evaluated_step != step && step > first_step) evaluate(engine, step);
   // (Not `result.checkpoint.empty()`: only the writer has a path, and every rank must decide
   // alike, since saving checks the replicas together.)
   if (state.step != step || !saved) result.checkpoint = save(engine, step);

@@ -5,6 +5,8 @@
 #include <set>
 
 #include "c2fmae/config/pretrain_config.h"
+#include "c2fmae/config/finetune_config.h"
+#include "c2fmae/train/finetune_engine.h"
 #include "c2fmae/train/pretrain_engine.h"
 #include "test_helpers.h"
 
@@ -23,11 +25,43 @@ TEST(Recipes, EveryShippedRecipeLoadsAndPassesEveryRule) {
   for (const auto& entry : fs::recursive_directory_iterator(configs_dir())) {
     if (entry.path().extension() != ".yaml") continue;
     SCOPED_TRACE(entry.path().string());
-    auto cfg = config::load_config<config::PretrainConfig>({entry.path().string()}, {});
-    EXPECT_NO_THROW(check_pretrain_config(cfg));
+    // configs/finetune/ (and debug/tiny_finetune.yaml) are c2fmae_finetune's recipes, the rest
+    // c2fmae_pretrain's.
+    if (entry.path().parent_path().filename() == "finetune" ||
+        entry.path().stem() == "tiny_finetune") {
+      auto cfg = config::load_config<config::FinetuneConfig>({entry.path().string()}, {});
+      EXPECT_NO_THROW(check_finetune_config(cfg));
+    } else {
+      auto cfg = config::load_config<config::PretrainConfig>({entry.path().string()}, {});
+      EXPECT_NO_THROW(check_pretrain_config(cfg));
+    }
     ++checked;
   }
-  EXPECT_GE(checked, 16);
+  EXPECT_GE(checked, 20);
+}
+
+TEST(Recipes, FinetuneRecipesFollowMae) {
+  // MAE's FINETUNE.md (ViT-B) and LINPROBE.md, as DESIGN.md §1 states them.
+  auto ft = config::load_config<config::FinetuneConfig>(
+      {configs_dir() + "/finetune/vit_base_imagenet_100ep.yaml"}, {});
+  EXPECT_EQ(ft.train.epochs, 100);
+  EXPECT_DOUBLE_EQ(ft.optim.blr, 5e-4);
+  EXPECT_DOUBLE_EQ(ft.finetune.layer_decay, 0.65);
+  EXPECT_DOUBLE_EQ(ft.model.drop_path, 0.1);
+  EXPECT_DOUBLE_EQ(ft.finetune.mixup, 0.8);
+  EXPECT_DOUBLE_EQ(ft.finetune.cutmix, 1.0);
+  EXPECT_DOUBLE_EQ(ft.finetune.label_smoothing, 0.1);
+  EXPECT_DOUBLE_EQ(ft.finetune.random_erasing, 0.25);
+  EXPECT_EQ(ft.finetune.rand_augment, "rand-m9-mstd0.5-inc1");
+  EXPECT_EQ(ft.model.global_pool, "avg");
+  EXPECT_EQ(ft.data.batch_size * 8, 1024);
+  auto lp = config::load_config<config::FinetuneConfig>(
+      {configs_dir() + "/finetune/linprobe_vit_base_90ep.yaml"}, {});
+  EXPECT_EQ(lp.finetune.mode, "linprobe");
+  EXPECT_EQ(lp.train.epochs, 90);
+  EXPECT_EQ(lp.model.global_pool, "token");
+  EXPECT_DOUBLE_EQ(lp.optim.weight_decay, 0.0);
+  EXPECT_DOUBLE_EQ(lp.finetune.mixup + lp.finetune.cutmix + lp.finetune.label_smoothing, 0.0);
 }
 
 TEST(Recipes, AblationRecipesDifferOnlyInTheKeysUnderTest) {

@@ -242,6 +242,7 @@ struct TrainConfig {
   int64_t keep_last = 3;
   int64_t max_nonfinite = 10;
   int64_t max_steps = 0;
+  std::string pretrained = "";
 
   template <class V>
   void visit(V& v) {
@@ -256,6 +257,9 @@ struct TrainConfig {
     v("max_steps", max_steps,
       "stop (with a checkpoint) after this many steps; 0 = run to the end. "
       "The schedule still spans all epochs");
+    v("pretrained", pretrained,
+      "weights to start from (a c2fmae checkpoint, or a timm / MAE ViT or c2fmae_export "
+      "safetensors file); what loads is reported; ignored when a run resumes");
   }
   void validate(Checker& c) const;
 };
@@ -272,6 +276,86 @@ struct DistConfig {
       "auto (nccl on CUDA, gloo on CPU), nccl or gloo (multi-process runs)");
     v("timeout_s", timeout_s, "seconds a collective may wait: a dead or hung peer stops the others after this");
     v("bucket_mb", bucket_mb, "gradient all-reduce bucket size in MiB (PyTorch DDP: 25)");
+  }
+  void validate(Checker& c) const;
+};
+
+/// The classifier c2fmae_finetune trains (its `model` section): the encoder, shaped as the
+/// pre-training model's (model.preset, ...), and the head (MAE's models_vit).
+struct ClassifierConfig {
+  std::string preset = "base";
+  int64_t img_size = 224;
+  int64_t patch_size = 16;
+  int64_t embed_dim = 0;
+  int64_t depth = 0;
+  int64_t num_heads = 0;
+  double mlp_ratio = 4.0;
+  int64_t num_classes = 0;
+  std::string global_pool = "avg";
+  double drop_path = 0.1;
+  double head_init_std = 2e-5;
+
+  template <class V>
+  void visit(V& v) {
+    v("preset", preset, "encoder width, depth and heads: tiny, small, base, large, huge");
+    v("img_size", img_size, "input resolution in pixels (square)");
+    v("patch_size", patch_size, "patch size in pixels");
+    v("embed_dim", embed_dim, "encoder width; 0 = the preset's");
+    v("depth", depth, "encoder blocks; 0 = the preset's");
+    v("num_heads", num_heads, "encoder attention heads; 0 = the preset's");
+    v("mlp_ratio", mlp_ratio, "MLP hidden width / embed_dim");
+    v("num_classes", num_classes, "classes of the head; 0 = the dataset's");
+    v("global_pool", global_pool,
+      "avg (mean of the patch tokens + fc_norm; MAE fine-tuning) or token (the class token "
+      "after the final norm; MAE linear probing)");
+    v("drop_path", drop_path, "stochastic depth rate of the last block (MAE ViT-B: 0.1)");
+    v("head_init_std", head_init_std,
+      "std of the head's truncated normal init (MAE: 2e-5 fine-tuning, 0.01 linear probing)");
+  }
+  void validate(Checker& c) const;
+  /// The encoder's fields as a pre-training model section (RGB only), for the presets and
+  /// the backbone's options.
+  ModelConfig encoder() const;
+};
+
+/// How c2fmae_finetune trains and evaluates (its `finetune` section): MAE's fine-tuning recipe
+/// by default (DESIGN.md §1).
+struct FinetuneRecipeConfig {
+  std::string mode = "finetune";
+  double layer_decay = 0.65;
+  double mixup = 0.8;
+  double cutmix = 1.0;
+  double mixup_prob = 1.0;
+  double mixup_switch_prob = 0.5;
+  double label_smoothing = 0.1;
+  std::string rand_augment = "rand-m9-mstd0.5-inc1";
+  double random_erasing = 0.25;
+  double eval_crop_pct = 0.875;
+  std::string val_split = "val";
+  int64_t synthetic_val_samples = 10000;
+
+  template <class V>
+  void visit(V& v) {
+    v("mode", mode,
+      "finetune (every parameter), linprobe (frozen encoder in eval mode, BatchNorm without "
+      "affine + linear head) or eval (evaluate the given weights, no training)");
+    v("layer_decay", layer_decay,
+      "layer-wise lr decay: block i of N trains at decay^(N - i) of the head's lr (MAE ViT-B: "
+      "0.65; 1 = off)");
+    v("mixup", mixup, "mixup alpha; 0 = off (MAE: 0.8)");
+    v("cutmix", cutmix, "cutmix alpha; 0 = off (MAE: 1.0)");
+    v("mixup_prob", mixup_prob, "probability of mixing a batch at all");
+    v("mixup_switch_prob", mixup_switch_prob, "probability of cutmix rather than mixup");
+    v("label_smoothing", label_smoothing, "label smoothing of the targets (MAE: 0.1)");
+    v("rand_augment", rand_augment,
+      "timm RandAugment spec, e.g. rand-m9-mstd0.5-inc1 (MAE); none = off");
+    v("random_erasing", random_erasing, "random erasing probability, pixel mode (MAE: 0.25)");
+    v("eval_crop_pct", eval_crop_pct,
+      "evaluation: the centre crop's side / the image's shorter side (timm: 0.875, i.e. resize "
+      "to 256 and crop 224)");
+    v("val_split", val_split, "split evaluated after every epoch (folder, shards)");
+    v("synthetic_val_samples", synthetic_val_samples,
+      "data.source synthetic: samples of the validation split (drawn apart from training's)");
   }
   void validate(Checker& c) const;
 };

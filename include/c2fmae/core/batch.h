@@ -15,7 +15,10 @@ struct Batch {
   /// map (1..K by decreasing area, kInstanceOverflow past K; data/instance_ids.h); maps
   /// given by hand may hold any ids, which the instance adapter and loss read as canonical.
   torch::Tensor instance;
-  torch::Tensor label;  ///< [B] int64 image class (fine-tuning, evaluation)
+  torch::Tensor label;  ///< [B] int64 image class (fine-tuning, evaluation); -1 = padding
+  /// [B, C] float soft targets of fine-tuning (mixup / cutmix with label smoothing), made
+  /// on the loader's threads; undefined: the labels are the targets.
+  torch::Tensor target;
   torch::Tensor mask;   ///< [B, M, L] bool token mask, convention in mask.h
   /// [B] int64 global sample position from the loader: its place in the run's sample order
   /// over every shard (epoch-major). Per-sample random draws (augmentation, mask) are keyed

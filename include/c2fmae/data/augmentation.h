@@ -25,7 +25,11 @@ struct AugmentationOptions {
   double ratio_min = 3.0 / 4.0;  ///< aspect ratio range (torchvision default)
   double ratio_max = 4.0 / 3.0;
   double hflip = 0.5;   ///< flip probability
-  bool enabled = true;  ///< false: the whole source, no flip (evaluation)
+  bool enabled = true;  ///< false: no random crop, no flip (evaluation), see center_crop
+  /// With enabled = false: the centred square whose side is this fraction of the source's
+  /// shorter side (timm's crop_pct: resize the shorter side to img_size / crop_pct, then
+  /// centre-crop img_size); 0: the whole source, squeezed to a square.
+  double center_crop = 0.0;
 };
 
 /// Draws torchvision's RandomResizedCrop parameters for a source of width x height pixels

@@ -53,6 +53,17 @@ struct LoaderOptions {
   bool pin_memory = false;
   /// Tries to replace one bad sample before the batch fails (the dataset is mostly bad).
   int64_t max_replacements = 64;
+  /// Run on the loader's thread on each sample's image right after it is read, with a seed
+  /// drawn like its crop (seed, position): rgb [3, img_size, img_size] normalised (as
+  /// SampleSlot::rgb). How fine-tuning's RandAugment and random erasing run off the
+  /// training thread.
+  std::function<void(float* rgb, int64_t img_size, uint64_t seed)> rgb_transform;
+  /// Evaluation order: the dataset once, in index order, cut into global batches of
+  /// batch_size x num_shards (shard s takes the s-th slice); the last global batch is
+  /// filled up with repeated samples whose label is -1 (padding every consumer skips), so
+  /// every sample is seen exactly once over the shards. steps_per_epoch() is then the
+  /// number of micro-batches of that one pass.
+  bool evaluation = false;
 };
 
 class BatchLoader {

@@ -64,10 +64,13 @@ class Dataset {
 };
 
 /// The dataset data.source names, reading split `split` (folder, shards); `seed` is the
-/// run's seed (synthetic shapes). Throws DatasetError (folder_index.h) for a missing root
-/// or an empty split.
+/// run's seed (synthetic shapes). Synthetic shapes have one split per name: data.split's
+/// holds data.synthetic_samples scenes drawn from `seed`, any other `synthetic_count` (> 0)
+/// scenes drawn from the seed and the split's name, so a validation split shares no scene with
+/// training. Throws UsageError for a missing root or an empty split.
 std::shared_ptr<const Dataset> make_dataset(const config::DataConfig& data, uint64_t seed,
-                                            const std::string& split = "train");
+                                            const std::string& split = "train",
+                                            int64_t synthetic_count = 0);
 
 /// The data section's rules that need to know the datasets, with the model they feed: e.g.
 /// the synthetic shapes have 10 semantic classes, so model.num_semantic_classes must cover

@@ -1,4 +1,7 @@
-// Pre-norm transformer block (ViT / timm Block): x + attn(norm1(x)), then x + mlp(norm2(x)).
+// Pre-norm transformer block (ViT / timm Block): x + drop_path(attn(norm1(x))), then
+// x + drop_path(mlp(norm2(x))). Drop path (stochastic depth, timm's DropPath) is on only in
+// training with drop_path > 0 (fine-tuning): each sample's residual branch is zeroed with
+// probability drop_path and the kept ones scaled by 1 / (1 - drop_path).
 #pragma once
 #include <torch/nn/cloneable.h>
 #include <torch/nn/pimpl.h>
@@ -17,7 +20,13 @@ struct BlockOptions {
   TORCH_ARG(int64_t, num_heads);
   /// MLP hidden width / dim.
   TORCH_ARG(double, mlp_ratio) = 4.0;
+  /// Probability of dropping each residual branch per sample in training (0: off).
+  TORCH_ARG(double, drop_path) = 0.0;
 };
+
+/// timm's drop_path: x [B, ...] times a per-sample keep mask scaled by 1 / (1 - p), drawn from
+/// the default generator of x's device; the identity when !training or p == 0.
+torch::Tensor drop_path(const torch::Tensor& x, double p, bool training);
 
 class BlockImpl : public torch::nn::Cloneable<BlockImpl> {
  public:

@@ -49,6 +49,14 @@ struct VisionTransformerOptions {
   TORCH_ARG(double, mlp_ratio) = 4.0;
   /// Image channels.
   TORCH_ARG(int64_t, in_chans) = 3;
+  /// Stochastic depth: block i of N drops its branches with drop_path_rate * i / (N - 1)
+  /// (timm's linear rule; fine-tuning).
+  TORCH_ARG(double, drop_path_rate) = 0.0;
+  /// pos_embed as a trained parameter (timm, MAE fine-tuning) rather than the fixed buffer
+  /// of pre-training; it starts from the same sin-cos values.
+  TORCH_ARG(bool, learned_pos_embed) = false;
+  /// The final `norm` (timm: absent, Identity, when global average pooling uses fc_norm).
+  TORCH_ARG(bool, final_norm) = true;
 };
 
 class VisionTransformerImpl : public torch::nn::Cloneable<VisionTransformerImpl> {
@@ -65,7 +73,7 @@ class VisionTransformerImpl : public torch::nn::Cloneable<VisionTransformerImpl>
   /// cls_token plus its position (zero): [1, 1, D].
   torch::Tensor class_token() const;
   /// x: [B, N, D] (class token first, then any subset of patch tokens) -> blocks, then the
-  /// final norm -> [B, N, D].
+  /// final norm (if the model has one) -> [B, N, D].
   torch::Tensor forward_blocks(const torch::Tensor& x);
   /// rgb: [B, C, H, W] -> [B, 1 + L, D] on all tokens, class token first (timm's
   /// forward_features).
@@ -79,9 +87,11 @@ class VisionTransformerImpl : public torch::nn::Cloneable<VisionTransformerImpl>
   VisionTransformerOptions options;
   PatchEmbed patch_embed{nullptr};
   torch::Tensor cls_token;  ///< [1, 1, D] learned
-  torch::Tensor pos_embed;  ///< buffer [1, 1 + L, D], fixed sin-cos, zero row for cls_token
+  /// [1, 1 + L, D], sin-cos with a zero row for cls_token: a fixed buffer, or a parameter
+  /// with options.learned_pos_embed.
+  torch::Tensor pos_embed;
   torch::nn::ModuleList blocks{nullptr};
-  LayerNorm norm{nullptr};
+  LayerNorm norm{nullptr};  ///< null without options.final_norm
 };
 TORCH_MODULE(VisionTransformer);
 

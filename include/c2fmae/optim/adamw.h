@@ -23,7 +23,8 @@ class AdamW {
  public:
   AdamW(std::vector<ParamGroup> groups, AdamWOptions options);
 
-  /// One update of every parameter that has a gradient, at learning rate `lr`.
+  /// One update of every parameter that has a gradient, at learning rate `lr` times its
+  /// group's lr_scale.
   void step(double lr);
   /// Resets every gradient to undefined.
   void zero_grad();

@@ -14,6 +14,8 @@ struct ParamGroup {
   std::vector<std::string> names;
   std::vector<torch::Tensor> params;
   double weight_decay = 0.0;
+  /// The group's learning rate is the schedule's times this (layer-wise decay, layer_decay.h).
+  double lr_scale = 1.0;
 };
 
 /// Whether the parameter called `name` with `dim` dimensions is exempt from weight decay.

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <map>
 #include <optional>
 #include <stdexcept>
@@ -16,7 +17,6 @@
 
 namespace c2fmae::train {
 
-/// Training progress stored beside the weights.
 /// Training progress stored beside the weights. Everything else a resumed run needs (data
 /// position, curriculum weights, learning rate) is a function of the step.
 struct TrainingState {
@@ -24,6 +24,10 @@ struct TrainingState {
   int64_t nonfinite_total = 0;  ///< steps skipped for a non-finite loss or gradient
   std::string config_yaml;      ///< the resolved config of the run
   std::map<std::string, int64_t> counters;  ///< the engine's run totals (Engine::counters)
+  /// Evaluating engines: the best score so far (NaN: none yet) and the step it was reached at
+  /// (the weights of best.pt).
+  double best_score = std::numeric_limits<double>::quiet_NaN();
+  int64_t best_step = 0;
 };
 
 /// Writes `path` atomically (core/atomic_file.h); the writing process only.

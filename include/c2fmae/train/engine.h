@@ -1,7 +1,8 @@
 // What a training program plugs into the run shell (run_shell.h): the model and optimizer
 // it checkpoints, and one numbered optimizer step at a time. The pre-training engine
-// (pretrain_engine.h) is one; fine-tuning is the next. An engine touches no file: the shell
-// owns the run directory, the logs, signals, checkpoints and the non-finite policy.
+// (pretrain_engine.h) is one, fine-tuning (finetune_engine.h) another. An engine touches no
+// file: the shell owns the run directory, the logs, signals, checkpoints, the non-finite
+// policy and, for an engine that evaluates, when it does and the best checkpoint.
 #pragma once
 #include <torch/nn/module.h>
 
@@ -32,6 +33,18 @@ struct StepOutcome {
   std::string summary;
 };
 
+/// What evaluating the model produced (fine-tuning: the validation split's accuracy).
+struct Evaluation {
+  /// metrics.jsonl fields of the evaluation line, e.g. val_loss, val_top1, val_top5.
+  MetricsRecord metrics;
+  /// Higher is better: the best checkpoint (best.pt) is the one of the highest score.
+  double score = 0.0;
+  /// What the score is, e.g. "val_top1".
+  std::string score_name;
+  /// The human log line's text, e.g. "val top-1 81.2 % top-5 95.4 % (50000 images)".
+  std::string summary;
+};
+
 class Engine {
  public:
   virtual ~Engine() = default;
@@ -54,12 +67,20 @@ class Engine {
   /// handed back on resume, so that they continue across restarts.
   virtual std::map<std::string, int64_t> counters() const { return {}; }
   virtual void restore_counters(const std::map<std::string, int64_t>& /*counters*/) {}
+  /// A run that starts at step 0 (nothing resumed): e.g. loads train.pretrained. The
+  /// writing process only; data-parallel runs then broadcast its state.
+  virtual void fresh_start() {}
   /// Data-parallel runs: makes every process's model and optimizer state rank 0's (after
   /// rank 0 resumed from a checkpoint). One process: nothing to do.
   virtual void synchronize_state() {}
   /// Data-parallel runs: throws std::runtime_error if the processes' parameters are not
   /// identical (the shell checks at every checkpoint). One process: nothing to check.
   virtual void check_replicas() {}
+  /// Whether the shell evaluates after every epoch and at the end, keeping best.pt.
+  virtual bool evaluates() const { return false; }
+  /// Evaluates the current weights (data-parallel: on every process, each its share, the
+  /// figures summed over them). Leaves the model in training mode.
+  virtual Evaluation evaluate() { return {}; }
 };
 
 }  // namespace c2fmae::train

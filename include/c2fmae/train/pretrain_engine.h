@@ -82,6 +82,8 @@ class PretrainEngine : public Engine {
   void restore_counters(const std::map<std::string, int64_t>& counters) override;
   void synchronize_state() override;
   void check_replicas() override;
+  /// Loads train.pretrained (a timm / MAE ViT for the encoder, or a whole c2fmae model).
+  void fresh_start() override;
 
  private:
   struct Impl;

@@ -20,7 +20,7 @@ class RunDirectory {
   /// - kNew: refuses (UsageError, with how to resume or overwrite) if it holds a run (files
   ///   other than a train.log left by a start that failed, the lock and temporary files);
   /// - kOverwrite: removes the earlier run's own files (checkpoint-<step>.pt, latest.pt,
-  ///   metrics.jsonl, train.log, config.yaml), and only those: all of them or, if one cannot
+  ///   best.pt, metrics.jsonl, train.log, config.yaml), and only those: all of them or, if one cannot
   ///   go, none (they are moved aside first, and moved back on a failure);
   /// and in every mode removes the run's stale temporary files (<name>.tmp of those).
   /// Throws UsageError if `path` is not a directory or another process holds it (naming
@@ -46,7 +46,7 @@ class RunDirectory {
 std::string checkpoint_name(int64_t step);
 
 /// Whether `name` is one of the files a run writes (checkpoint_name(step), latest.pt,
-/// metrics.jsonl, train.log, config.yaml), or with `temporary` one of their ".tmp" files.
+/// best.pt, metrics.jsonl, train.log, config.yaml), or with `temporary` one of their ".tmp" files.
 bool is_run_file(const std::string& name, bool temporary = false);
 
 }  // namespace c2fmae::train

@@ -49,7 +49,7 @@ struct RunOptions {
   std::vector<std::string> free_keys = {"log.",           "dist.",          "data.num_workers",
                                         "train.output_dir", "train.max_steps", "train.device",
                                         "train.checkpoint_every", "train.keep_last",
-                                        "train.max_nonfinite"};
+                                        "train.max_nonfinite", "train.pretrained"};
 };
 
 struct RunResult {

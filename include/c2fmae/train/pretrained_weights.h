@@ -1,0 +1,58 @@
+// Weights to start a model from (train.pretrained, --pretrained): a c2fmae checkpoint (of
+// pre-training or fine-tuning), or a safetensors file under timm's ViT names (timm, MAE's
+// weights converted, c2fmae_export) or our own (c2fmae_export --part all).
+//
+//   auto file = read_weights("runs/pre/checkpoint-00001000.pt");
+//   auto report = load_weights(*classifier, file);   // backbone.* loaded, decoders left out
+//   log::info(report.text());
+//
+// A tensor of the model called N is taken from the file's N, or, for N = backbone.X, the
+// file's X (timm's names) — so a pre-training checkpoint, a timm ViT and an export all feed a
+// fine-tuning classifier's encoder, and a timm ViT the encoder of a pre-training model.
+// pos_embed of another grid is resized as MAE's interpolate_pos_embed does (bicubic on the
+// patch grid, the class token's row kept). A head of another shape is left out (a head for
+// other classes, as MAE drops it); any other shape difference is refused.
+#pragma once
+#include <torch/nn/module.h>
+#include <torch/ordered_dict.h>
+
+#include <string>
+#include <vector>
+
+#include "c2fmae/config/config.h"
+
+namespace c2fmae::train {
+
+/// train.pretrained, if set, must name a readable file (ConfigError naming the key):
+/// checked with the config, before a run directory is touched.
+void check_pretrained_path(const config::TrainConfig& train, config::Checker& c);
+
+struct WeightsFile {
+  std::string path;
+  /// "c2fmae checkpoint (step N)" or "safetensors".
+  std::string kind;
+  /// The tensors under their stored names (a checkpoint's model.* entries without "model.").
+  torch::OrderedDict<std::string, torch::Tensor> tensors;
+};
+
+/// Reads `path`. Throws UsageError naming the file and what is wrong (missing, a directory,
+/// not a checkpoint or safetensors file, malformed) — an argument problem.
+WeightsFile read_weights(const std::string& path);
+
+/// What load_weights did.
+struct LoadReport {
+  std::vector<std::string> loaded;        ///< the model's names that were loaded
+  std::vector<std::string> resized;       ///< of those, pos_embed resized to the model's grid
+  std::vector<std::string> initialised;   ///< the model's names the file lacks (kept as built)
+  std::vector<std::string> left_out;      ///< the file's names not used, with the reason
+  /// Several lines: counts, then the names (runs of blocks.N.* folded).
+  std::string text() const;
+};
+
+/// Copies the file's tensors into `module`'s parameters and buffers (converted to their dtype
+/// and device) by the naming rule above. Throws UsageError if no tensor of the backbone loads
+/// (not a ViT of this kind), if a backbone parameter is missing from a file that has the
+/// backbone, or for a shape that differs other than a head's or pos_embed's grid.
+LoadReport load_weights(torch::nn::Module& module, const WeightsFile& file);
+
+}  // namespace c2fmae::train

@@ -1,0 +1,476 @@
+#include "c2fmae/train/finetune_engine.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cmath>
+#include <limits>
+
+#include "c2fmae/core/error_text.h"
+#include "c2fmae/core/log.h"
+#include "c2fmae/core/seeding.h"
+#include "c2fmae/core/usage_error.h"
+#include "c2fmae/data/batch_loader.h"
+#include "c2fmae/data/dataset.h"
+#include "c2fmae/data/mixup.h"
+#include "c2fmae/data/rand_augment.h"
+#include "c2fmae/data/random_erasing.h"
+#include "c2fmae/distributed/gradient_sync.h"
+#include "c2fmae/losses/classification_loss.h"
+#include "c2fmae/models/classifier.h"
+#include "c2fmae/models/vit_presets.h"
+#include "c2fmae/optim/adamw.h"
+#include "c2fmae/optim/gradient_clipping.h"
+#include "c2fmae/optim/layer_decay.h"
+#include "c2fmae/optim/lr_schedule.h"
+#include "c2fmae/train/engine_parts.h"
+#include "c2fmae/train/pretrained_weights.h"
+
+namespace c2fmae::train {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+/// RandAugment works on the uint8 image (timm applies it to the PIL image before
+/// normalising), random erasing on the normalised one: the loader's image, normalised with
+/// kImageNetMean / Std, is taken back to 0..255 (exact: it was decoded as uint8), augmented,
+/// normalised again, then erased.
+void augment_image(float* rgb, int64_t size, uint64_t seed,
+                   const std::optional<data::RandAugmentOptions>& rand_augment,
+                   const data::RandomErasingOptions& erasing) {
+  const int64_t plane = size * size;
+  if (rand_augment) {
+    for (int64_t c = 0; c < 3; ++c) {
+      float* p = rgb + c * plane;
+      for (int64_t i = 0; i < plane; ++i) {
+        p[i] = std::nearbyint((p[i] * data::kImageNetStd[c] + data::kImageNetMean[c]) * 255.0f);
+      }
+    }
+    data::rand_augment(rgb, size, size, *rand_augment, mix_seed({seed, 0xA11u}));
+    for (int64_t c = 0; c < 3; ++c) {
+      float* p = rgb + c * plane;
+      for (int64_t i = 0; i < plane; ++i) {
+        p[i] = (p[i] / 255.0f - data::kImageNetMean[c]) / data::kImageNetStd[c];
+      }
+    }
+  }
+  if (erasing.prob > 0.0) data::random_erase(rgb, 3, size, size, erasing, mix_seed({seed, 0xE4Au}));
+}
+
+}  // namespace
+
+void check_finetune_config(const config::FinetuneConfig& cfg) {
+  cfg.validate();
+  config::Checker c(cfg.origins);
+  models::check_model_config(cfg.model.encoder(), c);
+  check_pretrained_path(cfg.train, c);
+  try {
+    data::parse_rand_augment(cfg.finetune.rand_augment);
+  } catch (const std::invalid_argument& e) {
+    c.fail("finetune.rand_augment", cfg.finetune.rand_augment, e.what(),
+           "use timm's form, e.g. rand-m9-mstd0.5-inc1 (MAE), or none");
+  }
+}
+
+struct FinetuneEngine::Impl {
+  Impl(const config::FinetuneConfig& cfg, distributed::Communicator* group);
+  ~Impl() {
+    loader.reset();
+    val_loader.reset();
+  }
+
+  config::FinetuneConfig cfg;
+  distributed::Communicator* group;  ///< null in a single process
+  int64_t rank = 0, world = 1;
+  uint64_t seed;
+  torch::Device device;
+  bool autocast;
+  bool linear_probe, evaluate_only;
+  int64_t num_classes = 0;
+  std::unique_ptr<data::BatchLoader> loader, val_loader;
+  int64_t val_size = 0;
+  int64_t accum = 1, steps_per_epoch = 0, total_steps = 0, effective_batch = 0;
+  optim::LrSchedule lr_schedule;
+  data::MixupOptions mixup;
+  models::Classifier model{nullptr};
+  std::unique_ptr<optim::AdamW> optimizer;
+  std::unique_ptr<distributed::GradientSync> sync;
+  BadSampleBudget bad;
+  std::string pretrained_report = "none (random initialisation)";
+
+  int64_t bucket_bytes() const { return cfg.dist.bucket_mb << 20; }
+
+  std::vector<torch::Tensor> state_tensors(bool with_optimizer) {
+    std::vector<torch::Tensor> out;
+    for (const auto& p : model->parameters()) out.push_back(p);
+    for (const auto& b : model->buffers()) out.push_back(b);
+    if (with_optimizer) {
+      for (const auto& t : optimizer->state_tensors()) out.push_back(t);
+    }
+    return out;
+  }
+
+  /// Training mode, except a linear probe's encoder, which always computes as in evaluation.
+  void set_training_mode() {
+    model->train();
+    if (linear_probe) model->backbone->eval();
+  }
+
+  /// The loss of a batch's logits [B, C]: soft-target CE on mixed targets, else label
+  /// smoothing CE (plain CE at smoothing 0), as MAE's main_finetune.py chooses its criterion.
+  torch::Tensor loss(const torch::Tensor& logits, const Batch& batch) const {
+    if (batch.target.defined()) return losses::soft_target_cross_entropy(logits, batch.target);
+    return losses::label_smoothing_cross_entropy(logits, batch.label,
+                                                 cfg.finetune.label_smoothing);
+  }
+};
+
+FinetuneEngine::Impl::Impl(const config::FinetuneConfig& config, distributed::Communicator* group_)
+    : cfg(config),
+      group(group_ && group_->world_size() > 1 ? group_ : nullptr),
+      rank(group ? group->rank() : 0),
+      world(group ? group->world_size() : 1),
+      seed(static_cast<uint64_t>(cfg.train.seed)),
+      device(choose_device(cfg.train, group ? group->env().local_rank : 0)),
+      autocast(device.is_cuda() && cfg.train.precision == "bf16"),
+      linear_probe(cfg.finetune.mode == "linprobe"),
+      evaluate_only(cfg.finetune.mode == "eval") {
+  const int64_t img = cfg.model.img_size;
+  // Validation: the whole split once per evaluation, each process its share.
+  auto val = data::make_dataset(cfg.data, seed, cfg.finetune.val_split,
+                                cfg.finetune.synthetic_val_samples);
+  auto val_options = data::loader_options(cfg.data, img, seed, rank, world);
+  val_options.masks = false;
+  val_options.evaluation = true;
+  val_options.augmentation.enabled = false;
+  val_options.augmentation.center_crop = cfg.finetune.eval_crop_pct;
+  val_options.pin_memory = device.is_cuda();
+  val_size = val->size();
+  num_classes = cfg.model.num_classes > 0 ? cfg.model.num_classes : val->num_classes();
+  std::shared_ptr<const data::Dataset> train_set;
+  if (!evaluate_only) {
+    train_set = data::make_dataset(cfg.data, seed, cfg.data.split);
+    if (cfg.model.num_classes == 0) num_classes = train_set->num_classes();
+    if (train_set->num_classes() != val->num_classes()) {
+      throw UsageError(with_hint(
+          c10::str("data.split ", cfg.data.split, " has ", train_set->num_classes(),
+                   " classes but finetune.val_split ", cfg.finetune.val_split, " has ",
+                   val->num_classes(), ": their labels would not mean the same classes"),
+          "give both splits the same class folders"));
+    }
+    check_run_length(cfg.origins, cfg.data, cfg.optim, cfg.train, train_set->size(), world);
+    bad.dataset_size = train_set->size();
+  }
+  if (num_classes < val->num_classes()) {
+    throw UsageError(with_hint(c10::str("model.num_classes = ", num_classes, " but the dataset has ",
+                                        val->num_classes(), " classes"),
+                               "set model.num_classes to 0 (the dataset's) or at least that"));
+  }
+  bad.max_fraction = cfg.data.max_bad_fraction;
+  val_loader = std::make_unique<data::BatchLoader>(val, val_options);
+
+  accum = cfg.optim.accum_steps;
+  effective_batch = cfg.data.batch_size * accum * world;
+  if (train_set) {
+    auto options = data::loader_options(cfg.data, img, seed, rank, world);
+    options.masks = false;
+    options.pin_memory = device.is_cuda();
+    const auto rand_augment = data::parse_rand_augment(cfg.finetune.rand_augment);
+    data::RandomErasingOptions erasing;
+    erasing.prob = cfg.finetune.random_erasing;
+    if (rand_augment || erasing.prob > 0.0) {
+      options.rgb_transform = [rand_augment, erasing](float* rgb, int64_t size, uint64_t s) {
+        augment_image(rgb, size, s, rand_augment, erasing);
+      };
+    }
+    mixup.mixup_alpha = cfg.finetune.mixup;
+    mixup.cutmix_alpha = cfg.finetune.cutmix;
+    mixup.prob = cfg.finetune.mixup_prob;
+    mixup.switch_prob = cfg.finetune.mixup_switch_prob;
+    mixup.label_smoothing = cfg.finetune.label_smoothing;
+    mixup.num_classes = num_classes;
+    if (mixup.active()) {
+      // On the loader's threads, from (seed, micro-batch, process): each process mixes its
+      // own samples, as timm's Mixup does per rank.
+      options.transform = [this](Batch& batch, int64_t micro_step) {
+        batch.target = data::mix_batch(
+            batch.rgb, batch.label, mixup,
+            mix_seed({seed, static_cast<uint64_t>(micro_step), static_cast<uint64_t>(rank), 0x313u}));
+      };
+    }
+    loader = std::make_unique<data::BatchLoader>(train_set, options);
+    steps_per_epoch = loader->steps_per_epoch() / accum;
+    total_steps = cfg.train.epochs * steps_per_epoch;
+    lr_schedule = optim::make_schedule(cfg.optim, steps_per_epoch, total_steps, effective_batch);
+  }
+
+  torch::manual_seed(seed);  // weight initialisation
+  const auto vit = models::VisionTransformerOptions::from_config(cfg.model.encoder())
+                       .drop_path_rate(linear_probe ? 0.0 : cfg.model.drop_path)
+                       .learned_pos_embed(true);
+  model = models::Classifier(models::ClassifierOptions(vit, num_classes)
+                                 .global_pool(cfg.model.global_pool)
+                                 .linear_probe(linear_probe)
+                                 .head_init_std(cfg.model.head_init_std));
+  model->to(device);
+  if (linear_probe) {
+    // MAE's main_linprobe.py: only the head trains (fc_norm, if pooling uses it, stays as
+    // initialised, a LayerNorm without affine).
+    for (auto& p : model->parameters()) p.set_requires_grad(false);
+    for (auto& p : model->head->parameters()) p.set_requires_grad(true);
+  }
+  set_training_mode();
+  const int64_t blocks = static_cast<int64_t>(model->backbone->blocks->size());
+  optimizer = std::make_unique<optim::AdamW>(
+      optim::layer_decay_groups(model->named_parameters(), cfg.optim.weight_decay,
+                                linear_probe ? 1.0 : cfg.finetune.layer_decay, blocks),
+      optim::AdamWOptions{cfg.optim.beta1, cfg.optim.beta2, cfg.optim.eps});
+  if (group) {
+    group->broadcast_coalesced(state_tensors(/*with_optimizer=*/false), bucket_bytes());
+    std::vector<torch::Tensor> trained;
+    for (const auto& p : model->parameters()) {
+      if (p.requires_grad()) trained.push_back(p);
+    }
+    if (!evaluate_only) sync = std::make_unique<distributed::GradientSync>(*group, trained, bucket_bytes());
+  }
+}
+
+FinetuneEngine::FinetuneEngine(const config::FinetuneConfig& cfg, distributed::Communicator* group) {
+  check_finetune_config(cfg);
+  impl_ = std::make_unique<Impl>(cfg, group);
+}
+
+FinetuneEngine::~FinetuneEngine() = default;
+
+void FinetuneEngine::fresh_start() {
+  auto& m = *impl_;
+  if (m.cfg.train.pretrained.empty()) return;
+  const auto file = read_weights(m.cfg.train.pretrained);
+  const auto report = load_weights(*m.model, file);
+  m.pretrained_report = file.path + " (" + file.kind + "): " + report.text();
+  log::info("pretrained weights " + m.pretrained_report);
+}
+
+torch::Tensor FinetuneEngine::predict(const torch::Tensor& rgb) {
+  auto& m = *impl_;
+  torch::NoGradGuard no_grad;
+  m.model->eval();
+  torch::Tensor logits;
+  {
+    AutocastScope scope(m.autocast);
+    logits = m.model->forward(rgb.to(m.device)).to(torch::kFloat);
+  }
+  m.set_training_mode();
+  return logits;
+}
+
+StepOutcome FinetuneEngine::run_step(int64_t step) {
+  auto& m = *impl_;
+  TORCH_CHECK(m.loader, "FinetuneEngine: finetune.mode = eval does not train");
+  StepOutcome out;
+  const auto start = Clock::now();
+  // Drop path draws from the default generators: a function of (seed, step, process).
+  torch::manual_seed(mix_seed({m.seed, static_cast<uint64_t>(step), static_cast<uint64_t>(m.rank),
+                               0xF17Eu}));
+  const double lr = optim::learning_rate(m.lr_schedule, step);
+  double data_wait = 0.0;
+  int64_t step_skipped = 0, step_read = 0;
+  auto losses = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat).device(m.device));
+  for (int64_t k = 0; k < m.accum; ++k) {
+    const bool last = k + 1 == m.accum;
+    const auto asked = Clock::now();
+    auto batch = m.loader->batch(step * m.accum + k);
+    data_wait += std::chrono::duration<double>(Clock::now() - asked).count();
+    step_skipped += batch.data_skipped;
+    step_read += batch.size() + batch.data_skipped;
+    batch = batch.to(m.device, /*non_blocking=*/true);
+    if (m.sync && last) m.sync->before_forward();
+    if (m.group && m.linear_probe) {
+      // As DDP's broadcast_buffers: the BatchNorm's running statistics are rank 0's.
+      m.group->broadcast_coalesced(m.model->head_norm->buffers(), m.bucket_bytes());
+    }
+    torch::Tensor loss;
+    {
+      AutocastScope scope(m.autocast);
+      loss = m.loss(m.model->forward(batch.rgb), batch);
+    }
+    losses = losses + loss.detach() / static_cast<double>(m.accum);
+    // Each process's loss is its own batch's mean: the Reducer's average over the processes
+    // makes the global batch's mean.
+    const auto scaled = loss / static_cast<double>(m.accum);
+    if (m.sync) {
+      m.sync->backward(scaled, last);
+    } else {
+      scaled.backward();
+    }
+  }
+  std::vector<torch::Tensor> trained;
+  for (const auto& p : m.model->parameters()) {
+    if (p.requires_grad()) trained.push_back(p);
+  }
+  const auto norm = optim::clip_gradient_norm(trained, m.cfg.optim.clip_grad);
+  const auto on_device = torch::TensorOptions().dtype(torch::kDouble).device(m.device);
+  auto values = torch::cat({losses.to(torch::kDouble).view({1}), norm.to(torch::kDouble).view({1}),
+                            torch::full({1}, static_cast<double>(step_skipped), on_device),
+                            torch::full({1}, static_cast<double>(step_read), on_device)});
+  if (m.group) {
+    m.group->all_reduce_sum(values);
+    values.narrow(0, 0, 2).div_(static_cast<double>(m.world));
+  }
+  values = values.cpu();
+  const auto* v = values.data_ptr<double>();
+  m.bad.add(std::llround(v[2]), std::llround(v[3]));
+  out.loss = v[0];
+  const double grad_norm = v[1];
+  out.skipped = !std::isfinite(out.loss) || !std::isfinite(grad_norm);
+  if (!out.skipped) m.optimizer->step(lr);
+  m.optimizer->zero_grad();
+  out.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  if (out.skipped) {
+    out.skip_reason = std::isfinite(out.loss) ? c10::str("non-finite gradient norm (", grad_norm, ")")
+                                              : c10::str("non-finite loss (", out.loss, ")");
+    return out;
+  }
+  out.metrics.add("lr", lr)
+      .add("grad_norm", grad_norm)
+      .add("data_skipped", m.bad.skipped)
+      .add("data_wait_s", data_wait);
+  out.summary = c10::str("lr ", lr);
+  return out;
+}
+
+Evaluation FinetuneEngine::evaluate() {
+  auto& m = *impl_;
+  torch::NoGradGuard no_grad;
+  m.model->eval();
+  const auto on_device = torch::TensorOptions().dtype(torch::kDouble).device(m.device);
+  auto sums = torch::zeros({4}, on_device);  // loss sum, top-1, top-5, images
+  const int64_t steps = m.val_loader->steps_per_epoch();
+  int64_t skipped = 0;
+  for (int64_t s = 0; s < steps; ++s) {
+    auto batch = m.val_loader->batch(s);
+    skipped += batch.data_skipped;
+    batch = batch.to(m.device, /*non_blocking=*/true);
+    torch::Tensor logits;
+    {
+      AutocastScope scope(m.autocast);
+      logits = m.model->forward(batch.rgb).to(torch::kFloat);
+    }
+    // Padding rows (label -1) of the last batch count nowhere.
+    const auto loss_sum = torch::nn::functional::cross_entropy(
+        logits, batch.label,
+        torch::nn::functional::CrossEntropyFuncOptions().ignore_index(-1).reduction(torch::kSum));
+    const auto correct = losses::topk_correct(logits, batch.label, {1, 5}).to(torch::kDouble);
+    const auto images = batch.label.ge(0).sum().to(torch::kDouble);
+    sums += torch::stack({loss_sum.to(torch::kDouble), correct[0], correct[1], images});
+  }
+  m.set_training_mode();
+  if (m.group) m.group->all_reduce_sum(sums);
+  sums = sums.cpu();
+  const auto* v = sums.data_ptr<double>();
+  const double images = v[3];
+  Evaluation e;
+  const double top1 = 100.0 * v[1] / images, top5 = 100.0 * v[2] / images;
+  e.metrics.add("val_loss", v[0] / images)
+      .add("val_top1", top1)
+      .add("val_top5", top5)
+      .add("val_images", static_cast<int64_t>(images));
+  if (skipped > 0) e.metrics.add("val_skipped", skipped);
+  e.score = top1;
+  e.score_name = "val_top1";
+  e.summary = c10::str("val top-1 ", top1, " % top-5 ", top5, " % loss ", v[0] / images, " (",
+                       static_cast<int64_t>(images), " images)");
+  return e;
+}
+
+std::map<std::string, int64_t> FinetuneEngine::counters() const {
+  return {{"data_skipped", impl_->bad.skipped},
+          {"data_read", impl_->bad.read},
+          {"effective_batch", impl_->effective_batch}};
+}
+
+void FinetuneEngine::restore_counters(const std::map<std::string, int64_t>& counters) {
+  auto get = [&](const char* name) {
+    const auto it = counters.find(name);
+    return it == counters.end() ? int64_t{0} : it->second;
+  };
+  impl_->bad.skipped = get("data_skipped");
+  impl_->bad.read = get("data_read");
+  const int64_t stored = get("effective_batch");
+  if (stored > 0 && stored != impl_->effective_batch) {
+    log::warn(c10::str("the checkpoint was written with an effective batch of ", stored,
+                       ", this run has ", impl_->effective_batch,
+                       ": its steps continue with the new batch"));
+  }
+}
+
+void FinetuneEngine::synchronize_state() {
+  auto& m = *impl_;
+  if (!m.group) return;
+  torch::NoGradGuard no_grad;
+  m.group->broadcast_coalesced(m.state_tensors(/*with_optimizer=*/true), m.bucket_bytes());
+}
+
+void FinetuneEngine::check_replicas() {
+  auto& m = *impl_;
+  if (!m.group) return;
+  train::check_replicas(*m.group, m.model->parameters(), m.bucket_bytes());
+}
+
+int64_t FinetuneEngine::total_steps() const { return impl_->total_steps; }
+int64_t FinetuneEngine::steps_per_epoch() const { return std::max<int64_t>(1, impl_->steps_per_epoch); }
+int64_t FinetuneEngine::samples_per_step() const { return impl_->effective_batch; }
+torch::Device FinetuneEngine::device() const { return impl_->device; }
+torch::nn::Module& FinetuneEngine::module() { return *impl_->model; }
+optim::AdamW& FinetuneEngine::optimizer() { return *impl_->optimizer; }
+
+std::vector<std::pair<std::string, std::string>> FinetuneEngine::describe() const {
+  const auto& m = *impl_;
+  int64_t params = 0, trained = 0;
+  for (const auto& p : m.model->parameters()) {
+    params += p.numel();
+    if (p.requires_grad()) trained += p.numel();
+  }
+  const auto& o = m.cfg.optim;
+  const auto& f = m.cfg.finetune;
+  std::vector<std::pair<std::string, std::string>> rows = {
+      {"device", c10::str(m.device, m.autocast ? " (bf16 autocast)" : " (fp32)")},
+      {"mode", m.linear_probe ? "linear probe (encoder frozen, in eval mode; BatchNorm + head)"
+               : m.evaluate_only ? "evaluation only"
+                                 : "fine-tuning (every parameter)"},
+      {"parameters", c10::str(params / 1e6, " M, ", trained / 1e6, " M trained")},
+      {"classes", c10::str(m.num_classes, " (", m.cfg.model.global_pool == "avg"
+                                                    ? "global average pooling + fc_norm"
+                                                    : "class token", ")")},
+      {"pretrained", m.pretrained_report},
+      {"validation", c10::str(m.val_size, " images of ", f.val_split, ", centre crop ",
+                              f.eval_crop_pct)},
+  };
+  if (m.evaluate_only) return rows;
+  rows.insert(rows.end(), {
+      {"effective batch", c10::str(m.effective_batch, " (", m.cfg.data.batch_size, " x ", m.accum,
+                                   " accumulation x ", m.world,
+                                   m.world == 1 ? " process)" : " processes)")},
+      {"learning rate",
+       c10::str(m.lr_schedule.peak_lr,
+                o.lr > 0 ? " (optim.lr)"
+                         : c10::str(" (blr ", o.blr, " x ", m.effective_batch, " / 256)"),
+                m.linear_probe ? "" : c10::str(", layer decay ", f.layer_decay))},
+      {"steps", c10::str(m.total_steps, " (", m.steps_per_epoch, " per epoch x ",
+                         m.cfg.train.epochs, " epochs), warm-up ", m.lr_schedule.warmup_steps)},
+      {"augmentation",
+       c10::str("RandAugment ", f.rand_augment, ", random erasing ", f.random_erasing,
+                ", mixup ", f.mixup, ", cutmix ", f.cutmix, ", label smoothing ",
+                f.label_smoothing, m.linear_probe ? "" : c10::str(", drop path ", m.cfg.model.drop_path))},
+  });
+  return rows;
+}
+
+std::string FinetuneEngine::nonfinite_hint() const {
+  const auto& o = impl_->cfg.optim;
+  if (o.lr > 0) return c10::str("optim.lr = ", o.lr, " is set directly: lower it");
+  return c10::str("lower optim.blr (", o.blr, "), set optim.clip_grad (e.g. 5.0), or check the "
+                  "pretrained weights and the data");
+}
+
+}  // namespace c2fmae::train

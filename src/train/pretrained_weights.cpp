@@ -1,0 +1,221 @@
+#include "c2fmae/train/pretrained_weights.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <set>
+
+#include "c2fmae/core/error_text.h"
+#include "c2fmae/core/safetensors.h"
+#include "c2fmae/core/usage_error.h"
+#include "c2fmae/train/checkpoint.h"
+
+namespace c2fmae::train {
+namespace fs = std::filesystem;
+namespace {
+
+const std::string kBackbone = "backbone.";
+
+bool starts_with(const std::string& s, const std::string& prefix) {
+  return s.compare(0, prefix.size(), prefix) == 0;
+}
+
+bool is_head(const std::string& name) {
+  return starts_with(name, "head.") || starts_with(name, "head_norm.");
+}
+
+/// MAE's interpolate_pos_embed: pos [1, extra + s*s, D] -> [1, extra + n*n, D], the grid
+/// resized bicubically (align_corners false), the extra (class token) rows kept.
+torch::Tensor resize_pos_embed(const torch::Tensor& pos, int64_t target_tokens) {
+  const int64_t tokens = pos.size(1), d = pos.size(2);
+  for (int64_t extra = 0; extra <= 1; ++extra) {
+    const auto s = static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(tokens - extra))));
+    const auto n =
+        static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(target_tokens - extra))));
+    if (s * s != tokens - extra || n * n != target_tokens - extra) continue;
+    auto grid = pos.narrow(1, extra, s * s).to(torch::kFloat).reshape({1, s, s, d}).permute({0, 3, 1, 2});
+    grid = torch::nn::functional::interpolate(
+        grid, torch::nn::functional::InterpolateFuncOptions()
+                  .size(std::vector<int64_t>{n, n})
+                  .mode(torch::kBicubic)
+                  .align_corners(false));
+    grid = grid.permute({0, 2, 3, 1}).reshape({1, n * n, d});
+    return torch::cat({pos.narrow(1, 0, extra).to(torch::kFloat), grid}, 1);
+  }
+  return {};
+}
+
+/// "blocks.0.attn.qkv.weight, blocks.1.attn.qkv.weight, ..." folded to "blocks.*.attn.qkv.weight".
+std::string folded(const std::vector<std::string>& names) {
+  static const std::regex kIndex(R"(\.[0-9]+\.)");
+  std::vector<std::string> out;
+  std::set<std::string> seen;
+  for (const auto& n : names) {
+    const auto f = std::regex_replace(n, kIndex, ".*.");
+    if (seen.insert(f).second) out.push_back(f);
+  }
+  std::string text;
+  for (const auto& n : out) text += (text.empty() ? "" : ", ") + n;
+  return text;
+}
+
+}  // namespace
+
+void check_pretrained_path(const config::TrainConfig& train, config::Checker& c) {
+  if (train.pretrained.empty()) return;
+  std::error_code ec;
+  const bool exists = fs::exists(train.pretrained, ec);
+  c.require(exists, "train.pretrained", train.pretrained, "no such file",
+            "give a c2fmae checkpoint or a ViT safetensors file (--pretrained PATH)");
+  c.require(!fs::is_directory(train.pretrained, ec), "train.pretrained", train.pretrained,
+            "is a directory", "give a checkpoint file in it, e.g. " + train.pretrained + "/best.pt");
+}
+
+WeightsFile read_weights(const std::string& path) {
+  auto refuse = [&](const std::string& what) {
+    throw UsageError(with_hint(
+        "pretrained weights " + path + ": " + what,
+        "give a c2fmae checkpoint (checkpoint-<step>.pt, best.pt) or a safetensors file of a "
+        "timm / MAE ViT (c2fmae_export writes one)"));
+  };
+  std::error_code ec;
+  if (!fs::exists(path, ec)) refuse("no such file");
+  if (fs::is_directory(path, ec)) refuse("is a directory");
+  std::ifstream in(path, std::ios::binary);
+  char head[4] = {0, 0, 0, 0};
+  if (!in || !in.read(head, 4)) refuse(in ? "too short to hold weights" : "cannot be read");
+  WeightsFile file;
+  file.path = path;
+  if (head[0] == 'P' && head[1] == 'K') {  // a zip archive: LibTorch's serialisation
+    TrainingState state;
+    try {
+      state = load_checkpoint(path, nullptr, nullptr, torch::kCPU);
+    } catch (const std::exception& e) {
+      refuse(error_text(e));
+    }
+    torch::serialize::InputArchive archive;
+    archive.load_from(path, torch::kCPU);
+    for (const auto& key : archive.keys()) {
+      if (!starts_with(key, "model.")) continue;
+      torch::Tensor t;
+      if (archive.try_read(key, t) || archive.try_read(key, t, /*is_buffer=*/true)) {
+        file.tensors.insert(key.substr(6), t);
+      }
+    }
+    file.kind = c10::str("c2fmae checkpoint (step ", state.step, ")");
+    return file;
+  }
+  try {
+    auto st = read_safetensors(path);
+    file.tensors = std::move(st.tensors);
+  } catch (const SafetensorsError& e) {
+    refuse(std::string("not a c2fmae checkpoint, and not a valid safetensors file: ") + e.what());
+  }
+  file.kind = "safetensors";
+  return file;
+}
+
+LoadReport load_weights(torch::nn::Module& module, const WeightsFile& file) {
+  LoadReport report;
+  std::set<std::string> used;
+  bool file_has_backbone = false;
+  int64_t backbone_loaded = 0;
+  std::vector<std::string> backbone_missing;
+  std::map<std::string, std::string> left_reason;
+  // Every tensor of the module: parameters, then buffers.
+  std::vector<std::pair<std::string, torch::Tensor>> targets;
+  std::set<std::string> parameter_names;
+  for (const auto& p : module.named_parameters()) {
+    targets.emplace_back(p.key(), p.value());
+    parameter_names.insert(p.key());
+  }
+  for (const auto& b : module.named_buffers()) targets.emplace_back(b.key(), b.value());
+  torch::NoGradGuard no_grad;
+  for (auto& [name, target] : targets) {
+    const bool backbone = starts_with(name, kBackbone);
+    const torch::Tensor* found = nullptr;
+    std::string source;
+    for (const auto& candidate :
+         {name, backbone ? name.substr(kBackbone.size()) : std::string()}) {
+      if (candidate.empty()) continue;
+      if (const auto* t = file.tensors.find(candidate)) {
+        found = t;
+        source = candidate;
+        break;
+      }
+    }
+    if (!found) {
+      report.initialised.push_back(name);
+      if (backbone && parameter_names.count(name)) backbone_missing.push_back(name);
+      continue;
+    }
+    if (backbone) file_has_backbone = true;
+    torch::Tensor value = *found;
+    if (value.sizes() != target.sizes()) {
+      const bool pos = name == kBackbone + "pos_embed" || name == "pos_embed";
+      torch::Tensor resized;
+      if (pos && value.dim() == 3 && target.dim() == 3 && value.size(2) == target.size(2)) {
+        resized = resize_pos_embed(value, target.size(1));
+      }
+      if (resized.defined()) {
+        value = resized;
+        report.resized.push_back(name);
+      } else if (is_head(name)) {
+        left_reason[source] = c10::str("shape ", value.sizes(), ", the model's head has ",
+                                       target.sizes(), " (initialised fresh)");
+        report.initialised.push_back(name);
+        continue;
+      } else {
+        throw UsageError(with_hint(
+            c10::str("pretrained weights ", file.path, ": ", source, " has shape ", value.sizes(),
+                     ", the model's ", name, " has ", target.sizes()),
+            "the file holds another encoder: set model.preset (or embed_dim, depth, num_heads, "
+            "patch_size) to the pre-trained model's"));
+      }
+    }
+    target.copy_(value.to(target.dtype()));
+    used.insert(source);
+    report.loaded.push_back(name);
+    if (backbone) ++backbone_loaded;
+  }
+  for (const auto& item : file.tensors) {
+    if (used.count(item.key())) continue;
+    const auto it = left_reason.find(item.key());
+    report.left_out.push_back(item.key() + (it != left_reason.end() ? " (" + it->second + ")" : ""));
+  }
+  const bool model_has_backbone = std::any_of(targets.begin(), targets.end(), [](const auto& t) {
+    return starts_with(t.first, kBackbone);
+  });
+  if (model_has_backbone && backbone_loaded == 0) {
+    throw UsageError(with_hint("pretrained weights " + file.path + " (" + file.kind +
+                                   "): none of its tensors is a ViT encoder's",
+                               "give a c2fmae checkpoint or a timm-named ViT safetensors file"));
+  }
+  // A partly loaded encoder would train silently from a broken start. (pos_embed may be a
+  // fixed buffer, rebuilt identically, and is not a parameter then.)
+  if (file_has_backbone && !backbone_missing.empty()) {
+    throw UsageError(with_hint("pretrained weights " + file.path + " lack encoder tensors: " +
+                                   folded(backbone_missing),
+                               "give the whole encoder (c2fmae_export writes one)"));
+  }
+  return report;
+}
+
+std::string LoadReport::text() const {
+  std::string out = c10::str(loaded.size(), " tensors loaded");
+  if (!resized.empty()) out += c10::str(" (", folded(resized), " resized to the model's grid)");
+  if (!initialised.empty()) {
+    out += c10::str("; ", initialised.size(), " not in the file, kept as initialised: ",
+                    folded(initialised));
+  }
+  if (!left_out.empty()) {
+    out += c10::str("; ", left_out.size(), " of the file's left out: ", folded(left_out));
+  }
+  return out;
+}
+
+}  // namespace c2fmae::train

@@ -1,0 +1,134 @@
+// Integration tests: the real c2fmae_pretrain, c2fmae_export and c2fmae_finetune programs on
+// the tiny configs: pre-train, export, fine-tune, evaluate.
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <vector>
+
+#include "pretrain_fixture.h"
+#include "test_helpers.h"
+
+namespace c2fmae {
+namespace {
+namespace fs = std::filesystem;
+
+using Run = testing::CommandResult;
+using testing::run_command;
+
+Run finetune(const std::string& args) {
+  return run_command(std::string(C2FMAE_FINETUNE_BIN) + " " + args);
+}
+Run export_weights(const std::string& args) {
+  return run_command(std::string(C2FMAE_EXPORT_BIN) + " " + args);
+}
+
+/// The lines of metrics.jsonl that hold `key`.
+std::vector<std::string> lines_with(const std::string& run_dir, const std::string& key) {
+  std::vector<std::string> out;
+  std::ifstream in(run_dir + "/metrics.jsonl");
+  for (std::string line; std::getline(in, line);) {
+    if (line.find("\"" + key + "\"") != std::string::npos) out.push_back(line);
+  }
+  return out;
+}
+
+/// The value of `key` in a metrics line, as written.
+std::string field(const std::string& line, const std::string& key) {
+  const auto at = line.find("\"" + key + "\": ") + key.size() + 4;
+  return line.substr(at, line.find_first_of(",}", at) - at);
+}
+
+TEST(Finetune, PretrainExportFinetuneAndEvaluateThroughThePrograms) {
+  const auto dir = testing::tiny_pretrain_dir("c2fmae_finetune_e2e");
+  const auto ft_yaml = testing::add_tiny_finetune_yaml(dir);
+  auto r = run_command(std::string(C2FMAE_PRETRAIN_BIN) + " --config " + dir +
+                       "/tiny.yaml --output-dir " + dir + "/pre --set train.max_steps=10");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = export_weights("--checkpoint " + dir + "/pre/latest.pt --out " + dir + "/enc.safetensors");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("encoder"), std::string::npos) << r.output;
+  // Fine-tune from the export: 2 epochs of 20 steps, evaluated after each.
+  r = finetune("--config " + ft_yaml + " --output-dir " + dir + "/ft --pretrained " + dir +
+               "/enc.safetensors");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("pretrained weights"), std::string::npos) << r.output;
+  const auto evals = lines_with(dir + "/ft", "val_top1");
+  ASSERT_EQ(evals.size(), 2u);
+  EXPECT_EQ(field(evals[0], "step"), "20");
+  EXPECT_EQ(field(evals[1], "step"), "40");
+  EXPECT_EQ(field(evals[1], "val_images"), "50");
+  EXPECT_TRUE(fs::exists(dir + "/ft/best.pt"));
+  EXPECT_EQ(lines_with(dir + "/ft", "lr").size(), 40u);  // every step logged (log.every 1)
+  // Evaluate-only on the best checkpoint: one JSON line, the best epoch's figures.
+  r = finetune("--config " + ft_yaml + " --eval --pretrained " + dir + "/ft/best.pt");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto best = field(lines_with(dir + "/ft", "best_val_top1").back(), "best_val_top1");
+  const auto json_at = r.output.find("{\"val_loss\"");
+  ASSERT_NE(json_at, std::string::npos) << r.output;
+  EXPECT_EQ(field(r.output.substr(json_at), "val_top1"), best) << r.output;
+  // The fine-tuned classifier exports with its head, under timm's names.
+  r = export_weights("--checkpoint " + dir + "/ft/best.pt --out " + dir + "/ft.safetensors");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  // And starts pre-training (an encoder from timm's names).
+  r = run_command(std::string(C2FMAE_PRETRAIN_BIN) + " --config " + dir +
+                  "/tiny.yaml --output-dir " + dir + "/pre2 --set train.max_steps=2 --pretrained " +
+                  dir + "/enc.safetensors");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("tensors loaded"), std::string::npos) << r.output;
+}
+
+TEST(Finetune, AResumedRunReplaysTheUninterruptedOne) {
+  const auto dir = testing::tiny_pretrain_dir("c2fmae_finetune_resume");
+  const auto ft_yaml = testing::add_tiny_finetune_yaml(dir);
+  auto r = finetune("--config " + ft_yaml + " --output-dir " + dir + "/whole");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = finetune("--config " + ft_yaml + " --output-dir " + dir + "/split --set train.max_steps=13");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = finetune("--config " + ft_yaml + " --output-dir " + dir + "/split --resume auto");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto a = lines_with(dir + "/whole", "lr"), b = lines_with(dir + "/split", "lr");
+  ASSERT_EQ(a.size(), 40u);
+  ASSERT_EQ(b.size(), 40u);
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(field(a[i], "loss"), field(b[i], "loss")) << i;
+  // The final evaluation is the same too (the split run also evaluated at its stop, step 13).
+  EXPECT_EQ(field(lines_with(dir + "/whole", "val_top1").back(), "val_top1"),
+            field(lines_with(dir + "/split", "val_top1").back(), "val_top1"));
+}
+
+TEST(Finetune, BadArgumentsExit2AndWriteNothing) {
+  const auto dir = testing::tiny_pretrain_dir("c2fmae_finetune_bad");
+  const auto ft_yaml = testing::add_tiny_finetune_yaml(dir);
+  const auto run = " --output-dir " + dir + "/run";
+  for (const std::string& args :
+       {"--config " + ft_yaml + run + " --pretrained " + dir + "/missing.pt",
+        "--config " + ft_yaml + run + " --pretrained " + dir,
+        "--config " + ft_yaml + " --eval",
+        "--config " + ft_yaml + " --eval --pretrained " + dir + "/tiny.yaml",
+        "--config " + ft_yaml + run + " --resume auto --overwrite",
+        "--config " + ft_yaml + run + " --set finetune.mode=probe",
+        "--config " + ft_yaml + run + " --set finetune.rand_augment=rand-q3",
+        "--config " + ft_yaml + run + " --set model.global_pool=max",
+        "--config " + ft_yaml + run + " --set model.drop_path=1.5",
+        "--config " + ft_yaml + run + " --set finetune.layer_decay=0",
+        "--config " + ft_yaml + run + " --set model.preset=gigantic",
+        "--config " + ft_yaml + run + " --set data.batch_size=9",
+        "--config " + ft_yaml + run + " --set finetune.dpeth=3"}) {
+    const auto r = finetune(args);
+    EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.output;
+    EXPECT_EQ(r.output.find("Exception raised from"), std::string::npos) << r.output;
+  }
+  EXPECT_FALSE(fs::exists(dir + "/run/metrics.jsonl"));
+  // c2fmae_export: a missing or foreign checkpoint, an unknown part, an --out folder.
+  for (const std::string& args :
+       {"--checkpoint " + dir + "/missing.pt --out " + dir + "/x.safetensors",
+        "--checkpoint " + ft_yaml + " --out " + dir + "/x.safetensors",
+        "--checkpoint " + ft_yaml + " --out " + dir + "/x.safetensors --part decoder",
+        "--checkpoint " + ft_yaml + " --out " + dir, "--out " + dir + "/x.safetensors"}) {
+    const auto r = export_weights(args);
+    EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.output;
+  }
+  EXPECT_FALSE(fs::exists(dir + "/x.safetensors"));
+}
+
+}  // namespace
+}  // namespace c2fmae

@@ -1,0 +1,147 @@
+#include "c2fmae/train/pretrained_weights.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include "c2fmae/config/pretrain_config.h"
+#include "c2fmae/core/safetensors.h"
+#include "c2fmae/core/usage_error.h"
+#include "c2fmae/models/block.h"
+#include "c2fmae/models/c2fmae_model.h"
+#include "c2fmae/models/classifier.h"
+#include "c2fmae/optim/adamw.h"
+#include "c2fmae/train/checkpoint.h"
+#include "pretrain_fixture.h"
+#include "test_helpers.h"
+
+namespace c2fmae::train {
+namespace {
+namespace fs = std::filesystem;
+
+std::string fresh_dir(const std::string& name) {
+  const auto dir = fs::path(::testing::TempDir()) / name;
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir.string();
+}
+
+config::PretrainConfig tiny_pretrain() {
+  return config::load_config<config::PretrainConfig>({testing::tiny_pretrain_yaml()}, {});
+}
+
+models::ClassifierOptions tiny_classifier(const config::PretrainConfig& cfg) {
+  return models::ClassifierOptions(
+      models::VisionTransformerOptions::from_config(cfg.model).learned_pos_embed(true), 6);
+}
+
+/// A pre-training checkpoint of the tiny model with non-trivial weights.
+std::string pretrain_checkpoint(const std::string& dir, models::C2fmae& model) {
+  testing::seed(11);
+  auto cfg = tiny_pretrain();
+  model = models::C2fmae(cfg.model);
+  torch::NoGradGuard g;
+  for (auto& p : model->parameters()) p.add_(torch::randn_like(p) * 0.1);
+  auto adamw = optim::make_adamw(model->named_parameters(), cfg.optim);
+  const auto path = dir + "/checkpoint-00000010.pt";
+  TrainingState state;
+  state.step = 10;
+  save_checkpoint(path, *model, adamw, state);
+  return path;
+}
+
+TEST(PretrainedWeights, AClassifierTakesThePretrainingBackboneAndReportsTheRest) {
+  const auto dir = fresh_dir("pretrained_weights_backbone");
+  models::C2fmae pre{nullptr};
+  const auto path = pretrain_checkpoint(dir, pre);
+  const auto file = read_weights(path);
+  EXPECT_EQ(file.kind, "c2fmae checkpoint (step 10)");
+  models::Classifier cls(tiny_classifier(tiny_pretrain()));
+  const auto report = load_weights(*cls, file);
+  for (const auto& p : pre->backbone->named_parameters()) {
+    if (p.key().rfind("norm.", 0) == 0) continue;  // avg pooling: no final norm (fc_norm)
+    EXPECT_TRUE(torch::equal(cls->backbone->named_parameters()[p.key()], p.value())) << p.key();
+  }
+  EXPECT_TRUE(torch::equal(cls->backbone->pos_embed, pre->backbone->pos_embed));
+  // fc_norm and the head are new; the decoder, adapters and final norm are left out.
+  const auto text = report.text();
+  EXPECT_NE(text.find("head.weight"), std::string::npos) << text;
+  EXPECT_NE(text.find("fc_norm.weight"), std::string::npos) << text;
+  EXPECT_NE(text.find("left out"), std::string::npos) << text;
+  EXPECT_NE(text.find("backbone.norm.weight"), std::string::npos) << text;
+  bool decoder_left = false;
+  for (const auto& n : report.left_out) decoder_left |= n.rfind("decoder.", 0) == 0;
+  EXPECT_TRUE(decoder_left);
+}
+
+TEST(PretrainedWeights, TimmNamesFeedTheBackboneAndPositionsAreResized) {
+  const auto dir = fresh_dir("pretrained_weights_timm");
+  testing::seed(12);
+  auto cfg = tiny_pretrain();
+  models::Classifier source(tiny_classifier(cfg).global_pool("token"));
+  torch::OrderedDict<std::string, torch::Tensor> timm;
+  for (const auto& p : source->backbone->named_parameters()) timm.insert(p.key(), p.value().detach() + 0.5);
+  timm.insert("mask_token", torch::zeros({1, 1, 48}));
+  write_safetensors(dir + "/vit.safetensors", timm);
+  // Same grid: everything of the backbone loads; mask_token is left out.
+  models::Classifier same(tiny_classifier(cfg).global_pool("token"));
+  const auto report = load_weights(*same, read_weights(dir + "/vit.safetensors"));
+  EXPECT_TRUE(torch::equal(same->backbone->blocks[0]->as<models::Block>()->attn->qkv->weight,
+                           timm["blocks.0.attn.qkv.weight"]));
+  ASSERT_EQ(report.left_out.size(), 1u);
+  EXPECT_EQ(report.left_out[0], "mask_token");
+  // A model at 96 px (6 x 6 patches) gets pos_embed resized from the 4 x 4 grid.
+  cfg.model.img_size = 96;
+  models::Classifier larger(tiny_classifier(cfg).global_pool("token"));
+  const auto resized = load_weights(*larger, read_weights(dir + "/vit.safetensors"));
+  ASSERT_EQ(resized.resized.size(), 1u);
+  EXPECT_EQ(larger->backbone->pos_embed.size(1), 37);
+  EXPECT_TRUE(torch::equal(larger->backbone->pos_embed[0][0], timm["pos_embed"][0][0]));
+}
+
+TEST(PretrainedWeights, RefusesWhatIsNotAnEncoderOfThisShape) {
+  const auto dir = fresh_dir("pretrained_weights_refuse");
+  auto cfg = tiny_pretrain();
+  models::Classifier cls(tiny_classifier(cfg));
+  // Not a weights file at all.
+  { std::ofstream(dir + "/junk.bin") << "hello world, not weights"; }
+  EXPECT_THROW(read_weights(dir + "/junk.bin"), UsageError);
+  EXPECT_THROW(read_weights(dir + "/missing.pt"), UsageError);
+  EXPECT_THROW(read_weights(dir), UsageError);
+  // Another width: named, with both shapes.
+  torch::OrderedDict<std::string, torch::Tensor> wide;
+  wide.insert("cls_token", torch::zeros({1, 1, 64}));
+  write_safetensors(dir + "/wide.safetensors", wide);
+  try {
+    load_weights(*cls, read_weights(dir + "/wide.safetensors"));
+    FAIL() << "a 64-wide cls_token loaded into a 48-wide model";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("[1, 1, 64]"), std::string::npos) << e.what();
+  }
+  // Nothing of an encoder.
+  torch::OrderedDict<std::string, torch::Tensor> other;
+  other.insert("decoder.weight", torch::zeros({3}));
+  write_safetensors(dir + "/other.safetensors", other);
+  EXPECT_THROW(load_weights(*cls, read_weights(dir + "/other.safetensors")), UsageError);
+  // Part of an encoder: refused, naming what is missing.
+  torch::OrderedDict<std::string, torch::Tensor> part;
+  part.insert("cls_token", cls->backbone->cls_token.detach().clone());
+  write_safetensors(dir + "/part.safetensors", part);
+  EXPECT_THROW(load_weights(*cls, read_weights(dir + "/part.safetensors")), UsageError);
+}
+
+TEST(PretrainedWeights, AHeadForOtherClassesIsLeftOut) {
+  const auto dir = fresh_dir("pretrained_weights_head");
+  auto cfg = tiny_pretrain();
+  models::Classifier ten(models::ClassifierOptions(
+      models::VisionTransformerOptions::from_config(cfg.model).learned_pos_embed(true), 10));
+  torch::OrderedDict<std::string, torch::Tensor> t;
+  for (const auto& p : ten->named_parameters()) t.insert(p.key(), p.value().detach());
+  write_safetensors(dir + "/ten.safetensors", t);
+  models::Classifier six(tiny_classifier(cfg));
+  const auto report = load_weights(*six, read_weights(dir + "/ten.safetensors"));
+  EXPECT_NE(report.text().find("head.weight (shape [10, 48]"), std::string::npos) << report.text();
+  EXPECT_TRUE(torch::equal(six->fc_norm->weight, ten->fc_norm->weight));
+}
+
+}  // namespace
+}  // namespace c2fmae::train

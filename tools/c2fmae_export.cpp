@@ -1,0 +1,68 @@
+// c2fmae_export: writes a checkpoint's encoder as a safetensors file under timm's ViT names,
+// which timm, detectron2's ViTDet and mmsegmentation load (README, "Export"), or with
+// --part all the whole model under our own names (to continue pre-training elsewhere).
+//
+//   c2fmae_export --checkpoint runs/pre/latest.pt --out vit_base_c2fmae.safetensors
+//   c2fmae_export --checkpoint runs/ft/best.pt --out vit_base_ft.safetensors   # with its head
+//   c2fmae_export --checkpoint runs/pre/latest.pt --out full.safetensors --part all
+//
+// Exit codes: 0 written, 1 the file could not be written (the OS reason is printed), 2 bad
+// arguments (a missing or foreign checkpoint, an unknown part, an --out that is a directory).
+#include <CLI/CLI.hpp>
+
+#include <csignal>
+#include <filesystem>
+#include <iostream>
+#include <map>
+
+#include "c2fmae/core/error_text.h"
+#include "c2fmae/core/safetensors.h"
+#include "c2fmae/core/usage_error.h"
+#include "c2fmae/train/encoder_export.h"
+
+int main(int argc, char** argv) {
+  using namespace c2fmae;
+  std::signal(SIGPIPE, SIG_IGN);
+  CLI::App app{"c2fmae_export: a checkpoint's encoder as timm-named safetensors"};
+  std::string checkpoint, out, part = "encoder";
+  app.add_option("--checkpoint", checkpoint, "a checkpoint of c2fmae_pretrain or c2fmae_finetune")
+      ->required();
+  app.add_option("--out", out, "the safetensors file to write")->required();
+  app.add_option("--part", part,
+                 "encoder (timm's VisionTransformer names; a fine-tuned classifier's head too) "
+                 "or all (every tensor of the model, our names)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  try {
+    const auto which = train::parse_export_part(part);
+    std::error_code ec;
+    if (out.empty() || std::filesystem::is_directory(out, ec)) {
+      throw UsageError(with_hint("--out " + out + " is " + (out.empty() ? "empty" : "a directory"),
+                                 "give a file name, e.g. --out vit_base.safetensors"));
+    }
+    const auto file = train::read_weights(checkpoint);
+    const auto tensors = train::export_tensors(file, which);
+    std::map<std::string, std::string> metadata = {
+        {"format", "pt"}, {"c2fmae_part", part}, {"c2fmae_source", file.kind}};
+    try {
+      write_safetensors(out, tensors, metadata);
+    } catch (const std::exception& e) {
+      std::cerr << "c2fmae_export: " << error_text(e) << "\n";
+      return 1;
+    }
+    int64_t numbers = 0;
+    for (const auto& t : tensors) numbers += t.value().numel();
+    std::cout << "wrote " << out << ": " << tensors.size() << " tensors, " << numbers / 1e6
+              << " M values (" << part << ", from " << file.kind << ")\n";
+    return 0;
+  } catch (const UsageError& e) {
+    std::cerr << "c2fmae_export: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "c2fmae_export: " << error_text(e) << "\n";
+    return 1;
+  }
+}

@@ -38,9 +38,10 @@ struct Ranks {
   }
 };
 
-/// Starts `c2fmae_pretrain args` as ranks 0..world-1 of one run with torchrun's variables
-/// and the store at 127.0.0.1:port (world 1: a single process).
-Ranks launch(int world, const std::string& args, const std::string& log_dir) {
+/// Starts `program args` (c2fmae_pretrain by default) as ranks 0..world-1 of one run with
+/// torchrun's variables and the store at 127.0.0.1:port (world 1: a single process).
+Ranks launch(int world, const std::string& args, const std::string& log_dir,
+             const std::string& program = C2FMAE_PRETRAIN_BIN) {
   Ranks ranks;
   ranks.log_dir = log_dir;
   fs::create_directories(log_dir);
@@ -59,8 +60,7 @@ Ranks launch(int world, const std::string& args, const std::string& log_dir) {
       ::setenv("MASTER_ADDR", "127.0.0.1", 1);
       ::setenv("MASTER_PORT", port.c_str(), 1);
       ::setenv("OMP_NUM_THREADS", "1", 1);  // as torchrun: no oversubscribed cores
-      const std::string cmd = "exec " + std::string(C2FMAE_PRETRAIN_BIN) + " " + args + " >" +
-                              log + " 2>&1";
+      const std::string cmd = "exec " + program + " " + args + " >" + log + " 2>&1";
       ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
       ::_exit(127);
     }
@@ -318,6 +318,40 @@ TEST(DataParallel, TheLocalLauncherForwardsSigtermToEveryRank) {
                                             nullptr, nullptr, torch::kCPU);
   EXPECT_EQ(state.step, steps_logged(run_dir)) << log();
 }
+
+#ifdef C2FMAE_FINETUNE_BIN
+TEST(DataParallel, FineTuningOnTwoRanksEvaluatesEveryValidationImageOnce) {
+  // 160 scenes in global batches of 2 x 8: 10 steps per epoch; 50 validation images over two
+  // ranks (25 each, the last batch padded). The ranks' evaluation sums are rank 0's figures.
+  const auto dir = testing::tiny_pretrain_dir("dp_finetune");
+  const auto yaml = testing::add_tiny_finetune_yaml(dir);
+  const auto run_dir = dir + "/run";
+  const auto codes = wait_all(
+      launch(2, "--config " + yaml + " --output-dir " + run_dir, dir + "/logs",
+             C2FMAE_FINETUNE_BIN),
+      std::chrono::seconds(180));
+  ASSERT_EQ(codes, (std::vector<int>{0, 0})) << testing::read_text(dir + "/logs/rank0.log")
+                                             << testing::read_text(dir + "/logs/rank1.log");
+  const auto metrics = testing::read_text(run_dir + "/metrics.jsonl");
+  size_t evaluations = 0;
+  std::string last_top1;
+  for (size_t at = metrics.find("\"val_images\": 50"); at != std::string::npos;
+       at = metrics.find("\"val_images\": 50", at + 1)) {
+    ++evaluations;
+  }
+  EXPECT_EQ(evaluations, 2u) << metrics;
+  ASSERT_TRUE(fs::exists(run_dir + "/best.pt"));
+  // One process evaluating best.pt gets the best top-1 the two ranks found.
+  const auto one = testing::run_command(std::string(C2FMAE_FINETUNE_BIN) + " --config " + yaml +
+                                        " --eval --pretrained " + run_dir + "/best.pt");
+  ASSERT_EQ(one.exit_code, 0) << one.output;
+  const auto best_at = metrics.rfind("\"best_val_top1\": ");
+  ASSERT_NE(best_at, std::string::npos);
+  const auto best = metrics.substr(best_at + 17, metrics.find_first_of(",}", best_at + 17) - best_at - 17);
+  EXPECT_NE(one.output.find("\"val_top1\": " + best + ","), std::string::npos)
+      << "best " << best << "\n" << one.output;
+}
+#endif
 
 TEST(DataParallel, RanksStartedWithOtherConfigsAllExit2NamingTheKeys) {
   const auto dir = testing::tiny_pretrain_dir("dp_config_mismatch");

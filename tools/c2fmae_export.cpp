@@ -7,7 +7,8 @@
 //   c2fmae_export --checkpoint runs/pre/latest.pt --out full.safetensors --part all
 //
 // Exit codes: 0 written, 1 the file could not be written (the OS reason is printed), 2 bad
-// arguments (a missing or foreign checkpoint, an unknown part, an --out that is a directory).
+// arguments (a missing or foreign checkpoint, an unknown part, an --out that is a directory,
+// a link, a device or the checkpoint itself, or an existing file without --overwrite).
 #include <CLI/CLI.hpp>
 
 #include <csignal>
@@ -25,12 +26,14 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"c2fmae_export: a checkpoint's encoder as timm-named safetensors"};
   std::string checkpoint, out, part = "encoder";
+  bool overwrite = false;
   app.add_option("--checkpoint", checkpoint, "a checkpoint of c2fmae_pretrain or c2fmae_finetune")
       ->required();
   app.add_option("--out", out, "the safetensors file to write")->required();
   app.add_option("--part", part,
                  "encoder (timm's VisionTransformer names; a fine-tuned classifier's head too) "
                  "or all (every tensor of the model, our names)");
+  app.add_flag("--overwrite", overwrite, "replace --out if it exists (a regular file only)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -38,10 +41,27 @@ int main(int argc, char** argv) {
   }
   try {
     const auto which = train::parse_export_part(part);
+    namespace fs = std::filesystem;
     std::error_code ec;
-    if (out.empty() || std::filesystem::is_directory(out, ec)) {
+    if (out.empty() || fs::is_directory(out, ec)) {
       throw UsageError(with_hint("--out " + out + " is " + (out.empty() ? "empty" : "a directory"),
                                  "give a file name, e.g. --out vit_base.safetensors"));
+    }
+    // The export is written beside --out and renamed over it: never over the checkpoint it
+    // reads, a device or a link, nor over an existing file unless asked.
+    if (fs::exists(fs::symlink_status(out, ec))) {
+      if (fs::exists(checkpoint, ec) && fs::equivalent(out, checkpoint, ec)) {
+        throw UsageError(with_hint("--out " + out + " is the checkpoint being exported",
+                                   "write the export to another file"));
+      }
+      if (fs::is_symlink(fs::symlink_status(out, ec)) || !fs::is_regular_file(out, ec)) {
+        throw UsageError(with_hint("--out " + out + " exists and is not a regular file",
+                                   "give a new file name"));
+      }
+      if (!overwrite) {
+        throw UsageError(with_hint("--out " + out + " exists",
+                                   "add --overwrite to replace it, or give a new file name"));
+      }
     }
     const auto file = train::read_weights(checkpoint);
     const auto tensors = train::export_tensors(file, which);

@@ -88,9 +88,10 @@ int main(int argc, char** argv) {
       std::cout << cfg.dump_yaml();
       return 0;
     }
-    if (cfg.finetune.mode == "eval" && (!resume.empty() || overwrite)) {
-      throw UsageError(with_hint("--eval writes no run, so --resume and --overwrite do not apply",
-                                 "drop them, or fine-tune without --eval"));
+    if (cfg.finetune.mode == "eval" && (!resume.empty() || overwrite || !output_dir.empty())) {
+      throw UsageError(with_hint(
+          "--eval writes no run, so --resume, --overwrite and --output-dir do not apply",
+          "drop them, or fine-tune without --eval"));
     }
     tools::StopHandlers stop_handlers;
     std::unique_ptr<distributed::Communicator> group;

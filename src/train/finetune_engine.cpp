@@ -23,6 +23,7 @@
 #include "c2fmae/optim/gradient_clipping.h"
 #include "c2fmae/optim/layer_decay.h"
 #include "c2fmae/optim/lr_schedule.h"
+#include "c2fmae/train/encoder_export.h"
 #include "c2fmae/train/engine_parts.h"
 #include "c2fmae/train/pretrained_weights.h"
 
@@ -64,12 +65,19 @@ void check_finetune_config(const config::FinetuneConfig& cfg) {
   config::Checker c(cfg.origins);
   models::check_model_config(cfg.model.encoder(), c);
   check_pretrained_path(cfg.train, c);
+  std::optional<data::RandAugmentOptions> rand_augment;
   try {
-    data::parse_rand_augment(cfg.finetune.rand_augment);
+    rand_augment = data::parse_rand_augment(cfg.finetune.rand_augment);
   } catch (const std::invalid_argument& e) {
     c.fail("finetune.rand_augment", cfg.finetune.rand_augment, e.what(),
            "use timm's form, e.g. rand-m9-mstd0.5-inc1 (MAE), or none");
   }
+  // Each op costs a pass over the image on the loader's threads: n is a handful in practice
+  // (timm: 2), and a mistyped huge n would stall the run.
+  c.require(!rand_augment || (rand_augment->num_ops <= 16 && rand_augment->magnitude <= 100),
+            "finetune.rand_augment", cfg.finetune.rand_augment,
+            "has more than 16 ops (n) or a magnitude (m) above 100",
+            "use timm's form with n <= 16, e.g. rand-m9-mstd0.5-inc1 (n2)");
 }
 
 struct FinetuneEngine::Impl {
@@ -245,10 +253,28 @@ FinetuneEngine::~FinetuneEngine() = default;
 void FinetuneEngine::fresh_start() {
   auto& m = *impl_;
   if (m.cfg.train.pretrained.empty()) return;
-  const auto file = read_weights(m.cfg.train.pretrained);
+  auto file = read_weights(m.cfg.train.pretrained);
+  if (!m.model->head_norm && file.tensors.find("head_norm.running_var") != nullptr) {
+    // A linear probe's checkpoint read by a classifier without the BatchNorm (evaluation, or
+    // fine-tuning after a probe): its statistics are folded into the head, as c2fmae_export
+    // does, so the head computes what it computed in the probe.
+    file.tensors = export_tensors(file, ExportPart::kEncoder);
+  }
   const auto report = load_weights(*m.model, file);
   m.pretrained_report = file.path + " (" + file.kind + "): " + report.text();
   log::info("pretrained weights " + m.pretrained_report);
+  if (m.evaluate_only) {
+    for (const auto& name : report.initialised) {
+      if (name.rfind("head.", 0) == 0 || name.rfind("fc_norm.", 0) == 0) {
+        throw UsageError(with_hint(
+            "--eval: " + file.path + " has no trained " + name + " for this classifier (" +
+                std::to_string(m.num_classes) + " classes, model.global_pool = " +
+                m.cfg.model.global_pool + "), so its figures would be those of a random head",
+            "evaluate a checkpoint of c2fmae_finetune (best.pt) or an export with its head, "
+            "with the model section it was trained with"));
+      }
+    }
+  }
 }
 
 torch::Tensor FinetuneEngine::predict(const torch::Tensor& rgb) {

@@ -190,6 +190,23 @@ LoadReport load_weights(torch::nn::Module& module, const WeightsFile& file) {
   const bool model_has_backbone = std::any_of(targets.begin(), targets.end(), [](const auto& t) {
     return starts_with(t.first, kBackbone);
   });
+  // Encoder tensors the model has no place for (a deeper encoder's blocks, LayerScale gammas,
+  // register tokens): dropping them would silently compute another function than the file's.
+  std::vector<std::string> extra;
+  for (const auto& item : file.tensors) {
+    if (used.count(item.key())) continue;
+    const auto& n = item.key();
+    const auto bare = starts_with(n, kBackbone) ? n.substr(kBackbone.size()) : n;
+    if (starts_with(bare, "blocks.") || bare == "reg_token" || bare == "dist_token") {
+      extra.push_back(n);
+    }
+  }
+  if (model_has_backbone && !extra.empty()) {
+    throw UsageError(with_hint("pretrained weights " + file.path + " hold encoder tensors the " +
+                                   "model has no place for: " + folded(extra),
+                               "the file holds another encoder (more blocks, LayerScale or "
+                               "register tokens): set model.depth / model.preset to its shape"));
+  }
   if (model_has_backbone && backbone_loaded == 0) {
     throw UsageError(with_hint("pretrained weights " + file.path + " (" + file.kind +
                                    "): none of its tensors is a ViT encoder's",

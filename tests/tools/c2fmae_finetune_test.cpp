@@ -1,5 +1,7 @@
 // Integration tests: the real c2fmae_pretrain, c2fmae_export and c2fmae_finetune programs on
 // the tiny configs: pre-train, export, fine-tune, evaluate.
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -112,7 +114,9 @@ TEST(Finetune, BadArgumentsExit2AndWriteNothing) {
         "--config " + ft_yaml + run + " --set finetune.layer_decay=0",
         "--config " + ft_yaml + run + " --set model.preset=gigantic",
         "--config " + ft_yaml + run + " --set data.batch_size=9",
-        "--config " + ft_yaml + run + " --set finetune.dpeth=3"}) {
+        "--config " + ft_yaml + run + " --set finetune.dpeth=3",
+        "--config " + ft_yaml + run + " --set finetune.rand_augment=rand-m9-n100000000000",
+        "--config " + ft_yaml + " --eval --pretrained " + ft_yaml + " --output-dir " + dir + "/x"}) {
     const auto r = finetune(args);
     EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.output;
     EXPECT_EQ(r.output.find("Exception raised from"), std::string::npos) << r.output;
@@ -128,6 +132,49 @@ TEST(Finetune, BadArgumentsExit2AndWriteNothing) {
     EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.output;
   }
   EXPECT_FALSE(fs::exists(dir + "/x.safetensors"));
+}
+
+TEST(Finetune, ExportNeverWritesOverItsCheckpointALinkADeviceOrAnotherFileUnasked) {
+  const auto dir = testing::tiny_pretrain_dir("c2fmae_export_out");
+  auto r = run_command(std::string(C2FMAE_PRETRAIN_BIN) + " --config " + dir +
+                       "/tiny.yaml --output-dir " + dir + "/pre --set train.max_steps=1");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto ckpt = dir + "/pre/checkpoint-00000001.pt";
+  const auto size = fs::file_size(ckpt);
+  ASSERT_EQ(::mkfifo((dir + "/fifo").c_str(), 0644), 0);
+  { std::ofstream(dir + "/existing.safetensors") << "keep me"; }
+  for (const std::string& out : {ckpt, dir + "/pre/latest.pt", dir + "/fifo",
+                                 dir + "/existing.safetensors"}) {
+    r = export_weights("--checkpoint " + ckpt + " --out " + out);
+    EXPECT_EQ(r.exit_code, 2) << out << "\n" << r.output;
+  }
+  EXPECT_EQ(fs::file_size(ckpt), size);
+  EXPECT_TRUE(fs::is_symlink(dir + "/pre/latest.pt"));
+  EXPECT_EQ(testing::read_text(dir + "/existing.safetensors"), "keep me");
+  r = export_weights("--checkpoint " + ckpt + " --out " + dir + "/existing.safetensors --overwrite");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  // Evaluating a pre-training checkpoint would score a random head: refused.
+  r = finetune("--config " + testing::add_tiny_finetune_yaml(dir) + " --eval --pretrained " + ckpt);
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("random head"), std::string::npos) << r.output;
+}
+
+TEST(Finetune, EvaluatingALinearProbesCheckpointAppliesItsBatchNorm) {
+  const auto dir = testing::tiny_pretrain_dir("c2fmae_finetune_probe_eval");
+  const auto yaml = testing::add_tiny_finetune_yaml(dir);
+  const std::string probe =
+      " --set finetune.mode=linprobe --set model.global_pool=token --set finetune.mixup=0"
+      " --set finetune.cutmix=0 --set finetune.rand_augment=none --set optim.lr=0.02";
+  auto r = finetune("--config " + yaml + " --output-dir " + dir + "/lp" + probe);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto last = lines_with(dir + "/lp", "val_top1").back();
+  // The checkpoint of the last step holds the weights of the last evaluation.
+  r = finetune("--config " + yaml + " --set model.global_pool=token --eval --pretrained " + dir +
+               "/lp/latest.pt");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto json = r.output.substr(r.output.find("{\"val_loss\""));
+  EXPECT_EQ(field(json, "val_top1"), field(last, "val_top1")) << r.output;
+  EXPECT_NEAR(std::stod(field(json, "val_loss")), std::stod(field(last, "val_loss")), 1e-5);
 }
 
 }  // namespace

@@ -122,6 +122,18 @@ TEST(PretrainedWeights, RefusesWhatIsNotAnEncoderOfThisShape) {
   other.insert("decoder.weight", torch::zeros({3}));
   write_safetensors(dir + "/other.safetensors", other);
   EXPECT_THROW(load_weights(*cls, read_weights(dir + "/other.safetensors")), UsageError);
+  // A deeper encoder (or LayerScale gammas): refused, naming the tensors it would drop.
+  torch::OrderedDict<std::string, torch::Tensor> deeper;
+  for (const auto& p : cls->backbone->named_parameters()) deeper.insert(p.key(), p.value().detach());
+  deeper.insert("blocks.2.norm1.weight", torch::ones({48}));
+  deeper.insert("blocks.0.ls1.gamma", torch::ones({48}));
+  write_safetensors(dir + "/deeper.safetensors", deeper);
+  try {
+    load_weights(*cls, read_weights(dir + "/deeper.safetensors"));
+    FAIL() << "a deeper encoder loaded";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("blocks.*.ls1.gamma"), std::string::npos) << e.what();
+  }
   // Part of an encoder: refused, naming what is missing.
   torch::OrderedDict<std::string, torch::Tensor> part;
   part.insert("cls_token", cls->backbone->cls_token.detach().clone());

@@ -102,6 +102,7 @@ struct FinetuneEngine::Impl {
   data::MixupOptions mixup;
   models::Classifier model{nullptr};
   std::unique_ptr<optim::AdamW> optimizer;
+  std::vector<torch::Tensor> trained;  ///< the parameters that train (a probe: the head's)
   std::unique_ptr<distributed::GradientSync> sync;
   BadSampleBudget bad;
   std::string pretrained_report = "none (random initialisation)";
@@ -228,6 +229,9 @@ FinetuneEngine::Impl::Impl(const config::FinetuneConfig& config, distributed::Co
     for (auto& p : model->head->parameters()) p.set_requires_grad(true);
   }
   set_training_mode();
+  for (const auto& p : model->parameters()) {
+    if (p.requires_grad()) trained.push_back(p);
+  }
   const int64_t blocks = static_cast<int64_t>(model->backbone->blocks->size());
   optimizer = std::make_unique<optim::AdamW>(
       optim::layer_decay_groups(model->named_parameters(), cfg.optim.weight_decay,
@@ -235,11 +239,9 @@ FinetuneEngine::Impl::Impl(const config::FinetuneConfig& config, distributed::Co
       optim::AdamWOptions{cfg.optim.beta1, cfg.optim.beta2, cfg.optim.eps});
   if (group) {
     group->broadcast_coalesced(state_tensors(/*with_optimizer=*/false), bucket_bytes());
-    std::vector<torch::Tensor> trained;
-    for (const auto& p : model->parameters()) {
-      if (p.requires_grad()) trained.push_back(p);
+    if (!evaluate_only) {
+      sync = std::make_unique<distributed::GradientSync>(*group, trained, bucket_bytes());
     }
-    if (!evaluate_only) sync = std::make_unique<distributed::GradientSync>(*group, trained, bucket_bytes());
   }
 }
 
@@ -275,19 +277,6 @@ void FinetuneEngine::fresh_start() {
       }
     }
   }
-}
-
-torch::Tensor FinetuneEngine::predict(const torch::Tensor& rgb) {
-  auto& m = *impl_;
-  torch::NoGradGuard no_grad;
-  m.model->eval();
-  torch::Tensor logits;
-  {
-    AutocastScope scope(m.autocast);
-    logits = m.model->forward(rgb.to(m.device)).to(torch::kFloat);
-  }
-  m.set_training_mode();
-  return logits;
 }
 
 StepOutcome FinetuneEngine::run_step(int64_t step) {
@@ -330,11 +319,7 @@ StepOutcome FinetuneEngine::run_step(int64_t step) {
       scaled.backward();
     }
   }
-  std::vector<torch::Tensor> trained;
-  for (const auto& p : m.model->parameters()) {
-    if (p.requires_grad()) trained.push_back(p);
-  }
-  const auto norm = optim::clip_gradient_norm(trained, m.cfg.optim.clip_grad);
+  const auto norm = optim::clip_gradient_norm(m.trained, m.cfg.optim.clip_grad);
   const auto on_device = torch::TensorOptions().dtype(torch::kDouble).device(m.device);
   auto values = torch::cat({losses.to(torch::kDouble).view({1}), norm.to(torch::kDouble).view({1}),
                             torch::full({1}, static_cast<double>(step_skipped), on_device),

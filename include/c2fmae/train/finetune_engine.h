@@ -49,8 +49,6 @@ class FinetuneEngine : public Engine {
 
   /// Loads train.pretrained (if set) into the classifier and logs what loaded.
   void fresh_start() override;
-  /// The classifier's logits for `rgb` [B, 3, H, W] (normalised) in eval mode: [B, C] float.
-  torch::Tensor predict(const torch::Tensor& rgb);
 
   int64_t total_steps() const override;
   int64_t steps_per_epoch() const override;

@@ -40,11 +40,12 @@ if ! "$VENV/bin/python" -c "import torch, sys; sys.exit(torch.__version__.split(
   "$VENV/bin/pip" install -q --disable-pip-version-check "torch==$TORCH_VERSION"
 fi
 
-# The timm interop tests build timm ViTs in Python (tests/interop/timm_interop.py); torchvision
+# The timm interop tests build timm ViTs in Python (tests/interop/timm_interop.py), and
+# tools/plot_curves.py draws a run's curves with matplotlib; torchvision
 # is pinned to the torch release it was built for, so pip keeps torch at $TORCH_VERSION.
-PY_TEST_PACKAGES=("torchvision==0.26.0" "timm==1.0.31" "safetensors==0.8.0")
-if ! "$VENV/bin/python" -c "import timm, safetensors, sys; sys.exit(timm.__version__ != '1.0.31')" 2>/dev/null; then
-  echo "setup: installing ${PY_TEST_PACKAGES[*]} into $VENV (for the timm interop tests)"
+PY_TEST_PACKAGES=("torchvision==0.26.0" "timm==1.0.31" "safetensors==0.8.0" "matplotlib==3.11.2")
+if ! "$VENV/bin/python" -c "import timm, safetensors, matplotlib, sys; sys.exit(timm.__version__ != '1.0.31' or matplotlib.__version__ != '3.11.2')" 2>/dev/null; then
+  echo "setup: installing ${PY_TEST_PACKAGES[*]} into $VENV (for the timm interop tests and tools/plot_curves.py)"
   "$VENV/bin/pip" install -q --disable-pip-version-check "torch==$TORCH_VERSION" \
     "${PY_TEST_PACKAGES[@]}"
 fi

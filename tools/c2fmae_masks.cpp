@@ -1,7 +1,7 @@
 // c2fmae_masks: shows what a mask generator hides on a config's data.
 //
 //   c2fmae_masks --config FILE.yaml [--set key=value ...] --generator NAME --progress T
-//                --count N --out DIR
+//                --count N --out DIR [--checkpoint CKPT]
 //
 // Masks the first N samples of the configured dataset (whole images, no flip) with the
 // named generator at training progress T and writes into DIR (created if missing):
@@ -71,6 +71,10 @@ int main(int argc, char** argv) {
   app.add_option("--generator,-g", generator, "registered mask generator: " + known);
   app.add_option("--progress", progress_text, "training progress in [0, 1] (default 0)");
   app.add_option("--count,-n", count_text, "samples, from index 0 (default 16)");
+  std::string checkpoint;
+  app.add_option("--checkpoint", checkpoint,
+                 "evolved / semmae on attention: the c2fmae_pretrain checkpoint whose EMA encoder "
+                 "gives the affinity (default: the config's freshly initialised encoder)");
   app.add_option("--out,-o", out, "output folder, created if missing");
   try {
     app.parse(argc, argv);
@@ -87,6 +91,7 @@ int main(int argc, char** argv) {
   if (out.empty()) return refuse("--out is missing", "give an output folder, e.g. --out masks/");
   train::MaskPreviewOptions options;
   options.generator = generator;
+  options.checkpoint = checkpoint;
   if (app.count("--progress")) {
     const auto progress = parse_number(progress_text);
     if (!progress) {

@@ -118,6 +118,31 @@ void MaskingConfig::validate(Checker& c) const {
   c.require(guided_max_region_share > 0.0 && guided_max_region_share <= 1.0,
             "masking.guided_max_region_share", guided_max_region_share, "must be in (0, 1]",
             "e.g. 0.5: at most half of an image's regions hidden whole");
+  c.require(one_of(semmae_schedule, {"quadratic", "linear", "cosine", "intra", "inter"}),
+            "masking.semmae_schedule", semmae_schedule, "unknown schedule",
+            "use quadratic (SemMAE), linear, cosine, intra or inter");
+  c.require(one_of(semmae_parts, {"semantic", "attention"}), "masking.semmae_parts",
+            semmae_parts, "unknown part source",
+            "use semantic (needs semantic maps) or attention (the EMA encoder's affinity)");
+  c.require(semmae_num_parts >= 1 && semmae_num_parts <= 4096, "masking.semmae_num_parts",
+            semmae_num_parts, "must be in [1, 4096]", "SemMAE: 7");
+  c.require(evolved_parts_start >= 1 && evolved_parts_start <= 4096,
+            "masking.evolved_parts_start", evolved_parts_start, "must be in [1, 4096]",
+            "EPM: 40");
+  c.require(evolved_parts_end >= 1 && evolved_parts_end <= 4096, "masking.evolved_parts_end",
+            evolved_parts_end, "must be in [1, 4096]", "EPM: 10");
+  require_range(c, "masking.evolved_alpha_power", evolved_alpha_power, 0.0, 100.0, "EPM: 0.5");
+  c.require(evolved_grid_cell >= 1 && evolved_grid_cell <= 64, "masking.evolved_grid_cell",
+            evolved_grid_cell, "must be in [1, 64]", "EPM: 2");
+  c.require(affinity_ema_decay >= 0.0 && affinity_ema_decay < 1.0, "masking.affinity_ema_decay",
+            affinity_ema_decay, "must be in [0, 1)", "EPM: 0.99996");
+  c.require(block_min_patches >= 1, "masking.block_min_patches", block_min_patches,
+            "must be >= 1", "BEiT: 16");
+  c.require(block_max_patches == 0 || block_max_patches >= block_min_patches,
+            "masking.block_max_patches", block_max_patches,
+            "must be 0 (no cap) or >= masking.block_min_patches", "BEiT: 0 (no cap)");
+  c.require(block_min_aspect > 0.0 && block_min_aspect <= 1.0, "masking.block_min_aspect",
+            block_min_aspect, "must be in (0, 1]", "BEiT: 0.3");
 }
 
 void CurriculumConfig::validate(Checker& c) const {
@@ -292,6 +317,10 @@ void LogConfig::validate(Checker& c) const {
   c.require(one_of(level, {"debug", "info", "warn", "error", "off"}), "log.level", level,
             "unknown level", "use debug, info, warn, error or off");
   require_range(c, "log.every", every, 1, kMaxSteps, "e.g. 20");
+  c.require(pictures_every >= 0, "log.pictures_every", pictures_every, "must be >= 0",
+            "e.g. 10 (epochs), or 0 for no pictures");
+  c.require(pictures_count >= 1 && pictures_count <= 64, "log.pictures_count", pictures_count,
+            "must be in [1, 64]", "e.g. 8");
 }
 
 }  // namespace c2fmae::config

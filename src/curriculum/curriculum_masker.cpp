@@ -15,12 +15,14 @@ CurriculumMasker::CurriculumMasker(const masking::MaskSpec& spec,
   for (const auto& name : names_) generators_.push_back(masking::make_generator(name, spec_, masking));
 }
 
-masking::MaskNeeds CurriculumMasker::needs() const {
+masking::MaskNeeds CurriculumMasker::needs(const GeneratorWeights* weights) const {
   masking::MaskNeeds all;
-  for (const auto& g : generators_) {
-    const auto n = g->needs();
+  for (size_t g = 0; g < generators_.size(); ++g) {
+    if (weights && !(weights->of(names_[g]) > 0.0)) continue;
+    const auto n = generators_[g]->needs();
     all.affinity = all.affinity || n.affinity;
     all.parts = all.parts || n.parts;
+    all.label_maps = all.label_maps || n.label_maps;
   }
   return all;
 }

@@ -115,7 +115,14 @@ void check_curriculum_config(const config::CurriculumConfig& curriculum,
   for (size_t i = 0; i < curriculum.keyframes.size(); ++i) {
     for (const auto& g : curriculum.keyframes[i].generators) {
       const auto key = "curriculum.keyframes[" + std::to_string(i) + "]." + g.first;
-      const bool reads_maps = masking::make_generator(g.first, spec, masking)->needs().label_maps;
+      const auto needs = masking::make_generator(g.first, spec, masking)->needs();
+      const bool reads_maps = needs.label_maps;
+      c.require(!needs.affinity || model.has(Modality::kRgb), "model.modalities",
+                std::string("without rgb"),
+                "the curriculum's '" + g.first + "' generator (" + key +
+                    ") reads the patch affinity of an EMA encoder's attention on the RGB tokens",
+                "enable rgb in model.modalities, or use generators that read no affinity "
+                "(random, semantic, instance, block; semmae with masking.semmae_parts: semantic)");
       c.require(!reads_maps || model.patch_size % kLabelDownsample == 0, "model.patch_size",
                 model.patch_size,
                 "the curriculum's '" + g.first + "' generator (" + key +

@@ -4,9 +4,12 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "c2fmae/masking/block_generator.h"
+#include "c2fmae/masking/evolved_generator.h"
 #include "c2fmae/masking/instance_generator.h"
 #include "c2fmae/masking/random_generator.h"
 #include "c2fmae/masking/semantic_generator.h"
+#include "c2fmae/masking/semmae_generator.h"
 
 namespace c2fmae::masking {
 namespace {
@@ -33,6 +36,9 @@ Registry& registry() {
     r.factories.emplace("random", factory_of<RandomGenerator>());
     r.factories.emplace("semantic", factory_of<SemanticGenerator>());
     r.factories.emplace("instance", factory_of<InstanceGenerator>());
+    r.factories.emplace("semmae", factory_of<SemmaeGenerator>());
+    r.factories.emplace("evolved", factory_of<EvolvedGenerator>());
+    r.factories.emplace("block", factory_of<BlockGenerator>());
   });
   return r;
 }

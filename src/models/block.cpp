@@ -29,4 +29,11 @@ torch::Tensor BlockImpl::forward(const torch::Tensor& x) {
   return y + drop_path(mlp(norm2(y)), p, is_training());
 }
 
+std::pair<torch::Tensor, torch::Tensor> BlockImpl::forward_with_attention(const torch::Tensor& x) {
+  const double p = options.drop_path();
+  auto [a, weights] = attn->forward_with_weights(norm1(x));
+  auto y = x + drop_path(a, p, is_training());
+  return {y + drop_path(mlp(norm2(y)), p, is_training()), weights};
+}
+
 }  // namespace c2fmae::models

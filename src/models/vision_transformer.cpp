@@ -74,6 +74,19 @@ torch::Tensor VisionTransformerImpl::forward_features(const torch::Tensor& rgb) 
   return forward_blocks(torch::cat({cls, tokens}, 1));
 }
 
+torch::Tensor VisionTransformerImpl::attention_affinity(const torch::Tensor& x) {
+  auto y = x;
+  torch::Tensor sum;
+  for (const auto& block : *blocks) {
+    auto [out, weights] = block->as<Block>()->forward_with_attention(y);
+    y = out;
+    auto w = weights.sum(1);  // over heads: [B, N, N]
+    sum = sum.defined() ? sum + w : w;
+  }
+  const int64_t n = x.size(1);
+  return sum.narrow(1, 1, n - 1).narrow(2, 1, n - 1).contiguous();
+}
+
 torch::OrderedDict<std::string, torch::Tensor> timm_state_dict(const VisionTransformerImpl& vit) {
   torch::OrderedDict<std::string, torch::Tensor> out;
   for (const auto& p : vit.named_parameters()) out.insert(p.key(), p.value().detach());

@@ -53,6 +53,14 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model,
     archive.write("state.counter_names", c10::IValue(names));
     archive.write("state.counter_values", torch::tensor(values, torch::kLong));
   }
+  if (!state.extra.empty()) {
+    std::string names;
+    for (const auto& [name, tensor] : state.extra) {
+      names += (names.empty() ? "" : "\n") + name;
+      archive.write("extra." + name, tensor.detach().cpu());
+    }
+    archive.write("state.extra_names", c10::IValue(names));
+  }
   archive.write("rng.cpu", torch::globalContext().defaultGenerator(torch::kCPU).get_state());
   if (torch::cuda::is_available()) {
     archive.write("rng.cuda", torch::globalContext().defaultGenerator(torch::kCUDA).get_state());
@@ -139,6 +147,17 @@ TrainingState load_checkpoint(const std::string& path, torch::nn::Module* model,
     }
     for (size_t i = 0; i < names.size(); ++i) {
       state.counters[names[i]] = counter_values[static_cast<int64_t>(i)].item<int64_t>();
+    }
+  }
+  c10::IValue extra_names;
+  if (archive.try_read("state.extra_names", extra_names)) {
+    std::stringstream text(extra_names.toStringRef());
+    for (std::string name; std::getline(text, name);) {
+      torch::Tensor t;
+      if (!archive.try_read("extra." + name, t)) {
+        throw std::runtime_error("checkpoint " + path + " lacks its entry extra." + name);
+      }
+      state.extra.emplace_back(name, t);
     }
   }
   if (check) check(state);

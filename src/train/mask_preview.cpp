@@ -2,10 +2,13 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
+#include <map>
 #include <vector>
 
 #include "c2fmae/config/config_error.h"
+#include "c2fmae/core/error_text.h"
 #include "c2fmae/core/log.h"
 #include "c2fmae/core/modality.h"
 #include "c2fmae/core/number_text.h"
@@ -15,8 +18,102 @@
 #include "c2fmae/data/dataset.h"
 #include "c2fmae/masking/generator_registry.h"
 #include "c2fmae/masking/patch_majority.h"
+#include "c2fmae/models/c2fmae_model.h"
+#include "c2fmae/train/checkpoint.h"
+#include "c2fmae/train/ema_encoder.h"
 
 namespace c2fmae::train {
+namespace {
+
+/// The patch affinity of the EMA encoder of `checkpoint` (its stored EMA, else its model's
+/// encoder), or of the config's freshly initialised model (a run's step 0) without one.
+torch::Tensor preview_affinity(const config::PretrainConfig& cfg, const std::string& checkpoint,
+                               const torch::Tensor& rgb) {
+  if (!cfg.model.has(Modality::kRgb)) {
+    throw UsageError(with_hint("the attention affinity is read from the RGB tokens, and "
+                                   "model.modalities has no rgb",
+                               "enable rgb, or preview a generator that reads no affinity"));
+  }
+  torch::manual_seed(static_cast<uint64_t>(cfg.train.seed));  // as a run initialises
+  models::C2fmae model(cfg.model);
+  std::vector<std::pair<std::string, torch::Tensor>> stored;
+  if (!checkpoint.empty()) {
+    TrainingState state;
+    try {
+      state = load_checkpoint(checkpoint, model.ptr().get(), nullptr, torch::kCPU);
+    } catch (const std::exception& e) {
+      throw UsageError(with_hint("--checkpoint " + checkpoint + ": " + error_text(e),
+                                 "give a checkpoint-<step>.pt of a c2fmae_pretrain run of this "
+                                 "config's model"));
+    }
+    stored = state.extra;
+    log::info("affinity from " + checkpoint + " at step " + std::to_string(state.step));
+  } else {
+    log::info("affinity from the config's freshly initialised encoder (a run's step 0); give "
+              "--checkpoint to see a trained one's");
+  }
+  EmaEncoder ema(*model, cfg.masking.affinity_ema_decay);
+  std::map<std::string, torch::Tensor> by_name(stored.begin(), stored.end());
+  bool complete = !stored.empty();
+  for (const auto& [name, t] : ema.named_tensors()) {
+    complete = complete && by_name.count("ema_encoder." + name) &&
+               by_name.at("ema_encoder." + name).sizes() == t.sizes();
+  }
+  if (complete) {
+    torch::NoGradGuard no_grad;
+    for (auto& [name, t] : ema.named_tensors()) t.copy_(by_name.at("ema_encoder." + name));
+  } else if (!checkpoint.empty()) {
+    log::info("the checkpoint holds no EMA encoder: its model's encoder gives the affinity");
+  }
+  return ema.affinity(rgb, /*autocast=*/false);
+}
+
+}  // namespace
+
+Batch read_preview_samples(const config::PretrainConfig& cfg, int64_t count) {
+  const uint64_t seed = static_cast<uint64_t>(cfg.train.seed);
+  const auto dataset = data::make_dataset(cfg.data, seed, cfg.data.split);
+  count = std::min(count, dataset->size());
+  data::SampleOptions read;  // whole images, as stored
+  read.img_size = read.label_size = cfg.model.img_size;
+  read.augmentation.enabled = false;
+  read.masks = dataset->has_masks();
+  read.interpolation = cfg.data.interpolation == "bilinear" ? data::Interpolation::kBilinear
+                                                             : data::Interpolation::kBicubic;
+  if (cfg.model.has(Modality::kSemantic)) read.num_semantic_classes = cfg.model.num_semantic_classes;
+  // The first `count` samples that read; bad ones are skipped with a warning, as in training.
+  // Each sample is read once, alone (a whole image: the augmentation is off, so its seed does
+  // not matter), and the ones that read are stacked.
+  std::vector<Batch> read_ok;
+  for (int64_t i = 0; i < dataset->size() && static_cast<int64_t>(read_ok.size()) < count; ++i) {
+    try {
+      read_ok.push_back(data::read_batch(*dataset, {i}, read, seed));
+    } catch (const data::BadSample& e) {
+      log::warn(std::string("skipping bad sample ") + e.what());
+    }
+  }
+  if (static_cast<int64_t>(read_ok.size()) < count) {
+    throw std::runtime_error(c10::str("only ", read_ok.size(), " of the dataset's ",
+                                      dataset->size(), " samples could be read, fewer than the ",
+                                      count, " asked for"));
+  }
+  auto stack = [&](torch::Tensor Batch::*field) {
+    std::vector<torch::Tensor> parts;
+    for (const auto& b : read_ok) {
+      if (!(b.*field).defined()) return torch::Tensor();  // e.g. an ImageFolder's maps
+      parts.push_back(b.*field);
+    }
+    return torch::cat(parts);
+  };
+  Batch batch;
+  batch.rgb = stack(&Batch::rgb);
+  batch.semantic = stack(&Batch::semantic);
+  batch.instance = stack(&Batch::instance);
+  batch.label = stack(&Batch::label);
+  // The maps as training reads them: label resolution, canonical instance ids.
+  data::prepare_training_labels(batch, cfg.model.instance_slots);
+  return batch;
+}
 
 MaskPreview make_mask_preview(const config::PretrainConfig& cfg,
                               const MaskPreviewOptions& options) {
@@ -58,52 +155,27 @@ MaskPreview make_mask_preview(const config::PretrainConfig& cfg,
             std::to_string(kLabelDownsample),
         "use patch 16, or a generator that reads no map (random)"));
   }
-  if (needs.affinity || needs.parts) {
+  if (needs.parts) {
     throw UsageError(with_hint("mask generator '" + options.generator +
-                                   "' reads a patch affinity or part ids computed from a model",
-                               "preview a generator that reads only the label maps"));
+                                   "' reads part ids computed elsewhere",
+                               "preview a generator that reads the label maps or the affinity"));
+  }
+  if (!options.checkpoint.empty() && !needs.affinity) {
+    throw UsageError(with_hint("--checkpoint is read only by generators that read the "
+                                   "attention affinity (evolved; semmae on attention), not '" +
+                                   options.generator + "'",
+                               "drop --checkpoint"));
   }
   if (!dataset->has_masks()) {
     throw UsageError(with_hint("data.source = " + cfg.data.source + " at " + cfg.data.root +
                                    " has no semantic and instance maps to show",
                                "point data.root at a dataset in MultiMAE's layout"));
   }
-  data::SampleOptions read;  // whole images, as stored
-  read.img_size = read.label_size = cfg.model.img_size;
-  read.augmentation.enabled = false;
-  read.interpolation = cfg.data.interpolation == "bilinear" ? data::Interpolation::kBilinear
-                                                             : data::Interpolation::kBicubic;
-  if (cfg.model.has(Modality::kSemantic)) read.num_semantic_classes = cfg.model.num_semantic_classes;
-  // The first `count` samples that read; bad ones are skipped with a warning, as in training.
-  // Each sample is read once, alone (a whole image: the augmentation is off, so its seed does
-  // not matter), and the ones that read are stacked.
-  std::vector<Batch> read_ok;
-  for (int64_t i = 0; i < dataset->size() && static_cast<int64_t>(read_ok.size()) < options.count; ++i) {
-    try {
-      read_ok.push_back(data::read_batch(*dataset, {i}, read, seed));
-    } catch (const data::BadSample& e) {
-      log::warn(std::string("skipping bad sample ") + e.what());
-    }
-  }
-  if (static_cast<int64_t>(read_ok.size()) < options.count) {
-    throw std::runtime_error(c10::str("only ", read_ok.size(), " of the dataset's ",
-                                      dataset->size(), " samples could be read, fewer than the ",
-                                      options.count, " asked for"));
-  }
-  auto stack = [&](torch::Tensor Batch::*field) {
-    std::vector<torch::Tensor> parts;
-    for (const auto& b : read_ok) parts.push_back(b.*field);
-    return torch::cat(parts);
-  };
   MaskPreview preview;
-  preview.batch.rgb = stack(&Batch::rgb);
-  preview.batch.semantic = stack(&Batch::semantic);
-  preview.batch.instance = stack(&Batch::instance);
-  preview.batch.label = stack(&Batch::label);
-  // The maps as training reads them: label resolution, canonical instance ids.
-  data::prepare_training_labels(preview.batch, cfg.model.instance_slots);
+  preview.batch = read_preview_samples(cfg, options.count);
   masking::MaskInputs inputs(preview.batch);
   inputs.progress = options.progress;
+  if (needs.affinity) inputs.affinity = preview_affinity(cfg, options.checkpoint, preview.batch.rgb);
   preview.batch.mask = generator->generate(inputs, mix_seed({seed, 0x3A5Cu}));
   preview.semantic_patches = masking::patch_regions(preview.batch.semantic, spec.grid);
   preview.instance_patches = masking::patch_regions(preview.batch.instance, spec.grid);

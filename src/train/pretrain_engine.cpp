@@ -23,7 +23,10 @@
 #include "c2fmae/optim/adamw.h"
 #include "c2fmae/optim/gradient_clipping.h"
 #include "c2fmae/optim/lr_schedule.h"
+#include "c2fmae/train/ema_encoder.h"
 #include "c2fmae/train/engine_parts.h"
+#include "c2fmae/train/mask_preview.h"
+#include "c2fmae/train/reconstruction_pictures.h"
 #include "c2fmae/train/pretrained_weights.h"
 
 namespace c2fmae::train {
@@ -68,6 +71,11 @@ struct PretrainEngine::Impl {
   models::C2fmae model{nullptr};
   std::unique_ptr<optim::AdamW> optimizer;
   std::unique_ptr<distributed::GradientSync> sync;  ///< data-parallel runs only
+  /// The attention-guided generators' EMA encoder; with it, batches are masked in the step
+  /// (the affinity needs the encoder as of this step), else on the loader's threads.
+  std::unique_ptr<EmaEncoder> ema;
+  double affinity_seconds = 0.0;  ///< computing the affinity in the current step
+  Batch picture_samples;          ///< the samples of picture(), read on first use
   bool initial_terms_logged = false;
   BadSampleBudget bad;  ///< bad samples replaced so far in the run (checkpointed)
   double data_wait_seconds = 0.0;  ///< waiting for batches in the current step
@@ -80,6 +88,9 @@ struct PretrainEngine::Impl {
     std::vector<torch::Tensor> out;
     for (const auto& p : model->parameters()) out.push_back(p);
     for (const auto& b : model->buffers()) out.push_back(b);
+    if (ema) {
+      for (const auto& t : ema->named_tensors()) out.push_back(t.second);
+    }
     if (with_optimizer) {
       for (const auto& t : optimizer->state_tensors()) out.push_back(t);
     }
@@ -107,6 +118,7 @@ struct PretrainEngine::Impl {
       data_wait_seconds += std::chrono::duration<double>(Clock::now() - asked).count();
       step_skipped += batch.data_skipped;
       step_read += batch.size() + batch.data_skipped;
+      if (ema) mask_in_step(batch, step * accum + k);
       batch = batch.to(device, /*non_blocking=*/true);
       if (sync && last) sync->before_forward();
       losses::LossTerms terms;
@@ -137,10 +149,11 @@ struct PretrainEngine::Impl {
   }
   /// Masks micro-batch `micro_step` (= step * accum + k) by the curriculum at its step's
   /// progress; a pure function of (seed, step, k). Runs on the loader's threads.
-  void mask_batch(Batch& batch, int64_t micro_step) const {
+  void mask_batch(Batch& batch, int64_t micro_step, const torch::Tensor& affinity = {}) const {
     const int64_t step = micro_step / accum, k = micro_step % accum;
     masking::MaskInputs inputs(batch);
     inputs.progress = progress(step);
+    inputs.affinity = affinity;
     // Process r holds samples [r * b, (r + 1) * b) of the global batch.
     batch.mask = masker.make_mask(inputs, curriculum.generator_weights(inputs.progress),
                                   mix_seed({seed, static_cast<uint64_t>(k)}), step,
@@ -148,6 +161,19 @@ struct PretrainEngine::Impl {
                                   /*global_size=*/world * batch.size());
     attach_token_indices(batch);
     if (cfg.model.has(Modality::kInstance)) attach_slot_order(batch);
+  }
+
+  /// Masks a batch on the main thread, with the EMA encoder's affinity when a generator of
+  /// positive weight at this step reads it.
+  void mask_in_step(Batch& batch, int64_t micro_step) {
+    const auto weights = curriculum.generator_weights(progress(micro_step / accum));
+    torch::Tensor affinity;
+    if (masker.needs(&weights).affinity) {
+      const auto start = Clock::now();
+      affinity = ema->affinity(batch.rgb, autocast);
+      affinity_seconds += std::chrono::duration<double>(Clock::now() - start).count();
+    }
+    mask_batch(batch, micro_step, affinity);
   }
 
   /// The instance adapter's slot permutation of each sample, from its global position.
@@ -205,7 +231,10 @@ PretrainEngine::Impl::Impl(const config::PretrainConfig& config,
   options.max_instances = maps ? cfg.model.instance_slots : 0;
   if (cfg.model.has(Modality::kSemantic)) options.num_semantic_classes = cfg.model.num_semantic_classes;
   options.pin_memory = device.is_cuda();
-  options.transform = [this](Batch& batch, int64_t micro_step) { mask_batch(batch, micro_step); };
+  // With an EMA encoder the masks need this step's encoder: the step makes them.
+  if (!masker.needs().affinity) {
+    options.transform = [this](Batch& batch, int64_t micro_step) { mask_batch(batch, micro_step); };
+  }
   loader = std::make_unique<data::BatchLoader>(dataset, options);
   steps_per_epoch = loader->steps_per_epoch() / accum;
   total_steps = cfg.train.epochs * steps_per_epoch;
@@ -216,6 +245,7 @@ PretrainEngine::Impl::Impl(const config::PretrainConfig& config,
   model->to(device);
   model->train();
   optimizer = std::make_unique<optim::AdamW>(optim::make_adamw(model->named_parameters(), cfg.optim));
+  if (masker.needs().affinity) ema = std::make_unique<EmaEncoder>(*model, cfg.masking.affinity_ema_decay);
   if (group) {
     // Every process initialised the same weights from the seed; rank 0's are broadcast all
     // the same, as DDP does, so that nothing else can make them differ.
@@ -253,7 +283,7 @@ PretrainStepStats PretrainEngine::train_step(int64_t step) {
 
   // 2. Micro-batches: batch (masked on the loader's threads), forward, loss, backward. No
   //    host sync: losses stay on the device until the step ends.
-  m.data_wait_seconds = 0.0;
+  m.data_wait_seconds = m.affinity_seconds = 0.0;
   m.step_skipped = m.step_read = 0;
   const auto losses = m.forward_backward(step, loss_weights);  // [accum, 1 + terms]
   for (const auto mod : m.cfg.model.modalities) s.terms.emplace_back(mod, 0.0);
@@ -293,7 +323,10 @@ PretrainStepStats PretrainEngine::train_step(int64_t step) {
   s.skipped = s.skipped || !std::isfinite(s.grad_norm);
 
   // 5. The update, unless the step is skipped.
-  if (!s.skipped) m.optimizer->step(s.lr);
+  if (!s.skipped) {
+    m.optimizer->step(s.lr);
+    if (m.ema) m.ema->update(*m.model);
+  }
   m.optimizer->zero_grad();
   s.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   s.data_wait_seconds = m.data_wait_seconds;
@@ -344,6 +377,7 @@ StepOutcome PretrainEngine::run_step(int64_t step) {
   out.metrics.add("grad_norm", s.grad_norm);
   out.metrics.add("data_skipped", impl_->bad.skipped);
   out.metrics.add("data_wait_s", s.data_wait_seconds);
+  if (impl_->ema) out.metrics.add("affinity_s", impl_->affinity_seconds);
   out.summary = c10::str("(", terms, ") lr ", s.lr);
   return out;
 }
@@ -379,6 +413,61 @@ void PretrainEngine::fresh_start() {
   const auto file = read_weights(path);
   log::info("pretrained weights " + file.path + " (" + file.kind + "): " +
             load_weights(*impl_->model, file).text());
+  if (impl_->ema) impl_->ema->reset(*impl_->model);  // the EMA starts from the loaded weights
+}
+
+std::vector<std::pair<std::string, torch::Tensor>> PretrainEngine::extra_state() {
+  std::vector<std::pair<std::string, torch::Tensor>> out;
+  if (!impl_->ema) return out;
+  for (auto& [name, t] : impl_->ema->named_tensors()) out.emplace_back("ema_encoder." + name, t);
+  return out;
+}
+
+void PretrainEngine::restore_extra_state(
+    const std::vector<std::pair<std::string, torch::Tensor>>& stored) {
+  auto& m = *impl_;
+  if (!m.ema) return;  // e.g. resumed with a curriculum that no longer reads the affinity
+  std::map<std::string, torch::Tensor> by_name(stored.begin(), stored.end());
+  const auto mine = m.ema->named_tensors();
+  for (const auto& [name, t] : mine) {
+    const auto it = by_name.find("ema_encoder." + name);
+    if (it == by_name.end() || it->second.sizes() != t.sizes()) {
+      log::warn("the checkpoint holds no EMA encoder for the affinity-guided mask generators "
+                "(its run had none): it starts from the resumed weights");
+      m.ema->reset(*m.model);
+      return;
+    }
+  }
+  torch::NoGradGuard no_grad;
+  for (const auto& [name, t] : mine) t.copy_(by_name.at("ema_encoder." + name));
+}
+
+torch::Tensor PretrainEngine::picture(int64_t step) {
+  auto& m = *impl_;
+  if (!m.picture_samples.rgb.defined()) {
+    m.picture_samples = read_preview_samples(m.cfg, m.cfg.log.pictures_count);
+    m.picture_samples.position = torch::arange(m.picture_samples.size(), torch::kLong);
+  }
+  Batch batch = m.picture_samples;
+  masking::MaskInputs inputs(batch);
+  inputs.progress = std::min(1.0, m.progress(step));
+  const auto weights = m.curriculum.generator_weights(inputs.progress);
+  if (m.masker.needs(&weights).affinity) inputs.affinity = m.ema->affinity(batch.rgb, m.autocast);
+  // The same masks for the same step, whatever the run's batch layout.
+  batch.mask = m.masker.make_mask(inputs, weights, mix_seed({m.seed, 0x9C7u}), step);
+  if (m.cfg.model.has(Modality::kInstance)) m.attach_slot_order(batch);
+  torch::NoGradGuard no_grad;
+  m.model->eval();
+  models::ModelOutput out;
+  try {
+    AutocastScope scope(m.autocast);
+    out = m.model->forward(batch.to(m.device), /*all_tokens=*/true);
+  } catch (...) {
+    m.model->train();
+    throw;
+  }
+  m.model->train();
+  return reconstruction_picture(batch, out, m.cfg.model, m.cfg.loss, m.cfg.model.img_size);
 }
 
 void PretrainEngine::synchronize_state() {

@@ -147,6 +147,21 @@ void RunDirectory::adopt(RunDirectoryMode mode) {
     const bool removable = e.is_regular_file() || e.is_symlink();
     if (removable && is_run_file(name)) run_files.push_back(e.path());
   }
+  // pictures/ (the shell's PNGs): with --overwrite the old run's go, stale temporaries always.
+  static const std::regex kPicture(R"(step_[0-9]{8,18}\.png)");
+  static const std::regex kPictureTemporary(R"(step_[0-9]{8,18}\.png\.tmp)");
+  const fs::path pictures = fs::path(path_) / kPicturesDirName;
+  if (fs::is_directory(fs::symlink_status(pictures, ec))) {
+    for (const auto& e : fs::directory_iterator(pictures, ec)) {
+      const auto name = e.path().filename().string();
+      if (!(e.is_regular_file() || e.is_symlink())) continue;
+      if (std::regex_match(name, kPictureTemporary)) {
+        temporary.push_back(e.path());
+      } else if (std::regex_match(name, kPicture) && mode == RunDirectoryMode::kOverwrite) {
+        run_files.push_back(e.path());
+      }
+    }
+  }
   if (holds_run && mode == RunDirectoryMode::kNew) {
     throw UsageError(with_hint("run directory " + path_ + " already holds a run",
                                "add --resume auto to continue it, --overwrite to start it over, "

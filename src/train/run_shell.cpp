@@ -14,6 +14,7 @@
 #include "c2fmae/core/usage_error.h"
 #include "c2fmae/core/log.h"
 #include "c2fmae/train/checkpoint.h"
+#include "c2fmae/train/png_file.h"
 #include "c2fmae/train/progress_line.h"
 #include "c2fmae/train/run_directory.h"
 #include "c2fmae/train/stop_signal.h"
@@ -90,6 +91,10 @@ struct RunShell::Impl {
   std::string save(Engine& engine, int64_t step);
   void log_step(const Engine& engine, int64_t step, const StepOutcome& s);
   void evaluate(Engine& engine, int64_t step);
+  /// The writer saves engine.picture(step) as pictures/step_<step>.png. A picture is a
+  /// look at the run, not its state: a failure (e.g. a full disk) is a warning.
+  void write_picture(Engine& engine, int64_t step);
+  int64_t pictured_step = -1;  ///< the step of the last picture in this run
   RunResult run(Engine& engine);
   int64_t evaluated_step = -1;  ///< the step of the last evaluation in this run
 };
@@ -209,6 +214,7 @@ void RunShell::Impl::resume_if_asked(Engine& engine) {
   state.best_score = loaded.best_score;
   state.best_step = loaded.best_step;
   engine.restore_counters(loaded.counters);
+  engine.restore_extra_state(loaded.extra);
   log::info(c10::str("resumed from ", path, " at step ", state.step));
 }
 
@@ -279,6 +285,7 @@ void RunShell::Impl::print_start_table(const Engine& engine) const {
 std::string RunShell::Impl::save(Engine& engine, int64_t step) {
   state.step = step;
   state.counters = engine.counters();
+  state.extra = engine.extra_state();
   saved = true;
   engine.check_replicas();  // data-parallel: what rank 0 saves is every rank's state
   if (!options.writer) return "";
@@ -287,6 +294,24 @@ std::string RunShell::Impl::save(Engine& engine, int64_t step) {
 
 /// Evaluates after `step` steps; logs it (a metrics.jsonl line with step, epoch and the
 /// engine's fields) and, when the score beats the best so far, writes best.pt.
+void RunShell::Impl::write_picture(Engine& engine, int64_t step) {
+  pictured_step = step;
+  if (!options.writer) return;
+  const auto dir = fs::path(run_dir) / kPicturesDirName;
+  const auto path = (dir / c10::str("step_", std::setw(8), std::setfill('0'), step, ".png")).string();
+  try {
+    const auto picture = engine.picture(step);
+    if (!picture.defined()) return;
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) throw std::runtime_error("cannot create " + dir.string() + ": " + ec.message());
+    write_png(path, picture);
+    log::info("picture " + path);
+  } catch (const std::exception& e) {
+    log::warn("no picture at step " + std::to_string(step) + ": " + error_text(e));
+  }
+}
+
 void RunShell::Impl::evaluate(Engine& engine, int64_t step) {
   evaluated_step = step;
   const auto e = engine.evaluate();
@@ -309,6 +334,7 @@ void RunShell::Impl::evaluate(Engine& engine, int64_t step) {
     TrainingState best_state = state;
     best_state.step = step;
     best_state.counters = engine.counters();
+    best_state.extra = engine.extra_state();
     save_checkpoint((fs::path(run_dir) / "best.pt").string(), engine.module(),
                     engine.optimizer(), best_state);
   }
@@ -433,6 +459,11 @@ RunResult RunShell::Impl::run(Engine& engine) {
       progress.finish();
       evaluate(engine, step + 1);
     }
+    if (log.pictures_every > 0 && epoch_end &&
+        ((step + 1) / engine.steps_per_epoch()) % log.pictures_every == 0 && step + 1 < total) {
+      progress.finish();
+      write_picture(engine, step + 1);
+    }
     if (const int sig = agreed_stop_signal()) {
       progress.finish();
       result.checkpoint = save(engine, step + 1);
@@ -461,6 +492,9 @@ RunResult RunShell::Impl::run(Engine& engine) {
   result.step = step;
   // Stopped at train.max_steps between epochs: the weights it stops with are evaluated too.
   if (engine.evaluates() && evaluated_step != step && step > first_step) evaluate(engine, step);
+  if (log.pictures_every > 0 && pictured_step != step && step > first_step) {
+    write_picture(engine, step);
+  }
   // (Not `result.checkpoint.empty()`: only the writer has a path, and every rank must decide
   // alike, since saving checks the replicas together.)
   if (state.step != step || !saved) result.checkpoint = save(engine, step);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <set>
+#include <tuple>
 
 #include "c2fmae/config/pretrain_config.h"
 #include "c2fmae/config/finetune_config.h"
@@ -104,12 +105,50 @@ TEST(Recipes, TheMultimaeBaselineSetsMultimaesChoices) {
   EXPECT_EQ(cfg.masking.num_visible, 98);
 }
 
+TEST(Recipes, TheMaskingStrategyRecipesAreMaeWithTheirGenerator) {
+  // SemMAE and EHM as their papers run them (MAE mode, ViT-B), and their synthetic twins,
+  // which differ from the MAE twin only in the masking.
+  const auto mae = testing::read_text(configs_dir() + "/ablation/synthetic/mae.yaml");
+  for (const auto& [vit_base, twin, generator] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"semmae_vit_base_800ep", "semmae", "semmae"},
+           {"ehm_vit_base_800ep", "evolved", "evolved"},
+           {"", "block", "block"}}) {
+    SCOPED_TRACE(twin);
+    std::vector<std::string> paths = {configs_dir() + "/ablation/synthetic/" + twin + ".yaml"};
+    if (!vit_base.empty()) paths.push_back(configs_dir() + "/pretrain/" + vit_base + ".yaml");
+    for (const auto& path : paths) {
+      auto cfg = config::load_config<config::PretrainConfig>({path}, {});
+      EXPECT_EQ(cfg.model.modalities, std::vector<Modality>{Modality::kRgb}) << path;
+      EXPECT_EQ(cfg.model.decoder_cross_blocks, 0) << path;
+      ASSERT_EQ(cfg.curriculum.keyframes.size(), 1u) << path;
+      EXPECT_DOUBLE_EQ(cfg.curriculum.keyframes[0].generators.at(generator), 1.0) << path;
+    }
+    auto cfg = config::load_config<config::PretrainConfig>({paths[0]}, {});
+    for (const auto& key : cfg.differing_keys(mae, "mae")) {
+      EXPECT_TRUE(key == "curriculum.keyframes" || key == "train.output_dir" ||
+                  key.rfind("masking.", 0) == 0)
+          << twin << " and mae differ in " << key;
+    }
+  }
+  auto ehm = config::load_config<config::PretrainConfig>(
+      {configs_dir() + "/pretrain/ehm_vit_base_800ep.yaml"}, {});
+  EXPECT_DOUBLE_EQ(ehm.masking.affinity_ema_decay, 0.99996);  // EPM's ModelEma
+  EXPECT_EQ(ehm.masking.evolved_parts_start, 40);
+  EXPECT_EQ(ehm.masking.evolved_parts_end, 10);
+  EXPECT_EQ(ehm.model.preset, "base");
+  auto semmae = config::load_config<config::PretrainConfig>(
+      {configs_dir() + "/pretrain/semmae_vit_base_800ep.yaml"}, {});
+  EXPECT_EQ(semmae.masking.semmae_schedule, "quadratic");
+  EXPECT_EQ(semmae.masking.num_visible, 49);
+}
+
 TEST(Recipes, EverySyntheticTwinTrainsWithAFallingLoss) {
   // One intra-op thread: the test stays quick when CTest runs another beside it.
   const auto threads = torch::get_num_threads();
   torch::set_num_threads(1);
-  for (const auto& name :
-       {"cascade_curriculum", "parallel_random", "cascade_random", "parallel_curriculum", "mae"}) {
+  for (const auto& name : {"cascade_curriculum", "parallel_random", "cascade_random",
+                           "parallel_curriculum", "mae", "semmae", "evolved", "block"}) {
     SCOPED_TRACE(name);
     auto cfg = config::load_config<config::PretrainConfig>(
         {configs_dir() + "/ablation/synthetic/" + name + ".yaml"}, {"log.progress=false"});

@@ -189,6 +189,13 @@ TEST(Masks, BadArgumentsExit2WithAHintAndWriteNothing) {
       {"--generator random --count 4 --set model.dpeth=3 --out " + out, "did you mean 'depth'"},
       {"--generator random --count 4 --out " + dir + "/file", "is a file"},
       {"--generator random --count 4 --out " + dir + "/file/sub", "cannot create --out"},
+      {"--generator random --count 4 --checkpoint " + dir + "/file --out " + out,
+       "--checkpoint is read only by generators that read the attention affinity"},
+      {"--generator evolved --count 4 --checkpoint " + dir + "/file --out " + out,
+       "--checkpoint " + dir + "/file"},
+      {"--generator evolved --count 4 --set 'model.modalities=[semantic]' "
+       "--set masking.num_visible=12 --out " + out,
+       "rgb"},
   };
   for (const auto& [args, message] : cases) {
     auto r = masks(cfg + args);
@@ -199,6 +206,24 @@ TEST(Masks, BadArgumentsExit2WithAHintAndWriteNothing) {
     EXPECT_FALSE(fs::exists(out)) << args;
   }
   EXPECT_EQ(testing::read_text(dir + "/file"), "keep");
+}
+
+TEST(Masks, TheEvolvedGeneratorReadsACheckpointsEmaEncoder) {
+  const auto dir = testing::tiny_pretrain_dir("c2fmae_masks_evolved");
+  auto r = run_command(std::string(C2FMAE_PRETRAIN_BIN) + " --config " + dir +
+                       "/tiny.yaml --set train.max_steps=3 --set 'curriculum.keyframes=[{at: 0, "
+                       "evolved: 1}]' --set masking.affinity_ema_decay=0 --output-dir " + dir +
+                       "/run");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto args = "--config " + dir + "/tiny.yaml --generator evolved --progress 1 --count 8 ";
+  auto fresh = masks(args + "--out " + dir + "/fresh");
+  ASSERT_EQ(fresh.exit_code, 0) << fresh.output;
+  EXPECT_NE(fresh.output.find("freshly initialised"), std::string::npos) << fresh.output;
+  auto trained = masks(args + "--checkpoint " + dir + "/run/latest.pt --out " + dir + "/trained");
+  ASSERT_EQ(trained.exit_code, 0) << trained.output;
+  EXPECT_NE(trained.output.find("at step 3"), std::string::npos) << trained.output;
+  // Other attention, other groups, other masks.
+  EXPECT_NE(read_npy(dir + "/fresh/masks.npy").data, read_npy(dir + "/trained/masks.npy").data);
 }
 
 TEST(Masks, PicturesOfAnEarlierLargerRunAreRemoved) {

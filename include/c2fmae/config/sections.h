@@ -90,6 +90,17 @@ struct MaskingConfig {
   /// are hidden); `all` is the behaviour before this key existed.
   std::string guided_hide_in = "guide_and_finer";
   double guided_max_region_share = 0.5;
+  std::string semmae_schedule = "quadratic";
+  std::string semmae_parts = "semantic";
+  int64_t semmae_num_parts = 7;
+  int64_t evolved_parts_start = 40;
+  int64_t evolved_parts_end = 10;
+  double evolved_alpha_power = 0.5;
+  int64_t evolved_grid_cell = 2;
+  double affinity_ema_decay = 0.99996;
+  int64_t block_min_patches = 16;
+  int64_t block_max_patches = 0;
+  double block_min_aspect = 0.3;
 
   template <class V>
   void visit(V& v) {
@@ -108,6 +119,32 @@ struct MaskingConfig {
     v("guided_max_region_share", guided_max_region_share,
       "semantic/instance generators: at most max(1, floor(share * n)) of n regions hidden "
       "whole, never all when n >= 2");
+    v("semmae_schedule", semmae_schedule,
+      "semmae: lambda(t), the intra-part share of its mix, over progress t: quadratic "
+      "(SemMAE: 1 - t^2), linear (1 - t), cosine ((1 + cos(pi t)) / 2), intra (1) or inter (0)");
+    v("semmae_parts", semmae_parts,
+      "semmae: parts from the semantic map (patch majority class) or from attention (the "
+      "EMA encoder's affinity hierarchy cut at semmae_num_parts)");
+    v("semmae_num_parts", semmae_num_parts,
+      "semmae with semmae_parts = attention: parts per image (SemMAE: 7)");
+    v("evolved_parts_start", evolved_parts_start,
+      "evolved: groups of the hierarchy level masked at progress 0 (EPM: 40)");
+    v("evolved_parts_end", evolved_parts_end,
+      "evolved: groups of the level masked at progress 1 (EPM: 10); linear in between");
+    v("evolved_alpha_power", evolved_alpha_power,
+      "evolved: mask noise (1 - a) * grid noise + a * group noise with a = progress^power "
+      "(EPM: 0.5)");
+    v("evolved_grid_cell", evolved_grid_cell,
+      "evolved: period in patches of the regular grid noise (EPM: 2, a 2 x 2 pattern)");
+    v("affinity_ema_decay", affinity_ema_decay,
+      "evolved / semmae on attention: decay of the EMA encoder whose attention gives the "
+      "patch affinity (EPM: 0.99996)");
+    v("block_min_patches", block_min_patches,
+      "block: least patches of one block (BEiT: 16)");
+    v("block_max_patches", block_max_patches,
+      "block: most patches one block may newly hide; 0 = no cap (BEiT's default)");
+    v("block_min_aspect", block_min_aspect,
+      "block: a block's h / w is log-uniform in [min_aspect, 1 / min_aspect] (BEiT: 0.3)");
   }
   void validate(Checker& c) const;
 };
@@ -365,12 +402,19 @@ struct LogConfig {
   std::string level = "info";
   int64_t every = 20;
   bool progress = true;
+  int64_t pictures_every = 10;
+  int64_t pictures_count = 8;
 
   template <class V>
   void visit(V& v) {
     v("level", level, "debug, info, warn, error or off");
     v("every", every, "steps between metric lines");
     v("progress", progress, "progress line with ETA on a terminal");
+    v("pictures_every", pictures_every,
+      "pre-training: epochs between reconstruction pictures in pictures/ (also at the end); "
+      "0: none");
+    v("pictures_count", pictures_count,
+      "pre-training: samples in each picture (the dataset's first ones)");
   }
   void validate(Checker& c) const;
 };

@@ -29,8 +29,9 @@ class CurriculumMasker {
                           int64_t global_size = 0) const;
 
   const masking::MaskSpec& spec() const { return spec_; }
-  /// The optional inputs some generator reads.
-  masking::MaskNeeds needs() const;
+  /// The optional inputs some generator reads; with `weights`, some generator of positive
+  /// weight (what one step's masks need).
+  masking::MaskNeeds needs(const GeneratorWeights* weights = nullptr) const;
 
  private:
   masking::MaskSpec spec_;

@@ -4,6 +4,8 @@
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/pimpl.h>
 
+#include <utility>
+
 namespace c2fmae::models {
 
 struct AttentionOptions {
@@ -23,6 +25,11 @@ class AttentionImpl : public torch::nn::Cloneable<AttentionImpl> {
   /// x: [B, N, D] -> [B, N, D]. Attention runs through at::scaled_dot_product_attention,
   /// which picks the flash / memory-efficient kernels on GPU.
   torch::Tensor forward(const torch::Tensor& x);
+  /// The same output through an explicit softmax(q k^T / sqrt(d/h)) v, returning also the
+  /// attention weights [B, h, N, N] (rows sum to 1), which SDPA never materialises. For
+  /// the `evolved` mask generator's patch affinity only (train/ema_encoder.h): it costs
+  /// the N x N matrix per head.
+  std::pair<torch::Tensor, torch::Tensor> forward_with_weights(const torch::Tensor& x);
 
   AttentionOptions options;
   torch::nn::Linear qkv{nullptr};

@@ -34,6 +34,8 @@ class BlockImpl : public torch::nn::Cloneable<BlockImpl> {
   void reset() override;
   /// x: [B, N, D] -> [B, N, D].
   torch::Tensor forward(const torch::Tensor& x);
+  /// forward() with the attention weights [B, h, N, N] (AttentionImpl::forward_with_weights).
+  std::pair<torch::Tensor, torch::Tensor> forward_with_attention(const torch::Tensor& x);
 
   BlockOptions options;
   LayerNorm norm1{nullptr};

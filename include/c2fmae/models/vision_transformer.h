@@ -78,6 +78,11 @@ class VisionTransformerImpl : public torch::nn::Cloneable<VisionTransformerImpl>
   /// rgb: [B, C, H, W] -> [B, 1 + L, D] on all tokens, class token first (timm's
   /// forward_features).
   torch::Tensor forward_features(const torch::Tensor& rgb);
+  /// x: [B, 1 + L, D] (class token first, then all L patch tokens) -> the patch affinity
+  /// [B, L, L] float of Evolved Part Masking: the softmax attention weights summed over
+  /// every block and head, class-token row and column dropped. Runs the explicit-softmax
+  /// attention path (AttentionImpl::forward_with_weights); no final norm is needed.
+  torch::Tensor attention_affinity(const torch::Tensor& x);
 
   /// Patches per side.
   int64_t grid() const { return options.img_size() / options.patch_size(); }

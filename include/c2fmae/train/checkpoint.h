@@ -11,6 +11,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "c2fmae/optim/adamw.h"
@@ -24,6 +25,8 @@ struct TrainingState {
   int64_t nonfinite_total = 0;  ///< steps skipped for a non-finite loss or gradient
   std::string config_yaml;      ///< the resolved config of the run
   std::map<std::string, int64_t> counters;  ///< the engine's run totals (Engine::counters)
+  /// The engine's extra state (Engine::extra_state), by name; loaded on the CPU.
+  std::vector<std::pair<std::string, torch::Tensor>> extra;
   /// Evaluating engines: the best score so far (NaN: none yet) and the step it was reached at
   /// (the weights of best.pt).
   double best_score = std::numeric_limits<double>::quiet_NaN();

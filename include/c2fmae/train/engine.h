@@ -67,6 +67,13 @@ class Engine {
   /// handed back on resume, so that they continue across restarts.
   virtual std::map<std::string, int64_t> counters() const { return {}; }
   virtual void restore_counters(const std::map<std::string, int64_t>& /*counters*/) {}
+  /// Training state beside the model and optimizer (e.g. the EMA encoder of the
+  /// attention-guided mask generators), by name: saved in checkpoints and handed back on
+  /// resume (what the checkpoint holds of it: possibly none, for a checkpoint of a run
+  /// that had none). Data-parallel engines broadcast it in synchronize_state().
+  virtual std::vector<std::pair<std::string, torch::Tensor>> extra_state() { return {}; }
+  virtual void restore_extra_state(
+      const std::vector<std::pair<std::string, torch::Tensor>>& /*stored*/) {}
   /// A run that starts at step 0 (nothing resumed): e.g. loads train.pretrained. The
   /// writing process only; data-parallel runs then broadcast its state.
   virtual void fresh_start() {}
@@ -76,6 +83,10 @@ class Engine {
   /// Data-parallel runs: throws std::runtime_error if the processes' parameters are not
   /// identical (the shell checks at every checkpoint). One process: nothing to check.
   virtual void check_replicas() {}
+  /// A picture of what the model does after `step` steps ([H, W, 3] uint8 RGB), or an
+  /// undefined tensor for none: the writing process's shell saves it as a PNG in pictures/
+  /// every log.pictures_every epochs and when the run ends.
+  virtual torch::Tensor picture(int64_t /*step*/) { return {}; }
   /// Whether the shell evaluates after every epoch and at the end, keeping best.pt.
   virtual bool evaluates() const { return false; }
   /// Evaluates the current weights (data-parallel: on every process, each its share, the

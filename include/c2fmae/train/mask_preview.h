@@ -20,6 +20,10 @@ struct MaskPreviewOptions {
   std::string generator;  ///< a registered mask generator (masking/generator_registry.h)
   double progress = 0.0;  ///< training progress in [0, 1] handed to the generator
   int64_t count = 16;     ///< samples, 1 .. the dataset's size
+  /// Generators that read the attention affinity (evolved; semmae on attention): the
+  /// c2fmae_pretrain checkpoint whose EMA encoder (else its model's encoder) gives it; ""
+  /// for the config's freshly initialised encoder.
+  std::string checkpoint;
 };
 
 /// The most samples one preview holds (they are rendered and kept in memory together).
@@ -35,11 +39,18 @@ struct MaskPreview {
   torch::Tensor instance_patches;  ///< [N, L] int64 majority canonical instance id per patch
 };
 
+/// The first min(count, dataset size) samples of cfg's dataset that read (bad ones skipped
+/// with a warning), whole images at model.img_size with no flip, the label maps (when the
+/// dataset has them) as training reads them: rgb, semantic, instance and label set.
+Batch read_preview_samples(const config::PretrainConfig& cfg, int64_t count);
+
 /// Checks `options` against `cfg` (a checked pre-training config: check_pretrain_config):
 /// an unknown generator (naming the registered ones, with "did you mean"), a progress
-/// outside [0, 1], a count below 1 or above the dataset's size, a generator that needs a
-/// model's attention (MaskNeeds) each throw UsageError with a hint. Then builds the preview; the
-/// mask's seed is derived from train.seed, so the same config and options give the same masks.
+/// outside [0, 1], a count below 1 or above the dataset's size, a generator that needs part
+/// ids from elsewhere (MaskNeeds::parts), a checkpoint given to a generator that reads no
+/// affinity or that does not load, each throw UsageError with a hint. Then builds the
+/// preview (the affinity, when the generator reads it, from options.checkpoint); the mask's
+/// seed is derived from train.seed, so the same config and options give the same masks.
 MaskPreview make_mask_preview(const config::PretrainConfig& cfg, const MaskPreviewOptions& options);
 
 }  // namespace c2fmae::train

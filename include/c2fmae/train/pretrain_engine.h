@@ -80,6 +80,13 @@ class PretrainEngine : public Engine {
   std::string nonfinite_hint() const override;
   std::map<std::string, int64_t> counters() const override;
   void restore_counters(const std::map<std::string, int64_t>& counters) override;
+  /// The EMA encoder (train/ema_encoder.h) when a generator of the curriculum reads the
+  /// patch affinity; none otherwise.
+  std::vector<std::pair<std::string, torch::Tensor>> extra_state() override;
+  void restore_extra_state(const std::vector<std::pair<std::string, torch::Tensor>>& stored) override;
+  /// Reconstructions of the first log.pictures_count samples of the dataset, masked by the
+  /// curriculum at step `step`'s progress (train/reconstruction_pictures.h).
+  torch::Tensor picture(int64_t step) override;
   void synchronize_state() override;
   void check_replicas() override;
   /// Loads train.pretrained (a timm / MAE ViT for the encoder, or a whole c2fmae model).

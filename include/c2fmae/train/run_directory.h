@@ -13,6 +13,8 @@ enum class RunDirectoryMode { kNew, kResume, kOverwrite };
 
 /// The lock file's name inside a run directory.
 constexpr const char* kRunLockName = "run.lock";
+/// The folder of a run's pictures (Engine::picture): pictures/step_<8+ digits>.png.
+constexpr const char* kPicturesDirName = "pictures";
 
 class RunDirectory {
  public:

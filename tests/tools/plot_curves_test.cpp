@@ -1,0 +1,237 @@
+// tools/plot_curves.py, run with the set-up script's python (C2FMAE_PYTHON_BIN, which has
+// matplotlib): it draws a run's metrics.jsonl as a PNG of the expected size, survives what a
+// crashed and resumed run leaves in the file (a repeated step, a torn last line, a blank line,
+// non-finite values), and refuses a missing or empty input with exit 2 and a message. Only a
+// missing python skips; a python without matplotlib fails.
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+
+#include "c2fmae/data/image_codec.h"
+#include "test_helpers.h"
+
+namespace c2fmae {
+namespace {
+namespace fs = std::filesystem;
+
+// The script's figure: 12 inches wide and 4 per row of two panels, at 100 dpi.
+constexpr int kWidth = 1200;
+constexpr int kRowHeight = 400;
+
+std::string fresh_dir(const std::string& name) {
+  const auto dir = fs::path(::testing::TempDir()) / name;
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir.string();
+}
+
+/// Whether C2FMAE_PYTHON_BIN names an executable (a path, or a name found on PATH).
+bool python_present() {
+  const std::string bin = C2FMAE_PYTHON_BIN;
+  if (bin.empty()) return false;
+  if (bin.find('/') != std::string::npos) return ::access(bin.c_str(), X_OK) == 0;
+  const char* path = std::getenv("PATH");
+  std::stringstream dirs(path ? path : "");
+  std::string dir;
+  while (std::getline(dirs, dir, ':')) {
+    if (!dir.empty() && ::access((fs::path(dir) / bin).c_str(), X_OK) == 0) return true;
+  }
+  return false;
+}
+
+std::string quoted(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+/// Runs the script with `args` (already quoted where needed).
+testing::CommandResult plot_curves(const std::string& args) {
+  return testing::run_command(std::string(C2FMAE_PYTHON_BIN) + " " + C2FMAE_SOURCE_DIR +
+                              "/tools/plot_curves.py " + args);
+}
+
+void write_file(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+  ASSERT_TRUE(out.good()) << path;
+}
+
+/// The PNG at `path`, decoded with the project's libpng decoder (alpha dropped).
+data::DecodedImage read_png(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
+                                   std::istreambuf_iterator<char>());
+  EXPECT_EQ(data::sniff_format(bytes.data(), bytes.size()), data::ImageFormat::kPng) << path;
+  return data::decode_image(bytes.data(), bytes.size());
+}
+
+/// Fraction of pixels that are not white: something was drawn.
+double ink(const data::DecodedImage& image) {
+  int64_t dark = 0;
+  for (size_t i = 0; i + 2 < image.pixels.size(); i += 3) {
+    if (image.pixels[i] < 250 || image.pixels[i + 1] < 250 || image.pixels[i + 2] < 250) ++dark;
+  }
+  return static_cast<double>(dark) / (static_cast<double>(image.width) * image.height);
+}
+
+/// A pre-training step line as run_shell.cpp writes it (fields in its order).
+std::string pretrain_step(int step, double loss_scale = 1.0) {
+  std::ostringstream s;
+  const double p = step / 16.0;
+  s << "{\"step\": " << step << ", \"epoch\": " << step / 4.0
+    << ", \"loss\": " << 4.5 - 2 * p * loss_scale << ", \"loss_semantic\": " << 2.1 - 0.5 * p
+    << ", \"loss_instance\": " << 0.9 - 0.3 * p << ", \"loss_rgb\": " << 1.1 - 0.4 * p
+    << ", \"lr\": " << 1e-4 * std::min(1.0, step / 4.0) << ", \"w_semantic\": " << p
+    << ", \"w_instance\": 0, \"w_random\": " << 1 - p
+    << ", \"grad_norm\": 0.8, \"data_skipped\": 0, \"data_wait_s\": 0.001, \"images_per_s\": 50,"
+       " \"step_time_s\": 0.2, \"memory_gib\": 0.1, \"nonfinite_skipped\": 0}\n";
+  return s.str();
+}
+
+class PlotCurves : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!python_present()) GTEST_SKIP() << "no python at " << C2FMAE_PYTHON_BIN;
+  }
+};
+
+TEST_F(PlotCurves, DrawsAResumedPreTrainingRunDirectoryIntoItsPicturesFolder) {
+  const auto dir = fresh_dir("plot_curves_pretrain");
+  std::string text;
+  for (int step = 1; step <= 12; ++step) {
+    if (step == 6) {
+      // A NaN loss (Python's json reads the literal; the C++ writes null): dropped, the
+      // line's other fields kept.
+      text +=
+          "{\"step\": 6, \"epoch\": 1.5, \"loss\": NaN, \"loss_semantic\": 1.9, \"lr\": 1e-4}\n";
+    } else if (step == 7) {
+      text +=
+          "{\"step\": 7, \"epoch\": 1.75, \"loss\": null, \"skipped\": \"non-finite loss (nan)\", "
+          "\"nonfinite_skipped\": 1}\n";
+    } else {
+      text += pretrain_step(step);
+    }
+  }
+  text += "\n";  // a blank line
+  // Resumed from the checkpoint of step 8 after a crash: steps 9..12 again, then on.
+  for (int step = 9; step <= 16; ++step) text += pretrain_step(step, 1.1);
+  text += "{\"step\": 17, \"epoch\": 4.25, \"loss\": 3.";  // torn by a kill
+  write_file(dir + "/metrics.jsonl", text);
+
+  const auto r = plot_curves(quoted(dir));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto png = dir + "/pictures/curves.png";
+  EXPECT_NE(r.output.find("wrote " + png), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("warning:"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("1 blank, 1 undecodable"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("15 step records (4 repeated"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("1 skipped"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("2 non-finite values dropped"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("Traceback"), std::string::npos) << r.output;
+  ASSERT_TRUE(fs::exists(png)) << r.output;
+  const auto image = read_png(png);
+  // Loss, lr and the generator weights: two rows.
+  EXPECT_EQ(image.width, kWidth);
+  EXPECT_EQ(image.height, 2 * kRowHeight);
+  EXPECT_EQ(image.channels, 3);
+  EXPECT_GT(ink(image), 0.01);
+  // Written through a temporary file that is gone.
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir + "/pictures"), fs::directory_iterator()), 1);
+}
+
+TEST_F(PlotCurves, DrawsAFineTuningMetricsFileWithItsEvaluationsWhereToldTo) {
+  const auto dir = fresh_dir("plot_curves_finetune");
+  std::string text;
+  for (int step = 1; step <= 10; ++step) {
+    text += "{\"step\": " + std::to_string(step) + ", \"epoch\": " + std::to_string(step / 5.0) +
+            ", \"loss\": " + std::to_string(1.8 - 0.05 * step) +
+            ", \"lr\": " + std::to_string(1e-3 * step / 10) +
+            ", \"grad_norm\": 1.5, \"data_skipped\": 0, \"data_wait_s\": 0.01}\n";
+    if (step % 5 == 0) {
+      // The evaluation after an epoch shares its step number with the step line.
+      text += "{\"step\": " + std::to_string(step) + ", \"epoch\": " + std::to_string(step / 5) +
+              ", \"val_loss\": 1.7, \"val_top1\": " + std::to_string(20 + step) +
+              ", \"val_top5\": 90, \"val_images\": 100, \"best_val_top1\": 30}\n";
+    }
+  }
+  write_file(dir + "/metrics.jsonl", text);
+  const auto out = dir + "/elsewhere/ft.png";
+  const auto r = plot_curves(quoted(dir + "/metrics.jsonl") + " -o " + quoted(out) + " --smooth 3");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("wrote " + out), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("10 step records (0 repeated"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("2 evaluations"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("warning:"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(dir + "/pictures"));
+  const auto image = read_png(out);
+  // Loss, lr and validation: two rows.
+  EXPECT_EQ(image.width, kWidth);
+  EXPECT_EQ(image.height, 2 * kRowHeight);
+  EXPECT_GT(ink(image), 0.01);
+}
+
+TEST_F(PlotCurves, TheLastRecordOfARepeatedStepWins) {
+  // The crashed run's steps 3 and 4 logged generator weights, their replay does not: were
+  // the first records kept, a weights panel would add a second row.
+  const auto dir = fresh_dir("plot_curves_last_wins");
+  write_file(dir + "/metrics.jsonl",
+             "{\"step\": 1, \"epoch\": 0.25, \"loss\": 2.0, \"lr\": 0.001}\n"
+             "{\"step\": 2, \"epoch\": 0.5, \"loss\": 1.9, \"lr\": 0.002}\n"
+             "{\"step\": 3, \"epoch\": 0.75, \"loss\": 1.8, \"lr\": 0.003, \"w_random\": 1}\n"
+             "{\"step\": 4, \"epoch\": 1, \"loss\": 1.7, \"lr\": 0.004, \"w_random\": 1}\n"
+             "{\"step\": 3, \"epoch\": 0.75, \"loss\": 1.8, \"lr\": 0.003}\n"
+             "{\"step\": 4, \"epoch\": 1, \"loss\": Infinity, \"lr\": 0.004}\n");
+  const auto r = plot_curves(quoted(dir));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("4 step records (2 repeated"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("1 non-finite values dropped"), std::string::npos) << r.output;
+  const auto image = read_png(dir + "/pictures/curves.png");
+  EXPECT_EQ(image.width, kWidth);
+  EXPECT_EQ(image.height, kRowHeight);  // loss and lr only: one row
+}
+
+TEST_F(PlotCurves, AMissingOrEmptyInputExitsTwoWithAMessage) {
+  const auto dir = fresh_dir("plot_curves_errors");
+  fs::create_directories(dir + "/not_a_run");
+  write_file(dir + "/empty.jsonl", "");
+  write_file(dir + "/blank.jsonl", "\n  \n\n");
+  // An evaluation, a skipped step and a torn line: no trained step to draw.
+  write_file(
+      dir + "/no_steps.jsonl",
+      "{\"step\": 5, \"epoch\": 1, \"val_loss\": 1.7, \"val_top1\": 20}\n"
+      "{\"step\": 6, \"epoch\": 1.2, \"loss\": null, \"skipped\": \"non-finite loss (nan)\"}\n"
+      "{\"step\": 7, \"ep");
+  const struct {
+    std::string arg, says;
+  } cases[] = {
+      {dir + "/missing_run", "does not exist"},
+      {dir + "/not_a_run", "has no metrics.jsonl"},
+      {dir + "/empty.jsonl", "is empty"},
+      {dir + "/blank.jsonl", "is empty"},
+      {dir + "/no_steps.jsonl", "has no step records"},
+  };
+  for (const auto& c : cases) {
+    const auto r = plot_curves(quoted(c.arg));
+    EXPECT_EQ(r.exit_code, 2) << c.arg << "\n" << r.output;
+    EXPECT_NE(r.output.find("error: " + c.arg), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find(c.says), std::string::npos) << r.output;
+    EXPECT_EQ(r.output.find("Traceback"), std::string::npos) << r.output;
+  }
+  EXPECT_FALSE(fs::exists(dir + "/pictures"));
+  EXPECT_FALSE(fs::exists(dir + "/not_a_run/pictures"));
+  // A bad option: argparse's usage message, exit 2.
+  write_file(dir + "/one.jsonl", "{\"step\": 1, \"loss\": 1, \"lr\": 0.1}\n");
+  const auto r = plot_curves(quoted(dir + "/one.jsonl") + " --smooth 0");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("--smooth must be at least 1"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(dir + "/pictures"));
+}
+
+}  // namespace
+}  // namespace c2fmae

@@ -53,11 +53,12 @@ BlockPlan plan_blocks(Rng& rng, int64_t grid, int64_t target, const BlockOptions
   // BEiT's __call__ / _mask: each iteration is one attempt; a call of BEiT ends at its first
   // accepted block or after 10 failures, and the next call draws the same way, so the calls
   // are one run of attempts here (header: we do not stop at a failed call).
-  while (target - count >= options.min_patches &&
-         plan.failed_attempts < kBlockMaxFailedAttempts) {
+  while (target - count > 0 && plan.failed_attempts < kBlockMaxFailedAttempts) {
     const int64_t remaining = target - count;
     const int64_t cap =
         options.max_patches > 0 ? std::min(remaining, options.max_patches) : remaining;
+    // As Python's random.uniform(min, cap), also when cap < min (a block that must overlap
+    // earlier ones to add at most cap patches).
     const double area = uniform(rng, static_cast<double>(options.min_patches),
                                 static_cast<double>(cap));
     const double aspect = std::exp(uniform(rng, log_aspect, -log_aspect));

@@ -114,19 +114,19 @@ torch::Tensor reconstruction_picture(const Batch& batch, const models::ModelOutp
     const auto modality = modalities[static_cast<size_t>(i)];
     auto pred = out.predictions[static_cast<size_t>(i)].detach().cpu().to(torch::kFloat);
     auto rows = out.rows[static_cast<size_t>(i)].cpu().to(torch::kLong);
-    const int64_t expected = modality == Modality::kSemantic
-                                 ? model.num_semantic_classes * q * q
-                                 : modality == Modality::kInstance ? model.instance_head_dim * q * q
-                                                                   : p * p * 3;
+    const int64_t expected = modality == Modality::kSemantic   ? model.num_semantic_classes * q * q
+                             : modality == Modality::kInstance ? model.instance_head_dim * q * q
+                                                               : p * p * 3;
     TORCH_CHECK(pred.dim() == 2 && pred.size(0) == rows.numel() && pred.size(1) == expected,
                 "reconstruction_picture: expected ", modality_name(modality), " predictions [",
                 rows.numel(), ", ", expected, "], but got ", pred.sizes());
-    TORCH_CHECK(rows.numel() == 0 || (rows.min().item<int64_t>() >= 0 &&
-                                      rows.max().item<int64_t>() < b * l),
+    TORCH_CHECK(rows.numel() == 0 ||
+                    (rows.min().item<int64_t>() >= 0 && rows.max().item<int64_t>() < b * l),
                 "reconstruction_picture: ", modality_name(modality), " rows outside 0..", b * l);
     if (modality == Modality::kRgb && loss.norm_pix) {
       // rgb_loss's target: (x - mean) / sqrt(var + 1e-6) over the TRUE patch (unbiased var).
-      auto target = patchify(cpu.rgb.to(torch::kDouble), p).reshape({b * l, -1}).index_select(0, rows);
+      auto target =
+          patchify(cpu.rgb.to(torch::kDouble), p).reshape({b * l, -1}).index_select(0, rows);
       auto mean = target.mean(-1, /*keepdim=*/true);
       auto var = target.var(-1, /*unbiased=*/true, /*keepdim=*/true);
       pred = pred.to(torch::kDouble) * (var + 1e-6).sqrt() + mean;
@@ -145,8 +145,8 @@ torch::Tensor reconstruction_picture(const Batch& batch, const models::ModelOutp
           // [L, q*q*C] -> class per cell [L, q*q] -> map [h, h] (semantic_loss's layout).
           auto classes = values[s].view({l, q * q, model.num_semantic_classes}).argmax(-1);
           auto map = unpatchify(classes.unsqueeze(0), q, grid, grid)[0][0];
-          auto shown = torch::where(spread(masked[s].unsqueeze(0), grid, q)[0], map,
-                                    cpu.semantic[s]);
+          auto shown =
+              torch::where(spread(masked[s].unsqueeze(0), grid, q)[0], map, cpu.semantic[s]);
           picture = semantic_colours(shown);
           break;
         }

@@ -67,13 +67,13 @@ void expect_plan(const BlockPlan& plan, int64_t grid, int64_t target, const Bloc
     const int64_t cap = o.max_patches > 0 ? std::min(remaining, o.max_patches) : remaining;
     EXPECT_GT(fresh, 0);
     EXPECT_LE(fresh, cap);
-    EXPECT_GE(remaining, o.min_patches);  // no block once fewer than min_patches remain
+    EXPECT_GE(remaining, 1);  // no block once the target is reached
     count += fresh;
   }
   // The block phase's hidden set is the union of the blocks; the top-up hides the rest.
   EXPECT_EQ(count, target - plan.topped_up);
   for (size_t k = 0; k < blocks.size(); ++k) {
-    if (blocks[k]) EXPECT_TRUE(plan.hidden[k]) << k;
+    EXPECT_TRUE(!blocks[k] || plan.hidden[k]) << k;
   }
   EXPECT_GE(plan.topped_up, 0);
 }
@@ -166,11 +166,11 @@ TEST(PlanBlocks, OtherShapesCapsAndTargets) {
   plan = plan_blocks(rng, 14, 196, BlockOptions{});
   EXPECT_EQ(std::count(plan.hidden.begin(), plan.hidden.end(), true), 196);
   // A grid on which no block of 16 fits (h, w < 4): the failure budget ends the block phase.
-  plan = plan_blocks(rng, 4, 12, BlockOptions{});
+  plan = plan_blocks(rng, 4, 16, BlockOptions{});
   EXPECT_TRUE(plan.blocks.empty());
   EXPECT_EQ(plan.failed_attempts, kBlockMaxFailedAttempts);
-  EXPECT_EQ(plan.topped_up, 12);
-  EXPECT_EQ(std::count(plan.hidden.begin(), plan.hidden.end(), true), 12);
+  EXPECT_EQ(plan.topped_up, 16);
+  EXPECT_EQ(std::count(plan.hidden.begin(), plan.hidden.end(), true), 16);
   // Same seed, same plan.
   Rng a(9), b(9);
   EXPECT_EQ(plan_blocks(a, 14, 147, BlockOptions{}).hidden,
@@ -196,18 +196,25 @@ TEST(PlanBlocks, BadArgumentsThrow) {
 }
 
 TEST(PlanBlocks, TopUpIsSmallOnA14x14GridHiding147) {
-  // Measured over seeds 0..199 (defaults): TOPUP_STATS.
-  int64_t total = 0, worst = 0, below_min = 0;
+  // Blocks are placed while any patch remains (a last block overlapping earlier ones), so
+  // only the failure budget leaves single patches to the top-up.
+  int64_t total = 0, worst = 0, most_failed = 0, budget_hit = 0, blocks = 0;
   for (uint64_t seed = 0; seed < 200; ++seed) {
     Rng rng(seed);
     const auto plan = plan_blocks(rng, 14, 147, BlockOptions{});
     total += plan.topped_up;
     worst = std::max(worst, plan.topped_up);
-    below_min += plan.topped_up < 16 ? 1 : 0;
+    most_failed = std::max(most_failed, plan.failed_attempts);
+    budget_hit += plan.failed_attempts >= kBlockMaxFailedAttempts;
+    blocks += static_cast<int64_t>(plan.blocks.size());
   }
-  std::printf("topped_up over 200 seeds: mean %.2f, max %lld, < 16 in %lld\n",
-              static_cast<double>(total) / 200.0, static_cast<long long>(worst),
-              static_cast<long long>(below_min));
+  std::cout << "block top-up over 200 masks: mean " << total / 200.0 << ", max " << worst
+            << "; failure budget reached in " << budget_hit << "; blocks per mask "
+            << blocks / 200.0 << "\n";
+  // Measured: mean 2.18, max 8 (the last patches are hard to reach with a block of 16 that
+  // must overlap earlier ones, so most masks end on the failure budget).
+  EXPECT_LE(worst, 15);
+  EXPECT_LE(static_cast<double>(total) / 200.0, 4.0);  // under 3 % of the 147 hidden patches
 }
 
 TEST(BlockConfig, BadKeysAreRefusedByValidate) {

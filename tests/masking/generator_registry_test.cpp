@@ -17,7 +17,7 @@ TEST(MaskGenerator, FactoryAndSpecFromConfig) {
   for (const auto& name : generator_names()) {
     EXPECT_EQ(make_generator(name, spec, masking)->name(), name);
   }
-  EXPECT_THROW(make_generator("block", spec, masking), std::invalid_argument);
+  EXPECT_THROW(make_generator("nonesuch", spec, masking), std::invalid_argument);
   model.modalities = {Modality::kRgb};
   model.patch_size = 14;
   EXPECT_EQ(MaskSpec::from_config(model, masking).grid, 16);

@@ -122,7 +122,10 @@ TEST(Recipes, TheMaskingStrategyRecipesAreMaeWithTheirGenerator) {
       EXPECT_EQ(cfg.model.modalities, std::vector<Modality>{Modality::kRgb}) << path;
       EXPECT_EQ(cfg.model.decoder_cross_blocks, 0) << path;
       ASSERT_EQ(cfg.curriculum.keyframes.size(), 1u) << path;
-      EXPECT_DOUBLE_EQ(cfg.curriculum.keyframes[0].generators.at(generator), 1.0) << path;
+      const auto& g = cfg.curriculum.keyframes[0].generators;
+      ASSERT_EQ(g.size(), 1u) << path;
+      EXPECT_EQ(g[0].first, generator) << path;
+      EXPECT_DOUBLE_EQ(g[0].second, 1.0) << path;
     }
     auto cfg = config::load_config<config::PretrainConfig>({paths[0]}, {});
     for (const auto& key : cfg.differing_keys(mae, "mae")) {

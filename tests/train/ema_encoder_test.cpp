@@ -20,7 +20,7 @@ namespace {
 namespace fs = std::filesystem;
 
 config::PretrainConfig tiny(const std::string& dir, std::vector<std::string> sets = {}) {
-  sets.push_back("train.output_dir=" + dir + "/run");
+  sets.insert(sets.begin(), "train.output_dir=" + dir + "/run");  // a later set may override
   return config::load_config<config::PretrainConfig>({dir + "/tiny.yaml"}, sets);
 }
 

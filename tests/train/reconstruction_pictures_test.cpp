@@ -44,10 +44,11 @@ Batch sample_batch(const config::PretrainConfig& cfg, int64_t n, int64_t m, int6
   const int64_t img = cfg.model.img_size, l = cfg.model.num_patches();
   auto batch = testing::random_maps(n, img / kLabelDownsample, kClasses, seed);
   batch.semantic = batch.semantic.remainder(kClasses);  // the 255s too
-  auto mean = torch::tensor({data::kImageNetMean[0], data::kImageNetMean[1],
-                             data::kImageNetMean[2]}).view({1, 3, 1, 1});
-  auto stdev = torch::tensor({data::kImageNetStd[0], data::kImageNetStd[1],
-                              data::kImageNetStd[2]}).view({1, 3, 1, 1});
+  auto mean =
+      torch::tensor({data::kImageNetMean[0], data::kImageNetMean[1], data::kImageNetMean[2]})
+          .view({1, 3, 1, 1});
+  auto stdev = torch::tensor({data::kImageNetStd[0], data::kImageNetStd[1], data::kImageNetStd[2]})
+                   .view({1, 3, 1, 1});
   auto pixels = torch::randint(0, 256, {n, 3, img, img}, torch::kLong).to(torch::kFloat);
   batch.rgb = ((pixels / 255.0 - mean) / stdev).to(torch::kFloat);
   batch.mask = torch::ones({n, m * l}, torch::kBool);
@@ -75,11 +76,11 @@ models::ModelOutput perfect_output(const config::PretrainConfig& cfg, const Batc
         all = all.flatten(2);
         break;
       case Modality::kInstance:
-        all = patchify(table.index_select(0, batch.instance.flatten())
-                           .view({batch.instance.size(0), batch.instance.size(1),
-                                  batch.instance.size(2), -1})
-                           .permute({0, 3, 1, 2}),
-                       q);
+        all = patchify(
+            table.index_select(0, batch.instance.flatten())
+                .view({batch.instance.size(0), batch.instance.size(1), batch.instance.size(2), -1})
+                .permute({0, 3, 1, 2}),
+            q);
         break;
       case Modality::kRgb: {
         all = patchify(batch.rgb, p);
@@ -145,8 +146,7 @@ TEST(ReconstructionPictures, EmbeddingColoursSpanThePrincipalDirections) {
   auto c = embedding_colours(line);
   ASSERT_EQ(c.sizes(), (std::vector<int64_t>{5, 3}));
   ASSERT_EQ(c.scalar_type(), torch::kUInt8);
-  EXPECT_TRUE(c.select(1, 0).equal(torch::tensor({0, 64, 128, 191, 255}, torch::kUInt8)))
-      << c;
+  EXPECT_TRUE(c.select(1, 0).equal(torch::tensor({0, 64, 128, 191, 255}, torch::kUInt8))) << c;
   EXPECT_TRUE((c.narrow(1, 1, 2) == 128).all().item<bool>()) << c;
   // Equal embeddings are equal colours, different ones differ; the colours are deterministic.
   testing::seed(4);
@@ -186,11 +186,12 @@ TEST(ReconstructionPictures, AModelForwardGivesOneRowPerSampleDeterministically)
     // The row starts with mask_picture's row; the reconstruction panels keep the visible
     // patches of the input and draw the masked ones' edges.
     const auto row = picture.narrow(0, s * size, size);
-    EXPECT_TRUE(row.narrow(1, 0, 6 * size).equal(mask_picture(batch, s, cfg.model.modalities,
-                                                              size)));
+    EXPECT_TRUE(
+        row.narrow(1, 0, 6 * size).equal(mask_picture(batch, s, cfg.model.modalities, size)));
     for (int64_t i = 0; i < 3; ++i) {
       const auto mask = batch.mask[s][i];
-      auto cells = mask.logical_not().view({grid, 1, grid, 1})
+      auto cells = mask.logical_not()
+                       .view({grid, 1, grid, 1})
                        .expand({grid, size / grid, grid, size / grid})
                        .reshape({size, size});
       auto content = panel(picture, s, i == 0 ? 1 : i == 1 ? 2 : 0, size);

@@ -70,7 +70,7 @@ torch::Tensor preview_affinity(const config::PretrainConfig& cfg, const std::str
 
 }  // namespace
 
-Batch read_preview_samples(const config::PretrainConfig& cfg, int64_t count) {
+Batch read_preview_samples(const config::PretrainConfig& cfg, int64_t count, bool quiet) {
   const uint64_t seed = static_cast<uint64_t>(cfg.train.seed);
   const auto dataset = data::make_dataset(cfg.data, seed, cfg.data.split);
   count = std::min(count, dataset->size());
@@ -89,7 +89,8 @@ Batch read_preview_samples(const config::PretrainConfig& cfg, int64_t count) {
     try {
       read_ok.push_back(data::read_batch(*dataset, {i}, read, seed));
     } catch (const data::BadSample& e) {
-      log::warn(std::string("skipping bad sample ") + e.what());
+      const auto text = std::string("skipping bad sample ") + e.what();
+      quiet ? log::debug(text) : log::warn(text);
     }
   }
   if (static_cast<int64_t>(read_ok.size()) < count) {

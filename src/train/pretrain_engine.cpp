@@ -445,7 +445,7 @@ void PretrainEngine::restore_extra_state(
 torch::Tensor PretrainEngine::picture(int64_t step) {
   auto& m = *impl_;
   if (!m.picture_samples.rgb.defined()) {
-    m.picture_samples = read_preview_samples(m.cfg, m.cfg.log.pictures_count);
+    m.picture_samples = read_preview_samples(m.cfg, m.cfg.log.pictures_count, /*quiet=*/true);
     m.picture_samples.position = torch::arange(m.picture_samples.size(), torch::kLong);
   }
   Batch batch = m.picture_samples;

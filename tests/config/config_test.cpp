@@ -299,7 +299,7 @@ TEST(Config, EveryShippedRecipeValidatesAndKeepsItsStatedBatch) {
       EXPECT_EQ(cfg.model.decoder_dim, 512);
     }
   }
-  EXPECT_EQ(recipes, 5);
+  EXPECT_EQ(recipes, 7);  // C2FMAE x2, MAE, MultiMAE, the demo, SemMAE, EHM
 }
 
 TEST(Config, DistKeysTakeTheirValuesAndRefuseBadOnes) {

@@ -41,8 +41,9 @@ struct MaskPreview {
 
 /// The first min(count, dataset size) samples of cfg's dataset that read (bad ones skipped
 /// with a warning), whole images at model.img_size with no flip, the label maps (when the
-/// dataset has them) as training reads them: rgb, semantic, instance and label set.
-Batch read_preview_samples(const config::PretrainConfig& cfg, int64_t count);
+/// dataset has them) as training reads them: rgb, semantic, instance and label set. `quiet`:
+/// bad samples are logged at debug level (a run's pictures: training logged them already).
+Batch read_preview_samples(const config::PretrainConfig& cfg, int64_t count, bool quiet = false);
 
 /// Checks `options` against `cfg` (a checked pre-training config: check_pretrain_config):
 /// an unknown generator (naming the registered ones, with "did you mean"), a progress

@@ -317,6 +317,18 @@ def plot(m, out_path, title, smooth):
     return 0
 
 
+def check_output_path(out, metrics):
+    """Refuses an output that is not a new or regular .png file, or that is the input."""
+    if not out.lower().endswith(".png"):
+        raise UsageError("-o %s: the picture is a PNG\nhint: give a path ending in .png" % out)
+    if os.path.lexists(out):
+        if os.path.islink(out) or not os.path.isfile(out):
+            raise UsageError("-o %s exists and is not a regular file\nhint: give a new path, "
+                             "or that of an earlier curves picture" % out)
+        if os.path.samefile(out, metrics):
+            raise UsageError("-o %s is the metrics file being read\nhint: give another path" % out)
+
+
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
@@ -343,6 +355,11 @@ def main(argv=None):
         sys.stderr.write("error: %s\n" % e)
         return 2
     out = args.output or os.path.join(run_dir, "pictures", "curves.png")
+    try:
+        check_output_path(out, metrics)
+    except UsageError as e:
+        sys.stderr.write("error: %s\n" % e)
+        return 2
     last = max(m.steps)
     epoch = m.steps[last].get("epoch")
     title = "%s: %d steps, last %d%s" % (

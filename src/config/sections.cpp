@@ -141,8 +141,8 @@ void MaskingConfig::validate(Checker& c) const {
   c.require(block_max_patches == 0 || block_max_patches >= block_min_patches,
             "masking.block_max_patches", block_max_patches,
             "must be 0 (no cap) or >= masking.block_min_patches", "BEiT: 0 (no cap)");
-  c.require(block_min_aspect > 0.0 && block_min_aspect <= 1.0, "masking.block_min_aspect",
-            block_min_aspect, "must be in (0, 1]", "BEiT: 0.3");
+  // Below 0.01 a block is a line of 100 patches or more: no grid has room for the shapes.
+  require_range(c, "masking.block_min_aspect", block_min_aspect, 0.01, 1.0, "BEiT: 0.3");
 }
 
 void CurriculumConfig::validate(Checker& c) const {

@@ -131,7 +131,8 @@ void check_curriculum_config(const config::CurriculumConfig& curriculum,
                     std::to_string(kLabelDownsample),
                 "use a patch that is a multiple of " + std::to_string(kLabelDownsample) +
                     " and divides model.img_size (e.g. 16 for 224), or only generators that "
-                    "read no map (random) in curriculum.keyframes");
+                    "read no map in curriculum.keyframes (random, block, evolved, semmae on "
+                    "attention)");
     }
   }
 }

@@ -13,12 +13,12 @@ namespace {
 
 void check_options(const BlockOptions& o) {
   if (o.min_patches < 1 || (o.max_patches != 0 && o.max_patches < o.min_patches) ||
-      !(o.min_aspect > 0.0 && o.min_aspect <= 1.0)) {
+      !(o.min_aspect >= 0.01 && o.min_aspect <= 1.0)) {
     throw std::invalid_argument(c10::str(
         "block generator: invalid options min_patches = ", o.min_patches,
         ", max_patches = ", o.max_patches, ", min_aspect = ", o.min_aspect,
         "\nhint: masking.block_min_patches >= 1, block_max_patches 0 or >= it, "
-        "block_min_aspect in (0, 1]"));
+        "block_min_aspect in [0.01, 1]"));
   }
 }
 
@@ -63,8 +63,11 @@ BlockPlan plan_blocks(Rng& rng, int64_t grid, int64_t target, const BlockOptions
                                 static_cast<double>(cap));
     const double aspect = std::exp(uniform(rng, log_aspect, -log_aspect));
     // Python's round: half to even (the default rounding mode of nearbyint).
-    const auto h = static_cast<int64_t>(std::nearbyint(std::sqrt(area * aspect)));
-    const auto w = static_cast<int64_t>(std::nearbyint(std::sqrt(area / aspect)));
+    // Clamped before the conversion: an extreme aspect must not overflow int64 (it then
+    // fails the fit check below, as any block wider than the grid).
+    const double big = static_cast<double>(grid) + 1.0;
+    const auto h = static_cast<int64_t>(std::nearbyint(std::min(std::sqrt(area * aspect), big)));
+    const auto w = static_cast<int64_t>(std::nearbyint(std::min(std::sqrt(area / aspect), big)));
     int64_t fresh = 0;
     if (h < grid && w < grid) {
       const int64_t top = uniform_int(rng, 0, grid - h), left = uniform_int(rng, 0, grid - w);

@@ -54,16 +54,26 @@ torch::Tensor preview_affinity(const config::PretrainConfig& cfg, const std::str
   }
   EmaEncoder ema(*model, cfg.masking.affinity_ema_decay);
   std::map<std::string, torch::Tensor> by_name(stored.begin(), stored.end());
-  bool complete = !stored.empty();
-  for (const auto& [name, t] : ema.named_tensors()) {
-    complete = complete && by_name.count("ema_encoder." + name) &&
-               by_name.at("ema_encoder." + name).sizes() == t.sizes();
-  }
-  if (complete) {
+  bool has_ema = false;
+  for (const auto& [name, t] : stored) has_ema = has_ema || name.rfind("ema_encoder.", 0) == 0;
+  if (has_ema) {
+    for (const auto& [name, t] : ema.named_tensors()) {
+      const auto it = by_name.find("ema_encoder." + name);
+      if (it == by_name.end() || it->second.sizes() != t.sizes()) {
+        throw UsageError(with_hint(
+            "--checkpoint " + checkpoint + ": its EMA encoder was written for another model (" +
+                name + (it == by_name.end() ? std::string(" is missing")
+                                            : " has shape " + c10::str(it->second.sizes()) +
+                                                  ", this config's " + c10::str(t.sizes())) +
+                ")",
+            "give a checkpoint of a run of this config's model (the same model section)"));
+      }
+    }
     torch::NoGradGuard no_grad;
     for (auto& [name, t] : ema.named_tensors()) t.copy_(by_name.at("ema_encoder." + name));
   } else if (!checkpoint.empty()) {
-    log::info("the checkpoint holds no EMA encoder: its model's encoder gives the affinity");
+    log::info("the checkpoint holds no EMA encoder (its run read no affinity): its model's "
+              "encoder gives the affinity");
   }
   return ema.affinity(rgb, /*autocast=*/false);
 }
@@ -93,7 +103,8 @@ Batch read_preview_samples(const config::PretrainConfig& cfg, int64_t count, boo
       quiet ? log::debug(text) : log::warn(text);
     }
   }
-  if (static_cast<int64_t>(read_ok.size()) < count) {
+  // A run's pictures show what reads; a preview asked for `count` samples.
+  if (static_cast<int64_t>(read_ok.size()) < (quiet && !read_ok.empty() ? 1 : count)) {
     throw std::runtime_error(c10::str("only ", read_ok.size(), " of the dataset's ",
                                       dataset->size(), " samples could be read, fewer than the ",
                                       count, " asked for"));

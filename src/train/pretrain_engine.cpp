@@ -218,8 +218,8 @@ PretrainEngine::Impl::Impl(const config::PretrainConfig& config,
         "data.root = " + cfg.data.root + " holds images only (an ImageFolder), but the model's "
         "modalities or the curriculum's generators read semantic and instance maps",
         "use a dataset in MultiMAE's layout (<split>/{rgb,semseg,instance}/<class>/), or "
-        "pre-train RGB only with random masking (model.modalities: [rgb], a curriculum of "
-        "random)"));
+        "pre-train RGB only (model.modalities: [rgb]) with generators that read no map: "
+        "random, block, evolved, or semmae with masking.semmae_parts: attention"));
   }
   accum = cfg.optim.accum_steps;
   // The loader's threads turn each batch into what the step reads: label maps at the label
@@ -426,14 +426,25 @@ std::vector<std::pair<std::string, torch::Tensor>> PretrainEngine::extra_state()
 void PretrainEngine::restore_extra_state(
     const std::vector<std::pair<std::string, torch::Tensor>>& stored) {
   auto& m = *impl_;
-  if (!m.ema) return;  // e.g. resumed with a curriculum that no longer reads the affinity
+  bool stored_ema = false;
+  for (const auto& [name, t] : stored) stored_ema = stored_ema || name.rfind("ema_encoder.", 0) == 0;
+  if (!m.ema) {
+    if (stored_ema) {
+      log::warn("the checkpoint's EMA encoder is dropped: no generator of this curriculum reads "
+                "the attention affinity (a later resume that reads it again starts a new one)");
+    }
+    return;
+  }
   std::map<std::string, torch::Tensor> by_name(stored.begin(), stored.end());
   const auto mine = m.ema->named_tensors();
   for (const auto& [name, t] : mine) {
     const auto it = by_name.find("ema_encoder." + name);
     if (it == by_name.end() || it->second.sizes() != t.sizes()) {
-      log::warn("the checkpoint holds no EMA encoder for the affinity-guided mask generators "
-                "(its run had none): it starts from the resumed weights");
+      log::warn(stored_ema ? "the checkpoint's EMA encoder does not fit this model: the EMA "
+                             "encoder starts from the resumed weights"
+                           : "the checkpoint holds no EMA encoder for the affinity-guided mask "
+                             "generators (none of its run's read the affinity): it starts from "
+                             "the resumed weights");
       m.ema->reset(*m.model);
       return;
     }

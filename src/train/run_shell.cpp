@@ -492,12 +492,13 @@ RunResult RunShell::Impl::run(Engine& engine) {
   result.step = step;
   // Stopped at train.max_steps between epochs: the weights it stops with are evaluated too.
   if (engine.evaluates() && evaluated_step != step && step > first_step) evaluate(engine, step);
-  if (log.pictures_every > 0 && pictured_step != step && step > first_step) {
-    write_picture(engine, step);
-  }
   // (Not `result.checkpoint.empty()`: only the writer has a path, and every rank must decide
   // alike, since saving checks the replicas together.)
   if (state.step != step || !saved) result.checkpoint = save(engine, step);
+  // After the checkpoint: a picture is never worth the run's last state.
+  if (log.pictures_every > 0 && pictured_step != step && step > first_step) {
+    write_picture(engine, step);
+  }
   finish();
   result.status =
       step >= total ? RunResult::Status::kCompleted : RunResult::Status::kStoppedAtMaxSteps;

@@ -232,6 +232,7 @@ TEST(BlockConfig, BadKeysAreRefusedByValidate) {
             "masking.block_max_patches");
   EXPECT_EQ(rejected_key({"masking.block_min_aspect=0"}), "masking.block_min_aspect");
   EXPECT_EQ(rejected_key({"masking.block_min_aspect=1.5"}), "masking.block_min_aspect");
+  EXPECT_EQ(rejected_key({"masking.block_min_aspect=1e-300"}), "masking.block_min_aspect");
   EXPECT_EQ(rejected_key({}), "(accepted)");
   EXPECT_EQ(rejected_key({"masking.block_min_patches=4", "masking.block_max_patches=4",
                           "masking.block_min_aspect=1"}),

@@ -224,6 +224,12 @@ TEST(Masks, TheEvolvedGeneratorReadsACheckpointsEmaEncoder) {
   EXPECT_NE(trained.output.find("at step 3"), std::string::npos) << trained.output;
   // Other attention, other groups, other masks.
   EXPECT_NE(read_npy(dir + "/fresh/masks.npy").data, read_npy(dir + "/trained/masks.npy").data);
+  // The EMA encoder of another model (here another image size) is refused, not ignored.
+  auto other = masks(args + "--set model.img_size=96 --checkpoint " + dir +
+                     "/run/latest.pt --out " + dir + "/other");
+  EXPECT_EQ(other.exit_code, 2) << other.output;
+  EXPECT_NE(other.output.find("written for another model"), std::string::npos) << other.output;
+  EXPECT_FALSE(fs::exists(dir + "/other"));
 }
 
 TEST(Masks, PicturesOfAnEarlierLargerRunAreRemoved) {

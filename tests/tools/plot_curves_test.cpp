@@ -11,6 +11,8 @@
 #include <fstream>
 #include <iterator>
 #include <sstream>
+#include <utility>
+#include <vector>
 
 #include "c2fmae/data/image_codec.h"
 #include "test_helpers.h"
@@ -231,6 +233,21 @@ TEST_F(PlotCurves, AMissingOrEmptyInputExitsTwoWithAMessage) {
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("--smooth must be at least 1"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(dir + "/pictures"));
+  // An output that is not a new or regular .png, or is the input itself: refused, untouched.
+  fs::create_directories(dir + "/folder.png");
+  fs::create_symlink(dir + "/one.jsonl", dir + "/link.png");
+  for (const auto& [out, says] : std::vector<std::pair<std::string, std::string>>{
+           {dir + "/one.jsonl", "the picture is a PNG"},
+           {dir + "/curves.txt", "the picture is a PNG"},
+           {dir + "/folder.png", "is not a regular file"},
+           {dir + "/link.png", "is not a regular file"}}) {
+    const auto refused = plot_curves(quoted(dir + "/one.jsonl") + " -o " + quoted(out));
+    EXPECT_EQ(refused.exit_code, 2) << out << "\n" << refused.output;
+    EXPECT_NE(refused.output.find(says), std::string::npos) << refused.output;
+  }
+  EXPECT_EQ(testing::read_text(dir + "/one.jsonl"), "{\"step\": 1, \"loss\": 1, \"lr\": 0.1}\n");
+  EXPECT_TRUE(fs::is_directory(dir + "/folder.png"));
+  EXPECT_FALSE(fs::exists(dir + "/curves.txt"));
 }
 
 }  // namespace

@@ -41,7 +41,8 @@ struct MaskPreview {
 
 /// The first min(count, dataset size) samples of cfg's dataset that read (bad ones skipped
 /// with a warning), whole images at model.img_size with no flip, the label maps (when the
-/// dataset has them) as training reads them: rgb, semantic, instance and label set. `quiet`:
+/// dataset has them) as training reads them: rgb, semantic, instance and label set. `quiet`
+/// (a run's pictures): fewer samples than asked are fine if one reads, and
 /// bad samples are logged at debug level (a run's pictures: training logged them already).
 Batch read_preview_samples(const config::PretrainConfig& cfg, int64_t count, bool quiet = false);
 

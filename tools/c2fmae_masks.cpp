@@ -34,15 +34,6 @@
 
 namespace {
 
-/// `text` as a number if all of it is one.
-std::optional<double> parse_number(const std::string& text) {
-  char* end = nullptr;
-  errno = 0;
-  const double value = std::strtod(text.c_str(), &end);
-  if (text.empty() || *end != '\0' || errno == ERANGE) return std::nullopt;
-  return value;
-}
-
 /// `text` as a whole number if all of it is one.
 std::optional<int64_t> parse_count(const std::string& text) {
   char* end = nullptr;

@@ -76,6 +76,8 @@ struct PretrainEngine::Impl {
   std::unique_ptr<EmaEncoder> ema;
   double affinity_seconds = 0.0;  ///< computing the affinity in the current step
   Batch picture_samples;          ///< the samples of picture(), read on first use
+  const std::vector<Batch>* given = nullptr;  ///< benchmarks: micro-batches on the device
+  int64_t given_next = 0;                     ///< the next of them to use
   bool initial_terms_logged = false;
   BadSampleBudget bad;  ///< bad samples replaced so far in the run (checkpointed)
   double data_wait_seconds = 0.0;  ///< waiting for batches in the current step
@@ -113,13 +115,18 @@ struct PretrainEngine::Impl {
     if (group) count_sum = [this](const torch::Tensor& c) { return sum_over_processes(c); };
     for (int64_t k = 0; k < accum; ++k) {
       const bool last = k + 1 == accum;  // data-parallel: only its backward communicates
-      const auto asked = Clock::now();
-      auto batch = loader->batch(step * accum + k);
-      data_wait_seconds += std::chrono::duration<double>(Clock::now() - asked).count();
-      step_skipped += batch.data_skipped;
-      step_read += batch.size() + batch.data_skipped;
-      if (ema) mask_in_step(batch, step * accum + k);
-      batch = batch.to(device, /*non_blocking=*/true);
+      Batch batch;
+      if (given) {  // a benchmark's micro-batches, already masked and on the device
+        batch = (*given)[static_cast<size_t>(given_next++ % static_cast<int64_t>(given->size()))];
+      } else {
+        const auto asked = Clock::now();
+        batch = loader->batch(step * accum + k);
+        data_wait_seconds += std::chrono::duration<double>(Clock::now() - asked).count();
+        step_skipped += batch.data_skipped;
+        step_read += batch.size() + batch.data_skipped;
+        if (ema) mask_in_step(batch, step * accum + k);
+        batch = batch.to(device, /*non_blocking=*/true);
+      }
       if (sync && last) sync->before_forward();
       losses::LossTerms terms;
       {
@@ -264,6 +271,30 @@ PretrainEngine::PretrainEngine(const config::PretrainConfig& cfg,
 }
 
 PretrainEngine::~PretrainEngine() = default;
+
+std::vector<Batch> PretrainEngine::device_batches(int64_t count) {
+  auto& m = *impl_;
+  std::vector<Batch> out;
+  for (int64_t i = 0; i < count; ++i) {
+    auto batch = m.loader->batch(i);
+    if (m.ema) m.mask_in_step(batch, i);
+    out.push_back(batch.to(m.device));
+  }
+  return out;
+}
+
+PretrainStepStats PretrainEngine::train_step(int64_t step, const std::vector<Batch>& batches) {
+  TORCH_CHECK(!batches.empty(), "train_step: no batches given");
+  impl_->given = &batches;
+  try {
+    auto s = train_step(step);
+    impl_->given = nullptr;
+    return s;
+  } catch (...) {
+    impl_->given = nullptr;
+    throw;
+  }
+}
 
 PretrainStepStats PretrainEngine::train_step(int64_t step) {
   auto& m = *impl_;

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "c2fmae/config/pretrain_config.h"
+#include "c2fmae/core/batch.h"
 #include "c2fmae/core/modality.h"
 #include "c2fmae/distributed/communicator.h"
 #include "c2fmae/train/engine.h"
@@ -64,6 +65,12 @@ class PretrainEngine : public Engine {
 
   /// Optimizer step `step`: see the file comment.
   PretrainStepStats train_step(int64_t step);
+  /// Benchmarks (c2fmae_bench): the first `count` micro-batches as training makes them
+  /// (masked by the curriculum, token indices attached), on the device.
+  std::vector<Batch> device_batches(int64_t count);
+  /// train_step on given micro-batches (from device_batches, reused in turn) instead of the
+  /// loader's: the step without the data pipeline.
+  PretrainStepStats train_step(int64_t step, const std::vector<Batch>& batches);
   /// The part of step `step` before the gradient norm: every micro-batch's forward, loss and
   /// backward, gradients left accumulated in the model. Returns [accum, 1 + M] losses on the
   /// device (weighted total, then each modality's term) without a host sync.

@@ -292,8 +292,6 @@ std::string RunShell::Impl::save(Engine& engine, int64_t step) {
   return checkpoints->save(engine.module(), engine.optimizer(), state);
 }
 
-/// Evaluates after `step` steps; logs it (a metrics.jsonl line with step, epoch and the
-/// engine's fields) and, when the score beats the best so far, writes best.pt.
 void RunShell::Impl::write_picture(Engine& engine, int64_t step) {
   pictured_step = step;
   if (!options.writer) return;
@@ -312,6 +310,8 @@ void RunShell::Impl::write_picture(Engine& engine, int64_t step) {
   }
 }
 
+/// Evaluates after `step` steps; logs it (a metrics.jsonl line with step, epoch and the
+/// engine's fields) and, when the score beats the best so far, writes best.pt.
 void RunShell::Impl::evaluate(Engine& engine, int64_t step) {
   evaluated_step = step;
   const auto e = engine.evaluate();

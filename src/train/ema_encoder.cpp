@@ -62,6 +62,41 @@ void EmaEncoder::reset(models::C2fmaeImpl& model) {
   for (size_t i = 0; i < to.size(); ++i) to[i].second.copy_(from[i]);
 }
 
+namespace {
+constexpr const char* kStatePrefix = "ema_encoder.";
+}  // namespace
+
+std::vector<std::pair<std::string, torch::Tensor>> EmaEncoder::state() {
+  auto out = named_tensors();
+  for (auto& entry : out) entry.first = kStatePrefix + entry.first;
+  return out;
+}
+
+EmaEncoder::Restored EmaEncoder::restore(
+    const std::vector<std::pair<std::string, torch::Tensor>>& stored) {
+  Restored r;
+  std::map<std::string, torch::Tensor> by_name;
+  for (const auto& [name, t] : stored) {
+    if (name.rfind(kStatePrefix, 0) == 0) by_name.emplace(name, t);
+  }
+  if (by_name.empty()) return r;  // kNone
+  const auto mine = named_tensors();
+  for (const auto& [name, t] : mine) {
+    const auto it = by_name.find(kStatePrefix + name);
+    if (it == by_name.end() || it->second.sizes() != t.sizes()) {
+      r.outcome = Restored::Outcome::kMismatch;
+      r.mismatch = name + (it == by_name.end() ? std::string(" is missing")
+                                               : " has shape " + c10::str(it->second.sizes()) +
+                                                     ", this config's " + c10::str(t.sizes()));
+      return r;
+    }
+  }
+  torch::NoGradGuard no_grad;
+  for (const auto& [name, t] : mine) t.copy_(by_name.at(kStatePrefix + name));
+  r.outcome = Restored::Outcome::kLoaded;
+  return r;
+}
+
 torch::Tensor EmaEncoder::affinity(const torch::Tensor& rgb, bool autocast) {
   torch::NoGradGuard no_grad;
   AutocastScope scope(autocast);

@@ -53,25 +53,15 @@ torch::Tensor preview_affinity(const config::PretrainConfig& cfg, const std::str
               "--checkpoint to see a trained one's");
   }
   EmaEncoder ema(*model, cfg.masking.affinity_ema_decay);
-  std::map<std::string, torch::Tensor> by_name(stored.begin(), stored.end());
-  bool has_ema = false;
-  for (const auto& [name, t] : stored) has_ema = has_ema || name.rfind("ema_encoder.", 0) == 0;
-  if (has_ema) {
-    for (const auto& [name, t] : ema.named_tensors()) {
-      const auto it = by_name.find("ema_encoder." + name);
-      if (it == by_name.end() || it->second.sizes() != t.sizes()) {
-        throw UsageError(with_hint(
-            "--checkpoint " + checkpoint + ": its EMA encoder was written for another model (" +
-                name + (it == by_name.end() ? std::string(" is missing")
-                                            : " has shape " + c10::str(it->second.sizes()) +
-                                                  ", this config's " + c10::str(t.sizes())) +
-                ")",
-            "give a checkpoint of a run of this config's model (the same model section)"));
-      }
-    }
-    torch::NoGradGuard no_grad;
-    for (auto& [name, t] : ema.named_tensors()) t.copy_(by_name.at("ema_encoder." + name));
-  } else if (!checkpoint.empty()) {
+  const auto restored = ema.restore(stored);
+  if (restored.outcome == EmaEncoder::Restored::Outcome::kMismatch) {
+    throw UsageError(with_hint("--checkpoint " + checkpoint +
+                                   ": its EMA encoder was written for another model (" +
+                                   restored.mismatch + ")",
+                               "give a checkpoint of a run of this config's model (the same "
+                               "model section)"));
+  }
+  if (restored.outcome == EmaEncoder::Restored::Outcome::kNone && !checkpoint.empty()) {
     log::info("the checkpoint holds no EMA encoder (its run read no affinity): its model's "
               "encoder gives the affinity");
   }

@@ -448,40 +448,32 @@ void PretrainEngine::fresh_start() {
 }
 
 std::vector<std::pair<std::string, torch::Tensor>> PretrainEngine::extra_state() {
-  std::vector<std::pair<std::string, torch::Tensor>> out;
-  if (!impl_->ema) return out;
-  for (auto& [name, t] : impl_->ema->named_tensors()) out.emplace_back("ema_encoder." + name, t);
-  return out;
+  return impl_->ema ? impl_->ema->state() : std::vector<std::pair<std::string, torch::Tensor>>{};
 }
 
 void PretrainEngine::restore_extra_state(
     const std::vector<std::pair<std::string, torch::Tensor>>& stored) {
   auto& m = *impl_;
-  bool stored_ema = false;
-  for (const auto& [name, t] : stored) stored_ema = stored_ema || name.rfind("ema_encoder.", 0) == 0;
+  using Outcome = EmaEncoder::Restored::Outcome;
   if (!m.ema) {
-    if (stored_ema) {
-      log::warn("the checkpoint's EMA encoder is dropped: no generator of this curriculum reads "
-                "the attention affinity (a later resume that reads it again starts a new one)");
+    for (const auto& entry : stored) {
+      if (entry.first.rfind("ema_encoder.", 0) == 0) {
+        log::warn("the checkpoint's EMA encoder is dropped: no generator of this curriculum "
+                  "reads the attention affinity (a later resume that reads it again starts a "
+                  "new one)");
+        break;
+      }
     }
     return;
   }
-  std::map<std::string, torch::Tensor> by_name(stored.begin(), stored.end());
-  const auto mine = m.ema->named_tensors();
-  for (const auto& [name, t] : mine) {
-    const auto it = by_name.find("ema_encoder." + name);
-    if (it == by_name.end() || it->second.sizes() != t.sizes()) {
-      log::warn(stored_ema ? "the checkpoint's EMA encoder does not fit this model: the EMA "
-                             "encoder starts from the resumed weights"
-                           : "the checkpoint holds no EMA encoder for the affinity-guided mask "
-                             "generators (none of its run's read the affinity): it starts from "
-                             "the resumed weights");
-      m.ema->reset(*m.model);
-      return;
-    }
-  }
-  torch::NoGradGuard no_grad;
-  for (const auto& [name, t] : mine) t.copy_(by_name.at("ema_encoder." + name));
+  const auto restored = m.ema->restore(stored);
+  if (restored.outcome == Outcome::kLoaded) return;
+  log::warn(restored.outcome == Outcome::kMismatch
+                ? "the checkpoint's EMA encoder does not fit this model: the EMA encoder starts "
+                  "from the resumed weights"
+                : "the checkpoint holds no EMA encoder for the affinity-guided mask generators "
+                  "(none of its run's read the affinity): it starts from the resumed weights");
+  m.ema->reset(*m.model);
 }
 
 torch::Tensor PretrainEngine::picture(int64_t step) {

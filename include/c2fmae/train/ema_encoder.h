@@ -18,6 +18,7 @@
 #pragma once
 #include <torch/types.h>
 
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -41,6 +42,19 @@ class EmaEncoder {
   /// tensors themselves: copying into them changes the copy).
   std::vector<std::pair<std::string, torch::Tensor>> named_tensors();
   double decay() const { return decay_; }
+
+  /// The copy as checkpoint extra state (Engine::extra_state): named_tensors() with names
+  /// prefixed "ema_encoder.".
+  std::vector<std::pair<std::string, torch::Tensor>> state();
+  /// What a checkpoint's extra state holds of an EMA encoder.
+  struct Restored {
+    enum class Outcome { kNone, kMismatch, kLoaded } outcome = Outcome::kNone;
+    std::string mismatch;  ///< kMismatch: the first tensor that does not fit, and why
+  };
+  /// Copies the EMA encoder of `stored` (state() of an earlier run) into the copy when every
+  /// tensor is there with this model's shape (kLoaded); otherwise changes nothing and says
+  /// whether there was none (kNone) or another model's (kMismatch).
+  Restored restore(const std::vector<std::pair<std::string, torch::Tensor>>& stored);
 
  private:
   /// The model's tensors in named_tensors() order.

@@ -7,7 +7,10 @@
 //
 // Without --pretrained (train.pretrained) the classifier starts from random initialisation.
 // --eval (finetune.mode = eval) evaluates the weights given and prints one JSON line; it
-// writes no run directory.
+// writes no run directory. So do finetune.mode = knn (DINO's weighted k-NN on the frozen
+// encoder's features: val_top1, val_top5, prior_top1, k) and dense_probe (a linear
+// classifier of each patch's semantic class: patch_acc, mean_class_acc, miou), which
+// measure a random encoder when no weights are given.
 //
 // Exit codes: 0 done (or stopped at train.max_steps), 1 error, 2 bad config or arguments (or
 // a run directory another process holds), 128 + signal when stopped by a signal (a checkpoint
@@ -88,10 +91,11 @@ int main(int argc, char** argv) {
       std::cout << cfg.dump_yaml();
       return 0;
     }
-    if (cfg.finetune.mode == "eval" && (!resume.empty() || overwrite || !output_dir.empty())) {
+    if (cfg.finetune.measures_only() && (!resume.empty() || overwrite || !output_dir.empty())) {
       throw UsageError(with_hint(
-          "--eval writes no run, so --resume, --overwrite and --output-dir do not apply",
-          "drop them, or fine-tune without --eval"));
+          "finetune.mode = " + cfg.finetune.mode +
+              " writes no run, so --resume, --overwrite and --output-dir do not apply",
+          "drop them, or fine-tune (finetune.mode = finetune or linprobe)"));
     }
     tools::StopHandlers stop_handlers;
     std::unique_ptr<distributed::Communicator> group;
@@ -106,7 +110,7 @@ int main(int argc, char** argv) {
     }
     const bool writer = !group || group->rank() == 0;
     train::FinetuneEngine engine(cfg, group.get());
-    if (cfg.finetune.mode == "eval") {
+    if (cfg.finetune.measures_only()) {
       log::set_level(log::parse_level(writer ? cfg.log.level : "warn"));
       engine.fresh_start();
       const auto e = engine.evaluate();

@@ -7,8 +7,10 @@ pictures/ is created) unless -o says where, and prints the path written. Panels,
 12 x 4 inches per row at 100 dpi (1200 x 400 pixels for two panels, 1200 x 800 for three or
 four):
   loss        the total loss and every loss_<modality> term over the step (log scale when
-              every value is positive); steps skipped for a non-finite loss or gradient are
-              marked
+              every value is positive), beside their trivial baselines: the semantic class
+              prior's entropy (semantic_prior_ce, dashed) and 1.0 for the RGB term (dotted,
+              what predicting 0 scores on normalised pixels); steps skipped for a non-finite
+              loss or gradient are marked
   lr          the learning rate over the step
   mask mix    the mask generators' weights w_<generator>, if logged (pre-training)
   validation  val_top1 / val_top5 (%) and val_loss, if logged (fine-tuning evaluations)
@@ -247,11 +249,25 @@ def plot(m, out_path, title, smooth):
         if panel == "loss":
             ax.set_title("loss")
             values = []
+            colors = {}
             for key in loss_keys:
                 xs, ys = series(steps, key)
                 draw(ax, xs, ys, "total" if key == "loss" else key[len("loss_"):], smooth,
                      color="black" if key == "loss" else None)
+                if ax.get_lines():
+                    colors[key] = ax.get_lines()[-1].get_color()
                 values += ys
+            # The trivial baselines: the semantic class prior's entropy (what predicting the
+            # prior scores) and 1 for norm-pix RGB (what predicting zero scores).
+            xs, prior = series(steps, "semantic_prior_ce")
+            if "loss_semantic" in loss_keys and prior:
+                ax.plot(xs, prior, linestyle="--", linewidth=1.0,
+                        color=colors.get("loss_semantic"), label="semantic: class prior")
+                values += prior
+            if "loss_rgb" in loss_keys:
+                ax.axhline(1.0, linestyle=":", linewidth=1.0, color=colors.get("loss_rgb"),
+                           label="rgb: predicting 0")
+                values.append(1.0)
             if values and min(values) > 0:
                 ax.set_yscale("log")
                 # Plain numbers (0.5, 2), not 5e-01; minor ticks labelled on a short range.

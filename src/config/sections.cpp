@@ -110,6 +110,7 @@ void MaskingConfig::validate(Checker& c) const {
             "MultiMAE: 98, MAE: 49");
   // Below ~0.01 the Dirichlet's gamma draws underflow to all-zero splits.
   require_range(c, "masking.dirichlet_alpha", dirichlet_alpha, 0.01, 1000.0, "MultiMAE: 1.0");
+  require_range(c, "masking.rgb_only_prob", rgb_only_prob, 0.0, 1.0, "MultiMAE: 0");
   require_range(c, "masking.semantic_hide_ratio", semantic_hide_ratio, 0.0, 1.0, "e.g. 0.5");
   require_range(c, "masking.instance_hide_ratio", instance_hide_ratio, 0.0, 1.0, "e.g. 0.5");
   c.require(one_of(guided_hide_in, {"all", "guide_and_finer"}), "masking.guided_hide_in",
@@ -286,8 +287,14 @@ void ClassifierConfig::validate(Checker& c) const {
 }
 
 void FinetuneRecipeConfig::validate(Checker& c) const {
-  c.require(one_of(mode, {"finetune", "linprobe", "eval"}), "finetune.mode", mode,
-            "unknown mode", "use finetune, linprobe or eval");
+  c.require(one_of(mode, {"finetune", "linprobe", "eval", "knn", "dense_probe"}),
+            "finetune.mode", mode, "unknown mode",
+            "use finetune, linprobe, eval, knn or dense_probe");
+  require_range(c, "finetune.knn_k", knn_k, 1, 100000, "DINO: 20");
+  c.require(knn_temperature > 0.0 && knn_temperature <= 100.0, "finetune.knn_temperature",
+            knn_temperature, "must be in (0, 100]", "DINO: 0.07");
+  require_range(c, "finetune.dense_iterations", dense_iterations, 1, 100000, "e.g. 100");
+  require_range(c, "finetune.dense_weight_decay", dense_weight_decay, 0.0, 100.0, "e.g. 1e-4");
   c.require(layer_decay > 0.0 && layer_decay <= 1.0, "finetune.layer_decay", layer_decay,
             "must be in (0, 1]", "MAE ViT-B: 0.65; 1 turns it off");
   require_range(c, "finetune.mixup", mixup, 0.0, 100.0, "MAE: 0.8; 0 = off");

@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -13,23 +14,41 @@ namespace {
 
 constexpr double kTwoPi = 6.283185307179586;
 
-/// A periodic brightness modulation in [-amp, amp]: solid, stripes, checker or waves.
+/// A brightness modulation in [-amp, amp]. Object textures (kinds 0-3: solid, stripes,
+/// checker, waves) are drawn independently of the shape; the stuff textures (kinds 4-7) each
+/// belong to one stuff class, as sky is smooth and grass is textured in photographs.
 struct Texture {
-  int kind = 0;
+  enum Kind { kSolid, kStripes, kChecker, kWaves, kGradient, kBlades, kBricks, kRipples };
+  int kind = kSolid;
   double freq = 8.0, angle = 0.0, amp = 0.0;
 
   double at(double u, double v) const {
     const double s = u * std::cos(angle) + v * std::sin(angle);
     const double t = -u * std::sin(angle) + v * std::cos(angle);
     switch (kind) {
-      case 1:
+      case kStripes:
         return amp * (std::sin(kTwoPi * freq * s) > 0 ? 1.0 : -1.0);
-      case 2:
+      case kChecker:
         return amp * ((std::sin(kTwoPi * freq * s) > 0) == (std::sin(kTwoPi * freq * t) > 0)
                           ? 1.0
                           : -1.0);
-      case 3:
+      case kWaves:
         return amp * std::sin(kTwoPi * freq * s) * std::cos(kTwoPi * 0.7 * freq * t);
+      case kGradient:  // sky: brighter towards the top, no texture
+        return amp * (0.5 - v);
+      case kBlades: {  // grass: thin, near-vertical blades with a coarser tuft pattern
+        const double blade = std::sin(kTwoPi * freq * (u + 0.04 * std::sin(kTwoPi * 3.0 * v)));
+        return amp * (0.7 * blade + 0.3 * std::sin(kTwoPi * 0.37 * freq * v + 2.0 * u));
+      }
+      case kBricks: {  // wall: rows of bricks, every other row offset by half a brick
+        const double rows = freq, row = std::floor(v * rows);
+        const double x = u * rows * 0.5 + (static_cast<int64_t>(row) % 2 ? 0.5 : 0.0);
+        const double fy = v * rows - row, fx = x - std::floor(x);
+        const bool mortar = fy < 0.12 || fx < 0.06;
+        return mortar ? -amp : amp * 0.35;
+      }
+      case kRipples:  // water: horizontal ripples that wander
+        return amp * std::sin(kTwoPi * freq * v + 1.5 * std::sin(kTwoPi * 2.0 * u));
       default:
         return 0.0;
     }
@@ -78,11 +97,16 @@ struct Object {
   }
 };
 
+/// The 64 x 64 grid on which the label is counted (the whole, uncropped image).
+constexpr int kLabelGrid = 64;
+
 struct Scene {
   Stuff top, bottom;
   bool split;
   double horizon, wave_amp, wave_freq, wave_phase;
   std::vector<Object> objects;
+  int64_t labelled = 0;           ///< the object whose shape is the label
+  double label_cx = 0.5, label_cy = 0.5;  ///< centre of its visible pixels
 
   const Stuff& stuff_at(double u, double v) const {
     if (!split) return top;
@@ -97,7 +121,58 @@ struct Scene {
   }
 };
 
-Scene make_scene(uint64_t seed) {
+/// Stuff class `cls` with its own colour range and texture family: sky light blue and
+/// smooth, grass green with blades, wall brick red-grey with bricks, water deep blue-green
+/// with ripples. Within a class the colour varies (+-0.1 per channel), so colour alone
+/// mostly, and colour with texture surely, tells the class.
+Stuff make_stuff(Rng& rng, int64_t cls) {
+  auto uniform = [&](double lo, double hi) { return c2fmae::uniform(rng, lo, hi); };
+  auto near = [&](double r, double g, double b) {
+    return Colour{r + uniform(-0.1, 0.1), g + uniform(-0.1, 0.1), b + uniform(-0.1, 0.1)};
+  };
+  switch (cls) {
+    case 0:  // sky
+      return {cls, near(0.55, 0.72, 0.92), Texture{Texture::kGradient, 1.0, 0.0, uniform(0.2, 0.4)}};
+    case 1:  // grass
+      return {cls, near(0.25, 0.58, 0.18),
+              Texture{Texture::kBlades, uniform(22.0, 30.0), 0.0, uniform(0.2, 0.35)}};
+    case 2:  // wall
+      return {cls, near(0.62, 0.42, 0.36),
+              Texture{Texture::kBricks, uniform(8.0, 11.0), 0.0, uniform(0.25, 0.4)}};
+    default:  // water
+      return {cls, near(0.12, 0.32, 0.48),
+              Texture{Texture::kRipples, uniform(9.0, 14.0), 0.0, uniform(0.2, 0.35)}};
+  }
+}
+
+/// Visible pixels of each object on the label grid, and their centres.
+std::vector<int64_t> visible_areas(const Scene& s, std::vector<double>* cx = nullptr,
+                                   std::vector<double>* cy = nullptr) {
+  std::vector<int64_t> area(s.objects.size(), 0);
+  if (cx) cx->assign(s.objects.size(), 0.0);
+  if (cy) cy->assign(s.objects.size(), 0.0);
+  for (int i = 0; i < kLabelGrid; ++i) {
+    for (int j = 0; j < kLabelGrid; ++j) {
+      const double u = (j + 0.5) / kLabelGrid, v = (i + 0.5) / kLabelGrid;
+      const int k = s.topmost(u, v);
+      if (k < 0) continue;
+      ++area[k];
+      if (cx) (*cx)[k] += u, (*cy)[k] += v;
+    }
+  }
+  return area;
+}
+
+/// The least ratio of the labelled object's visible area to the runner-up's, and its least
+/// share of the image: below either the label would be a guess, and the scene is redrawn.
+constexpr double kLabelMargin = 1.5;
+constexpr double kLabelMinShare = 0.03;
+
+/// Scene of sample `index`: its label is index mod kNumShapes (balanced), and scenes are
+/// drawn from the sample's seed until the object with the largest visible area has that
+/// shape, covers at least kLabelMinShare of the image and at least kLabelMargin times the
+/// runner-up's visible area.
+Scene make_scene(uint64_t seed, int64_t label) {
   Rng rng(seed);
   auto uniform = [&](double lo, double hi) { return c2fmae::uniform(rng, lo, hi); };
   auto pick = [&](int64_t n) {
@@ -110,35 +185,71 @@ Scene make_scene(uint64_t seed) {
     return Texture{static_cast<int>(pick(4)), uniform(3.0, 14.0), uniform(0.0, kTwoPi / 2),
                    uniform(0.05, 0.3)};
   };
-  Scene s;
-  s.top = {pick(SyntheticShapes::kNumStuff), colour(), texture()};
-  s.bottom = {(s.top.cls + 1 + pick(SyntheticShapes::kNumStuff - 1)) % SyntheticShapes::kNumStuff,
-              colour(), texture()};
-  s.split = uniform01(rng) < 0.75;
-  s.horizon = uniform(0.3, 0.7);
-  s.wave_amp = uniform(0.0, 0.08);
-  s.wave_freq = uniform(0.5, 3.0);
-  s.wave_phase = uniform(0.0, kTwoPi);
-  const int64_t count = 1 + pick(5);
-  std::vector<int64_t> ids;
-  for (int64_t k = 0; k < count; ++k) {
-    int64_t id;
-    do id = 1 + pick(65535);
-    while (std::find(ids.begin(), ids.end(), id) != ids.end());
-    ids.push_back(id);
-    s.objects.push_back(Object{pick(SyntheticShapes::kNumShapes), uniform(0.15, 0.85),
-                               uniform(0.15, 0.85), uniform(0.08, 0.3), uniform(0.7, 1.4),
-                               uniform(0.0, kTwoPi), colour(), texture(), id});
+  for (;;) {
+    Scene s;
+    const int64_t top = pick(SyntheticShapes::kNumStuff);
+    s.top = make_stuff(rng, top);
+    s.bottom = make_stuff(rng, (top + 1 + pick(SyntheticShapes::kNumStuff - 1)) %
+                                   SyntheticShapes::kNumStuff);
+    s.split = uniform01(rng) < 0.75;
+    s.horizon = uniform(0.3, 0.7);
+    s.wave_amp = uniform(0.0, 0.08);
+    s.wave_freq = uniform(0.5, 3.0);
+    s.wave_phase = uniform(0.0, kTwoPi);
+    const int64_t count = 1 + pick(5), carrier = pick(count);
+    std::vector<int64_t> ids;
+    for (int64_t k = 0; k < count; ++k) {
+      int64_t id;
+      do id = 1 + pick(65535);
+      while (std::find(ids.begin(), ids.end(), id) != ids.end());
+      ids.push_back(id);
+      // One object, at a random depth, has the label's shape; the visible areas decide.
+      const int64_t shape = k == carrier ? label : pick(SyntheticShapes::kNumShapes);
+      s.objects.push_back(Object{shape, uniform(0.15, 0.85), uniform(0.15, 0.85),
+                                 uniform(0.08, 0.3), uniform(0.7, 1.4), uniform(0.0, kTwoPi),
+                                 colour(), texture(), id});
+    }
+    std::vector<double> cx, cy;
+    auto area = visible_areas(s, &cx, &cy);
+    const auto best = std::max_element(area.begin(), area.end()) - area.begin();
+    int64_t runner_up = 0;
+    for (size_t k = 0; k < area.size(); ++k) {
+      if (static_cast<int64_t>(k) != best) runner_up = std::max(runner_up, area[k]);
+    }
+    const bool clear = s.objects[best].shape == label &&
+                       area[best] >= kLabelMinShare * kLabelGrid * kLabelGrid &&
+                       area[best] >= kLabelMargin * static_cast<double>(runner_up);
+    if (!clear) continue;
+    s.labelled = best;
+    s.label_cx = cx[best] / static_cast<double>(area[best]);
+    s.label_cy = cy[best] / static_cast<double>(area[best]);
+    return s;
   }
-  return s;
+}
+
+/// A training crop that would cut the labelled object out is moved (same size) to centre
+/// on it: the crop's label stays the image's.
+CropBox keep_label_in_crop(const Scene& s, CropBox box) {
+  if (box.w >= 1.0 && box.h >= 1.0) return box;
+  auto inside = [&](double u, double v) {
+    return u >= box.x0 && u <= box.x0 + box.w && v >= box.y0 && v <= box.y0 + box.h;
+  };
+  int64_t total = 0, kept = 0;
+  for (int i = 0; i < kLabelGrid; ++i) {
+    for (int j = 0; j < kLabelGrid; ++j) {
+      const double u = (j + 0.5) / kLabelGrid, v = (i + 0.5) / kLabelGrid;
+      if (s.topmost(u, v) != s.labelled) continue;
+      ++total;
+      if (inside(u, v)) ++kept;
+    }
+  }
+  if (total == 0 || kept * 2 >= total) return box;
+  box.x0 = std::clamp(s.label_cx - box.w / 2, 0.0, 1.0 - box.w);
+  box.y0 = std::clamp(s.label_cy - box.h / 2, 0.0, 1.0 - box.h);
+  return box;
 }
 
 }  // namespace
-
-const std::array<const char*, SyntheticShapes::kNumStuff>& SyntheticShapes::stuff_names() {
-  static const std::array<const char*, kNumStuff> kNames = {"sky", "grass", "wall", "water"};
-  return kNames;
-}
 
 const std::array<const char*, SyntheticShapes::kNumShapes>& SyntheticShapes::shape_names() {
   static const std::array<const char*, kNumShapes> kNames = {"disc",    "square", "triangle",
@@ -154,7 +265,14 @@ SyntheticShapes::SyntheticShapes(int64_t num_samples, uint64_t seed)
 Sample SyntheticShapes::get(int64_t index, const Augmentation& aug, int64_t size) const {
   TORCH_CHECK(index >= 0 && index < num_samples_, "SyntheticShapes: index ", index,
               " out of range [0, ", num_samples_, ")");
-  const Scene scene = make_scene(mix_seed({seed_, static_cast<uint64_t>(index), 0x5A4Eu}));
+  return render(index, aug, size, /*keep_label=*/false);
+}
+
+Sample SyntheticShapes::render(int64_t index, Augmentation aug, int64_t size,
+                               bool keep_label) const {
+  const int64_t label = index % kNumShapes;
+  const Scene scene = make_scene(mix_seed({seed_, static_cast<uint64_t>(index), 0x5A4Eu}), label);
+  if (keep_label) aug.box = keep_label_in_crop(scene, aug.box);
   Sample out;
   out.rgb = torch::empty({3, size, size}, torch::kUInt8);
   out.semantic = torch::empty({size, size}, torch::kLong);
@@ -192,17 +310,9 @@ Sample SyntheticShapes::get(int64_t index, const Augmentation& aug, int64_t size
       rgb[2 * plane + i * size + j] = to_byte(c.b);
     }
   }
-  // Label: shape class of the object covering most of the whole (uncropped) image, counted
-  // on a 64 x 64 grid, so every crop of an image has the same label.
-  std::vector<int64_t> area(scene.objects.size(), 0);
-  for (int i = 0; i < 64; ++i) {
-    for (int j = 0; j < 64; ++j) {
-      const int k = scene.topmost((j + 0.5) / 64.0, (i + 0.5) / 64.0);
-      if (k >= 0) ++area[k];
-    }
-  }
-  const auto best = std::max_element(area.begin(), area.end()) - area.begin();
-  out.label = scene.objects[best].shape;
+  // The label is the shape of the object covering most of the whole (uncropped) image,
+  // clearly (make_scene), so every crop of an image has the same label.
+  out.label = label;
   return out;
 }
 
@@ -213,7 +323,7 @@ std::string SyntheticShapes::describe(int64_t index) const {
 int64_t SyntheticShapes::load(int64_t index, uint64_t seed, const SampleOptions& options,
                               const SampleSlot& slot) const {
   const auto aug = draw_augmentation(seed, 1.0, 1.0, options.augmentation);
-  const auto s = get(index, aug, options.img_size);
+  const auto s = render(index, aug, options.img_size, /*keep_label=*/true);
   const int64_t size = options.img_size, plane = size * size;
   const auto* rgb = s.rgb.data_ptr<uint8_t>();
   for (int64_t c = 0; c < 3; ++c) {

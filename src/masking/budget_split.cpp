@@ -59,4 +59,22 @@ std::vector<int64_t> split_budget(Rng& rng, double alpha, int64_t budget,
   return count;
 }
 
+std::vector<int64_t> split_visible(Rng& rng, const MaskSpec& spec, double alpha, int64_t budget,
+                                   const std::vector<int64_t>& capacity) {
+  if (spec.rgb_only_prob > 0.0) {
+    const auto rgb = std::find(spec.modalities.begin(), spec.modalities.end(), Modality::kRgb);
+    if (rgb != spec.modalities.end() && uniform01(rng) < spec.rgb_only_prob) {
+      const auto j = static_cast<size_t>(rgb - spec.modalities.begin());
+      const int64_t on_rgb = std::min(budget, capacity[j]);
+      auto others = capacity;
+      others[j] = 0;
+      auto count = on_rgb < budget ? split_budget(rng, alpha, budget - on_rgb, others)
+                                   : std::vector<int64_t>(capacity.size(), 0);
+      count[j] = on_rgb;
+      return count;
+    }
+  }
+  return split_budget(rng, alpha, budget, capacity);
+}
+
 }  // namespace c2fmae::masking

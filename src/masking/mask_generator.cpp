@@ -11,6 +11,7 @@ MaskSpec MaskSpec::from_config(const config::ModelConfig& model,
   spec.patch = model.patch_size;
   spec.grid = model.grid_size();
   spec.num_visible = masking.num_visible;
+  spec.rgb_only_prob = masking.rgb_only_prob;
   return spec;
 }
 

@@ -21,7 +21,7 @@ torch::Tensor RandomGenerator::generate(const MaskInputs& inputs, uint64_t seed)
   const std::vector<int64_t> capacity(m, l);
   for (int64_t i = 0; i < b; ++i) {
     Rng rng(inputs.sample_seed(seed, i));
-    const auto counts = split_budget(rng, alpha_, spec_.num_visible, capacity);
+    const auto counts = split_visible(rng, spec_, alpha_, spec_.num_visible, capacity);
     for (int64_t j = 0; j < m; ++j) {
       std::vector<int64_t> patches(l);
       std::iota(patches.begin(), patches.end(), 0);

@@ -171,7 +171,7 @@ torch::Tensor RegionGuidedGenerator::generate(const MaskInputs& inputs, uint64_t
         l - static_cast<int64_t>(std::count(plan.hidden.begin(), plan.hidden.end(), true));
     std::vector<int64_t> capacity(m);
     for (int64_t j = 0; j < m; ++j) capacity[j] = hides_[j] ? open : l;
-    auto counts = split_budget(rng, options_.dirichlet_alpha, budget, capacity);
+    auto counts = split_visible(rng, spec_, options_.dirichlet_alpha, budget, capacity);
     const int64_t anchor_in = plan.anchor >= 0 ? place_anchor(rng, counts, hides_) : -1;
     for (int64_t j = 0; j < m; ++j) {
       int64_t draw = counts[j];

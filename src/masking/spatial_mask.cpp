@@ -31,7 +31,7 @@ void draw_visible(Rng& rng, const MaskSpec& spec, double dirichlet_alpha,
   }
   const std::vector<int64_t> capacity(static_cast<size_t>(m), n);
   const auto counts = m == 1 ? std::vector<int64_t>{spec.num_visible}
-                             : split_budget(rng, dirichlet_alpha, spec.num_visible, capacity);
+                             : split_visible(rng, spec, dirichlet_alpha, spec.num_visible, capacity);
   for (int64_t j = 0; j < m; ++j) {
     auto patches = open;
     const int64_t c = counts[static_cast<size_t>(j)];

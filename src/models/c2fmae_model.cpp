@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
+
 #include "c2fmae/core/mask.h"
 #include "c2fmae/core/patchify.h"
 #include "c2fmae/models/vit_presets.h"
@@ -102,6 +104,15 @@ torch::Tensor C2fmaeImpl::encode(const Batch& batch, const torch::Tensor& visibl
   auto kept = tokens.gather(1, visible.unsqueeze(-1).expand({b, visible.size(1), d}));
   // The global token is the backbone's class token (its position is zero, as in MAE).
   auto x = torch::cat({backbone->class_token().expand({b, 1, d}).to(kept.dtype()), kept}, 1);
+  return backbone->forward_blocks(x);
+}
+
+torch::Tensor C2fmaeImpl::encode_rgb(const torch::Tensor& rgb) {
+  const auto it = std::find(modalities_.begin(), modalities_.end(), Modality::kRgb);
+  TORCH_CHECK(it != modalities_.end(), "C2fmae::encode_rgb: rgb is not enabled");
+  auto tokens = backbone->patch_tokens(rgb) + modality_embed[it - modalities_.begin()];
+  const int64_t b = tokens.size(0), d = tokens.size(2);
+  auto x = torch::cat({backbone->class_token().expand({b, 1, d}).to(tokens.dtype()), tokens}, 1);
   return backbone->forward_blocks(x);
 }
 

@@ -38,7 +38,9 @@ torch::OrderedDict<std::string, torch::Tensor> export_tensors(const WeightsFile&
     for (const auto& item : file.tensors) out.insert(item.key(), item.value());
     return out;
   }
-  for (const auto& item : file.tensors) {
+  // The encoder as the pre-training model ran it on RGB (pretrained_weights.h).
+  const auto tensors = fold_rgb_modality_embedding(file.tensors);
+  for (const auto& item : tensors) {
     const auto& name = item.key();
     if (starts_with(name, "backbone.")) out.insert(name.substr(9), item.value());
     if (starts_with(name, "fc_norm.")) out.insert(name, item.value());

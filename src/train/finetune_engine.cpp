@@ -8,6 +8,7 @@
 
 #include "c2fmae/core/error_text.h"
 #include "c2fmae/core/log.h"
+#include "c2fmae/core/modality.h"
 #include "c2fmae/core/seeding.h"
 #include "c2fmae/core/usage_error.h"
 #include "c2fmae/data/batch_loader.h"
@@ -17,14 +18,17 @@
 #include "c2fmae/data/random_erasing.h"
 #include "c2fmae/distributed/gradient_sync.h"
 #include "c2fmae/losses/classification_loss.h"
+#include "c2fmae/masking/patch_majority.h"
 #include "c2fmae/models/classifier.h"
 #include "c2fmae/models/vit_presets.h"
 #include "c2fmae/optim/adamw.h"
 #include "c2fmae/optim/gradient_clipping.h"
 #include "c2fmae/optim/layer_decay.h"
 #include "c2fmae/optim/lr_schedule.h"
+#include "c2fmae/train/dense_probe.h"
 #include "c2fmae/train/encoder_export.h"
 #include "c2fmae/train/engine_parts.h"
+#include "c2fmae/train/knn_classifier.h"
 #include "c2fmae/train/pretrained_weights.h"
 
 namespace c2fmae::train {
@@ -78,6 +82,12 @@ void check_finetune_config(const config::FinetuneConfig& cfg) {
             "finetune.rand_augment", cfg.finetune.rand_augment,
             "has more than 16 ops (n) or a magnitude (m) above 100",
             "use timm's form with n <= 16, e.g. rand-m9-mstd0.5-inc1 (n2)");
+  try {
+    parse_class_list(cfg.finetune.dense_background);
+  } catch (const std::invalid_argument& e) {
+    c.fail("finetune.dense_background", cfg.finetune.dense_background, e.what(),
+           "list class ids and ranges, e.g. 0-3 or 80-132,255");
+  }
 }
 
 struct FinetuneEngine::Impl {
@@ -85,6 +95,7 @@ struct FinetuneEngine::Impl {
   ~Impl() {
     loader.reset();
     val_loader.reset();
+    bank_loader.reset();
   }
 
   config::FinetuneConfig cfg;
@@ -93,9 +104,11 @@ struct FinetuneEngine::Impl {
   uint64_t seed;
   torch::Device device;
   bool autocast;
-  bool linear_probe, evaluate_only;
+  bool linear_probe, evaluate_only, knn, dense;
   int64_t num_classes = 0;
   std::unique_ptr<data::BatchLoader> loader, val_loader;
+  /// knn, dense_probe: the training split once, in order, as evaluation reads it.
+  std::unique_ptr<data::BatchLoader> bank_loader;
   int64_t val_size = 0;
   int64_t accum = 1, steps_per_epoch = 0, total_steps = 0, effective_batch = 0;
   optim::LrSchedule lr_schedule;
@@ -125,6 +138,20 @@ struct FinetuneEngine::Impl {
     if (linear_probe) model->backbone->eval();
   }
 
+  /// What a frozen encoder gives for one pass over a loader (knn, dense_probe).
+  struct Features {
+    torch::Tensor features;  ///< [N, D] float on the CPU
+    torch::Tensor labels;    ///< [N] int64: image labels, or patch classes (-1: none)
+    int64_t skipped = 0;     ///< bad samples replaced
+  };
+  /// One evaluation-order pass of `source`: per image the pooled feature (knn: the patch
+  /// tokens' mean for model.global_pool avg, else the class token), or per patch its token
+  /// and the majority class of its pixels in the semantic map (dense: every
+  /// `patch_stride`-th patch, counted over the whole pass, so memory stays bounded).
+  Features read_features(data::BatchLoader& source, bool patches, int64_t patch_stride = 1);
+  Evaluation evaluate_knn();
+  Evaluation evaluate_dense();
+
   /// The loss of a batch's logits [B, C]: soft-target CE on mixed targets, else label
   /// smoothing CE (plain CE at smoothing 0), as MAE's main_finetune.py chooses its criterion.
   torch::Tensor loss(const torch::Tensor& logits, const Batch& batch) const {
@@ -143,7 +170,14 @@ FinetuneEngine::Impl::Impl(const config::FinetuneConfig& config, distributed::Co
       device(choose_device(cfg.train, group ? group->env().local_rank : 0)),
       autocast(device.is_cuda() && cfg.train.precision == "bf16"),
       linear_probe(cfg.finetune.mode == "linprobe"),
-      evaluate_only(cfg.finetune.mode == "eval") {
+      evaluate_only(cfg.finetune.measures_only()),
+      knn(cfg.finetune.mode == "knn"),
+      dense(cfg.finetune.mode == "dense_probe") {
+  if ((knn || dense) && group) {
+    throw UsageError(with_hint("finetune.mode = " + cfg.finetune.mode +
+                                   " runs in one process: its features are compared as a whole",
+                               "start it without a launcher (it trains nothing)"));
+  }
   const int64_t img = cfg.model.img_size;
   // Validation: the whole split once per evaluation, each process its share.
   auto val = data::make_dataset(cfg.data, seed, cfg.finetune.val_split,
@@ -154,6 +188,12 @@ FinetuneEngine::Impl::Impl(const config::FinetuneConfig& config, distributed::Co
   val_options.augmentation.enabled = false;
   val_options.augmentation.center_crop = cfg.finetune.eval_crop_pct;
   val_options.pin_memory = device.is_cuda();
+  val_options.masks = dense;  // the semantic maps at the image's resolution
+  if (dense && !val->has_masks()) {
+    throw UsageError(with_hint("finetune.mode = dense_probe needs semantic maps, and " +
+                                   cfg.finetune.val_split + " has none",
+                               "give a dataset in MultiMAE's layout (rgb, semseg, instance)"));
+  }
   val_size = val->size();
   num_classes = cfg.model.num_classes > 0 ? cfg.model.num_classes : val->num_classes();
   std::shared_ptr<const data::Dataset> train_set;
@@ -177,6 +217,22 @@ FinetuneEngine::Impl::Impl(const config::FinetuneConfig& config, distributed::Co
   }
   bad.max_fraction = cfg.data.max_bad_fraction;
   val_loader = std::make_unique<data::BatchLoader>(val, val_options);
+  if (knn || dense) {
+    auto bank = data::make_dataset(cfg.data, seed, cfg.data.split);
+    if (bank->num_classes() != val->num_classes()) {
+      throw UsageError(with_hint(
+          c10::str("data.split ", cfg.data.split, " has ", bank->num_classes(),
+                   " classes but finetune.val_split ", cfg.finetune.val_split, " has ",
+                   val->num_classes(), ": their labels would not mean the same classes"),
+          "give both splits the same class folders"));
+    }
+    if (dense && !bank->has_masks()) {
+      throw UsageError(with_hint("finetune.mode = dense_probe needs semantic maps, and data.split " +
+                                     cfg.data.split + " has none",
+                                 "give a dataset in MultiMAE's layout (rgb, semseg, instance)"));
+    }
+    bank_loader = std::make_unique<data::BatchLoader>(bank, val_options);
+  }
 
   accum = cfg.optim.accum_steps;
   effective_batch = cfg.data.batch_size * accum * world;
@@ -217,8 +273,10 @@ FinetuneEngine::Impl::Impl(const config::FinetuneConfig& config, distributed::Co
   const auto vit = models::VisionTransformerOptions::from_config(cfg.model.encoder())
                        .drop_path_rate(linear_probe ? 0.0 : cfg.model.drop_path)
                        .learned_pos_embed(true);
+  // knn and dense_probe read the encoder's output tokens as pre-training computed them:
+  // after its final norm (which a classifier pooling with fc_norm leaves out).
   model = models::Classifier(models::ClassifierOptions(vit, num_classes)
-                                 .global_pool(cfg.model.global_pool)
+                                 .global_pool(knn || dense ? "token" : cfg.model.global_pool)
                                  .linear_probe(linear_probe)
                                  .head_init_std(cfg.model.head_init_std));
   model->to(device);
@@ -265,7 +323,7 @@ void FinetuneEngine::fresh_start() {
   const auto report = load_weights(*m.model, file);
   m.pretrained_report = file.path + " (" + file.kind + "): " + report.text();
   log::info("pretrained weights " + m.pretrained_report);
-  if (m.evaluate_only) {
+  if (m.cfg.finetune.mode == "eval") {
     for (const auto& name : report.initialised) {
       if (name.rfind("head.", 0) == 0 || name.rfind("fc_norm.", 0) == 0) {
         throw UsageError(with_hint(
@@ -350,17 +408,159 @@ StepOutcome FinetuneEngine::run_step(int64_t step) {
   return out;
 }
 
+namespace {
+
+/// The majority-class rate (%) and the entropy (nats) of labels counted per class.
+std::pair<double, double> label_prior(const torch::Tensor& counts) {
+  const double total = counts.sum().item<double>();
+  if (total <= 0) return {0.0, 0.0};
+  const auto p = counts.to(torch::kDouble) / total;
+  return {100.0 * p.max().item<double>(),
+          -(p * p.clamp_min(1e-300).log()).sum().item<double>()};
+}
+
+/// Labels >= 0 of `labels` counted per class (at least num_classes entries).
+torch::Tensor class_counts(const torch::Tensor& labels, int64_t num_classes) {
+  return torch::bincount(labels.masked_select(labels.ge(0)), {}, num_classes).to(torch::kDouble);
+}
+
+}  // namespace
+
+FinetuneEngine::Impl::Features FinetuneEngine::Impl::read_features(data::BatchLoader& source,
+                                                                   bool patches,
+                                                                   int64_t patch_stride) {
+  torch::NoGradGuard no_grad;
+  model->eval();
+  std::vector<torch::Tensor> features, labels;
+  Features out;
+  int64_t seen = 0;  // patches before this batch's (the stride's phase)
+  for (int64_t s = 0; s < source.steps_per_epoch(); ++s) {
+    auto batch = source.batch(s);
+    out.skipped += batch.data_skipped;
+    const auto keep = batch.label.ge(0);  // padding rows of the last batch count nowhere
+    torch::Tensor tokens;
+    {
+      AutocastScope scope(autocast);
+      tokens = model->backbone->forward_features(batch.rgb.to(device, /*non_blocking=*/true))
+                   .to(torch::kFloat)
+                   .cpu();
+    }
+    tokens = tokens.index({keep});
+    const int64_t l = tokens.size(1) - 1, d = tokens.size(2);
+    if (!patches) {
+      features.push_back(cfg.model.global_pool == "avg" ? tokens.narrow(1, 1, l).mean(1)
+                                                        : tokens.select(1, 0));
+      labels.push_back(batch.label.index({keep}));
+      continue;
+    }
+    auto classes = masking::patch_majority(batch.semantic.index({keep}), cfg.model.patch_size);
+    classes.masked_fill_(classes.eq(kIgnoreClass), -1);
+    auto flat = tokens.narrow(1, 1, l).reshape({-1, d});
+    auto flat_classes = classes.reshape({-1});
+    if (patch_stride > 1) {
+      const auto index = torch::arange(flat.size(0), torch::kLong);
+      const auto chosen = (index + seen).remainder(patch_stride).eq(0);
+      seen += flat.size(0);
+      flat = flat.index({chosen});
+      flat_classes = flat_classes.index({chosen});
+    }
+    features.push_back(flat.contiguous());
+    labels.push_back(flat_classes);
+  }
+  set_training_mode();
+  out.features = torch::cat(features);
+  out.labels = torch::cat(labels);
+  return out;
+}
+
+Evaluation FinetuneEngine::Impl::evaluate_knn() {
+  const auto start = Clock::now();
+  const auto bank = read_features(*bank_loader, /*patches=*/false);
+  const auto val = read_features(*val_loader, /*patches=*/false);
+  const auto r = knn_classify(bank.features, bank.labels, val.features, val.labels,
+                              cfg.finetune.knn_k, cfg.finetune.knn_temperature, num_classes);
+  const auto [prior, entropy] = label_prior(class_counts(val.labels, num_classes));
+  Evaluation e;
+  e.metrics.add("val_top1", r.top1)
+      .add("val_top5", r.top5)
+      .add("prior_top1", prior)
+      .add("label_entropy", entropy)
+      .add("k", r.k)
+      .add("temperature", cfg.finetune.knn_temperature)
+      .add("features", cfg.model.global_pool == "avg" ? "patch mean" : "class token")
+      .add("train_images", bank.features.size(0))
+      .add("val_images", r.tested)
+      .add("seconds", std::chrono::duration<double>(Clock::now() - start).count());
+  if (bank.skipped + val.skipped > 0) e.metrics.add("skipped", bank.skipped + val.skipped);
+  e.score = r.top1;
+  e.score_name = "val_top1";
+  e.summary = c10::str("k-NN (k ", r.k, ", T ", cfg.finetune.knn_temperature, ", ",
+                       bank.features.size(0), " training images): val top-1 ", r.top1,
+                       " % top-5 ", r.top5, " % (", r.tested, " images); majority class ",
+                       prior, " %, label entropy ", entropy, " nats");
+  return e;
+}
+
+Evaluation FinetuneEngine::Impl::evaluate_dense() {
+  const auto start = Clock::now();
+  // At most about kMaxPatches training patches (every stride-th): the classifier's inputs
+  // stay in memory.
+  constexpr int64_t kMaxPatches = 1 << 20;
+  const int64_t grid = cfg.model.img_size / cfg.model.patch_size;
+  const int64_t total = bank_loader->steps_per_epoch() * cfg.data.batch_size * grid * grid;
+  const int64_t stride = std::max<int64_t>(1, (total + kMaxPatches - 1) / kMaxPatches);
+  const auto bank = read_features(*bank_loader, /*patches=*/true, stride);
+  const auto val = read_features(*val_loader, /*patches=*/true);
+  const int64_t classes =
+      1 + std::max(bank.labels.max().item<int64_t>(), val.labels.max().item<int64_t>());
+  if (classes <= 0) {
+    throw UsageError(with_hint("finetune.mode = dense_probe: the semantic maps hold no class",
+                               "check the dataset's semseg maps"));
+  }
+  DenseProbeOptions options;
+  options.iterations = cfg.finetune.dense_iterations;
+  options.weight_decay = cfg.finetune.dense_weight_decay;
+  options.background = parse_class_list(cfg.finetune.dense_background);
+  const auto r = dense_probe(bank.features, bank.labels, val.features, val.labels, classes, options);
+  Evaluation e;
+  e.metrics.add("patch_acc", r.patch_acc)
+      .add("mean_class_acc", r.mean_class_acc)
+      .add("miou", r.miou)
+      .add("prior_patch_acc", r.prior_patch_acc)
+      .add("prior_mean_class_acc", r.prior_mean_class_acc)
+      .add("prior_miou", r.prior_miou)
+      .add("class_entropy", r.class_entropy)
+      .add("classes", r.classes)
+      .add("train_patches", r.train_patches)
+      .add("val_patches", r.test_patches)
+      .add("probe_train_loss", r.train_loss)
+      .add("seconds", std::chrono::duration<double>(Clock::now() - start).count());
+  if (bank.skipped + val.skipped > 0) e.metrics.add("skipped", bank.skipped + val.skipped);
+  e.score = r.mean_class_acc;
+  e.score_name = "mean_class_acc";
+  e.summary = c10::str("dense probe (", r.train_patches, " training patches, ", r.classes,
+                       " classes): patch accuracy ", r.patch_acc, " %, mean class accuracy ",
+                       r.mean_class_acc, " %, mIoU ", r.miou, " %; majority class: ",
+                       r.prior_patch_acc, " %, ", r.prior_mean_class_acc, " %, ", r.prior_miou,
+                       " %; class entropy ", r.class_entropy, " nats");
+  return e;
+}
+
 Evaluation FinetuneEngine::evaluate() {
   auto& m = *impl_;
+  if (m.knn) return m.evaluate_knn();
+  if (m.dense) return m.evaluate_dense();
   torch::NoGradGuard no_grad;
   m.model->eval();
   const auto on_device = torch::TensorOptions().dtype(torch::kDouble).device(m.device);
   auto sums = torch::zeros({4}, on_device);  // loss sum, top-1, top-5, images
   const int64_t steps = m.val_loader->steps_per_epoch();
   int64_t skipped = 0;
+  std::vector<torch::Tensor> labels;
   for (int64_t s = 0; s < steps; ++s) {
     auto batch = m.val_loader->batch(s);
     skipped += batch.data_skipped;
+    labels.push_back(batch.label);
     batch = batch.to(m.device, /*non_blocking=*/true);
     torch::Tensor logits;
     {
@@ -382,15 +582,22 @@ Evaluation FinetuneEngine::evaluate() {
   const double images = v[3];
   Evaluation e;
   const double top1 = 100.0 * v[1] / images, top5 = 100.0 * v[2] / images;
+  // The split's label prior, beside which "at the prior" shows.
+  auto counts = class_counts(torch::cat(labels), m.num_classes).to(m.device);
+  if (m.group) m.group->all_reduce_sum(counts);
+  const auto [prior, entropy] = label_prior(counts.cpu());
   e.metrics.add("val_loss", v[0] / images)
       .add("val_top1", top1)
       .add("val_top5", top5)
-      .add("val_images", static_cast<int64_t>(images));
+      .add("val_images", static_cast<int64_t>(images))
+      .add("prior_top1", prior)
+      .add("label_entropy", entropy);
   if (skipped > 0) e.metrics.add("val_skipped", skipped);
   e.score = top1;
   e.score_name = "val_top1";
   e.summary = c10::str("val top-1 ", top1, " % top-5 ", top5, " % loss ", v[0] / images, " (",
-                       static_cast<int64_t>(images), " images)");
+                       static_cast<int64_t>(images), " images); majority class ", prior,
+                       " %, label entropy ", entropy, " nats");
   return e;
 }
 
@@ -447,6 +654,8 @@ std::vector<std::pair<std::string, std::string>> FinetuneEngine::describe() cons
   std::vector<std::pair<std::string, std::string>> rows = {
       {"device", c10::str(m.device, m.autocast ? " (bf16 autocast)" : " (fp32)")},
       {"mode", m.linear_probe ? "linear probe (encoder frozen, in eval mode; BatchNorm + head)"
+               : m.knn   ? "k-NN of the frozen encoder's features (DINO's weighted vote)"
+               : m.dense ? "dense probe: linear classifier of each patch's semantic class"
                : m.evaluate_only ? "evaluation only"
                                  : "fine-tuning (every parameter)"},
       {"parameters", c10::str(params / 1e6, " M, ", trained / 1e6, " M trained")},

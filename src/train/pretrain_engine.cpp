@@ -82,6 +82,10 @@ struct PretrainEngine::Impl {
   BadSampleBudget bad;  ///< bad samples replaced so far in the run (checkpointed)
   double data_wait_seconds = 0.0;  ///< waiting for batches in the current step
   int64_t step_skipped = 0, step_read = 0;  ///< this process's counts in the current step
+  /// Semantic pixels per class this process has trained on since it started: the class
+  /// prior whose entropy is the semantic term's trivial baseline (a model that predicts the
+  /// prior everywhere scores it).
+  torch::Tensor semantic_counts;
 
   int64_t bucket_bytes() const { return cfg.dist.bucket_mb << 20; }
 
@@ -125,6 +129,14 @@ struct PretrainEngine::Impl {
         step_skipped += batch.data_skipped;
         step_read += batch.size() + batch.data_skipped;
         if (ema) mask_in_step(batch, step * accum + k);
+        if (batch.semantic.defined() && cfg.model.has(Modality::kSemantic)) {
+          const auto labels = batch.semantic.flatten();
+          auto counts = torch::bincount(labels.masked_select(labels.ne(kIgnoreClass)), {},
+                                        cfg.model.num_semantic_classes).to(torch::kDouble);
+          semantic_counts = semantic_counts.defined()
+                                ? semantic_counts + counts.narrow(0, 0, semantic_counts.size(0))
+                                : counts;
+        }
         batch = batch.to(device, /*non_blocking=*/true);
       }
       if (sync && last) sync->before_forward();
@@ -402,6 +414,12 @@ StepOutcome PretrainEngine::run_step(int64_t step) {
   for (const auto& [mod, value] : s.terms) {
     out.metrics.add(std::string("loss_") + modality_name(mod), value);
     terms += c10::str(terms.empty() ? "" : " ", modality_name(mod), " ", value);
+  }
+  if (const auto& counts = impl_->semantic_counts; counts.defined() && counts.sum().item<double>() > 0) {
+    // The trivial baselines beside the terms: the semantic class prior's entropy (nats), and
+    // 1 for norm-pix RGB (predicting 0 scores the per-patch variance, 1).
+    const auto p = counts / counts.sum();
+    out.metrics.add("semantic_prior_ce", -(p * p.clamp_min(1e-300).log()).sum().item<double>());
   }
   out.metrics.add("lr", s.lr);
   for (const auto& [name, w] : s.generator_weights) out.metrics.add("w_" + name, w);

@@ -119,8 +119,52 @@ WeightsFile read_weights(const std::string& path) {
   return file;
 }
 
-LoadReport load_weights(torch::nn::Module& module, const WeightsFile& file) {
+torch::Tensor rgb_modality_embedding(const torch::OrderedDict<std::string, torch::Tensor>& tensors) {
+  const auto* embed = tensors.find("modality_embed");
+  if (!embed || embed->dim() != 2 || embed->size(0) < 1) return {};
+  int64_t adapters = 0;
+  for (const char* adapter : {"semantic_adapter.", "instance_adapter."}) {
+    for (const auto& item : tensors) {
+      if (starts_with(item.key(), adapter)) {
+        ++adapters;
+        break;
+      }
+    }
+  }
+  if (embed->size(0) <= adapters) return {};  // rgb not enabled: nothing is added to it
+  return (*embed)[embed->size(0) - 1];
+}
+
+torch::OrderedDict<std::string, torch::Tensor> fold_rgb_modality_embedding(
+    const torch::OrderedDict<std::string, torch::Tensor>& tensors, const std::string& bias_name) {
+  const auto offset = rgb_modality_embedding(tensors);
+  const auto* bias = tensors.find(bias_name);
+  if (!offset.defined() || !bias || bias->sizes() != offset.sizes()) return tensors;
+  torch::OrderedDict<std::string, torch::Tensor> out;
+  for (const auto& item : tensors) {
+    if (item.key() == "modality_embed") continue;
+    if (item.key() == bias_name) {
+      out.insert(item.key(), (bias->to(torch::kFloat) + offset.to(torch::kFloat))
+                                 .to(bias->dtype())
+                                 .contiguous());
+    } else {
+      out.insert(item.key(), item.value());
+    }
+  }
+  return out;
+}
+
+LoadReport load_weights(torch::nn::Module& module, const WeightsFile& given) {
   LoadReport report;
+  WeightsFile file;
+  file.path = given.path;
+  file.kind = given.kind;
+  file.tensors = given.tensors;
+  if (!module.named_parameters().find("modality_embed") &&
+      rgb_modality_embedding(given.tensors).defined()) {
+    file.tensors = fold_rgb_modality_embedding(given.tensors);
+    report.rgb_folded = true;
+  }
   std::set<std::string> used;
   bool file_has_backbone = false;
   int64_t backbone_loaded = 0;
@@ -224,6 +268,7 @@ LoadReport load_weights(torch::nn::Module& module, const WeightsFile& file) {
 
 std::string LoadReport::text() const {
   std::string out = c10::str(loaded.size(), " tensors loaded");
+  if (rgb_folded) out += " (modality_embed's rgb row folded into patch_embed.proj.bias)";
   if (!resized.empty()) out += c10::str(" (", folded(resized), " resized to the model's grid)");
   if (!initialised.empty()) {
     out += c10::str("; ", initialised.size(), " not in the file, kept as initialised: ",

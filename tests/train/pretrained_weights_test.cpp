@@ -11,6 +11,7 @@
 #include "c2fmae/models/classifier.h"
 #include "c2fmae/optim/adamw.h"
 #include "c2fmae/train/checkpoint.h"
+#include "c2fmae/train/encoder_export.h"
 #include "pretrain_fixture.h"
 #include "test_helpers.h"
 
@@ -59,8 +60,12 @@ TEST(PretrainedWeights, AClassifierTakesThePretrainingBackboneAndReportsTheRest)
   const auto report = load_weights(*cls, file);
   for (const auto& p : pre->backbone->named_parameters()) {
     if (p.key().rfind("norm.", 0) == 0) continue;  // avg pooling: no final norm (fc_norm)
+    if (p.key() == "patch_embed.proj.bias") continue;  // the rgb modality embedding folded in
     EXPECT_TRUE(torch::equal(cls->backbone->named_parameters()[p.key()], p.value())) << p.key();
   }
+  EXPECT_TRUE(torch::allclose(cls->backbone->named_parameters()["patch_embed.proj.bias"],
+                              pre->backbone->named_parameters()["patch_embed.proj.bias"] +
+                                  pre->modality_embed[2]));
   EXPECT_TRUE(torch::equal(cls->backbone->pos_embed, pre->backbone->pos_embed));
   // fc_norm and the head are new; the decoder, adapters and final norm are left out.
   const auto text = report.text();
@@ -71,6 +76,44 @@ TEST(PretrainedWeights, AClassifierTakesThePretrainingBackboneAndReportsTheRest)
   bool decoder_left = false;
   for (const auto& n : report.left_out) decoder_left |= n.rfind("decoder.", 0) == 0;
   EXPECT_TRUE(decoder_left);
+}
+
+TEST(PretrainedWeights, TheWholeEncoderLeavesPretrainingWithItsRgbModalityEmbedding) {
+  // The pre-training encoder on all RGB tokens, a classifier's backbone loaded from its
+  // checkpoint, and one loaded from the c2fmae_export tensors compute the same tokens.
+  const auto dir = fresh_dir("pretrained_weights_fold");
+  models::C2fmae pre{nullptr};
+  const auto path = pretrain_checkpoint(dir, pre);
+  ASSERT_GT(pre->modality_embed[2].abs().max().item<double>(), 0.01);
+  const auto file = read_weights(path);
+  testing::seed(3);
+  const auto x = torch::randn({2, 3, 64, 64});
+  torch::NoGradGuard g;
+  pre->eval();
+  const auto expected = pre->encode_rgb(x);
+  auto rel = [](const torch::Tensor& a, const torch::Tensor& b) {
+    return ((a - b).norm() / b.norm()).item<double>();
+  };
+  models::Classifier cls(tiny_classifier(tiny_pretrain()).global_pool("token"));
+  const auto report = load_weights(*cls, file);
+  EXPECT_TRUE(report.rgb_folded);
+  EXPECT_NE(report.text().find("folded"), std::string::npos);
+  cls->eval();
+  EXPECT_LE(rel(cls->backbone->forward_features(x), expected), 1e-5);
+  WeightsFile exported;
+  exported.path = "export";
+  exported.kind = "safetensors";
+  exported.tensors = export_tensors(file, ExportPart::kEncoder);
+  EXPECT_EQ(exported.tensors.find("modality_embed"), nullptr);
+  models::Classifier from_export(tiny_classifier(tiny_pretrain()).global_pool("token"));
+  EXPECT_FALSE(load_weights(*from_export, exported).rgb_folded);
+  from_export->eval();
+  EXPECT_LE(rel(from_export->backbone->forward_features(x), expected), 1e-5);
+  // A pre-training model keeps its own modality embedding: nothing is folded.
+  models::C2fmae again(tiny_pretrain().model);
+  EXPECT_FALSE(load_weights(*again, file).rgb_folded);
+  again->eval();
+  EXPECT_TRUE(torch::equal(again->encode_rgb(x), expected));
 }
 
 TEST(PretrainedWeights, TimmNamesFeedTheBackboneAndPositionsAreResized) {

@@ -84,6 +84,7 @@ struct ModelConfig {
 struct MaskingConfig {
   int64_t num_visible = 98;
   double dirichlet_alpha = 1.0;
+  double rgb_only_prob = 0.0;
   double semantic_hide_ratio = 0.5;
   double instance_hide_ratio = 0.5;
   /// Ours: guide_and_finer (coarse-to-fine: the semantic map stays visible where instances
@@ -107,6 +108,10 @@ struct MaskingConfig {
     v("num_visible", num_visible, "visible tokens per sample over all modalities (MAE: 49)");
     v("dirichlet_alpha", dirichlet_alpha,
       "Dirichlet concentration of the budget split over modalities (random, semantic, instance)");
+    v("rgb_only_prob", rgb_only_prob,
+      "probability that a sample's whole visible budget goes to its RGB tokens, so that its "
+      "semantic and instance maps are predicted from pixels alone (every generator; MultiMAE "
+      "and ours by default: 0, the Dirichlet split always)");
     v("semantic_hide_ratio", semantic_hide_ratio,
       "semantic generator: fraction of patches hidden, whole semantic regions that fit first, "
       "then random patches");
@@ -370,12 +375,23 @@ struct FinetuneRecipeConfig {
   double eval_crop_pct = 0.875;
   std::string val_split = "val";
   int64_t synthetic_val_samples = 10000;
+  int64_t knn_k = 20;
+  double knn_temperature = 0.07;
+  int64_t dense_iterations = 100;
+  double dense_weight_decay = 1e-4;
+  std::string dense_background;
+
+  /// Modes that train nothing and write no run directory: they measure the given encoder.
+  bool measures_only() const { return mode == "eval" || mode == "knn" || mode == "dense_probe"; }
 
   template <class V>
   void visit(V& v) {
     v("mode", mode,
       "finetune (every parameter), linprobe (frozen encoder in eval mode, BatchNorm without "
-      "affine + linear head) or eval (evaluate the given weights, no training)");
+      "affine + linear head), eval (evaluate the given weights, no training), knn (DINO's "
+      "weighted k-NN of the frozen encoder's features, trains nothing) or dense_probe (a "
+      "linear classifier of each patch's semantic class from the frozen encoder's patch "
+      "tokens); knn and dense_probe without train.pretrained measure a random encoder");
     v("layer_decay", layer_decay,
       "layer-wise lr decay: block i of N trains at decay^(N - i) of the head's lr (MAE ViT-B: "
       "0.65; 1 = off)");
@@ -393,6 +409,15 @@ struct FinetuneRecipeConfig {
     v("val_split", val_split, "split evaluated after every epoch (folder, shards)");
     v("synthetic_val_samples", synthetic_val_samples,
       "data.source synthetic: samples of the validation split (drawn apart from training's)");
+    v("knn_k", knn_k, "knn: neighbours that vote (DINO: 20)");
+    v("knn_temperature", knn_temperature,
+      "knn: a neighbour's vote is exp(cosine similarity / T) (DINO: 0.07)");
+    v("dense_iterations", dense_iterations, "dense_probe: L-BFGS iterations of the classifier");
+    v("dense_weight_decay", dense_weight_decay,
+      "dense_probe: L2 penalty on the classifier's weights (per the mean loss)");
+    v("dense_background", dense_background,
+      "dense_probe: semantic classes left out of mean_class_acc, e.g. 0-3 (the synthetic "
+      "stuff) or 80-132 (COCO panoptic stuff); empty = none");
   }
   void validate(Checker& c) const;
 };

@@ -1,9 +1,18 @@
 // Synthetic shapes: the embedded default dataset (DESIGN.md §2). Sample i is a pure function
-// of (seed, i): a textured background of one or two "stuff" regions and 1-5 possibly
-// occluding objects of several shape classes, at random position, scale, rotation, colour
-// and texture, with the exact semantic mask, instance mask (random 16-bit ids) and an image
-// label (the shape class of the object covering most pixels). Shapes are defined in
-// continuous coordinates, so any crop renders exactly at any resolution. No files.
+// of (seed, i): a background of one or two "stuff" regions and 1-5 possibly occluding
+// objects of several shape classes, with the exact semantic mask, instance mask (random
+// 16-bit ids) and an image label. Shapes are defined in continuous coordinates, so any crop
+// renders exactly at any resolution. No files.
+//
+// As in photographs, the pixels carry the semantics: each stuff class has its own colour
+// range and texture family (sky light blue and smooth with a gradient, grass green with
+// blades, wall brick-coloured with bricks, water deep blue-green with ripples), while an
+// object's colour and texture are drawn independently of its shape, so a shape is known by
+// its geometry alone. The label of sample i is i mod 6 (balanced): the shape of the object
+// with the largest visible area, which is at least 1.5x the runner-up's and 3 % of the image
+// (scenes are redrawn until it is). Training crops (load) that would keep less than half of
+// that object are moved to centre on it, so a crop's label is the image's.
+// docs/SYNTHETIC.md measures these properties.
 #pragma once
 #include <array>
 #include <string>
@@ -21,7 +30,6 @@ class SyntheticShapes : public Dataset {
   static constexpr int64_t kNumShapes = 6;
   /// Semantic classes in all.
   static constexpr int64_t kNumSemanticClasses = kNumStuff + kNumShapes;
-  static const std::array<const char*, kNumStuff>& stuff_names();
   static const std::array<const char*, kNumShapes>& shape_names();
 
   SyntheticShapes(int64_t num_samples, uint64_t seed);
@@ -38,6 +46,9 @@ class SyntheticShapes : public Dataset {
   Sample get(int64_t index, const Augmentation& aug, int64_t size) const;
 
  private:
+  /// get(), with the crop moved onto the labelled object if `keep_label` (training).
+  Sample render(int64_t index, Augmentation aug, int64_t size, bool keep_label) const;
+
   int64_t num_samples_;
   uint64_t seed_;
 };

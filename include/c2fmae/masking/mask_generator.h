@@ -22,6 +22,8 @@ struct MaskSpec {
   int64_t grid = 14;                 ///< patches per side; L = grid * grid
   int64_t patch = 16;                ///< patch side in pixels
   int64_t num_visible = 98;          ///< visible tokens per sample over all modalities
+  /// Probability that a sample's visible budget goes to RGB alone (masking.rgb_only_prob).
+  double rgb_only_prob = 0.0;
 
   int64_t num_modalities() const { return static_cast<int64_t>(modalities.size()); }
   int64_t num_patches() const { return grid * grid; }

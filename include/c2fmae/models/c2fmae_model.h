@@ -46,6 +46,10 @@ class C2fmaeImpl : public torch::nn::Cloneable<C2fmaeImpl> {
   torch::Tensor embed_tokens(const Batch& batch);
   /// Encoder over the visible tokens: [B, 1 + V, D]. Needs batch.mask [B, M, L].
   torch::Tensor encode(const Batch& batch, const torch::Tensor& visible);
+  /// The encoder on every RGB token and nothing else, as a downstream ViT sees an image:
+  /// rgb [B, 3, H, W] -> [B, 1 + L, D] (the modality embedding's rgb row added to each
+  /// patch token, as in encode()). Needs rgb enabled.
+  torch::Tensor encode_rgb(const torch::Tensor& rgb);
   /// Full forward: encoder output and one prediction per enabled modality, for its masked
   /// tokens (batch.masked; the loss reads nothing else) or, with all_tokens, for every token.
   /// Takes batch.visible and batch.masked when set (the loader sets them: no host sync),

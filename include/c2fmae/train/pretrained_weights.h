@@ -12,6 +12,12 @@
 // pos_embed of another grid is resized as MAE's interpolate_pos_embed does (bicubic on the
 // patch grid, the class token's row kept). A head of another shape is left out (a head for
 // other classes, as MAE drops it); any other shape difference is refused.
+//
+// The whole encoder leaves pre-training: the pre-training model adds its learned modality
+// embedding's rgb row to every RGB token (models/c2fmae_model.h), which a ViT alone has no
+// place for. Wherever the weights leave for a model without modality_embed (a classifier,
+// c2fmae_export's timm encoder), that row is folded into patch_embed.proj.bias, so the
+// encoder computes on RGB exactly the tokens it computed in pre-training.
 #pragma once
 #include <torch/nn/module.h>
 #include <torch/ordered_dict.h>
@@ -45,12 +51,27 @@ struct LoadReport {
   std::vector<std::string> resized;       ///< of those, pos_embed resized to the model's grid
   std::vector<std::string> initialised;   ///< the model's names the file lacks (kept as built)
   std::vector<std::string> left_out;      ///< the file's names not used, with the reason
+  bool rgb_folded = false;  ///< the file's rgb modality embedding was folded into the bias
   /// Several lines: counts, then the names (runs of blocks.N.* folded).
   std::string text() const;
 };
 
+/// The pre-training model's addition to every RGB token beyond the backbone's: the rgb row
+/// of `tensors`' modality_embed ([D]), or undefined when there is none. Modalities are sorted
+/// coarse to fine, so rgb's row is the last, and it is enabled when the rows outnumber the
+/// semantic and instance adapters the file holds.
+torch::Tensor rgb_modality_embedding(const torch::OrderedDict<std::string, torch::Tensor>& tensors);
+
+/// `tensors` with rgb_modality_embedding() added to the patch embedding's bias (under
+/// `bias_name`) and modality_embed removed: the encoder as a plain ViT. Unchanged when there
+/// is nothing to fold.
+torch::OrderedDict<std::string, torch::Tensor> fold_rgb_modality_embedding(
+    const torch::OrderedDict<std::string, torch::Tensor>& tensors,
+    const std::string& bias_name = "backbone.patch_embed.proj.bias");
+
 /// Copies the file's tensors into `module`'s parameters and buffers (converted to their dtype
-/// and device) by the naming rule above. Throws UsageError if no tensor of the backbone loads
+/// and device) by the naming rule above; into a module without modality_embed, the file's
+/// rgb modality embedding is folded first (fold_rgb_modality_embedding). Throws UsageError if no tensor of the backbone loads
 /// (not a ViT of this kind), if a backbone parameter is missing from a file that has the
 /// backbone, or for a shape that differs other than a head's or pos_embed's grid.
 LoadReport load_weights(torch::nn::Module& module, const WeightsFile& file);

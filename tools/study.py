@@ -1,8 +1,9 @@
 """The representation study: pre-trains each recipe, evaluates its encoder four ways, tabulates.
 
   python tools/study.py --out DIR [--recipes a,b,...] [--seeds N] [--set key=value ...]
-                        [--budgets E1,E2,...] [--eval-config FILE] [--build-dir build]
-                        [--evals knn,dense_probe,linprobe,finetune] [--dry-run]
+                        [--budgets E1,E2,...] [--eval-config FILE] [--linprobe-config FILE]
+                        [--build-dir build] [--evals knn,dense_probe,linprobe,finetune]
+                        [--dry-run]
 
 The paper's ablation, reproducible from one command: which pre-training recipe gives the
 better encoder? For every recipe, seed and budget (pre-training epochs) it runs
@@ -10,15 +11,16 @@ better encoder? For every recipe, seed and budget (pre-training epochs) it runs
                  [--set train.epochs=E] [--set ...] --output-dir DIR/runs/<recipe>/<budget>/
                  seed<S>/pretrain --resume auto
 and then evaluates the encoder it wrote (pretrain/latest.pt) with c2fmae_finetune --config
-EVAL_CONFIG --pretrained CKPT --set train.seed=S [--set ...] and the recipe's encoder shape
-(model.preset, img_size, patch_size, embed_dim, depth, num_heads, mlp_ratio, read from
-`c2fmae_pretrain --config RECIPE [--set ...] --dump-config`):
+EVAL_CONFIG (LINPROBE_CONFIG for linprobe) --pretrained CKPT --set train.seed=S [--set ...]
+and the recipe's encoder shape (model.preset, img_size, patch_size, embed_dim, depth,
+num_heads, mlp_ratio, read from `c2fmae_pretrain --config RECIPE [--set ...] --dump-config`):
   knn          --set finetune.mode=knn: k-nearest-neighbour top-1 of the frozen features
                (the last line of its stdout: a JSON object)
   dense_probe  --set finetune.mode=dense_probe: a per-patch semantic probe of the frozen
                features, mean class accuracy and mIoU (the last line of its stdout)
-  linprobe     --set finetune.mode=linprobe: a linear classifier on the frozen encoder, run
-               in DIR/runs/.../linprobe (its last val_top1 in metrics.jsonl)
+  linprobe     --config LINPROBE_CONFIG --set finetune.mode=linprobe: a linear classifier on
+               the frozen encoder, run in DIR/runs/.../linprobe (its last val_top1 in
+               metrics.jsonl)
   finetune     --set finetune.mode=finetune: end-to-end fine-tuning, in DIR/runs/.../finetune
 A "random" row gets the same evaluations of a randomly initialised encoder (no --pretrained;
 the first recipe's encoder shape), once per seed, in DIR/runs/random/seed<S>/.
@@ -33,7 +35,10 @@ Arguments:
                dump), e.g. --set data.source=folder --set data.root=/data/x: keys that both
                programs know (data.*); repeatable
   --evals      which evaluations, a subset of knn,dense_probe,linprobe,finetune (default all)
-  --eval-config  c2fmae_finetune's YAML (default configs/finetune/demo_synthetic_tiny.yaml)
+  --eval-config  c2fmae_finetune's YAML for knn, dense_probe and finetune (default
+               configs/finetune/demo_synthetic_tiny.yaml)
+  --linprobe-config  c2fmae_finetune's YAML for linprobe (default
+               configs/finetune/demo_synthetic_linprobe.yaml)
   --build-dir  where c2fmae_pretrain and c2fmae_finetune are: DIR/tools/ or DIR itself
                (default: this checkout's build/)
   --dry-run    print the commands that would run (the ones not done yet) and exit; runs only
@@ -43,7 +48,8 @@ Writes, in DIR:
   study.jsonl  one JSON object a line per finished (recipe, budget, seed, eval): recipe,
                budget ("recipe" or the epochs; null for random), seed, eval (also "pretrain",
                with the run's last loss), metrics, command, seconds, and the settings (config,
-               eval_config, sets). Each line is flushed to disk when written.
+               eval_config or, for linprobe, linprobe_config, sets). Each line is flushed to
+               disk when written.
   study.md     the command that made it, and a table: one row per (recipe, budget) plus
                "random" and, where the evaluations report it, "prior" (the majority-class
                figure); a column per metric (kNN top-1, dense mean class accuracy, dense
@@ -55,8 +61,9 @@ Writes, in DIR:
 
 Resuming: run the same command again. Entries already in study.jsonl are not run again (a
 last line torn by a kill is dropped with a warning), and a killed pre-training, linear-probe
-or fine-tuning run continues from its checkpoint (--resume auto). Changing --set or
---eval-config, or pointing a recipe name at another file, is refused: give another --out.
+or fine-tuning run continues from its checkpoint (--resume auto). Changing --set,
+--eval-config or --linprobe-config, or pointing a recipe name at another file, is refused:
+give another --out.
 Ctrl-C (or SIGTERM) is passed on to the running program, which saves a checkpoint; the study
 then writes its table and stops.
 
@@ -67,8 +74,9 @@ Example:
 Exit codes: 0 every run done; 1 a program failed (the others still ran; the table shows what
 finished) or study.png could not be written (matplotlib missing); 2 bad arguments (an unknown
 recipe or evaluation, --seeds < 1, a --set without '=', budgets that are not positive
-integers, programs missing from the build directory, --out an existing file, study.jsonl
-made with other settings); 128 + N when stopped by signal N.
+integers, a missing --eval-config or --linprobe-config, programs missing from the build
+directory, --out an existing file, study.jsonl made with other settings); 128 + N when
+stopped by signal N.
 """
 import argparse
 import json
@@ -86,6 +94,8 @@ RECIPE_DIR = os.path.join(REPO, "configs", "ablation", "synthetic")
 DEFAULT_RECIPES = ["cascade_curriculum", "cascade_random", "parallel_curriculum",
                    "parallel_random", "mae", "semmae", "evolved", "block"]
 DEFAULT_EVAL_CONFIG = os.path.join(REPO, "configs", "finetune", "demo_synthetic_tiny.yaml")
+DEFAULT_LINPROBE_CONFIG = os.path.join(REPO, "configs", "finetune",
+                                       "demo_synthetic_linprobe.yaml")
 EVALS = ("knn", "dense_probe", "linprobe", "finetune")
 RUN_EVALS = ("linprobe", "finetune")  # those that train, in a run directory of their own
 MODEL_KEYS = ("preset", "img_size", "patch_size", "embed_dim", "depth", "num_heads",
@@ -138,8 +148,11 @@ def parse_args(argv):
     p.add_argument("--budgets", metavar="E1,E2,...",
                    help="pre-training epochs to compare (default: the recipe's own)")
     p.add_argument("--eval-config", metavar="FILE", default=shown(DEFAULT_EVAL_CONFIG),
-                   help="c2fmae_finetune's config (default: configs/finetune/"
-                        "demo_synthetic_tiny.yaml)")
+                   help="c2fmae_finetune's config for knn, dense_probe and finetune "
+                        "(default: configs/finetune/demo_synthetic_tiny.yaml)")
+    p.add_argument("--linprobe-config", metavar="FILE", default=shown(DEFAULT_LINPROBE_CONFIG),
+                   help="c2fmae_finetune's config for the linprobe evaluation (default: "
+                        "configs/finetune/demo_synthetic_linprobe.yaml)")
     p.add_argument("--build-dir", metavar="DIR", default=shown(os.path.join(REPO, "build")),
                    help="the build folder holding tools/c2fmae_pretrain and "
                         "tools/c2fmae_finetune (default: this checkout's build/)")
@@ -281,8 +294,8 @@ def pretrain_command(program, unit, sets):
     return cmd + ["--output-dir", unit.pretrain_dir, "--resume", "auto"]
 
 
-def eval_command(program, unit, evaluation, eval_config, sets, model):
-    cmd = [program, "--config", eval_config]
+def eval_command(program, unit, evaluation, config, sets, model):
+    cmd = [program, "--config", config]
     if unit.recipe != RANDOM:
         cmd += ["--pretrained", unit.checkpoint]
     cmd += ["--set", "train.seed=%d" % unit.seed]
@@ -371,16 +384,24 @@ def read_entries(path, repair):
     return entries
 
 
-def check_settings(entries, path, recipes, eval_config, sets):
+def config_key(evaluation):
+    """The setting that names an evaluation's c2fmae_finetune config: its study.jsonl key."""
+    return "linprobe_config" if evaluation == "linprobe" else "eval_config"
+
+
+def check_settings(entries, path, recipes, eval_config, linprobe_config, sets):
     """Refuses a study.jsonl whose entries were made with other settings."""
     paths = {name: os.path.abspath(p) for name, p in recipes}
+    configs = {"eval_config": ("--eval-config", os.path.abspath(eval_config)),
+               "linprobe_config": ("--linprobe-config", os.path.abspath(linprobe_config))}
     for e in entries.values():
         problem = None
+        option, config = configs[config_key(e["eval"])]
         if e.get("sets") != sets:
             problem = "--set %s (now %s)" % (" ".join(e.get("sets") or []) or "none",
                                              " ".join(sets) or "none")
-        elif e["eval"] != "pretrain" and e.get("eval_config") != os.path.abspath(eval_config):
-            problem = "--eval-config %s" % e.get("eval_config")
+        elif e["eval"] != "pretrain" and e.get(config_key(e["eval"])) != config:
+            problem = "%s %s" % (option, e.get(config_key(e["eval"])))
         elif e["recipe"] in paths and e.get("config") != paths[e["recipe"]]:
             problem = "recipe %s = %s" % (e["recipe"], e.get("config"))
         if problem:
@@ -505,6 +526,9 @@ class Study:
         if not os.path.isfile(args.eval_config):
             raise UsageError("--eval-config %s: no such file" % args.eval_config)
         self.eval_config = args.eval_config
+        if not os.path.isfile(args.linprobe_config):
+            raise UsageError("--linprobe-config %s: no such file" % args.linprobe_config)
+        self.linprobe_config = args.linprobe_config
         if not os.path.isdir(args.build_dir):
             raise UsageError("--build-dir %s: no such folder\nhint: build the project "
                              "(scripts/setup.sh), or give its build folder" % args.build_dir)
@@ -517,12 +541,17 @@ class Study:
         self.jsonl = os.path.join(self.out, "study.jsonl")
         self.seeds = list(range(args.seeds))
         self.entries = read_entries(self.jsonl, repair=not args.dry_run)
-        check_settings(self.entries, self.jsonl, self.recipes, self.eval_config, self.sets)
+        check_settings(self.entries, self.jsonl, self.recipes, self.eval_config,
+                       self.linprobe_config, self.sets)
         self.models = {}  # recipe -> [(key, value)], or None when the dump failed
         self.runner = Runner()
         self.failures = []
 
     # -- the plan
+
+    def config_of(self, evaluation):
+        """The c2fmae_finetune config of an evaluation."""
+        return self.linprobe_config if evaluation == "linprobe" else self.eval_config
 
     def units(self):
         for seed in self.seeds:
@@ -596,7 +625,7 @@ class Study:
             if model is None:
                 continue
             for e in evals:
-                print(shlex.join(eval_command(self.finetune, unit, e, self.eval_config,
+                print(shlex.join(eval_command(self.finetune, unit, e, self.config_of(e),
                                               self.sets, model)))
                 count += 1
         sys.stdout.flush()
@@ -614,12 +643,14 @@ class Study:
             "command": shlex.join(cmd),
             "seconds": round(seconds, 1),
             "config": None if unit.recipe == RANDOM else os.path.abspath(unit.path),
-            "eval_config": None if evaluation == "pretrain" else os.path.abspath(
-                self.eval_config),
+            "eval_config": None,
+            "linprobe_config": None,
             "sets": self.sets,
         }
-        if evaluation != "pretrain" and unit.recipe != RANDOM:
-            entry["checkpoint"] = os.path.realpath(unit.checkpoint)
+        if evaluation != "pretrain":
+            entry[config_key(evaluation)] = os.path.abspath(self.config_of(evaluation))
+            if unit.recipe != RANDOM:
+                entry["checkpoint"] = os.path.realpath(unit.checkpoint)
         append_entry(self.jsonl, entry)
         self.entries[unit.key(evaluation)] = entry
 
@@ -691,7 +722,8 @@ class Study:
                     break
                 if model is None:
                     continue  # counted as failed once, at the dump
-                cmd = eval_command(self.finetune, unit, e, self.eval_config, self.sets, model)
+                cmd = eval_command(self.finetune, unit, e, self.config_of(e), self.sets,
+                                   model)
                 self.step(unit, e, cmd, index, total)
             self.write_table()
         rc = self.write_table(picture=True)
@@ -753,14 +785,21 @@ class Study:
     def write_table(self, picture=False):
         values, priors = self.summary()
         cols = self.columns()
+        if "linprobe" not in self.evals:
+            configs = "--config %s" % self.eval_config
+        elif self.evals == ["linprobe"]:
+            configs = "--config %s" % self.linprobe_config
+        else:
+            configs = "--config %s (the linear probe: --config %s)" % (self.eval_config,
+                                                                      self.linprobe_config)
         lines = ["# Representation study", "", "Made by:", "",
                  "    " + self.command_line(), "",
                  "Each recipe pre-trained with seeds %s and its encoder evaluated with "
-                 "c2fmae_finetune --config %s; \"random\": the same evaluations of a randomly "
+                 "c2fmae_finetune %s; \"random\": the same evaluations of a randomly "
                  "initialised encoder; \"prior\": the figure of always answering the most "
                  "frequent class, as the evaluations report it. Figures in %% (as the programs "
                  "report them), mean ± sample standard deviation over the seeds done (n)."
-                 % (",".join(map(str, self.seeds)), self.eval_config), ""]
+                 % (",".join(map(str, self.seeds)), configs), ""]
         lines.append("| row | " + " | ".join(c[2] for c in cols) + " |")
         lines.append("|---|" + "---:|" * len(cols))
         if priors:

@@ -120,9 +120,12 @@ DenseProbeResult dense_probe(const torch::Tensor& train_tokens, const torch::Ten
     loss.backward();
     return loss;
   };
-  r.train_loss = solver.step(closure).item<double>();
+  solver.step(closure);  // returns the loss it started from
 
   torch::NoGradGuard no_grad;
+  r.train_loss = (torch::nn::functional::cross_entropy(torch::addmm(bias, x, weight), y) +
+                  options.weight_decay * weight.square().sum())
+                     .item<double>();
   const auto predicted = torch::addmm(bias, xt, weight).argmax(1);
   const auto s = scores(predicted, yt, num_classes, options.background);
   r.patch_acc = s.patch_acc;

@@ -177,5 +177,50 @@ TEST(Finetune, EvaluatingALinearProbesCheckpointAppliesItsBatchNorm) {
   EXPECT_NEAR(std::stod(field(json, "val_loss")), std::stod(field(last, "val_loss")), 1e-5);
 }
 
+TEST(Finetune, KnnAndDenseProbeMeasureAFrozenEncoderAndWriteNoRun) {
+  const auto dir = testing::tiny_pretrain_dir("c2fmae_finetune_probes");
+  const auto yaml = testing::add_tiny_finetune_yaml(dir);
+  auto r = run_command(std::string(C2FMAE_PRETRAIN_BIN) + " --config " + dir +
+                       "/tiny.yaml --output-dir " + dir + "/pre --set train.max_steps=4");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto before = std::distance(fs::directory_iterator(dir), fs::directory_iterator());
+  for (const std::string weights : {" --pretrained " + dir + "/pre/latest.pt", std::string()}) {
+    SCOPED_TRACE(weights.empty() ? "random encoder" : "pre-trained encoder");
+    r = finetune("--config " + yaml + weights + " --set finetune.mode=knn");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    auto json = r.output.substr(r.output.rfind("{\"val_top1\""));
+    for (const char* key : {"val_top1", "val_top5", "prior_top1", "label_entropy", "k"}) {
+      EXPECT_NE(json.find(std::string("\"") + key + "\": "), std::string::npos) << key << json;
+    }
+    EXPECT_EQ(field(json, "k"), "20");
+    EXPECT_GE(std::stod(field(json, "prior_top1")), 100.0 / 6);
+    EXPECT_NE(r.output.find("majority class"), std::string::npos) << r.output;
+    r = finetune("--config " + yaml + weights + " --set finetune.mode=dense_probe" +
+                 " --set finetune.dense_background=0-3 --set finetune.dense_iterations=20");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    json = r.output.substr(r.output.rfind("{\"patch_acc\""));
+    for (const char* key : {"patch_acc", "mean_class_acc", "miou", "prior_patch_acc",
+                            "prior_mean_class_acc", "prior_miou", "class_entropy"}) {
+      EXPECT_NE(json.find(std::string("\"") + key + "\": "), std::string::npos) << key << json;
+    }
+    // 50 scenes of 4 x 4 patches, every patch with a class.
+    EXPECT_EQ(field(json, "val_patches"), "800");
+    EXPECT_GT(std::stod(field(json, "patch_acc")), std::stod(field(json, "prior_patch_acc")));
+  }
+  // Nothing written: no run directory, no file.
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir), fs::directory_iterator()), before);
+  // A run's arguments and bad values exit 2, naming what is wrong.
+  r = finetune("--config " + yaml + " --set finetune.mode=knn --output-dir " + dir + "/x");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("writes no run"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(dir + "/x"));
+  for (const std::string bad : {"finetune.dense_background=0-x", "finetune.knn_k=0",
+                                "finetune.knn_temperature=0", "finetune.mode=probe"}) {
+    r = finetune("--config " + yaml + " --set finetune.mode=knn --set " + bad);
+    EXPECT_EQ(r.exit_code, 2) << bad << r.output;
+    EXPECT_NE(r.output.find(bad.substr(0, bad.find('='))), std::string::npos) << r.output;
+  }
+}
+
 }  // namespace
 }  // namespace c2fmae

@@ -219,6 +219,8 @@ TEST_F(Study, BadArgumentsExitTwoAndRunNothing) {
       {"--budgets 2,0", "'0' is not a positive whole number"},
       {"--budgets 1.5", "'1.5' is not a positive whole number"},
       {"--eval-config " + quoted(dir + "/missing.yaml"), "no such file"},
+      {"--linprobe-config " + quoted(dir + "/missing.yaml"),
+       "--linprobe-config " + dir + "/missing.yaml: no such file"},
   };
   for (const auto& c : cases) {
     const auto r = study("--out " + quoted(out) + " --build-dir " + quoted(build) + " " + c.args);
@@ -241,6 +243,7 @@ TEST_F(Study, BadArgumentsExitTwoAndRunNothing) {
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_TRUE(contains(r.output, "study.jsonl")) << r.output;
   EXPECT_TRUE(contains(r.output, "--resume auto")) << r.output;
+  EXPECT_TRUE(contains(r.output, "--linprobe-config")) << r.output;
 }
 
 TEST_F(Study, DryRunListsTheCommandsStillToRun) {
@@ -251,7 +254,7 @@ TEST_F(Study, DryRunListsTheCommandsStillToRun) {
                        " --recipes mae,block --seeds 2 --evals knn,linprobe --dry-run");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   // Per seed: random's 2 evaluations, and each recipe's pre-training and 2 evaluations.
-  int pretrains = 0, evaluations = 0, random = 0;
+  int pretrains = 0, evaluations = 0, random = 0, linprobes = 0;
   for (const auto& line : lines_of(r.output)) {
     if (line.rfind(build + "/tools/c2fmae_pretrain --config", 0) == 0) {
       ++pretrains;
@@ -263,11 +266,19 @@ TEST_F(Study, DryRunListsTheCommandsStillToRun) {
       EXPECT_TRUE(contains(line, "--set model.preset=tiny --set model.img_size=112")) << line;
       random += !contains(line, "--pretrained");
       EXPECT_EQ(contains(line, "finetune.mode=linprobe"), contains(line, "--resume auto")) << line;
+      // The linear probe with --linprobe-config's config, the others with --eval-config's
+      // (the defaults; the path right after --config, relative or not).
+      const bool linprobe = contains(line, "finetune.mode=linprobe");
+      linprobes += linprobe;
+      EXPECT_EQ(contains(line, "configs/finetune/demo_synthetic_linprobe.yaml --"), linprobe)
+          << line;
+      EXPECT_NE(contains(line, "configs/finetune/demo_synthetic_tiny.yaml --"), linprobe) << line;
     }
   }
   EXPECT_EQ(pretrains, 4) << r.output;
   EXPECT_EQ(evaluations, 12) << r.output;
   EXPECT_EQ(random, 4) << r.output;
+  EXPECT_EQ(linprobes, 6) << r.output;
   EXPECT_TRUE(contains(r.output, "16 command(s) to run")) << r.output;
   // It ran only the config dumps, once a recipe, and wrote nothing.
   const auto ran = calls(build);
@@ -289,9 +300,25 @@ TEST_F(Study, RunsEveryEvaluationTabulatesThemAndResumesWithoutRunningThemAgain)
   // 2 config dumps, 2 x 2 pre-trainings, (2 recipes + random) x 2 seeds x 4 evaluations.
   const auto ran = calls(build);
   EXPECT_EQ(ran.size(), 30u);
-  for (const auto& call : ran) EXPECT_TRUE(contains(call, "--set data.synthetic_samples=64"));
+  for (const auto& call : ran) {
+    EXPECT_TRUE(contains(call, "--set data.synthetic_samples=64")) << call;
+    // The linear probe with its own config (--linprobe-config's default).
+    EXPECT_EQ(contains(call, "configs/finetune/demo_synthetic_linprobe.yaml --"),
+              contains(call, "finetune.mode=linprobe"))
+        << call;
+  }
   const auto jsonl = testing::read_text(out + "/study.jsonl");
   EXPECT_EQ(lines_of(jsonl).size(), 28u) << jsonl;
+  // The linear probe's entries record its config; the others' have none.
+  int linprobe_entries = 0;
+  for (const auto& line : lines_of(jsonl)) {
+    const bool linprobe = contains(line, "\"eval\": \"linprobe\"");
+    linprobe_entries += linprobe;
+    EXPECT_EQ(contains(line, "/configs/finetune/demo_synthetic_linprobe.yaml\""), linprobe)
+        << line;
+    EXPECT_EQ(contains(line, "\"linprobe_config\": null"), !linprobe) << line;
+  }
+  EXPECT_EQ(linprobe_entries, 6) << jsonl;
   EXPECT_TRUE(contains(jsonl,
                        "\"recipe\": \"random\", \"budget\": null, \"seed\": 1, "
                        "\"eval\": \"knn\", \"metrics\": {\"val_top1\": 21, "))
@@ -307,6 +334,8 @@ TEST_F(Study, RunsEveryEvaluationTabulatesThemAndResumesWithoutRunningThemAgain)
                        "| row | kNN top-1 | dense mean class acc | dense mIoU | linear probe "
                        "top-1 | fine-tune top-1 |"))
       << md;
+  EXPECT_TRUE(contains(md, "(the linear probe: --config ")) << md;
+  EXPECT_TRUE(contains(md, "configs/finetune/demo_synthetic_linprobe.yaml)")) << md;
   // kNN top-1 20, 21 (random) and 50, 51 (pre-trained): mean and sample std.
   EXPECT_TRUE(contains(md, "| prior | 16.50 | 10.00 | 5.00 | — | — |")) << md;
   EXPECT_TRUE(contains(md,
@@ -372,6 +401,12 @@ TEST_F(Study, RunsEveryEvaluationTabulatesThemAndResumesWithoutRunningThemAgain)
             " --recipes mae,block --seeds 2 --set data.synthetic_samples=128");
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_TRUE(contains(r.output, "other settings")) << r.output;
+  EXPECT_EQ(calls(build).size(), 32u);
+  // So is another linear-probe config: the linprobe entries were made with the default.
+  write_file(dir + "/linprobe.yaml", "finetune:\n  mode: linprobe\n");
+  r = study(args + " --linprobe-config " + quoted(dir + "/linprobe.yaml"));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(contains(r.output, "other settings: --linprobe-config ")) << r.output;
   EXPECT_EQ(calls(build).size(), 32u);
 }
 

@@ -21,6 +21,7 @@
 #include <chrono>
 #include <csignal>
 #include <iostream>
+#include <optional>
 
 #include "c2fmae/config/finetune_config.h"
 #include "c2fmae/core/error_text.h"
@@ -97,9 +98,19 @@ int main(int argc, char** argv) {
               " writes no run, so --resume, --overwrite and --output-dir do not apply",
           "drop them, or fine-tune (finetune.mode = finetune or linprobe)"));
     }
-    tools::StopHandlers stop_handlers;
+    const auto launch = distributed::read_launch_env();
+    if (launch.distributed() &&
+        (cfg.finetune.mode == "knn" || cfg.finetune.mode == "dense_probe")) {
+      throw UsageError(with_hint("finetune.mode = " + cfg.finetune.mode +
+                                     " runs in one process: its features are compared as a whole",
+                                 "start it without a launcher (it trains nothing)"));
+    }
+    // Training stops at a step boundary with a checkpoint; a measurement writes nothing, so
+    // a signal ends it at once (the default action).
+    std::optional<tools::StopHandlers> stop_handlers;
+    if (!cfg.finetune.measures_only()) stop_handlers.emplace();
     std::unique_ptr<distributed::Communicator> group;
-    if (const auto launch = distributed::read_launch_env(); launch.distributed()) {
+    if (launch.distributed()) {
       const bool cuda = cfg.train.device != "cpu" && torch::cuda::is_available();
       const auto device = cuda ? torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(
                                                                  launch.local_rank))

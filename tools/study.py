@@ -161,8 +161,8 @@ def parse_args(argv):
     p.add_argument("--dry-run", action="store_true",
                    help="print the commands still to run and exit")
     args = p.parse_args(argv)
-    if args.seeds < 1:
-        p.error("--seeds must be at least 1, got %d" % args.seeds)
+    if not 1 <= args.seeds <= 1000:
+        p.error("--seeds must be in 1..1000, got %d" % args.seeds)
     return args
 
 
@@ -201,9 +201,9 @@ def resolve_budgets(text):
         return [None]
     budgets = []
     for item in comma_list(text):
-        epochs = int(item) if item.isdigit() else 0
-        if epochs < 1:
-            raise UsageError("--budgets: '%s' is not a positive whole number of epochs" % item)
+        epochs = int(item) if item.isdigit() and len(item) <= 6 else 0
+        if not 1 <= epochs <= 100000:
+            raise UsageError("--budgets: '%s' is not a whole number of epochs in 1..100000" % item)
         if epochs in budgets:
             raise UsageError("--budgets: %d is given twice" % epochs)
         budgets.append(epochs)
@@ -923,9 +923,13 @@ def main(argv=None):
     except UsageError as e:
         sys.stderr.write("error: %s\n" % e)
         return 2
-    if args.dry_run:
-        return study.dry_run()
-    return study.run()
+    try:
+        if args.dry_run:
+            return study.dry_run()
+        return study.run()
+    except OSError as e:  # a full disk, a folder that went away: one line, not a traceback
+        sys.stderr.write("error: %s\n" % e)
+        return 1
 
 
 if __name__ == "__main__":

@@ -190,8 +190,23 @@ void merge_document(ConfigRoot& cfg, const YAML::Node& root, const std::string& 
 
 }  // namespace
 
+namespace {
+
+/// yaml-cpp 0.7 allocates without bound on a stray flow-entry comma where a document
+/// starts (",", " ,x"): such text is refused before it is parsed.
+bool starts_with_stray_comma(const std::string& text) {
+  const auto first = text.find_first_not_of(" \t\r\n");
+  return first != std::string::npos && text[first] == ',';
+}
+
+}  // namespace
+
 void ConfigRoot::merge_yaml(const std::string& yaml_text, const std::string& source) {
   std::vector<YAML::Node> docs;
+  if (starts_with_stray_comma(yaml_text)) {
+    throw ConfigError(source, "(yaml)", "", "not valid YAML: a document starts with a comma",
+                      "remove the stray comma");
+  }
   try {
     docs = YAML::LoadAll(yaml_text);
   } catch (const YAML::Exception& e) {
@@ -281,6 +296,10 @@ void ConfigRoot::set(const std::string& assignment) {
   const std::string key = assignment.substr(dot + 1, eq - dot - 1);
   const std::string value = assignment.substr(eq + 1);
   std::vector<YAML::Node> docs;
+  if (starts_with_stray_comma(value)) {
+    throw ConfigError("--set", section + "." + key, value, "value is not valid YAML",
+                      "quote a value that starts with a comma: --set 'key=\",...\"'");
+  }
   try {
     docs = YAML::LoadAll(value);
   } catch (const YAML::Exception& e) {

@@ -416,7 +416,7 @@ std::pair<double, double> label_prior(const torch::Tensor& counts) {
   if (total <= 0) return {0.0, 0.0};
   const auto p = counts.to(torch::kDouble) / total;
   return {100.0 * p.max().item<double>(),
-          -(p * p.clamp_min(1e-300).log()).sum().item<double>()};
+          std::max(0.0, -(p * p.clamp_min(1e-300).log()).sum().item<double>())};
 }
 
 /// Labels >= 0 of `labels` counted per class (at least num_classes entries).

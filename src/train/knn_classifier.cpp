@@ -40,7 +40,10 @@ KnnResult knn_classify(const torch::Tensor& train_features, const torch::Tensor&
     const auto [distances, indices] = similarity.topk(r.k, 1, /*largest=*/true, /*sorted=*/true);
     const auto candidates = bank_labels.index({indices});  // [n, k]
     auto votes = torch::zeros({n, num_classes}, similarity.options());
-    votes.scatter_add_(1, candidates, (distances / temperature).exp());
+    // exp((s - s_max) / T): the same ranking as DINO's exp(s / T), without the overflow to
+    // inf (and all-tied votes) that a small T gives in float32.
+    const auto nearest = distances.narrow(1, 0, 1);
+    votes.scatter_add_(1, candidates, ((distances - nearest) / temperature).exp());
     const auto order = std::get<1>(votes.sort(/*stable=*/true, /*dim=*/1, /*descending=*/true));
     const auto hits = order.narrow(1, 0, top).eq(labels.narrow(0, start, n).unsqueeze(1));
     top1 += hits.narrow(1, 0, 1).sum().item<double>();

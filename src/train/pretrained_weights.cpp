@@ -221,6 +221,11 @@ LoadReport load_weights(torch::nn::Module& module, const WeightsFile& given) {
             "patch_size) to the pre-trained model's"));
       }
     }
+    if (value.is_floating_point() && !torch::isfinite(value).all().item<bool>()) {
+      throw UsageError(with_hint(
+          c10::str("pretrained weights ", file.path, ": ", source, " holds NaN or infinite values"),
+          "give weights of a run that did not diverge (an earlier checkpoint)"));
+    }
     target.copy_(value.to(target.dtype()));
     used.insert(source);
     report.loaded.push_back(name);

@@ -56,6 +56,17 @@ TEST(Config, UnknownKeyNamesFileKeyAndSuggestion) {
   EXPECT_NE(msg.find("did you mean 'depth'"), std::string::npos) << msg;
 }
 
+TEST(Config, AStrayLeadingCommaIsRefusedNotParsed) {
+  // yaml-cpp 0.7 allocates without bound on these: refused before parsing.
+  for (const char* value : {",", " ,", ",x", "\n, 1"}) {
+    EXPECT_THROW(load_config<PretrainConfig>({}, {std::string("train.epochs=") + value}),
+                 ConfigError) << value;
+  }
+  PretrainConfig cfg;
+  EXPECT_THROW(cfg.merge_yaml(",", "test"), ConfigError);
+  EXPECT_THROW(cfg.merge_yaml("  ,\n", "test"), ConfigError);
+}
+
 TEST(Config, UnknownSectionIsAnError) {
   auto msg = error_of([] { load_config<PretrainConfig>({}, {"trian.epochs=3"}); });
   EXPECT_NE(msg.find("unknown section"), std::string::npos) << msg;

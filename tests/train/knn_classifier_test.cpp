@@ -33,6 +33,11 @@ TEST(KnnClassifier, VotesWeightedByExpSimilarityOverT) {
   // A high temperature flattens the votes; a tiny one leaves the nearest alone.
   r = knn_classify(train, labels, test, truth, 3, 1e-3, 3);
   EXPECT_DOUBLE_EQ(r.top1, 100.0);
+  // A tiny T in float32: exp(s / T) would overflow to inf for every neighbour and tie them;
+  // the votes must still go to the nearest (class 2 at 90 degrees for a point at 88).
+  const auto near_two = torch::tensor(at(88.0)).view({1, 2});
+  r = knn_classify(train, labels, near_two, torch::tensor(std::vector<int64_t>{2}), 3, 1e-6, 3);
+  EXPECT_DOUBLE_EQ(r.top1, 100.0);
   // k beyond the bank uses the whole bank.
   EXPECT_EQ(knn_classify(train, labels, test, truth, 50, 0.07, 3).k, 4);
 }

@@ -116,6 +116,21 @@ TEST(PretrainedWeights, TheWholeEncoderLeavesPretrainingWithItsRgbModalityEmbedd
   EXPECT_TRUE(torch::equal(again->encode_rgb(x), expected));
 }
 
+TEST(PretrainedWeights, NonFiniteWeightsAreRefusedNamingTheTensor) {
+  const auto dir = fresh_dir("pretrained_weights_nan");
+  models::C2fmae pre{nullptr};
+  auto file = read_weights(pretrain_checkpoint(dir, pre));
+  file.tensors["backbone.blocks.0.attn.qkv.weight"][0][0] = std::nan("");
+  models::Classifier cls(tiny_classifier(tiny_pretrain()));
+  try {
+    load_weights(*cls, file);
+    FAIL() << "NaN weights loaded";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("backbone.blocks.0.attn.qkv.weight"), std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(PretrainedWeights, TimmNamesFeedTheBackboneAndPositionsAreResized) {
   const auto dir = fresh_dir("pretrained_weights_timm");
   testing::seed(12);

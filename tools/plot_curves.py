@@ -257,8 +257,8 @@ def plot(m, out_path, title, smooth):
                 if ax.get_lines():
                     colors[key] = ax.get_lines()[-1].get_color()
                 values += ys
-            # The trivial baselines: the semantic class prior's entropy (what predicting the
-            # prior scores) and 1 for norm-pix RGB (what predicting zero scores).
+            # The trivial baselines: the entropy of each step's semantic classes (what
+            # predicting their frequencies scores) and 1 for norm-pix RGB (predicting zero).
             xs, prior = series(steps, "semantic_prior_ce")
             if "loss_semantic" in loss_keys and prior:
                 ax.plot(xs, prior, linestyle="--", linewidth=1.0,

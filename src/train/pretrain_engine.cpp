@@ -82,9 +82,9 @@ struct PretrainEngine::Impl {
   BadSampleBudget bad;  ///< bad samples replaced so far in the run (checkpointed)
   double data_wait_seconds = 0.0;  ///< waiting for batches in the current step
   int64_t step_skipped = 0, step_read = 0;  ///< this process's counts in the current step
-  /// Semantic pixels per class this process has trained on since it started: the class
-  /// prior whose entropy is the semantic term's trivial baseline (a model that predicts the
-  /// prior everywhere scores it).
+  /// Semantic pixels per class of this process's batches in the current step: their
+  /// entropy is the semantic term's trivial baseline (predicting those class frequencies
+  /// everywhere scores it). A function of the step, so a resumed run logs the same.
   torch::Tensor semantic_counts;
 
   int64_t bucket_bytes() const { return cfg.dist.bucket_mb << 20; }
@@ -115,6 +115,7 @@ struct PretrainEngine::Impl {
   /// per micro-batch the weighted total, then each modality's term. No host sync.
   torch::Tensor forward_backward(int64_t step, const ModalityWeights& loss_weights) {
     std::vector<torch::Tensor> rows;
+    semantic_counts = torch::Tensor();
     losses::CountSum count_sum;
     if (group) count_sum = [this](const torch::Tensor& c) { return sum_over_processes(c); };
     for (int64_t k = 0; k < accum; ++k) {

@@ -62,6 +62,17 @@ void augment_image(float* rgb, int64_t size, uint64_t seed,
   if (erasing.prob > 0.0) data::random_erase(rgb, 3, size, size, erasing, mix_seed({seed, 0xE4Au}));
 }
 
+/// The training and validation splits label the same classes (their counts agree).
+void check_same_classes(const data::Dataset& train, const data::Dataset& val,
+                        const config::FinetuneConfig& cfg) {
+  if (train.num_classes() == val.num_classes()) return;
+  throw UsageError(with_hint(
+      c10::str("data.split ", cfg.data.split, " has ", train.num_classes(),
+               " classes but finetune.val_split ", cfg.finetune.val_split, " has ",
+               val.num_classes(), ": their labels would not mean the same classes"),
+      "give both splits the same class folders"));
+}
+
 }  // namespace
 
 void check_finetune_config(const config::FinetuneConfig& cfg) {
@@ -200,13 +211,7 @@ FinetuneEngine::Impl::Impl(const config::FinetuneConfig& config, distributed::Co
   if (!evaluate_only) {
     train_set = data::make_dataset(cfg.data, seed, cfg.data.split);
     if (cfg.model.num_classes == 0) num_classes = train_set->num_classes();
-    if (train_set->num_classes() != val->num_classes()) {
-      throw UsageError(with_hint(
-          c10::str("data.split ", cfg.data.split, " has ", train_set->num_classes(),
-                   " classes but finetune.val_split ", cfg.finetune.val_split, " has ",
-                   val->num_classes(), ": their labels would not mean the same classes"),
-          "give both splits the same class folders"));
-    }
+    check_same_classes(*train_set, *val, cfg);
     check_run_length(cfg.origins, cfg.data, cfg.optim, cfg.train, train_set->size(), world);
     bad.dataset_size = train_set->size();
   }
@@ -219,13 +224,7 @@ FinetuneEngine::Impl::Impl(const config::FinetuneConfig& config, distributed::Co
   val_loader = std::make_unique<data::BatchLoader>(val, val_options);
   if (knn || dense) {
     auto bank = data::make_dataset(cfg.data, seed, cfg.data.split);
-    if (bank->num_classes() != val->num_classes()) {
-      throw UsageError(with_hint(
-          c10::str("data.split ", cfg.data.split, " has ", bank->num_classes(),
-                   " classes but finetune.val_split ", cfg.finetune.val_split, " has ",
-                   val->num_classes(), ": their labels would not mean the same classes"),
-          "give both splits the same class folders"));
-    }
+    check_same_classes(*bank, *val, cfg);
     if (dense && !bank->has_masks()) {
       throw UsageError(with_hint("finetune.mode = dense_probe needs semantic maps, and data.split " +
                                      cfg.data.split + " has none",

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "c2fmae/data/image_codec.h"
+#include "python_tool.h"
 #include "test_helpers.h"
 
 namespace c2fmae {
@@ -25,32 +26,9 @@ namespace fs = std::filesystem;
 constexpr int kWidth = 1200;
 constexpr int kRowHeight = 400;
 
-std::string fresh_dir(const std::string& name) {
-  const auto dir = fs::path(::testing::TempDir()) / name;
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir.string();
-}
-
-/// Whether C2FMAE_PYTHON_BIN names an executable (a path, or a name found on PATH).
-bool python_present() {
-  const std::string bin = C2FMAE_PYTHON_BIN;
-  if (bin.empty()) return false;
-  if (bin.find('/') != std::string::npos) return ::access(bin.c_str(), X_OK) == 0;
-  const char* path = std::getenv("PATH");
-  std::stringstream dirs(path ? path : "");
-  std::string dir;
-  while (std::getline(dirs, dir, ':')) {
-    if (!dir.empty() && ::access((fs::path(dir) / bin).c_str(), X_OK) == 0) return true;
-  }
-  return false;
-}
-
-std::string quoted(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
+using testing::fresh_dir;
+using testing::python_present;
+using testing::quoted;
 
 /// Runs the script with `args` (already quoted where needed).
 testing::CommandResult plot_curves(const std::string& args) {

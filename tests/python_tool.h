@@ -9,6 +9,12 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iterator>
+#include <vector>
+
+#include "c2fmae/data/image_codec.h"
+
 namespace c2fmae::testing {
 
 /// A new, empty folder `name` under the test temp dir (emptied if it exists).
@@ -40,6 +46,24 @@ inline std::string quoted(const std::string& s) {
   std::string out = "'";
   for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return out + "'";
+}
+
+/// The PNG at `path`, decoded with the project's libpng decoder (alpha dropped).
+inline data::DecodedImage read_png(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
+                                   std::istreambuf_iterator<char>());
+  EXPECT_EQ(data::sniff_format(bytes.data(), bytes.size()), data::ImageFormat::kPng) << path;
+  return data::decode_image(bytes.data(), bytes.size());
+}
+
+/// Fraction of pixels that are not white: something was drawn.
+inline double ink(const data::DecodedImage& image) {
+  int64_t dark = 0;
+  for (size_t i = 0; i + 2 < image.pixels.size(); i += 3) {
+    if (image.pixels[i] < 250 || image.pixels[i + 1] < 250 || image.pixels[i + 2] < 250) ++dark;
+  }
+  return static_cast<double>(dark) / (static_cast<double>(image.width) * image.height);
 }
 
 }  // namespace c2fmae::testing

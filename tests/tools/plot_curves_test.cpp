@@ -42,23 +42,8 @@ void write_file(const std::string& path, const std::string& text) {
   ASSERT_TRUE(out.good()) << path;
 }
 
-/// The PNG at `path`, decoded with the project's libpng decoder (alpha dropped).
-data::DecodedImage read_png(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
-                                   std::istreambuf_iterator<char>());
-  EXPECT_EQ(data::sniff_format(bytes.data(), bytes.size()), data::ImageFormat::kPng) << path;
-  return data::decode_image(bytes.data(), bytes.size());
-}
-
-/// Fraction of pixels that are not white: something was drawn.
-double ink(const data::DecodedImage& image) {
-  int64_t dark = 0;
-  for (size_t i = 0; i + 2 < image.pixels.size(); i += 3) {
-    if (image.pixels[i] < 250 || image.pixels[i + 1] < 250 || image.pixels[i + 2] < 250) ++dark;
-  }
-  return static_cast<double>(dark) / (static_cast<double>(image.width) * image.height);
-}
+using testing::ink;
+using testing::read_png;
 
 /// A pre-training step line as run_shell.cpp writes it (fields in its order).
 std::string pretrain_step(int step, double loss_scale = 1.0) {

@@ -258,6 +258,7 @@ void TrainConfig::validate(Checker& c) const {
   c.require(one_of(precision, {"fp32", "bf16"}), "train.precision", precision, "unknown precision",
             "use fp32 or bf16");
   require_range(c, "train.checkpoint_every", checkpoint_every, 1, kMaxSteps, "e.g. 1000");
+  require_range(c, "train.eval_every", eval_every, 0, 100000, "1 (every epoch) or 0 (at the end)");
   require_range(c, "train.keep_last", keep_last, 1, 1000, "e.g. 3");
   require_range(c, "train.max_nonfinite", max_nonfinite, 1, 1000000, "e.g. 10");
   require_range(c, "train.max_steps", max_steps, 0, kMaxSteps, "0 runs to the end");

@@ -20,11 +20,16 @@ constexpr double kTwoPi = 6.283185307179586;
 struct Texture {
   enum Kind { kSolid, kStripes, kChecker, kWaves, kGradient, kBlades, kBricks, kRipples };
   int kind = kSolid;
-  double freq = 8.0, angle = 0.0, amp = 0.0;
+  double freq = 8.0, amp = 0.0;
+  double cos_a = 1.0, sin_a = 0.0;  ///< of the pattern's angle, once per texture
+
+  Texture() = default;
+  Texture(int kind_in, double freq_in, double angle, double amp_in)
+      : kind(kind_in), freq(freq_in), amp(amp_in), cos_a(std::cos(angle)), sin_a(std::sin(angle)) {}
 
   double at(double u, double v) const {
-    const double s = u * std::cos(angle) + v * std::sin(angle);
-    const double t = -u * std::sin(angle) + v * std::cos(angle);
+    const double s = u * cos_a + v * sin_a;
+    const double t = -u * sin_a + v * cos_a;
     switch (kind) {
       case kStripes:
         return amp * (std::sin(kTwoPi * freq * s) > 0 ? 1.0 : -1.0);
@@ -67,16 +72,23 @@ struct Stuff {
 
 struct Object {
   int64_t shape;
-  double cx, cy, size, aspect, angle;
+  double cx, cy, size, aspect;
   Colour colour;
   Texture texture;
   int64_t id;
+  double cos_a, sin_a;  ///< of the object's angle, once per object (each pixel asks contains)
+
+  Object(int64_t shape_in, double cx_in, double cy_in, double size_in, double aspect_in,
+         double angle, Colour colour_in, Texture texture_in, int64_t id_in)
+      : shape(shape_in), cx(cx_in), cy(cy_in), size(size_in), aspect(aspect_in),
+        colour(colour_in), texture(texture_in), id(id_in), cos_a(std::cos(angle)),
+        sin_a(std::sin(angle)) {}
 
   /// Whether normalised image point (u, v) lies inside the object.
   bool contains(double u, double v) const {
     const double dx = u - cx, dy = v - cy;
-    const double x = (dx * std::cos(angle) + dy * std::sin(angle)) / size;
-    const double y = (-dx * std::sin(angle) + dy * std::cos(angle)) / (size * aspect);
+    const double x = (dx * cos_a + dy * sin_a) / size;
+    const double y = (-dx * sin_a + dy * cos_a) / (size * aspect);
     switch (shape) {
       case 0:
         return x * x + y * y <= 1.0;  // disc

@@ -455,7 +455,10 @@ RunResult RunShell::Impl::run(Engine& engine) {
       }
     }
     const bool epoch_end = (step + 1) % engine.steps_per_epoch() == 0 || step + 1 == total;
-    if (engine.evaluates() && epoch_end) {
+    const int64_t epoch_done = (step + 1) / engine.steps_per_epoch();
+    const bool eval_due = step + 1 == total ||
+                          (train.eval_every > 0 && epoch_done % train.eval_every == 0);
+    if (engine.evaluates() && epoch_end && eval_due) {
       progress.finish();
       evaluate(engine, step + 1);
     }

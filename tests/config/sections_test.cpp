@@ -180,6 +180,7 @@ TEST(Sections, EveryNumberHasALowerBound) {
       {"train.epochs=0", "train.epochs"},
       {"train.seed=-1", "train.seed"},
       {"train.checkpoint_every=0", "train.checkpoint_every"},
+      {"train.eval_every=-1", "train.eval_every"},
       {"train.keep_last=0", "train.keep_last"},
       {"train.max_nonfinite=0", "train.max_nonfinite"},
       {"train.max_steps=-1", "train.max_steps"},

@@ -86,8 +86,14 @@ TEST(Finetune, AResumedRunReplaysTheUninterruptedOne) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   r = finetune("--config " + ft_yaml + " --output-dir " + dir + "/split --set train.max_steps=13");
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  r = finetune("--config " + ft_yaml + " --output-dir " + dir + "/split --resume auto");
+  // Resumed with validation only at the end (train.eval_every 0): the same steps.
+  r = finetune("--config " + ft_yaml + " --output-dir " + dir +
+               "/split --resume auto --set train.eval_every=0");
   ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto evals = lines_with(dir + "/split", "val_top1");
+  ASSERT_EQ(evals.size(), 2u);
+  EXPECT_EQ(field(evals[0], "step"), "13");
+  EXPECT_EQ(field(evals[1], "step"), "40");
   const auto a = lines_with(dir + "/whole", "lr"), b = lines_with(dir + "/split", "lr");
   ASSERT_EQ(a.size(), 40u);
   ASSERT_EQ(b.size(), 40u);

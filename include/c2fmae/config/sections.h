@@ -281,6 +281,7 @@ struct TrainConfig {
   std::string device = "auto";
   std::string precision = "bf16";
   int64_t checkpoint_every = 1000;
+  int64_t eval_every = 1;
   int64_t keep_last = 3;
   int64_t max_nonfinite = 10;
   int64_t max_steps = 0;
@@ -294,6 +295,8 @@ struct TrainConfig {
     v("device", device, "auto, cpu or cuda");
     v("precision", precision, "fp32 or bf16 (autocast, CUDA only)");
     v("checkpoint_every", checkpoint_every, "steps between checkpoints");
+    v("eval_every", eval_every,
+      "epochs between validations of c2fmae_finetune (MAE's: 1); 0 = once, at the end");
     v("keep_last", keep_last, "checkpoints kept besides latest");
     v("max_nonfinite", max_nonfinite, "consecutive non-finite losses before the run stops");
     v("max_steps", max_steps,

@@ -48,7 +48,8 @@ struct RunOptions {
   /// computed; other differences are named in a warning.
   std::vector<std::string> free_keys = {"log.",           "dist.",          "data.num_workers",
                                         "train.output_dir", "train.max_steps", "train.device",
-                                        "train.checkpoint_every", "train.keep_last",
+                                        "train.checkpoint_every", "train.eval_every",
+                                        "train.keep_last",
                                         "train.max_nonfinite", "train.pretrained"};
 };
 

@@ -75,10 +75,12 @@ Exit codes: 0 every run done; 1 a program failed (the others still ran; the tabl
 finished) or study.png could not be written (matplotlib missing); 2 bad arguments (an unknown
 recipe or evaluation, --seeds < 1, a --set without '=', budgets that are not positive
 integers, a missing --eval-config or --linprobe-config, programs missing from the build
-directory, --out an existing file, study.jsonl made with other settings); 128 + N when
-stopped by signal N.
+directory, --out an existing file, study.jsonl made with other settings, another study
+running on --out); 128 + N when stopped by signal N.
 """
 import argparse
+import errno
+import fcntl
 import json
 import math
 import os
@@ -694,8 +696,31 @@ class Study:
         self.record(unit, what, cmd, metrics, seconds)
         return metrics
 
+    def lock(self):
+        """Holds DIR/study.lock for the process's life: a second study on the same --out
+        would run the same programs into the same run directories and interleave
+        study.jsonl. Raises UsageError (exit 2) naming the holder."""
+        path = os.path.join(self.out, "study.lock")
+        self.lock_file = open(path, "a+")
+        try:
+            fcntl.flock(self.lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise
+            self.lock_file.seek(0)
+            pid = self.lock_file.read().strip()
+            self.lock_file.close()
+            raise UsageError("%s is in use by another study%s; wait for it to end or stop "
+                             "it, or give another --out"
+                             % (self.out, " (PID %s)" % pid if pid else ""))
+        self.lock_file.seek(0)
+        self.lock_file.truncate()
+        self.lock_file.write("%d\n" % os.getpid())
+        self.lock_file.flush()
+
     def run(self):
         os.makedirs(self.out, exist_ok=True)
+        self.lock()
         plan = [(unit,) + self.pending(unit) for unit in self.units()]
         total = sum(int(p) + len(e) for _, p, e in plan)
         done = sum(len(self.evals) - len(e) for _, _, e in plan)
@@ -927,6 +952,9 @@ def main(argv=None):
         if args.dry_run:
             return study.dry_run()
         return study.run()
+    except UsageError as e:
+        sys.stderr.write("error: %s\n" % e)
+        return 2
     except OSError as e:  # a full disk, a folder that went away: one line, not a traceback
         sys.stderr.write("error: %s\n" % e)
         return 1

@@ -520,6 +520,18 @@ Evaluation FinetuneEngine::Impl::evaluate_dense() {
   options.iterations = cfg.finetune.dense_iterations;
   options.weight_decay = cfg.finetune.dense_weight_decay;
   options.background = parse_class_list(cfg.finetune.dense_background);
+  const auto present = std::get<0>(at::_unique2(val.labels.masked_select(val.labels.ge(0))));
+  const auto* ids = present.data_ptr<int64_t>();
+  if (std::all_of(ids, ids + present.numel(), [&](int64_t k) {
+        return std::find(options.background.begin(), options.background.end(), k) !=
+               options.background.end();
+      })) {
+    throw UsageError(with_hint(
+        c10::str("finetune.dense_background = \"", cfg.finetune.dense_background,
+                 "\" covers every class in the validation split's semantic maps: "
+                 "mean_class_acc would average nothing"),
+        "list only the background (stuff) classes, e.g. 0-3 for the synthetic world"));
+  }
   const auto r = dense_probe(bank.features, bank.labels, val.features, val.labels, classes, options);
   Evaluation e;
   e.metrics.add("patch_acc", r.patch_acc)

@@ -226,6 +226,11 @@ TEST(Finetune, KnnAndDenseProbeMeasureAFrozenEncoderAndWriteNoRun) {
     EXPECT_EQ(r.exit_code, 2) << bad << r.output;
     EXPECT_NE(r.output.find(bad.substr(0, bad.find('='))), std::string::npos) << r.output;
   }
+  // Background that covers every class leaves mean_class_acc nothing to average: refused.
+  r = finetune("--config " + yaml + " --set finetune.mode=dense_probe" +
+               " --set finetune.dense_background=0-255 --set finetune.dense_iterations=2");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("covers every class"), std::string::npos) << r.output;
 }
 
 }  // namespace

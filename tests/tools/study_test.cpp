@@ -6,6 +6,8 @@
 // torn last line of study.jsonl is dropped, a missing entry alone is run again), a failing
 // program (reported, the rest still run, exit 1), --dry-run, and the refusal of bad arguments
 // with exit 2. Only a missing python skips; a python without matplotlib fails.
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -372,6 +374,18 @@ TEST_F(Study, RunsEveryEvaluationTabulatesThemAndResumesWithoutRunningThemAgain)
   r = study(args + " --linprobe-config " + quoted(dir + "/linprobe.yaml"));
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_TRUE(contains(r.output, "other settings: --linprobe-config ")) << r.output;
+  EXPECT_EQ(calls(build).size(), 32u);
+  // A study still running on the same --out (it holds study.lock): refused, nothing run.
+  const int held = ::open((out + "/study.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  ASSERT_GE(held, 0);
+  ASSERT_EQ(::flock(held, LOCK_EX | LOCK_NB), 0);
+  ASSERT_EQ(::ftruncate(held, 0), 0);
+  ASSERT_EQ(::write(held, "4242\n", 5), 5);
+  r = study(args);
+  ::close(held);
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(contains(r.output, "in use by another study (PID 4242)")) << r.output;
+  EXPECT_FALSE(contains(r.output, "Traceback")) << r.output;
   EXPECT_EQ(calls(build).size(), 32u);
 }
 

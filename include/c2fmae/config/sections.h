@@ -409,7 +409,9 @@ struct FinetuneRecipeConfig {
     v("eval_crop_pct", eval_crop_pct,
       "evaluation: the centre crop's side / the image's shorter side (timm: 0.875, i.e. resize "
       "to 256 and crop 224)");
-    v("val_split", val_split, "split evaluated after every epoch (folder, shards)");
+    v("val_split", val_split,
+      "split evaluated (folder, shards): every train.eval_every epochs, and by eval, knn "
+      "and dense_probe");
     v("synthetic_val_samples", synthetic_val_samples,
       "data.source synthetic: samples of the validation split (drawn apart from training's)");
     v("knn_k", knn_k, "knn: neighbours that vote (DINO: 20)");

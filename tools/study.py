@@ -348,9 +348,10 @@ def model_section(yaml_text):
 
 # ---------------------------------------------------------------------------- study.jsonl
 
-def read_entries(path, repair):
+def read_entries(path, repair, warn=True):
     """The entries of study.jsonl by key (the last of a key wins). A last line torn by a kill
-    is dropped with a warning (and cut from the file when `repair`)."""
+    is dropped with a warning (and cut from the file when `repair`: only under study.lock,
+    since another study may be writing that line)."""
     entries = {}
     try:
         with open(path, "rb") as f:
@@ -360,14 +361,14 @@ def read_entries(path, repair):
     except OSError as e:
         raise UsageError("cannot read %s: %s" % (path, e.strerror or e))
     complete = data.rfind(b"\n") + 1
-    if complete < len(data):
+    if complete < len(data) and warn:
         sys.stderr.write("study: warning: %s: its last line is incomplete (a kill while it "
                          "was written), ignored\n" % path)
-        if repair:
-            with open(path, "r+b") as f:
-                f.truncate(complete)
-                f.flush()
-                os.fsync(f.fileno())
+    if complete < len(data) and repair:
+        with open(path, "r+b") as f:
+            f.truncate(complete)
+            f.flush()
+            os.fsync(f.fileno())
     bad = 0
     for raw in data[:complete].split(b"\n")[:-1]:
         if not raw.strip():
@@ -381,7 +382,7 @@ def read_entries(path, repair):
             bad += 1
             continue
         entries[key] = e
-    if bad:
+    if bad and warn:
         sys.stderr.write("study: warning: %s: %d undecodable line(s) ignored\n" % (path, bad))
     return entries
 
@@ -542,7 +543,8 @@ class Study:
                              "study's folder" % self.out)
         self.jsonl = os.path.join(self.out, "study.jsonl")
         self.seeds = list(range(args.seeds))
-        self.entries = read_entries(self.jsonl, repair=not args.dry_run)
+        # Read-only here: the torn line a kill left is cut in run(), under study.lock.
+        self.entries = read_entries(self.jsonl, repair=False)
         check_settings(self.entries, self.jsonl, self.recipes, self.eval_config,
                        self.linprobe_config, self.sets)
         self.models = {}  # recipe -> [(key, value)], or None when the dump failed
@@ -701,26 +703,44 @@ class Study:
         would run the same programs into the same run directories and interleave
         study.jsonl. Raises UsageError (exit 2) naming the holder."""
         path = os.path.join(self.out, "study.lock")
-        self.lock_file = open(path, "a+")
         try:
-            fcntl.flock(self.lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            # Not through a link: a planted study.lock link must not have its target
+            # overwritten.
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
         except OSError as e:
-            if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
-                raise
-            self.lock_file.seek(0)
-            pid = self.lock_file.read().strip()
+            raise UsageError("cannot open %s: %s\nhint: it must be a plain file the study "
+                             "can write; remove what is there, or give another --out"
+                             % (path, e.strerror or e))
+        self.lock_file = os.fdopen(fd, "r+b", buffering=0)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            holder = b""
+            if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
+                holder = self.lock_file.read(64).strip()
             self.lock_file.close()
+            if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise UsageError("cannot lock %s: %s" % (path, e.strerror or e))
+            pid = holder.decode("utf-8", "replace")
             raise UsageError("%s is in use by another study%s; wait for it to end or stop "
                              "it, or give another --out"
                              % (self.out, " (PID %s)" % pid if pid else ""))
-        self.lock_file.seek(0)
-        self.lock_file.truncate()
-        self.lock_file.write("%d\n" % os.getpid())
-        self.lock_file.flush()
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, b"%d\n" % os.getpid(), 0)
+        except OSError as e:
+            raise UsageError("cannot write %s: %s" % (path, e.strerror or e))
 
     def run(self):
-        os.makedirs(self.out, exist_ok=True)
+        try:
+            os.makedirs(self.out, exist_ok=True)
+        except OSError as e:
+            raise UsageError("cannot make --out %s: %s" % (self.out, e.strerror or e))
         self.lock()
+        # Under the lock: cut a torn last line, and take entries written since __init__.
+        self.entries = read_entries(self.jsonl, repair=True, warn=False)
+        check_settings(self.entries, self.jsonl, self.recipes, self.eval_config,
+                       self.linprobe_config, self.sets)
         plan = [(unit,) + self.pending(unit) for unit in self.units()]
         total = sum(int(p) + len(e) for _, p, e in plan)
         done = sum(len(self.evals) - len(e) for _, _, e in plan)

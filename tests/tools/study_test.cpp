@@ -375,18 +375,35 @@ TEST_F(Study, RunsEveryEvaluationTabulatesThemAndResumesWithoutRunningThemAgain)
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_TRUE(contains(r.output, "other settings: --linprobe-config ")) << r.output;
   EXPECT_EQ(calls(build).size(), 32u);
-  // A study still running on the same --out (it holds study.lock): refused, nothing run.
+  // A study still running on the same --out (it holds study.lock, and is writing a line of
+  // study.jsonl): refused, nothing run, its line not cut.
   const int held = ::open((out + "/study.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   ASSERT_GE(held, 0);
   ASSERT_EQ(::flock(held, LOCK_EX | LOCK_NB), 0);
   ASSERT_EQ(::ftruncate(held, 0), 0);
   ASSERT_EQ(::write(held, "4242\n", 5), 5);
+  const auto whole = testing::read_text(out + "/study.jsonl");
+  write_file(out + "/study.jsonl", whole + "{\"recipe\": \"ma");
   r = study(args);
-  ::close(held);
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_TRUE(contains(r.output, "in use by another study (PID 4242)")) << r.output;
   EXPECT_FALSE(contains(r.output, "Traceback")) << r.output;
   EXPECT_EQ(calls(build).size(), 32u);
+  EXPECT_EQ(testing::read_text(out + "/study.jsonl"), whole + "{\"recipe\": \"ma");
+  // Once it is gone, the next study cuts the torn line, and has nothing left to run.
+  ::close(held);
+  r = study(args);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(testing::read_text(out + "/study.jsonl"), whole);
+  EXPECT_EQ(calls(build).size(), 32u);
+  // A study.lock that is a link is refused, its target untouched.
+  fs::remove(out + "/study.lock");
+  write_file(dir + "/victim", "keep\n");
+  fs::create_symlink(dir + "/victim", out + "/study.lock");
+  r = study(args);
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_TRUE(contains(r.output, "cannot open " + out + "/study.lock")) << r.output;
+  EXPECT_EQ(testing::read_text(dir + "/victim"), "keep\n");
 }
 
 TEST_F(Study, AFailingProgramIsReportedAndTheOtherRunsGoOn) {

@@ -508,19 +508,19 @@ Evaluation FinetuneEngine::Impl::evaluate_dense() {
   const int64_t grid = cfg.model.img_size / cfg.model.patch_size;
   const int64_t total = bank_loader->steps_per_epoch() * cfg.data.batch_size * grid * grid;
   const int64_t stride = std::max<int64_t>(1, (total + kMaxPatches - 1) / kMaxPatches);
-  const auto bank = read_features(*bank_loader, /*patches=*/true, stride);
+  // The validation split first: a background list that leaves it no class is refused
+  // before the (larger) training pass.
   const auto val = read_features(*val_loader, /*patches=*/true);
-  const int64_t classes =
-      1 + std::max(bank.labels.max().item<int64_t>(), val.labels.max().item<int64_t>());
-  if (classes <= 0) {
-    throw UsageError(with_hint("finetune.mode = dense_probe: the semantic maps hold no class",
+  const auto present = std::get<0>(at::_unique2(val.labels.masked_select(val.labels.ge(0))));
+  if (present.numel() == 0) {
+    throw UsageError(with_hint("finetune.mode = dense_probe: the validation split's semantic "
+                               "maps hold no class (every patch is ignored)",
                                "check the dataset's semseg maps"));
   }
   DenseProbeOptions options;
   options.iterations = cfg.finetune.dense_iterations;
   options.weight_decay = cfg.finetune.dense_weight_decay;
   options.background = parse_class_list(cfg.finetune.dense_background);
-  const auto present = std::get<0>(at::_unique2(val.labels.masked_select(val.labels.ge(0))));
   const auto* ids = present.data_ptr<int64_t>();
   if (std::all_of(ids, ids + present.numel(), [&](int64_t k) {
         return std::find(options.background.begin(), options.background.end(), k) !=
@@ -532,6 +532,9 @@ Evaluation FinetuneEngine::Impl::evaluate_dense() {
                  "mean_class_acc would average nothing"),
         "list only the background (stuff) classes, e.g. 0-3 for the synthetic world"));
   }
+  const auto bank = read_features(*bank_loader, /*patches=*/true, stride);
+  const int64_t classes =
+      1 + std::max(bank.labels.max().item<int64_t>(), val.labels.max().item<int64_t>());
   const auto r = dense_probe(bank.features, bank.labels, val.features, val.labels, classes, options);
   Evaluation e;
   e.metrics.add("patch_acc", r.patch_acc)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up and builds c2fmae (scripts/setup.sh), then the main job on the built-in synthetic
-# shapes, about 10 minutes on 2 CPU cores once built:
+# shapes, about 11 minutes on 2 CPU cores once built:
 #   1. pre-trains C2FMAE (configs/pretrain/demo_synthetic_tiny.yaml);
 #   2. measures the pre-trained encoder and a randomly initialised one of the same shape
 #      with four probes on scenes pre-training never saw: the dense probe (each patch's

@@ -711,20 +711,18 @@ class Study:
             raise UsageError("cannot open %s: %s\nhint: it must be a plain file the study "
                              "can write; remove what is there, or give another --out"
                              % (path, e.strerror or e))
-        self.lock_file = os.fdopen(fd, "r+b", buffering=0)
+        self.lock_fd = fd  # held open, so locked, until the process ends
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as e:
-            holder = b""
-            if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
-                holder = self.lock_file.read(64).strip()
-            self.lock_file.close()
-            if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+            busy = e.errno in (errno.EWOULDBLOCK, errno.EAGAIN)
+            holder = os.read(fd, 64).strip().decode("utf-8", "replace") if busy else ""
+            os.close(fd)
+            if not busy:
                 raise UsageError("cannot lock %s: %s" % (path, e.strerror or e))
-            pid = holder.decode("utf-8", "replace")
             raise UsageError("%s is in use by another study%s; wait for it to end or stop "
                              "it, or give another --out"
-                             % (self.out, " (PID %s)" % pid if pid else ""))
+                             % (self.out, " (PID %s)" % holder if holder else ""))
         try:
             os.ftruncate(fd, 0)
             os.pwrite(fd, b"%d\n" % os.getpid(), 0)

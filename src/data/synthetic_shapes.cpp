@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <utility>
 #include <vector>
 
 #include "c2fmae/core/random.h"
@@ -17,19 +18,30 @@ constexpr double kTwoPi = 6.283185307179586;
 /// A brightness modulation in [-amp, amp]. Object textures (kinds 0-3: solid, stripes,
 /// checker, waves) are drawn independently of the shape; the stuff textures (kinds 4-7) each
 /// belong to one stuff class, as sky is smooth and grass is textured in photographs.
+/// A rotation by a fixed angle, its cosine and sine computed once (every pixel applies it).
+struct Rotation {
+  double cos_a = 1.0, sin_a = 0.0;
+
+  Rotation() = default;
+  explicit Rotation(double angle) : cos_a(std::cos(angle)), sin_a(std::sin(angle)) {}
+  /// (x, y) rotated by -angle: the point in the rotated frame's coordinates.
+  std::pair<double, double> into_frame(double x, double y) const {
+    return {x * cos_a + y * sin_a, -x * sin_a + y * cos_a};
+  }
+};
+
 struct Texture {
   enum Kind { kSolid, kStripes, kChecker, kWaves, kGradient, kBlades, kBricks, kRipples };
   int kind = kSolid;
   double freq = 8.0, amp = 0.0;
-  double cos_a = 1.0, sin_a = 0.0;  ///< of the pattern's angle, once per texture
+  Rotation rotation;  ///< the pattern's angle
 
   Texture() = default;
   Texture(int kind_in, double freq_in, double angle, double amp_in)
-      : kind(kind_in), freq(freq_in), amp(amp_in), cos_a(std::cos(angle)), sin_a(std::sin(angle)) {}
+      : kind(kind_in), freq(freq_in), amp(amp_in), rotation(angle) {}
 
   double at(double u, double v) const {
-    const double s = u * cos_a + v * sin_a;
-    const double t = -u * sin_a + v * cos_a;
+    const auto [s, t] = rotation.into_frame(u, v);
     switch (kind) {
       case kStripes:
         return amp * (std::sin(kTwoPi * freq * s) > 0 ? 1.0 : -1.0);
@@ -76,19 +88,18 @@ struct Object {
   Colour colour;
   Texture texture;
   int64_t id;
-  double cos_a, sin_a;  ///< of the object's angle, once per object (each pixel asks contains)
+  Rotation rotation;  ///< the object's angle
 
   Object(int64_t shape_in, double cx_in, double cy_in, double size_in, double aspect_in,
          double angle, Colour colour_in, Texture texture_in, int64_t id_in)
       : shape(shape_in), cx(cx_in), cy(cy_in), size(size_in), aspect(aspect_in),
-        colour(colour_in), texture(texture_in), id(id_in), cos_a(std::cos(angle)),
-        sin_a(std::sin(angle)) {}
+        colour(colour_in), texture(texture_in), id(id_in), rotation(angle) {}
 
   /// Whether normalised image point (u, v) lies inside the object.
   bool contains(double u, double v) const {
-    const double dx = u - cx, dy = v - cy;
-    const double x = (dx * cos_a + dy * sin_a) / size;
-    const double y = (-dx * sin_a + dy * cos_a) / (size * aspect);
+    const auto [rx, ry] = rotation.into_frame(u - cx, v - cy);
+    const double x = rx / size;
+    const double y = ry / (size * aspect);
     switch (shape) {
       case 0:
         return x * x + y * y <= 1.0;  // disc

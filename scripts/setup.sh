@@ -53,7 +53,10 @@ fi
 # C2FMAE_SETUP_PHASES=1 (.ci/run): a timestamp where the install and the build end.
 stamp() { [[ "${C2FMAE_SETUP_PHASES:-}" == 1 ]] && echo "ci: $(date -u +%H:%M:%S) $1 ($((SECONDS / 60)) min $((SECONDS % 60)) s of set-up)"; return 0; }
 stamp "packages and venv ready"
+build_start=$SECONDS
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DC2FMAE_PYTHON="$PWD/$VENV/bin/python" >/dev/null
 cmake --build "$BUILD_DIR" -j "$JOBS"
+# The build's seconds, for CI's budget (scripts/check_budget.py).
+echo $((SECONDS - build_start)) > "$BUILD_DIR/build-seconds"
 stamp "build done"

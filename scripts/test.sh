@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up and builds c2fmae (scripts/setup.sh), then runs the whole test suite with CTest.
-# Extra arguments go to ctest, e.g. scripts/test.sh -R Curriculum.
+# Extra arguments go to ctest, e.g. scripts/test.sh -L Pretrain (a suite's shards), -R Config.
 set -euo pipefail
 
 if [[ "${1:-}" == "--help" || "${1:-}" == "-h" ]]; then
@@ -9,5 +9,13 @@ if [[ "${1:-}" == "--help" || "${1:-}" == "-h" ]]; then
 fi
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+BUILD_DIR="${C2FMAE_BUILD_DIR:-build}"
 scripts/setup.sh
-ctest --test-dir "${C2FMAE_BUILD_DIR:-build}" --output-on-failure -j "${C2FMAE_JOBS:-$(nproc)}" "$@"
+tests_start=$SECONDS
+ctest --test-dir "$BUILD_DIR" --output-on-failure -j "${C2FMAE_JOBS:-$(nproc)}" \
+  --output-junit ctest-junit.xml "$@"
+# C2FMAE_CHECK_BUDGET=1 (.ci/run): fail when the build, the tests or one test ran too long.
+if [[ "${C2FMAE_CHECK_BUDGET:-}" == 1 ]]; then
+  python3 scripts/check_budget.py --build-seconds "$(cat "$BUILD_DIR/build-seconds")" \
+    --tests-seconds $((SECONDS - tests_start)) --junit "$BUILD_DIR/ctest-junit.xml"
+fi

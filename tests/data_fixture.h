@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "c2fmae/data/image_codec.h"
+#include "test_helpers.h"
 
 namespace c2fmae::testing {
 
@@ -112,11 +113,4 @@ inline data::DecodedImage read_image(const std::string& path) {
 }
 
 /// A fresh folder under the test temp dir.
-inline std::string fresh_dir(const std::string& name) {
-  const auto dir = std::filesystem::path(::testing::TempDir()) / name;
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir.string();
-}
-
 }  // namespace c2fmae::testing

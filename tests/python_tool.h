@@ -14,17 +14,11 @@
 #include <vector>
 
 #include "c2fmae/data/image_codec.h"
+#include "test_helpers.h"
 
 namespace c2fmae::testing {
 
 /// A new, empty folder `name` under the test temp dir (emptied if it exists).
-inline std::string fresh_dir(const std::string& name) {
-  const auto dir = std::filesystem::path(::testing::TempDir()) / name;
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir.string();
-}
-
 /// Whether C2FMAE_PYTHON_BIN names an executable (a path, or a name found on PATH).
 inline bool python_present() {
   const std::string bin = C2FMAE_PYTHON_BIN;

@@ -6,18 +6,34 @@
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
 
 namespace c2fmae::testing {
 
-/// The whole content of a text file ("" if it cannot be read).
+/// The whole content of a file, byte for byte ("" if it cannot be read).
 inline std::string read_text(const std::string& path) {
-  std::ifstream in(path);
+  std::ifstream in(path, std::ios::binary);
   std::stringstream text;
   text << in.rdbuf();
   return text.str();
+}
+
+/// Writes `text` to `path` (a failed write fails the test).
+inline void write_text(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+  ASSERT_TRUE(out.good()) << path;
+}
+
+/// An empty directory `name` under GoogleTest's temporary directory (emptied if it exists).
+inline std::string fresh_dir(const std::string& name) {
+  const auto dir = std::filesystem::path(::testing::TempDir()) / name;
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir.string();
 }
 
 /// Rows b * L + l of the true entries of a [B, L] bool mask, ascending (core/mask.h).

@@ -34,6 +34,7 @@
 #include "c2fmae/core/usage_error.h"
 #include "c2fmae/models/flop_count.h"
 #include "c2fmae/train/pretrain_engine.h"
+#include "program/guarded_main.h"
 
 namespace {
 
@@ -171,18 +172,9 @@ void bench(const std::string& path, const Options& o) {
 
 int main(int argc, char** argv) {
   using namespace c2fmae;
-  try {
+  return program::guarded_main("c2fmae_bench", [&] {
     const auto o = parse(argc, argv);
     for (const auto& path : o.configs) bench(path, o);
     return 0;
-  } catch (const config::ConfigError& e) {
-    std::cerr << "config error: " << e.what() << "\n";
-    return 2;
-  } catch (const UsageError& e) {
-    std::cerr << "c2fmae_bench: " << e.what() << "\n";
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << "c2fmae_bench failed: " << error_text(e) << "\n";
-    return 1;
-  }
+  });
 }

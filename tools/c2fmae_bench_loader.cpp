@@ -13,7 +13,6 @@
 // it on an idle machine and say which machine the figures come from.
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -28,6 +27,8 @@
 #include "c2fmae/data/image_codec.h"
 #include "c2fmae/data/shard_dataset.h"
 #include "c2fmae/data/shard_index.h"
+#include "program/arguments.h"
+#include "program/guarded_main.h"
 
 namespace {
 namespace fs = std::filesystem;
@@ -89,25 +90,22 @@ void make_sample(const fs::path& root, int64_t i) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"c2fmae_bench_loader: data pipeline throughput, samples/s per thread"};
+  return program::guarded_main("c2fmae_bench_loader", [&]() -> int {
+  program::Arguments app("c2fmae_bench_loader: data pipeline throughput, samples/s per thread");
   std::string root;
   int64_t samples = 256, batch = 32, batches = 16, img_size = 224;
   std::vector<int64_t> threads = {1, 2};
   std::vector<std::string> sources = {"shards", "folder"};
   bool keep = false;
-  app.add_option("--root", root, "a folder dataset in MultiMAE's layout (default: generate one)");
-  app.add_option("--samples", samples, "samples to generate without --root")->check(CLI::Range(8, 100000));
-  app.add_option("--threads", threads, "worker thread counts to time")->delimiter(',')->check(CLI::Range(1, 1024));
-  app.add_option("--batch", batch, "samples per batch")->check(CLI::Range(1, 4096));
-  app.add_option("--batches", batches, "timed batches per configuration")->check(CLI::Range(1, 100000));
-  app.add_option("--img-size", img_size, "output resolution")->check(CLI::Range(16, 1024));
-  app.add_option("--sources", sources, "folder and/or shards")->delimiter(',');
-  app.add_flag("--keep", keep, "keep the generated dataset and shards (their path is printed)");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
+  app.option("--root", root, "a folder dataset in MultiMAE's layout (default: generate one)");
+  app.option("--samples", samples, "samples to generate without --root").range(8, 100000);
+  app.option("--threads", threads, "worker thread counts to time").delimiter(',').range(1, 1024);
+  app.option("--batch", batch, "samples per batch").range(1, 4096);
+  app.option("--batches", batches, "timed batches per configuration").range(1, 100000);
+  app.option("--img-size", img_size, "output resolution").range(16, 1024);
+  app.option("--sources", sources, "folder and/or shards").delimiter(',');
+  app.flag("--keep", keep, "keep the generated dataset and shards (their path is printed)");
+  if (const auto code = app.parse(argc, argv)) return *code;
   for (const auto& s : sources) {
     if (s != "folder" && s != "shards") {
       std::cerr << "c2fmae_bench_loader: unknown source '" << s << "'\nhint: use folder and/or shards\n";
@@ -115,6 +113,10 @@ int main(int argc, char** argv) {
     }
   }
   fs::path work;
+  const auto remove_work = [&] {
+    std::error_code ec;
+    if (!work.empty() && !keep) fs::remove_all(work, ec);
+  };
   try {
     work = fs::temp_directory_path() / ("c2fmae_bench_loader_" + std::to_string(::getpid()));
     fs::create_directories(work);
@@ -176,21 +178,15 @@ int main(int argc, char** argv) {
       fs::remove_all(work);
     }
     return 0;
-  } catch (const data::ShardIoError& e) {  // packing: a full disk, an unreadable file
-    std::cerr << "c2fmae_bench_loader: " << e.what() << "\n";
-    if (!work.empty() && !keep) fs::remove_all(work);
-    return 1;
+  } catch (const data::ShardIoError&) {  // packing: a full disk, an unreadable file (exit 1)
+    remove_work();
+    throw;
   } catch (const data::DatasetError& e) {  // --root missing, empty, no classes
-    std::cerr << "c2fmae_bench_loader: --root " << root << ": " << e.what() << "\n";
-    if (!work.empty() && !keep) fs::remove_all(work);
-    return 2;
-  } catch (const UsageError& e) {
-    std::cerr << "c2fmae_bench_loader: " << e.what() << "\n";
-    if (!work.empty() && !keep) fs::remove_all(work);
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << "c2fmae_bench_loader: " << error_text(e) << "\n";
-    if (!work.empty() && !keep) fs::remove_all(work);
-    return 1;
+    remove_work();
+    throw UsageError("--root " + root + ": " + e.what());
+  } catch (...) {
+    remove_work();
+    throw;
   }
+  });
 }

@@ -10,7 +10,6 @@
 // idle machine and say which machine the figures come from.
 #include <sys/resource.h>
 
-#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <iostream>
 #include <numeric>
@@ -19,23 +18,21 @@
 #include "c2fmae/core/error_text.h"
 #include "c2fmae/core/usage_error.h"
 #include "c2fmae/train/pretrain_engine.h"
+#include "program/arguments.h"
+#include "program/guarded_main.h"
 
 int main(int argc, char** argv) {
   using namespace c2fmae;
-  CLI::App app{"c2fmae_bench_step: seconds per pre-training step and peak memory"};
+  return program::guarded_main("c2fmae_bench_step", [&]() -> int {
+  program::Arguments app("c2fmae_bench_step: seconds per pre-training step and peak memory");
   std::vector<std::string> files, sets;
   int64_t steps = 10, warmup = 2;
-  app.add_option("--config,-c", files, "YAML config file; later files override earlier ones")
-      ->required();
-  app.add_option("--set,-s", sets, "override one key: section.key=value (YAML value)");
-  app.add_option("--steps", steps, "timed optimizer steps")->check(CLI::Range(1, 100000));
-  app.add_option("--warmup", warmup, "untimed steps first")->check(CLI::Range(0, 100000));
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
-  try {
+  app.option("--config,-c", files, "YAML config file; later files override earlier ones")
+      .required();
+  app.option("--set,-s", sets, "override one key: section.key=value (YAML value)");
+  app.option("--steps", steps, "timed optimizer steps").range(1, 100000);
+  app.option("--warmup", warmup, "untimed steps first").range(0, 100000);
+  if (const auto code = app.parse(argc, argv)) return *code;
     auto cfg = config::load_config<config::PretrainConfig>(files, sets);
     cfg.log.progress = false;
     train::PretrainEngine engine(cfg);
@@ -69,14 +66,5 @@ int main(int argc, char** argv) {
               << ", \"peak_rss_mib\": " << usage.ru_maxrss / 1024.0 << ", \"last_loss\": " << loss
               << "}" << std::endl;
     return 0;
-  } catch (const config::ConfigError& e) {
-    std::cerr << "config error: " << e.what() << "\n";
-    return 2;
-  } catch (const UsageError& e) {
-    std::cerr << "c2fmae_bench_step: " << e.what() << "\n";
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << "c2fmae_bench_step failed: " << error_text(e) << "\n";
-    return 1;
-  }
+  });
 }

@@ -9,9 +9,6 @@
 // Exit codes: 0 written, 1 the file could not be written (the OS reason is printed), 2 bad
 // arguments (a missing or foreign checkpoint, an unknown part, an --out that is a directory,
 // a link, a device or the checkpoint itself, or an existing file without --overwrite).
-#include <CLI/CLI.hpp>
-
-#include <csignal>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -20,26 +17,23 @@
 #include "c2fmae/core/safetensors.h"
 #include "c2fmae/core/usage_error.h"
 #include "c2fmae/train/encoder_export.h"
+#include "program/arguments.h"
+#include "program/guarded_main.h"
 
 int main(int argc, char** argv) {
   using namespace c2fmae;
-  std::signal(SIGPIPE, SIG_IGN);
-  CLI::App app{"c2fmae_export: a checkpoint's encoder as timm-named safetensors"};
-  std::string checkpoint, out, part = "encoder";
-  bool overwrite = false;
-  app.add_option("--checkpoint", checkpoint, "a checkpoint of c2fmae_pretrain or c2fmae_finetune")
-      ->required();
-  app.add_option("--out", out, "the safetensors file to write")->required();
-  app.add_option("--part", part,
-                 "encoder (timm's VisionTransformer names; a fine-tuned classifier's head too) "
-                 "or all (every tensor of the model, our names)");
-  app.add_flag("--overwrite", overwrite, "replace --out if it exists (a regular file only)");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
-  try {
+  return program::guarded_main("c2fmae_export", [&]() -> int {
+    program::Arguments cli("c2fmae_export: a checkpoint's encoder as timm-named safetensors");
+    std::string checkpoint, out, part = "encoder";
+    bool overwrite = false;
+    cli.option("--checkpoint", checkpoint, "a checkpoint of c2fmae_pretrain or c2fmae_finetune")
+        .required();
+    cli.option("--out", out, "the safetensors file to write").required();
+    cli.option("--part", part,
+               "encoder (timm's VisionTransformer names; a fine-tuned classifier's head too) "
+               "or all (every tensor of the model, our names)");
+    cli.flag("--overwrite", overwrite, "replace --out if it exists (a regular file only)");
+    if (const auto code = cli.parse(argc, argv)) return *code;
     const auto which = train::parse_export_part(part);
     namespace fs = std::filesystem;
     std::error_code ec;
@@ -78,11 +72,5 @@ int main(int argc, char** argv) {
     std::cout << "wrote " << out << ": " << tensors.size() << " tensors, " << numbers / 1e6
               << " M values (" << part << ", from " << file.kind << ")\n";
     return 0;
-  } catch (const UsageError& e) {
-    std::cerr << "c2fmae_export: " << e.what() << "\n";
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << "c2fmae_export: " << error_text(e) << "\n";
-    return 1;
-  }
+  });
 }

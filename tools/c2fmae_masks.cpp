@@ -11,9 +11,7 @@
 //
 // Exit codes: 0 done, 1 a write failed (the path and the OS reason are printed), 2 bad
 // config or arguments (nothing is written).
-#include <CLI/CLI.hpp>
 #include <cerrno>
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -31,6 +29,8 @@
 #include "c2fmae/train/mask_preview.h"
 #include "c2fmae/train/png_file.h"
 #include "c2fmae/train/pretrain_engine.h"
+#include "program/arguments.h"
+#include "program/guarded_main.h"
 
 namespace {
 
@@ -48,30 +48,25 @@ std::optional<int64_t> parse_count(const std::string& text) {
 int main(int argc, char** argv) {
   using namespace c2fmae;
   namespace fs = std::filesystem;
-  std::signal(SIGPIPE, SIG_IGN);
-  std::signal(SIGXFSZ, SIG_IGN);  // a file-size limit is a write error, not a kill
+  return program::guarded_main("c2fmae_masks", [&]() -> int {
   std::string known;
   for (const auto& n : masking::generator_names()) known += (known.empty() ? "" : ", ") + n;
-  CLI::App app{"c2fmae_masks: pictures and arrays of what a mask generator hides"};
+  program::Arguments app("c2fmae_masks: pictures and arrays of what a mask generator hides");
   app.footer("Generators: " + known);
   std::vector<std::string> files, sets;
   std::string generator, progress_text, count_text, out;
-  app.add_option("--config,-c", files,
+  app.option("--config,-c", files,
                  "YAML pre-training config; later files override earlier ones");
-  app.add_option("--set,-s", sets, "override one key: section.key=value (YAML value)");
-  app.add_option("--generator,-g", generator, "registered mask generator: " + known);
-  app.add_option("--progress", progress_text, "training progress in [0, 1] (default 0)");
-  app.add_option("--count,-n", count_text, "samples, from index 0 (default 16)");
+  app.option("--set,-s", sets, "override one key: section.key=value (YAML value)");
+  app.option("--generator,-g", generator, "registered mask generator: " + known);
+  app.option("--progress", progress_text, "training progress in [0, 1] (default 0)");
+  app.option("--count,-n", count_text, "samples, from index 0 (default 16)");
   std::string checkpoint;
-  app.add_option("--checkpoint", checkpoint,
+  app.option("--checkpoint", checkpoint,
                  "evolved / semmae on attention: the c2fmae_pretrain checkpoint whose EMA encoder "
                  "gives the affinity (default: the config's freshly initialised encoder)");
-  app.add_option("--out,-o", out, "output folder, created if missing");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
+  app.option("--out,-o", out, "output folder, created if missing");
+  if (const auto code = app.parse(argc, argv)) return *code;
   auto refuse = [](const std::string& problem, const std::string& hint) {
     std::cerr << "c2fmae_masks: " << with_hint(problem, hint) << "\n";
     return 2;
@@ -83,7 +78,7 @@ int main(int argc, char** argv) {
   train::MaskPreviewOptions options;
   options.generator = generator;
   options.checkpoint = checkpoint;
-  if (app.count("--progress")) {
+  if (app.given("--progress")) {
     const auto progress = parse_number(progress_text);
     if (!progress) {
       return refuse("--progress " + progress_text + ": not a number",
@@ -91,7 +86,7 @@ int main(int argc, char** argv) {
     }
     options.progress = *progress;
   }
-  if (app.count("--count")) {
+  if (app.given("--count")) {
     const auto count = parse_count(count_text);
     if (!count) {
       return refuse("--count " + count_text + ": not a whole number",
@@ -103,7 +98,6 @@ int main(int argc, char** argv) {
   if (fs::exists(out, ec) && !fs::is_directory(out, ec)) {
     return refuse("--out " + out + " is a file", "give a folder (it is created if missing)");
   }
-  try {
     auto cfg = config::load_config<config::PretrainConfig>(files, sets);
     train::check_pretrain_config(cfg);
     const auto preview = train::make_mask_preview(cfg, options);
@@ -151,14 +145,5 @@ int main(int argc, char** argv) {
               << " (generator " << generator << ", progress " << shortest_text(options.progress)
               << ")\n";
     return 0;
-  } catch (const config::ConfigError& e) {
-    std::cerr << "config error: " << e.what() << "\n";
-    return 2;
-  } catch (const UsageError& e) {
-    std::cerr << "c2fmae_masks: " << e.what() << "\n";
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << "c2fmae_masks: " << error_text(e) << "\n";
-    return 1;
-  }
+  });
 }

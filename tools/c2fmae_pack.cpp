@@ -8,9 +8,7 @@
 // Exit codes: 0 packed, 1 I/O error (a full disk, an unreadable file), 2 bad arguments or a
 // dataset problem (missing root or split, no images, shards already there without
 // --overwrite).
-#include <CLI/CLI.hpp>
 #include <chrono>
-#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -20,6 +18,8 @@
 #include "c2fmae/core/error_text.h"
 #include "c2fmae/core/usage_error.h"
 #include "c2fmae/data/shard_index.h"
+#include "program/arguments.h"
+#include "program/guarded_main.h"
 
 namespace {
 
@@ -40,35 +40,30 @@ std::string bytes_text(uint64_t bytes) {
 int main(int argc, char** argv) {
   using namespace c2fmae;
   // `c2fmae_pack ... | head` must not kill a pack half way, and a file-size limit is a write
-  // error (exit 1) rather than a kill.
-  std::signal(SIGPIPE, SIG_IGN);
-  std::signal(SIGXFSZ, SIG_IGN);
-  CLI::App app{
+  // error (exit 1) rather than a kill: guarded_main ignores both signals.
+  return program::guarded_main("c2fmae_pack", [&]() -> int {
+  program::Arguments app(
       "c2fmae_pack: packs folder dataset splits into tar shards (WebDataset "
-      "convention) with an index per split"};
+      "convention) with an index per split");
   std::string root, out;
   std::vector<std::string> splits;
   int64_t shard_mb = 1024, progress_every = 10000;
   bool overwrite = false;
-  app.add_option("--root", root,
+  app.option("--root", root,
                  "dataset root: <root>/<split>/<class>/<image> (ImageFolder) or "
                  "<root>/<split>/{rgb,semseg,instance}/<class>/<image> (MultiMAE)")
-      ->required();
-  app.add_option("--out", out, "shard folder: <split>-NNNNNN.tar and <split>.index go here")
-      ->required();
-  app.add_option("--split", splits, "split to pack, repeatable (default: train)");
-  app.add_option("--shard-mb", shard_mb,
+      .required();
+  app.option("--out", out, "shard folder: <split>-NNNNNN.tar and <split>.index go here")
+      .required();
+  app.option("--split", splits, "split to pack, repeatable (default: train)");
+  app.option("--shard-mb", shard_mb,
                  "largest shard size in MiB (a bigger sample gets a shard of its own)")
-      ->capture_default_str();
-  app.add_flag("--overwrite", overwrite, "replace the shards and index of a split packed before");
-  app.add_option("--progress-every", progress_every,
+      .show_default();
+  app.flag("--overwrite", overwrite, "replace the shards and index of a split packed before");
+  app.option("--progress-every", progress_every,
                  "print a progress line every N samples (0: never)")
-      ->capture_default_str();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e) == 0 ? 0 : 2;
-  }
+      .show_default();
+  if (const auto code = app.parse(argc, argv)) return *code;
   auto refuse = [](const std::string& problem, const std::string& hint) {
     std::cerr << "c2fmae_pack: " << with_hint(problem, hint) << "\n";
     return 2;
@@ -162,8 +157,6 @@ int main(int argc, char** argv) {
   } catch (const data::DatasetError& e) {
     std::cerr << "c2fmae_pack: " << e.what() << "\n";
     return 2;
-  } catch (const std::exception& e) {
-    std::cerr << "c2fmae_pack: " << error_text(e) << "\n";
-    return 1;
   }
+  });
 }

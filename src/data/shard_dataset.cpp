@@ -7,18 +7,11 @@
 #include <cstring>
 #include <filesystem>
 
+#include "c2fmae/core/affix.h"
 #include "c2fmae/data/encoded_sample.h"
 
 namespace c2fmae::data {
 namespace fs = std::filesystem;
-namespace {
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-}  // namespace
-
 ShardDataset::ShardDataset(const std::string& root, const std::string& split)
     : root_(root), index_(read_shard_index(root, split)) {
   for (const auto& name : index_.shard_files) {

@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include "c2fmae/core/affix.h"
 #include "c2fmae/core/error_text.h"
 #include "c2fmae/core/usage_error.h"
 
@@ -10,10 +11,6 @@ namespace {
 
 /// The linear probe's BatchNorm epsilon (models::Classifier, MAE's main_linprobe.py).
 constexpr double kHeadNormEps = 1e-6;
-
-bool starts_with(const std::string& s, const std::string& prefix) {
-  return s.compare(0, prefix.size(), prefix) == 0;
-}
 
 }  // namespace
 

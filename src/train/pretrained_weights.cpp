@@ -9,6 +9,7 @@
 #include <regex>
 #include <set>
 
+#include "c2fmae/core/affix.h"
 #include "c2fmae/core/error_text.h"
 #include "c2fmae/core/safetensors.h"
 #include "c2fmae/core/usage_error.h"
@@ -19,10 +20,6 @@ namespace fs = std::filesystem;
 namespace {
 
 const std::string kBackbone = "backbone.";
-
-bool starts_with(const std::string& s, const std::string& prefix) {
-  return s.compare(0, prefix.size(), prefix) == 0;
-}
 
 bool is_head(const std::string& name) {
   return starts_with(name, "head.") || starts_with(name, "head_norm.");

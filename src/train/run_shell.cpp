@@ -9,6 +9,7 @@
 #include <fstream>
 #include <iomanip>
 
+#include "c2fmae/core/affix.h"
 #include "c2fmae/core/atomic_file.h"
 #include "c2fmae/core/error_text.h"
 #include "c2fmae/core/usage_error.h"
@@ -47,19 +48,6 @@ class LogFileScope {
  private:
   std::string path_;
 };
-
-/// Stop signals are recorded (not fatal) while the training loop runs.
-class StopHandlerScope {
- public:
-  StopHandlerScope() { install_stop_handlers(/*keep_pending=*/true); }
-  ~StopHandlerScope() { remove_stop_handlers(); }
-  StopHandlerScope(const StopHandlerScope&) = delete;
-  StopHandlerScope& operator=(const StopHandlerScope&) = delete;
-};
-
-bool starts_with(const std::string& s, const std::string& prefix) {
-  return s.compare(0, prefix.size(), prefix) == 0;
-}
 
 }  // namespace
 
@@ -379,7 +367,7 @@ RunResult RunShell::Impl::run(Engine& engine) {
   if (!options.writer && level < log::Level::kWarn) level = log::Level::kWarn;
   log::set_level(level);
   // Stop signals are clean stops from the moment the run directory is touched.
-  StopHandlerScope stop_handlers;
+  StopGuard stop_guard(/*keep_pending=*/true);  // signals are recorded while the loop runs
   start(engine);
   const auto metrics_path = (fs::path(run_dir) / "metrics.jsonl").string();
   if (options.writer) {

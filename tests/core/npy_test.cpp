@@ -10,13 +10,6 @@
 namespace c2fmae {
 namespace {
 
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream bytes;
-  bytes << in.rdbuf();
-  return bytes.str();
-}
-
 /// What NumPy writes before the header dict: magic, version 1.0, header length (LE uint16).
 std::string preamble(uint16_t header_len) {
   return std::string("\x93NUMPY\x01\x00", 8) + static_cast<char>(header_len & 0xFF) +
@@ -58,7 +51,7 @@ TEST(Npy, WritesHeaderThenTheDataInCOrder) {
   auto values =
       torch::tensor(std::vector<int64_t>{-1, 2, 300, 4, 5, int64_t{1} << 40}).view({3, 2}).t();
   write_npy(dir + "/a.npy", values);
-  const auto bytes = read_bytes(dir + "/a.npy");
+  const auto bytes = testing::read_text(dir + "/a.npy");
   const auto header = npy_header("<i8", {2, 3});
   ASSERT_EQ(bytes.size(), header.size() + 6 * 8);
   EXPECT_EQ(bytes.substr(0, header.size()), header);
@@ -68,11 +61,11 @@ TEST(Npy, WritesHeaderThenTheDataInCOrder) {
   EXPECT_FALSE(std::filesystem::exists(dir + "/a.npy.tmp"));
 
   write_npy(dir + "/b.npy", torch::tensor({0, 1, 255}, torch::kUInt8));
-  const auto u8 = read_bytes(dir + "/b.npy");
+  const auto u8 = testing::read_text(dir + "/b.npy");
   EXPECT_EQ(u8, npy_header("|u1", {3}) + std::string("\x00\x01\xFF", 3));
 
   write_npy(dir + "/c.npy", torch::tensor({1.5f, -2.0f}));
-  const auto f32 = read_bytes(dir + "/c.npy");
+  const auto f32 = testing::read_text(dir + "/c.npy");
   const float floats[2] = {1.5f, -2.0f};
   EXPECT_EQ(f32, npy_header("<f4", {2}) + std::string(reinterpret_cast<const char*>(floats), 8));
 }

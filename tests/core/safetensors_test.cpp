@@ -13,13 +13,6 @@ namespace {
 
 using TensorDict = torch::OrderedDict<std::string, torch::Tensor>;
 
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream bytes;
-  bytes << in.rdbuf();
-  return bytes.str();
-}
-
 /// `n` as the 8 little-endian bytes that open a safetensors file.
 std::string le64(uint64_t n) {
   std::string bytes(8, '\0');
@@ -125,7 +118,7 @@ TEST_F(Safetensors, NamesAreJsonEscaped) {
     in.insert(names[i], torch::full({1}, static_cast<int64_t>(i)));
   const auto path = dir_ + "/names.safetensors";
   write_safetensors(path, in);
-  const auto bytes = read_bytes(path);
+  const auto bytes = testing::read_text(path);
   for (const auto* escaped : {R"("a\"b")", R"("back\\slash")", R"("new\u000aline")", R"("\u0001")",
                               R"("":)", "\"caf\xC3\xA9 \xF0\x9F\x98\x80\""})
     EXPECT_NE(bytes.find(escaped), std::string::npos) << escaped;
@@ -142,16 +135,16 @@ TEST_F(Safetensors, HeaderIsCompactJsonPaddedWithSpacesToEightBytes) {
   write_safetensors(dir_ + "/one.safetensors", one);
   const std::string header = R"({"attn0":{"dtype":"F32","shape":[1,1,2,3],"data_offsets":[0,24]}})";
   const float values[6] = {0, 1, 2, 3, 4, 5};
-  EXPECT_EQ(read_bytes(dir_ + "/one.safetensors"),
+  EXPECT_EQ(testing::read_text(dir_ + "/one.safetensors"),
             file_bytes(header + std::string(7, ' '),
                        std::string(reinterpret_cast<const char*>(values), sizeof values)));
 
   write_safetensors(dir_ + "/none.safetensors", TensorDict());
-  EXPECT_EQ(read_bytes(dir_ + "/none.safetensors"), file_bytes("{}      "));
+  EXPECT_EQ(testing::read_text(dir_ + "/none.safetensors"), file_bytes("{}      "));
   EXPECT_TRUE(read_safetensors(dir_ + "/none.safetensors").tensors.is_empty());
 
   write_safetensors(dir_ + "/meta.safetensors", TensorDict(), {{"framework", "pt"}});
-  EXPECT_EQ(read_bytes(dir_ + "/meta.safetensors"),
+  EXPECT_EQ(testing::read_text(dir_ + "/meta.safetensors"),
             file_bytes(R"({"__metadata__":{"framework":"pt"}})" + std::string(5, ' ')));
 }
 
@@ -180,7 +173,7 @@ TEST_F(Safetensors, ReadsAndWritesWhatThePythonLibraryWrites) {
   EXPECT_EQ(out.metadata, (std::map<std::string, std::string>{{"format", "pt"}}));
 
   write_safetensors(dir_ + "/again.safetensors", out.tensors, out.metadata);
-  EXPECT_EQ(read_bytes(dir_ + "/again.safetensors"), python);
+  EXPECT_EQ(testing::read_text(dir_ + "/again.safetensors"), python);
 }
 
 TEST_F(Safetensors, ReadsTensorsInOffsetOrderFromAnyHeaderOrderAndLayout) {
@@ -228,7 +221,7 @@ TEST_F(Safetensors, WritesNonContiguousAndBf16Tensors) {
   TensorDict bf16;
   bf16.insert("third", third);
   write_safetensors(dir_ + "/bf16.safetensors", bf16);
-  const auto bytes = read_bytes(dir_ + "/bf16.safetensors");
+  const auto bytes = testing::read_text(dir_ + "/bf16.safetensors");
   EXPECT_EQ(bytes.substr(bytes.size() - 2),
             std::string(static_cast<const char*>(third.data_ptr()), 2));
 }

@@ -16,15 +16,15 @@ std::vector<float> marked_image(int64_t c, int64_t h, int64_t w) {
   return image;
 }
 
-struct Box {
+struct ErasedBox {
   int64_t y0 = -1, y1 = -1, x0 = -1, x1 = -1;  // [y0, y1) x [x0, x1); y0 = -1 when none
 };
 
 // The bounding box of the changed pixels of channel 0, expecting every channel to change
 // exactly there.
-Box changed_box(const std::vector<float>& before, const std::vector<float>& after, int64_t c,
+ErasedBox changed_box(const std::vector<float>& before, const std::vector<float>& after, int64_t c,
                 int64_t h, int64_t w) {
-  Box b;
+  ErasedBox b;
   for (int64_t y = 0; y < h; ++y) {
     for (int64_t x = 0; x < w; ++x) {
       if (after[y * w + x] == before[y * w + x]) continue;
@@ -66,7 +66,7 @@ TEST(RandomErasing, ProbOneErasesOneBoxWithinBounds) {
   for (uint64_t s = 0; s < 100; ++s) {
     auto out = image;
     random_erase(out.data(), c, h, w, o, s);
-    const Box b = changed_box(image, out, c, h, w);
+    const ErasedBox b = changed_box(image, out, c, h, w);
     if (b.y0 < 0) continue;  // all 10 attempts too large: rare, as in timm
     ++erased;
     // Sides are rounded: the true area and aspect lie within half a pixel per side.

@@ -7,20 +7,10 @@
 #include "c2fmae/masking/generator_registry.h"
 #include "c2fmae/masking/spatial_mask.h"
 #include "test_helpers.h"
+#include "masking/mask_spec.h"
 
 namespace c2fmae::masking {
 namespace {
-
-MaskSpec spec(int64_t modalities, int64_t visible) {
-  MaskSpec s;
-  s.modalities = {Modality::kSemantic, Modality::kInstance, Modality::kRgb};
-  s.modalities.resize(modalities);
-  if (modalities == 1) s.modalities = {Modality::kRgb};
-  s.grid = 14;
-  s.patch = 16;
-  s.num_visible = visible;
-  return s;
-}
 
 /// A batch of `n` samples (only their count matters to the generator).
 Batch batch_of(int64_t n) {
@@ -79,7 +69,7 @@ void expect_plan(const BlockPlan& plan, int64_t grid, int64_t target, const Bloc
 }
 
 TEST(BlockGenerator, MaeModeHides147InBlocksAndKeeps49Visible) {
-  BlockGenerator gen(spec(1, 49), config::MaskingConfig{});
+  BlockGenerator gen(testing::mask_spec(1, 49), config::MaskingConfig{});
   EXPECT_EQ(gen.name(), "block");
   const auto b = batch_of(8);
   for (uint64_t seed = 0; seed < 10; ++seed) {
@@ -92,7 +82,7 @@ TEST(BlockGenerator, MaeModeHides147InBlocksAndKeeps49Visible) {
 }
 
 TEST(BlockGenerator, ThreeModalitiesKeep98TokensAmongTheUnhiddenPatches) {
-  const auto s = spec(3, 98);
+  const auto s = testing::mask_spec(3, 98);
   ASSERT_EQ(spatial_keep_count(s), 33);
   BlockGenerator gen(s, config::MaskingConfig{});
   const auto b = batch_of(8);
@@ -106,7 +96,7 @@ TEST(BlockGenerator, ThreeModalitiesKeep98TokensAmongTheUnhiddenPatches) {
 }
 
 TEST(BlockGenerator, SeededAndKeyedBySamplePosition) {
-  BlockGenerator gen(spec(3, 98), config::MaskingConfig{});
+  BlockGenerator gen(testing::mask_spec(3, 98), config::MaskingConfig{});
   auto b = batch_of(6);
   EXPECT_TRUE(gen.generate(b, 5).equal(gen.generate(b, 5)));
   EXPECT_FALSE(gen.generate(b, 5).equal(gen.generate(b, 6)));
@@ -128,7 +118,7 @@ TEST(BlockGenerator, SeededAndKeyedBySamplePosition) {
 
 TEST(BlockGenerator, RegisteredAsBlock) {
   EXPECT_TRUE(is_registered_generator("block"));
-  const auto gen = make_generator("block", spec(1, 49), config::MaskingConfig{});
+  const auto gen = make_generator("block", testing::mask_spec(1, 49), config::MaskingConfig{});
   EXPECT_EQ(gen->name(), "block");
   EXPECT_NO_THROW(check_mask(gen->generate(batch_of(2), 1), 1, 196, 49));
 }
@@ -192,7 +182,7 @@ TEST(PlanBlocks, BadArgumentsThrow) {
   EXPECT_THROW(plan_blocks(rng, 14, 100, bad), std::invalid_argument);
   config::MaskingConfig cfg;
   cfg.block_min_aspect = 0.0;
-  EXPECT_THROW(BlockGenerator(spec(1, 49), cfg), std::invalid_argument);
+  EXPECT_THROW(BlockGenerator(testing::mask_spec(1, 49), cfg), std::invalid_argument);
 }
 
 TEST(PlanBlocks, TopUpIsSmallOnA14x14GridHiding147) {

@@ -10,18 +10,10 @@
 #include "c2fmae/masking/affinity_hierarchy.h"
 #include "c2fmae/masking/generator_registry.h"
 #include "test_helpers.h"
+#include "masking/mask_spec.h"
 
 namespace c2fmae::masking {
 namespace {
-
-MaskSpec spec(int64_t modalities, int64_t visible, int64_t grid = 14) {
-  MaskSpec s;
-  s.modalities = {Modality::kSemantic, Modality::kInstance, Modality::kRgb};
-  if (modalities == 1) s.modalities = {Modality::kRgb};
-  s.grid = grid;
-  s.num_visible = visible;
-  return s;
-}
 
 /// [L, L] affinity on a grid x grid patch grid: `strong` between patches of the same
 /// planted block (block id from `block_of`), `weak` otherwise, plus uniform noise.
@@ -128,7 +120,7 @@ MaskInputs inputs_with_affinity(int64_t b, int64_t grid, double progress, uint64
 TEST(EvolvedGenerator, ExactCountsAndDeterminismFromSamplePosition) {
   config::MaskingConfig cfg;
   for (const auto& [m, visible] : {std::pair<int64_t, int64_t>{1, 49}, {3, 98}}) {
-    auto gen = make_generator("evolved", spec(m, visible), cfg);
+    auto gen = make_generator("evolved", testing::mask_spec(m, visible), cfg);
     EXPECT_TRUE(gen->needs().affinity);
     for (double t : {0.0, 0.3, 1.0}) {
       auto in = inputs_with_affinity(6, 14, t, 1);
@@ -142,7 +134,7 @@ TEST(EvolvedGenerator, ExactCountsAndDeterminismFromSamplePosition) {
     }
   }
   // Without the affinity: a clear error, not a crash.
-  auto gen = make_generator("evolved", spec(1, 49), cfg);
+  auto gen = make_generator("evolved", testing::mask_spec(1, 49), cfg);
   MaskInputs none;
   none.batch.label = torch::zeros({2}, torch::kLong);
   EXPECT_THROW(gen->generate(none, 0), std::invalid_argument);

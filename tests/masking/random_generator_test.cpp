@@ -2,23 +2,13 @@
 
 #include "c2fmae/core/mask.h"
 #include "test_helpers.h"
+#include "masking/mask_spec.h"
 
 namespace c2fmae::masking {
 namespace {
 
-MaskSpec spec(int64_t modalities, int64_t visible) {
-  MaskSpec s;
-  s.modalities = {Modality::kSemantic, Modality::kInstance, Modality::kRgb};
-  s.modalities.resize(modalities);
-  if (modalities == 1) s.modalities = {Modality::kRgb};
-  s.grid = 14;
-  s.patch = 16;
-  s.num_visible = visible;
-  return s;
-}
-
 TEST(RandomGenerator, ExactVisibleCountsAndSeededDeterminism) {
-  RandomGenerator gen(spec(3, 98), 1.0);
+  RandomGenerator gen(testing::mask_spec(3, 98), 1.0);
   Batch b;
   b.label = torch::zeros({16}, torch::kLong);
   for (uint64_t seed = 0; seed < 20; ++seed) {
@@ -30,7 +20,7 @@ TEST(RandomGenerator, ExactVisibleCountsAndSeededDeterminism) {
 }
 
 TEST(RandomGenerator, MaeModeKeeps49Of196RgbTokens) {
-  RandomGenerator gen(spec(1, 49), 1.0);
+  RandomGenerator gen(testing::mask_spec(1, 49), 1.0);
   Batch b;
   b.rgb = torch::zeros({8, 3, 224, 224});
   auto mask = gen.generate(b, 0);
@@ -46,11 +36,11 @@ namespace c2fmae::masking {
 namespace {
 
 TEST(RandomGenerator, RgbOnlySamplesSpendTheWholeBudgetOnPixels) {
-  auto s = spec(3, 98);
+  auto s = testing::mask_spec(3, 98);
   Batch b;
   b.label = torch::zeros({400}, torch::kLong);
   // 0: as before the key existed, bit for bit.
-  EXPECT_TRUE(RandomGenerator(s, 1.0).generate(b, 3).equal(RandomGenerator(spec(3, 98), 1.0).generate(b, 3)));
+  EXPECT_TRUE(RandomGenerator(s, 1.0).generate(b, 3).equal(RandomGenerator(testing::mask_spec(3, 98), 1.0).generate(b, 3)));
   s.rgb_only_prob = 1.0;
   auto mask = RandomGenerator(s, 1.0).generate(b, 3);
   EXPECT_NO_THROW(check_mask(mask, 3, 196, 98));

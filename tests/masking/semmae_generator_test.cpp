@@ -7,18 +7,10 @@
 #include "c2fmae/masking/generator_registry.h"
 #include "c2fmae/masking/patch_majority.h"
 #include "test_helpers.h"
+#include "masking/mask_spec.h"
 
 namespace c2fmae::masking {
 namespace {
-
-MaskSpec spec(int64_t modalities, int64_t visible) {
-  MaskSpec s;
-  s.modalities = {Modality::kSemantic, Modality::kInstance, Modality::kRgb};
-  if (modalities == 1) s.modalities = {Modality::kRgb};
-  s.grid = 14;
-  s.num_visible = visible;
-  return s;
-}
 
 /// Parts of 14 x 14 patches: 7 vertical stripes of unequal widths (1..4 columns).
 std::vector<int64_t> stripes() {
@@ -90,7 +82,7 @@ TEST(SemmaeGenerator, SchedulesAndTheMixInBetween) {
 TEST(SemmaeGenerator, SemanticPartsExactCountsAndDeterminism) {
   config::MaskingConfig cfg;
   for (const auto& [m, visible] : {std::pair<int64_t, int64_t>{1, 49}, {3, 98}}) {
-    auto gen = make_generator("semmae", spec(m, visible), cfg);
+    auto gen = make_generator("semmae", testing::mask_spec(m, visible), cfg);
     EXPECT_TRUE(gen->needs().label_maps);
     EXPECT_FALSE(gen->needs().affinity);
     auto batch = testing::random_maps(6, 56, 5, 2);
@@ -129,7 +121,7 @@ TEST(SemmaeGenerator, SemanticPartsExactCountsAndDeterminism) {
 TEST(SemmaeGenerator, AttentionPartsReadTheAffinity) {
   config::MaskingConfig cfg;
   cfg.semmae_parts = "attention";
-  auto gen = make_generator("semmae", spec(1, 49), cfg);
+  auto gen = make_generator("semmae", testing::mask_spec(1, 49), cfg);
   EXPECT_TRUE(gen->needs().affinity);
   EXPECT_FALSE(gen->needs().label_maps);
   MaskInputs in;
@@ -141,7 +133,7 @@ TEST(SemmaeGenerator, AttentionPartsReadTheAffinity) {
   auto mask = gen->generate(in, 0);
   EXPECT_NO_THROW(check_mask(mask, 1, 196, 49));
   cfg.semmae_schedule = "bogus";
-  EXPECT_THROW(make_generator("semmae", spec(1, 49), cfg), std::invalid_argument);
+  EXPECT_THROW(make_generator("semmae", testing::mask_spec(1, 49), cfg), std::invalid_argument);
 }
 
 }  // namespace

@@ -31,7 +31,7 @@ Run pretrain(const std::string& args) {
 }
 
 /// metrics.jsonl as (step -> loss) with the loss as written (full precision text).
-std::map<int64_t, std::string> losses(const std::string& run_dir) {
+std::map<int64_t, std::string> loss_texts(const std::string& run_dir) {
   std::map<int64_t, std::string> out;
   std::ifstream in(run_dir + "/metrics.jsonl");
   std::string line;
@@ -48,7 +48,7 @@ TEST(Pretrain, LossFallsAndTheRunDirectoryHasWhatIsListed) {
   const auto run_dir = dir + "/run";
   auto r = pretrain("--config " + dir + "/tiny.yaml --output-dir " + run_dir);
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  auto l = losses(run_dir);
+  auto l = loss_texts(run_dir);
   ASSERT_EQ(l.size(), 80u);  // 2 epochs x 40 steps, every step logged
   double first = 0, last = 0;
   for (int64_t s = 1; s <= 5; ++s) first += std::stod(l[s]) / 5;
@@ -94,7 +94,7 @@ TEST(Pretrain, StoppedAndResumedRunMatchesTheUninterruptedOneBitForBit) {
   auto resumed = pretrain(base + "--output-dir " + dir + "/split --resume auto");
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
   EXPECT_NE(resumed.output.find("at step 13"), std::string::npos) << resumed.output;
-  auto whole = losses(dir + "/whole"), split = losses(dir + "/split");
+  auto whole = loss_texts(dir + "/whole"), split = loss_texts(dir + "/split");
   ASSERT_EQ(whole.size(), 30u);
   ASSERT_EQ(split.size(), 30u);
   for (int64_t s = 14; s <= 30; ++s) EXPECT_EQ(split[s], whole[s]) << "step " << s;
@@ -116,10 +116,10 @@ TEST(Pretrain, SigtermFinishesTheStepAndLeavesALoadableCheckpoint) {
     _exit(127);
   }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  while (losses(run_dir).size() < 3 && std::chrono::steady_clock::now() < deadline) {
+  while (loss_texts(run_dir).size() < 3 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  ASSERT_GE(losses(run_dir).size(), 3u) << "the run never logged 3 steps";
+  ASSERT_GE(loss_texts(run_dir).size(), 3u) << "the run never logged 3 steps";
   kill(pid, SIGTERM);
   int status = 0;
   waitpid(pid, &status, 0);
@@ -133,12 +133,12 @@ TEST(Pretrain, SigtermFinishesTheStepAndLeavesALoadableCheckpoint) {
   const auto latest = fs::canonical(run_dir + "/latest.pt").string();
   auto state = train::load_checkpoint(latest, nullptr, nullptr, torch::kCPU);
   EXPECT_GE(state.step, 3);
-  EXPECT_EQ(state.step, static_cast<int64_t>(losses(run_dir).size()));
+  EXPECT_EQ(state.step, static_cast<int64_t>(loss_texts(run_dir).size()));
   auto resumed = pretrain("--config " + dir + "/tiny.yaml --output-dir " + run_dir +
                           " --set train.epochs=50 --resume auto --set train.max_steps=" +
                           std::to_string(state.step + 2));
   EXPECT_EQ(resumed.exit_code, 0) << resumed.output;
-  EXPECT_EQ(losses(run_dir).rbegin()->first, state.step + 2);
+  EXPECT_EQ(loss_texts(run_dir).rbegin()->first, state.step + 2);
 }
 
 TEST(Pretrain, ResumeAfterAHardKillLogsEveryStepOnce) {
@@ -160,7 +160,7 @@ TEST(Pretrain, ResumeAfterAHardKillLogsEveryStepOnce) {
   int lines = 0;
   while (std::getline(in, line)) ++lines;
   EXPECT_EQ(lines, 20);
-  EXPECT_EQ(losses(run_dir).size(), 20u);
+  EXPECT_EQ(loss_texts(run_dir).size(), 20u);
 }
 
 /// The tiny config on a fixture folder dataset of 2 classes x 14 samples, two of them bad.
@@ -197,7 +197,7 @@ TEST(Pretrain, TrainsThroughFolderAndShardsSkippingAndCountingBadSamples) {
       EXPECT_NE(first, std::string::npos) << log;
       EXPECT_EQ(log.find(what, first + 1), std::string::npos) << "logged twice:\n" << log;
     }
-    EXPECT_EQ(losses(run_dir).size(), 9u);
+    EXPECT_EQ(loss_texts(run_dir).size(), 9u);
   }
 }
 
@@ -209,7 +209,7 @@ TEST(Pretrain, AResumedShardsRunMatchesTheUninterruptedOneAndKeepsCountingBadSam
   ASSERT_EQ(pretrain(base + "--set train.max_steps=4 --output-dir " + dir + "/split").exit_code, 0);
   auto resumed = pretrain(base + "--output-dir " + dir + "/split --resume auto");
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
-  auto whole = losses(dir + "/whole"), split = losses(dir + "/split");
+  auto whole = loss_texts(dir + "/whole"), split = loss_texts(dir + "/split");
   ASSERT_EQ(split.size(), 9u);
   for (int64_t s = 5; s <= 9; ++s) EXPECT_EQ(split[s], whole[s]) << "step " << s;  // mid-epoch 2
   auto skipped = [](const std::string& run_dir) {
@@ -302,7 +302,7 @@ TEST(Pretrain, AnExistingRunDirectoryIsNotOverwritten) {
   EXPECT_NE(again.exit_code, 0);
   EXPECT_NE(again.output.find("already holds a run"), std::string::npos) << again.output;
   EXPECT_EQ(fs::last_write_time(dir + "/run/metrics.jsonl"), before);
-  EXPECT_EQ(losses(dir + "/run").size(), 2u);
+  EXPECT_EQ(loss_texts(dir + "/run").size(), 2u);
   EXPECT_EQ(pretrain(args + " --overwrite").exit_code, 0);  // told to
 }
 
@@ -361,10 +361,10 @@ pid_t start_pretrain(const std::vector<std::string>& args, const std::string& lo
 /// Waits until `run_dir` has logged `steps` steps (false after two minutes).
 bool wait_for_steps(const std::string& run_dir, size_t steps) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  while (losses(run_dir).size() < steps && std::chrono::steady_clock::now() < deadline) {
+  while (loss_texts(run_dir).size() < steps && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  return losses(run_dir).size() >= steps;
+  return loss_texts(run_dir).size() >= steps;
 }
 
 /// The exit status of a child, or -1 if it did not exit normally.
@@ -392,7 +392,7 @@ TEST(Pretrain, EveryStopSignalCheckpointsAndExitsWith128PlusIt) {
     EXPECT_NE(log.find("--resume auto"), std::string::npos) << log;
     auto state = train::load_checkpoint(fs::canonical(run_dir + "/latest.pt").string(), nullptr,
                                         nullptr, torch::kCPU);
-    EXPECT_EQ(state.step, static_cast<int64_t>(losses(run_dir).size())) << name;
+    EXPECT_EQ(state.step, static_cast<int64_t>(loss_texts(run_dir).size())) << name;
   }
 }
 
@@ -420,7 +420,7 @@ TEST(Pretrain, ASecondProcessOnTheSameRunDirectoryIsRefusedAndTouchesNothing) {
   std::string line;
   int64_t lines = 0;
   while (std::getline(in, line)) ++lines;
-  EXPECT_EQ(lines, static_cast<int64_t>(losses(run_dir).size()));
+  EXPECT_EQ(lines, static_cast<int64_t>(loss_texts(run_dir).size()));
   // Once it is gone, the directory is free again.
   EXPECT_EQ(pretrain("--config " + dir + "/tiny.yaml --output-dir " + run_dir +
                      " --set train.epochs=50 --resume auto --set train.max_steps=" +
@@ -450,7 +450,7 @@ TEST(Pretrain, AFailedCheckpointWriteStopsWithTheReasonAndLeavesNoTemporaryFile)
       pretrain("--config " + dir + "/tiny.yaml --output-dir " + run_dir +
                " --set train.max_steps=12 --resume auto");
   EXPECT_EQ(resumed.exit_code, 0) << resumed.output;
-  EXPECT_EQ(losses(run_dir).rbegin()->first, 12);
+  EXPECT_EQ(loss_texts(run_dir).rbegin()->first, 12);
 }
 
 TEST(Pretrain, ResumeAutoRefusesToStartOverWhenNoCheckpointLoads) {
@@ -507,7 +507,7 @@ TEST(Pretrain, ResumeAutoNeverSkipsANewerCheckpointItMayNotRead) {
       << r.output;
   EXPECT_NE(r.output.find("nothing was changed"), std::string::npos) << r.output;
   EXPECT_EQ(fs::file_size(newest), before);
-  EXPECT_EQ(losses(run_dir).size(), 12u);
+  EXPECT_EQ(loss_texts(run_dir).size(), 12u);
 }
 
 TEST(Pretrain, ContradictingEmptyOrMissingArgumentsExit2) {
@@ -549,7 +549,7 @@ TEST(Pretrain, AClosedOutputPipeDoesNotKillTheRun) {
                        "/tiny.yaml --output-dir " + run_dir +
                        " --set train.max_steps=5 2>&1 | head -1; exit ${PIPESTATUS[0]}'");
   EXPECT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_EQ(losses(run_dir).size(), 5u);
+  EXPECT_EQ(loss_texts(run_dir).size(), 5u);
   EXPECT_NE(testing::read_text(run_dir + "/train.log").find("stopped at train.max_steps"),
             std::string::npos);
 }

@@ -36,12 +36,6 @@ testing::CommandResult plot_curves(const std::string& args) {
                               "/tools/plot_curves.py " + args);
 }
 
-void write_file(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-  ASSERT_TRUE(out.good()) << path;
-}
-
 using testing::ink;
 using testing::read_png;
 
@@ -87,7 +81,7 @@ TEST_F(PlotCurves, DrawsAResumedPreTrainingRunDirectoryIntoItsPicturesFolder) {
   // Resumed from the checkpoint of step 8 after a crash: steps 9..12 again, then on.
   for (int step = 9; step <= 16; ++step) text += pretrain_step(step, 1.1);
   text += "{\"step\": 17, \"epoch\": 4.25, \"loss\": 3.";  // torn by a kill
-  write_file(dir + "/metrics.jsonl", text);
+  testing::write_text(dir + "/metrics.jsonl", text);
 
   const auto r = plot_curves(quoted(dir));
   ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -125,7 +119,7 @@ TEST_F(PlotCurves, DrawsAFineTuningMetricsFileWithItsEvaluationsWhereToldTo) {
               ", \"val_top5\": 90, \"val_images\": 100, \"best_val_top1\": 30}\n";
     }
   }
-  write_file(dir + "/metrics.jsonl", text);
+  testing::write_text(dir + "/metrics.jsonl", text);
   const auto out = dir + "/elsewhere/ft.png";
   const auto r = plot_curves(quoted(dir + "/metrics.jsonl") + " -o " + quoted(out) + " --smooth 3");
   ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -145,7 +139,7 @@ TEST_F(PlotCurves, TheLastRecordOfARepeatedStepWins) {
   // The crashed run's steps 3 and 4 logged generator weights, their replay does not: were
   // the first records kept, a weights panel would add a second row.
   const auto dir = fresh_dir("plot_curves_last_wins");
-  write_file(dir + "/metrics.jsonl",
+  testing::write_text(dir + "/metrics.jsonl",
              "{\"step\": 1, \"epoch\": 0.25, \"loss\": 2.0, \"lr\": 0.001}\n"
              "{\"step\": 2, \"epoch\": 0.5, \"loss\": 1.9, \"lr\": 0.002}\n"
              "{\"step\": 3, \"epoch\": 0.75, \"loss\": 1.8, \"lr\": 0.003, \"w_random\": 1}\n"
@@ -164,10 +158,10 @@ TEST_F(PlotCurves, TheLastRecordOfARepeatedStepWins) {
 TEST_F(PlotCurves, AMissingOrEmptyInputExitsTwoWithAMessage) {
   const auto dir = fresh_dir("plot_curves_errors");
   fs::create_directories(dir + "/not_a_run");
-  write_file(dir + "/empty.jsonl", "");
-  write_file(dir + "/blank.jsonl", "\n  \n\n");
+  testing::write_text(dir + "/empty.jsonl", "");
+  testing::write_text(dir + "/blank.jsonl", "\n  \n\n");
   // An evaluation, a skipped step and a torn line: no trained step to draw.
-  write_file(
+  testing::write_text(
       dir + "/no_steps.jsonl",
       "{\"step\": 5, \"epoch\": 1, \"val_loss\": 1.7, \"val_top1\": 20}\n"
       "{\"step\": 6, \"epoch\": 1.2, \"loss\": null, \"skipped\": \"non-finite loss (nan)\"}\n"
@@ -191,7 +185,7 @@ TEST_F(PlotCurves, AMissingOrEmptyInputExitsTwoWithAMessage) {
   EXPECT_FALSE(fs::exists(dir + "/pictures"));
   EXPECT_FALSE(fs::exists(dir + "/not_a_run/pictures"));
   // A bad option: argparse's usage message, exit 2.
-  write_file(dir + "/one.jsonl", "{\"step\": 1, \"loss\": 1, \"lr\": 0.1}\n");
+  testing::write_text(dir + "/one.jsonl", "{\"step\": 1, \"loss\": 1, \"lr\": 0.1}\n");
   const auto r = plot_curves(quoted(dir + "/one.jsonl") + " --smooth 0");
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("--smooth must be at least 1"), std::string::npos) << r.output;

@@ -37,12 +37,6 @@ testing::CommandResult study(const std::string& args) {
                               "/tools/study.py " + args);
 }
 
-void write_file(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-  ASSERT_TRUE(out.good()) << path;
-}
-
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> lines;
   std::stringstream in(text);
@@ -146,7 +140,7 @@ std::string fake_build(const std::string& dir) {
       {"c2fmae_pretrain", kFakePretrain}, {"c2fmae_finetune", kFakeFinetune}};
   for (const auto& [name, text] : programs) {
     const auto path = (tools / name).string();
-    write_file(path, text);
+    testing::write_text(path, text);
     fs::permissions(path, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
                               fs::perms::others_read | fs::perms::others_exec);
   }
@@ -170,7 +164,7 @@ TEST_F(Study, BadArgumentsExitTwoAndRunNothing) {
   const auto build = fake_build(dir);
   const auto out = dir + "/out";
   fs::create_directories(dir + "/empty_build");
-  write_file(dir + "/a_file", "not a folder\n");
+  testing::write_text(dir + "/a_file", "not a folder\n");
   const struct {
     std::string args, says;
   } cases[] = {
@@ -352,7 +346,7 @@ TEST_F(Study, RunsEveryEvaluationTabulatesThemAndResumesWithoutRunningThemAgain)
     }
   }
   ASSERT_EQ(lines_of(without).size(), 27u);
-  write_file(out + "/study.jsonl", without);
+  testing::write_text(out + "/study.jsonl", without);
   r = study(args);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_TRUE(contains(r.output, "[1/1] knn block seed1")) << r.output;
@@ -370,7 +364,7 @@ TEST_F(Study, RunsEveryEvaluationTabulatesThemAndResumesWithoutRunningThemAgain)
   EXPECT_TRUE(contains(r.output, "other settings")) << r.output;
   EXPECT_EQ(calls(build).size(), 32u);
   // So is another linear-probe config: the linprobe entries were made with the default.
-  write_file(dir + "/linprobe.yaml", "finetune:\n  mode: linprobe\n");
+  testing::write_text(dir + "/linprobe.yaml", "finetune:\n  mode: linprobe\n");
   r = study(args + " --linprobe-config " + quoted(dir + "/linprobe.yaml"));
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_TRUE(contains(r.output, "other settings: --linprobe-config ")) << r.output;
@@ -383,7 +377,7 @@ TEST_F(Study, RunsEveryEvaluationTabulatesThemAndResumesWithoutRunningThemAgain)
   ASSERT_EQ(::ftruncate(held, 0), 0);
   ASSERT_EQ(::write(held, "4242\n", 5), 5);
   const auto whole = testing::read_text(out + "/study.jsonl");
-  write_file(out + "/study.jsonl", whole + "{\"recipe\": \"ma");
+  testing::write_text(out + "/study.jsonl", whole + "{\"recipe\": \"ma");
   r = study(args);
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_TRUE(contains(r.output, "in use by another study (PID 4242)")) << r.output;
@@ -398,7 +392,7 @@ TEST_F(Study, RunsEveryEvaluationTabulatesThemAndResumesWithoutRunningThemAgain)
   EXPECT_EQ(calls(build).size(), 32u);
   // A study.lock that is a link is refused, its target untouched.
   fs::remove(out + "/study.lock");
-  write_file(dir + "/victim", "keep\n");
+  testing::write_text(dir + "/victim", "keep\n");
   fs::create_symlink(dir + "/victim", out + "/study.lock");
   r = study(args);
   EXPECT_EQ(r.exit_code, 2) << r.output;
@@ -410,7 +404,7 @@ TEST_F(Study, AFailingProgramIsReportedAndTheOtherRunsGoOn) {
   const auto dir = fresh_dir("study_failure");
   const auto build = fake_build(dir);
   const auto out = dir + "/out";
-  write_file(dir + "/broken.yaml", "model:\n  preset: tiny\n");
+  testing::write_text(dir + "/broken.yaml", "model:\n  preset: tiny\n");
   const auto r = study("--out " + quoted(out) + " --build-dir " + quoted(build) + " --recipes " +
                        quoted(dir + "/broken.yaml") + ",mae --seeds 1 --evals knn");
   EXPECT_EQ(r.exit_code, 1) << r.output;

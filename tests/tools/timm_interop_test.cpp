@@ -19,13 +19,6 @@ namespace c2fmae {
 namespace {
 namespace fs = std::filesystem;
 
-std::string fresh_dir(const std::string& name) {
-  const auto dir = fs::path(::testing::TempDir()) / name;
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir.string();
-}
-
 /// Runs the interop script; `args` after the subcommand.
 testing::CommandResult python(const std::string& args) {
   return testing::run_command(std::string(C2FMAE_PYTHON_BIN) + " " + C2FMAE_SOURCE_DIR +
@@ -50,7 +43,7 @@ class TimmInterop : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(TimmInterop, ATimmVitLoadsWithTheSameFeaturesAndLogits) {
   const auto pool = GetParam();
-  const auto dir = fresh_dir("timm_interop_in_" + pool);
+  const auto dir = testing::fresh_dir("timm_interop_in_" + pool);
   auto r = python(std::string("make --out ") + dir + " " + kShape + " --num-classes 5 --global-pool " + pool);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   models::Classifier model(ours(5, pool));
@@ -69,7 +62,7 @@ TEST_P(TimmInterop, ATimmVitLoadsWithTheSameFeaturesAndLogits) {
 
 TEST_P(TimmInterop, OurExportLoadsIntoTimmStrictlyWithTheSameOutputs) {
   const auto pool = GetParam();
-  const auto dir = fresh_dir("timm_interop_out_" + pool);
+  const auto dir = testing::fresh_dir("timm_interop_out_" + pool);
   // The input comes from the script (make); the model is ours, with non-trivial weights.
   auto r = python(std::string("make --out ") + dir + " " + kShape + " --num-classes 5 --global-pool " + pool);
   ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -103,7 +96,7 @@ TEST(TimmInteropExport, APretrainingCheckpointsEncoderIsATimmVitWithoutHead) {
   // The c2fmae_export program on a pre-training checkpoint: timm's
   // VisionTransformer(num_classes=0) loads it strictly, and computes the tokens the
   // pre-training encoder computes on all RGB tokens (its modality embedding folded in).
-  const auto dir = fresh_dir("timm_interop_pretrain");
+  const auto dir = testing::fresh_dir("timm_interop_pretrain");
   auto cfg = config::load_config<config::PretrainConfig>(
       {testing::tiny_pretrain_yaml()},
       {"model.img_size=32", "model.embed_dim=24", "model.num_heads=2"});

@@ -17,16 +17,9 @@ struct Toy : torch::nn::Module {
   torch::Tensor w, b;
 };
 
-std::string fresh_dir(const char* name) {
-  auto d = fs::path(::testing::TempDir()) / name;
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d.string();
-}
-
 /// A toy model and its optimizer saved by a CheckpointManager in a fresh folder.
 struct ManagedToy {
-  ManagedToy(const char* name, int64_t keep_last) : dir(fresh_dir(name)), mgr(dir, keep_last) {}
+  ManagedToy(const char* name, int64_t keep_last) : dir(testing::fresh_dir(name)), mgr(dir, keep_last) {}
   std::string save(int64_t step) {
     TrainingState st;
     st.step = step;
@@ -40,7 +33,7 @@ struct ManagedToy {
 
 TEST(Checkpoint, RoundTripsModelOptimizerStateAndRng) {
   testing::seed(40);
-  auto dir = fresh_dir("c2fmae_ckpt_roundtrip");
+  auto dir = testing::fresh_dir("c2fmae_ckpt_roundtrip");
   Toy a;
   optim::AdamW opt({{{"w"}, {a.w}, 0.0}}, {});
   a.w.mutable_grad() = torch::ones_like(a.w);

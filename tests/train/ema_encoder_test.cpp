@@ -19,7 +19,7 @@ namespace c2fmae::train {
 namespace {
 namespace fs = std::filesystem;
 
-config::PretrainConfig tiny(const std::string& dir, std::vector<std::string> sets = {}) {
+config::PretrainConfig tiny_run(const std::string& dir, std::vector<std::string> sets = {}) {
   sets.insert(sets.begin(), "train.output_dir=" + dir + "/run");  // a later set may override
   return config::load_config<config::PretrainConfig>({dir + "/tiny.yaml"}, sets);
 }
@@ -44,7 +44,7 @@ TEST(AttentionPath, MatchesSdpaAndReturnsNormalisedWeights) {
 
 TEST(EmaEncoder, FollowsTheModelByItsDecayAndGivesAnAffinityPerImage) {
   const auto dir = testing::tiny_pretrain_dir("c2fmae_ema_step");
-  const auto cfg = tiny(dir);
+  const auto cfg = tiny_run(dir);
   testing::seed(0);
   models::C2fmae model(cfg.model);
   EmaEncoder ema(*model, 0.9);
@@ -70,23 +70,23 @@ TEST(EmaEncoder, FollowsTheModelByItsDecayAndGivesAnAffinityPerImage) {
 TEST(EmaEncoder, RoundTripsThroughACheckpointAndResumesExactly) {
   const auto dir = testing::tiny_pretrain_dir("c2fmae_ema_resume");
   // Uninterrupted: 6 steps.
-  auto whole = pretrain(tiny(dir, evolved({"train.max_steps=6", "train.output_dir=" + dir +
+  auto whole = pretrain(tiny_run(dir, evolved({"train.max_steps=6", "train.output_dir=" + dir +
                                                                     "/whole"})),
                         {});
   ASSERT_EQ(whole.step, 6);
   // 4 steps, then resumed to 6.
-  auto first = pretrain(tiny(dir, evolved({"train.max_steps=4"})), {});
+  auto first = pretrain(tiny_run(dir, evolved({"train.max_steps=4"})), {});
   auto state4 = load_checkpoint(first.checkpoint, nullptr, nullptr, torch::kCPU);
   ASSERT_FALSE(state4.extra.empty());
   std::map<std::string, torch::Tensor> stored(state4.extra.begin(), state4.extra.end());
   ASSERT_TRUE(stored.count("ema_encoder.backbone.cls_token"));
   ASSERT_TRUE(stored.count("ema_encoder.modality_embed_rgb"));
   // The stored EMA is the EMA, not the weights: with decay 0.5 after 4 steps they differ.
-  models::C2fmae model(tiny(dir).model);
+  models::C2fmae model(tiny_run(dir).model);
   load_checkpoint(first.checkpoint, model.ptr().get(), nullptr, torch::kCPU);
   EXPECT_FALSE(stored.at("ema_encoder.backbone.blocks.0.attn.qkv.weight")
                    .equal(model->backbone->blocks[0]->named_parameters()["attn.qkv.weight"]));
-  auto resumed = pretrain(tiny(dir, evolved({"train.max_steps=6"})), {"auto"});
+  auto resumed = pretrain(tiny_run(dir, evolved({"train.max_steps=6"})), {"auto"});
   ASSERT_EQ(resumed.step, 6);
   auto a = load_checkpoint(whole.checkpoint, nullptr, nullptr, torch::kCPU);
   auto b = load_checkpoint(resumed.checkpoint, nullptr, nullptr, torch::kCPU);
@@ -116,7 +116,7 @@ TEST(EmaEncoder, RoundTripsThroughACheckpointAndResumesExactly) {
 TEST(RunPictures, EveryPicturesEveryEpochsAndAtTheEndAsPng) {
   const auto dir = testing::tiny_pretrain_dir("c2fmae_run_pictures");
   // 40 steps per epoch: a picture after epoch 1 (step 40) and at the stop (step 43).
-  auto cfg = tiny(dir, {"train.max_steps=43", "log.pictures_every=1", "log.pictures_count=3"});
+  auto cfg = tiny_run(dir, {"train.max_steps=43", "log.pictures_every=1", "log.pictures_count=3"});
   pretrain(cfg, {});
   const int64_t m = 3, size = 64;
   for (const char* name : {"step_00000040.png", "step_00000043.png"}) {
@@ -132,7 +132,7 @@ TEST(RunPictures, EveryPicturesEveryEpochsAndAtTheEndAsPng) {
   // With --overwrite the old run's pictures go.
   RunOptions over;
   over.overwrite = true;
-  pretrain(tiny(dir, {"train.max_steps=2", "log.pictures_every=1", "log.pictures_count=3"}), over);
+  pretrain(tiny_run(dir, {"train.max_steps=2", "log.pictures_every=1", "log.pictures_count=3"}), over);
   EXPECT_FALSE(fs::exists(dir + "/run/pictures/step_00000040.png"));
   EXPECT_TRUE(fs::exists(dir + "/run/pictures/step_00000002.png"));
 }

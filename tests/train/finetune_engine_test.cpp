@@ -10,7 +10,7 @@
 namespace c2fmae::train {
 namespace {
 
-config::FinetuneConfig tiny(const std::vector<std::string>& sets) {
+config::FinetuneConfig tiny_finetune(const std::vector<std::string>& sets) {
   return config::load_config<config::FinetuneConfig>(
       {std::string(C2FMAE_SOURCE_DIR) + "/configs/debug/tiny_finetune.yaml"}, sets);
 }
@@ -20,7 +20,7 @@ models::ClassifierImpl& classifier(FinetuneEngine& engine) {
 }
 
 TEST(FinetuneEngine, LinearProbeChangesNothingOfTheEncoder) {
-  FinetuneEngine engine(tiny({"finetune.mode=linprobe", "model.global_pool=token",
+  FinetuneEngine engine(tiny_finetune({"finetune.mode=linprobe", "model.global_pool=token",
                               "finetune.mixup=0", "finetune.cutmix=0",
                               "finetune.rand_augment=none", "finetune.random_erasing=0",
                               "finetune.label_smoothing=0", "optim.weight_decay=0"}));
@@ -48,7 +48,7 @@ TEST(FinetuneEngine, LinearProbeChangesNothingOfTheEncoder) {
 
 TEST(FinetuneEngine, EvaluationSeesEveryValidationImageOnce) {
   // 50 images in batches of 8: the last batch has 2 images and 6 padding slots.
-  FinetuneEngine engine(tiny({}));
+  FinetuneEngine engine(tiny_finetune({}));
   const auto e = engine.evaluate();
   const auto json = e.metrics.json();
   EXPECT_NE(json.find("\"val_images\": 50"), std::string::npos) << json;
@@ -64,7 +64,7 @@ TEST(FinetuneEngine, FineTuningFitsASmallTrainingSet) {
   // 32 scenes, whole and unflipped, no augmentation: 240 steps of the MAE recipe's machinery
   // (layer decay, drop path off, AdamW, warm-up + cosine) must fit them from random
   // initialisation. (What pre-training adds to learning the label: docs/DEMO.md.)
-  FinetuneEngine engine(tiny({"train.epochs=60", "data.synthetic_samples=32", "finetune.mixup=0",
+  FinetuneEngine engine(tiny_finetune({"train.epochs=60", "data.synthetic_samples=32", "finetune.mixup=0",
                               "finetune.cutmix=0", "finetune.rand_augment=none",
                               "finetune.random_erasing=0", "finetune.label_smoothing=0",
                               "model.drop_path=0", "data.crop_scale_min=1", "data.hflip=0",
@@ -83,11 +83,11 @@ TEST(FinetuneEngine, FineTuningFitsASmallTrainingSet) {
 }
 
 TEST(FinetuneEngine, RefusesBadRecipes) {
-  EXPECT_THROW(FinetuneEngine(tiny({"finetune.rand_augment=rand-x9"})), config::ConfigError);
-  EXPECT_THROW(FinetuneEngine(tiny({"finetune.mode=eval"})), config::ConfigError);  // no weights
-  EXPECT_THROW(FinetuneEngine(tiny({"data.batch_size=7"})), config::ConfigError);  // mixup pairs
-  EXPECT_THROW(FinetuneEngine(tiny({"train.pretrained=/nonexistent.pt"})), config::ConfigError);
-  EXPECT_THROW(FinetuneEngine(tiny({"model.num_classes=3"})), std::exception);  // 6 labels
+  EXPECT_THROW(FinetuneEngine(tiny_finetune({"finetune.rand_augment=rand-x9"})), config::ConfigError);
+  EXPECT_THROW(FinetuneEngine(tiny_finetune({"finetune.mode=eval"})), config::ConfigError);  // no weights
+  EXPECT_THROW(FinetuneEngine(tiny_finetune({"data.batch_size=7"})), config::ConfigError);  // mixup pairs
+  EXPECT_THROW(FinetuneEngine(tiny_finetune({"train.pretrained=/nonexistent.pt"})), config::ConfigError);
+  EXPECT_THROW(FinetuneEngine(tiny_finetune({"model.num_classes=3"})), std::exception);  // 6 labels
 }
 
 }  // namespace

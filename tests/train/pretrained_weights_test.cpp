@@ -19,13 +19,6 @@ namespace c2fmae::train {
 namespace {
 namespace fs = std::filesystem;
 
-std::string fresh_dir(const std::string& name) {
-  const auto dir = fs::path(::testing::TempDir()) / name;
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir.string();
-}
-
 config::PretrainConfig tiny_pretrain() {
   return config::load_config<config::PretrainConfig>({testing::tiny_pretrain_yaml()}, {});
 }
@@ -51,7 +44,7 @@ std::string pretrain_checkpoint(const std::string& dir, models::C2fmae& model) {
 }
 
 TEST(PretrainedWeights, AClassifierTakesThePretrainingBackboneAndReportsTheRest) {
-  const auto dir = fresh_dir("pretrained_weights_backbone");
+  const auto dir = testing::fresh_dir("pretrained_weights_backbone");
   models::C2fmae pre{nullptr};
   const auto path = pretrain_checkpoint(dir, pre);
   const auto file = read_weights(path);
@@ -81,7 +74,7 @@ TEST(PretrainedWeights, AClassifierTakesThePretrainingBackboneAndReportsTheRest)
 TEST(PretrainedWeights, TheWholeEncoderLeavesPretrainingWithItsRgbModalityEmbedding) {
   // The pre-training encoder on all RGB tokens, a classifier's backbone loaded from its
   // checkpoint, and one loaded from the c2fmae_export tensors compute the same tokens.
-  const auto dir = fresh_dir("pretrained_weights_fold");
+  const auto dir = testing::fresh_dir("pretrained_weights_fold");
   models::C2fmae pre{nullptr};
   const auto path = pretrain_checkpoint(dir, pre);
   ASSERT_GT(pre->modality_embed[2].abs().max().item<double>(), 0.01);
@@ -117,7 +110,7 @@ TEST(PretrainedWeights, TheWholeEncoderLeavesPretrainingWithItsRgbModalityEmbedd
 }
 
 TEST(PretrainedWeights, NonFiniteWeightsAreRefusedNamingTheTensor) {
-  const auto dir = fresh_dir("pretrained_weights_nan");
+  const auto dir = testing::fresh_dir("pretrained_weights_nan");
   models::C2fmae pre{nullptr};
   auto file = read_weights(pretrain_checkpoint(dir, pre));
   file.tensors["backbone.blocks.0.attn.qkv.weight"][0][0] = std::nan("");
@@ -132,7 +125,7 @@ TEST(PretrainedWeights, NonFiniteWeightsAreRefusedNamingTheTensor) {
 }
 
 TEST(PretrainedWeights, TimmNamesFeedTheBackboneAndPositionsAreResized) {
-  const auto dir = fresh_dir("pretrained_weights_timm");
+  const auto dir = testing::fresh_dir("pretrained_weights_timm");
   testing::seed(12);
   auto cfg = tiny_pretrain();
   models::Classifier source(tiny_classifier(cfg).global_pool("token"));
@@ -157,7 +150,7 @@ TEST(PretrainedWeights, TimmNamesFeedTheBackboneAndPositionsAreResized) {
 }
 
 TEST(PretrainedWeights, RefusesWhatIsNotAnEncoderOfThisShape) {
-  const auto dir = fresh_dir("pretrained_weights_refuse");
+  const auto dir = testing::fresh_dir("pretrained_weights_refuse");
   auto cfg = tiny_pretrain();
   models::Classifier cls(tiny_classifier(cfg));
   // Not a weights file at all.
@@ -200,7 +193,7 @@ TEST(PretrainedWeights, RefusesWhatIsNotAnEncoderOfThisShape) {
 }
 
 TEST(PretrainedWeights, AHeadForOtherClassesIsLeftOut) {
-  const auto dir = fresh_dir("pretrained_weights_head");
+  const auto dir = testing::fresh_dir("pretrained_weights_head");
   auto cfg = tiny_pretrain();
   models::Classifier ten(models::ClassifierOptions(
       models::VisionTransformerOptions::from_config(cfg.model).learned_pos_embed(true), 10));

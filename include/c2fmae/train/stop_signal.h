@@ -23,4 +23,16 @@ std::string signal_name(int signo);
 /// Forgets a received signal (tests).
 void clear_stop_signal();
 
+/// The stop signals' handlers for a scope: install_stop_handlers(keep_pending) when made,
+/// remove_stop_handlers() when gone. A program holds one around its start-up and run
+/// (keep_pending = false); the run shell one around its loop (keep_pending = true: a signal
+/// the program's guard recorded during start-up still stops the run).
+class StopGuard {
+ public:
+  explicit StopGuard(bool keep_pending = false) { install_stop_handlers(keep_pending); }
+  ~StopGuard() { remove_stop_handlers(); }
+  StopGuard(const StopGuard&) = delete;
+  StopGuard& operator=(const StopGuard&) = delete;
+};
+
 }  // namespace c2fmae::train

@@ -27,13 +27,8 @@ void FinetuneConfig::validate() const {
   dist.validate(c);
   log.validate(c);
 
-  c.require(optim.warmup_epochs <= static_cast<double>(train.epochs), "optim.warmup_epochs",
-            optim.warmup_epochs,
-            "longer than the run's train.epochs = " + std::to_string(train.epochs),
-            "lower optim.warmup_epochs (MAE fine-tuning: 5 of 100; linear probing: 10 of 90)");
-  c.require(optim.lr == 0.0 || optim.min_lr <= optim.lr, "optim.min_lr", optim.min_lr,
-            "above optim.lr = " + shortest_text(optim.lr) + ", so the cosine decay would climb",
-            "set optim.min_lr below optim.lr, e.g. 1e-6");
+  check_schedule(c, optim, train, "MAE fine-tuning: 5 of 100; linear probing: 10 of 90",
+                 "1e-6");
   const bool mixing = finetune.mixup > 0.0 || finetune.cutmix > 0.0;
   c.require(!mixing || finetune.mixup_prob == 0.0 || data.batch_size % 2 == 0, "data.batch_size",
             data.batch_size, "must be even: mixup and cutmix pair sample i with sample B-1-i",

@@ -31,13 +31,7 @@ void PretrainConfig::validate() const {
             "lower masking.num_visible (MultiMAE: 98 of 3 x 196; MAE: 49 of 196)");
   c.require(masking.num_visible < tokens, "masking.num_visible", masking.num_visible,
             "leaves no masked token to reconstruct", "lower masking.num_visible");
-  c.require(optim.warmup_epochs <= static_cast<double>(train.epochs), "optim.warmup_epochs",
-            optim.warmup_epochs,
-            "longer than the run's train.epochs = " + std::to_string(train.epochs),
-            "the warm-up is part of the run: lower optim.warmup_epochs (MAE: 40 of 400-1600)");
-  c.require(optim.lr == 0.0 || optim.min_lr <= optim.lr, "optim.min_lr", optim.min_lr,
-            "above optim.lr = " + shortest_text(optim.lr) + ", so the cosine decay would climb",
-            "set optim.min_lr below optim.lr, e.g. 0");
+  check_schedule(c, optim, train, "MAE: 40 of 400-1600", "0");
 
   // Something must be learned at every point of the run: with no loss weights in the
   // keyframes the loss section's hold throughout; with them, each keyframe's weights (a

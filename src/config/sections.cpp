@@ -248,6 +248,17 @@ void OptimConfig::validate(Checker& c) const {
   require_range(c, "optim.accum_steps", accum_steps, 1, 65536, "1 = none");
 }
 
+void check_schedule(Checker& c, const OptimConfig& optim, const TrainConfig& train,
+                    const std::string& warmup_example, const std::string& min_lr_example) {
+  c.require(optim.warmup_epochs <= static_cast<double>(train.epochs), "optim.warmup_epochs",
+            optim.warmup_epochs,
+            "longer than the run's train.epochs = " + std::to_string(train.epochs),
+            "the warm-up is part of the run: lower optim.warmup_epochs (" + warmup_example + ")");
+  c.require(optim.lr == 0.0 || optim.min_lr <= optim.lr, "optim.min_lr", optim.min_lr,
+            "above optim.lr = " + shortest_text(optim.lr) + ", so the cosine decay would climb",
+            "set optim.min_lr below optim.lr, e.g. " + min_lr_example);
+}
+
 void TrainConfig::validate(Checker& c) const {
   require_range(c, "train.epochs", epochs, 1, 100000, "MAE: 400, 800 or 1600");
   c.require(seed >= 0, "train.seed", seed, "must be >= 0", "e.g. 0");

@@ -64,15 +64,11 @@ void check_run_length(const config::Origins& origins, const config::DataConfig& 
             c10::str("gives more optimizer steps than can be counted (", per_epoch,
                      " per epoch)"),
             "lower train.epochs");
-  const int64_t total = train.epochs * per_epoch;
-  const double warmup = o.warmup_epochs * static_cast<double>(per_epoch);
-  c.require(warmup <= static_cast<double>(total), "optim.warmup_epochs", o.warmup_epochs,
-            c10::str("a warm-up of ", warmup, " steps is longer than the run's ", total),
-            "lower optim.warmup_epochs below train.epochs");
+  // The warm-up within the run and a given optim.lr above optim.min_lr are config rules
+  // (config::check_schedule); a peak derived from blr is known only here.
   const double peak = optim::scaled_learning_rate(o.blr, o.lr, global_batch * o.accum_steps);
-  c.require(o.min_lr <= peak, "optim.min_lr", o.min_lr,
-            c10::str("above the peak learning rate ", peak,
-                     o.lr > 0 ? " (optim.lr)" : " (optim.blr x effective batch / 256)"),
+  c.require(o.lr > 0 || o.min_lr <= peak, "optim.min_lr", o.min_lr,
+            c10::str("above the peak learning rate ", peak, " (optim.blr x effective batch / 256)"),
             "lower optim.min_lr (MAE: 0)");
 }
 

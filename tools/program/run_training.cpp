@@ -1,13 +1,12 @@
 #include "run_training.h"
 
-#include <torch/cuda.h>
-
 #include <chrono>
 #include <filesystem>
 
 #include "c2fmae/core/error_text.h"
 #include "c2fmae/core/usage_error.h"
 #include "c2fmae/distributed/launch_env.h"
+#include "c2fmae/train/engine_parts.h"
 
 namespace c2fmae::program {
 namespace {
@@ -107,12 +106,9 @@ std::unique_ptr<distributed::Communicator> join_launched_group(const config::Dis
                                                                const config::TrainConfig& train) {
   const auto launch = distributed::read_launch_env();
   if (!launch.distributed()) return nullptr;
-  const bool cuda = train.device != "cpu" && torch::cuda::is_available();
-  const auto device =
-      cuda ? torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(launch.local_rank))
-           : torch::Device(torch::kCPU);
-  return std::make_unique<distributed::Communicator>(launch, dist.backend, device,
-                                                     std::chrono::seconds(dist.timeout_s));
+  return std::make_unique<distributed::Communicator>(
+      launch, dist.backend, train::choose_device(train, launch.local_rank),
+      std::chrono::seconds(dist.timeout_s));
 }
 
 int run_in_shell(const config::ConfigRoot& config, const config::TrainConfig& train,

@@ -183,8 +183,6 @@ void LossConfig::validate(Checker& c) const {
   require_range(c, "loss.weight_rgb", weight_rgb, 0.0, kMaxLossWeight, "e.g. 1.0");
   c.require(one_of(reduction, {"pixels", "samples"}), "loss.reduction", reduction,
             "unknown reduction", "use pixels (ours) or samples (MultiMAE)");
-  c.require(instance_loss == "discriminative", "loss.instance_loss", instance_loss,
-            "unknown instance loss", "use discriminative");
   c.require(one_of(instance_background, {"cluster", "ignore"}), "loss.instance_background",
             instance_background, "unknown background policy", "use ignore (ours) or cluster");
   require_range(c, "loss.instance_delta_pull", instance_delta_pull, 0.0, 100.0,

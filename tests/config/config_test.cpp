@@ -56,6 +56,14 @@ TEST(Config, UnknownKeyNamesFileKeyAndSuggestion) {
   EXPECT_NE(msg.find("did you mean 'depth'"), std::string::npos) << msg;
 }
 
+TEST(Config, RemovedKeyLossInstanceLossIsAnUnknownKey) {
+  // loss.instance_loss had one allowed value (discriminative) and is gone.
+  auto f = write_temp("removed.yaml", "loss:\n  instance_loss: discriminative\n");
+  auto msg = error_of([&] { load_config<PretrainConfig>({f}, {}); });
+  EXPECT_NE(msg.find("loss.instance_loss = discriminative"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("unknown key"), std::string::npos) << msg;
+}
+
 TEST(Config, AStrayLeadingCommaIsRefusedNotParsed) {
   // yaml-cpp 0.7 allocates without bound on these: refused before parsing.
   for (const char* value : {",", " ,", ",x", "\n, 1"}) {

@@ -60,7 +60,6 @@ TEST(Sections, OtherSectionRules) {
   expect_rejected({"curriculum.keyframes=[{at: 0, random: 1, loss_semantic: 1}]",
                    "model.modalities=[rgb]", "masking.num_visible=49"},
                   "curriculum.keyframes[0].loss_semantic");
-  expect_rejected({"loss.instance_loss=affinity"}, "loss.instance_loss");
   expect_rejected({"loss.instance_delta_push=0.1"}, "loss.instance_delta_push");
   expect_rejected({"data.source=folder"}, "data.source");  // without data.root
   expect_rejected({"data.source=lmdb", "data.root=/data"}, "data.source");

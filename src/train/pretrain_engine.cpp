@@ -256,7 +256,7 @@ PretrainEngine::Impl::Impl(const config::PretrainConfig& config,
     options.transform = [this](Batch& batch, int64_t micro_step) { mask_batch(batch, micro_step); };
   }
   loader = std::make_unique<data::BatchLoader>(dataset, options);
-  steps_per_epoch = loader->steps_per_epoch() / accum;
+  steps_per_epoch = loader->micro_steps_per_epoch() / accum;
   total_steps = cfg.train.epochs * steps_per_epoch;
   effective_batch = cfg.data.batch_size * accum * world;
   lr_schedule = optim::make_schedule(cfg.optim, steps_per_epoch, total_steps, effective_batch);

@@ -10,7 +10,7 @@
 // the signal a rank got; one during start-up stops before the first step, saving nothing).
 //
 // Started by torchrun or srun (tools/launch/, docs/distributed.md), each process trains on
-// its shard of every global batch: data-parallel over c10d (NCCL on CUDA, Gloo on the CPU).
+// its slice of every global batch: data-parallel over c10d (NCCL on CUDA, Gloo on the CPU).
 #include <CLI/CLI.hpp>
 #include <torch/cuda.h>
 

@@ -48,7 +48,7 @@ struct MaskInputs {
   int64_t size() const { return batch.size(); }
   /// The seed of sample i's draws under a generator seeded with `seed`: keyed by the
   /// sample's global position when the batch has one (so a sample is masked the same on any
-  /// number of shards), else by i.
+  /// number of processes), else by i.
   uint64_t sample_seed(uint64_t seed, int64_t i) const;
   /// Samples `index` ([K] int64) of every defined field.
   MaskInputs select(const torch::Tensor& index) const;

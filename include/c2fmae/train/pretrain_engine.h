@@ -6,7 +6,7 @@
 //   PretrainEngine engine(cfg);
 //   auto stats = engine.train_step(0);          // what a test may call directly
 //
-// Data-parallel (given a Communicator): process r of W reads shard r of every global batch of
+// Data-parallel (given a Communicator): process r of W reads slice r of every global batch of
 // W x data.batch_size samples; masks, augmentations and instance slot orders are drawn from
 // each sample's global position, loss counts are summed over the processes before dividing,
 // and gradients are averaged by c10d's Reducer (gradient_sync.h) during the last

@@ -351,7 +351,8 @@ StepOutcome FinetuneEngine::run_step(int64_t step) {
   for (int64_t k = 0; k < m.accum; ++k) {
     const bool last = k + 1 == m.accum;
     const auto asked = Clock::now();
-    auto batch = m.loader->batch(step * m.accum + k);
+    const int64_t micro_step = step * m.accum + k;
+    auto batch = m.loader->batch(micro_step);
     data_wait += std::chrono::duration<double>(Clock::now() - asked).count();
     step_skipped += batch.data_skipped;
     step_read += batch.size() + batch.data_skipped;

@@ -14,7 +14,7 @@
 // within float32 round-off (tests/tools/distributed_pretrain_test.cpp).
 //
 // Per step: this step's progress (computed once), its curriculum weights and learning rate;
-// per micro-batch the batch (data position = step * accum + k), its mask, forward (bf16
+// per micro-batch the batch (micro_step = step * accum + k), its mask, forward (bf16
 // autocast on CUDA), the weighted loss and backward; then the gradient norm (clipping), one
 // host sync for every loss term and the norm together, and fused AdamW unless a loss or the
 // norm is non-finite. Masks and token indices are made on the loader's threads, so nothing

@@ -166,7 +166,7 @@ struct CurriculumConfig {
   void visit(V& v) {
     v("interpolation", interpolation, "between keyframes: linear, cosine or step");
     v("keyframes", keyframes,
-      "list of {at, <generator>: weight, ...[, loss_semantic, loss_instance, loss_rgb]}; "
+      "list of {at, <generator>: weight, ...[, weight_semantic, weight_instance, weight_rgb]}; "
       "generators by name (semantic, instance, random, ...)");
   }
   void validate(Checker& c) const;

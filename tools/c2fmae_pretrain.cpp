@@ -10,7 +10,7 @@
 // the signal a rank got; one during start-up stops before the first step, saving nothing).
 //
 // Started by torchrun or srun (tools/launch/, docs/distributed.md), each process trains on
-// its shard of every global batch: data-parallel over c10d (NCCL on CUDA, Gloo on the CPU).
+// its slice of every global batch: data-parallel over c10d (NCCL on CUDA, Gloo on the CPU).
 #include "c2fmae/config/pretrain_config.h"
 #include "c2fmae/train/pretrain_engine.h"
 #include "program/run_training.h"

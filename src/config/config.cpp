@@ -326,22 +326,6 @@ std::string ConfigRoot::dump_yaml() const {
   return std::string(out.c_str()) + "\n";
 }
 
-std::string ConfigRoot::section_yaml(const std::string& section) const {
-  YAML::Emitter out;
-  bool found = false;
-  EachSection each([&](const char* name, const std::function<void(FieldVisitor&)>& fields) {
-    if (section != name) return;
-    found = true;
-    out << YAML::BeginMap << YAML::Key << name << YAML::Value << YAML::BeginMap;
-    FieldEmitter emitter(out);
-    fields(emitter);
-    out << YAML::EndMap << YAML::EndMap;
-  });
-  visit_sections(each);
-  if (!found) throw std::invalid_argument("unknown config section '" + section + "'");
-  return out.c_str();
-}
-
 std::string ConfigRoot::table() const {
   std::ostringstream os;
   EachSection each([&](const char* section, const std::function<void(FieldVisitor&)>& fields) {

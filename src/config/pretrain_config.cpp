@@ -59,7 +59,7 @@ void PretrainConfig::validate() const {
               "(loss weights)",
               "every enabled modality has loss weight 0 at this keyframe, so nothing is learned "
               "there",
-              "give an enabled modality a positive loss_<modality> weight at every keyframe");
+              "give an enabled modality a positive weight_<modality> at every keyframe");
   }
   c.require(masking.rgb_only_prob == 0.0 || model.has(Modality::kRgb), "masking.rgb_only_prob",
             masking.rgb_only_prob, "gives the budget to RGB, which model.modalities does not enable",

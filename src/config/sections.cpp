@@ -22,7 +22,7 @@ constexpr int64_t kMaxDepth = 256;            // blocks of any stack
 constexpr int64_t kMaxHeads = 1024;           // attention heads
 constexpr int64_t kMaxImgSize = 4096;         // pixels per side
 constexpr int64_t kMaxSteps = 1000000000000;  // step counts and intervals (int64 step math)
-constexpr double kMaxLossWeight = 1000.0;     // loss.weight_*, keyframe loss_* and friends
+constexpr double kMaxLossWeight = 1000.0;     // loss.weight_*, keyframe weight_* and friends
 constexpr double kMaxLr = 10.0;               // blr, lr, min_lr
 
 bool one_of(const std::string& v, std::initializer_list<const char*> allowed) {
@@ -166,13 +166,13 @@ void CurriculumConfig::validate(Checker& c) const {
               "give at least one generator a positive weight, e.g. random: 1");
     c.require(k.loss_weights.size() == keyframes[0].loss_weights.size(), key, "(loss weights)",
               "either every keyframe moves the same loss weights or none does",
-              "give each keyframe the same loss_* keys");
+              "give each keyframe the same weight_* keys");
     for (const auto& [m, w] : k.loss_weights) {
       c.require(!std::isnan(keyframes[0].loss_weight(m)), key + "." + loss_weight_key(m), w,
                 "the first keyframe does not move this loss weight",
-                "give each keyframe the same loss_* keys");
+                "give each keyframe the same weight_* keys");
       require_range(c, key + "." + loss_weight_key(m), w, 0.0, kMaxLossWeight,
-                    "use e.g. loss_rgb: 1.0");
+                    "use e.g. weight_rgb: 1.0");
     }
   }
 }
@@ -183,8 +183,6 @@ void LossConfig::validate(Checker& c) const {
   require_range(c, "loss.weight_rgb", weight_rgb, 0.0, kMaxLossWeight, "e.g. 1.0");
   c.require(one_of(reduction, {"pixels", "samples"}), "loss.reduction", reduction,
             "unknown reduction", "use pixels (ours) or samples (MultiMAE)");
-  c.require(instance_loss == "discriminative", "loss.instance_loss", instance_loss,
-            "unknown instance loss", "use discriminative");
   c.require(one_of(instance_background, {"cluster", "ignore"}), "loss.instance_background",
             instance_background, "unknown background policy", "use ignore (ours) or cluster");
   require_range(c, "loss.instance_delta_pull", instance_delta_pull, 0.0, 100.0,

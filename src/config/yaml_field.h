@@ -159,7 +159,7 @@ inline void read_field(const YAML::Node& n, std::vector<Modality>& f, const std:
   f = std::move(out);
 }
 
-/// {at: t, <generator>: weight, ..., loss_<modality>: weight, ...}. Generator names are
+/// {at: t, <generator>: weight, ..., weight_<modality>: weight, ...}. Generator names are
 /// checked against the registry by the curriculum area.
 inline void read_field(const YAML::Node& n, Keyframe& f, const std::string& s,
                        const std::string& k) {
@@ -180,13 +180,14 @@ inline void read_field(const YAML::Node& n, Keyframe& f, const std::string& s,
     }
     double w = 0.0;
     read_field(kv.second, w, s, key);
-    if (name.rfind("loss_", 0) == 0) {
+    const std::string prefix = kLossWeightKeyPrefix;
+    if (name.rfind(prefix, 0) == 0) {
       Modality m;
       try {
-        m = parse_modality(name.substr(5));
+        m = parse_modality(name.substr(prefix.size()));
       } catch (const std::invalid_argument&) {
         throw ConfigError(s, key, yaml_text(kv.second), "unknown loss weight key",
-                          "loss weight keys: loss_semantic, loss_instance, loss_rgb");
+                          "loss weight keys: weight_semantic, weight_instance, weight_rgb");
       }
       out.loss_weights.emplace_back(m, w);
     } else {

@@ -21,7 +21,6 @@ masking::MaskNeeds CurriculumMasker::needs(const GeneratorWeights* weights) cons
     if (weights && !(weights->of(names_[g]) > 0.0)) continue;
     const auto n = generators_[g]->needs();
     all.affinity = all.affinity || n.affinity;
-    all.parts = all.parts || n.parts;
     all.label_maps = all.label_maps || n.label_maps;
   }
   return all;

@@ -29,7 +29,7 @@ constexpr uint64_t kRgbTransformSalt = 0xF17Eu;
 /// One micro-batch in preparation: its tensors are allocated up front and the workers write
 /// each sample into its rows; the worker that finishes the last sample finalises the batch.
 struct Job {
-  int64_t step = 0;
+  int64_t micro_step = 0;
   Batch batch;
   std::vector<int64_t> indices, positions;
   std::atomic<int64_t> remaining{0};
@@ -112,15 +112,15 @@ void prepare_training_labels(Batch& batch, int64_t max_instances) {
 }
 
 LoaderOptions loader_options(const config::DataConfig& data, int64_t img_size, uint64_t seed,
-                             int64_t shard, int64_t num_shards) {
+                             int64_t slice, int64_t num_slices) {
   LoaderOptions o;
   o.batch_size = data.batch_size;
   o.img_size = img_size;
   o.num_workers = data.num_workers;
   o.prefetch = data.prefetch;
   o.seed = seed;
-  o.shard = shard;
-  o.num_shards = num_shards;
+  o.slice = slice;
+  o.num_slices = num_slices;
   o.augmentation.scale_min = data.crop_scale_min;
   o.augmentation.scale_max = data.crop_scale_max;
   o.augmentation.hflip = data.hflip;
@@ -133,19 +133,19 @@ struct BatchLoader::Impl {
   Impl(std::shared_ptr<const Dataset> dataset, const LoaderOptions& options);
   ~Impl();
 
-  int64_t steps_per_epoch() const {
-    const int64_t global = o.batch_size * o.num_shards;
+  int64_t micro_steps_per_epoch() const {
+    const int64_t global = o.batch_size * o.num_slices;
     return o.evaluation ? (dataset->size() + global - 1) / global : dataset->size() / global;
   }
-  /// (epoch, offset in the epoch's order) of slot i of micro-batch `step` of this shard.
-  std::pair<int64_t, int64_t> place(int64_t step, int64_t i) const {
-    const int64_t per_epoch = steps_per_epoch();
-    const int64_t epoch = step / per_epoch, within = step % per_epoch;
-    return {epoch, (within * o.num_shards + o.shard) * o.batch_size + i};
+  /// (epoch, offset in the epoch's order) of slot i of micro-batch `micro_step` of this slice.
+  std::pair<int64_t, int64_t> place(int64_t micro_step, int64_t i) const {
+    const int64_t per_epoch = micro_steps_per_epoch();
+    const int64_t epoch = micro_step / per_epoch, within = micro_step % per_epoch;
+    return {epoch, (within * o.num_slices + o.slice) * o.batch_size + i};
   }
-  std::vector<int64_t> indices(int64_t step) const;
-  std::vector<int64_t> positions(int64_t step) const;
-  std::shared_ptr<Job> schedule(int64_t step);
+  std::vector<int64_t> indices(int64_t micro_step) const;
+  std::vector<int64_t> positions(int64_t micro_step) const;
+  std::shared_ptr<Job> schedule(int64_t micro_step);
   void worker();
   void load_slot(Job& job, int64_t i);
   void finalise(Job& job);
@@ -160,7 +160,7 @@ struct BatchLoader::Impl {
   std::deque<std::pair<std::shared_ptr<Job>, int64_t>> tasks;  ///< (job, slot), in order
   bool stop = false;
   std::vector<std::thread> workers;
-  std::map<int64_t, std::shared_ptr<Job>> jobs;  ///< by step; the caller's thread only
+  std::map<int64_t, std::shared_ptr<Job>> jobs;  ///< by micro_step; the caller's thread only
 
   mutable std::mutex permutation_mutex;
   mutable int64_t permutation_epoch = -1;
@@ -204,8 +204,8 @@ BatchLoader::Impl::~Impl() {
   for (auto& t : workers) t.join();
 }
 
-std::vector<int64_t> BatchLoader::Impl::indices(int64_t step) const {
-  const auto [epoch, start] = place(step, 0);
+std::vector<int64_t> BatchLoader::Impl::indices(int64_t micro_step) const {
+  const auto [epoch, start] = place(micro_step, 0);
   if (o.evaluation) {
     std::vector<int64_t> out(o.batch_size);
     for (int64_t i = 0; i < o.batch_size; ++i) out[i] = (start + i) % dataset->size();
@@ -224,19 +224,19 @@ std::vector<int64_t> BatchLoader::Impl::indices(int64_t step) const {
   return {permutation.begin() + start, permutation.begin() + start + o.batch_size};
 }
 
-std::vector<int64_t> BatchLoader::Impl::positions(int64_t step) const {
-  const auto [epoch, start] = place(step, 0);
-  const int64_t per_epoch = steps_per_epoch() * o.batch_size * o.num_shards;
+std::vector<int64_t> BatchLoader::Impl::positions(int64_t micro_step) const {
+  const auto [epoch, start] = place(micro_step, 0);
+  const int64_t per_epoch = micro_steps_per_epoch() * o.batch_size * o.num_slices;
   std::vector<int64_t> out(o.batch_size);
   std::iota(out.begin(), out.end(), epoch * per_epoch + start);
   return out;
 }
 
-std::shared_ptr<Job> BatchLoader::Impl::schedule(int64_t step) {
+std::shared_ptr<Job> BatchLoader::Impl::schedule(int64_t micro_step) {
   auto job = std::make_shared<Job>();
-  job->step = step;
-  job->indices = indices(step);
-  job->positions = positions(step);
+  job->micro_step = micro_step;
+  job->indices = indices(micro_step);
+  job->positions = positions(micro_step);
   const int64_t b = o.batch_size, s = o.img_size, l = sample_options.label_size;
   const auto opts = torch::TensorOptions().pinned_memory(o.pin_memory);
   job->batch.rgb = torch::empty({b, 3, s, s}, opts.dtype(torch::kFloat));
@@ -252,7 +252,7 @@ std::shared_ptr<Job> BatchLoader::Impl::schedule(int64_t step) {
     for (int64_t i = 0; i < b; ++i) tasks.emplace_back(job, i);
   }
   wake.notify_all();
-  jobs[step] = job;
+  jobs[micro_step] = job;
   return job;
 }
 
@@ -272,9 +272,9 @@ void BatchLoader::Impl::worker() {
         load_slot(*job, slot);
       } catch (const std::exception& e) {
         job->fail(c10::str("sample ", job->indices[slot], " (", dataset->describe(job->indices[slot]),
-                           ") of micro-batch ", job->step, ": ", e.what()));
+                           ") of micro-batch ", job->micro_step, ": ", e.what()));
       } catch (...) {
-        job->fail(c10::str("sample ", job->indices[slot], " of micro-batch ", job->step,
+        job->fail(c10::str("sample ", job->indices[slot], " of micro-batch ", job->micro_step,
                            ": unknown error"));
       }
     }
@@ -283,7 +283,7 @@ void BatchLoader::Impl::worker() {
         try {
           finalise(*job);
         } catch (const std::exception& e) {
-          job->fail(c10::str("micro-batch ", job->step, ": ", e.what()));
+          job->fail(c10::str("micro-batch ", job->micro_step, ": ", e.what()));
         }
       }
       {
@@ -339,7 +339,7 @@ void BatchLoader::Impl::finalise(Job& job) {
   auto& batch = job.batch;
   batch.data_skipped = job.skipped;
   if (o.max_instances > 0) prepare_training_labels(batch, o.max_instances);
-  if (o.transform) o.transform(batch, job.step);
+  if (o.transform) o.transform(batch, job.micro_step);
   if (o.pin_memory) {
     auto pin = [](torch::Tensor& t) {
       if (t.defined() && !t.is_pinned()) t = t.pin_memory();
@@ -363,15 +363,15 @@ void BatchLoader::Impl::log_bad(int64_t index, const std::string& reason) {
 BatchLoader::BatchLoader(std::shared_ptr<const Dataset> dataset, LoaderOptions options)
     : options_(options) {
   TORCH_CHECK(dataset != nullptr, "BatchLoader: no dataset");
-  TORCH_CHECK(options_.num_shards >= 1 && options_.shard >= 0 && options_.shard < options_.num_shards,
-              "BatchLoader: shard ", options_.shard, " outside ", options_.num_shards, " shards");
+  TORCH_CHECK(options_.num_slices >= 1 && options_.slice >= 0 && options_.slice < options_.num_slices,
+              "BatchLoader: slice ", options_.slice, " outside ", options_.num_slices, " slices");
   TORCH_CHECK(options_.batch_size >= 1 && options_.prefetch >= 1,
               "BatchLoader: batch_size and prefetch must be >= 1");
   TORCH_CHECK(options_.evaluation ||
-                  dataset->size() / (options_.batch_size * options_.num_shards) > 0,
+                  dataset->size() / (options_.batch_size * options_.num_slices) > 0,
               "BatchLoader: the dataset's ", dataset->size(),
               " samples do not fill one global batch of ", options_.batch_size, " x ",
-              options_.num_shards, "\nhint: lower data.batch_size or use more samples");
+              options_.num_slices, "\nhint: lower data.batch_size or use more samples");
   TORCH_CHECK(!options_.masks || dataset->has_masks(),
               "BatchLoader: the dataset has no semantic and instance maps");
   impl_ = std::make_unique<Impl>(std::move(dataset), options_);
@@ -379,37 +379,37 @@ BatchLoader::BatchLoader(std::shared_ptr<const Dataset> dataset, LoaderOptions o
 
 BatchLoader::~BatchLoader() {
   if (!impl_) return;
-  for (auto& [step, job] : impl_->jobs) job->cancelled = true;
+  for (auto& [micro_step, job] : impl_->jobs) job->cancelled = true;
   impl_.reset();
 }
 
-int64_t BatchLoader::steps_per_epoch() const { return impl_->steps_per_epoch(); }
-std::vector<int64_t> BatchLoader::indices(int64_t step) const { return impl_->indices(step); }
-std::vector<int64_t> BatchLoader::positions(int64_t step) const { return impl_->positions(step); }
+int64_t BatchLoader::micro_steps_per_epoch() const { return impl_->micro_steps_per_epoch(); }
+std::vector<int64_t> BatchLoader::indices(int64_t micro_step) const { return impl_->indices(micro_step); }
+std::vector<int64_t> BatchLoader::positions(int64_t micro_step) const { return impl_->positions(micro_step); }
 
-Batch BatchLoader::batch(int64_t step) {
+Batch BatchLoader::batch(int64_t micro_step) {
   auto& m = *impl_;
   // Batches nobody will ask for (a jump back or ahead) are dropped: their queued samples
   // are skipped by the workers.
   for (auto it = m.jobs.begin(); it != m.jobs.end();) {
-    if (it->first < step || it->first > step + options_.prefetch) {
+    if (it->first < micro_step || it->first > micro_step + options_.prefetch) {
       it->second->cancelled = true;
       it = m.jobs.erase(it);
     } else {
       ++it;
     }
   }
-  auto found = m.jobs.find(step);
-  auto job = found != m.jobs.end() ? found->second : m.schedule(step);
-  for (int64_t s = step + 1; s <= step + options_.prefetch; ++s) {
-    if (options_.evaluation && s >= m.steps_per_epoch()) break;  // one pass, nothing beyond
+  auto found = m.jobs.find(micro_step);
+  auto job = found != m.jobs.end() ? found->second : m.schedule(micro_step);
+  for (int64_t s = micro_step + 1; s <= micro_step + options_.prefetch; ++s) {
+    if (options_.evaluation && s >= m.micro_steps_per_epoch()) break;  // one pass, nothing beyond
     if (!m.jobs.count(s)) m.schedule(s);
   }
   {
     std::unique_lock<std::mutex> lock(job->mutex);
     job->done.wait(lock, [&] { return job->ready; });
   }
-  m.jobs.erase(step);
+  m.jobs.erase(micro_step);
   if (job->failed) throw std::runtime_error("data loader: " + job->error);
   return std::move(job->batch);
 }

@@ -23,10 +23,6 @@ C2fmaeLoss::C2fmaeLoss(const config::ModelConfig& model, const config::LossConfi
     throw std::invalid_argument("loss.instance_background = " + loss.instance_background +
                                 " is not implemented\nhint: use cluster or ignore");
   }
-  if (loss.instance_loss != "discriminative") {
-    throw std::invalid_argument("loss.instance_loss = " + loss.instance_loss +
-                                " is not implemented\nhint: use discriminative");
-  }
 }
 
 LossTerms C2fmaeLoss::operator()(const std::vector<torch::Tensor>& predictions,

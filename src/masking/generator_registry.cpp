@@ -4,6 +4,7 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "c2fmae/config/keyframe.h"
 #include "c2fmae/masking/block_generator.h"
 #include "c2fmae/masking/evolved_generator.h"
 #include "c2fmae/masking/instance_generator.h"
@@ -49,10 +50,10 @@ void register_generator(const std::string& name, GeneratorFactory factory) {
   const bool identifier =
       !name.empty() && name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") ==
                            std::string::npos;
-  if (!identifier || name == "at" || name.rfind("loss_", 0) == 0) {
+  if (!identifier || name == "at" || name.rfind(config::kLossWeightKeyPrefix, 0) == 0) {
     throw std::invalid_argument("mask generator name '" + name +
                                 "' is not usable as a keyframe key\nhint: use lower-case "
-                                "letters, digits and _, not 'at' or 'loss_*'");
+                                "letters, digits and _, not 'at' or 'weight_*'");
   }
   auto& r = registry();
   std::lock_guard<std::mutex> lock(r.mutex);

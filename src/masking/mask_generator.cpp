@@ -26,7 +26,6 @@ MaskInputs MaskInputs::select(const torch::Tensor& index) const {
   MaskInputs out;
   out.batch = batch.select(index);
   if (affinity.defined()) out.affinity = affinity.index_select(0, index.to(affinity.device()));
-  if (parts.defined()) out.parts = parts.index_select(0, index.to(parts.device()));
   out.progress = progress;
   return out;
 }

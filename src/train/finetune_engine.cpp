@@ -263,7 +263,7 @@ FinetuneEngine::Impl::Impl(const config::FinetuneConfig& config, distributed::Co
       };
     }
     loader = std::make_unique<data::BatchLoader>(train_set, options);
-    steps_per_epoch = loader->steps_per_epoch() / accum;
+    steps_per_epoch = loader->micro_steps_per_epoch() / accum;
     total_steps = cfg.train.epochs * steps_per_epoch;
     lr_schedule = optim::make_schedule(cfg.optim, steps_per_epoch, total_steps, effective_batch);
   }
@@ -351,7 +351,8 @@ StepOutcome FinetuneEngine::run_step(int64_t step) {
   for (int64_t k = 0; k < m.accum; ++k) {
     const bool last = k + 1 == m.accum;
     const auto asked = Clock::now();
-    auto batch = m.loader->batch(step * m.accum + k);
+    const int64_t micro_step = step * m.accum + k;
+    auto batch = m.loader->batch(micro_step);
     data_wait += std::chrono::duration<double>(Clock::now() - asked).count();
     step_skipped += batch.data_skipped;
     step_read += batch.size() + batch.data_skipped;
@@ -433,7 +434,7 @@ FinetuneEngine::Impl::Features FinetuneEngine::Impl::read_features(data::BatchLo
   std::vector<torch::Tensor> features, labels;
   Features out;
   int64_t seen = 0;  // patches before this batch's (the stride's phase)
-  for (int64_t s = 0; s < source.steps_per_epoch(); ++s) {
+  for (int64_t s = 0; s < source.micro_steps_per_epoch(); ++s) {
     auto batch = source.batch(s);
     out.skipped += batch.data_skipped;
     const auto keep = batch.label.ge(0);  // padding rows of the last batch count nowhere
@@ -506,7 +507,7 @@ Evaluation FinetuneEngine::Impl::evaluate_dense() {
   // stay in memory.
   constexpr int64_t kMaxPatches = 1 << 20;
   const int64_t grid = cfg.model.img_size / cfg.model.patch_size;
-  const int64_t total = bank_loader->steps_per_epoch() * cfg.data.batch_size * grid * grid;
+  const int64_t total = bank_loader->micro_steps_per_epoch() * cfg.data.batch_size * grid * grid;
   const int64_t stride = std::max<int64_t>(1, (total + kMaxPatches - 1) / kMaxPatches);
   // The validation split first: a background list that leaves it no class is refused
   // before the (larger) training pass.
@@ -568,7 +569,7 @@ Evaluation FinetuneEngine::evaluate() {
   m.model->eval();
   const auto on_device = torch::TensorOptions().dtype(torch::kDouble).device(m.device);
   auto sums = torch::zeros({4}, on_device);  // loss sum, top-1, top-5, images
-  const int64_t steps = m.val_loader->steps_per_epoch();
+  const int64_t steps = m.val_loader->micro_steps_per_epoch();
   int64_t skipped = 0;
   std::vector<torch::Tensor> labels;
   for (int64_t s = 0; s < steps; ++s) {

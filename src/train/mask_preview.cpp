@@ -157,11 +157,6 @@ MaskPreview make_mask_preview(const config::PretrainConfig& cfg,
             std::to_string(kLabelDownsample),
         "use patch 16, or a generator that reads no map (random)"));
   }
-  if (needs.parts) {
-    throw UsageError(with_hint("mask generator '" + options.generator +
-                                   "' reads part ids computed elsewhere",
-                               "preview a generator that reads the label maps or the affinity"));
-  }
   if (!options.checkpoint.empty() && !needs.affinity) {
     throw UsageError(with_hint("--checkpoint is read only by generators that read the "
                                    "attention affinity (evolved; semmae on attention), not '" +

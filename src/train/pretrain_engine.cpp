@@ -125,11 +125,12 @@ struct PretrainEngine::Impl {
         batch = (*given)[static_cast<size_t>(given_next++ % static_cast<int64_t>(given->size()))];
       } else {
         const auto asked = Clock::now();
-        batch = loader->batch(step * accum + k);
+        const int64_t micro_step = step * accum + k;
+        batch = loader->batch(micro_step);
         data_wait_seconds += std::chrono::duration<double>(Clock::now() - asked).count();
         step_skipped += batch.data_skipped;
         step_read += batch.size() + batch.data_skipped;
-        if (ema) mask_in_step(batch, step * accum + k);
+        if (ema) mask_in_step(batch, micro_step);
         if (batch.semantic.defined() && cfg.model.has(Modality::kSemantic)) {
           const auto labels = batch.semantic.flatten();
           auto counts = torch::bincount(labels.masked_select(labels.ne(kIgnoreClass)), {},
@@ -256,7 +257,7 @@ PretrainEngine::Impl::Impl(const config::PretrainConfig& config,
     options.transform = [this](Batch& batch, int64_t micro_step) { mask_batch(batch, micro_step); };
   }
   loader = std::make_unique<data::BatchLoader>(dataset, options);
-  steps_per_epoch = loader->steps_per_epoch() / accum;
+  steps_per_epoch = loader->micro_steps_per_epoch() / accum;
   total_steps = cfg.train.epochs * steps_per_epoch;
   effective_batch = cfg.data.batch_size * accum * world;
   lr_schedule = optim::make_schedule(cfg.optim, steps_per_epoch, total_steps, effective_batch);
@@ -288,9 +289,9 @@ PretrainEngine::~PretrainEngine() = default;
 std::vector<Batch> PretrainEngine::device_batches(int64_t count) {
   auto& m = *impl_;
   std::vector<Batch> out;
-  for (int64_t i = 0; i < count; ++i) {
-    auto batch = m.loader->batch(i);
-    if (m.ema) m.mask_in_step(batch, i);
+  for (int64_t micro_step = 0; micro_step < count; ++micro_step) {
+    auto batch = m.loader->batch(micro_step);
+    if (m.ema) m.mask_in_step(batch, micro_step);
     out.push_back(batch.to(m.device));
   }
   return out;

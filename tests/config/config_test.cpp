@@ -56,6 +56,14 @@ TEST(Config, UnknownKeyNamesFileKeyAndSuggestion) {
   EXPECT_NE(msg.find("did you mean 'depth'"), std::string::npos) << msg;
 }
 
+TEST(Config, RemovedKeyLossInstanceLossIsAnUnknownKey) {
+  // loss.instance_loss had one allowed value (discriminative) and is gone.
+  auto f = write_temp("removed.yaml", "loss:\n  instance_loss: discriminative\n");
+  auto msg = error_of([&] { load_config<PretrainConfig>({f}, {}); });
+  EXPECT_NE(msg.find("loss.instance_loss = discriminative"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("unknown key"), std::string::npos) << msg;
+}
+
 TEST(Config, AStrayLeadingCommaIsRefusedNotParsed) {
   // yaml-cpp 0.7 allocates without bound on these: refused before parsing.
   for (const char* value : {",", " ,", ",x", "\n, 1"}) {
@@ -203,9 +211,9 @@ TEST(Config, DumpRoundTrips) {
   auto cfg = load_config<PretrainConfig>(
       {}, {"optim.blr=1.5e-4", "model.preset=small",
            "curriculum.keyframes=[{at: 0, random: 1}, {at: 0.5, semantic: 1, "
-           "loss_semantic: 2, loss_instance: 1, loss_rgb: 0.5}]",
-           "curriculum.keyframes=[{at: 0, random: 1, loss_semantic: 1, "
-           "loss_instance: 1, loss_rgb: 1}]"});
+           "weight_semantic: 2, weight_instance: 1, weight_rgb: 0.5}]",
+           "curriculum.keyframes=[{at: 0, random: 1, weight_semantic: 1, "
+           "weight_instance: 1, weight_rgb: 1}]"});
   auto path = write_temp("dump.yaml", cfg.dump_yaml());
   auto again = load_config<PretrainConfig>({path}, {});
   EXPECT_EQ(again.dump_yaml(), cfg.dump_yaml());
@@ -247,12 +255,12 @@ TEST(Config, WarmupAndMinLrFitTheRun) {
 }
 
 TEST(Config, EveryKeyframeLearnsSomething) {
-  // loss_rgb falls to 0 at the second keyframe, and rgb is the only modality.
+  // weight_rgb falls to 0 at the second keyframe, and rgb is the only modality.
   const std::vector<std::string> rgb_only = {"model.modalities=[rgb]", "masking.num_visible=49"};
   auto sets = rgb_only;
   sets.push_back(
-      "curriculum.keyframes=[{at: 0, random: 1, loss_rgb: 1}, "
-      "{at: 0.5, random: 1, loss_rgb: 0}]");
+      "curriculum.keyframes=[{at: 0, random: 1, weight_rgb: 1}, "
+      "{at: 0.5, random: 1, weight_rgb: 0}]");
   auto cfg = load_config<PretrainConfig>({}, sets);
   auto msg = error_of([&] { cfg.validate(); });
   EXPECT_NE(msg.find("curriculum.keyframes[1] = (loss weights): every enabled modality has "
@@ -261,18 +269,18 @@ TEST(Config, EveryKeyframeLearnsSomething) {
       << msg;
   // A modality a keyframe leaves out keeps the loss section's weight...
   cfg = load_config<PretrainConfig>({},
-                                    {"curriculum.keyframes=[{at: 0, random: 1, loss_semantic: 1}, "
-                                     "{at: 0.5, random: 1, loss_semantic: 0}]",
+                                    {"curriculum.keyframes=[{at: 0, random: 1, weight_semantic: 1}, "
+                                     "{at: 0.5, random: 1, weight_semantic: 0}]",
                                      "loss.weight_instance=0", "loss.weight_rgb=0"});
   msg = error_of([&] { cfg.validate(); });
   EXPECT_NE(msg.find("curriculum.keyframes[1] = (loss weights)"), std::string::npos) << msg;
   cfg = load_config<PretrainConfig>({},
-                                    {"curriculum.keyframes=[{at: 0, random: 1, loss_semantic: 1}, "
-                                     "{at: 0.5, random: 1, loss_semantic: 0}]"});
+                                    {"curriculum.keyframes=[{at: 0, random: 1, weight_semantic: 1}, "
+                                     "{at: 0.5, random: 1, weight_semantic: 0}]"});
   EXPECT_NO_THROW(cfg.validate());
   // ...and keyframes that weight every enabled modality make the loss section's unused.
   sets = rgb_only;
-  sets.push_back("curriculum.keyframes=[{at: 0, random: 1, loss_rgb: 1}]");
+  sets.push_back("curriculum.keyframes=[{at: 0, random: 1, weight_rgb: 1}]");
   sets.push_back("loss.weight_rgb=0");
   cfg = load_config<PretrainConfig>({}, sets);
   EXPECT_NO_THROW(cfg.validate());

@@ -53,14 +53,13 @@ TEST(Sections, OtherSectionRules) {
   expect_rejected({"curriculum.keyframes=[{at: 0.5, random: 1}, {at: 0.2, random: 1}]"},
                   "curriculum.keyframes[1].at");
   expect_rejected({"curriculum.keyframes=[{at: 0, random: 0}]"}, "curriculum.keyframes[0]");
-  expect_rejected({"curriculum.keyframes=[{at: 0, random: 1, loss_rgb: 1}, {at: 1, random: 1}]"},
+  expect_rejected({"curriculum.keyframes=[{at: 0, random: 1, weight_rgb: 1}, {at: 1, random: 1}]"},
                   "curriculum.keyframes[1]");
-  expect_rejected({"curriculum.keyframes=[{at: 0, random: 1, loss_rgb: -1}]"},
-                  "curriculum.keyframes[0].loss_rgb");
-  expect_rejected({"curriculum.keyframes=[{at: 0, random: 1, loss_semantic: 1}]",
+  expect_rejected({"curriculum.keyframes=[{at: 0, random: 1, weight_rgb: -1}]"},
+                  "curriculum.keyframes[0].weight_rgb");
+  expect_rejected({"curriculum.keyframes=[{at: 0, random: 1, weight_semantic: 1}]",
                    "model.modalities=[rgb]", "masking.num_visible=49"},
-                  "curriculum.keyframes[0].loss_semantic");
-  expect_rejected({"loss.instance_loss=affinity"}, "loss.instance_loss");
+                  "curriculum.keyframes[0].weight_semantic");
   expect_rejected({"loss.instance_delta_push=0.1"}, "loss.instance_delta_push");
   expect_rejected({"data.source=folder"}, "data.source");  // without data.root
   expect_rejected({"data.source=lmdb", "data.root=/data"}, "data.source");
@@ -110,8 +109,8 @@ TEST(Sections, EveryNumberHasAnUpperBound) {
       {"masking.dirichlet_alpha=1e6", "masking.dirichlet_alpha"},
       {"curriculum.keyframes=[{at: 0, random: 1e300, semantic: 1e300}]",
        "curriculum.keyframes[0].random"},
-      {"curriculum.keyframes=[{at: 0, random: 1, loss_rgb: 1e9}]",
-       "curriculum.keyframes[0].loss_rgb"},
+      {"curriculum.keyframes=[{at: 0, random: 1, weight_rgb: 1e9}]",
+       "curriculum.keyframes[0].weight_rgb"},
       {"loss.weight_semantic=1001", "loss.weight_semantic"},
       {"loss.weight_instance=1e300", "loss.weight_instance"},
       {"loss.weight_rgb=1001", "loss.weight_rgb"},
@@ -208,8 +207,8 @@ TEST(Sections, ValuesAtTheLimitsAreAccepted) {
       {"masking.dirichlet_alpha=1000"},
       {"masking.guided_max_region_share=1", "masking.guided_hide_in=all"},
       {"masking.guided_max_region_share=1e-9", "masking.guided_hide_in=guide_and_finer"},
-      {"curriculum.keyframes=[{at: 0, random: 1e6, loss_semantic: 1000, loss_instance: 0, "
-       "loss_rgb: 0}, {at: 1, random: 1e6, loss_semantic: 0, loss_instance: 0, loss_rgb: 1}]"},
+      {"curriculum.keyframes=[{at: 0, random: 1e6, weight_semantic: 1000, weight_instance: 0, "
+       "weight_rgb: 0}, {at: 1, random: 1e6, weight_semantic: 0, weight_instance: 0, weight_rgb: 1}]"},
       {"loss.weight_semantic=1000", "loss.weight_instance=1000", "loss.weight_rgb=1000",
        "loss.instance_weight_reg=1000"},
       {"loss.instance_delta_pull=0", "loss.instance_delta_push=100"},
@@ -264,7 +263,7 @@ TEST(Sections, KeyframeKeysAreReadWhenLoaded) {
   // Generator names are any identifier here; the curriculum area checks they are registered.
   auto cfg = load_config<PretrainConfig>({}, {"curriculum.keyframes=[{at: 0, blocks: 1}]"});
   EXPECT_EQ(cfg.curriculum.keyframes[0].weight("blocks"), 1.0);
-  EXPECT_THROW(load_config<PretrainConfig>({}, {"curriculum.keyframes=[{at: 0, loss_rbg: 1}]"}),
+  EXPECT_THROW(load_config<PretrainConfig>({}, {"curriculum.keyframes=[{at: 0, weight_rbg: 1}]"}),
                ConfigError);
   EXPECT_THROW(load_config<PretrainConfig>({}, {"curriculum.keyframes=[{at: 0, random: x}]"}),
                ConfigError);

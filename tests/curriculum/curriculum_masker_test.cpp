@@ -64,7 +64,7 @@ TEST(CurriculumMasker, SplitsTheBatchOverAnyNumberOfGenerators) {
   EXPECT_THROW(CurriculumMasker(spec, cfg.masking, {"nonesuch"}), std::invalid_argument);
 }
 
-TEST(CurriculumMasker, ShardsOfAGlobalBatchAreMaskedAsTheWholeBatch) {
+TEST(CurriculumMasker, SlicesOfAGlobalBatchAreMaskedAsTheWholeBatch) {
   // Samples keyed by their global position: a batch of 8 masked whole equals its two halves
   // masked as slices of the global batch (two processes of batch 4).
   auto cfg = small_config();

@@ -51,9 +51,9 @@ TEST(CurriculumSchedule, CosineAndStepInterpolation) {
 
 TEST(CurriculumSchedule, WeightsAreNormalisedAndLossWeightsMove) {
   auto cfg = config::load_config<config::PretrainConfig>(
-      {}, {"curriculum.keyframes=[{at: 0, semantic: 2, random: 2, loss_semantic: 2, "
-           "loss_instance: 1, loss_rgb: 0}, {at: 1, random: 5, loss_semantic: 0, "
-           "loss_instance: 1, loss_rgb: 2}]"});
+      {}, {"curriculum.keyframes=[{at: 0, semantic: 2, random: 2, weight_semantic: 2, "
+           "weight_instance: 1, weight_rgb: 0}, {at: 1, random: 5, weight_semantic: 0, "
+           "weight_instance: 1, weight_rgb: 2}]"});
   CurriculumSchedule s(cfg.curriculum, loss(9, 9, 9));
   expect_weights(s.generator_weights(0.0), 0.5, 0, 0.5);
   expect_weights(s.generator_weights(0.5), 0.25, 0, 0.75);
@@ -77,7 +77,7 @@ TEST(CurriculumSchedule, GeneratorsAreThoseTheKeyframesNameInOrder) {
   EXPECT_EQ(w.of("block"), 0.0);
   // A partial set of loss weights moves those and keeps the loss section's for the rest.
   cfg = config::load_config<config::PretrainConfig>(
-      {}, {"curriculum.keyframes=[{at: 0, random: 1, loss_rgb: 0}, {at: 1, random: 1, loss_rgb: 2}]",
+      {}, {"curriculum.keyframes=[{at: 0, random: 1, weight_rgb: 0}, {at: 1, random: 1, weight_rgb: 2}]",
            "loss.weight_semantic=3"});
   CurriculumSchedule partial(cfg.curriculum, cfg.loss);
   EXPECT_NEAR(partial.loss_weights(0.5).rgb, 1.0, 1e-12);

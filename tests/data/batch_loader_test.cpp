@@ -23,15 +23,15 @@ LoaderOptions options(int64_t rank, int64_t world) {
   o.img_size = 32;
   o.num_workers = 3;
   o.seed = 9;
-  o.shard = rank;
-  o.num_shards = world;
+  o.slice = rank;
+  o.num_slices = world;
   return o;
 }
 
-TEST(BatchLoader, EpochsArePermutationsShardedByRank) {
+TEST(BatchLoader, EpochsArePermutationsSlicedByRank) {
   auto ds = std::make_shared<SyntheticShapes>(26, 0);
   BatchLoader r0(ds, options(0, 2)), r1(ds, options(1, 2));
-  EXPECT_EQ(r0.steps_per_epoch(), 3);  // 26 / (4 x 2), last partial batch dropped
+  EXPECT_EQ(r0.micro_steps_per_epoch(), 3);  // 26 / (4 x 2), last partial batch dropped
   std::set<int64_t> seen;
   for (int64_t step = 0; step < 3; ++step) {
     for (auto* l : {&r0, &r1}) {
@@ -165,17 +165,17 @@ TEST(BatchLoader, AnAllBadDatasetFailsAfterBoundedReplacements) {
   }
 }
 
-TEST(BatchLoader, EverySampleOncePerEpochOnOneTwoAndThreeShards) {
+TEST(BatchLoader, EverySampleOncePerEpochOnOneTwoAndThreeSlices) {
   auto ds = std::make_shared<SyntheticShapes>(50, 0);
-  for (const int64_t shards : {1, 2, 3}) {
+  for (const int64_t slices : {1, 2, 3}) {
     std::vector<std::unique_ptr<BatchLoader>> loaders;
-    for (int64_t r = 0; r < shards; ++r) {
-      auto o = options(r, shards);
+    for (int64_t r = 0; r < slices; ++r) {
+      auto o = options(r, slices);
       o.batch_size = 4;
       loaders.push_back(std::make_unique<BatchLoader>(ds, o));
     }
-    const int64_t steps = loaders[0]->steps_per_epoch();
-    EXPECT_EQ(steps, 50 / (4 * shards));
+    const int64_t steps = loaders[0]->micro_steps_per_epoch();
+    EXPECT_EQ(steps, 50 / (4 * slices));
     for (int64_t epoch = 0; epoch < 2; ++epoch) {
       std::set<int64_t> seen, positions;
       for (int64_t step = epoch * steps; step < (epoch + 1) * steps; ++step) {
@@ -185,15 +185,15 @@ TEST(BatchLoader, EverySampleOncePerEpochOnOneTwoAndThreeShards) {
         }
       }
       // drop_last: all but the last partial global batch, each once.
-      EXPECT_EQ(static_cast<int64_t>(seen.size()), steps * 4 * shards) << shards << " shards";
-      EXPECT_EQ(*positions.begin(), epoch * steps * 4 * shards);
-      EXPECT_EQ(*positions.rbegin(), (epoch + 1) * steps * 4 * shards - 1);
+      EXPECT_EQ(static_cast<int64_t>(seen.size()), steps * 4 * slices) << slices << " slices";
+      EXPECT_EQ(*positions.begin(), epoch * steps * 4 * slices);
+      EXPECT_EQ(*positions.rbegin(), (epoch + 1) * steps * 4 * slices - 1);
     }
   }
 }
 
-TEST(BatchLoader, ShardsDrawWhatOneLoaderOfTheGlobalBatchDraws) {
-  // Two shards of batch 4 read, augment and position exactly what one loader of batch 8
+TEST(BatchLoader, SlicesDrawWhatOneLoaderOfTheGlobalBatchDraws) {
+  // Two slices of batch 4 read, augment and position exactly what one loader of batch 8
   // does, slot for slot, so the run is the same on any number of processes.
   auto ds = std::make_shared<SyntheticShapes>(40, 0);
   auto whole = options(0, 1);
@@ -241,10 +241,10 @@ TEST(BatchLoader, TrainingLabelsAtLabelResolutionAndTheTransformOnTheLoaderThrea
   std::mutex seen_mutex;
   std::vector<int64_t> steps;
   std::set<std::thread::id> threads;
-  o.transform = [&](Batch& b, int64_t step) {
-    b.mask = torch::full({b.size(), 1, 4}, step, torch::kLong);
+  o.transform = [&](Batch& b, int64_t micro_step) {
+    b.mask = torch::full({b.size(), 1, 4}, micro_step, torch::kLong);
     std::lock_guard<std::mutex> lock(seen_mutex);
-    steps.push_back(step);
+    steps.push_back(micro_step);
     threads.insert(std::this_thread::get_id());
   };
   BatchLoader loader(ds, o), reference(ds, plain);

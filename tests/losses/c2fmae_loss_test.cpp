@@ -72,8 +72,8 @@ TEST(C2fmaeLoss, UnchangedByAnyChangeToVisibleTokenTargets) {
   }
 }
 
-TEST(C2fmaeLoss, ShardsWithSummedCountsAddUpToTheWholeBatchInBothReductions) {
-  // Data-parallel: each shard divides by the counts of the whole batch, so the shards'
+TEST(C2fmaeLoss, SlicesWithSummedCountsAddUpToTheWholeBatchInBothReductions) {
+  // Data-parallel: each slice divides by the counts of the whole batch, so the slices'
   // terms add up to the whole batch's term (for every reduction and the instance loss).
   for (const char* reduction : {"pixels", "samples"}) {
     testing::seed(23);
@@ -101,11 +101,11 @@ TEST(C2fmaeLoss, ShardsWithSummedCountsAddUpToTheWholeBatchInBothReductions) {
       return out;
     };
     const auto whole = loss_fn(preds_of(rows, 0, 6), rows, batch, {1.0, 1.0, 1.0});
-    // Shards of 2, 1 and 3 samples; the counts of each are summed as an all-reduce would.
-    const std::vector<std::pair<int64_t, int64_t>> shards = {{0, 2}, {2, 1}, {3, 3}};
+    // Slices of 2, 1 and 3 samples; the counts of each are summed as an all-reduce would.
+    const std::vector<std::pair<int64_t, int64_t>> slices = {{0, 2}, {2, 1}, {3, 3}};
     std::vector<Batch> parts;
     torch::Tensor counts;
-    for (const auto& [first, n] : shards) {
+    for (const auto& [first, n] : slices) {
       parts.push_back(batch.select(torch::arange(first, first + n)));
       loss_fn(preds_of(inputs(parts.back()), first, n), inputs(parts.back()), parts.back(),
               {1.0, 1.0, 1.0}, [&](const torch::Tensor& c) {
@@ -114,8 +114,8 @@ TEST(C2fmaeLoss, ShardsWithSummedCountsAddUpToTheWholeBatchInBothReductions) {
               });
     }
     std::vector<double> sums(3, 0.0);
-    for (size_t i = 0; i < shards.size(); ++i) {
-      const auto& [first, n] = shards[i];
+    for (size_t i = 0; i < slices.size(); ++i) {
+      const auto& [first, n] = slices[i];
       const auto out = loss_fn(preds_of(inputs(parts[i]), first, n), inputs(parts[i]), parts[i],
                                {1.0, 1.0, 1.0}, [&](const torch::Tensor&) { return counts; });
       for (size_t m = 0; m < 3; ++m) sums[m] += out.terms[m].second.item<double>();

@@ -31,7 +31,7 @@ TEST(GeneratorRegistry, NamesAreRegisteredOnceAndUsableAsKeyframeKeys) {
     return make_generator("random", spec, c);
   };
   EXPECT_THROW(register_generator("random", factory), std::invalid_argument);  // taken
-  for (const char* bad : {"", "at", "loss_rgb", "Two Words"}) {
+  for (const char* bad : {"", "at", "weight_rgb", "Two Words"}) {
     EXPECT_THROW(register_generator(bad, factory), std::invalid_argument) << bad;
   }
   try {

@@ -57,8 +57,6 @@ class ConfigRoot {
 
   /// The resolved config as YAML, loadable again with merge_file.
   std::string dump_yaml() const;
-  /// One section of dump_yaml() ("model", "optim", ...); throws for an unknown section.
-  std::string section_yaml(const std::string& section) const;
   /// The resolved config as an aligned "key  value  (source)" table.
   std::string table() const;
   /// Every key with its default value and help text, grouped by section (for --help).

@@ -2,9 +2,10 @@
 // each mask generator gets, by its registered name, and optionally the loss weights.
 //
 //   {at: 0.4, instance: 0.7, random: 0.3}
-//   {at: 0.8, random: 1, loss_semantic: 0.5, loss_instance: 0.5, loss_rgb: 1}
+//   {at: 0.8, random: 1, weight_semantic: 0.5, weight_instance: 0.5, weight_rgb: 1}
 //
-// Any key other than `at` and `loss_<modality>` names a generator; that the name is
+// The loss weights have the loss section's names (loss.weight_<modality>). Any key other
+// than `at` and `weight_<modality>` names a generator; that the name is
 // registered is checked by the curriculum area (the config area does not know the
 // generators).
 #pragma once
@@ -33,7 +34,10 @@ struct Keyframe {
   bool operator==(const Keyframe& o) const;
 };
 
-/// "loss_" + the modality's name: the keyframe key of its loss weight.
+/// What a keyframe's loss-weight keys start with, as the loss section's keys do.
+inline constexpr char kLossWeightKeyPrefix[] = "weight_";
+
+/// "weight_" + the modality's name: the keyframe key of its loss weight.
 std::string loss_weight_key(Modality m);
 
 }  // namespace c2fmae::config

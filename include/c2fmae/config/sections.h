@@ -166,7 +166,7 @@ struct CurriculumConfig {
   void visit(V& v) {
     v("interpolation", interpolation, "between keyframes: linear, cosine or step");
     v("keyframes", keyframes,
-      "list of {at, <generator>: weight, ...[, loss_semantic, loss_instance, loss_rgb]}; "
+      "list of {at, <generator>: weight, ...[, weight_semantic, weight_instance, weight_rgb]}; "
       "generators by name (semantic, instance, random, ...)");
   }
   void validate(Checker& c) const;
@@ -181,7 +181,6 @@ struct LossConfig {
   double weight_instance = 0.2;
   double weight_rgb = 1.0;
   std::string reduction = "pixels";
-  std::string instance_loss = "discriminative";
   std::string instance_background = "ignore";
   double instance_delta_pull = 0.5;
   double instance_delta_push = 1.5;
@@ -196,7 +195,6 @@ struct LossConfig {
     v("reduction", reduction,
       "mean over masked tokens: pixels (ours: one mean over the batch's masked pixels) or "
       "samples (MultiMAE: per-sample mean, then the batch mean)");
-    v("instance_loss", instance_loss, "permutation-invariant instance loss: discriminative");
     v("instance_background", instance_background,
       "discriminative loss: background pixels are a cluster or ignored (ours: ignore)");
     v("instance_delta_pull", instance_delta_pull, "discriminative loss: pull margin");

@@ -21,8 +21,8 @@ struct Batch {
   torch::Tensor target;
   torch::Tensor mask;   ///< [B, M, L] bool token mask, convention in mask.h
   /// [B] int64 global sample position from the loader: its place in the run's sample order
-  /// over every shard (epoch-major). Per-sample random draws (augmentation, mask) are keyed
-  /// by it, so W shards of batch b draw what one process of batch W * b draws.
+  /// over every process's slice (epoch-major). Per-sample random draws (augmentation, mask)
+  /// are keyed by it, so W slices of batch b draw what one process of batch W * b draws.
   torch::Tensor position;
   /// [B, K] int64: per sample, a permutation of the instance adapter's K slots (training),
   /// drawn from the sample's position like its mask, so that it does not depend on which

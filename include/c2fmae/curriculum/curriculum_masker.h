@@ -21,9 +21,9 @@ class CurriculumMasker {
   /// Mask for `inputs` with `weights` (over this masker's generators), deterministic in
   /// (seed, step) and each sample's position: [B, M, L] bool on CPU, exactly num_visible
   /// visible tokens per sample. The batch may be the slice [global_offset, global_offset +
-  /// B) of a global batch of global_size samples split over shards (0: the batch is the
-  /// whole global batch): generators are assigned over the global batch, so every shard
-  /// masks its samples as one process with the global batch would.
+  /// B) of a global batch of global_size samples split over processes (0: the batch is the
+  /// whole global batch): generators are assigned over the global batch, so every process
+  /// masks its slice as one process with the global batch would.
   torch::Tensor make_mask(const masking::MaskInputs& inputs, const GeneratorWeights& weights,
                           uint64_t seed, int64_t step, int64_t global_offset = 0,
                           int64_t global_size = 0) const;

@@ -1,15 +1,16 @@
-// The batch loader: which samples make up micro-batch `step` of this shard, read by a pool
-// of worker threads straight into pre-allocated (pinned, for CUDA) batch tensors, with up
-// to `prefetch` batches in flight behind the one being trained on (DESIGN.md §2).
+// The batch loader: which samples make up micro-batch `micro_step` of this process's slice,
+// read by a pool of worker threads straight into pre-allocated (pinned, for CUDA) batch
+// tensors, with up to `prefetch` batches in flight behind the one being trained on
+// (DESIGN.md §2).
 //
 // Order, as PyTorch's DistributedSampler with drop_last: each epoch is a permutation of the
-// dataset seeded by (seed, epoch), cut into global batches of batch_size x num_shards
-// samples; shard s takes the s-th slice; the last partial global batch is dropped. A
-// sample's global position is its place in that order over the whole run (epoch-major), and
-// every random draw for it (crop, flip, its replacement if it is bad, its mask) is keyed by
-// (seed, position): num_shards loaders of batch b read and draw exactly what one loader of
-// batch num_shards x b reads and draws. So `batch(step)` is a pure function of the step, and
-// the data position of a checkpoint is just the step.
+// dataset seeded by (seed, epoch), cut into global batches of batch_size x num_slices
+// samples; loader `slice` s takes the s-th slice; the last partial global batch is dropped.
+// A sample's global position is its place in that order over the whole run (epoch-major),
+// and every random draw for it (crop, flip, its replacement if it is bad, its mask) is keyed
+// by (seed, position): num_slices loaders of batch b read and draw exactly what one loader
+// of batch num_slices x b reads and draws. So `batch(micro_step)` is a pure function of the
+// micro-step (step x accum + k in training), and a checkpoint's step is its data position.
 //
 // Bad samples (BadSample from the dataset) are replaced by another sample drawn from (seed,
 // position), counted in Batch::data_skipped, and logged once per dataset index.
@@ -29,13 +30,13 @@
 namespace c2fmae::data {
 
 struct LoaderOptions {
-  int64_t batch_size = 256;  ///< samples per shard and micro-batch
+  int64_t batch_size = 256;  ///< samples per slice and micro-batch
   int64_t img_size = 224;
   int64_t num_workers = 8;  ///< threads reading samples (0 or 1: one thread)
   int64_t prefetch = 2;     ///< batches prepared ahead of the one asked for (>= 1)
   uint64_t seed = 0;
-  int64_t shard = 0;       ///< which slice of each global batch this loader reads
-  int64_t num_shards = 1;  ///< slices per global batch
+  int64_t slice = 0;       ///< which slice of each global batch this loader reads (the rank)
+  int64_t num_slices = 1;  ///< slices per global batch (the processes)
   AugmentationOptions augmentation;
   Interpolation interpolation = Interpolation::kBicubic;
   /// Read the semantic and instance maps (false: rgb and label only).
@@ -46,7 +47,7 @@ struct LoaderOptions {
   /// instance ids canonical with at most this many instances (instance_ids.h); 0: the
   /// maps at the image resolution with the dataset's ids.
   int64_t max_instances = 0;
-  /// Run on the loader's thread on each batch with its micro-batch step (as PyTorch's
+  /// Run on the loader's thread on each batch with its micro-step (as PyTorch's
   /// collate_fn): how masks are made off the training thread (DESIGN.md §2).
   std::function<void(Batch&, int64_t)> transform;
   /// Page-lock the batch's tensors (for asynchronous copies to a CUDA device).
@@ -59,9 +60,9 @@ struct LoaderOptions {
   /// training thread.
   std::function<void(float* rgb, int64_t img_size, uint64_t seed)> rgb_transform;
   /// Evaluation order: the dataset once, in index order, cut into global batches of
-  /// batch_size x num_shards (shard s takes the s-th slice); the last global batch is
-  /// filled up with repeated samples whose label is -1 (padding every consumer skips), so
-  /// every sample is seen exactly once over the shards. steps_per_epoch() is then the
+  /// batch_size x num_slices (loader `slice` s takes the s-th slice); the last global batch
+  /// is filled up with repeated samples whose label is -1 (padding every consumer skips), so
+  /// every sample is seen exactly once over the slices. micro_steps_per_epoch() is then the
   /// number of micro-batches of that one pass.
   bool evaluation = false;
 };
@@ -73,17 +74,17 @@ class BatchLoader {
   BatchLoader(const BatchLoader&) = delete;
   BatchLoader& operator=(const BatchLoader&) = delete;
 
-  /// Micro-batches per epoch for this shard.
-  int64_t steps_per_epoch() const;
-  /// Micro-batch `step` (counted from the start of training): rgb, semantic, instance,
-  /// label and position on CPU, then whatever the transform adds. Keeps the next `prefetch`
-  /// steps in preparation. Throws std::runtime_error if a sample fails in a way that is not
-  /// bad data (or cannot be replaced), naming it.
-  Batch batch(int64_t step);
-  /// Dataset indices of micro-batch `step` of this shard (before replacements).
-  std::vector<int64_t> indices(int64_t step) const;
-  /// Global positions of micro-batch `step` of this shard.
-  std::vector<int64_t> positions(int64_t step) const;
+  /// Micro-batches per epoch for this slice.
+  int64_t micro_steps_per_epoch() const;
+  /// Micro-batch `micro_step` (counted from the start of training): rgb, semantic,
+  /// instance, label and position on CPU, then whatever the transform adds. Keeps the next
+  /// `prefetch` micro-steps in preparation. Throws std::runtime_error if a sample fails in a
+  /// way that is not bad data (or cannot be replaced), naming it.
+  Batch batch(int64_t micro_step);
+  /// Dataset indices of micro-batch `micro_step` of this slice (before replacements).
+  std::vector<int64_t> indices(int64_t micro_step) const;
+  /// Global positions of micro-batch `micro_step` of this slice.
+  std::vector<int64_t> positions(int64_t micro_step) const;
   const LoaderOptions& options() const { return options_; }
 
  private:
@@ -95,7 +96,7 @@ class BatchLoader {
 /// The data section's loader options for images of img_size pixels: batch size, worker
 /// threads, prefetch, crop, flip and interpolation; `seed` is the run's seed.
 LoaderOptions loader_options(const config::DataConfig& data, int64_t img_size, uint64_t seed,
-                             int64_t shard = 0, int64_t num_shards = 1);
+                             int64_t slice = 0, int64_t num_slices = 1);
 
 /// The label maps as training reads them: at the label resolution (1 / kLabelDownsample)
 /// and the instance ids canonical with at most max_instances instances (instance_ids.h).

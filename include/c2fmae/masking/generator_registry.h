@@ -22,7 +22,7 @@ using GeneratorFactory = std::function<std::unique_ptr<MaskGenerator>(
     const MaskSpec& spec, const config::MaskingConfig& config)>;
 
 /// Adds a generator; throws std::invalid_argument if the name is taken or not a plain
-/// identifier, or if it collides with a keyframe key ("at", "loss_*").
+/// identifier, or if it collides with a keyframe key ("at", "weight_*").
 void register_generator(const std::string& name, GeneratorFactory factory);
 /// Whether `name` is registered.
 bool is_registered_generator(const std::string& name);

@@ -42,14 +42,13 @@ struct MaskInputs {
 
   Batch batch;              ///< label maps (semantic, instance) as the generator needs them
   torch::Tensor affinity;   ///< optional [B, L, L] float patch affinity, undefined if none
-  torch::Tensor parts;      ///< optional [B, L] int64 part id per patch, undefined if none
   double progress = 0.0;    ///< training progress in [0, 1] (for schedules inside a generator)
 
   /// Number of samples.
   int64_t size() const { return batch.size(); }
   /// The seed of sample i's draws under a generator seeded with `seed`: keyed by the
   /// sample's global position when the batch has one (so a sample is masked the same on any
-  /// number of shards), else by i.
+  /// number of processes), else by i.
   uint64_t sample_seed(uint64_t seed, int64_t i) const;
   /// Samples `index` ([K] int64) of every defined field.
   MaskInputs select(const torch::Tensor& index) const;
@@ -59,7 +58,6 @@ struct MaskInputs {
 /// of the curriculum needs.
 struct MaskNeeds {
   bool affinity = false;
-  bool parts = false;
   /// Reads the semantic or instance map per patch at the label resolution, so the patch
   /// must be a multiple of kLabelDownsample label pixels (checked before a run starts).
   bool label_maps = false;

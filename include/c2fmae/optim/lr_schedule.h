@@ -21,7 +21,7 @@ double learning_rate(const LrSchedule& schedule, int64_t step);
 double scaled_learning_rate(double blr, double lr, int64_t effective_batch);
 
 /// The optim section's schedule for a run of `total_steps` optimizer steps of
-/// `effective_batch` samples (every process and accumulation step counted), with
+/// `effective_batch` samples (every process and micro-step counted), with
 /// `steps_per_epoch` steps per epoch (for optim.warmup_epochs).
 LrSchedule make_schedule(const config::OptimConfig& optim, int64_t steps_per_epoch,
                          int64_t total_steps, int64_t effective_batch);

@@ -51,7 +51,7 @@ class Engine {
   /// Optimizer steps in the whole run.
   virtual int64_t total_steps() const = 0;
   virtual int64_t steps_per_epoch() const = 0;
-  /// Samples per optimizer step over every process and accumulation step (for images/s).
+  /// Samples per optimizer step over every process and micro-step (for images/s).
   virtual int64_t samples_per_step() const = 0;
   virtual torch::Device device() const = 0;
   /// Runs optimizer step `step` (0-based); a pure function of the state and the step.

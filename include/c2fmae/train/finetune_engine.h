@@ -17,7 +17,7 @@
 //   the linear head before it train.
 // eval: no training; evaluate() on the given weights.
 //
-// Per step, as pre-training's: the micro-batches (data position step * accum + k), forward,
+// Per step, as pre-training's: the micro-batches (micro_step = step * accum + k), forward,
 // loss, backward (data-parallel: gradients averaged by c10d's Reducer in the last
 // micro-batch's backward), the gradient norm, one host sync for the loss, norm and bad-sample
 // counts (all-reduced), and AdamW unless something is non-finite. Every random draw (crop,

@@ -6,7 +6,7 @@
 //   PretrainEngine engine(cfg);
 //   auto stats = engine.train_step(0);          // what a test may call directly
 //
-// Data-parallel (given a Communicator): process r of W reads shard r of every global batch of
+// Data-parallel (given a Communicator): process r of W reads slice r of every global batch of
 // W x data.batch_size samples; masks, augmentations and instance slot orders are drawn from
 // each sample's global position, loss counts are summed over the processes before dividing,
 // and gradients are averaged by c10d's Reducer (gradient_sync.h) during the last
@@ -14,7 +14,7 @@
 // within float32 round-off (tests/tools/distributed_pretrain_test.cpp).
 //
 // Per step: this step's progress (computed once), its curriculum weights and learning rate;
-// per micro-batch the batch (data position = step * accum + k), its mask, forward (bf16
+// per micro-batch the batch (micro_step = step * accum + k), its mask, forward (bf16
 // autocast on CUDA), the weighted loss and backward; then the gradient norm (clipping), one
 // host sync for every loss term and the norm together, and fused AdamW unless a loss or the
 // norm is non-finite. Masks and token indices are made on the loader's threads, so nothing

@@ -150,6 +150,55 @@ class EachSection : public SectionVisitor {
   Fn fn_;
 };
 
+/// Keys of earlier versions, with what became of them: a config that sets one is refused
+/// with that note, and a checkpoint's stored config (differing_keys) is read without them.
+struct RetiredKey {
+  const char* key;
+  const char* note;
+};
+constexpr RetiredKey kRetiredKeys[] = {
+    {"loss.instance_loss",
+     "removed: it had one value, discriminative, which the instance loss always is"},
+};
+
+const RetiredKey* retired_key(const std::string& dotted) {
+  for (const auto& r : kRetiredKeys) {
+    if (dotted == r.key) return &r;
+  }
+  return nullptr;
+}
+
+/// A stored config of an earlier version as this one reads it: retired keys dropped, and
+/// keyframe loss weights under their old prefix (loss_<modality>) renamed kLossWeightKeyPrefix.
+void upgrade_stored_config(YAML::Node root) {
+  if (!root || !root.IsMap()) return;
+  for (const auto& r : kRetiredKeys) {
+    const std::string dotted = r.key;
+    const auto dot = dotted.find('.');
+    YAML::Node section = root[dotted.substr(0, dot)];
+    if (section && section.IsMap()) section.remove(dotted.substr(dot + 1));
+  }
+  YAML::Node curriculum = root["curriculum"];
+  if (!curriculum || !curriculum.IsMap()) return;
+  const YAML::Node keyframes = curriculum["keyframes"];
+  if (!keyframes || !keyframes.IsSequence()) return;
+  YAML::Node upgraded(YAML::NodeType::Sequence);
+  for (const auto& keyframe : keyframes) {
+    if (!keyframe.IsMap()) {
+      upgraded.push_back(keyframe);
+      continue;
+    }
+    YAML::Node renamed(YAML::NodeType::Map);
+    for (const auto& kv : keyframe) {
+      std::string name = kv.first.IsScalar() ? kv.first.Scalar() : "";
+      if (name.rfind("loss_", 0) == 0) name = kLossWeightKeyPrefix + name.substr(5);
+      renamed[name] = kv.second;
+    }
+    upgraded.push_back(renamed);
+  }
+  curriculum["keyframes"] = upgraded;
+}
+
 void merge_document(ConfigRoot& cfg, const YAML::Node& root, const std::string& source) {
   if (!root || root.IsNull()) return;
   if (!root.IsMap()) {
@@ -177,6 +226,11 @@ void merge_document(ConfigRoot& cfg, const YAML::Node& root, const std::string& 
     const auto keys = unique_keys(node, source, std::string(section) + ".", "key");
     for (const auto& key : keys) {
       if (std::find(lister.keys.begin(), lister.keys.end(), key) == lister.keys.end()) {
+        if (const auto* retired = retired_key(std::string(section) + "." + key)) {
+          throw ConfigError(source, retired->key, yaml_text(node[key]),
+                            std::string("no longer a key (") + retired->note + ")",
+                            "drop it from the config");
+        }
         throw ConfigError(source, std::string(section) + "." + key, yaml_text(node[key]),
                           "unknown key",
                           did_you_mean(key, lister.keys, std::string(section) + " keys"));
@@ -201,7 +255,9 @@ bool starts_with_stray_comma(const std::string& text) {
 
 }  // namespace
 
-void ConfigRoot::merge_yaml(const std::string& yaml_text, const std::string& source) {
+namespace {
+
+YAML::Node parse_config_text(const std::string& yaml_text, const std::string& source) {
   std::vector<YAML::Node> docs;
   if (starts_with_stray_comma(yaml_text)) {
     throw ConfigError(source, "(yaml)", "", "not valid YAML: a document starts with a comma",
@@ -213,10 +269,8 @@ void ConfigRoot::merge_yaml(const std::string& yaml_text, const std::string& sou
     throw ConfigError(source, "(yaml)", "", std::string("not valid YAML: ") + e.what(),
                       "check indentation and quoting at the line given");
   }
-  merge_document(*this, single_document(docs, source, "(yaml)"), source);
+  return single_document(docs, source, "(yaml)");
 }
-
-namespace {
 
 /// Closes a file descriptor when it goes out of scope.
 struct FileCloser {
@@ -282,6 +336,10 @@ std::string read_config_file(const std::string& path) {
 }
 
 }  // namespace
+
+void ConfigRoot::merge_yaml(const std::string& yaml_text, const std::string& source) {
+  merge_document(*this, parse_config_text(yaml_text, source), source);
+}
 
 void ConfigRoot::merge_file(const std::string& path) { merge_yaml(read_config_file(path), path); }
 
@@ -358,7 +416,9 @@ std::string ConfigRoot::describe_keys() const {
 std::vector<std::string> ConfigRoot::differing_keys(const std::string& yaml_text,
                                                     const std::string& source) const {
   auto other = fresh();
-  other->merge_yaml(yaml_text, source);
+  const auto stored = parse_config_text(yaml_text, source);
+  upgrade_stored_config(stored);
+  merge_document(*other, stored, source);
   auto values = [](const ConfigRoot& root) {
     std::vector<std::pair<std::string, std::string>> out;
     EachSection each([&](const char* section, const std::function<void(FieldVisitor&)>& fields) {

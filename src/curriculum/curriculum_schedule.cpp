@@ -99,10 +99,15 @@ void check_generator_names(const config::CurriculumConfig& curriculum, config::C
   const auto known = masking::generator_names();
   for (size_t i = 0; i < curriculum.keyframes.size(); ++i) {
     for (const auto& g : curriculum.keyframes[i].generators) {
+      // Keyframe loss weights were loss_<modality> before they took loss.weight_*'s names.
+      const bool old_weight_name = g.first.rfind("loss_", 0) == 0;
       c.require(masking::is_registered_generator(g.first),
                 "curriculum.keyframes[" + std::to_string(i) + "]." + g.first, g.second,
                 "unknown mask generator '" + g.first + "'",
-                config::did_you_mean(g.first, known, "generators"));
+                old_weight_name ? "a keyframe's loss weights are named like loss.weight_*: write " +
+                                      std::string(config::kLossWeightKeyPrefix) +
+                                      g.first.substr(5)
+                                : config::did_you_mean(g.first, known, "generators"));
     }
   }
 }

@@ -26,6 +26,11 @@ constexpr uint64_t kReplacementSalt = 0xBADu;
 constexpr uint64_t kShuffleSalt = 0xDA7Au;
 constexpr uint64_t kRgbTransformSalt = 0xF17Eu;
 
+}  // namespace
+
+// Named, not anonymous: BatchLoader::Impl (external linkage) holds it.
+namespace batch_loader_detail {
+
 /// One micro-batch in preparation: its tensors are allocated up front and the workers write
 /// each sample into its rows; the worker that finishes the last sample finalises the batch.
 struct Job {
@@ -47,7 +52,8 @@ struct Job {
   }
 };
 
-}  // namespace
+}  // namespace batch_loader_detail
+using batch_loader_detail::Job;
 
 Batch collate(const std::vector<Sample>& samples) {
   TORCH_CHECK(!samples.empty(), "collate: no samples");

@@ -37,21 +37,21 @@ double memory_gib(const torch::Device& device) {
          (1ull << 30);
 }
 
-/// The run's train.log receives every log message while the shell runs.
-class LogFileScope {
- public:
-  explicit LogFileScope(std::string path) : path_(std::move(path)) { log::add_file_sink(path_); }
-  ~LogFileScope() { log::remove_file_sink(path_); }
-  LogFileScope(const LogFileScope&) = delete;
-  LogFileScope& operator=(const LogFileScope&) = delete;
-
- private:
-  std::string path_;
-};
-
 }  // namespace
 
 struct RunShell::Impl {
+  /// The run's train.log receives every log message while the shell runs.
+  class LogFileScope {
+   public:
+    explicit LogFileScope(std::string path) : path_(std::move(path)) { log::add_file_sink(path_); }
+    ~LogFileScope() { log::remove_file_sink(path_); }
+    LogFileScope(const LogFileScope&) = delete;
+    LogFileScope& operator=(const LogFileScope&) = delete;
+
+   private:
+    std::string path_;
+  };
+
   std::string config_yaml;              ///< the resolved config, as saved
   std::string config_table;             ///< the start-up table of it
   std::unique_ptr<config::ConfigRoot> config;  ///< a copy, to compare stored configs with

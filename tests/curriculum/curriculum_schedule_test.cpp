@@ -113,5 +113,17 @@ TEST(CheckCurriculumConfig, GeneratorsReadingLabelMapsNeedAPatchTheyDivideInto) 
       check_curriculum_config(random_only.curriculum, random_only.model, random_only.masking, ok));
 }
 
+TEST(CheckCurriculumConfig, AKeyframeLossWeightUnderItsOldNameSaysTheNewOne) {
+  auto cfg = config::load_config<config::PretrainConfig>(
+      {}, {"curriculum.keyframes=[{at: 0, random: 1, loss_semantic: 2}]"});
+  config::Checker c(cfg.origins);
+  try {
+    check_generator_names(cfg.curriculum, c);
+    ADD_FAILURE() << "accepted loss_semantic";
+  } catch (const config::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("write weight_semantic"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace c2fmae::curriculum

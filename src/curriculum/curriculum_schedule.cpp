@@ -126,8 +126,10 @@ void check_curriculum_config(const config::CurriculumConfig& curriculum,
                 std::string("without rgb"),
                 "the curriculum's '" + g.first + "' generator (" + key +
                     ") reads the patch affinity of an EMA encoder's attention on the RGB tokens",
-                "enable rgb in model.modalities, or use generators that read no affinity "
-                "(random, semantic, instance, block; semmae with masking.semmae_parts: semantic)");
+                "enable rgb in model.modalities, or use generators that read no affinity (" +
+                    masking::generators_that(
+                        spec, masking, [](const masking::MaskNeeds& n) { return !n.affinity; }) +
+                    ")");
       c.require(!reads_maps || model.patch_size % kLabelDownsample == 0, "model.patch_size",
                 model.patch_size,
                 "the curriculum's '" + g.first + "' generator (" + key +
@@ -136,8 +138,10 @@ void check_curriculum_config(const config::CurriculumConfig& curriculum,
                     std::to_string(kLabelDownsample),
                 "use a patch that is a multiple of " + std::to_string(kLabelDownsample) +
                     " and divides model.img_size (e.g. 16 for 224), or only generators that "
-                    "read no map in curriculum.keyframes (random, block, evolved, semmae on "
-                    "attention)");
+                    "read no map in curriculum.keyframes (" +
+                    masking::generators_that(
+                        spec, masking, [](const masking::MaskNeeds& n) { return !n.label_maps; }) +
+                    ")");
     }
   }
 }

@@ -93,4 +93,19 @@ std::unique_ptr<MaskGenerator> make_generator(const std::string& name, const Mas
   return factory(spec, config);
 }
 
+std::string generators_that(const MaskSpec& spec, const config::MaskingConfig& config,
+                            const std::function<bool(const MaskNeeds&)>& accept) {
+  std::string names;
+  for (const auto& name : generator_names()) {
+    bool ok = false;
+    try {
+      ok = accept(make_generator(name, spec, config)->needs());
+    } catch (const std::exception&) {
+      // one that cannot be made for this spec is no alternative
+    }
+    if (ok) names += (names.empty() ? "" : ", ") + name;
+  }
+  return names;
+}
+
 }  // namespace c2fmae::masking

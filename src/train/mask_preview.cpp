@@ -155,7 +155,10 @@ MaskPreview make_mask_preview(const config::PretrainConfig& cfg,
             std::to_string(kLabelDownsample) + " resolution, and model.patch_size " +
             std::to_string(cfg.model.patch_size) + " is not a multiple of " +
             std::to_string(kLabelDownsample),
-        "use patch 16, or a generator that reads no map (random)"));
+        "use patch 16, or a generator that reads no map (" +
+            masking::generators_that(spec, cfg.masking,
+                                     [](const masking::MaskNeeds& n) { return !n.label_maps; }) +
+            ")"));
   }
   if (!options.checkpoint.empty() && !needs.affinity) {
     throw UsageError(with_hint("--checkpoint is read only by generators that read the "

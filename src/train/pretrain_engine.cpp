@@ -18,6 +18,7 @@
 #include "c2fmae/data/dataset.h"
 #include "c2fmae/distributed/gradient_sync.h"
 #include "c2fmae/losses/c2fmae_loss.h"
+#include "c2fmae/masking/generator_registry.h"
 #include "c2fmae/models/c2fmae_model.h"
 #include "c2fmae/models/vit_presets.h"
 #include "c2fmae/optim/adamw.h"
@@ -239,8 +240,12 @@ PretrainEngine::Impl::Impl(const config::PretrainConfig& config,
         "data.root = " + cfg.data.root + " holds images only (an ImageFolder), but the model's "
         "modalities or the curriculum's generators read semantic and instance maps",
         "use a dataset in MultiMAE's layout (<split>/{rgb,semseg,instance}/<class>/), or "
-        "pre-train RGB only (model.modalities: [rgb]) with generators that read no map: "
-        "random, block, evolved, or semmae with masking.semmae_parts: attention"));
+        "pre-train RGB only (model.modalities: [rgb]) with generators that read no map "
+        "(with this masking section: " +
+            masking::generators_that(masking::MaskSpec::from_config(cfg.model, cfg.masking),
+                                     cfg.masking,
+                                     [](const masking::MaskNeeds& n) { return !n.label_maps; }) +
+            ")"));
   }
   accum = cfg.optim.accum_steps;
   // The loader's threads turn each batch into what the step reads: label maps at the label

@@ -28,6 +28,10 @@ void register_generator(const std::string& name, GeneratorFactory factory);
 bool is_registered_generator(const std::string& name);
 /// Registered names, sorted.
 std::vector<std::string> generator_names();
+/// The registered generators whose needs, made for `spec` and `config`, `accept` allows,
+/// joined with ", " ("block, evolved, random"): the hints that name the alternatives.
+std::string generators_that(const MaskSpec& spec, const config::MaskingConfig& config,
+                            const std::function<bool(const MaskNeeds&)>& accept);
 /// A new generator called `name`; throws std::invalid_argument listing the known names.
 std::unique_ptr<MaskGenerator> make_generator(const std::string& name, const MaskSpec& spec,
                                               const config::MaskingConfig& config);

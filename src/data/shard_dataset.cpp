@@ -42,7 +42,7 @@ int64_t ShardDataset::load(int64_t index, uint64_t seed, const SampleOptions& op
                            const SampleSlot& slot) const {
   const auto& s = index_.samples.at(static_cast<size_t>(index));
   thread_local std::vector<uint8_t> buffer;
-  if (s.length > 3 * kMaxSampleFileBytes + 4096) {
+  if (s.length > 3 * formats::kMaxSampleFileBytes + 4096) {
     throw BadSample("a span of " + std::to_string(s.length) + " bytes, larger than any sample");
   }
   buffer.resize(s.length);

@@ -16,7 +16,7 @@
 
 #include "c2fmae/core/atomic_file.h"
 #include "c2fmae/core/usage_error.h"
-#include "c2fmae/data/image_codec.h"
+#include "c2fmae/formats/image_codec.h"
 
 namespace c2fmae::data {
 namespace fs = std::filesystem;
@@ -172,7 +172,7 @@ bool read_whole_file(const std::string& path, std::vector<uint8_t>& out) {
     ::close(fd);
     io_fail("stat", path, err);
   }
-  if (!S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_size) > kMaxSampleFileBytes) {
+  if (!S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_size) > formats::kMaxSampleFileBytes) {
     ::close(fd);
     throw ShardIoError("cannot read " + path + ": " +
                        (S_ISREG(st.st_mode) ? "larger than any image (" +
@@ -183,7 +183,7 @@ bool read_whole_file(const std::string& path, std::vector<uint8_t>& out) {
   size_t filled = 0;
   while (true) {
     if (filled == out.size()) {  // grew since fstat
-      if (out.size() >= kMaxSampleFileBytes) {
+      if (out.size() >= formats::kMaxSampleFileBytes) {
         ::close(fd);
         throw ShardIoError("cannot read " + path + ": it keeps growing");
       }

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-namespace c2fmae::data {
+namespace c2fmae::formats {
 
 /// A file that cannot be decoded as asked: unreadable, truncated, a decoder warning (a
 /// truncated JPEG that libjpeg would fill with grey counts), an unexpected kind of image.
@@ -94,4 +94,4 @@ std::vector<uint8_t> encode_png_gray(const void* gray, int width, int height, in
 /// rgb: height x width x 3 uint8 (HWC), an 8-bit colour PNG.
 std::vector<uint8_t> encode_png_rgb(const uint8_t* rgb, int width, int height);
 
-}  // namespace c2fmae::data
+}  // namespace c2fmae::formats

@@ -13,13 +13,15 @@
 #include <string>
 #include <vector>
 
+#include "c2fmae/formats/format_error.h"
+
 namespace c2fmae::formats {
 
 /// A file that cannot be decoded as asked: unreadable, truncated, a decoder warning (a
 /// truncated JPEG that libjpeg would fill with grey counts), an unexpected kind of image.
-class DecodeError : public std::runtime_error {
+class DecodeError : public FormatError {
  public:
-  using std::runtime_error::runtime_error;
+  using FormatError::FormatError;
 };
 
 enum class ImageFormat { kUnknown, kJpeg, kPng };

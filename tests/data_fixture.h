@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "c2fmae/data/image_codec.h"
+#include "c2fmae/formats/image_codec.h"
 #include "test_helpers.h"
 
 namespace c2fmae::testing {
@@ -65,13 +65,13 @@ inline std::vector<FixtureSample> write_fixture_split(const std::string& root, c
       const std::string name = "img_" + std::to_string(k);
       const auto base = fs::path(root) / split;
       const auto rgb_path = masks ? base / "rgb" / cls / (name + ".jpg") : base / cls / (name + ".jpg");
-      write_file(rgb_path, data::encode_jpeg(rgb.data(), s.width, s.height, 95));
+      write_file(rgb_path, formats::encode_jpeg(rgb.data(), s.width, s.height, 95));
       s.rgb = rgb_path.string();
       if (masks) {
         const auto sem_path = base / "semseg" / cls / (name + ".png");
         const auto ins_path = base / "instance" / cls / (name + ".png");
-        write_file(sem_path, data::encode_png_gray(sem.data(), s.width, s.height, 8));
-        write_file(ins_path, data::encode_png_gray(ins.data(), s.width, s.height, 16));
+        write_file(sem_path, formats::encode_png_gray(sem.data(), s.width, s.height, 8));
+        write_file(ins_path, formats::encode_png_gray(ins.data(), s.width, s.height, 16));
         s.semantic = sem_path.string(), s.instance = ins_path.string();
       }
       out.push_back(s);
@@ -104,12 +104,12 @@ class ScratchDir {
   std::filesystem::path path_;
 };
 
-/// A whole image file decoded (data::decode_image); fails the test if it cannot be read.
-inline data::DecodedImage read_image(const std::string& path) {
+/// A whole image file decoded (formats::decode_image); fails the test if it cannot be read.
+inline formats::DecodedImage read_image(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   EXPECT_TRUE(in.good()) << path;
   const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return data::decode_image(bytes.data(), bytes.size());
+  return formats::decode_image(bytes.data(), bytes.size());
 }
 
 /// A fresh folder under the test temp dir.

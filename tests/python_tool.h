@@ -13,7 +13,7 @@
 #include <iterator>
 #include <vector>
 
-#include "c2fmae/data/image_codec.h"
+#include "c2fmae/formats/image_codec.h"
 #include "test_helpers.h"
 
 namespace c2fmae::testing {
@@ -43,16 +43,16 @@ inline std::string quoted(const std::string& s) {
 }
 
 /// The PNG at `path`, decoded with the project's libpng decoder (alpha dropped).
-inline data::DecodedImage read_png(const std::string& path) {
+inline formats::DecodedImage read_png(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
                                    std::istreambuf_iterator<char>());
-  EXPECT_EQ(data::sniff_format(bytes.data(), bytes.size()), data::ImageFormat::kPng) << path;
-  return data::decode_image(bytes.data(), bytes.size());
+  EXPECT_EQ(formats::sniff_format(bytes.data(), bytes.size()), formats::ImageFormat::kPng) << path;
+  return formats::decode_image(bytes.data(), bytes.size());
 }
 
 /// Fraction of pixels that are not white: something was drawn.
-inline double ink(const data::DecodedImage& image) {
+inline double ink(const formats::DecodedImage& image) {
   int64_t dark = 0;
   for (size_t i = 0; i + 2 < image.pixels.size(); i += 3) {
     if (image.pixels[i] < 250 || image.pixels[i + 1] < 250 || image.pixels[i + 2] < 250) ++dark;

@@ -24,7 +24,7 @@
 #include "c2fmae/core/usage_error.h"
 #include "c2fmae/data/batch_loader.h"
 #include "c2fmae/data/folder_dataset.h"
-#include "c2fmae/data/image_codec.h"
+#include "c2fmae/formats/image_codec.h"
 #include "c2fmae/data/shard_dataset.h"
 #include "c2fmae/data/shard_index.h"
 #include "program/arguments.h"
@@ -82,9 +82,9 @@ void make_sample(const fs::path& root, int64_t i) {
   }
   const auto cls = "class" + std::to_string(i % 4);
   const auto name = "img" + std::to_string(i);
-  write_bytes(root / "train" / "rgb" / cls / (name + ".jpg"), data::encode_jpeg(rgb.data(), w, h, 90));
-  write_bytes(root / "train" / "semseg" / cls / (name + ".png"), data::encode_png_gray(sem.data(), w, h, 8));
-  write_bytes(root / "train" / "instance" / cls / (name + ".png"), data::encode_png_gray(ins.data(), w, h, 16));
+  write_bytes(root / "train" / "rgb" / cls / (name + ".jpg"), formats::encode_jpeg(rgb.data(), w, h, 90));
+  write_bytes(root / "train" / "semseg" / cls / (name + ".png"), formats::encode_png_gray(sem.data(), w, h, 8));
+  write_bytes(root / "train" / "instance" / cls / (name + ".png"), formats::encode_png_gray(ins.data(), w, h, 16));
 }
 
 }  // namespace

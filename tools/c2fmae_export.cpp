@@ -14,7 +14,7 @@
 #include <map>
 
 #include "c2fmae/core/error_text.h"
-#include "c2fmae/core/safetensors.h"
+#include "c2fmae/formats/safetensors.h"
 #include "c2fmae/core/usage_error.h"
 #include "c2fmae/train/encoder_export.h"
 #include "program/arguments.h"
@@ -62,7 +62,7 @@ int main(int argc, char** argv) {
     std::map<std::string, std::string> metadata = {
         {"format", "pt"}, {"c2fmae_part", part}, {"c2fmae_source", file.kind}};
     try {
-      write_safetensors(out, tensors, metadata);
+      formats::write_safetensors(out, tensors, metadata);
     } catch (const std::exception& e) {
       std::cerr << "c2fmae_export: " << error_text(e) << "\n";
       return 1;

@@ -21,7 +21,7 @@
 
 #include "c2fmae/config/pretrain_config.h"
 #include "c2fmae/core/error_text.h"
-#include "c2fmae/core/npy.h"
+#include "c2fmae/formats/npy.h"
 #include "c2fmae/core/number_text.h"
 #include "c2fmae/core/usage_error.h"
 #include "c2fmae/masking/generator_registry.h"
@@ -130,9 +130,9 @@ int main(int argc, char** argv) {
         return 1;
       }
     }
-    write_npy((fs::path(out) / "masks.npy").string(), batch.mask.to(torch::kUInt8));
-    write_npy((fs::path(out) / "semantic_patches.npy").string(), preview.semantic_patches);
-    write_npy((fs::path(out) / "instance_patches.npy").string(), preview.instance_patches);
+    formats::write_npy((fs::path(out) / "masks.npy").string(), batch.mask.to(torch::kUInt8));
+    formats::write_npy((fs::path(out) / "semantic_patches.npy").string(), preview.semantic_patches);
+    formats::write_npy((fs::path(out) / "instance_patches.npy").string(), preview.instance_patches);
     char name[32];
     for (int64_t i = 0; i < n; ++i) {
       std::snprintf(name, sizeof name, "sample_%04lld.png", static_cast<long long>(i));

@@ -8,6 +8,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "c2fmae/core/file_writer.h"
+
 namespace c2fmae {
 namespace {
 
@@ -50,13 +52,9 @@ void write_file_atomically(const std::string& path,
 
 void write_text_atomically(const std::string& path, const std::string& text) {
   write_file_atomically(path, [&](const std::string& tmp) {
-    std::FILE* f = std::fopen(tmp.c_str(), "w");
-    if (!f) fail("write", tmp, errno);
-    const size_t written = std::fwrite(text.data(), 1, text.size(), f);
-    int err = written == text.size() ? 0 : errno;
-    if (std::fflush(f) != 0 && err == 0) err = errno;
-    if (std::fclose(f) != 0 && err == 0) err = errno;
-    if (err != 0 || written != text.size()) fail("write", tmp, err ? err : EIO);
+    FileWriter out(tmp, 0666);
+    out.write(text.data(), text.size());
+    out.close();
   });
 }
 

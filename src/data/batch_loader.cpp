@@ -131,7 +131,8 @@ LoaderOptions loader_options(const config::DataConfig& data, int64_t img_size, u
   o.augmentation.scale_max = data.crop_scale_max;
   o.augmentation.hflip = data.hflip;
   o.interpolation =
-      data.interpolation == "bilinear" ? Interpolation::kBilinear : Interpolation::kBicubic;
+      data.interpolation == "bilinear" ? formats::Interpolation::kBilinear
+                                       : formats::Interpolation::kBicubic;
   return o;
 }
 

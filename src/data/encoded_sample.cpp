@@ -21,13 +21,13 @@ std::string what_of(const char* part, const std::exception& e) {
 void decode_sample(const EncodedSample& sample, uint64_t seed, const SampleOptions& options,
                    const SampleSlot& slot) {
   if (sample.rgb == nullptr) throw BadSample("image: missing");
-  ImageInfo info;
+  formats::ImageInfo info;
   try {
-    info = read_image_info(sample.rgb, sample.rgb_size);
-  } catch (const DecodeError& e) {
+    info = formats::read_image_info(sample.rgb, sample.rgb_size);
+  } catch (const formats::DecodeError& e) {
     throw BadSample(what_of("image", e));
   }
-  if (info.format == ImageFormat::kJpeg) {
+  if (info.format == formats::ImageFormat::kJpeg) {
     // The decoder stops below the crop, so it would see a cut only when the crop reaches it:
     // a JPEG that does not end with its end-of-image marker (zero padding aside) is bad in
     // every epoch, not just in those whose crop reaches the cut.
@@ -38,12 +38,13 @@ void decode_sample(const EncodedSample& sample, uint64_t seed, const SampleOptio
     }
   }
   const auto aug = draw_augmentation(seed, info.width, info.height, options.augmentation);
-  const PixelCrop crop{aug.box.x0 * info.width, aug.box.y0 * info.height, aug.box.w * info.width,
-                       aug.box.h * info.height};
+  const formats::PixelCrop crop{aug.box.x0 * info.width, aug.box.y0 * info.height,
+                                aug.box.w * info.width, aug.box.h * info.height};
   try {
-    decode_rgb_crop(sample.rgb, sample.rgb_size, crop, aug.flip, static_cast<int>(options.img_size),
-                    options.interpolation, kImageNetMean, kImageNetStd, slot.rgb);
-  } catch (const DecodeError& e) {
+    formats::decode_rgb_crop(sample.rgb, sample.rgb_size, crop, aug.flip,
+                             static_cast<int>(options.img_size), options.interpolation,
+                             kImageNetMean, kImageNetStd, slot.rgb);
+  } catch (const formats::DecodeError& e) {
     throw BadSample(what_of("image", e));
   }
   if (!options.masks) return;
@@ -51,8 +52,8 @@ void decode_sample(const EncodedSample& sample, uint64_t seed, const SampleOptio
   auto decode_mask = [&](const char* part, const uint8_t* data, size_t size, int64_t* out) {
     if (data == nullptr) throw BadSample(std::string(part) + ": missing");
     try {
-      decode_label_crop(data, size, info.width, info.height, crop, aug.flip, n, out);
-    } catch (const DecodeError& e) {
+      formats::decode_label_crop(data, size, info.width, info.height, crop, aug.flip, n, out);
+    } catch (const formats::DecodeError& e) {
       throw BadSample(what_of(part, e));
     }
   };
@@ -87,9 +88,9 @@ bool read_file_into(const std::string& path, std::string& out) {
   struct stat st {};
   if (::fstat(fd, &st) != 0) throw BadSample(path + ": " + std::strerror(errno));
   if (!S_ISREG(st.st_mode)) throw BadSample(path + ": not a regular file");
-  if (static_cast<uint64_t>(st.st_size) > kMaxSampleFileBytes) {
+  if (static_cast<uint64_t>(st.st_size) > formats::kMaxSampleFileBytes) {
     throw BadSample(path + ": " + std::to_string(st.st_size) + " bytes, larger than any image (" +
-                    std::to_string(kMaxSampleFileBytes >> 20) + " MiB at most)");
+                    std::to_string(formats::kMaxSampleFileBytes >> 20) + " MiB at most)");
   }
   out.resize(static_cast<size_t>(st.st_size));
   size_t done = 0;

@@ -5,7 +5,7 @@
 #include <filesystem>
 
 #include "c2fmae/core/atomic_file.h"
-#include "c2fmae/data/image_codec.h"
+#include "c2fmae/formats/image_codec.h"
 
 namespace c2fmae::data {
 namespace fs = std::filesystem;
@@ -27,9 +27,9 @@ void write_folder_sample(const std::string& root, const std::string& split,
   const auto sem = sample.semantic.clamp(0, 255).to(torch::kUInt8).contiguous();
   const auto ins = sample.instance.clamp(0, 65535).to(torch::kInt32).contiguous();
   std::vector<uint16_t> ins16(ins.data_ptr<int32_t>(), ins.data_ptr<int32_t>() + ins.numel());
-  write(file("rgb", ".JPEG"), encode_jpeg(hwc.data_ptr<uint8_t>(), w, h, jpeg_quality));
-  write(file("semseg", ".png"), encode_png_gray(sem.data_ptr<uint8_t>(), w, h, 8));
-  write(file("instance", ".png"), encode_png_gray(ins16.data(), w, h, 16));
+  write(file("rgb", ".JPEG"), formats::encode_jpeg(hwc.data_ptr<uint8_t>(), w, h, jpeg_quality));
+  write(file("semseg", ".png"), formats::encode_png_gray(sem.data_ptr<uint8_t>(), w, h, 8));
+  write(file("instance", ".png"), formats::encode_png_gray(ins16.data(), w, h, 16));
 }
 
 }  // namespace c2fmae::data

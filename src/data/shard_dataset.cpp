@@ -9,6 +9,7 @@
 
 #include "c2fmae/core/affix.h"
 #include "c2fmae/data/encoded_sample.h"
+#include "c2fmae/formats/tar.h"
 
 namespace c2fmae::data {
 namespace fs = std::filesystem;
@@ -42,7 +43,7 @@ int64_t ShardDataset::load(int64_t index, uint64_t seed, const SampleOptions& op
                            const SampleSlot& slot) const {
   const auto& s = index_.samples.at(static_cast<size_t>(index));
   thread_local std::vector<uint8_t> buffer;
-  if (s.length > 3 * kMaxSampleFileBytes + 4096) {
+  if (s.length > 3 * formats::kMaxSampleFileBytes + 4096) {
     throw BadSample("a span of " + std::to_string(s.length) + " bytes, larger than any sample");
   }
   buffer.resize(s.length);
@@ -55,10 +56,10 @@ int64_t ShardDataset::load(int64_t index, uint64_t seed, const SampleOptions& op
     if (n == 0) throw BadSample("read: the shard ends inside the sample (truncated shard?)");
     done += static_cast<size_t>(n);
   }
-  std::vector<TarMember> members;
+  std::vector<formats::TarMember> members;
   try {
-    members = parse_tar_members(buffer.data(), buffer.size());
-  } catch (const DatasetError& e) {
+    members = formats::parse_tar_members(buffer.data(), buffer.size());
+  } catch (const formats::FormatError& e) {
     throw BadSample(std::string("tar: ") + e.what());
   }
   EncodedSample e;

@@ -15,38 +15,42 @@
 #include <string_view>
 
 #include "c2fmae/core/atomic_file.h"
+#include "c2fmae/core/file_writer.h"
 #include "c2fmae/core/usage_error.h"
-#include "c2fmae/data/image_codec.h"
+#include "c2fmae/formats/format_error.h"
+#include "c2fmae/formats/image_codec.h"
+#include "c2fmae/formats/tar.h"
 
 namespace c2fmae::data {
 namespace fs = std::filesystem;
 namespace {
 
-constexpr uint64_t kBlock = 512;
-constexpr size_t kWriteBuffer = size_t{4} << 20;
-// The size field holds 11 octal digits; GNU's base-256 extension is read but not written.
-constexpr uint64_t kMaxMemberSize = (uint64_t{1} << 33) - 1;
+using formats::TarWriter;
+
+constexpr uint64_t kBlock = formats::kTarBlock;
 constexpr const char* kIndexMagic = "c2fmae-shards";
 constexpr int kIndexVersion = 1;
 
-uint64_t padded(uint64_t n) { return (n + kBlock - 1) / kBlock * kBlock; }
+uint64_t padded(uint64_t n) { return formats::tar_padded(n); }
 
 [[noreturn]] void io_fail(const std::string& what, const std::string& path, int err) {
   throw ShardIoError("cannot " + what + " " + path + ": " + std::strerror(err));
 }
 
-void write_all(int fd, const void* data, size_t size, const std::string& path) {
-  const auto* p = static_cast<const uint8_t*>(data);
-  while (size > 0) {
-    const ssize_t n = ::write(fd, p, std::min<size_t>(size, size_t{1} << 30));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) io_fail("write", path, n < 0 ? errno : EIO);
-    p += n;
-    size -= static_cast<size_t>(n);
+// The formats area throws its own errors; packing's callers rely on ShardIoError (programs
+// exit 1) for an OS failure and DatasetError (exit 2) for anything else. Call in a catch block.
+[[noreturn]] void rethrow_as_dataset_error() {
+  try {
+    throw;
+  } catch (const formats::FileError& e) {
+    throw ShardIoError(e.what());
+  } catch (const formats::FormatError& e) {
+    throw DatasetError(e.what());
   }
 }
 
-// core/atomic_file throws std::runtime_error; packing reports OS failures as ShardIoError.
+// core/atomic_file and core's FileWriter throw std::runtime_error; packing reports OS
+// failures as ShardIoError.
 template <typename F>
 void as_io_error(F&& f) {
   try {
@@ -56,105 +60,6 @@ void as_io_error(F&& f) {
   } catch (const std::runtime_error& e) {
     throw ShardIoError(e.what());
   }
-}
-
-// ustar header fields: offset and width.
-struct Field {
-  size_t offset, width;
-};
-constexpr Field kName{0, 100}, kMode{100, 8}, kUid{108, 8}, kGid{116, 8}, kSize{124, 12},
-    kMtime{136, 12}, kChecksum{148, 8}, kType{156, 1}, kMagic{257, 6}, kVersion{263, 2},
-    kPrefix{345, 155};
-
-void put_octal(uint8_t* header, Field f, uint64_t value) {
-  header[f.offset + f.width - 1] = '\0';
-  for (size_t i = f.width - 1; i-- > 0; value >>= 3) header[f.offset + i] = '0' + (value & 7);
-}
-
-// Splits a member name into ustar's prefix and name fields at a '/'; false if it cannot.
-bool split_member_name(const std::string& name, std::string* prefix, std::string* base) {
-  if (name.empty() || name.find('\0') != std::string::npos) return false;
-  if (name.size() <= kName.width) {
-    prefix->clear();
-    *base = name;
-    return true;
-  }
-  // The first '/' that leaves at most 100 bytes after it.
-  for (size_t slash = name.find('/', name.size() - kName.width - 1); slash != std::string::npos;
-       slash = name.find('/', slash + 1)) {
-    if (slash == 0 || slash > kPrefix.width || slash + 1 == name.size()) break;
-    *prefix = name.substr(0, slash);
-    *base = name.substr(slash + 1);
-    return true;
-  }
-  return false;
-}
-
-void check_member_name(const std::string& name) {
-  std::string prefix, base;
-  if (!split_member_name(name, &prefix, &base)) {
-    throw DatasetError(
-        with_hint("tar member name " + name + " (" + std::to_string(name.size()) +
-                      " bytes) does not fit a ustar header",
-                  "ustar holds names up to 100 bytes, or up to 255 split at a '/' into 155 + 100; "
-                  "shorten the class folder or file name"));
-  }
-}
-
-uint64_t unsigned_sum(const uint8_t* header) {
-  uint64_t sum = 0;
-  for (size_t i = 0; i < kBlock; ++i) {
-    const bool in_checksum = i >= kChecksum.offset && i < kChecksum.offset + kChecksum.width;
-    sum += in_checksum ? ' ' : header[i];
-  }
-  return sum;
-}
-
-// Some old tars summed signed chars; tar and Python's tarfile accept either sum.
-int64_t signed_sum(const uint8_t* header) {
-  int64_t sum = 0;
-  for (size_t i = 0; i < kBlock; ++i) {
-    const bool in_checksum = i >= kChecksum.offset && i < kChecksum.offset + kChecksum.width;
-    sum += in_checksum ? ' ' : static_cast<int8_t>(header[i]);
-  }
-  return sum;
-}
-
-// Octal (leading spaces, ended by NUL or space) or GNU base-256 (high bit of the first byte).
-bool parse_number(const uint8_t* header, Field f, uint64_t* value) {
-  const uint8_t* p = header + f.offset;
-  *value = 0;
-  if (p[0] & 0x80) {
-    if (p[0] & 0x40) return false;  // negative
-    uint64_t v = p[0] & 0x3f;
-    for (size_t i = 1; i < f.width; ++i) {
-      if (v >> 56) return false;
-      v = (v << 8) | p[i];
-    }
-    *value = v;
-    return true;
-  }
-  size_t i = 0;
-  while (i < f.width && p[i] == ' ') ++i;
-  bool digits = false;
-  for (; i < f.width && p[i] >= '0' && p[i] <= '7'; ++i) {
-    if (*value >> 60) return false;
-    *value = (*value << 3) | static_cast<uint64_t>(p[i] - '0');
-    digits = true;
-  }
-  for (; i < f.width; ++i) {
-    if (p[i] != ' ' && p[i] != '\0') return false;
-  }
-  return digits;
-}
-
-std::string field_text(const uint8_t* header, Field f) {
-  const auto* p = reinterpret_cast<const char*>(header + f.offset);
-  return std::string(p, strnlen(p, f.width));
-}
-
-bool all_zero(const uint8_t* block) {
-  return std::all_of(block, block + kBlock, [](uint8_t b) { return b == 0; });
 }
 
 // Reads a whole regular file into `out`; false if it does not exist (a missing mask). A FIFO,
@@ -172,7 +77,7 @@ bool read_whole_file(const std::string& path, std::vector<uint8_t>& out) {
     ::close(fd);
     io_fail("stat", path, err);
   }
-  if (!S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_size) > kMaxSampleFileBytes) {
+  if (!S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_size) > formats::kMaxSampleFileBytes) {
     ::close(fd);
     throw ShardIoError("cannot read " + path + ": " +
                        (S_ISREG(st.st_mode) ? "larger than any image (" +
@@ -183,7 +88,7 @@ bool read_whole_file(const std::string& path, std::vector<uint8_t>& out) {
   size_t filled = 0;
   while (true) {
     if (filled == out.size()) {  // grew since fstat
-      if (out.size() >= kMaxSampleFileBytes) {
+      if (out.size() >= formats::kMaxSampleFileBytes) {
         ::close(fd);
         throw ShardIoError("cannot read " + path + ": it keeps growing");
       }
@@ -309,123 +214,6 @@ class IndexLines {
 };
 
 }  // namespace
-
-std::vector<TarMember> parse_tar_members(const uint8_t* data, size_t size) {
-  std::vector<TarMember> members;
-  uint64_t pos = 0;
-  while (pos < size) {
-    // Built only on failure: this runs for every sample the loader reads.
-    auto fail = [&](const std::string& problem) {
-      throw DatasetError("tar header at byte " + std::to_string(pos) + " of a " +
-                         std::to_string(size) + "-byte range: " + problem);
-    };
-    if (size - pos < kBlock) fail("the range ends inside the header");
-    const uint8_t* header = data + pos;
-    if (all_zero(header)) break;  // end of archive
-    uint64_t checksum = 0;
-    if (!parse_number(header, kChecksum, &checksum) ||
-        (checksum != unsigned_sum(header) &&
-         static_cast<int64_t>(checksum) != signed_sum(header))) {
-      fail("the checksum does not match (not a tar header, or damaged)");
-    }
-    std::string name = field_text(header, kName);
-    if (field_text(header, kMagic) == "ustar") {
-      const std::string prefix = field_text(header, kPrefix);
-      if (!prefix.empty()) name = prefix + "/" + name;
-    }
-    const char type = static_cast<char>(header[kType.offset]);
-    if (type != '0' && type != '\0') {
-      fail("member " + name + " has type '" + std::string(1, type) +
-           "'; only regular files are read");
-    }
-    uint64_t member_size = 0;
-    if (!parse_number(header, kSize, &member_size)) {
-      fail("member " + name + " has an unreadable size field");
-    }
-    const uint64_t start = pos + kBlock;
-    if (member_size > size - start) {
-      fail("member " + name + " (" + std::to_string(member_size) +
-           " bytes) runs past the end of the range");
-    }
-    members.push_back({std::move(name), start, member_size});
-    // The last member's padding may lie outside a range that ends with its data.
-    pos = std::min<uint64_t>(start + padded(member_size), size);
-  }
-  return members;
-}
-
-TarWriter::TarWriter(const std::string& path) : path_(path) {
-  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd_ < 0) io_fail("create", path, errno);
-  buffer_.reserve(kWriteBuffer);
-}
-
-// Without close() the file is abandoned: no end blocks, no fsync; pack_folder removes it.
-TarWriter::~TarWriter() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
-void TarWriter::add(const std::string& name, const uint8_t* data, size_t size) {
-  if (fd_ < 0) throw std::logic_error("TarWriter::add after close: " + path_);
-  std::string prefix, base;
-  if (!split_member_name(name, &prefix, &base)) check_member_name(name);
-  if (size > kMaxMemberSize) {
-    throw DatasetError("tar member " + name + " is " + std::to_string(size) +
-                       " bytes; ustar members hold less than 8 GiB");
-  }
-  uint8_t header[kBlock] = {};
-  std::memcpy(header + kName.offset, base.data(), base.size());
-  std::memcpy(header + kPrefix.offset, prefix.data(), prefix.size());
-  put_octal(header, kMode, 0644);
-  put_octal(header, kUid, 0);
-  put_octal(header, kGid, 0);
-  put_octal(header, kSize, size);
-  put_octal(header, kMtime, 0);
-  header[kType.offset] = '0';
-  std::memcpy(header + kMagic.offset, "ustar", 6);
-  std::memcpy(header + kVersion.offset, "00", 2);
-  // Six octal digits, NUL, space: what tar writes.
-  const uint64_t sum = unsigned_sum(header);
-  put_octal(header, {kChecksum.offset, 7}, sum);
-  header[kChecksum.offset + 7] = ' ';
-  write(header, kBlock);
-  if (size > 0) write(data, size);
-  static const uint8_t kZeros[kBlock] = {};
-  write(kZeros, padded(size) - size);
-}
-
-void TarWriter::write(const void* data, size_t size) {
-  if (buffer_.size() + size > kWriteBuffer) flush();
-  if (size >= kWriteBuffer) {
-    write_all(fd_, data, size, path_);
-  } else {
-    const auto* p = static_cast<const uint8_t*>(data);
-    buffer_.insert(buffer_.end(), p, p + size);
-  }
-  offset_ += size;
-}
-
-void TarWriter::flush() {
-  write_all(fd_, buffer_.data(), buffer_.size(), path_);
-  buffer_.clear();
-}
-
-void TarWriter::close() {
-  if (fd_ < 0) return;
-  const int fd = fd_;
-  try {
-    static const uint8_t kEnd[2 * kBlock] = {};
-    write(kEnd, sizeof kEnd);
-    flush();
-    if (::fsync(fd) != 0) io_fail("sync", path_, errno);
-  } catch (...) {
-    ::close(fd);
-    fd_ = -1;
-    throw;
-  }
-  fd_ = -1;
-  if (::close(fd) != 0) io_fail("close", path_, errno);
-}
 
 std::string shard_index_path(const std::string& root, const std::string& split) {
   return (fs::path(root) / (split + ".index")).string();
@@ -588,18 +376,12 @@ std::string shard_index_text(const ShardIndex& index) {
   return text;
 }
 
-/// Writes `text` to `path` (created or truncated) and fsyncs it; ShardIoError on failure.
+/// Writes `text` to `path` (created or truncated) and fsyncs it; FileError on failure.
 void write_synced(const std::string& path, const std::string& text) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) io_fail("create", path, errno);
-  try {
-    write_all(fd, text.data(), text.size(), path);
-    if (::fsync(fd) != 0) io_fail("sync", path, errno);
-  } catch (...) {
-    ::close(fd);
-    throw;
-  }
-  if (::close(fd) != 0) io_fail("close", path, errno);
+  FileWriter out(path);
+  out.write(text.data(), text.size());
+  out.sync();
+  out.close();
 }
 
 }  // namespace
@@ -609,15 +391,9 @@ void write_shard_index(const std::string& root, const ShardIndex& index) {
   const std::string path = shard_index_path(root, index.split);
   as_io_error([&] {
     write_file_atomically(path, [&](const std::string& tmp) {
-      const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-      if (fd < 0) io_fail("create", tmp, errno);
-      try {
-        write_all(fd, text.data(), text.size(), tmp);
-      } catch (...) {
-        ::close(fd);
-        throw;
-      }
-      if (::close(fd) != 0) io_fail("close", tmp, errno);
+      FileWriter out(tmp);
+      out.write(text.data(), text.size());
+      out.close();
     });
   });
 }
@@ -630,8 +406,12 @@ PackReport pack_folder(const std::string& root, const std::string& split, const 
   // A name that does not fit is found now rather than hours into ImageNet. The longest
   // suffix decides: every member of a sample splits at the same '/'.
   check_class_names(folder.classes);
-  for (const auto& sample : folder.samples) {
-    check_member_name(sample.key + (folder.has_masks() ? ".sem.png" : ".jpg"));
+  try {
+    for (const auto& sample : folder.samples) {
+      formats::check_tar_member_name(sample.key + (folder.has_masks() ? ".sem.png" : ".jpg"));
+    }
+  } catch (const formats::FormatError&) {
+    rethrow_as_dataset_error();
   }
 
   std::error_code ec;
@@ -800,7 +580,7 @@ PackReport pack_folder(const std::string& root, const std::string& split, const 
     writer.reset();
     for (const auto& path : temporaries) std::remove(path.c_str());
     std::remove(index_tmp.c_str());
-    throw;
+    rethrow_as_dataset_error();
   }
   report.shards = static_cast<int64_t>(index.shard_files.size());
   report.bytes = closed_bytes;

@@ -16,6 +16,7 @@
 
 #include "c2fmae/core/atomic_file.h"
 #include "c2fmae/core/error_text.h"
+#include "c2fmae/core/file_writer.h"
 #include "c2fmae/core/log.h"
 #include "c2fmae/train/run_directory.h"
 
@@ -68,26 +69,13 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model,
   write_file_atomically(path, [&](const std::string& tmp) {
     // LibTorch's own file writer throws from a destructor when a write fails (a full disk
     // ends in std::terminate), so the bytes go through our writer: it records the first
-    // failure and reports success to LibTorch, and the failure is raised once save_to is done.
-    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) throw std::runtime_error("cannot write " + tmp + ": " + std::strerror(errno));
-    int failure = 0;
+    // failure and reports success to LibTorch, and close() raises it once save_to is done.
+    FileWriter out(tmp);
     archive.save_to([&](const void* data, size_t size) -> size_t {
-      const char* p = static_cast<const char*>(data);
-      size_t left = failure ? 0 : size;
-      while (left > 0) {
-        const ssize_t n = ::write(fd, p, left);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) {
-          failure = n < 0 ? errno : ENOSPC;
-          break;
-        }
-        p += n, left -= static_cast<size_t>(n);
-      }
+      out.try_write(data, size);
       return size;
     });
-    if (::close(fd) != 0 && failure == 0) failure = errno;
-    if (failure) throw std::runtime_error("cannot write " + tmp + ": " + std::strerror(failure));
+    out.close();
   });
 }
 

@@ -78,8 +78,8 @@ Batch read_preview_samples(const config::PretrainConfig& cfg, int64_t count, boo
   read.img_size = read.label_size = cfg.model.img_size;
   read.augmentation.enabled = false;
   read.masks = dataset->has_masks();
-  read.interpolation = cfg.data.interpolation == "bilinear" ? data::Interpolation::kBilinear
-                                                             : data::Interpolation::kBicubic;
+  read.interpolation = cfg.data.interpolation == "bilinear" ? formats::Interpolation::kBilinear
+                                                             : formats::Interpolation::kBicubic;
   if (cfg.model.has(Modality::kSemantic)) read.num_semantic_classes = cfg.model.num_semantic_classes;
   // The first `count` samples that read; bad ones are skipped with a warning, as in training.
   // Each sample is read once, alone (a whole image: the augmentation is off, so its seed does

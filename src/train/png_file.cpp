@@ -5,7 +5,7 @@
 #include <stdexcept>
 
 #include "c2fmae/core/atomic_file.h"
-#include "c2fmae/data/image_codec.h"
+#include "c2fmae/formats/image_codec.h"
 
 namespace c2fmae::train {
 
@@ -16,7 +16,7 @@ void write_png(const std::string& path, const torch::Tensor& picture) {
   // Encoded in memory first, so that the atomic writer reports the OS reason of a failed
   // write.
   const auto rgb = picture.cpu().contiguous();
-  const auto png = data::encode_png_rgb(rgb.data_ptr<uint8_t>(), static_cast<int>(rgb.size(1)),
+  const auto png = formats::encode_png_rgb(rgb.data_ptr<uint8_t>(), static_cast<int>(rgb.size(1)),
                                         static_cast<int>(rgb.size(0)));
   // On POSIX a text write is byte for byte: the writer's error handling serves binary too.
   write_text_atomically(path, std::string(png.begin(), png.end()));

@@ -11,7 +11,7 @@
 
 #include "c2fmae/core/affix.h"
 #include "c2fmae/core/error_text.h"
-#include "c2fmae/core/safetensors.h"
+#include "c2fmae/formats/safetensors.h"
 #include "c2fmae/core/usage_error.h"
 #include "c2fmae/train/checkpoint.h"
 
@@ -107,9 +107,9 @@ WeightsFile read_weights(const std::string& path) {
     return file;
   }
   try {
-    auto st = read_safetensors(path);
+    auto st = formats::read_safetensors(path);
     file.tensors = std::move(st.tensors);
-  } catch (const SafetensorsError& e) {
+  } catch (const formats::SafetensorsError& e) {
     refuse(std::string("not a c2fmae checkpoint, and not a valid safetensors file: ") + e.what());
   }
   file.kind = "safetensors";

@@ -115,10 +115,11 @@ TEST(FolderDataset, BadFilesAreBadSamplesSayingWhatIsWrong) {
     fs::resize_file(s[1].rgb, size / 2);
   }
   std::vector<uint8_t> small(10 * 10, 0);
-  testing::write_file(s[2].semantic, encode_png_gray(small.data(), 10, 10, 8));
+  testing::write_file(s[2].semantic, formats::encode_png_gray(small.data(), 10, 10, 8));
   fs::remove(s[3].instance);
   std::vector<uint8_t> high(static_cast<size_t>(s[4].width) * s[4].height, 200);
-  testing::write_file(s[4].semantic, encode_png_gray(high.data(), s[4].width, s[4].height, 8));
+  testing::write_file(s[4].semantic,
+                      formats::encode_png_gray(high.data(), s[4].width, s[4].height, 8));
   FolderDataset ds(root, "train");
   const auto o = training_options(32, 32);
   const std::vector<std::string> reasons = {"image:", "image:", "semantic mask:", "instance mask: missing",
@@ -147,7 +148,7 @@ TEST(FolderDataset, FilesThatAreNoImagesAreBadSamplesNotHangsOrHugeAllocations) 
   auto s = testing::write_fixture_split(root, "train", 1, 3);
   fs::remove(s[0].semantic);
   ASSERT_EQ(::mkfifo(s[0].semantic.c_str(), 0644), 0);  // nobody ever writes to it
-  fs::resize_file(s[1].rgb, (kMaxSampleFileBytes + 1));  // sparse: no disk used
+  fs::resize_file(s[1].rgb, (formats::kMaxSampleFileBytes + 1));  // sparse: no disk used
   fs::remove(s[2].instance);
   fs::create_directory(s[2].instance);
   FolderDataset ds(root, "train");

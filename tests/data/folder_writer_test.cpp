@@ -23,7 +23,7 @@ TEST(FolderWriter, WritesMultiMaeLayoutWithLosslessMasks) {
   ASSERT_EQ(rgb.width, 48);
   ASSERT_EQ(sem.channels, 1);
   ASSERT_EQ(ins.channels, 1);
-  auto as_tensor = [](const DecodedImage& image) {
+  auto as_tensor = [](const formats::DecodedImage& image) {
     std::vector<int64_t> v(image.pixels.begin(), image.pixels.end());
     return torch::tensor(v, torch::kLong).view({image.height, image.width});
   };

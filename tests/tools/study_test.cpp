@@ -19,7 +19,7 @@
 #include <utility>
 #include <vector>
 
-#include "c2fmae/data/image_codec.h"
+#include "c2fmae/formats/image_codec.h"
 #include "python_tool.h"
 #include "test_helpers.h"
 

@@ -5,7 +5,7 @@
 #include <filesystem>
 
 #include "c2fmae/config/pretrain_config.h"
-#include "c2fmae/core/safetensors.h"
+#include "c2fmae/formats/safetensors.h"
 #include "c2fmae/models/c2fmae_model.h"
 #include "c2fmae/models/classifier.h"
 #include "c2fmae/optim/adamw.h"
@@ -52,8 +52,8 @@ TEST_P(TimmInterop, ATimmVitLoadsWithTheSameFeaturesAndLogits) {
   EXPECT_TRUE(report.initialised.empty()) << report.text();
   EXPECT_TRUE(report.left_out.empty()) << report.text();
   model->eval();
-  const auto x = read_safetensors(dir + "/input.safetensors").tensors["x"];
-  const auto expected = read_safetensors(dir + "/expected.safetensors").tensors;
+  const auto x = formats::read_safetensors(dir + "/input.safetensors").tensors["x"];
+  const auto expected = formats::read_safetensors(dir + "/expected.safetensors").tensors;
   torch::NoGradGuard g;
   EXPECT_LE(rel(model->backbone->forward_features(x), expected["features"]), 1e-5);
   EXPECT_LE(rel(model->forward_features(x), expected["pooled"]), 1e-5);
@@ -76,14 +76,14 @@ TEST_P(TimmInterop, OurExportLoadsIntoTimmStrictlyWithTheSameOutputs) {
   file.path = "model";
   for (const auto& p : model->named_parameters()) file.tensors.insert(p.key(), p.value().detach());
   for (const auto& b : model->named_buffers()) file.tensors.insert(b.key(), b.value());
-  write_safetensors(dir + "/ours.safetensors",
+  formats::write_safetensors(dir + "/ours.safetensors",
                     train::export_tensors(file, train::ExportPart::kEncoder));
   r = python("check --weights " + dir + "/ours.safetensors --dir " + dir + " " + kShape +
              " --num-classes 5 --global-pool " + pool);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   model->eval();
-  const auto x = read_safetensors(dir + "/input.safetensors").tensors["x"];
-  const auto timm = read_safetensors(dir + "/timm_on_export.safetensors").tensors;
+  const auto x = formats::read_safetensors(dir + "/input.safetensors").tensors["x"];
+  const auto timm = formats::read_safetensors(dir + "/timm_on_export.safetensors").tensors;
   torch::NoGradGuard g;
   EXPECT_LE(rel(timm["features"], model->backbone->forward_features(x)), 1e-5);
   EXPECT_LE(rel(timm["pooled"], model->forward_features(x)), 1e-5);
@@ -117,8 +117,8 @@ TEST(TimmInteropExport, APretrainingCheckpointsEncoderIsATimmVitWithoutHead) {
   r = python("check --weights " + dir + "/encoder.safetensors --dir " + dir + " " + kShape +
              " --num-classes 0 --global-pool token");
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  const auto x = read_safetensors(dir + "/input.safetensors").tensors["x"];
-  const auto timm = read_safetensors(dir + "/timm_on_export.safetensors").tensors;
+  const auto x = formats::read_safetensors(dir + "/input.safetensors").tensors["x"];
+  const auto timm = formats::read_safetensors(dir + "/timm_on_export.safetensors").tensors;
   torch::NoGradGuard g;
   model->eval();
   EXPECT_LE(rel(timm["features"], model->encode_rgb(x)), 1e-5);

@@ -8,7 +8,7 @@
 #include <map>
 #include <sstream>
 
-#include "c2fmae/data/image_codec.h"
+#include "c2fmae/formats/image_codec.h"
 #include "c2fmae/models/attention.h"
 #include "c2fmae/train/checkpoint.h"
 #include "c2fmae/train/pretrain_engine.h"
@@ -124,8 +124,8 @@ TEST(RunPictures, EveryPicturesEveryEpochsAndAtTheEndAsPng) {
     ASSERT_TRUE(fs::exists(path)) << path;
     std::ifstream in(path, std::ios::binary);
     const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), {});
-    ASSERT_EQ(data::sniff_format(bytes.data(), bytes.size()), data::ImageFormat::kPng);
-    const auto image = data::decode_image(bytes.data(), bytes.size());
+    ASSERT_EQ(formats::sniff_format(bytes.data(), bytes.size()), formats::ImageFormat::kPng);
+    const auto image = formats::decode_image(bytes.data(), bytes.size());
     EXPECT_EQ(image.height, 3 * size) << name;  // one row per sample
     EXPECT_EQ(image.width, (3 + 2 * m) * size) << name;  // inputs, visible, reconstructions
   }

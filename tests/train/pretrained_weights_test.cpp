@@ -4,7 +4,7 @@
 #include <fstream>
 
 #include "c2fmae/config/pretrain_config.h"
-#include "c2fmae/core/safetensors.h"
+#include "c2fmae/formats/safetensors.h"
 #include "c2fmae/core/usage_error.h"
 #include "c2fmae/models/block.h"
 #include "c2fmae/models/c2fmae_model.h"
@@ -132,7 +132,7 @@ TEST(PretrainedWeights, TimmNamesFeedTheBackboneAndPositionsAreResized) {
   torch::OrderedDict<std::string, torch::Tensor> timm;
   for (const auto& p : source->backbone->named_parameters()) timm.insert(p.key(), p.value().detach() + 0.5);
   timm.insert("mask_token", torch::zeros({1, 1, 48}));
-  write_safetensors(dir + "/vit.safetensors", timm);
+  formats::write_safetensors(dir + "/vit.safetensors", timm);
   // Same grid: everything of the backbone loads; mask_token is left out.
   models::Classifier same(tiny_classifier(cfg).global_pool("token"));
   const auto report = load_weights(*same, read_weights(dir + "/vit.safetensors"));
@@ -161,7 +161,7 @@ TEST(PretrainedWeights, RefusesWhatIsNotAnEncoderOfThisShape) {
   // Another width: named, with both shapes.
   torch::OrderedDict<std::string, torch::Tensor> wide;
   wide.insert("cls_token", torch::zeros({1, 1, 64}));
-  write_safetensors(dir + "/wide.safetensors", wide);
+  formats::write_safetensors(dir + "/wide.safetensors", wide);
   try {
     load_weights(*cls, read_weights(dir + "/wide.safetensors"));
     FAIL() << "a 64-wide cls_token loaded into a 48-wide model";
@@ -171,14 +171,14 @@ TEST(PretrainedWeights, RefusesWhatIsNotAnEncoderOfThisShape) {
   // Nothing of an encoder.
   torch::OrderedDict<std::string, torch::Tensor> other;
   other.insert("decoder.weight", torch::zeros({3}));
-  write_safetensors(dir + "/other.safetensors", other);
+  formats::write_safetensors(dir + "/other.safetensors", other);
   EXPECT_THROW(load_weights(*cls, read_weights(dir + "/other.safetensors")), UsageError);
   // A deeper encoder (or LayerScale gammas): refused, naming the tensors it would drop.
   torch::OrderedDict<std::string, torch::Tensor> deeper;
   for (const auto& p : cls->backbone->named_parameters()) deeper.insert(p.key(), p.value().detach());
   deeper.insert("blocks.2.norm1.weight", torch::ones({48}));
   deeper.insert("blocks.0.ls1.gamma", torch::ones({48}));
-  write_safetensors(dir + "/deeper.safetensors", deeper);
+  formats::write_safetensors(dir + "/deeper.safetensors", deeper);
   try {
     load_weights(*cls, read_weights(dir + "/deeper.safetensors"));
     FAIL() << "a deeper encoder loaded";
@@ -188,7 +188,7 @@ TEST(PretrainedWeights, RefusesWhatIsNotAnEncoderOfThisShape) {
   // Part of an encoder: refused, naming what is missing.
   torch::OrderedDict<std::string, torch::Tensor> part;
   part.insert("cls_token", cls->backbone->cls_token.detach().clone());
-  write_safetensors(dir + "/part.safetensors", part);
+  formats::write_safetensors(dir + "/part.safetensors", part);
   EXPECT_THROW(load_weights(*cls, read_weights(dir + "/part.safetensors")), UsageError);
 }
 
@@ -199,7 +199,7 @@ TEST(PretrainedWeights, AHeadForOtherClassesIsLeftOut) {
       models::VisionTransformerOptions::from_config(cfg.model).learned_pos_embed(true), 10));
   torch::OrderedDict<std::string, torch::Tensor> t;
   for (const auto& p : ten->named_parameters()) t.insert(p.key(), p.value().detach());
-  write_safetensors(dir + "/ten.safetensors", t);
+  formats::write_safetensors(dir + "/ten.safetensors", t);
   models::Classifier six(tiny_classifier(cfg));
   const auto report = load_weights(*six, read_weights(dir + "/ten.safetensors"));
   EXPECT_NE(report.text().find("head.weight (shape [10, 48]"), std::string::npos) << report.text();

@@ -38,7 +38,7 @@ struct LoaderOptions {
   int64_t slice = 0;       ///< which slice of each global batch this loader reads (the rank)
   int64_t num_slices = 1;  ///< slices per global batch (the processes)
   AugmentationOptions augmentation;
-  Interpolation interpolation = Interpolation::kBicubic;
+  formats::Interpolation interpolation = formats::Interpolation::kBicubic;
   /// Read the semantic and instance maps (false: rgb and label only).
   bool masks = true;
   /// > 0: a semantic id >= this (other than kIgnoreClass) makes a sample bad.

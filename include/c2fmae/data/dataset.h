@@ -10,7 +10,7 @@
 
 #include "c2fmae/config/config.h"
 #include "c2fmae/data/augmentation.h"
-#include "c2fmae/data/image_codec.h"
+#include "c2fmae/formats/image_codec.h"
 
 namespace c2fmae::data {
 
@@ -29,7 +29,8 @@ struct SampleOptions {
   /// Read the semantic and instance maps (the dataset must have them).
   bool masks = true;
   AugmentationOptions augmentation;
-  Interpolation interpolation = Interpolation::kBicubic;  ///< RGB resampling (masks: nearest)
+  /// RGB resampling (masks: nearest).
+  formats::Interpolation interpolation = formats::Interpolation::kBicubic;
   /// > 0: a semantic id >= this other than kIgnoreClass makes the sample bad.
   int64_t num_semantic_classes = 0;
 };

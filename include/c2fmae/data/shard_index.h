@@ -1,5 +1,5 @@
-// Packed shards (DESIGN.md §2): POSIX tar files in the WebDataset convention, one sample's
-// members next to each other - <key>.jpg (or <key>.png), <key>.sem.png, <key>.ins.png,
+// Packed shards (DESIGN.md §2): POSIX tar files (formats/tar.h) in the WebDataset
+// convention, one sample's members next to each other - <key>.jpg (or <key>.png), <key>.sem.png, <key>.ins.png,
 // <key>.cls (the class index in ASCII decimal) - plus one index file per split so that any
 // sample is reached by position with one read of its byte span. Torch-free.
 //
@@ -26,47 +26,11 @@ namespace c2fmae::data {
 
 /// An OS failure while packing: a file that cannot be read or written (a full disk, a
 /// read-only folder, an I/O error). The message names the path and the OS reason. Programs
-/// exit 1 for it, and 2 for other DatasetErrors (the data or the request is wrong).
+/// exit 1 for it, and 2 for other DatasetErrors (the data or the request is wrong). The tar
+/// writer's formats::FileError arrives as this, its formats::FormatError as a DatasetError.
 class ShardIoError : public DatasetError {
  public:
   using DatasetError::DatasetError;
-};
-
-/// One member of a tar byte range.
-struct TarMember {
-  std::string name;
-  uint64_t offset = 0;  ///< of the member's data, from the start of the range
-  uint64_t size = 0;
-};
-
-/// Parses the ustar headers of a whole-member byte range (one sample's span): checks each
-/// header's checksum and that every member lies inside the range. Regular files only; an
-/// all-zero block ends the parse (so a whole tar file parses too). Throws DatasetError.
-std::vector<TarMember> parse_tar_members(const uint8_t* data, size_t size);
-
-/// Writes a ustar file member by member (names up to 100 bytes, or 255 split as prefix /
-/// name at a '/'; longer names and members of 8 GiB or more are a DatasetError); close() adds
-/// the two zero blocks, flushes and fsyncs. Errors (full disk) throw ShardIoError naming the
-/// path and the OS reason. A writer destroyed without close() leaves an incomplete file.
-class TarWriter {
- public:
-  explicit TarWriter(const std::string& path);
-  ~TarWriter();
-  TarWriter(const TarWriter&) = delete;
-  TarWriter& operator=(const TarWriter&) = delete;
-  /// Appends one regular file member (mode 0644, mtime 0, uid/gid 0).
-  void add(const std::string& name, const uint8_t* data, size_t size);
-  /// Bytes written so far (headers and padding included).
-  uint64_t offset() const { return offset_; }
-  void close();
-
- private:
-  void write(const void* data, size_t size);
-  void flush();
-  std::string path_;
-  int fd_ = -1;
-  uint64_t offset_ = 0;
-  std::vector<uint8_t> buffer_;  ///< written out in large blocks
 };
 
 struct ShardSpan {

@@ -1,4 +1,4 @@
-// Pictures as PNG files (libpng, data/image_codec.h).
+// Pictures as PNG files (libpng, formats/image_codec.h).
 #pragma once
 #include <torch/types.h>
 

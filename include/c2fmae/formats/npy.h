@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-namespace c2fmae {
+namespace c2fmae::formats {
 
 /// The NumPy dtype string of a tensor type this writer supports: uint8 "|u1", int64 "<i8",
 /// float32 "<f4"; throws std::invalid_argument for any other.
@@ -24,4 +24,4 @@ std::string npy_header(const std::string& dtype, const std::vector<int64_t>& sha
 /// std::runtime_error naming the path and the OS reason when the file cannot be written.
 void write_npy(const std::string& path, const torch::Tensor& tensor);
 
-}  // namespace c2fmae
+}  // namespace c2fmae::formats

@@ -1,4 +1,4 @@
-#include "c2fmae/data/image_codec.h"
+#include "c2fmae/formats/image_codec.h"
 
 #include <algorithm>
 #include <cmath>
@@ -21,7 +21,7 @@
 // C++ rule for setjmp/longjmp), returns false, and its caller throws DecodeError. Decoder
 // state and buffers live in the caller, so they are released on every path.
 
-namespace c2fmae::data {
+namespace c2fmae::formats {
 namespace {
 
 constexpr uint8_t kJpegMagic[3] = {0xFF, 0xD8, 0xFF};
@@ -844,4 +844,4 @@ std::vector<uint8_t> encode_png_rgb(const uint8_t* rgb, int width, int height) {
   return encode_png(rgb, width, height, 8, PNG_COLOR_TYPE_RGB, 3);
 }
 
-}  // namespace c2fmae::data
+}  // namespace c2fmae::formats

@@ -1,4 +1,4 @@
-#include "c2fmae/core/npy.h"
+#include "c2fmae/formats/npy.h"
 
 #include <cstring>
 #include <filesystem>
@@ -7,7 +7,7 @@
 
 #include "test_helpers.h"
 
-namespace c2fmae {
+namespace c2fmae::formats {
 namespace {
 
 /// What NumPy writes before the header dict: magic, version 1.0, header length (LE uint16).
@@ -85,4 +85,4 @@ TEST(Npy, AFailedWriteNamesThePathAndTheReason) {
 }
 
 }  // namespace
-}  // namespace c2fmae
+}  // namespace c2fmae::formats

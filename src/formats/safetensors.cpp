@@ -1,4 +1,4 @@
-#include "c2fmae/core/safetensors.h"
+#include "c2fmae/formats/safetensors.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -17,9 +17,10 @@
 #include <vector>
 
 #include "c2fmae/core/atomic_file.h"
+#include "c2fmae/core/file_writer.h"
 #include "c2fmae/core/usage_error.h"
 
-namespace c2fmae {
+namespace c2fmae::formats {
 
 // Tensor bytes are copied as they are in memory; safetensors stores them little-endian.
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
@@ -296,36 +297,6 @@ Entry parse_entry(const std::string& path, const std::string& name, const YAML::
   return entry;
 }
 
-// Appends to a file; every failure names it with the OS reason.
-class OutputFile {
- public:
-  explicit OutputFile(const std::string& path)
-      : path_(path), file_(std::fopen(path.c_str(), "wb")) {
-    if (!file_) fail_write(errno);
-  }
-  ~OutputFile() {
-    if (file_) std::fclose(file_);
-  }
-  OutputFile(const OutputFile&) = delete;
-  OutputFile& operator=(const OutputFile&) = delete;
-
-  void write(const void* data, size_t count) {
-    if (count > 0 && std::fwrite(data, 1, count, file_) != count) fail_write(errno);
-  }
-  void close() {
-    int err = std::fflush(file_) == 0 ? 0 : errno;
-    if (std::fclose(std::exchange(file_, nullptr)) != 0 && err == 0) err = errno;
-    if (err != 0) fail_write(err);
-  }
-
- private:
-  [[noreturn]] void fail_write(int err) const {
-    throw std::runtime_error("cannot write " + path_ + ": " + std::strerror(err ? err : EIO));
-  }
-  std::string path_;
-  std::FILE* file_;
-};
-
 std::string json_string(const std::string& text) {
   std::string out = "\"";
   for (const char c : text) {
@@ -479,7 +450,7 @@ void write_safetensors(const std::string& path,
            "split the tensors over several files");
 
   write_file_atomically(path, [&](const std::string& tmp) {
-    OutputFile out(tmp);
+    FileWriter out(tmp, 0666);
     const uint64_t header_size = header.size();
     out.write(&header_size, 8);
     out.write(header.data(), header.size());
@@ -491,4 +462,4 @@ void write_safetensors(const std::string& path,
   });
 }
 
-}  // namespace c2fmae
+}  // namespace c2fmae::formats

@@ -14,7 +14,7 @@
 #include <stdexcept>
 #include <string>
 
-namespace c2fmae {
+namespace c2fmae::formats {
 
 /// A file that is not a valid safetensors file: the message names the file and what is wrong.
 struct SafetensorsError : std::runtime_error {
@@ -55,4 +55,4 @@ void write_safetensors(const std::string& path,
                        const torch::OrderedDict<std::string, torch::Tensor>& tensors,
                        const std::map<std::string, std::string>& metadata = {});
 
-}  // namespace c2fmae
+}  // namespace c2fmae::formats

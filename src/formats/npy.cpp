@@ -1,4 +1,4 @@
-#include "c2fmae/core/npy.h"
+#include "c2fmae/formats/npy.h"
 
 #include <torch/torch.h>
 
@@ -6,7 +6,7 @@
 
 #include "c2fmae/core/atomic_file.h"
 
-namespace c2fmae {
+namespace c2fmae::formats {
 
 // The data are written in the machine's byte order, which the header declares as little.
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "write_npy assumes a little-endian host");
@@ -51,4 +51,4 @@ void write_npy(const std::string& path, const torch::Tensor& tensor) {
   write_text_atomically(path, bytes);
 }
 
-}  // namespace c2fmae
+}  // namespace c2fmae::formats

@@ -13,13 +13,15 @@
 #include <string>
 #include <vector>
 
-namespace c2fmae::data {
+#include "c2fmae/formats/format_error.h"
+
+namespace c2fmae::formats {
 
 /// A file that cannot be decoded as asked: unreadable, truncated, a decoder warning (a
 /// truncated JPEG that libjpeg would fill with grey counts), an unexpected kind of image.
-class DecodeError : public std::runtime_error {
+class DecodeError : public FormatError {
  public:
-  using std::runtime_error::runtime_error;
+  using FormatError::FormatError;
 };
 
 enum class ImageFormat { kUnknown, kJpeg, kPng };
@@ -94,4 +96,4 @@ std::vector<uint8_t> encode_png_gray(const void* gray, int width, int height, in
 /// rgb: height x width x 3 uint8 (HWC), an 8-bit colour PNG.
 std::vector<uint8_t> encode_png_rgb(const uint8_t* rgb, int width, int height);
 
-}  // namespace c2fmae::data
+}  // namespace c2fmae::formats

@@ -1,4 +1,4 @@
-#include "c2fmae/core/safetensors.h"
+#include "c2fmae/formats/safetensors.h"
 
 #include <cstring>
 #include <filesystem>
@@ -8,7 +8,7 @@
 
 #include "test_helpers.h"
 
-namespace c2fmae {
+namespace c2fmae::formats {
 namespace {
 
 using TensorDict = torch::OrderedDict<std::string, torch::Tensor>;
@@ -462,4 +462,4 @@ TEST_F(Safetensors, MetadataThatIsNotStrings) {
 }
 
 }  // namespace
-}  // namespace c2fmae
+}  // namespace c2fmae::formats

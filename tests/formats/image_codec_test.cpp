@@ -1,4 +1,4 @@
-#include "c2fmae/data/image_codec.h"
+#include "c2fmae/formats/image_codec.h"
 
 #include <png.h>
 
@@ -10,7 +10,7 @@
 #include <thread>
 #include <vector>
 
-namespace c2fmae::data {
+namespace c2fmae::formats {
 namespace {
 
 constexpr float kMean[3] = {0.485f, 0.456f, 0.406f};
@@ -637,4 +637,4 @@ TEST(ImageCodec, DecodesConcurrently) {
 }
 
 }  // namespace
-}  // namespace c2fmae::data
+}  // namespace c2fmae::formats

@@ -32,15 +32,17 @@ inline int64_t fixture_instance_id(int64_t label) { return 300 + label; }
 inline void write_file(const std::filesystem::path& path, const std::vector<uint8_t>& bytes) {
   std::filesystem::create_directories(path.parent_path());
   std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
   ASSERT_TRUE(out.good()) << path;
 }
 
 /// Writes `per_class` samples of each of `classes` classes under root/<split> in MultiMAE's
 /// layout (masks = true) or as an ImageFolder (masks = false). Returns them in the order the
 /// dataset lists them (class, then name).
-inline std::vector<FixtureSample> write_fixture_split(const std::string& root, const std::string& split,
-                                                      int classes, int per_class, bool masks = true) {
+inline std::vector<FixtureSample> write_fixture_split(const std::string& root,
+                                                      const std::string& split, int classes,
+                                                      int per_class, bool masks = true) {
   namespace fs = std::filesystem;
   std::vector<FixtureSample> out;
   for (int c = 0; c < classes; ++c) {
@@ -64,7 +66,8 @@ inline std::vector<FixtureSample> write_fixture_split(const std::string& root, c
       }
       const std::string name = "img_" + std::to_string(k);
       const auto base = fs::path(root) / split;
-      const auto rgb_path = masks ? base / "rgb" / cls / (name + ".jpg") : base / cls / (name + ".jpg");
+      const auto rgb_path =
+          masks ? base / "rgb" / cls / (name + ".jpg") : base / cls / (name + ".jpg");
       write_file(rgb_path, formats::encode_jpeg(rgb.data(), s.width, s.height, 95));
       s.rgb = rgb_path.string();
       if (masks) {
@@ -108,7 +111,8 @@ class ScratchDir {
 inline formats::DecodedImage read_image(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   EXPECT_TRUE(in.good()) << path;
-  const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
+                                   std::istreambuf_iterator<char>());
   return formats::decode_image(bytes.data(), bytes.size());
 }
 

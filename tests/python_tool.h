@@ -1,16 +1,14 @@
 // Helpers of the tests that run our Python tools (tools/*.py) as a user would.
 #pragma once
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
-#include <sstream>
-#include <string>
-
-#include <gtest/gtest.h>
-
 #include <fstream>
 #include <iterator>
+#include <sstream>
+#include <string>
 #include <vector>
 
 #include "c2fmae/formats/image_codec.h"

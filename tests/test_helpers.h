@@ -1,9 +1,8 @@
 // Shared test helpers: seeding and tensor comparison.
 #pragma once
 #include <gtest/gtest.h>
-#include <torch/torch.h>
-
 #include <sys/wait.h>
+#include <torch/torch.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -112,8 +111,8 @@ inline Batch random_maps(int64_t batch, int64_t size, int64_t num_labels, uint64
   b.semantic.masked_fill_(torch::rand({batch, size, size}) < 0.1, 255);
   auto ids =
       torch::randint(1, 65535, {num_labels}).index({up(coarse).flatten()}).view_as(b.semantic);
-  b.instance = data::canonical_instance_ids(torch::where(up(coarse) % 3 == 0, 0, ids), 64)
-                   .to(torch::kLong);
+  b.instance =
+      data::canonical_instance_ids(torch::where(up(coarse) % 3 == 0, 0, ids), 64).to(torch::kLong);
   b.rgb = torch::randn({batch, 3, size, size});
   b.label = torch::randint(0, 10, {batch});
   return b;

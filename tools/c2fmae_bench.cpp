@@ -121,8 +121,8 @@ void bench(const std::string& path, const Options& o) {
   // Enough samples and epochs for the micro-batches and the steps (the lr schedule's
   // length does not change the step's work).
   const int64_t steps = o.warmup + o.windows * o.window_steps;
-  cfg.data.synthetic_samples = std::max<int64_t>(cfg.data.synthetic_samples,
-                                                 cfg.data.batch_size * cfg.optim.accum_steps * o.batches);
+  cfg.data.synthetic_samples = std::max<int64_t>(
+      cfg.data.synthetic_samples, cfg.data.batch_size * cfg.optim.accum_steps * o.batches);
   cfg.train.epochs = std::max<int64_t>(cfg.train.epochs, steps);  // >= 1 step per epoch
   cfg.train.max_steps = 0;
   train::PretrainEngine sized(cfg);
@@ -131,21 +131,25 @@ void bench(const std::string& path, const Options& o) {
   int64_t step = 0;
   for (; step < o.warmup; ++step) sized.train_step(step, batches);
   synchronize(device);
-  if (device.is_cuda()) c10::cuda::CUDACachingAllocator::resetPeakStats(device.index() < 0 ? 0 : device.index());
+  if (device.is_cuda())
+    c10::cuda::CUDACachingAllocator::resetPeakStats(device.index() < 0 ? 0 : device.index());
   std::vector<double> rates;
   double loss = 0.0;
   for (int64_t w = 0; w < o.windows; ++w) {
     const auto start = std::chrono::steady_clock::now();
-    for (int64_t s = 0; s < o.window_steps; ++s, ++step) loss = sized.train_step(step, batches).loss;
+    for (int64_t s = 0; s < o.window_steps; ++s, ++step)
+      loss = sized.train_step(step, batches).loss;
     synchronize(device);
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     rates.push_back(static_cast<double>(sized.samples_per_step() * o.window_steps) / seconds);
   }
   std::sort(rates.begin(), rates.end());
   const double median = rates[rates.size() / 2];
   double peak_mib = 0.0;
   if (device.is_cuda()) {
-    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device.index() < 0 ? 0 : device.index());
+    const auto stats =
+        c10::cuda::CUDACachingAllocator::getDeviceStats(device.index() < 0 ? 0 : device.index());
     peak_mib = static_cast<double>(stats.allocated_bytes[0].peak) / (1 << 20);
   } else {
     rusage usage{};
@@ -155,15 +159,17 @@ void bench(const std::string& path, const Options& o) {
   const auto flops = models::pretrain_flops(cfg.model, cfg.masking.num_visible);
   const double step_flops = flops.step(sized.samples_per_step());
   const double step_s = static_cast<double>(sized.samples_per_step()) / median;
-  std::cout << "{\"config\": \"" << path << "\", \"device\": \"" << device << "\", \"precision\": \""
-            << (device.is_cuda() ? cfg.train.precision : std::string("fp32")) << "\", \"batch\": "
-            << sized.samples_per_step() << ", \"windows\": " << o.windows
+  std::cout << "{\"config\": \"" << path << "\", \"device\": \"" << device
+            << "\", \"precision\": \""
+            << (device.is_cuda() ? cfg.train.precision : std::string("fp32"))
+            << "\", \"batch\": " << sized.samples_per_step() << ", \"windows\": " << o.windows
             << ", \"window_steps\": " << o.window_steps << ", \"images_per_s\": " << median
-            << ", \"images_per_s_min\": " << rates.front() << ", \"images_per_s_max\": "
-            << rates.back() << ", \"step_ms\": " << 1000.0 * step_s << ", \"peak_memory_mib\": "
-            << peak_mib << ", \"peak_memory_kind\": \""
-            << (device.is_cuda() ? "cuda_allocated" : "cpu_rss") << "\", \"gflops_per_image\": "
-            << flops.step(1) / 1e9 << ", \"tflops_per_s\": " << step_flops / step_s / 1e12;
+            << ", \"images_per_s_min\": " << rates.front()
+            << ", \"images_per_s_max\": " << rates.back() << ", \"step_ms\": " << 1000.0 * step_s
+            << ", \"peak_memory_mib\": " << peak_mib << ", \"peak_memory_kind\": \""
+            << (device.is_cuda() ? "cuda_allocated" : "cpu_rss")
+            << "\", \"gflops_per_image\": " << flops.step(1) / 1e9
+            << ", \"tflops_per_s\": " << step_flops / step_s / 1e12;
   if (o.peak_tflops > 0) std::cout << ", \"mfu\": " << step_flops / step_s / 1e12 / o.peak_tflops;
   std::cout << ", \"last_loss\": " << loss << "}" << std::endl;
 }

@@ -24,9 +24,9 @@
 #include "c2fmae/core/usage_error.h"
 #include "c2fmae/data/batch_loader.h"
 #include "c2fmae/data/folder_dataset.h"
-#include "c2fmae/formats/image_codec.h"
 #include "c2fmae/data/shard_dataset.h"
 #include "c2fmae/data/shard_index.h"
+#include "c2fmae/formats/image_codec.h"
 #include "program/arguments.h"
 #include "program/guarded_main.h"
 
@@ -37,7 +37,8 @@ using namespace c2fmae;
 void write_bytes(const fs::path& path, const std::vector<uint8_t>& bytes) {
   fs::create_directories(path.parent_path());
   std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
   if (!out) throw std::runtime_error("cannot write " + path.string());
 }
 
@@ -70,7 +71,8 @@ void make_sample(const fs::path& root, int64_t i) {
       for (int x = 0; x < w; ++x) {
         if ((y - cy) * (y - cy) + (x - cx) * (x - cx) >= r * r) continue;
         const size_t p = static_cast<size_t>(y) * w + x;
-        for (int c = 0; c < 3; ++c) img[p * 3 + c] = col[c] + 10 * static_cast<float>(standard_normal(rng));
+        for (int c = 0; c < 3; ++c)
+          img[p * 3 + c] = col[c] + 10 * static_cast<float>(standard_normal(rng));
         sem[p] = cls;
         ins[p] = static_cast<uint16_t>(k);
       }
@@ -82,111 +84,118 @@ void make_sample(const fs::path& root, int64_t i) {
   }
   const auto cls = "class" + std::to_string(i % 4);
   const auto name = "img" + std::to_string(i);
-  write_bytes(root / "train" / "rgb" / cls / (name + ".jpg"), formats::encode_jpeg(rgb.data(), w, h, 90));
-  write_bytes(root / "train" / "semseg" / cls / (name + ".png"), formats::encode_png_gray(sem.data(), w, h, 8));
-  write_bytes(root / "train" / "instance" / cls / (name + ".png"), formats::encode_png_gray(ins.data(), w, h, 16));
+  write_bytes(root / "train" / "rgb" / cls / (name + ".jpg"),
+              formats::encode_jpeg(rgb.data(), w, h, 90));
+  write_bytes(root / "train" / "semseg" / cls / (name + ".png"),
+              formats::encode_png_gray(sem.data(), w, h, 8));
+  write_bytes(root / "train" / "instance" / cls / (name + ".png"),
+              formats::encode_png_gray(ins.data(), w, h, 16));
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   return program::guarded_main("c2fmae_bench_loader", [&]() -> int {
-  program::Arguments app("c2fmae_bench_loader: data pipeline throughput, samples/s per thread");
-  std::string root;
-  int64_t samples = 256, batch = 32, batches = 16, img_size = 224;
-  std::vector<int64_t> threads = {1, 2};
-  std::vector<std::string> sources = {"shards", "folder"};
-  bool keep = false;
-  app.option("--root", root, "a folder dataset in MultiMAE's layout (default: generate one)");
-  app.option("--samples", samples, "samples to generate without --root").range(8, 100000);
-  app.option("--threads", threads, "worker thread counts to time").delimiter(',').range(1, 1024);
-  app.option("--batch", batch, "samples per batch").range(1, 4096);
-  app.option("--batches", batches, "timed batches per configuration").range(1, 100000);
-  app.option("--img-size", img_size, "output resolution").range(16, 1024);
-  app.option("--sources", sources, "folder and/or shards").delimiter(',');
-  app.flag("--keep", keep, "keep the generated dataset and shards (their path is printed)");
-  if (const auto code = app.parse(argc, argv)) return *code;
-  for (const auto& s : sources) {
-    if (s != "folder" && s != "shards") {
-      std::cerr << "c2fmae_bench_loader: unknown source '" << s << "'\nhint: use folder and/or shards\n";
-      return 2;
+    program::Arguments app("c2fmae_bench_loader: data pipeline throughput, samples/s per thread");
+    std::string root;
+    int64_t samples = 256, batch = 32, batches = 16, img_size = 224;
+    std::vector<int64_t> threads = {1, 2};
+    std::vector<std::string> sources = {"shards", "folder"};
+    bool keep = false;
+    app.option("--root", root, "a folder dataset in MultiMAE's layout (default: generate one)");
+    app.option("--samples", samples, "samples to generate without --root").range(8, 100000);
+    app.option("--threads", threads, "worker thread counts to time").delimiter(',').range(1, 1024);
+    app.option("--batch", batch, "samples per batch").range(1, 4096);
+    app.option("--batches", batches, "timed batches per configuration").range(1, 100000);
+    app.option("--img-size", img_size, "output resolution").range(16, 1024);
+    app.option("--sources", sources, "folder and/or shards").delimiter(',');
+    app.flag("--keep", keep, "keep the generated dataset and shards (their path is printed)");
+    if (const auto code = app.parse(argc, argv)) return *code;
+    for (const auto& s : sources) {
+      if (s != "folder" && s != "shards") {
+        std::cerr << "c2fmae_bench_loader: unknown source '" << s
+                  << "'\nhint: use folder and/or shards\n";
+        return 2;
+      }
     }
-  }
-  fs::path work;
-  const auto remove_work = [&] {
-    std::error_code ec;
-    if (!work.empty() && !keep) fs::remove_all(work, ec);
-  };
-  try {
-    work = fs::temp_directory_path() / ("c2fmae_bench_loader_" + std::to_string(::getpid()));
-    fs::create_directories(work);
-    if (root.empty()) {
-      root = (work / "folder").string();
-      std::cerr << "generating " << samples << " samples in " << root << "\n";
-      for (int64_t i = 0; i < samples; ++i) make_sample(root, i);
-    }
-    const auto shards = (work / "shards").string();
-    if (std::find(sources.begin(), sources.end(), "shards") != sources.end()) {
-      data::PackOptions pack;
-      pack.shard_bytes = 64 << 20;
-      pack.overwrite = true;
-      data::pack_folder(root, "train", shards, pack);
-    }
-    double jpeg_bytes = 0;
-    data::FolderDataset folder(root, "train");
-    for (const auto& s : folder.index().samples) jpeg_bytes += static_cast<double>(fs::file_size(s.rgb));
-    jpeg_bytes /= static_cast<double>(folder.size());
-    for (const auto& source : sources) {
-      std::shared_ptr<const data::Dataset> ds;
-      if (source == "folder") {
-        ds = std::make_shared<data::FolderDataset>(root, "train");
+    fs::path work;
+    const auto remove_work = [&] {
+      std::error_code ec;
+      if (!work.empty() && !keep) fs::remove_all(work, ec);
+    };
+    try {
+      work = fs::temp_directory_path() / ("c2fmae_bench_loader_" + std::to_string(::getpid()));
+      fs::create_directories(work);
+      if (root.empty()) {
+        root = (work / "folder").string();
+        std::cerr << "generating " << samples << " samples in " << root << "\n";
+        for (int64_t i = 0; i < samples; ++i) make_sample(root, i);
+      }
+      const auto shards = (work / "shards").string();
+      if (std::find(sources.begin(), sources.end(), "shards") != sources.end()) {
+        data::PackOptions pack;
+        pack.shard_bytes = 64 << 20;
+        pack.overwrite = true;
+        data::pack_folder(root, "train", shards, pack);
+      }
+      double jpeg_bytes = 0;
+      data::FolderDataset folder(root, "train");
+      for (const auto& s : folder.index().samples)
+        jpeg_bytes += static_cast<double>(fs::file_size(s.rgb));
+      jpeg_bytes /= static_cast<double>(folder.size());
+      for (const auto& source : sources) {
+        std::shared_ptr<const data::Dataset> ds;
+        if (source == "folder") {
+          ds = std::make_shared<data::FolderDataset>(root, "train");
+        } else {
+          ds = std::make_shared<data::ShardDataset>(shards, "train");
+        }
+        for (const bool masks : {true, false}) {
+          if (masks && !ds->has_masks()) {
+            std::cerr << "c2fmae_bench_loader: " << source
+                      << ": no masks (an ImageFolder), RGB only\n";
+            continue;
+          }
+          for (const auto t : threads) {
+            data::LoaderOptions o;
+            o.batch_size = std::min<int64_t>(batch, ds->size());
+            o.img_size = img_size;
+            o.num_workers = t;
+            o.prefetch = 2;
+            o.masks = masks;
+            o.max_instances = masks ? 64 : 0;  // label resolution and canonical ids, as training
+            data::BatchLoader loader(ds, o);
+            loader.batch(0);  // threads started, files in the page cache
+            const auto start = std::chrono::steady_clock::now();
+            for (int64_t b = 1; b <= batches; ++b) loader.batch(b);
+            const double s =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+            const double rate = static_cast<double>(batches * o.batch_size) / s;
+            std::cout << "{\"loader\": \"c2fmae\", \"source\": \"" << source << "\", \"sample\": \""
+                      << (masks ? "rgb+sem+ins" : "rgb") << "\", \"threads\": " << t
+                      << ", \"samples_per_s\": " << std::round(rate * 10) / 10
+                      << ", \"samples_per_s_per_thread\": " << std::round(rate / t * 10) / 10
+                      << ", \"batch\": " << o.batch_size << ", \"img_size\": " << img_size
+                      << ", \"jpeg_kib\": " << std::round(jpeg_bytes / 1024 * 10) / 10 << "}"
+                      << std::endl;
+          }
+        }
+      }
+      if (keep) {
+        std::cerr << "kept " << work.string() << "\n";
       } else {
-        ds = std::make_shared<data::ShardDataset>(shards, "train");
+        fs::remove_all(work);
       }
-      for (const bool masks : {true, false}) {
-        if (masks && !ds->has_masks()) {
-          std::cerr << "c2fmae_bench_loader: " << source << ": no masks (an ImageFolder), RGB only\n";
-          continue;
-        }
-        for (const auto t : threads) {
-          data::LoaderOptions o;
-          o.batch_size = std::min<int64_t>(batch, ds->size());
-          o.img_size = img_size;
-          o.num_workers = t;
-          o.prefetch = 2;
-          o.masks = masks;
-          o.max_instances = masks ? 64 : 0;  // label resolution and canonical ids, as training
-          data::BatchLoader loader(ds, o);
-          loader.batch(0);  // threads started, files in the page cache
-          const auto start = std::chrono::steady_clock::now();
-          for (int64_t b = 1; b <= batches; ++b) loader.batch(b);
-          const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-          const double rate = static_cast<double>(batches * o.batch_size) / s;
-          std::cout << "{\"loader\": \"c2fmae\", \"source\": \"" << source << "\", \"sample\": \""
-                    << (masks ? "rgb+sem+ins" : "rgb") << "\", \"threads\": " << t
-                    << ", \"samples_per_s\": " << std::round(rate * 10) / 10
-                    << ", \"samples_per_s_per_thread\": " << std::round(rate / t * 10) / 10
-                    << ", \"batch\": " << o.batch_size << ", \"img_size\": " << img_size
-                    << ", \"jpeg_kib\": " << std::round(jpeg_bytes / 1024 * 10) / 10 << "}"
-                    << std::endl;
-        }
-      }
+      return 0;
+    } catch (const data::ShardIoError&) {  // packing: a full disk, an unreadable file (exit 1)
+      remove_work();
+      throw;
+    } catch (const data::DatasetError& e) {  // --root missing, empty, no classes
+      remove_work();
+      throw UsageError("--root " + root + ": " + e.what());
+    } catch (...) {
+      remove_work();
+      throw;
     }
-    if (keep) {
-      std::cerr << "kept " << work.string() << "\n";
-    } else {
-      fs::remove_all(work);
-    }
-    return 0;
-  } catch (const data::ShardIoError&) {  // packing: a full disk, an unreadable file (exit 1)
-    remove_work();
-    throw;
-  } catch (const data::DatasetError& e) {  // --root missing, empty, no classes
-    remove_work();
-    throw UsageError("--root " + root + ": " + e.what());
-  } catch (...) {
-    remove_work();
-    throw;
-  }
   });
 }

@@ -14,8 +14,8 @@
 #include <map>
 
 #include "c2fmae/core/error_text.h"
-#include "c2fmae/formats/safetensors.h"
 #include "c2fmae/core/usage_error.h"
+#include "c2fmae/formats/safetensors.h"
 #include "c2fmae/train/encoder_export.h"
 #include "program/arguments.h"
 #include "program/guarded_main.h"

@@ -46,13 +46,12 @@ int main(int argc, char** argv) {
     const std::string mode = cfg.finetune.mode;
     if (cfg.finetune.measures_only() &&
         (!args.resume.empty() || args.overwrite || !args.output_dir.empty())) {
-      throw UsageError(with_hint(
-          "finetune.mode = " + mode + " writes no run, so --resume, --overwrite and --output-dir "
-                                      "do not apply",
-          "drop them, or fine-tune (finetune.mode = finetune or linprobe)"));
+      throw UsageError(with_hint("finetune.mode = " + mode +
+                                     " writes no run, so --resume, --overwrite and --output-dir "
+                                     "do not apply",
+                                 "drop them, or fine-tune (finetune.mode = finetune or linprobe)"));
     }
-    if (distributed::read_launch_env().distributed() &&
-        (mode == "knn" || mode == "dense_probe")) {
+    if (distributed::read_launch_env().distributed() && (mode == "knn" || mode == "dense_probe")) {
       throw UsageError(with_hint(
           "finetune.mode = " + mode + " runs in one process: its features are compared as a whole",
           "start it without a launcher (it trains nothing)"));

@@ -16,14 +16,14 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
-#include <regex>
 #include <optional>
+#include <regex>
 
 #include "c2fmae/config/pretrain_config.h"
 #include "c2fmae/core/error_text.h"
-#include "c2fmae/formats/npy.h"
 #include "c2fmae/core/number_text.h"
 #include "c2fmae/core/usage_error.h"
+#include "c2fmae/formats/npy.h"
 #include "c2fmae/masking/generator_registry.h"
 #include "c2fmae/train/mask_pictures.h"
 #include "c2fmae/train/mask_preview.h"
@@ -49,55 +49,55 @@ int main(int argc, char** argv) {
   using namespace c2fmae;
   namespace fs = std::filesystem;
   return program::guarded_main("c2fmae_masks", [&]() -> int {
-  std::string known;
-  for (const auto& n : masking::generator_names()) known += (known.empty() ? "" : ", ") + n;
-  program::Arguments app("c2fmae_masks: pictures and arrays of what a mask generator hides");
-  app.footer("Generators: " + known);
-  std::vector<std::string> files, sets;
-  std::string generator, progress_text, count_text, out;
-  app.option("--config,-c", files,
-                 "YAML pre-training config; later files override earlier ones");
-  app.option("--set,-s", sets, "override one key: section.key=value (YAML value)");
-  app.option("--generator,-g", generator, "registered mask generator: " + known);
-  app.option("--progress", progress_text, "training progress in [0, 1] (default 0)");
-  app.option("--count,-n", count_text, "samples, from index 0 (default 16)");
-  std::string checkpoint;
-  app.option("--checkpoint", checkpoint,
-                 "evolved / semmae on attention: the c2fmae_pretrain checkpoint whose EMA encoder "
-                 "gives the affinity (default: the config's freshly initialised encoder)");
-  app.option("--out,-o", out, "output folder, created if missing");
-  if (const auto code = app.parse(argc, argv)) return *code;
-  auto refuse = [](const std::string& problem, const std::string& hint) {
-    std::cerr << "c2fmae_masks: " << with_hint(problem, hint) << "\n";
-    return 2;
-  };
-  if (generator.empty()) {
-    return refuse("--generator is missing", "name one of: " + known + " (e.g. --generator random)");
-  }
-  if (out.empty()) return refuse("--out is missing", "give an output folder, e.g. --out masks/");
-  train::MaskPreviewOptions options;
-  options.generator = generator;
-  options.checkpoint = checkpoint;
-  if (app.given("--progress")) {
-    const auto progress = parse_number(progress_text);
-    if (!progress) {
-      return refuse("--progress " + progress_text + ": not a number",
-                    "give the training progress in [0, 1], e.g. --progress 0.5");
+    std::string known;
+    for (const auto& n : masking::generator_names()) known += (known.empty() ? "" : ", ") + n;
+    program::Arguments app("c2fmae_masks: pictures and arrays of what a mask generator hides");
+    app.footer("Generators: " + known);
+    std::vector<std::string> files, sets;
+    std::string generator, progress_text, count_text, out;
+    app.option("--config,-c", files, "YAML pre-training config; later files override earlier ones");
+    app.option("--set,-s", sets, "override one key: section.key=value (YAML value)");
+    app.option("--generator,-g", generator, "registered mask generator: " + known);
+    app.option("--progress", progress_text, "training progress in [0, 1] (default 0)");
+    app.option("--count,-n", count_text, "samples, from index 0 (default 16)");
+    std::string checkpoint;
+    app.option("--checkpoint", checkpoint,
+               "evolved / semmae on attention: the c2fmae_pretrain checkpoint whose EMA encoder "
+               "gives the affinity (default: the config's freshly initialised encoder)");
+    app.option("--out,-o", out, "output folder, created if missing");
+    if (const auto code = app.parse(argc, argv)) return *code;
+    auto refuse = [](const std::string& problem, const std::string& hint) {
+      std::cerr << "c2fmae_masks: " << with_hint(problem, hint) << "\n";
+      return 2;
+    };
+    if (generator.empty()) {
+      return refuse("--generator is missing",
+                    "name one of: " + known + " (e.g. --generator random)");
     }
-    options.progress = *progress;
-  }
-  if (app.given("--count")) {
-    const auto count = parse_count(count_text);
-    if (!count) {
-      return refuse("--count " + count_text + ": not a whole number",
-                    "give the number of samples, e.g. --count 16");
+    if (out.empty()) return refuse("--out is missing", "give an output folder, e.g. --out masks/");
+    train::MaskPreviewOptions options;
+    options.generator = generator;
+    options.checkpoint = checkpoint;
+    if (app.given("--progress")) {
+      const auto progress = parse_number(progress_text);
+      if (!progress) {
+        return refuse("--progress " + progress_text + ": not a number",
+                      "give the training progress in [0, 1], e.g. --progress 0.5");
+      }
+      options.progress = *progress;
     }
-    options.count = *count;
-  }
-  std::error_code ec;
-  if (fs::exists(out, ec) && !fs::is_directory(out, ec)) {
-    return refuse("--out " + out + " is a file", "give a folder (it is created if missing)");
-  }
+    if (app.given("--count")) {
+      const auto count = parse_count(count_text);
+      if (!count) {
+        return refuse("--count " + count_text + ": not a whole number",
+                      "give the number of samples, e.g. --count 16");
+      }
+      options.count = *count;
+    }
+    std::error_code ec;
+    if (fs::exists(out, ec) && !fs::is_directory(out, ec)) {
+      return refuse("--out " + out + " is a file", "give a folder (it is created if missing)");
+    }
     auto cfg = config::load_config<config::PretrainConfig>(files, sets);
     train::check_pretrain_config(cfg);
     const auto preview = train::make_mask_preview(cfg, options);
@@ -123,8 +123,8 @@ int main(int argc, char** argv) {
     for (const auto& path : stale) {
       if (!fs::remove(path, ec) && ec) {
         std::cerr << "c2fmae_masks: "
-                  << with_hint("cannot remove " + path.string() + ", a picture of an earlier run: " +
-                                   ec.message(),
+                  << with_hint("cannot remove " + path.string() +
+                                   ", a picture of an earlier run: " + ec.message(),
                                "give an --out folder this user may write, or an empty one")
                   << "\n";
         return 1;

@@ -62,9 +62,7 @@ class EveryField : public FieldVisitor {
   void field(const char* k, int64_t& v, const char* h) override { self().visit_field(k, v, h); }
   void field(const char* k, double& v, const char* h) override { self().visit_field(k, v, h); }
   void field(const char* k, bool& v, const char* h) override { self().visit_field(k, v, h); }
-  void field(const char* k, std::string& v, const char* h) override {
-    self().visit_field(k, v, h);
-  }
+  void field(const char* k, std::string& v, const char* h) override { self().visit_field(k, v, h); }
   void field(const char* k, std::vector<Modality>& v, const char* h) override {
     self().visit_field(k, v, h);
   }

@@ -27,14 +27,13 @@ void FinetuneConfig::validate() const {
   dist.validate(c);
   log.validate(c);
 
-  check_schedule(c, optim, train, "MAE fine-tuning: 5 of 100; linear probing: 10 of 90",
-                 "1e-6");
+  check_schedule(c, optim, train, "MAE fine-tuning: 5 of 100; linear probing: 10 of 90", "1e-6");
   const bool mixing = finetune.mixup > 0.0 || finetune.cutmix > 0.0;
   c.require(!mixing || finetune.mixup_prob == 0.0 || data.batch_size % 2 == 0, "data.batch_size",
             data.batch_size, "must be even: mixup and cutmix pair sample i with sample B-1-i",
             "use an even batch, or finetune.mixup = 0 and finetune.cutmix = 0");
-  c.require(finetune.mode != "eval" || !train.pretrained.empty(), "train.pretrained",
-            "\"\"", "finetune.mode = eval evaluates weights, but none are given",
+  c.require(finetune.mode != "eval" || !train.pretrained.empty(), "train.pretrained", "\"\"",
+            "finetune.mode = eval evaluates weights, but none are given",
             "pass --pretrained CHECKPOINT_OR_SAFETENSORS");
 }
 

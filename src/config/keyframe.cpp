@@ -29,6 +29,8 @@ bool Keyframe::operator==(const Keyframe& o) const {
   return at == o.at && generators == o.generators && loss_weights == o.loss_weights;
 }
 
-std::string loss_weight_key(Modality m) { return std::string(kLossWeightKeyPrefix) + modality_name(m); }
+std::string loss_weight_key(Modality m) {
+  return std::string(kLossWeightKeyPrefix) + modality_name(m);
+}
 
 }  // namespace c2fmae::config

@@ -62,7 +62,8 @@ void PretrainConfig::validate() const {
               "give an enabled modality a positive weight_<modality> at every keyframe");
   }
   c.require(masking.rgb_only_prob == 0.0 || model.has(Modality::kRgb), "masking.rgb_only_prob",
-            masking.rgb_only_prob, "gives the budget to RGB, which model.modalities does not enable",
+            masking.rgb_only_prob,
+            "gives the budget to RGB, which model.modalities does not enable",
             "set it to 0, or enable rgb");
   for (size_t i = 0; i < curriculum.keyframes.size(); ++i) {
     for (const auto& [m, w] : curriculum.keyframes[i].loss_weights) {

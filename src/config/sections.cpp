@@ -122,14 +122,13 @@ void MaskingConfig::validate(Checker& c) const {
   c.require(one_of(semmae_schedule, {"quadratic", "linear", "cosine", "intra", "inter"}),
             "masking.semmae_schedule", semmae_schedule, "unknown schedule",
             "use quadratic (SemMAE), linear, cosine, intra or inter");
-  c.require(one_of(semmae_parts, {"semantic", "attention"}), "masking.semmae_parts",
-            semmae_parts, "unknown part source",
+  c.require(one_of(semmae_parts, {"semantic", "attention"}), "masking.semmae_parts", semmae_parts,
+            "unknown part source",
             "use semantic (needs semantic maps) or attention (the EMA encoder's affinity)");
   c.require(semmae_num_parts >= 1 && semmae_num_parts <= 4096, "masking.semmae_num_parts",
             semmae_num_parts, "must be in [1, 4096]", "SemMAE: 7");
-  c.require(evolved_parts_start >= 1 && evolved_parts_start <= 4096,
-            "masking.evolved_parts_start", evolved_parts_start, "must be in [1, 4096]",
-            "EPM: 40");
+  c.require(evolved_parts_start >= 1 && evolved_parts_start <= 4096, "masking.evolved_parts_start",
+            evolved_parts_start, "must be in [1, 4096]", "EPM: 40");
   c.require(evolved_parts_end >= 1 && evolved_parts_end <= 4096, "masking.evolved_parts_end",
             evolved_parts_end, "must be in [1, 4096]", "EPM: 10");
   require_range(c, "masking.evolved_alpha_power", evolved_alpha_power, 0.0, 100.0, "EPM: 0.5");
@@ -137,8 +136,8 @@ void MaskingConfig::validate(Checker& c) const {
             evolved_grid_cell, "must be in [1, 64]", "EPM: 2");
   c.require(affinity_ema_decay >= 0.0 && affinity_ema_decay < 1.0, "masking.affinity_ema_decay",
             affinity_ema_decay, "must be in [0, 1)", "EPM: 0.99996");
-  c.require(block_min_patches >= 1, "masking.block_min_patches", block_min_patches,
-            "must be >= 1", "BEiT: 16");
+  c.require(block_min_patches >= 1, "masking.block_min_patches", block_min_patches, "must be >= 1",
+            "BEiT: 16");
   c.require(block_max_patches == 0 || block_max_patches >= block_min_patches,
             "masking.block_max_patches", block_max_patches,
             "must be 0 (no cap) or >= masking.block_min_patches", "BEiT: 0 (no cap)");
@@ -211,8 +210,7 @@ void DataConfig::validate(Checker& c) const {
   c.require(files || root.empty(), "data.root", root,
             "is read by the folder and shards sources, not by " + source,
             "leave data.root unset with data.source = " + source);
-  c.require(!split.empty() && split.find('/') == std::string::npos && split != "." &&
-                split != "..",
+  c.require(!split.empty() && split.find('/') == std::string::npos && split != "." && split != "..",
             "data.split", split, "must be a folder or shard-set name (no '/', not . or ..)",
             "e.g. train");
   require_range(c, "data.max_bad_fraction", max_bad_fraction, 0.0, 1.0,
@@ -291,15 +289,14 @@ void ClassifierConfig::validate(Checker& c) const {
   require_range(c, "model.num_classes", num_classes, 0, 1000000, "0 = the dataset's classes");
   c.require(one_of(global_pool, {"avg", "token"}), "model.global_pool", global_pool,
             "unknown pooling", "use avg (MAE fine-tuning) or token (MAE linear probing)");
-  c.require(drop_path >= 0.0 && drop_path < 1.0, "model.drop_path", drop_path,
-            "must be in [0, 1)", "MAE ViT-B: 0.1, ViT-L: 0.2");
+  c.require(drop_path >= 0.0 && drop_path < 1.0, "model.drop_path", drop_path, "must be in [0, 1)",
+            "MAE ViT-B: 0.1, ViT-L: 0.2");
   require_range(c, "model.head_init_std", head_init_std, 0.0, 1.0, "MAE: 2e-5");
 }
 
 void FinetuneRecipeConfig::validate(Checker& c) const {
-  c.require(one_of(mode, {"finetune", "linprobe", "eval", "knn", "dense_probe"}),
-            "finetune.mode", mode, "unknown mode",
-            "use finetune, linprobe, eval, knn or dense_probe");
+  c.require(one_of(mode, {"finetune", "linprobe", "eval", "knn", "dense_probe"}), "finetune.mode",
+            mode, "unknown mode", "use finetune, linprobe, eval, knn or dense_probe");
   require_range(c, "finetune.knn_k", knn_k, 1, 100000, "DINO: 20");
   c.require(knn_temperature > 0.0 && knn_temperature <= 100.0, "finetune.knn_temperature",
             knn_temperature, "must be in (0, 100]", "DINO: 0.07");
@@ -316,8 +313,8 @@ void FinetuneRecipeConfig::validate(Checker& c) const {
   require_range(c, "finetune.random_erasing", random_erasing, 0.0, 1.0, "MAE: 0.25; 0 = off");
   c.require(eval_crop_pct > 0.0 && eval_crop_pct <= 1.0, "finetune.eval_crop_pct", eval_crop_pct,
             "must be in (0, 1]", "timm: 0.875; 1 = the whole centre square");
-  c.require(!val_split.empty() && val_split.find('/') == std::string::npos &&
-                val_split != "." && val_split != "..",
+  c.require(!val_split.empty() && val_split.find('/') == std::string::npos && val_split != "." &&
+                val_split != "..",
             "finetune.val_split", val_split, "must be a folder or shard-set name", "e.g. val");
   require_range(c, "finetune.synthetic_val_samples", synthetic_val_samples, 1,
                 int64_t{std::numeric_limits<int32_t>::max()}, "e.g. 10000");

@@ -30,9 +30,7 @@ int64_t Batch::size() const {
 }
 
 Batch Batch::to(const torch::Device& device, bool non_blocking) const {
-  auto move = [&](const torch::Tensor& t) {
-    return t.defined() ? t.to(device, non_blocking) : t;
-  };
+  auto move = [&](const torch::Tensor& t) { return t.defined() ? t.to(device, non_blocking) : t; };
   auto out = map_fields(*this, move);
   out.visible = move(visible);
   out.data_skipped = data_skipped;

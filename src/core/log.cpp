@@ -19,7 +19,8 @@ namespace {
 /// (a run that ends while a batch is still being read), so files go through a dist_sink,
 /// which locks around both; the logger's own sink list never changes after it is made.
 struct FileSinks {
-  std::shared_ptr<spdlog::sinks::dist_sink_mt> dist = std::make_shared<spdlog::sinks::dist_sink_mt>();
+  std::shared_ptr<spdlog::sinks::dist_sink_mt> dist =
+      std::make_shared<spdlog::sinks::dist_sink_mt>();
   std::mutex mutex;  ///< guards by_path
   std::map<std::string, spdlog::sink_ptr> by_path;
 };
@@ -32,8 +33,8 @@ FileSinks& file_sinks() {
 spdlog::logger& logger() {
   static std::shared_ptr<spdlog::logger> instance = [] {
     auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
-    auto made = std::make_shared<spdlog::logger>(
-        "c2fmae", spdlog::sinks_init_list{sink, file_sinks().dist});
+    auto made = std::make_shared<spdlog::logger>("c2fmae",
+                                                 spdlog::sinks_init_list{sink, file_sinks().dist});
     sink->set_pattern("%Y-%m-%d %H:%M:%S %^%l%$ %v");
     made->set_level(spdlog::level::info);
     // Messages are few (one per logged step): flush each so `tail -f train.log` and a killed
@@ -44,7 +45,8 @@ spdlog::logger& logger() {
     // write failures themselves.
     made->set_error_handler([](const std::string& message) {
       static std::atomic<bool> said{false};
-      if (!said.exchange(true)) std::fprintf(stderr, "c2fmae: cannot write the log: %s\n", message.c_str());
+      if (!said.exchange(true))
+        std::fprintf(stderr, "c2fmae: cannot write the log: %s\n", message.c_str());
     });
     return made;
   }();

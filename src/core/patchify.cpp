@@ -48,11 +48,11 @@ torch::Tensor label_resolution(const torch::Tensor& map, int64_t img_size) {
   if (map.size(1) == img_size && map.size(2) == img_size) {
     return downsample_labels(map, kLabelDownsample);
   }
-  TORCH_CHECK(map.size(1) * kLabelDownsample == img_size &&
-                  map.size(2) * kLabelDownsample == img_size,
-              "label map: expected ", img_size, "x", img_size, " or ", img_size / kLabelDownsample,
-              "x", img_size / kLabelDownsample, " (the label resolution), but got ", map.size(1),
-              "x", map.size(2));
+  TORCH_CHECK(
+      map.size(1) * kLabelDownsample == img_size && map.size(2) * kLabelDownsample == img_size,
+      "label map: expected ", img_size, "x", img_size, " or ", img_size / kLabelDownsample, "x",
+      img_size / kLabelDownsample, " (the label resolution), but got ", map.size(1), "x",
+      map.size(2));
   return map;
 }
 

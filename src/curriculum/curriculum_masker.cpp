@@ -12,7 +12,8 @@ CurriculumMasker::CurriculumMasker(const masking::MaskSpec& spec,
                                    const config::MaskingConfig& masking,
                                    const std::vector<std::string>& generator_names)
     : spec_(spec), names_(generator_names) {
-  for (const auto& name : names_) generators_.push_back(masking::make_generator(name, spec_, masking));
+  for (const auto& name : names_)
+    generators_.push_back(masking::make_generator(name, spec_, masking));
 }
 
 masking::MaskNeeds CurriculumMasker::needs(const GeneratorWeights* weights) const {

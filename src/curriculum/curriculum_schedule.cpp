@@ -105,8 +105,7 @@ void check_generator_names(const config::CurriculumConfig& curriculum, config::C
                 "curriculum.keyframes[" + std::to_string(i) + "]." + g.first, g.second,
                 "unknown mask generator '" + g.first + "'",
                 old_weight_name ? "a keyframe's loss weights are named like loss.weight_*: write " +
-                                      std::string(config::kLossWeightKeyPrefix) +
-                                      g.first.substr(5)
+                                      std::string(config::kLossWeightKeyPrefix) + g.first.substr(5)
                                 : config::did_you_mean(g.first, known, "generators"));
     }
   }

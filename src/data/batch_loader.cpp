@@ -66,7 +66,8 @@ Batch collate(const std::vector<Sample>& samples) {
     labels.push_back(s.label);
   }
   Batch b;
-  auto mean = torch::tensor({kImageNetMean[0], kImageNetMean[1], kImageNetMean[2]}).view({1, 3, 1, 1});
+  auto mean =
+      torch::tensor({kImageNetMean[0], kImageNetMean[1], kImageNetMean[2]}).view({1, 3, 1, 1});
   auto std = torch::tensor({kImageNetStd[0], kImageNetStd[1], kImageNetStd[2]}).view({1, 3, 1, 1});
   b.rgb = (torch::stack(rgb).to(torch::kFloat) / 255.0f - mean) / std;
   b.semantic = torch::stack(sem);
@@ -130,9 +131,8 @@ LoaderOptions loader_options(const config::DataConfig& data, int64_t img_size, u
   o.augmentation.scale_min = data.crop_scale_min;
   o.augmentation.scale_max = data.crop_scale_max;
   o.augmentation.hflip = data.hflip;
-  o.interpolation =
-      data.interpolation == "bilinear" ? formats::Interpolation::kBilinear
-                                       : formats::Interpolation::kBicubic;
+  o.interpolation = data.interpolation == "bilinear" ? formats::Interpolation::kBilinear
+                                                     : formats::Interpolation::kBicubic;
   return o;
 }
 
@@ -278,8 +278,9 @@ void BatchLoader::Impl::worker() {
       try {
         load_slot(*job, slot);
       } catch (const std::exception& e) {
-        job->fail(c10::str("sample ", job->indices[slot], " (", dataset->describe(job->indices[slot]),
-                           ") of micro-batch ", job->micro_step, ": ", e.what()));
+        job->fail(c10::str("sample ", job->indices[slot], " (",
+                           dataset->describe(job->indices[slot]), ") of micro-batch ",
+                           job->micro_step, ": ", e.what()));
       } catch (...) {
         job->fail(c10::str("sample ", job->indices[slot], " of micro-batch ", job->micro_step,
                            ": unknown error"));
@@ -332,9 +333,9 @@ void BatchLoader::Impl::load_slot(Job& job, int64_t i) {
     ++job.skipped;
     log_bad(index, bad);
     if (attempt >= o.max_replacements) {
-      throw std::runtime_error(c10::str(
-          "the sample at position ", position, " and ", attempt,
-          " replacements drawn for it were all bad; the dataset looks mostly unreadable"));
+      throw std::runtime_error(
+          c10::str("the sample at position ", position, " and ", attempt,
+                   " replacements drawn for it were all bad; the dataset looks mostly unreadable"));
     }
     // The replacement is a function of (seed, position, attempt), as everything else.
     Rng rng(mix_seed({o.seed, position, static_cast<uint64_t>(attempt), kReplacementSalt}));
@@ -370,15 +371,16 @@ void BatchLoader::Impl::log_bad(int64_t index, const std::string& reason) {
 BatchLoader::BatchLoader(std::shared_ptr<const Dataset> dataset, LoaderOptions options)
     : options_(options) {
   TORCH_CHECK(dataset != nullptr, "BatchLoader: no dataset");
-  TORCH_CHECK(options_.num_slices >= 1 && options_.slice >= 0 && options_.slice < options_.num_slices,
-              "BatchLoader: slice ", options_.slice, " outside ", options_.num_slices, " slices");
+  TORCH_CHECK(
+      options_.num_slices >= 1 && options_.slice >= 0 && options_.slice < options_.num_slices,
+      "BatchLoader: slice ", options_.slice, " outside ", options_.num_slices, " slices");
   TORCH_CHECK(options_.batch_size >= 1 && options_.prefetch >= 1,
               "BatchLoader: batch_size and prefetch must be >= 1");
-  TORCH_CHECK(options_.evaluation ||
-                  dataset->size() / (options_.batch_size * options_.num_slices) > 0,
-              "BatchLoader: the dataset's ", dataset->size(),
-              " samples do not fill one global batch of ", options_.batch_size, " x ",
-              options_.num_slices, "\nhint: lower data.batch_size or use more samples");
+  TORCH_CHECK(
+      options_.evaluation || dataset->size() / (options_.batch_size * options_.num_slices) > 0,
+      "BatchLoader: the dataset's ", dataset->size(), " samples do not fill one global batch of ",
+      options_.batch_size, " x ", options_.num_slices,
+      "\nhint: lower data.batch_size or use more samples");
   TORCH_CHECK(!options_.masks || dataset->has_masks(),
               "BatchLoader: the dataset has no semantic and instance maps");
   impl_ = std::make_unique<Impl>(std::move(dataset), options_);
@@ -391,8 +393,12 @@ BatchLoader::~BatchLoader() {
 }
 
 int64_t BatchLoader::micro_steps_per_epoch() const { return impl_->micro_steps_per_epoch(); }
-std::vector<int64_t> BatchLoader::indices(int64_t micro_step) const { return impl_->indices(micro_step); }
-std::vector<int64_t> BatchLoader::positions(int64_t micro_step) const { return impl_->positions(micro_step); }
+std::vector<int64_t> BatchLoader::indices(int64_t micro_step) const {
+  return impl_->indices(micro_step);
+}
+std::vector<int64_t> BatchLoader::positions(int64_t micro_step) const {
+  return impl_->positions(micro_step);
+}
 
 Batch BatchLoader::batch(int64_t micro_step) {
   auto& m = *impl_;

@@ -9,8 +9,7 @@
 namespace c2fmae::data {
 
 std::shared_ptr<const Dataset> make_dataset(const config::DataConfig& data, uint64_t seed,
-                                            const std::string& split,
-                                            int64_t synthetic_count) {
+                                            const std::string& split, int64_t synthetic_count) {
   if (data.source == "synthetic") {
     if (split == data.split) return std::make_shared<SyntheticShapes>(data.synthetic_samples, seed);
     uint64_t salt = 0;
@@ -29,12 +28,11 @@ std::shared_ptr<const Dataset> make_dataset(const config::DataConfig& data, uint
         "data.root = " + data.root + " (data.source = " + data.source + ", split " + split + "): ";
     if (what.find("\nhint: ") != std::string::npos) throw UsageError(head + what);  // has its own
     throw UsageError(with_hint(
-        head + what,
-        data.source == "shards"
-            ? "pack a folder dataset with c2fmae_pack --root DIR --out " + data.root +
-                  " --split " + split + ", or point data.root at a shard folder"
-            : "point data.root at a folder holding " + split +
-                  "/{rgb,semseg,instance}/<class>/ or " + split + "/<class>/"));
+        head + what, data.source == "shards"
+                         ? "pack a folder dataset with c2fmae_pack --root DIR --out " + data.root +
+                               " --split " + split + ", or point data.root at a shard folder"
+                         : "point data.root at a folder holding " + split +
+                               "/{rgb,semseg,instance}/<class>/ or " + split + "/<class>/"));
   }
   throw UsageError("data.source = " + data.source + ": unknown data source");
 }

@@ -64,10 +64,10 @@ void decode_sample(const EncodedSample& sample, uint64_t seed, const SampleOptio
     for (int64_t k = 0; k < int64_t{n} * n; ++k) {
       const int64_t id = slot.semantic[k];
       if (id >= options.num_semantic_classes && id != kIgnoreClass) {
-        throw BadSample("semantic mask: class id " + std::to_string(id) + " >= " +
-                        std::to_string(options.num_semantic_classes) +
-                        " classes (model.num_semantic_classes; " +
-                        std::to_string(kIgnoreClass) + " = ignore)");
+        throw BadSample("semantic mask: class id " + std::to_string(id) +
+                        " >= " + std::to_string(options.num_semantic_classes) +
+                        " classes (model.num_semantic_classes; " + std::to_string(kIgnoreClass) +
+                        " = ignore)");
       }
     }
   }

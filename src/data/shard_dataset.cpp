@@ -76,7 +76,8 @@ int64_t ShardDataset::load(int64_t index, uint64_t seed, const SampleOptions& op
       char* end = nullptr;
       errno = 0;
       const long long v = std::strtoll(text.c_str(), &end, 10);
-      while (end && (*end == '\n' || *end == '\r' || *end == ' ')) ++end;  // "3\n" as written by hand
+      while (end && (*end == '\n' || *end == '\r' || *end == ' '))
+        ++end;  // "3\n" as written by hand
       if (errno != 0 || end == text.c_str() || *end != '\0' || v < 0 || v >= num_classes()) {
         throw BadSample("class '" + text + "' is not an index below " +
                         std::to_string(num_classes()));

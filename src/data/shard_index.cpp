@@ -80,9 +80,9 @@ bool read_whole_file(const std::string& path, std::vector<uint8_t>& out) {
   if (!S_ISREG(st.st_mode) || static_cast<uint64_t>(st.st_size) > formats::kMaxSampleFileBytes) {
     ::close(fd);
     throw ShardIoError("cannot read " + path + ": " +
-                       (S_ISREG(st.st_mode) ? "larger than any image (" +
-                                                  std::to_string(st.st_size) + " bytes)"
-                                            : std::string("not a regular file")));
+                       (S_ISREG(st.st_mode)
+                            ? "larger than any image (" + std::to_string(st.st_size) + " bytes)"
+                            : std::string("not a regular file")));
   }
   out.resize(static_cast<size_t>(st.st_size));
   size_t filled = 0;
@@ -180,8 +180,9 @@ class IndexLines {
     pos_ = end + 1;
     ++line_;
     if (!line.empty() && line.back() == '\r') {
-      fail("the line ends in CR LF (an editor or a transfer changed the line endings); the index "
-           "is written with LF only");
+      fail(
+          "the line ends in CR LF (an editor or a transfer changed the line endings); the index "
+          "is written with LF only");
     }
     return line;
   }

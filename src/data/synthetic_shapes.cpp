@@ -92,8 +92,15 @@ struct Object {
 
   Object(int64_t shape_in, double cx_in, double cy_in, double size_in, double aspect_in,
          double angle, Colour colour_in, Texture texture_in, int64_t id_in)
-      : shape(shape_in), cx(cx_in), cy(cy_in), size(size_in), aspect(aspect_in),
-        colour(colour_in), texture(texture_in), id(id_in), rotation(angle) {}
+      : shape(shape_in),
+        cx(cx_in),
+        cy(cy_in),
+        size(size_in),
+        aspect(aspect_in),
+        colour(colour_in),
+        texture(texture_in),
+        id(id_in),
+        rotation(angle) {}
 
   /// Whether normalised image point (u, v) lies inside the object.
   bool contains(double u, double v) const {
@@ -128,7 +135,7 @@ struct Scene {
   bool split;
   double horizon, wave_amp, wave_freq, wave_phase;
   std::vector<Object> objects;
-  int64_t labelled = 0;           ///< the object whose shape is the label
+  int64_t labelled = 0;                   ///< the object whose shape is the label
   double label_cx = 0.5, label_cy = 0.5;  ///< centre of its visible pixels
 
   const Stuff& stuff_at(double u, double v) const {
@@ -155,7 +162,8 @@ Stuff make_stuff(Rng& rng, int64_t cls) {
   };
   switch (cls) {
     case 0:  // sky
-      return {cls, near(0.55, 0.72, 0.92), Texture{Texture::kGradient, 1.0, 0.0, uniform(0.2, 0.4)}};
+      return {cls, near(0.55, 0.72, 0.92),
+              Texture{Texture::kGradient, 1.0, 0.0, uniform(0.2, 0.4)}};
     case 1:  // grass
       return {cls, near(0.25, 0.58, 0.18),
               Texture{Texture::kBlades, uniform(22.0, 30.0), 0.0, uniform(0.2, 0.35)}};
@@ -212,8 +220,8 @@ Scene make_scene(uint64_t seed, int64_t label) {
     Scene s;
     const int64_t top = pick(SyntheticShapes::kNumStuff);
     s.top = make_stuff(rng, top);
-    s.bottom = make_stuff(rng, (top + 1 + pick(SyntheticShapes::kNumStuff - 1)) %
-                                   SyntheticShapes::kNumStuff);
+    s.bottom = make_stuff(
+        rng, (top + 1 + pick(SyntheticShapes::kNumStuff - 1)) % SyntheticShapes::kNumStuff);
     s.split = uniform01(rng) < 0.75;
     s.horizon = uniform(0.3, 0.7);
     s.wave_amp = uniform(0.0, 0.08);

@@ -60,11 +60,11 @@ class RendezvousDeadline {
       : thread_([this, limit, who = std::move(who)] {
           std::unique_lock<std::mutex> lock(mutex_);
           if (done_.wait_for(lock, limit, [this] { return finished_; })) return;
-          log::error(c10::str(
-              "the rendezvous at the store did not finish on ", who, " within ",
-              limit.count() / 1000,
-              " s\nhint: the store's port accepts connections but does not answer: rank 0 "
-              "is stopped or hangs, or another program holds MASTER_PORT"));
+          log::error(
+              c10::str("the rendezvous at the store did not finish on ", who, " within ",
+                       limit.count() / 1000,
+                       " s\nhint: the store's port accepts connections but does not answer: rank 0 "
+                       "is stopped or hangs, or another program holds MASTER_PORT"));
           std::_Exit(1);
         }) {}
   ~RendezvousDeadline() {
@@ -143,10 +143,10 @@ Communicator::Communicator(const LaunchEnv& env, const std::string& backend,
   }
 #ifndef C2FMAE_WITH_NCCL
   if (nccl) {
-    throw UsageError(with_hint(
-        "this build has no NCCL (nccl.h was not found when it was compiled)",
-        "rebuild where nccl.h is found (CUDA toolkit or the wheel's nvidia/nccl), or use "
-        "dist.backend = gloo (slow for CUDA tensors)"));
+    throw UsageError(
+        with_hint("this build has no NCCL (nccl.h was not found when it was compiled)",
+                  "rebuild where nccl.h is found (CUDA toolkit or the wheel's nvidia/nccl), or use "
+                  "dist.backend = gloo (slow for CUDA tensors)"));
   }
 #endif
   impl_->backend = nccl ? "nccl" : "gloo";
@@ -164,15 +164,15 @@ Communicator::Communicator(const LaunchEnv& env, const std::string& backend,
     options.timeout = timeout;
     options.waitWorkers = false;
     auto tcp = c10::make_intrusive<c10d::TCPStore>(env.master_addr, options);
-    const std::string prefix = env.agent_store
-                                   ? "/worker/attempt_" + std::to_string(env.restart_count)
-                                   : "c2fmae";
+    const std::string prefix =
+        env.agent_store ? "/worker/attempt_" + std::to_string(env.restart_count) : "c2fmae";
     impl_->store = c10::make_intrusive<c10d::PrefixStore>(prefix, tcp);
-    auto group = c10::make_intrusive<c10d::ProcessGroup>(
-        impl_->store, static_cast<int>(env.rank), static_cast<int>(env.world_size));
+    auto group = c10::make_intrusive<c10d::ProcessGroup>(impl_->store, static_cast<int>(env.rank),
+                                                         static_cast<int>(env.world_size));
     // Gloo carries CPU tensors (and the decisions) in every run.
     group->setDefaultBackend(nccl ? BackendType::NCCL : BackendType::GLOO);
-    group->setBackend(c10::DeviceType::CPU, BackendType::GLOO, make_gloo(impl_->store, env, timeout));
+    group->setBackend(c10::DeviceType::CPU, BackendType::GLOO,
+                      make_gloo(impl_->store, env, timeout));
 #ifdef C2FMAE_WITH_NCCL
     if (nccl) {
       auto options = c10d::ProcessGroupNCCL::Options::create();
@@ -180,8 +180,7 @@ Communicator::Communicator(const LaunchEnv& env, const std::string& backend,
       group->setBackend(c10::DeviceType::CUDA, BackendType::NCCL,
                         c10::make_intrusive<c10d::ProcessGroupNCCL>(
                             c10::make_intrusive<c10d::PrefixStore>("nccl", impl_->store),
-                            static_cast<int>(env.rank), static_cast<int>(env.world_size),
-                            options));
+                            static_cast<int>(env.rank), static_cast<int>(env.world_size), options));
     }
 #endif
     impl_->group = group;

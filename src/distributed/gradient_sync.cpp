@@ -1,9 +1,9 @@
 #include "c2fmae/distributed/gradient_sync.h"
 
-#include <torch/csrc/distributed/c10d/reducer.hpp>
 #include <torch/torch.h>
 
 #include <limits>
+#include <torch/csrc/distributed/c10d/reducer.hpp>
 
 namespace c2fmae::distributed {
 
@@ -45,7 +45,8 @@ GradientSync::~GradientSync() = default;
 
 void GradientSync::before_forward() {
   // Rebuilding broadcasts rank 0's bucket order: every rank does it at the same point.
-  impl_->group->guard("rebuilding the gradient buckets", [&] { impl_->reducer->rebuild_buckets(); });
+  impl_->group->guard("rebuilding the gradient buckets",
+                      [&] { impl_->reducer->rebuild_buckets(); });
   impl_->reducer->prepare_for_forward();
 }
 
@@ -59,7 +60,8 @@ void GradientSync::backward(const torch::Tensor& loss, bool sync) {
 }
 
 int64_t GradientSync::num_buckets() const {
-  return static_cast<int64_t>(impl_->reducer->get_grad_buckets(/*return_zero_tensors=*/true).size());
+  return static_cast<int64_t>(
+      impl_->reducer->get_grad_buckets(/*return_zero_tensors=*/true).size());
 }
 
 }  // namespace c2fmae::distributed

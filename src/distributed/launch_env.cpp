@@ -51,8 +51,8 @@ std::string first_slurm_host(const std::string& nodelist) {
   if (i < nodelist.size() && nodelist[i] == '[') {
     const auto close = nodelist.find(']', i);
     std::string first;
-    for (size_t j = i + 1; j < nodelist.size() && nodelist[j] != ',' && nodelist[j] != '-' &&
-                           nodelist[j] != ']';
+    for (size_t j = i + 1;
+         j < nodelist.size() && nodelist[j] != ',' && nodelist[j] != '-' && nodelist[j] != ']';
          ++j) {
       first += nodelist[j];
     }
@@ -82,7 +82,8 @@ LaunchEnv read_launch_env(const std::function<const char*(const char*)>& getenv_
     env.local_world_size = integer(get, "LOCAL_WORLD_SIZE", env.world_size, 1, kMaxWorld);
     env.restart_count = integer(get, "TORCHELASTIC_RESTART_COUNT", 0, 0, kMaxWorld);
     const char* agent = get("TORCHELASTIC_USE_AGENT_STORE");
-    env.agent_store = agent != nullptr && (std::string(agent) == "True" || std::string(agent) == "1");
+    env.agent_store =
+        agent != nullptr && (std::string(agent) == "True" || std::string(agent) == "1");
   } else if (get("SLURM_PROCID") != nullptr && get("SLURM_NTASKS") != nullptr) {
     env.launcher = "slurm";
     env.world_size = integer(get, "SLURM_NTASKS", 1, 1, kMaxWorld);
@@ -93,7 +94,8 @@ LaunchEnv read_launch_env(const std::function<const char*(const char*)>& getenv_
                                  : first_count(get("SLURM_TASKS_PER_NODE"));
     env.local_world_size = per_node > 0 ? per_node : env.world_size;
     if (get("MASTER_ADDR") == nullptr && env.world_size > 1) {
-      const char* nodes = get("SLURM_JOB_NODELIST") ? get("SLURM_JOB_NODELIST") : get("SLURM_NODELIST");
+      const char* nodes =
+          get("SLURM_JOB_NODELIST") ? get("SLURM_JOB_NODELIST") : get("SLURM_NODELIST");
       if (nodes == nullptr) {
         throw UsageError(with_hint("SLURM_NTASKS > 1 without SLURM_JOB_NODELIST or MASTER_ADDR",
                                    "set MASTER_ADDR to the first node's address"));
@@ -106,13 +108,13 @@ LaunchEnv read_launch_env(const std::function<const char*(const char*)>& getenv_
   if (const char* addr = get("MASTER_ADDR")) env.master_addr = addr;
   env.master_port = integer(get, "MASTER_PORT", env.master_port, 1, 65535);
   if (env.launcher != "slurm" && env.world_size > 1 && get("RANK") == nullptr) {
-    throw UsageError(with_hint("WORLD_SIZE = " + std::to_string(env.world_size) +
-                                   " without RANK: which process is this?",
-                               kLaunchHint));
+    throw UsageError(with_hint(
+        "WORLD_SIZE = " + std::to_string(env.world_size) + " without RANK: which process is this?",
+        kLaunchHint));
   }
   if (env.rank >= env.world_size) {
-    throw UsageError(with_hint("rank " + std::to_string(env.rank) + " is not below the world size " +
-                                   std::to_string(env.world_size),
+    throw UsageError(with_hint("rank " + std::to_string(env.rank) +
+                                   " is not below the world size " + std::to_string(env.world_size),
                                kLaunchHint));
   }
   if (env.local_rank >= env.local_world_size || env.local_world_size > env.world_size) {

@@ -359,7 +359,8 @@ bool jpeg_read_all(JpegDecoder& d, uint8_t* rgb) {
   while (d.cinfo.output_scanline < d.cinfo.output_height) {
     JSAMPROW rows[1] = {rgb + d.cinfo.output_scanline * row_bytes};
     if (jpeg_read_scanlines(&d.cinfo, rows, 1) != 1) {
-      std::snprintf(d.err.message, sizeof d.err.message, "no data at row %u", d.cinfo.output_scanline);
+      std::snprintf(d.err.message, sizeof d.err.message, "no data at row %u",
+                    d.cinfo.output_scanline);
       return false;
     }
   }
@@ -746,9 +747,10 @@ void decode_label_crop(const uint8_t* data, size_t size, int expected_width, int
   const bool gray = d.color_type() == PNG_COLOR_TYPE_GRAY && (depth == 8 || depth == 16);
   const bool palette = d.color_type() == PNG_COLOR_TYPE_PALETTE && depth == 8;
   if (!gray && !palette)
-    throw DecodeError("expected a one-channel 8- or 16-bit PNG label map (or an 8-bit palette "
-                      "PNG, read as its indices), got " +
-                      png_kind(d.color_type(), depth));
+    throw DecodeError(
+        "expected a one-channel 8- or 16-bit PNG label map (or an 8-bit palette "
+        "PNG, read as its indices), got " +
+        png_kind(d.color_type(), depth));
   if (width != expected_width || height != expected_height)
     throw DecodeError("label map is " + size_text(width, height) + " but its image is " +
                       size_text(expected_width, expected_height));
@@ -794,7 +796,8 @@ DecodedImage decode_image(const uint8_t* data, size_t size) {
   }
   PngDecoder d(data, size);
   if (!png_open(d)) throw DecodeError(d.message());
-  const bool label = d.color_type() == PNG_COLOR_TYPE_GRAY && (d.bit_depth() == 8 || d.bit_depth() == 16);
+  const bool label =
+      d.color_type() == PNG_COLOR_TYPE_GRAY && (d.bit_depth() == 8 || d.bit_depth() == 16);
   image.channels = label ? 1 : 3;
   const size_t bytes = label ? static_cast<size_t>(d.bit_depth() / 8) : 3;
   const size_t row_bytes = static_cast<size_t>(info.width) * bytes;
@@ -805,7 +808,8 @@ DecodedImage decode_image(const uint8_t* data, size_t size) {
     throw DecodeError(d.message());
   image.pixels.resize(pixels * image.channels);
   if (bytes == 2) {
-    for (size_t i = 0; i < pixels; ++i) image.pixels[i] = static_cast<uint16_t>(raw[2 * i] << 8 | raw[2 * i + 1]);
+    for (size_t i = 0; i < pixels; ++i)
+      image.pixels[i] = static_cast<uint16_t>(raw[2 * i] << 8 | raw[2 * i + 1]);
   } else {
     image.pixels.assign(raw.begin(), raw.end());
   }

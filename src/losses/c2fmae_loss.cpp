@@ -27,8 +27,7 @@ C2fmaeLoss::C2fmaeLoss(const config::ModelConfig& model, const config::LossConfi
 
 LossTerms C2fmaeLoss::operator()(const std::vector<torch::Tensor>& predictions,
                                  const std::vector<torch::Tensor>& rows, const Batch& batch,
-                                 const ModalityWeights& weights,
-                                 const CountSum& sum_counts) const {
+                                 const ModalityWeights& weights, const CountSum& sum_counts) const {
   TORCH_CHECK(predictions.size() == modalities_.size() && rows.size() == modalities_.size(),
               "C2fmaeLoss: expected ", modalities_.size(), " predictions and row sets, but got ",
               predictions.size(), " and ", rows.size());

@@ -27,8 +27,8 @@ LossRatio instance_loss(const torch::Tensor& embeddings, const torch::Tensor& id
   const int64_t k1 = options.max_instances + 1;  // clusters per sample: ids 0..K
   auto pix_ids = patches.reshape({b * l, qq}).index_select(0, rows).to(torch::kLong).flatten();
   auto emb = embeddings.to(torch::kFloat).reshape({n * qq, e});  // [P, E]
-  auto sample = rows.div(l, "floor").repeat_interleave(qq);       // [P]
-  auto counted = pix_ids <= options.max_instances;  // drops kInstanceOverflow
+  auto sample = rows.div(l, "floor").repeat_interleave(qq);      // [P]
+  auto counted = pix_ids <= options.max_instances;               // drops kInstanceOverflow
   if (!options.background_cluster) counted = counted & (pix_ids != kNoInstance);
   auto w = counted.to(torch::kFloat);
   auto cluster = sample * k1 + pix_ids.clamp_max(options.max_instances);  // [P] in [0, B * K1)

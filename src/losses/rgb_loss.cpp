@@ -7,8 +7,7 @@
 namespace c2fmae::losses {
 
 LossRatio rgb_loss(const torch::Tensor& pred, const torch::Tensor& images,
-                   const torch::Tensor& rows, int64_t patch, bool norm_pix,
-                   Reduction reduction) {
+                   const torch::Tensor& rows, int64_t patch, bool norm_pix, Reduction reduction) {
   auto patches = patchify(images.to(torch::kFloat), patch);  // [B, L, p*p*3]
   const int64_t b = patches.size(0), l = patches.size(1);
   auto target = patches.reshape({b * l, patches.size(2)}).index_select(0, rows);  // [N, p*p*3]

@@ -45,8 +45,9 @@ AffinityHierarchy::AffinityHierarchy(const torch::Tensor& affinity, int64_t grid
       if (!alive[static_cast<size_t>(g)]) continue;
       for (const int64_t h : next[static_cast<size_t>(g)]) {
         if (h <= g) continue;  // each pair once, as (smaller, larger)
-        const double s = sum[static_cast<size_t>(g * l + h)] /
-                         static_cast<double>(size[static_cast<size_t>(g)] * size[static_cast<size_t>(h)]);
+        const double s =
+            sum[static_cast<size_t>(g * l + h)] /
+            static_cast<double>(size[static_cast<size_t>(g)] * size[static_cast<size_t>(h)]);
         if (s > best) best = s, best_a = g, best_b = h;  // strict: ties keep the lower pair
       }
     }
@@ -106,8 +107,8 @@ std::vector<int64_t> AffinityHierarchy::level(int64_t groups) const {
 
 int64_t scheduled_level(int64_t start, int64_t end, double progress, int64_t num_patches) {
   const double t = std::clamp(progress, 0.0, 1.0);
-  const auto k = static_cast<int64_t>(std::llround(static_cast<double>(start) +
-                                                   static_cast<double>(end - start) * t));
+  const auto k = static_cast<int64_t>(
+      std::llround(static_cast<double>(start) + static_cast<double>(end - start) * t));
   return std::clamp<int64_t>(k, 1, num_patches);
 }
 

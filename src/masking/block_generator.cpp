@@ -14,11 +14,11 @@ namespace {
 void check_options(const BlockOptions& o) {
   if (o.min_patches < 1 || (o.max_patches != 0 && o.max_patches < o.min_patches) ||
       !(o.min_aspect >= 0.01 && o.min_aspect <= 1.0)) {
-    throw std::invalid_argument(c10::str(
-        "block generator: invalid options min_patches = ", o.min_patches,
-        ", max_patches = ", o.max_patches, ", min_aspect = ", o.min_aspect,
-        "\nhint: masking.block_min_patches >= 1, block_max_patches 0 or >= it, "
-        "block_min_aspect in [0.01, 1]"));
+    throw std::invalid_argument(
+        c10::str("block generator: invalid options min_patches = ", o.min_patches,
+                 ", max_patches = ", o.max_patches, ", min_aspect = ", o.min_aspect,
+                 "\nhint: masking.block_min_patches >= 1, block_max_patches 0 or >= it, "
+                 "block_min_aspect in [0.01, 1]"));
   }
 }
 
@@ -42,8 +42,8 @@ BlockPlan plan_blocks(Rng& rng, int64_t grid, int64_t target, const BlockOptions
   check_options(options);
   const int64_t l = grid * grid;
   if (grid < 1 || target < 0 || target > l) {
-    throw std::invalid_argument(c10::str("block generator: cannot hide ", target, " of ", l,
-                                         " patches"));
+    throw std::invalid_argument(
+        c10::str("block generator: cannot hide ", target, " of ", l, " patches"));
   }
   BlockPlan plan;
   plan.hidden.assign(static_cast<size_t>(l), false);
@@ -59,8 +59,8 @@ BlockPlan plan_blocks(Rng& rng, int64_t grid, int64_t target, const BlockOptions
         options.max_patches > 0 ? std::min(remaining, options.max_patches) : remaining;
     // As Python's random.uniform(min, cap), also when cap < min (a block that must overlap
     // earlier ones to add at most cap patches).
-    const double area = uniform(rng, static_cast<double>(options.min_patches),
-                                static_cast<double>(cap));
+    const double area =
+        uniform(rng, static_cast<double>(options.min_patches), static_cast<double>(cap));
     const double aspect = std::exp(uniform(rng, log_aspect, -log_aspect));
     // Python's round: half to even (the default rounding mode of nearbyint).
     // Clamped before the conversion: an extreme aspect must not overflow int64 (it then

@@ -66,10 +66,10 @@ void check_affinity(const MaskInputs& inputs, const MaskSpec& spec, const std::s
   const auto& a = inputs.affinity;
   if (!a.defined() || a.dim() != 3 || a.size(0) != inputs.size() || a.size(1) != l ||
       a.size(2) != l) {
-    throw std::invalid_argument(c10::str(
-        name, " generator: needs the patch affinity [", inputs.size(), ", ", l, ", ", l, "]",
-        a.defined() ? c10::str(", got ", a.sizes()) : std::string(", got none"),
-        "\nhint: the pre-training engine computes it from its EMA encoder"));
+    throw std::invalid_argument(
+        c10::str(name, " generator: needs the patch affinity [", inputs.size(), ", ", l, ", ", l,
+                 "]", a.defined() ? c10::str(", got ", a.sizes()) : std::string(", got none"),
+                 "\nhint: the pre-training engine computes it from its EMA encoder"));
   }
 }
 

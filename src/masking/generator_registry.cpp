@@ -48,8 +48,8 @@ Registry& registry() {
 
 void register_generator(const std::string& name, GeneratorFactory factory) {
   const bool identifier =
-      !name.empty() && name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") ==
-                           std::string::npos;
+      !name.empty() &&
+      name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") == std::string::npos;
   if (!identifier || name == "at" || name.rfind(config::kLossWeightKeyPrefix, 0) == 0) {
     throw std::invalid_argument("mask generator name '" + name +
                                 "' is not usable as a keyframe key\nhint: use lower-case "

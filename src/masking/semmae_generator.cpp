@@ -48,7 +48,8 @@ std::vector<bool> semmae_hidden(Rng& rng, const std::vector<int64_t>& parts, int
     const auto m = std::clamp<int64_t>(
         static_cast<int64_t>(std::nearbyint(lambda * intra + (1.0 - lambda) * inter)), 0, n);
     choose_uniform(rng, patches, n);  // the part's patches in random order
-    for (int64_t j = 0; j < m; ++j) hidden[static_cast<size_t>(patches[static_cast<size_t>(j)])] = true;
+    for (int64_t j = 0; j < m; ++j)
+      hidden[static_cast<size_t>(patches[static_cast<size_t>(j)])] = true;
     before += n;
     count += m;
   }
@@ -61,7 +62,8 @@ std::vector<bool> semmae_hidden(Rng& rng, const std::vector<int64_t>& parts, int
     }
     const int64_t change = add ? hide - count : count - hide;
     choose_uniform(rng, candidates, change);
-    for (int64_t j = 0; j < change; ++j) hidden[static_cast<size_t>(candidates[static_cast<size_t>(j)])] = add;
+    for (int64_t j = 0; j < change; ++j)
+      hidden[static_cast<size_t>(candidates[static_cast<size_t>(j)])] = add;
   }
   return hidden;
 }

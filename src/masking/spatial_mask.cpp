@@ -30,8 +30,9 @@ void draw_visible(Rng& rng, const MaskSpec& spec, double dirichlet_alpha,
     for (int64_t k = 0; k < l; ++k) sample_mask[j][k] = kMasked;
   }
   const std::vector<int64_t> capacity(static_cast<size_t>(m), n);
-  const auto counts = m == 1 ? std::vector<int64_t>{spec.num_visible}
-                             : split_visible(rng, spec, dirichlet_alpha, spec.num_visible, capacity);
+  const auto counts = m == 1
+                          ? std::vector<int64_t>{spec.num_visible}
+                          : split_visible(rng, spec, dirichlet_alpha, spec.num_visible, capacity);
   for (int64_t j = 0; j < m; ++j) {
     auto patches = open;
     const int64_t c = counts[static_cast<size_t>(j)];

@@ -30,7 +30,8 @@ torch::Tensor AttentionImpl::forward(const torch::Tensor& x) {
   return at::linear(out.transpose(1, 2).reshape({b, n, d}), proj->weight, proj->bias);
 }
 
-std::pair<torch::Tensor, torch::Tensor> AttentionImpl::forward_with_weights(const torch::Tensor& x) {
+std::pair<torch::Tensor, torch::Tensor> AttentionImpl::forward_with_weights(
+    const torch::Tensor& x) {
   const int64_t b = x.size(0), n = x.size(1), d = x.size(2), h = options.num_heads();
   auto qkv_out = at::linear(x, qkv->weight, qkv->bias)
                      .view({b, n, 3, h, d / h})
@@ -38,7 +39,7 @@ std::pair<torch::Tensor, torch::Tensor> AttentionImpl::forward_with_weights(cons
   auto parts = qkv_out.unbind(0);
   const double scale = 1.0 / std::sqrt(static_cast<double>(d / h));  // SDPA's default scale
   auto weights = at::softmax(at::matmul(parts[0], parts[1].transpose(-2, -1)) * scale, -1,
-                             torch::kFloat);                               // [B, h, N, N]
+                             torch::kFloat);                            // [B, h, N, N]
   auto out = at::matmul(weights.to(parts[2].scalar_type()), parts[2]);  // [B, h, N, d/h]
   return {at::linear(out.transpose(1, 2).reshape({b, n, d}), proj->weight, proj->bias), weights};
 }

@@ -31,17 +31,16 @@ void C2fmaeImpl::reset() {
                                                              .slot_dim(config.instance_slot_dim)));
     }
     const bool cascade = config.decoder_mode == "cascade";
-    stages.push_back(
-        DecoderStageOptions(d, config.decoder_dim, grid, output_dim(m))
-            .depth(config.decoder_depth)
-            .cross_blocks(config.decoder_cross_blocks)
-            .num_heads(config.decoder_heads)
-            .mlp_ratio(config.mlp_ratio)
-            .num_modalities(static_cast<int64_t>(modalities_.size()))
-            .has_previous(cascade && !stages.empty())
-            .cross_residual(config.decoder_cross_residual)
-            .final_norm(config.decoder_final_norm)
-            .fp32(m == Modality::kSemantic && config.decoder_fp32_semantic));
+    stages.push_back(DecoderStageOptions(d, config.decoder_dim, grid, output_dim(m))
+                         .depth(config.decoder_depth)
+                         .cross_blocks(config.decoder_cross_blocks)
+                         .num_heads(config.decoder_heads)
+                         .mlp_ratio(config.mlp_ratio)
+                         .num_modalities(static_cast<int64_t>(modalities_.size()))
+                         .has_previous(cascade && !stages.empty())
+                         .cross_residual(config.decoder_cross_residual)
+                         .final_norm(config.decoder_final_norm)
+                         .fp32(m == Modality::kSemantic && config.decoder_fp32_semantic));
   }
   modality_embed = register_parameter("modality_embed",
                                       torch::zeros({static_cast<int64_t>(modalities_.size()), d}));
@@ -121,14 +120,13 @@ ModelOutput C2fmaeImpl::forward(const Batch& batch, bool all_tokens) {
               "C2fmae: the batch has no mask\nhint: run a mask generator "
               "(masking/) before the model");
   const auto m = static_cast<int64_t>(modalities_.size());
-  TORCH_CHECK(batch.mask.dim() == 3 && batch.mask.size(1) == m &&
-                  batch.mask.size(2) == num_patches(),
-              "C2fmae: expected mask [B, ", m, ", ", num_patches(), "], but got ",
-              batch.mask.sizes());
+  TORCH_CHECK(
+      batch.mask.dim() == 3 && batch.mask.size(1) == m && batch.mask.size(2) == num_patches(),
+      "C2fmae: expected mask [B, ", m, ", ", num_patches(), "], but got ", batch.mask.sizes());
   const auto device = batch.mask.device();
   ModelOutput out;
-  out.visible = batch.visible.defined() ? batch.visible
-                                        : visible_token_indices(batch.mask).to(device);
+  out.visible =
+      batch.visible.defined() ? batch.visible : visible_token_indices(batch.mask).to(device);
   const int64_t b = batch.mask.size(0);
   for (int64_t i = 0; i < m; ++i) {
     if (all_tokens) {

@@ -14,7 +14,10 @@ void trunc_normal_(torch::Tensor& tensor, double std) {
   // sampling of a normal truncated to [-2, 2] (absolute bounds).
   auto cdf = [](double x) { return 0.5 * (1.0 + std::erf(x / std::sqrt(2.0))); };
   const double lo = cdf(-2.0 / std), hi = cdf(2.0 / std);
-  tensor.uniform_(2.0 * lo - 1.0, 2.0 * hi - 1.0).erfinv_().mul_(std * std::sqrt(2.0)).clamp_(-2.0, 2.0);
+  tensor.uniform_(2.0 * lo - 1.0, 2.0 * hi - 1.0)
+      .erfinv_()
+      .mul_(std * std::sqrt(2.0))
+      .clamp_(-2.0, 2.0);
 }
 
 ClassifierImpl::ClassifierImpl(const ClassifierOptions& options_) : options(options_) { reset(); }
@@ -32,7 +35,8 @@ void ClassifierImpl::reset() {
   if (avg) fc_norm = register_module("fc_norm", LayerNorm(d));
   if (options.linear_probe()) {
     head_norm = register_module(
-        "head_norm", torch::nn::BatchNorm1d(torch::nn::BatchNorm1dOptions(d).affine(false).eps(1e-6)));
+        "head_norm",
+        torch::nn::BatchNorm1d(torch::nn::BatchNorm1dOptions(d).affine(false).eps(1e-6)));
   }
   head = register_module("head", torch::nn::Linear(d, options.num_classes()));
   init_mae_weights(*backbone);

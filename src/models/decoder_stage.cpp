@@ -40,7 +40,8 @@ void DecoderStageImpl::reset() {
   pos_embed = register_buffer(
       "pos_embed", sincos_2d_embedding(d, options.grid(), /*cls_token=*/true).unsqueeze(0));
   if (options.cross_blocks() > 0) {
-    context_embed = register_parameter("context_embed", torch::zeros({options.num_modalities(), d}));
+    context_embed =
+        register_parameter("context_embed", torch::zeros({options.num_modalities(), d}));
     if (options.has_previous()) {
       previous_embed = register_parameter("previous_embed", torch::zeros({1, 1, d}));
     }
@@ -84,20 +85,19 @@ StageOutput DecoderStageImpl::forward(const torch::Tensor& encoded_in, const tor
     // take their own modality's embedding too, as MultiMAE's task queries do.
     const auto table = positions[0];  // [1 + L, d]
     const auto patch = visible.remainder(l) + 1, source = visible.div(l, "floor");
-    auto context_tokens =
-        patch_tokens + table.index_select(0, patch.flatten()).view({b, v, d}) +
-        context_embed.to(dtype).index_select(0, source.flatten()).view({b, v, d});
+    auto context_tokens = patch_tokens + table.index_select(0, patch.flatten()).view({b, v, d}) +
+                          context_embed.to(dtype).index_select(0, source.flatten()).view({b, v, d});
     auto query_embed = torch::cat({torch::zeros({1, d}, queries.options()),
                                    context_embed.to(dtype)[modality].expand({l, d})});
     queries = queries + query_embed.unsqueeze(0);
     std::vector<torch::Tensor> kv = {tokens.narrow(1, 0, 1), context_tokens};
     if (previous_in.defined()) {
-      TORCH_CHECK(previous_embed.defined(), "DecoderStage: previous stage tokens given to a stage "
-                                            "built without has_previous");
+      TORCH_CHECK(previous_embed.defined(),
+                  "DecoderStage: previous stage tokens given to a stage "
+                  "built without has_previous");
       auto previous = previous_in.to(dtype);
       kv.push_back(previous.narrow(1, 0, 1));
-      kv.push_back(previous.narrow(1, 1, l) + positions.narrow(1, 1, l) +
-                   previous_embed.to(dtype));
+      kv.push_back(previous.narrow(1, 1, l) + positions.narrow(1, 1, l) + previous_embed.to(dtype));
     }
     auto context_all = torch::cat(kv, 1);
     for (const auto& block : *cross_blocks) {

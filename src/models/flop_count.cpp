@@ -6,7 +6,9 @@
 namespace c2fmae::models {
 namespace {
 
-double block(double t, double d, double r) { return 2 * t * (4 * d * d + 2 * r * d * d) + 4 * t * t * d; }
+double block(double t, double d, double r) {
+  return 2 * t * (4 * d * d + 2 * r * d * d) + 4 * t * t * d;
+}
 
 double cross_block(double t, double c, double d, double r) {
   return 2 * t * (2 * d * d + 2 * r * d * d) + 4 * c * d * d + 4 * t * c * d;
@@ -25,7 +27,9 @@ StepFlops pretrain_flops(const config::ModelConfig& model, int64_t num_visible) 
   StepFlops f;
   for (const auto mod : model.modalities) {
     switch (mod) {
-      case Modality::kRgb: f.adapters += 2 * l * 3 * p * p * big_d; break;
+      case Modality::kRgb:
+        f.adapters += 2 * l * 3 * p * p * big_d;
+        break;
       case Modality::kSemantic:
         f.adapters += 2 * l * q * q * static_cast<double>(model.semantic_embed_dim) * big_d;
         break;
@@ -44,7 +48,8 @@ StepFlops pretrain_flops(const config::ModelConfig& model, int64_t num_visible) 
                            : q * q * static_cast<double>(model.instance_head_dim);
     const double context = 1 + v + (cascade && i > 0 ? 1 + l : 0);
     f.decoder += 2 * (1 + v) * big_d * d;
-    f.decoder += static_cast<double>(model.decoder_cross_blocks) * cross_block(1 + l, context, d, r);
+    f.decoder +=
+        static_cast<double>(model.decoder_cross_blocks) * cross_block(1 + l, context, d, r);
     f.decoder += static_cast<double>(model.decoder_depth) * block(1 + l, d, r);
     f.decoder += 2 * ((m * l - v) / m) * d * out;
   }

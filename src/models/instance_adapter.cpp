@@ -8,17 +8,21 @@ namespace c2fmae::models {
 
 torch::Tensor instance_boundaries(const torch::Tensor& ids, int64_t cell) {
   using torch::indexing::Slice;
-  TORCH_CHECK(ids.dim() == 3 && cell >= 1, "instance_boundaries: expected [B, H, W] and a cell "
-              "of at least 1 pixel, but got ", ids.sizes(), " and ", cell);
+  TORCH_CHECK(ids.dim() == 3 && cell >= 1,
+              "instance_boundaries: expected [B, H, W] and a cell "
+              "of at least 1 pixel, but got ",
+              ids.sizes(), " and ", cell);
   auto edge = torch::zeros(ids.sizes(), ids.options().dtype(torch::kBool));
   // Pairs (i, i + 1) inside one cell: i + 1 is not the first pixel of a cell.
   auto inside = [&](int64_t n) {
     return (torch::arange(1, n, ids.options().dtype(torch::kLong)).remainder(cell) != 0);
   };
-  auto dy = (ids.index({Slice(), Slice(1), Slice()}) != ids.index({Slice(), Slice(0, -1), Slice()})) &
-            inside(ids.size(1)).view({1, -1, 1});
-  auto dx = (ids.index({Slice(), Slice(), Slice(1)}) != ids.index({Slice(), Slice(), Slice(0, -1)})) &
-            inside(ids.size(2)).view({1, 1, -1});
+  auto dy =
+      (ids.index({Slice(), Slice(1), Slice()}) != ids.index({Slice(), Slice(0, -1), Slice()})) &
+      inside(ids.size(1)).view({1, -1, 1});
+  auto dx =
+      (ids.index({Slice(), Slice(), Slice(1)}) != ids.index({Slice(), Slice(), Slice(0, -1)})) &
+      inside(ids.size(2)).view({1, 1, -1});
   edge.index({Slice(), Slice(1), Slice()}) |= dy;
   edge.index({Slice(), Slice(0, -1), Slice()}) |= dy;
   edge.index({Slice(), Slice(), Slice(1)}) |= dx;
@@ -54,11 +58,13 @@ torch::Tensor InstanceAdapterImpl::forward(const torch::Tensor& instance,
   auto slot_of = (canon - 1).clamp_min(0).remainder(k);  // [B, h, w] in 0..K-1
   if (is_training()) {
     // A fresh slot permutation per sample: slot embeddings carry identity, not position.
-    auto perm = slot_order.defined()
-                    ? slot_order.to(canon.device(), torch::kLong)
-                    : std::get<1>(torch::rand({b, k}, canon.options().dtype(torch::kFloat)).sort(1));
+    auto perm =
+        slot_order.defined()
+            ? slot_order.to(canon.device(), torch::kLong)
+            : std::get<1>(torch::rand({b, k}, canon.options().dtype(torch::kFloat)).sort(1));
     TORCH_CHECK(perm.dim() == 2 && perm.size(0) == b && perm.size(1) == k,
-                "InstanceAdapter: expected a slot order [", b, ", ", k, "], but got ", perm.sizes());
+                "InstanceAdapter: expected a slot order [", b, ", ", k, "], but got ",
+                perm.sizes());
     slot_of = perm.gather(1, slot_of.flatten(1)).view_as(slot_of);
   }
   auto slots = torch::where((canon == kNoInstance) | (canon == kInstanceOverflow), 0, slot_of + 1);

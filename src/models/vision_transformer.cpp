@@ -39,8 +39,8 @@ void VisionTransformerImpl::reset() {
   for (int64_t i = 0; i < depth; ++i) {
     const double rate =
         depth > 1 ? options.drop_path_rate() * static_cast<double>(i) / (depth - 1) : 0.0;
-    blocks->push_back(Block(
-        BlockOptions(d, options.num_heads()).mlp_ratio(options.mlp_ratio()).drop_path(rate)));
+    blocks->push_back(
+        Block(BlockOptions(d, options.num_heads()).mlp_ratio(options.mlp_ratio()).drop_path(rate)));
   }
   if (options.final_norm()) norm = register_module("norm", LayerNorm(d));
 }

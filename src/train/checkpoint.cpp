@@ -1,18 +1,16 @@
 #include "c2fmae/train/checkpoint.h"
 
-#include <torch/torch.h>
-
-#include <sstream>
-
 #include <fcntl.h>
+#include <torch/torch.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cmath>
 #include <cerrno>
-#include <cstring>
+#include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
+#include <sstream>
 
 #include "c2fmae/core/atomic_file.h"
 #include "c2fmae/core/error_text.h"

@@ -19,7 +19,8 @@ struct Scores {
 Scores scores(const torch::Tensor& predicted, const torch::Tensor& truth, int64_t num_classes,
               const std::vector<int64_t>& background) {
   const auto hits = torch::bincount(truth.masked_select(predicted.eq(truth)), {}, num_classes)
-                        .to(torch::kDouble).contiguous();
+                        .to(torch::kDouble)
+                        .contiguous();
   const auto in_truth = torch::bincount(truth, {}, num_classes).to(torch::kDouble).contiguous();
   const auto in_pred = torch::bincount(predicted, {}, num_classes).to(torch::kDouble).contiguous();
   const auto* h = hits.data_ptr<double>();
@@ -68,7 +69,8 @@ std::vector<int64_t> parse_class_list(const std::string& text) {
       if (first < 0 || last < first || last > 65535) throw std::invalid_argument(part);
       for (auto k = first; k <= last; ++k) out.push_back(k);
     } catch (const std::logic_error&) {
-      throw std::invalid_argument("'" + part + "' is not a class id or a range a-b of ids (0..65535)");
+      throw std::invalid_argument("'" + part +
+                                  "' is not a class id or a range a-b of ids (0..65535)");
     }
   }
   std::sort(out.begin(), out.end());
@@ -83,9 +85,9 @@ DenseProbeResult dense_probe(const torch::Tensor& train_tokens, const torch::Ten
                   train_tokens.size(1) == test_tokens.size(1),
               "dense_probe: expected tokens [N, D] and [M, D], got ", train_tokens.sizes(), " and ",
               test_tokens.sizes());
-  TORCH_CHECK(train_tokens.size(0) == train_classes.numel() &&
-                  test_tokens.size(0) == test_classes.numel(),
-              "dense_probe: one class per token");
+  TORCH_CHECK(
+      train_tokens.size(0) == train_classes.numel() && test_tokens.size(0) == test_classes.numel(),
+      "dense_probe: one class per token");
   TORCH_CHECK(num_classes > 0, "dense_probe: needs classes");
   const auto train_keep = train_classes.ge(0);
   const auto test_keep = test_classes.ge(0);
@@ -132,12 +134,13 @@ DenseProbeResult dense_probe(const torch::Tensor& train_tokens, const torch::Ten
   r.mean_class_acc = s.mean_class_acc;
   r.miou = s.miou;
   const auto majority = torch::bincount(y, {}, num_classes).argmax();
-  const auto prior = scores(majority.expand_as(yt).contiguous(), yt, num_classes, options.background);
+  const auto prior =
+      scores(majority.expand_as(yt).contiguous(), yt, num_classes, options.background);
   r.prior_patch_acc = prior.patch_acc;
   r.prior_mean_class_acc = prior.mean_class_acc;
   r.prior_miou = prior.miou;
-  const auto freq = torch::bincount(yt, {}, num_classes).to(torch::kDouble) /
-                    static_cast<double>(yt.numel());
+  const auto freq =
+      torch::bincount(yt, {}, num_classes).to(torch::kDouble) / static_cast<double>(yt.numel());
   r.class_entropy = -(freq * freq.clamp_min(1e-300).log()).sum().item<double>();
   r.classes = torch::bincount(yt, {}, num_classes).gt(0).sum().item<int64_t>();
   return r;

@@ -13,7 +13,8 @@ EmaEncoder::EmaEncoder(models::C2fmaeImpl& model, double decay) : decay_(decay) 
   const auto& mods = model.modalities();
   const auto it = std::find(mods.begin(), mods.end(), Modality::kRgb);
   if (it == mods.end()) {
-    throw std::invalid_argument("EMA encoder: the model has no rgb modality to read attention from");
+    throw std::invalid_argument(
+        "EMA encoder: the model has no rgb modality to read attention from");
   }
   rgb_index_ = it - mods.begin();
   torch::NoGradGuard no_grad;
@@ -35,8 +36,10 @@ std::vector<torch::Tensor> EmaEncoder::source(models::C2fmaeImpl& model) const {
 
 std::vector<std::pair<std::string, torch::Tensor>> EmaEncoder::named_tensors() {
   std::vector<std::pair<std::string, torch::Tensor>> out;
-  for (const auto& p : backbone_->named_parameters()) out.emplace_back("backbone." + p.key(), p.value());
-  for (const auto& b : backbone_->named_buffers()) out.emplace_back("backbone." + b.key(), b.value());
+  for (const auto& p : backbone_->named_parameters())
+    out.emplace_back("backbone." + p.key(), p.value());
+  for (const auto& b : backbone_->named_buffers())
+    out.emplace_back("backbone." + b.key(), b.value());
   out.emplace_back("modality_embed_rgb", modality_embed_);
   return out;
 }

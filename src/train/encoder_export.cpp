@@ -27,9 +27,9 @@ torch::OrderedDict<std::string, torch::Tensor> export_tensors(const WeightsFile&
   bool backbone = false;
   for (const auto& item : file.tensors) backbone |= starts_with(item.key(), "backbone.");
   if (!backbone) {
-    throw UsageError(with_hint("--checkpoint " + file.path + " (" + file.kind +
-                                   ") holds no backbone.* tensors",
-                               "give a checkpoint written by c2fmae_pretrain or c2fmae_finetune"));
+    throw UsageError(
+        with_hint("--checkpoint " + file.path + " (" + file.kind + ") holds no backbone.* tensors",
+                  "give a checkpoint written by c2fmae_pretrain or c2fmae_finetune"));
   }
   if (part == ExportPart::kAll) {
     for (const auto& item : file.tensors) out.insert(item.key(), item.value());

@@ -59,10 +59,9 @@ void check_run_length(const config::Origins& origins, const config::DataConfig& 
             c10::str("longer than an epoch of ", micro_per_epoch, " micro-batches"),
             "lower optim.accum_steps or data.batch_size");
   const int64_t per_epoch = micro_per_epoch / o.accum_steps;
-  c.require(train.epochs <= std::numeric_limits<int64_t>::max() / 4 / per_epoch,
-            "train.epochs", train.epochs,
-            c10::str("gives more optimizer steps than can be counted (", per_epoch,
-                     " per epoch)"),
+  c.require(train.epochs <= std::numeric_limits<int64_t>::max() / 4 / per_epoch, "train.epochs",
+            train.epochs,
+            c10::str("gives more optimizer steps than can be counted (", per_epoch, " per epoch)"),
             "lower train.epochs");
   // The warm-up within the run and a given optim.lr above optim.min_lr are config rules
   // (config::check_schedule); a peak derived from blr is known only here.
@@ -75,12 +74,14 @@ void check_run_length(const config::Origins& origins, const config::DataConfig& 
 void BadSampleBudget::add(int64_t step_skipped, int64_t step_read) {
   skipped += step_skipped;
   read += step_read;
-  const double judged =
-      static_cast<double>(std::max(read, std::min<int64_t>(1000, dataset_size)));
+  const double judged = static_cast<double>(std::max(read, std::min<int64_t>(1000, dataset_size)));
   if (static_cast<double>(skipped) > max_fraction * judged) {
     throw std::runtime_error(c10::str(
-        skipped, " of the ", read, " samples read so far were bad (skipped and replaced), more "
-        "than data.max_bad_fraction = ", max_fraction, "; train.log names each bad file\nhint: "
+        skipped, " of the ", read,
+        " samples read so far were bad (skipped and replaced), more "
+        "than data.max_bad_fraction = ",
+        max_fraction,
+        "; train.log names each bad file\nhint: "
         "repair or remove the bad files (or repack the shards), or raise "
         "data.max_bad_fraction; the run resumes from its last checkpoint with --resume auto"));
   }
@@ -105,11 +106,11 @@ void check_replicas(distributed::Communicator& group, const std::vector<torch::T
   group.broadcast_coalesced({reference}, bucket_bytes);
   const bool differ = !torch::equal(mine.cpu(), reference.cpu());
   if (group.any(differ)) {
-    throw std::runtime_error(c10::str(
-        "the model's parameters differ between the processes (", group.env().describe(),
-        differ ? ": this one differs from rank 0" : ": another differs from rank 0",
-        ")\nhint: a bug in data-parallel training, or processes started with different "
-        "configs; please report it with the train.log of rank 0"));
+    throw std::runtime_error(
+        c10::str("the model's parameters differ between the processes (", group.env().describe(),
+                 differ ? ": this one differs from rank 0" : ": another differs from rank 0",
+                 ")\nhint: a bug in data-parallel training, or processes started with different "
+                 "configs; please report it with the train.log of rank 0"));
   }
 }
 

@@ -66,11 +66,11 @@ void augment_image(float* rgb, int64_t size, uint64_t seed,
 void check_same_classes(const data::Dataset& train, const data::Dataset& val,
                         const config::FinetuneConfig& cfg) {
   if (train.num_classes() == val.num_classes()) return;
-  throw UsageError(with_hint(
-      c10::str("data.split ", cfg.data.split, " has ", train.num_classes(),
-               " classes but finetune.val_split ", cfg.finetune.val_split, " has ",
-               val.num_classes(), ": their labels would not mean the same classes"),
-      "give both splits the same class folders"));
+  throw UsageError(
+      with_hint(c10::str("data.split ", cfg.data.split, " has ", train.num_classes(),
+                         " classes but finetune.val_split ", cfg.finetune.val_split, " has ",
+                         val.num_classes(), ": their labels would not mean the same classes"),
+                "give both splits the same class folders"));
 }
 
 }  // namespace
@@ -167,8 +167,7 @@ struct FinetuneEngine::Impl {
   /// smoothing CE (plain CE at smoothing 0), as MAE's main_finetune.py chooses its criterion.
   torch::Tensor loss(const torch::Tensor& logits, const Batch& batch) const {
     if (batch.target.defined()) return losses::soft_target_cross_entropy(logits, batch.target);
-    return losses::label_smoothing_cross_entropy(logits, batch.label,
-                                                 cfg.finetune.label_smoothing);
+    return losses::label_smoothing_cross_entropy(logits, batch.label, cfg.finetune.label_smoothing);
   }
 };
 
@@ -216,8 +215,8 @@ FinetuneEngine::Impl::Impl(const config::FinetuneConfig& config, distributed::Co
     bad.dataset_size = train_set->size();
   }
   if (num_classes < val->num_classes()) {
-    throw UsageError(with_hint(c10::str("model.num_classes = ", num_classes, " but the dataset has ",
-                                        val->num_classes(), " classes"),
+    throw UsageError(with_hint(c10::str("model.num_classes = ", num_classes,
+                                        " but the dataset has ", val->num_classes(), " classes"),
                                "set model.num_classes to 0 (the dataset's) or at least that"));
   }
   bad.max_fraction = cfg.data.max_bad_fraction;
@@ -226,9 +225,10 @@ FinetuneEngine::Impl::Impl(const config::FinetuneConfig& config, distributed::Co
     auto bank = data::make_dataset(cfg.data, seed, cfg.data.split);
     check_same_classes(*bank, *val, cfg);
     if (dense && !bank->has_masks()) {
-      throw UsageError(with_hint("finetune.mode = dense_probe needs semantic maps, and data.split " +
-                                     cfg.data.split + " has none",
-                                 "give a dataset in MultiMAE's layout (rgb, semseg, instance)"));
+      throw UsageError(
+          with_hint("finetune.mode = dense_probe needs semantic maps, and data.split " +
+                        cfg.data.split + " has none",
+                    "give a dataset in MultiMAE's layout (rgb, semseg, instance)"));
     }
     bank_loader = std::make_unique<data::BatchLoader>(bank, val_options);
   }
@@ -257,9 +257,9 @@ FinetuneEngine::Impl::Impl(const config::FinetuneConfig& config, distributed::Co
       // On the loader's threads, from (seed, micro-batch, process): each process mixes its
       // own samples, as timm's Mixup does per rank.
       options.transform = [this](Batch& batch, int64_t micro_step) {
-        batch.target = data::mix_batch(
-            batch.rgb, batch.label, mixup,
-            mix_seed({seed, static_cast<uint64_t>(micro_step), static_cast<uint64_t>(rank), 0x313u}));
+        batch.target = data::mix_batch(batch.rgb, batch.label, mixup,
+                                       mix_seed({seed, static_cast<uint64_t>(micro_step),
+                                                 static_cast<uint64_t>(rank), 0x313u}));
       };
     }
     loader = std::make_unique<data::BatchLoader>(train_set, options);
@@ -302,7 +302,8 @@ FinetuneEngine::Impl::Impl(const config::FinetuneConfig& config, distributed::Co
   }
 }
 
-FinetuneEngine::FinetuneEngine(const config::FinetuneConfig& cfg, distributed::Communicator* group) {
+FinetuneEngine::FinetuneEngine(const config::FinetuneConfig& cfg,
+                               distributed::Communicator* group) {
   check_finetune_config(cfg);
   impl_ = std::make_unique<Impl>(cfg, group);
 }
@@ -342,8 +343,8 @@ StepOutcome FinetuneEngine::run_step(int64_t step) {
   StepOutcome out;
   const auto start = Clock::now();
   // Drop path draws from the default generators: a function of (seed, step, process).
-  torch::manual_seed(mix_seed({m.seed, static_cast<uint64_t>(step), static_cast<uint64_t>(m.rank),
-                               0xF17Eu}));
+  torch::manual_seed(
+      mix_seed({m.seed, static_cast<uint64_t>(step), static_cast<uint64_t>(m.rank), 0xF17Eu}));
   const double lr = optim::learning_rate(m.lr_schedule, step);
   double data_wait = 0.0;
   int64_t step_skipped = 0, step_read = 0;
@@ -396,8 +397,9 @@ StepOutcome FinetuneEngine::run_step(int64_t step) {
   m.optimizer->zero_grad();
   out.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   if (out.skipped) {
-    out.skip_reason = std::isfinite(out.loss) ? c10::str("non-finite gradient norm (", grad_norm, ")")
-                                              : c10::str("non-finite loss (", out.loss, ")");
+    out.skip_reason = std::isfinite(out.loss)
+                          ? c10::str("non-finite gradient norm (", grad_norm, ")")
+                          : c10::str("non-finite loss (", out.loss, ")");
     return out;
   }
   out.metrics.add("lr", lr)
@@ -494,10 +496,10 @@ Evaluation FinetuneEngine::Impl::evaluate_knn() {
   if (bank.skipped + val.skipped > 0) e.metrics.add("skipped", bank.skipped + val.skipped);
   e.score = r.top1;
   e.score_name = "val_top1";
-  e.summary = c10::str("k-NN (k ", r.k, ", T ", cfg.finetune.knn_temperature, ", ",
-                       bank.features.size(0), " training images): val top-1 ", r.top1,
-                       " % top-5 ", r.top5, " % (", r.tested, " images); majority class ",
-                       prior, " %, label entropy ", entropy, " nats");
+  e.summary =
+      c10::str("k-NN (k ", r.k, ", T ", cfg.finetune.knn_temperature, ", ", bank.features.size(0),
+               " training images): val top-1 ", r.top1, " % top-5 ", r.top5, " % (", r.tested,
+               " images); majority class ", prior, " %, label entropy ", entropy, " nats");
   return e;
 }
 
@@ -514,9 +516,10 @@ Evaluation FinetuneEngine::Impl::evaluate_dense() {
   const auto val = read_features(*val_loader, /*patches=*/true);
   const auto present = std::get<0>(at::_unique2(val.labels.masked_select(val.labels.ge(0))));
   if (present.numel() == 0) {
-    throw UsageError(with_hint("finetune.mode = dense_probe: the validation split's semantic "
-                               "maps hold no class (every patch is ignored)",
-                               "check the dataset's semseg maps"));
+    throw UsageError(
+        with_hint("finetune.mode = dense_probe: the validation split's semantic "
+                  "maps hold no class (every patch is ignored)",
+                  "check the dataset's semseg maps"));
   }
   DenseProbeOptions options;
   options.iterations = cfg.finetune.dense_iterations;
@@ -527,16 +530,17 @@ Evaluation FinetuneEngine::Impl::evaluate_dense() {
         return std::find(options.background.begin(), options.background.end(), k) !=
                options.background.end();
       })) {
-    throw UsageError(with_hint(
-        c10::str("finetune.dense_background = \"", cfg.finetune.dense_background,
-                 "\" covers every class in the validation split's semantic maps: "
-                 "mean_class_acc would average nothing"),
-        "list only the background (stuff) classes, e.g. 0-3 for the synthetic world"));
+    throw UsageError(
+        with_hint(c10::str("finetune.dense_background = \"", cfg.finetune.dense_background,
+                           "\" covers every class in the validation split's semantic maps: "
+                           "mean_class_acc would average nothing"),
+                  "list only the background (stuff) classes, e.g. 0-3 for the synthetic world"));
   }
   const auto bank = read_features(*bank_loader, /*patches=*/true, stride);
   const int64_t classes =
       1 + std::max(bank.labels.max().item<int64_t>(), val.labels.max().item<int64_t>());
-  const auto r = dense_probe(bank.features, bank.labels, val.features, val.labels, classes, options);
+  const auto r =
+      dense_probe(bank.features, bank.labels, val.features, val.labels, classes, options);
   Evaluation e;
   e.metrics.add("patch_acc", r.patch_acc)
       .add("mean_class_acc", r.mean_class_acc)
@@ -555,9 +559,9 @@ Evaluation FinetuneEngine::Impl::evaluate_dense() {
   e.score_name = "mean_class_acc";
   e.summary = c10::str("dense probe (", r.train_patches, " training patches, ", r.classes,
                        " classes): patch accuracy ", r.patch_acc, " %, mean class accuracy ",
-                       r.mean_class_acc, " %, mIoU ", r.miou, " %; majority class: ",
-                       r.prior_patch_acc, " %, ", r.prior_mean_class_acc, " %, ", r.prior_miou,
-                       " %; class entropy ", r.class_entropy, " nats");
+                       r.mean_class_acc, " %, mIoU ", r.miou,
+                       " %; majority class: ", r.prior_patch_acc, " %, ", r.prior_mean_class_acc,
+                       " %, ", r.prior_miou, " %; class entropy ", r.class_entropy, " nats");
   return e;
 }
 
@@ -651,7 +655,9 @@ void FinetuneEngine::check_replicas() {
 }
 
 int64_t FinetuneEngine::total_steps() const { return impl_->total_steps; }
-int64_t FinetuneEngine::steps_per_epoch() const { return std::max<int64_t>(1, impl_->steps_per_epoch); }
+int64_t FinetuneEngine::steps_per_epoch() const {
+  return std::max<int64_t>(1, impl_->steps_per_epoch);
+}
 int64_t FinetuneEngine::samples_per_step() const { return impl_->effective_batch; }
 torch::Device FinetuneEngine::device() const { return impl_->device; }
 torch::nn::Module& FinetuneEngine::module() { return *impl_->model; }
@@ -668,43 +674,48 @@ std::vector<std::pair<std::string, std::string>> FinetuneEngine::describe() cons
   const auto& f = m.cfg.finetune;
   std::vector<std::pair<std::string, std::string>> rows = {
       {"device", c10::str(m.device, m.autocast ? " (bf16 autocast)" : " (fp32)")},
-      {"mode", m.linear_probe ? "linear probe (encoder frozen, in eval mode; BatchNorm + head)"
-               : m.knn   ? "k-NN of the frozen encoder's features (DINO's weighted vote)"
-               : m.dense ? "dense probe: linear classifier of each patch's semantic class"
+      {"mode", m.linear_probe    ? "linear probe (encoder frozen, in eval mode; BatchNorm + head)"
+               : m.knn           ? "k-NN of the frozen encoder's features (DINO's weighted vote)"
+               : m.dense         ? "dense probe: linear classifier of each patch's semantic class"
                : m.evaluate_only ? "evaluation only"
                                  : "fine-tuning (every parameter)"},
       {"parameters", c10::str(params / 1e6, " M, ", trained / 1e6, " M trained")},
-      {"classes", c10::str(m.num_classes, " (", m.cfg.model.global_pool == "avg"
-                                                    ? "global average pooling + fc_norm"
-                                                    : "class token", ")")},
+      {"classes", c10::str(m.num_classes, " (",
+                           m.cfg.model.global_pool == "avg" ? "global average pooling + fc_norm"
+                                                            : "class token",
+                           ")")},
       {"pretrained", m.pretrained_report},
-      {"validation", c10::str(m.val_size, " images of ", f.val_split, ", centre crop ",
-                              f.eval_crop_pct)},
+      {"validation",
+       c10::str(m.val_size, " images of ", f.val_split, ", centre crop ", f.eval_crop_pct)},
   };
   if (m.evaluate_only) return rows;
-  rows.insert(rows.end(), {
-      {"effective batch", c10::str(m.effective_batch, " (", m.cfg.data.batch_size, " x ", m.accum,
-                                   " accumulation x ", m.world,
-                                   m.world == 1 ? " process)" : " processes)")},
-      {"learning rate",
-       c10::str(m.lr_schedule.peak_lr,
-                o.lr > 0 ? " (optim.lr)"
-                         : c10::str(" (blr ", o.blr, " x ", m.effective_batch, " / 256)"),
-                m.linear_probe ? "" : c10::str(", layer decay ", f.layer_decay))},
-      {"steps", c10::str(m.total_steps, " (", m.steps_per_epoch, " per epoch x ",
-                         m.cfg.train.epochs, " epochs), warm-up ", m.lr_schedule.warmup_steps)},
-      {"augmentation",
-       c10::str("RandAugment ", f.rand_augment, ", random erasing ", f.random_erasing,
-                ", mixup ", f.mixup, ", cutmix ", f.cutmix, ", label smoothing ",
-                f.label_smoothing, m.linear_probe ? "" : c10::str(", drop path ", m.cfg.model.drop_path))},
-  });
+  rows.insert(
+      rows.end(),
+      {
+          {"effective batch",
+           c10::str(m.effective_batch, " (", m.cfg.data.batch_size, " x ", m.accum,
+                    " accumulation x ", m.world, m.world == 1 ? " process)" : " processes)")},
+          {"learning rate",
+           c10::str(m.lr_schedule.peak_lr,
+                    o.lr > 0 ? " (optim.lr)"
+                             : c10::str(" (blr ", o.blr, " x ", m.effective_batch, " / 256)"),
+                    m.linear_probe ? "" : c10::str(", layer decay ", f.layer_decay))},
+          {"steps", c10::str(m.total_steps, " (", m.steps_per_epoch, " per epoch x ",
+                             m.cfg.train.epochs, " epochs), warm-up ", m.lr_schedule.warmup_steps)},
+          {"augmentation",
+           c10::str("RandAugment ", f.rand_augment, ", random erasing ", f.random_erasing,
+                    ", mixup ", f.mixup, ", cutmix ", f.cutmix, ", label smoothing ",
+                    f.label_smoothing,
+                    m.linear_probe ? "" : c10::str(", drop path ", m.cfg.model.drop_path))},
+      });
   return rows;
 }
 
 std::string FinetuneEngine::nonfinite_hint() const {
   const auto& o = impl_->cfg.optim;
   if (o.lr > 0) return c10::str("optim.lr = ", o.lr, " is set directly: lower it");
-  return c10::str("lower optim.blr (", o.blr, "), set optim.clip_grad (e.g. 5.0), or check the "
+  return c10::str("lower optim.blr (", o.blr,
+                  "), set optim.clip_grad (e.g. 5.0), or check the "
                   "pretrained weights and the data");
 }
 

@@ -30,9 +30,10 @@ namespace {
 torch::Tensor preview_affinity(const config::PretrainConfig& cfg, const std::string& checkpoint,
                                const torch::Tensor& rgb) {
   if (!cfg.model.has(Modality::kRgb)) {
-    throw UsageError(with_hint("the attention affinity is read from the RGB tokens, and "
-                                   "model.modalities has no rgb",
-                               "enable rgb, or preview a generator that reads no affinity"));
+    throw UsageError(
+        with_hint("the attention affinity is read from the RGB tokens, and "
+                  "model.modalities has no rgb",
+                  "enable rgb, or preview a generator that reads no affinity"));
   }
   torch::manual_seed(static_cast<uint64_t>(cfg.train.seed));  // as a run initialises
   models::C2fmae model(cfg.model);
@@ -49,8 +50,9 @@ torch::Tensor preview_affinity(const config::PretrainConfig& cfg, const std::str
     stored = state.extra;
     log::info("affinity from " + checkpoint + " at step " + std::to_string(state.step));
   } else {
-    log::info("affinity from the config's freshly initialised encoder (a run's step 0); give "
-              "--checkpoint to see a trained one's");
+    log::info(
+        "affinity from the config's freshly initialised encoder (a run's step 0); give "
+        "--checkpoint to see a trained one's");
   }
   EmaEncoder ema(*model, cfg.masking.affinity_ema_decay);
   const auto restored = ema.restore(stored);
@@ -62,8 +64,9 @@ torch::Tensor preview_affinity(const config::PretrainConfig& cfg, const std::str
                                "model section)"));
   }
   if (restored.outcome == EmaEncoder::Restored::Outcome::kNone && !checkpoint.empty()) {
-    log::info("the checkpoint holds no EMA encoder (its run read no affinity): its model's "
-              "encoder gives the affinity");
+    log::info(
+        "the checkpoint holds no EMA encoder (its run read no affinity): its model's "
+        "encoder gives the affinity");
   }
   return ema.affinity(rgb, /*autocast=*/false);
 }
@@ -79,8 +82,9 @@ Batch read_preview_samples(const config::PretrainConfig& cfg, int64_t count, boo
   read.augmentation.enabled = false;
   read.masks = dataset->has_masks();
   read.interpolation = cfg.data.interpolation == "bilinear" ? formats::Interpolation::kBilinear
-                                                             : formats::Interpolation::kBicubic;
-  if (cfg.model.has(Modality::kSemantic)) read.num_semantic_classes = cfg.model.num_semantic_classes;
+                                                            : formats::Interpolation::kBicubic;
+  if (cfg.model.has(Modality::kSemantic))
+    read.num_semantic_classes = cfg.model.num_semantic_classes;
   // The first `count` samples that read; bad ones are skipped with a warning, as in training.
   // Each sample is read once, alone (a whole image: the augmentation is off, so its seed does
   // not matter), and the ones that read are stacked.
@@ -141,10 +145,11 @@ MaskPreview make_mask_preview(const config::PretrainConfig& cfg,
                                "look at fewer samples per run, e.g. --count 64"));
   }
   if (options.count > dataset->size()) {
-    throw UsageError(with_hint("count " + std::to_string(options.count) +
-                                   " is more than the dataset's " +
-                                   std::to_string(dataset->size()) + " samples",
-                               cfg.data.source == "synthetic" ? "lower the count, or raise data.synthetic_samples" : "lower the count"));
+    throw UsageError(with_hint(
+        "count " + std::to_string(options.count) + " is more than the dataset's " +
+            std::to_string(dataset->size()) + " samples",
+        cfg.data.source == "synthetic" ? "lower the count, or raise data.synthetic_samples"
+                                       : "lower the count"));
   }
   const auto spec = masking::MaskSpec::from_config(cfg.model, cfg.masking);
   const auto generator = masking::make_generator(options.generator, spec, cfg.masking);
@@ -161,10 +166,11 @@ MaskPreview make_mask_preview(const config::PretrainConfig& cfg,
             ")"));
   }
   if (!options.checkpoint.empty() && !needs.affinity) {
-    throw UsageError(with_hint("--checkpoint is read only by generators that read the "
-                                   "attention affinity (evolved; semmae on attention), not '" +
-                                   options.generator + "'",
-                               "drop --checkpoint"));
+    throw UsageError(
+        with_hint("--checkpoint is read only by generators that read the "
+                  "attention affinity (evolved; semmae on attention), not '" +
+                      options.generator + "'",
+                  "drop --checkpoint"));
   }
   if (!dataset->has_masks()) {
     throw UsageError(with_hint("data.source = " + cfg.data.source + " at " + cfg.data.root +
@@ -175,7 +181,8 @@ MaskPreview make_mask_preview(const config::PretrainConfig& cfg,
   preview.batch = read_preview_samples(cfg, options.count);
   masking::MaskInputs inputs(preview.batch);
   inputs.progress = options.progress;
-  if (needs.affinity) inputs.affinity = preview_affinity(cfg, options.checkpoint, preview.batch.rgb);
+  if (needs.affinity)
+    inputs.affinity = preview_affinity(cfg, options.checkpoint, preview.batch.rgb);
   preview.batch.mask = generator->generate(inputs, mix_seed({seed, 0x3A5Cu}));
   preview.semantic_patches = masking::patch_regions(preview.batch.semantic, spec.grid);
   preview.instance_patches = masking::patch_regions(preview.batch.instance, spec.grid);

@@ -4,11 +4,11 @@
 
 #include <cerrno>
 #include <cmath>
-#include <cstring>
-#include <iterator>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <stdexcept>
 
 #include "c2fmae/core/atomic_file.h"
@@ -77,7 +77,8 @@ int64_t truncate_metrics(const std::string& path, int64_t last_step) {
     }
   }
   if (malformed > 0) {
-    log::warn(c10::str(path, ": ", malformed, " line(s) without a readable step were kept as they are"));
+    log::warn(
+        c10::str(path, ": ", malformed, " line(s) without a readable step were kept as they are"));
   }
   if (dropped == 0) return 0;
   write_text_atomically(path, kept);
@@ -112,7 +113,8 @@ std::string MetricsRecord::json() const {
   return out + "}";
 }
 
-MetricsLog::MetricsLog(const std::string& path) : path_(path), file_(std::fopen(path.c_str(), "a")) {
+MetricsLog::MetricsLog(const std::string& path)
+    : path_(path), file_(std::fopen(path.c_str(), "a")) {
   if (!file_) {
     throw std::runtime_error("cannot open " + path + " for appending: " + std::strerror(errno));
   }

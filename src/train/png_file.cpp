@@ -17,7 +17,7 @@ void write_png(const std::string& path, const torch::Tensor& picture) {
   // write.
   const auto rgb = picture.cpu().contiguous();
   const auto png = formats::encode_png_rgb(rgb.data_ptr<uint8_t>(), static_cast<int>(rgb.size(1)),
-                                        static_cast<int>(rgb.size(0)));
+                                           static_cast<int>(rgb.size(0)));
   // On POSIX a text write is byte for byte: the writer's error handling serves binary too.
   write_text_atomically(path, std::string(png.begin(), png.end()));
 }

@@ -7,11 +7,11 @@
 #include <limits>
 
 #include "c2fmae/core/log.h"
-#include "c2fmae/core/random.h"
 #include "c2fmae/core/mask.h"
 #include "c2fmae/core/modality.h"
-#include "c2fmae/core/usage_error.h"
+#include "c2fmae/core/random.h"
 #include "c2fmae/core/seeding.h"
+#include "c2fmae/core/usage_error.h"
 #include "c2fmae/curriculum/curriculum_masker.h"
 #include "c2fmae/curriculum/curriculum_schedule.h"
 #include "c2fmae/data/batch_loader.h"
@@ -27,8 +27,8 @@
 #include "c2fmae/train/ema_encoder.h"
 #include "c2fmae/train/engine_parts.h"
 #include "c2fmae/train/mask_preview.h"
-#include "c2fmae/train/reconstruction_pictures.h"
 #include "c2fmae/train/pretrained_weights.h"
+#include "c2fmae/train/reconstruction_pictures.h"
 
 namespace c2fmae::train {
 namespace {
@@ -75,12 +75,12 @@ struct PretrainEngine::Impl {
   /// The attention-guided generators' EMA encoder; with it, batches are masked in the step
   /// (the affinity needs the encoder as of this step), else on the loader's threads.
   std::unique_ptr<EmaEncoder> ema;
-  double affinity_seconds = 0.0;  ///< computing the affinity in the current step
-  Batch picture_samples;          ///< the samples of picture(), read on first use
+  double affinity_seconds = 0.0;              ///< computing the affinity in the current step
+  Batch picture_samples;                      ///< the samples of picture(), read on first use
   const std::vector<Batch>* given = nullptr;  ///< benchmarks: micro-batches on the device
   int64_t given_next = 0;                     ///< the next of them to use
   bool initial_terms_logged = false;
-  BadSampleBudget bad;  ///< bad samples replaced so far in the run (checkpointed)
+  BadSampleBudget bad;             ///< bad samples replaced so far in the run (checkpointed)
   double data_wait_seconds = 0.0;  ///< waiting for batches in the current step
   int64_t step_skipped = 0, step_read = 0;  ///< this process's counts in the current step
   /// Semantic pixels per class of this process's batches in the current step: their
@@ -135,7 +135,8 @@ struct PretrainEngine::Impl {
         if (batch.semantic.defined() && cfg.model.has(Modality::kSemantic)) {
           const auto labels = batch.semantic.flatten();
           auto counts = torch::bincount(labels.masked_select(labels.ne(kIgnoreClass)), {},
-                                        cfg.model.num_semantic_classes).to(torch::kDouble);
+                                        cfg.model.num_semantic_classes)
+                            .to(torch::kDouble);
           semantic_counts = semantic_counts.defined()
                                 ? semantic_counts + counts.narrow(0, 0, semantic_counts.size(0))
                                 : counts;
@@ -215,8 +216,7 @@ struct PretrainEngine::Impl {
   }
 };
 
-PretrainEngine::Impl::Impl(const config::PretrainConfig& config,
-                           distributed::Communicator* group_)
+PretrainEngine::Impl::Impl(const config::PretrainConfig& config, distributed::Communicator* group_)
     : cfg(config),
       group(group_ && group_->world_size() > 1 ? group_ : nullptr),
       rank(group ? group->rank() : 0),
@@ -237,8 +237,9 @@ PretrainEngine::Impl::Impl(const config::PretrainConfig& config,
                     masker.needs().label_maps;
   if (maps && !dataset->has_masks()) {
     throw UsageError(with_hint(
-        "data.root = " + cfg.data.root + " holds images only (an ImageFolder), but the model's "
-        "modalities or the curriculum's generators read semantic and instance maps",
+        "data.root = " + cfg.data.root +
+            " holds images only (an ImageFolder), but the model's "
+            "modalities or the curriculum's generators read semantic and instance maps",
         "use a dataset in MultiMAE's layout (<split>/{rgb,semseg,instance}/<class>/), or "
         "pre-train RGB only (model.modalities: [rgb]) with generators that read no map "
         "(with this masking section: " +
@@ -255,7 +256,8 @@ PretrainEngine::Impl::Impl(const config::PretrainConfig& config,
   auto options = data::loader_options(cfg.data, cfg.model.img_size, seed, rank, world);
   options.masks = maps;
   options.max_instances = maps ? cfg.model.instance_slots : 0;
-  if (cfg.model.has(Modality::kSemantic)) options.num_semantic_classes = cfg.model.num_semantic_classes;
+  if (cfg.model.has(Modality::kSemantic))
+    options.num_semantic_classes = cfg.model.num_semantic_classes;
   options.pin_memory = device.is_cuda();
   // With an EMA encoder the masks need this step's encoder: the step makes them.
   if (!masker.needs().affinity) {
@@ -270,8 +272,10 @@ PretrainEngine::Impl::Impl(const config::PretrainConfig& config,
   model = models::C2fmae(cfg.model);
   model->to(device);
   model->train();
-  optimizer = std::make_unique<optim::AdamW>(optim::make_adamw(model->named_parameters(), cfg.optim));
-  if (masker.needs().affinity) ema = std::make_unique<EmaEncoder>(*model, cfg.masking.affinity_ema_decay);
+  optimizer =
+      std::make_unique<optim::AdamW>(optim::make_adamw(model->named_parameters(), cfg.optim));
+  if (masker.needs().affinity)
+    ema = std::make_unique<EmaEncoder>(*model, cfg.masking.affinity_ema_decay);
   if (group) {
     // Every process initialised the same weights from the seed; rank 0's are broadcast all
     // the same, as DDP does, so that nothing else can make them differ.
@@ -347,8 +351,7 @@ PretrainStepStats PretrainEngine::train_step(int64_t step) {
   //    process sees the global loss and takes the same decisions (skip, stop).
   // (The counts are filled on the device: copying a host tensor there would sync.)
   const auto on_device = torch::TensorOptions().dtype(torch::kDouble).device(m.device);
-  auto values = torch::cat({losses.flatten().to(torch::kDouble),
-                            norm.to(torch::kDouble).view({1}),
+  auto values = torch::cat({losses.flatten().to(torch::kDouble), norm.to(torch::kDouble).view({1}),
                             torch::full({1}, static_cast<double>(m.step_skipped), on_device),
                             torch::full({1}, static_cast<double>(m.step_read), on_device)});
   if (m.group) {
@@ -422,7 +425,8 @@ StepOutcome PretrainEngine::run_step(int64_t step) {
     out.metrics.add(std::string("loss_") + modality_name(mod), value);
     terms += c10::str(terms.empty() ? "" : " ", modality_name(mod), " ", value);
   }
-  if (const auto& counts = impl_->semantic_counts; counts.defined() && counts.sum().item<double>() > 0) {
+  if (const auto& counts = impl_->semantic_counts;
+      counts.defined() && counts.sum().item<double>() > 0) {
     // The trivial baselines beside the terms: the semantic class prior's entropy (nats), and
     // 1 for norm-pix RGB (predicting 0 scores the per-patch variance, 1).
     const auto p = counts / counts.sum();
@@ -467,8 +471,8 @@ void PretrainEngine::fresh_start() {
   const auto& path = impl_->cfg.train.pretrained;
   if (path.empty()) return;
   const auto file = read_weights(path);
-  log::info("pretrained weights " + file.path + " (" + file.kind + "): " +
-            load_weights(*impl_->model, file).text());
+  log::info("pretrained weights " + file.path + " (" + file.kind +
+            "): " + load_weights(*impl_->model, file).text());
   if (impl_->ema) impl_->ema->reset(*impl_->model);  // the EMA starts from the loaded weights
 }
 
@@ -483,9 +487,10 @@ void PretrainEngine::restore_extra_state(
   if (!m.ema) {
     for (const auto& entry : stored) {
       if (entry.first.rfind("ema_encoder.", 0) == 0) {
-        log::warn("the checkpoint's EMA encoder is dropped: no generator of this curriculum "
-                  "reads the attention affinity (a later resume that reads it again starts a "
-                  "new one)");
+        log::warn(
+            "the checkpoint's EMA encoder is dropped: no generator of this curriculum "
+            "reads the attention affinity (a later resume that reads it again starts a "
+            "new one)");
         break;
       }
     }
@@ -558,14 +563,14 @@ std::vector<std::pair<std::string, std::string>> PretrainEngine::describe() cons
   return {
       {"device", c10::str(m.device, m.autocast ? " (bf16 autocast)" : " (fp32)")},
       {"parameters", c10::str(params / 1e6, " M")},
-      {"effective batch", c10::str(m.effective_batch, " (", m.cfg.data.batch_size, " x ", m.accum,
-                                   " accumulation x ", m.world,
-                                   m.world == 1 ? " process)" : " processes)")},
-      {"processes", m.group ? c10::str(m.world, " (", m.group->backend(), ", ",
-                                       m.group->env().launcher, ", gradient buckets of ",
-                                       m.cfg.dist.bucket_mb, " MiB, timeout ",
-                                       m.cfg.dist.timeout_s, " s)")
-                            : std::string("1")},
+      {"effective batch",
+       c10::str(m.effective_batch, " (", m.cfg.data.batch_size, " x ", m.accum, " accumulation x ",
+                m.world, m.world == 1 ? " process)" : " processes)")},
+      {"processes", m.group
+                        ? c10::str(m.world, " (", m.group->backend(), ", ", m.group->env().launcher,
+                                   ", gradient buckets of ", m.cfg.dist.bucket_mb, " MiB, timeout ",
+                                   m.cfg.dist.timeout_s, " s)")
+                        : std::string("1")},
       {"learning rate",
        c10::str(m.lr_schedule.peak_lr,
                 o.lr > 0 ? " (optim.lr)"

@@ -11,8 +11,8 @@
 
 #include "c2fmae/core/affix.h"
 #include "c2fmae/core/error_text.h"
-#include "c2fmae/formats/safetensors.h"
 #include "c2fmae/core/usage_error.h"
+#include "c2fmae/formats/safetensors.h"
 #include "c2fmae/train/checkpoint.h"
 
 namespace c2fmae::train {
@@ -30,16 +30,17 @@ bool is_head(const std::string& name) {
 torch::Tensor resize_pos_embed(const torch::Tensor& pos, int64_t target_tokens) {
   const int64_t tokens = pos.size(1), d = pos.size(2);
   for (int64_t extra = 0; extra <= 1; ++extra) {
-    const auto s = static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(tokens - extra))));
+    const auto s =
+        static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(tokens - extra))));
     const auto n =
         static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(target_tokens - extra))));
     if (s * s != tokens - extra || n * n != target_tokens - extra) continue;
-    auto grid = pos.narrow(1, extra, s * s).to(torch::kFloat).reshape({1, s, s, d}).permute({0, 3, 1, 2});
-    grid = torch::nn::functional::interpolate(
-        grid, torch::nn::functional::InterpolateFuncOptions()
-                  .size(std::vector<int64_t>{n, n})
-                  .mode(torch::kBicubic)
-                  .align_corners(false));
+    auto grid =
+        pos.narrow(1, extra, s * s).to(torch::kFloat).reshape({1, s, s, d}).permute({0, 3, 1, 2});
+    grid = torch::nn::functional::interpolate(grid, torch::nn::functional::InterpolateFuncOptions()
+                                                        .size(std::vector<int64_t>{n, n})
+                                                        .mode(torch::kBicubic)
+                                                        .align_corners(false));
     grid = grid.permute({0, 2, 3, 1}).reshape({1, n * n, d});
     return torch::cat({pos.narrow(1, 0, extra).to(torch::kFloat), grid}, 1);
   }
@@ -69,7 +70,8 @@ void check_pretrained_path(const config::TrainConfig& train, config::Checker& c)
   c.require(exists, "train.pretrained", train.pretrained, "no such file",
             "give a c2fmae checkpoint or a ViT safetensors file (--pretrained PATH)");
   c.require(!fs::is_directory(train.pretrained, ec), "train.pretrained", train.pretrained,
-            "is a directory", "give a checkpoint file in it, e.g. " + train.pretrained + "/best.pt");
+            "is a directory",
+            "give a checkpoint file in it, e.g. " + train.pretrained + "/best.pt");
 }
 
 WeightsFile read_weights(const std::string& path) {
@@ -116,7 +118,8 @@ WeightsFile read_weights(const std::string& path) {
   return file;
 }
 
-torch::Tensor rgb_modality_embedding(const torch::OrderedDict<std::string, torch::Tensor>& tensors) {
+torch::Tensor rgb_modality_embedding(
+    const torch::OrderedDict<std::string, torch::Tensor>& tensors) {
   const auto* embed = tensors.find("modality_embed");
   if (!embed || embed->dim() != 2 || embed->size(0) < 1) return {};
   int64_t adapters = 0;
@@ -141,9 +144,9 @@ torch::OrderedDict<std::string, torch::Tensor> fold_rgb_modality_embedding(
   for (const auto& item : tensors) {
     if (item.key() == "modality_embed") continue;
     if (item.key() == bias_name) {
-      out.insert(item.key(), (bias->to(torch::kFloat) + offset.to(torch::kFloat))
-                                 .to(bias->dtype())
-                                 .contiguous());
+      out.insert(
+          item.key(),
+          (bias->to(torch::kFloat) + offset.to(torch::kFloat)).to(bias->dtype()).contiguous());
     } else {
       out.insert(item.key(), item.value());
     }
@@ -180,8 +183,7 @@ LoadReport load_weights(torch::nn::Module& module, const WeightsFile& given) {
     const bool backbone = starts_with(name, kBackbone);
     const torch::Tensor* found = nullptr;
     std::string source;
-    for (const auto& candidate :
-         {name, backbone ? name.substr(kBackbone.size()) : std::string()}) {
+    for (const auto& candidate : {name, backbone ? name.substr(kBackbone.size()) : std::string()}) {
       if (candidate.empty()) continue;
       if (const auto* t = file.tensors.find(candidate)) {
         found = t;
@@ -231,7 +233,8 @@ LoadReport load_weights(torch::nn::Module& module, const WeightsFile& given) {
   for (const auto& item : file.tensors) {
     if (used.count(item.key())) continue;
     const auto it = left_reason.find(item.key());
-    report.left_out.push_back(item.key() + (it != left_reason.end() ? " (" + it->second + ")" : ""));
+    report.left_out.push_back(item.key() +
+                              (it != left_reason.end() ? " (" + it->second + ")" : ""));
   }
   const bool model_has_backbone = std::any_of(targets.begin(), targets.end(), [](const auto& t) {
     return starts_with(t.first, kBackbone);
@@ -261,9 +264,9 @@ LoadReport load_weights(torch::nn::Module& module, const WeightsFile& given) {
   // A partly loaded encoder would train silently from a broken start. (pos_embed may be a
   // fixed buffer, rebuilt identically, and is not a parameter then.)
   if (file_has_backbone && !backbone_missing.empty()) {
-    throw UsageError(with_hint("pretrained weights " + file.path + " lack encoder tensors: " +
-                                   folded(backbone_missing),
-                               "give the whole encoder (c2fmae_export writes one)"));
+    throw UsageError(with_hint(
+        "pretrained weights " + file.path + " lack encoder tensors: " + folded(backbone_missing),
+        "give the whole encoder (c2fmae_export writes one)"));
   }
   return report;
 }
@@ -273,8 +276,8 @@ std::string LoadReport::text() const {
   if (rgb_folded) out += " (modality_embed's rgb row folded into patch_embed.proj.bias)";
   if (!resized.empty()) out += c10::str(" (", folded(resized), " resized to the model's grid)");
   if (!initialised.empty()) {
-    out += c10::str("; ", initialised.size(), " not in the file, kept as initialised: ",
-                    folded(initialised));
+    out += c10::str("; ", initialised.size(),
+                    " not in the file, kept as initialised: ", folded(initialised));
   }
   if (!left_out.empty()) {
     out += c10::str("; ", left_out.size(), " of the file's left out: ", folded(left_out));

@@ -109,10 +109,10 @@ RunDirectory::RunDirectory(std::string path, RunDirectoryMode mode) : path_(std:
     ::close(lock_fd_);
     lock_fd_ = -1;
     if (err == EWOULDBLOCK) {
-      throw UsageError(with_hint(
-          "run directory " + path_ + " is in use by another process" +
-              (pid.empty() ? "" : " (PID " + pid + ")"),
-          "wait for that run to end or stop it, or choose another --output-dir"));
+      throw UsageError(
+          with_hint("run directory " + path_ + " is in use by another process" +
+                        (pid.empty() ? "" : " (PID " + pid + ")"),
+                    "wait for that run to end or stop it, or choose another --output-dir"));
     }
     throw std::runtime_error("cannot lock " + lock_path + ": " + os_reason(err));
   }

@@ -12,8 +12,8 @@
 #include "c2fmae/core/affix.h"
 #include "c2fmae/core/atomic_file.h"
 #include "c2fmae/core/error_text.h"
-#include "c2fmae/core/usage_error.h"
 #include "c2fmae/core/log.h"
+#include "c2fmae/core/usage_error.h"
 #include "c2fmae/train/checkpoint.h"
 #include "c2fmae/train/png_file.h"
 #include "c2fmae/train/progress_line.h"
@@ -52,8 +52,8 @@ struct RunShell::Impl {
     std::string path_;
   };
 
-  std::string config_yaml;              ///< the resolved config, as saved
-  std::string config_table;             ///< the start-up table of it
+  std::string config_yaml;                     ///< the resolved config, as saved
+  std::string config_table;                    ///< the start-up table of it
   std::unique_ptr<config::ConfigRoot> config;  ///< a copy, to compare stored configs with
   config::TrainConfig train;
   config::LogConfig log;
@@ -95,12 +95,14 @@ void check_same_config(distributed::Communicator& group, const config::ConfigRoo
     keys += (keys.empty() ? "" : ", ") + key;
   }
   if (group.any(!keys.empty())) {
-    throw UsageError(with_hint(
-        keys.empty() ? c10::str("another process of this run (", group.world_size(),
-                                " processes) was started with another config than rank 0")
-                     : c10::str(group.env().describe(), " was started with another config than "
-                                "rank 0: ", keys, " differ"),
-        "start every process with the same --config files and --set values"));
+    throw UsageError(
+        with_hint(keys.empty() ? c10::str("another process of this run (", group.world_size(),
+                                          " processes) was started with another config than rank 0")
+                               : c10::str(group.env().describe(),
+                                          " was started with another config than "
+                                          "rank 0: ",
+                                          keys, " differ"),
+                  "start every process with the same --config files and --set values"));
   }
 }
 
@@ -284,7 +286,8 @@ void RunShell::Impl::write_picture(Engine& engine, int64_t step) {
   pictured_step = step;
   if (!options.writer) return;
   const auto dir = fs::path(run_dir) / kPicturesDirName;
-  const auto path = (dir / c10::str("step_", std::setw(8), std::setfill('0'), step, ".png")).string();
+  const auto path =
+      (dir / c10::str("step_", std::setw(8), std::setfill('0'), step, ".png")).string();
   try {
     const auto picture = engine.picture(step);
     if (!picture.defined()) return;
@@ -315,16 +318,17 @@ void RunShell::Impl::evaluate(Engine& engine, int64_t step) {
     r.add("best_" + e.score_name, state.best_score);
     metrics->write(r);
   }
-  log::info(c10::str("epoch ", epoch, " (step ", step, "): ", e.summary,
-                     best ? " (best so far)" : c10::str(" (best ", state.best_score, " at step ",
-                                                        state.best_step, ")")));
+  log::info(
+      c10::str("epoch ", epoch, " (step ", step, "): ", e.summary,
+               best ? " (best so far)"
+                    : c10::str(" (best ", state.best_score, " at step ", state.best_step, ")")));
   if (best && options.writer) {
     TrainingState best_state = state;
     best_state.step = step;
     best_state.counters = engine.counters();
     best_state.extra = engine.extra_state();
-    save_checkpoint((fs::path(run_dir) / "best.pt").string(), engine.module(),
-                    engine.optimizer(), best_state);
+    save_checkpoint((fs::path(run_dir) / "best.pt").string(), engine.module(), engine.optimizer(),
+                    best_state);
   }
 }
 
@@ -342,8 +346,8 @@ void RunShell::Impl::log_step(const Engine& engine, int64_t step, const StepOutc
         .add("nonfinite_skipped", state.nonfinite_total);
     metrics->write(r);
   }
-  log::info(c10::str("step ", step + 1, "/", engine.total_steps(), " loss ", s.loss, " ",
-                     s.summary, " | ", images_per_s, " img/s ", s.seconds, " s/step"));
+  log::info(c10::str("step ", step + 1, "/", engine.total_steps(), " loss ", s.loss, " ", s.summary,
+                     " | ", images_per_s, " img/s ", s.seconds, " s/step"));
 }
 
 RunResult RunShell::run(Engine& engine) {
@@ -410,8 +414,7 @@ RunResult RunShell::Impl::run(Engine& engine) {
       ++state.nonfinite_total;
       progress.finish();
       log::warn(c10::str("step ", step + 1, ": ", s.skip_reason, ", step skipped (",
-                         consecutive_nonfinite, " in a row, ", state.nonfinite_total,
-                         " in all)"));
+                         consecutive_nonfinite, " in a row, ", state.nonfinite_total, " in all)"));
       if (metrics) {
         // So that metrics.jsonl shows why a run stopped by train.max_nonfinite stopped.
         MetricsRecord r;
@@ -426,11 +429,11 @@ RunResult RunShell::Impl::run(Engine& engine) {
         // No update happened in the skipped steps: the current state is the last good one.
         const auto path = save(engine, step - consecutive_nonfinite + 1);
         finish();
-        throw NonFiniteLossError(c10::str(
-            consecutive_nonfinite,
-            " steps in a row had a non-finite loss or gradient (train.max_nonfinite = ",
-            train.max_nonfinite, "); the last good state is in ", path,
-            "\nhint: ", engine.nonfinite_hint()));
+        throw NonFiniteLossError(
+            c10::str(consecutive_nonfinite,
+                     " steps in a row had a non-finite loss or gradient (train.max_nonfinite = ",
+                     train.max_nonfinite, "); the last good state is in ", path,
+                     "\nhint: ", engine.nonfinite_hint()));
       }
     } else {
       consecutive_nonfinite = 0;
@@ -444,8 +447,8 @@ RunResult RunShell::Impl::run(Engine& engine) {
     }
     const bool epoch_end = (step + 1) % engine.steps_per_epoch() == 0 || step + 1 == total;
     const int64_t epoch_done = (step + 1) / engine.steps_per_epoch();
-    const bool eval_due = step + 1 == total ||
-                          (train.eval_every > 0 && epoch_done % train.eval_every == 0);
+    const bool eval_due =
+        step + 1 == total || (train.eval_every > 0 && epoch_done % train.eval_every == 0);
     if (engine.evaluates() && epoch_end && eval_due) {
       progress.finish();
       evaluate(engine, step + 1);

@@ -1,11 +1,11 @@
-#include "c2fmae/config/pretrain_config.h"
-
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+
+#include "c2fmae/config/pretrain_config.h"
 
 namespace c2fmae::config {
 namespace {
@@ -86,7 +86,8 @@ TEST(Config, AStrayLeadingCommaIsRefusedNotParsed) {
   // yaml-cpp 0.7 allocates without bound on these: refused before parsing.
   for (const char* value : {",", " ,", ",x", "\n, 1"}) {
     EXPECT_THROW(load_config<PretrainConfig>({}, {std::string("train.epochs=") + value}),
-                 ConfigError) << value;
+                 ConfigError)
+        << value;
   }
   PretrainConfig cfg;
   EXPECT_THROW(cfg.merge_yaml(",", "test"), ConfigError);
@@ -286,15 +287,15 @@ TEST(Config, EveryKeyframeLearnsSomething) {
             std::string::npos)
       << msg;
   // A modality a keyframe leaves out keeps the loss section's weight...
-  cfg = load_config<PretrainConfig>({},
-                                    {"curriculum.keyframes=[{at: 0, random: 1, weight_semantic: 1}, "
-                                     "{at: 0.5, random: 1, weight_semantic: 0}]",
-                                     "loss.weight_instance=0", "loss.weight_rgb=0"});
+  cfg = load_config<PretrainConfig>(
+      {}, {"curriculum.keyframes=[{at: 0, random: 1, weight_semantic: 1}, "
+           "{at: 0.5, random: 1, weight_semantic: 0}]",
+           "loss.weight_instance=0", "loss.weight_rgb=0"});
   msg = error_of([&] { cfg.validate(); });
   EXPECT_NE(msg.find("curriculum.keyframes[1] = (loss weights)"), std::string::npos) << msg;
-  cfg = load_config<PretrainConfig>({},
-                                    {"curriculum.keyframes=[{at: 0, random: 1, weight_semantic: 1}, "
-                                     "{at: 0.5, random: 1, weight_semantic: 0}]"});
+  cfg = load_config<PretrainConfig>(
+      {}, {"curriculum.keyframes=[{at: 0, random: 1, weight_semantic: 1}, "
+           "{at: 0.5, random: 1, weight_semantic: 0}]"});
   EXPECT_NO_THROW(cfg.validate());
   // ...and keyframes that weight every enabled modality make the loss section's unused.
   sets = rgb_only;
@@ -340,8 +341,8 @@ TEST(Config, EveryShippedRecipeValidatesAndKeepsItsStatedBatch) {
 }
 
 TEST(Config, DistKeysTakeTheirValuesAndRefuseBadOnes) {
-  auto cfg = load_config<PretrainConfig>({}, {"dist.backend=gloo", "dist.timeout_s=30",
-                                              "dist.bucket_mb=50"});
+  auto cfg = load_config<PretrainConfig>(
+      {}, {"dist.backend=gloo", "dist.timeout_s=30", "dist.bucket_mb=50"});
   EXPECT_NO_THROW(cfg.validate());
   EXPECT_EQ(cfg.dist.backend, "gloo");
   EXPECT_EQ(cfg.dist.timeout_s, 30);

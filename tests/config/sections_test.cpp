@@ -39,8 +39,9 @@ TEST(Sections, ModelRules) {
 
 TEST(Sections, VitHugePatch14WithRgbOnlyAndParallelMaeDecoderAreAccepted) {
   auto cfg = load_config<PretrainConfig>(
-      {}, {"model.preset=huge", "model.patch_size=14", "model.modalities=[rgb]",
-           "masking.num_visible=64", "model.decoder_mode=parallel", "model.decoder_cross_blocks=0"});
+      {},
+      {"model.preset=huge", "model.patch_size=14", "model.modalities=[rgb]",
+       "masking.num_visible=64", "model.decoder_mode=parallel", "model.decoder_cross_blocks=0"});
   EXPECT_NO_THROW(cfg.validate());
 }
 
@@ -208,7 +209,8 @@ TEST(Sections, ValuesAtTheLimitsAreAccepted) {
       {"masking.guided_max_region_share=1", "masking.guided_hide_in=all"},
       {"masking.guided_max_region_share=1e-9", "masking.guided_hide_in=guide_and_finer"},
       {"curriculum.keyframes=[{at: 0, random: 1e6, weight_semantic: 1000, weight_instance: 0, "
-       "weight_rgb: 0}, {at: 1, random: 1e6, weight_semantic: 0, weight_instance: 0, weight_rgb: 1}]"},
+       "weight_rgb: 0}, {at: 1, random: 1e6, weight_semantic: 0, weight_instance: 0, weight_rgb: "
+       "1}]"},
       {"loss.weight_semantic=1000", "loss.weight_instance=1000", "loss.weight_rgb=1000",
        "loss.instance_weight_reg=1000"},
       {"loss.instance_delta_pull=0", "loss.instance_delta_push=100"},

@@ -23,8 +23,8 @@ std::string error_of(const std::function<void()>& f) {
 }
 
 std::string scratch(const std::string& name) {
-  const auto dir = fs::temp_directory_path() /
-                   ("c2fmae_file_writer_test_" + std::to_string(::getpid()));
+  const auto dir =
+      fs::temp_directory_path() / ("c2fmae_file_writer_test_" + std::to_string(::getpid()));
   fs::create_directories(dir);
   return (dir / name).string();
 }

@@ -1,9 +1,8 @@
 #include "c2fmae/core/random.h"
 
+#include <cmath>
 #include <numeric>
 #include <set>
-
-#include <cmath>
 #include <vector>
 
 #include "test_helpers.h"

@@ -77,7 +77,8 @@ TEST(CurriculumSchedule, GeneratorsAreThoseTheKeyframesNameInOrder) {
   EXPECT_EQ(w.of("block"), 0.0);
   // A partial set of loss weights moves those and keeps the loss section's for the rest.
   cfg = config::load_config<config::PretrainConfig>(
-      {}, {"curriculum.keyframes=[{at: 0, random: 1, weight_rgb: 0}, {at: 1, random: 1, weight_rgb: 2}]",
+      {}, {"curriculum.keyframes=[{at: 0, random: 1, weight_rgb: 0}, {at: 1, random: 1, "
+           "weight_rgb: 2}]",
            "loss.weight_semantic=3"});
   CurriculumSchedule partial(cfg.curriculum, cfg.loss);
   EXPECT_NEAR(partial.loss_weights(0.5).rgb, 1.0, 1e-12);

@@ -10,7 +10,6 @@
 #include "c2fmae/core/log.h"
 #include "c2fmae/core/patchify.h"
 #include "c2fmae/data/instance_ids.h"
-
 #include "c2fmae/data/synthetic_shapes.h"
 #include "test_helpers.h"
 
@@ -140,14 +139,16 @@ TEST(BatchLoader, BadSamplesAreReplacedCountedAndLoggedOnce) {
   log::remove_file_sink(log_path);
   const auto text = c2fmae::testing::read_text(log_path);
   for (const auto index : bad) {
-    const auto line = "skipping bad sample synthetic sample " + std::to_string(index) + ": truncated JPEG";
+    const auto line =
+        "skipping bad sample synthetic sample " + std::to_string(index) + ": truncated JPEG";
     const auto at = text.find(line);
     EXPECT_NE(at, std::string::npos) << text;
     EXPECT_EQ(text.find(line, at + 1), std::string::npos) << "logged twice: " << text;
   }
   // The replacements are a function of the position: a second loader replaces alike.
   BatchLoader again(std::make_shared<FailingDataset>(16, std::set<int64_t>{}, bad), o);
-  EXPECT_TRUE(again.batch(0).rgb.equal(BatchLoader(std::make_shared<FailingDataset>(16, std::set<int64_t>{}, bad), o).batch(0).rgb));
+  EXPECT_TRUE(again.batch(0).rgb.equal(
+      BatchLoader(std::make_shared<FailingDataset>(16, std::set<int64_t>{}, bad), o).batch(0).rgb));
   std::remove(log_path.c_str());
 }
 

@@ -1,8 +1,7 @@
 #include "c2fmae/data/folder_dataset.h"
 
-#include <torch/torch.h>
-
 #include <sys/stat.h>
+#include <torch/torch.h>
 
 #include <filesystem>
 
@@ -122,8 +121,8 @@ TEST(FolderDataset, BadFilesAreBadSamplesSayingWhatIsWrong) {
                       formats::encode_png_gray(high.data(), s[4].width, s[4].height, 8));
   FolderDataset ds(root, "train");
   const auto o = training_options(32, 32);
-  const std::vector<std::string> reasons = {"image:", "image:", "semantic mask:", "instance mask: missing",
-                                            "class id 200 >= 10"};
+  const std::vector<std::string> reasons = {
+      "image:", "image:", "semantic mask:", "instance mask: missing", "class id 200 >= 10"};
   for (size_t i = 0; i < reasons.size(); ++i) {
     try {
       load(ds, static_cast<int64_t>(i), 0, o);
@@ -147,7 +146,7 @@ TEST(FolderDataset, FilesThatAreNoImagesAreBadSamplesNotHangsOrHugeAllocations) 
   const auto root = testing::fresh_dir("folder_dataset_special_files");
   auto s = testing::write_fixture_split(root, "train", 1, 3);
   fs::remove(s[0].semantic);
-  ASSERT_EQ(::mkfifo(s[0].semantic.c_str(), 0644), 0);  // nobody ever writes to it
+  ASSERT_EQ(::mkfifo(s[0].semantic.c_str(), 0644), 0);            // nobody ever writes to it
   fs::resize_file(s[1].rgb, (formats::kMaxSampleFileBytes + 1));  // sparse: no disk used
   fs::remove(s[2].instance);
   fs::create_directory(s[2].instance);

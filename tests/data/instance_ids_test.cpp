@@ -12,8 +12,9 @@ TEST(InstanceIds, RenumberedByDecreasingAreaThenFirstAppearance) {
   ids.index_put_({1, 0, 0}, 8);
   auto c = canonical_instance_ids(ids, 64);
   EXPECT_EQ(c.scalar_type(), torch::kUInt8);
-  EXPECT_TRUE(c.to(torch::kLong).equal(
-      torch::tensor({{{0, 2, 2}, {1, 1, 1}}, {{2, 1, 1}, {1, 1, 3}}}, torch::kLong)))
+  EXPECT_TRUE(
+      c.to(torch::kLong)
+          .equal(torch::tensor({{{0, 2, 2}, {1, 1, 1}}, {{2, 1, 1}, {1, 1, 3}}}, torch::kLong)))
       << c;
   // Any relabelling of the ids gives the same canonical map.
   auto relabelled = torch::where(ids == 900, 4, torch::where(ids == 17, 65535, ids));
@@ -25,8 +26,8 @@ TEST(InstanceIds, InstancesPastTheBoundOverflowSmallestFirst) {
   auto ids = torch::tensor({{{7, 7, 7, 9}, {7, 6, 6, 0}}}, torch::kLong);
   auto c = canonical_instance_ids(ids, 2);
   ASSERT_EQ(kInstanceOverflow, 255);
-  EXPECT_TRUE(c.to(torch::kLong).equal(
-      torch::tensor({{{1, 1, 1, 255}, {1, 2, 2, 0}}}, torch::kLong)))
+  EXPECT_TRUE(
+      c.to(torch::kLong).equal(torch::tensor({{{1, 1, 1, 255}, {1, 2, 2, 0}}}, torch::kLong)))
       << c;
   EXPECT_THROW(canonical_instance_ids(ids, 0), c10::Error);
   EXPECT_THROW(canonical_instance_ids(ids, kMaxCanonicalInstances + 1), c10::Error);

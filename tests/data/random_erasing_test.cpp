@@ -23,7 +23,7 @@ struct ErasedBox {
 // The bounding box of the changed pixels of channel 0, expecting every channel to change
 // exactly there.
 ErasedBox changed_box(const std::vector<float>& before, const std::vector<float>& after, int64_t c,
-                int64_t h, int64_t w) {
+                      int64_t h, int64_t w) {
   ErasedBox b;
   for (int64_t y = 0; y < h; ++y) {
     for (int64_t x = 0; x < w; ++x) {

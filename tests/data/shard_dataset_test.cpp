@@ -1,10 +1,9 @@
 #include "c2fmae/data/shard_dataset.h"
 
-#include <torch/torch.h>
-
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <torch/torch.h>
 #include <unistd.h>
 
 #include <filesystem>

@@ -107,10 +107,14 @@ TEST(SyntheticShapes, APatchsPixelsTellItsStuffClassButNotItsShape) {
     for (int64_t i = 0; i < set.size(); ++i) {
       const auto s = set.get(i, {}, 64);
       // [3, 8, 8, 8, 8] -> [64 patches, 192 values]; the class of the patch's centre pixel.
-      xs.push_back(s.rgb.to(torch::kFloat).div(255).view({3, 8, 8, 8, 8}).permute({1, 3, 0, 2, 4})
+      xs.push_back(s.rgb.to(torch::kFloat)
+                       .div(255)
+                       .view({3, 8, 8, 8, 8})
+                       .permute({1, 3, 0, 2, 4})
                        .reshape({64, 192}));
-      ys.push_back(s.semantic.index({torch::indexing::Slice(4, 64, 8),
-                                     torch::indexing::Slice(4, 64, 8)}).reshape({64}));
+      ys.push_back(
+          s.semantic.index({torch::indexing::Slice(4, 64, 8), torch::indexing::Slice(4, 64, 8)})
+              .reshape({64}));
     }
     x = torch::cat(xs);
     y = torch::cat(ys);
@@ -124,10 +128,10 @@ TEST(SyntheticShapes, APatchsPixelsTellItsStuffClassButNotItsShape) {
   auto objects_only = [](const torch::Tensor& c) {
     return (c - SyntheticShapes::kNumStuff).masked_fill(c < SyntheticShapes::kNumStuff, -1);
   };
-  const auto stuff = train::dense_probe(x, stuff_only(y), xt, stuff_only(yt),
-                                        SyntheticShapes::kNumStuff, {});
-  const auto shape = train::dense_probe(x, objects_only(y), xt, objects_only(yt),
-                                        SyntheticShapes::kNumShapes, {});
+  const auto stuff =
+      train::dense_probe(x, stuff_only(y), xt, stuff_only(yt), SyntheticShapes::kNumStuff, {});
+  const auto shape =
+      train::dense_probe(x, objects_only(y), xt, objects_only(yt), SyntheticShapes::kNumShapes, {});
   std::cout << "stuff class from a patch's pixels: " << stuff.mean_class_acc
             << " % mean class accuracy (majority " << stuff.prior_patch_acc
             << " % of patches, chance 25 %)\nshape class from a patch's pixels: "

@@ -3,8 +3,8 @@
 
 #include <chrono>
 
-#include "distributed/ranks_fixture.h"
 #include "c2fmae/core/usage_error.h"
+#include "distributed/ranks_fixture.h"
 #include "test_helpers.h"
 
 namespace c2fmae::distributed {

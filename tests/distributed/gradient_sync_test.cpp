@@ -57,7 +57,10 @@ TEST(GradientSync, AveragesOverRanksOnlyWhenSynchronisingInRebuiltBuckets) {
       std::vector<torch::Tensor> sum;
       for (int64_t r = 0; r < 3; ++r) {
         const auto g = local_grads(r, micro);
-        if (sum.empty()) sum = g; else for (size_t i = 0; i < g.size(); ++i) sum[i] += g[i];
+        if (sum.empty())
+          sum = g;
+        else
+          for (size_t i = 0; i < g.size(); ++i) sum[i] += g[i];
       }
       for (auto& s : sum) s /= 3.0;
       return sum;

@@ -25,9 +25,13 @@ TEST(LaunchEnv, OneProcessNeedsNothing) {
 }
 
 TEST(LaunchEnv, ReadsTorchrunsVariablesAndItsAgentStore) {
-  const auto env = read({{"RANK", "3"}, {"WORLD_SIZE", "8"}, {"LOCAL_RANK", "1"},
-                         {"LOCAL_WORLD_SIZE", "2"}, {"MASTER_ADDR", "10.0.0.7"},
-                         {"MASTER_PORT", "29411"}, {"TORCHELASTIC_RUN_ID", "x"},
+  const auto env = read({{"RANK", "3"},
+                         {"WORLD_SIZE", "8"},
+                         {"LOCAL_RANK", "1"},
+                         {"LOCAL_WORLD_SIZE", "2"},
+                         {"MASTER_ADDR", "10.0.0.7"},
+                         {"MASTER_PORT", "29411"},
+                         {"TORCHELASTIC_RUN_ID", "x"},
                          {"TORCHELASTIC_USE_AGENT_STORE", "True"},
                          {"TORCHELASTIC_RESTART_COUNT", "2"}});
   EXPECT_TRUE(env.distributed());
@@ -44,8 +48,11 @@ TEST(LaunchEnv, ReadsTorchrunsVariablesAndItsAgentStore) {
 }
 
 TEST(LaunchEnv, ReadsSlurmsVariablesWithTheFirstNodeAsMaster) {
-  const auto env = read({{"SLURM_PROCID", "5"}, {"SLURM_NTASKS", "8"}, {"SLURM_LOCALID", "1"},
-                         {"SLURM_NTASKS_PER_NODE", "4"}, {"SLURM_JOB_NODELIST", "gpu[03-04]"}});
+  const auto env = read({{"SLURM_PROCID", "5"},
+                         {"SLURM_NTASKS", "8"},
+                         {"SLURM_LOCALID", "1"},
+                         {"SLURM_NTASKS_PER_NODE", "4"},
+                         {"SLURM_JOB_NODELIST", "gpu[03-04]"}});
   EXPECT_EQ(env.launcher, "slurm");
   EXPECT_EQ(env.rank, 5);
   EXPECT_EQ(env.world_size, 8);
@@ -54,7 +61,10 @@ TEST(LaunchEnv, ReadsSlurmsVariablesWithTheFirstNodeAsMaster) {
   EXPECT_EQ(env.master_addr, "gpu03");
   EXPECT_EQ(env.master_port, 29500);
   // torchrun's variables win when both are set (torchrun inside an allocation).
-  EXPECT_EQ(read({{"SLURM_PROCID", "5"}, {"SLURM_NTASKS", "8"}, {"RANK", "0"}, {"WORLD_SIZE", "2"},
+  EXPECT_EQ(read({{"SLURM_PROCID", "5"},
+                  {"SLURM_NTASKS", "8"},
+                  {"RANK", "0"},
+                  {"WORLD_SIZE", "2"},
                   {"MASTER_ADDR", "h"}})
                 .world_size,
             2);
@@ -85,10 +95,10 @@ TEST(LaunchEnv, InconsistentValuesAreUsageErrorsNamingTheVariable) {
   EXPECT_NE(message({{"WORLD_SIZE", "2"}, {"RANK", "1"}, {"MASTER_PORT", "70000"}})
                 .find("MASTER_PORT=70000"),
             std::string::npos);
-  EXPECT_NE(message({{"WORLD_SIZE", "2"}, {"RANK", "1"}, {"LOCAL_RANK", "3"},
-                     {"LOCAL_WORLD_SIZE", "2"}})
-                .find("local rank 3"),
-            std::string::npos);
+  EXPECT_NE(
+      message({{"WORLD_SIZE", "2"}, {"RANK", "1"}, {"LOCAL_RANK", "3"}, {"LOCAL_WORLD_SIZE", "2"}})
+          .find("local rank 3"),
+      std::string::npos);
   EXPECT_NE(message({{"SLURM_PROCID", "0"}, {"SLURM_NTASKS", "2"}}).find("MASTER_ADDR"),
             std::string::npos);
 }

@@ -1,8 +1,7 @@
 #include "c2fmae/formats/image_codec.h"
 
-#include <png.h>
-
 #include <gtest/gtest.h>
+#include <png.h>
 
 #include <algorithm>
 #include <cmath>
@@ -558,7 +557,8 @@ std::vector<uint8_t> palette_png(const std::vector<uint8_t>& indices, int w, int
                PNG_COLOR_TYPE_PALETTE, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
                PNG_FILTER_TYPE_DEFAULT);
   std::vector<png_color> colours(256);
-  for (int i = 0; i < 256; ++i) colours[i] = {static_cast<png_byte>(i * 7), static_cast<png_byte>(255 - i), 40};
+  for (int i = 0; i < 256; ++i)
+    colours[i] = {static_cast<png_byte>(i * 7), static_cast<png_byte>(255 - i), 40};
   png_set_PLTE(png, info, colours.data(), 256);
   png_write_info(png, info);
   for (int y = 0; y < h; ++y) png_write_row(png, const_cast<png_bytep>(indices.data() + y * w));
@@ -574,7 +574,8 @@ TEST(ImageCodec, APalettePngLabelIsReadAsItsIndices) {
   const auto file = palette_png(ids, w, h);
   std::vector<int64_t> out(w * w);
   // A whole-image crop at the image's width: every column, rows sampled by nearest.
-  decode_label_crop(file.data(), file.size(), w, h, {0, 0, double(w), double(h)}, false, w, out.data());
+  decode_label_crop(file.data(), file.size(), w, h, {0, 0, double(w), double(h)}, false, w,
+                    out.data());
   for (int y = 0; y < w; ++y) {
     const int row = static_cast<int>(std::floor((y + 0.5) * h / w));
     for (int x = 0; x < w; ++x) EXPECT_EQ(out[y * w + x], ids[row * w + x]) << y << " " << x;

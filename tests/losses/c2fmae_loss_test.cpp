@@ -8,7 +8,8 @@ namespace {
 
 TEST(C2fmaeLoss, WeightedSumOfPerModalityTerms) {
   testing::seed(21);
-  auto cfg = config::load_config<config::PretrainConfig>({}, {"model.img_size=32", "model.num_semantic_classes=5"});
+  auto cfg = config::load_config<config::PretrainConfig>(
+      {}, {"model.img_size=32", "model.num_semantic_classes=5"});
   C2fmaeLoss loss_fn(cfg.model, cfg.loss);
   auto batch = testing::random_maps(2, 32, 5, 3);
   batch.mask = torch::rand({2, 3, 4}) < 0.7;
@@ -26,7 +27,8 @@ TEST(C2fmaeLoss, WeightedSumOfPerModalityTerms) {
 
 TEST(C2fmaeLoss, UnchangedByAnyChangeToVisibleTokenTargets) {
   testing::seed(22);
-  auto cfg = config::load_config<config::PretrainConfig>({}, {"model.img_size=32", "model.num_semantic_classes=5"});
+  auto cfg = config::load_config<config::PretrainConfig>(
+      {}, {"model.img_size=32", "model.num_semantic_classes=5"});
   C2fmaeLoss loss_fn(cfg.model, cfg.loss);
   auto batch = testing::random_maps(2, 32, 5, 4);
   // A 2 x 2 grid of 16 px patches. A different token is visible in each modality

@@ -28,7 +28,8 @@ TEST(InstanceLoss, InvariantToPermutingIds) {
     EXPECT_GT(loss.item<double>(), 0.0);
     auto permuted = torch::where(ids == 7, 9, torch::where(ids == 9, 64, ids));
     permuted = torch::where(ids == 3, 5, torch::where(ids == 5, 3, permuted));
-    EXPECT_NEAR(instance_loss(emb, permuted, rows, 3, o).value().item<double>(), loss.item<double>(), 1e-6);
+    EXPECT_NEAR(instance_loss(emb, permuted, rows, 3, o).value().item<double>(),
+                loss.item<double>(), 1e-6);
   }
 }
 
@@ -77,7 +78,8 @@ TEST(InstanceLoss, ZeroForWellSeparatedTightClustersPositiveWhenCollapsed) {
       for (int64_t k = 0; k < 4; ++k) emb[b][l][k] = centre(pix[b][l][k].item<int64_t>());
   InstanceLossOptions no_reg;
   no_reg.weight_reg = 0.0;
-  EXPECT_NEAR(instance_loss(emb.view({8, 12}), ids, rows, 3, no_reg).value().item<double>(), 0.0, 1e-9);
+  EXPECT_NEAR(instance_loss(emb.view({8, 12}), ids, rows, 3, no_reg).value().item<double>(), 0.0,
+              1e-9);
   // All embeddings equal: push = (2 * delta_push)^2 = 9 per sample with >= 2 clusters.
   auto collapsed = torch::zeros({8, 12});
   EXPECT_NEAR(instance_loss(collapsed, ids, rows, 3, no_reg).value().item<double>(), 9.0, 1e-4);

@@ -14,8 +14,8 @@ TEST(SemanticLoss, CrossEntropyOnMaskedTokensOnly) {
   auto logits = testing::take_rows(all, rows);
   auto expected = -torch::log_softmax(all[0][0], 0)[2];
   for (auto r : {Reduction::kPixels, Reduction::kSamples}) {
-    EXPECT_NEAR(semantic_loss(logits, target, rows, 4, r).value().item<double>(), expected.item<double>(),
-                1e-6);
+    EXPECT_NEAR(semantic_loss(logits, target, rows, 4, r).value().item<double>(),
+                expected.item<double>(), 1e-6);
     // Ignore pixels do not count; all ignored gives 0, not NaN.
     auto ignored = torch::tensor({{{255, 1}}}, torch::kLong);
     EXPECT_EQ(semantic_loss(logits, ignored, rows, 4, r).value().item<double>(), 0.0);
@@ -27,8 +27,8 @@ TEST(SemanticLoss, QuarterResolutionLayoutAndVisibleTargetsUnread) {
   // q = 2: each token has 2x2 pixels, logits laid out (pixel, class).
   auto all = torch::randn({2, 4, 2 * 2 * 3}, torch::requires_grad());
   auto target = torch::randint(0, 3, {2, 4, 4});
-  auto rows = testing::rows_of(
-      torch::tensor({{true, false, true, true}, {false, false, true, false}}));
+  auto rows =
+      testing::rows_of(torch::tensor({{true, false, true, true}, {false, false, true, false}}));
   auto logits = testing::take_rows(all, rows);
   auto loss = semantic_loss(logits, target, rows, 3).value();
   // Visible tokens' targets changed (patch 1 of sample 0 = rows 0-1, cols 2-3).
@@ -48,8 +48,8 @@ TEST(SemanticLoss, PixelsWeighSamplesByMaskedCountSamplesAverageEachSample) {
   // q = 1, 4 tokens, 3 classes; sample 0 has 3 masked tokens, sample 1 has 1.
   auto all = torch::randn({2, 4, 3});
   auto target = torch::randint(0, 3, {2, 2, 2});
-  auto rows = testing::rows_of(
-      torch::tensor({{true, true, true, false}, {false, false, true, false}}));
+  auto rows =
+      testing::rows_of(torch::tensor({{true, true, true, false}, {false, false, true, false}}));
   auto ce = torch::nn::functional::cross_entropy(
       testing::take_rows(all, rows), target.flatten().index_select(0, rows),
       torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone));

@@ -6,8 +6,8 @@
 #include "c2fmae/core/mask.h"
 #include "c2fmae/masking/generator_registry.h"
 #include "c2fmae/masking/spatial_mask.h"
-#include "test_helpers.h"
 #include "masking/mask_spec.h"
+#include "test_helpers.h"
 
 namespace c2fmae::masking {
 namespace {

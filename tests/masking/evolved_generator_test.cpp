@@ -9,8 +9,8 @@
 #include "c2fmae/core/mask.h"
 #include "c2fmae/masking/affinity_hierarchy.h"
 #include "c2fmae/masking/generator_registry.h"
-#include "test_helpers.h"
 #include "masking/mask_spec.h"
+#include "test_helpers.h"
 
 namespace c2fmae::masking {
 namespace {
@@ -51,7 +51,9 @@ TEST(AffinityHierarchy, RecoversPlantedBlocks) {
     for (int64_t p = 0; p < 196; ++p) truth[p] = quadrant(p / 14, p % 14);
     EXPECT_TRUE(same_partition(tree.level(4), truth)) << seed;
   }
-  auto uneven = [](int64_t r, int64_t c) { return (r < 2 ? 0 : r < 6 ? 1 : 2) * 3 + (c < 4 ? 0 : c < 5 ? 1 : 2); };
+  auto uneven = [](int64_t r, int64_t c) {
+    return (r < 2 ? 0 : r < 6 ? 1 : 2) * 3 + (c < 4 ? 0 : c < 5 ? 1 : 2);
+  };
   AffinityHierarchy tree(planted(9, uneven, 2.0, 0.5, 1.0, 7), 9);
   std::vector<int64_t> truth(81);
   for (int64_t p = 0; p < 81; ++p) truth[p] = uneven(p / 9, p % 9);

@@ -1,8 +1,8 @@
 #include "c2fmae/masking/random_generator.h"
 
 #include "c2fmae/core/mask.h"
-#include "test_helpers.h"
 #include "masking/mask_spec.h"
+#include "test_helpers.h"
 
 namespace c2fmae::masking {
 namespace {
@@ -40,7 +40,8 @@ TEST(RandomGenerator, RgbOnlySamplesSpendTheWholeBudgetOnPixels) {
   Batch b;
   b.label = torch::zeros({400}, torch::kLong);
   // 0: as before the key existed, bit for bit.
-  EXPECT_TRUE(RandomGenerator(s, 1.0).generate(b, 3).equal(RandomGenerator(testing::mask_spec(3, 98), 1.0).generate(b, 3)));
+  EXPECT_TRUE(RandomGenerator(s, 1.0).generate(b, 3).equal(
+      RandomGenerator(testing::mask_spec(3, 98), 1.0).generate(b, 3)));
   s.rgb_only_prob = 1.0;
   auto mask = RandomGenerator(s, 1.0).generate(b, 3);
   EXPECT_NO_THROW(check_mask(mask, 3, 196, 98));
@@ -48,7 +49,8 @@ TEST(RandomGenerator, RgbOnlySamplesSpendTheWholeBudgetOnPixels) {
   EXPECT_TRUE(visible.select(1, 2).eq(98).all().item<bool>());
   s.rgb_only_prob = 0.5;
   mask = RandomGenerator(s, 1.0).generate(b, 4);
-  const double share = mask.logical_not().sum(2).select(1, 2).eq(98).to(torch::kDouble).mean().item<double>();
+  const double share =
+      mask.logical_not().sum(2).select(1, 2).eq(98).to(torch::kDouble).mean().item<double>();
   EXPECT_GT(share, 0.42);  // 0.5 of the samples, plus Dirichlet draws that give RGB all
   EXPECT_LT(share, 0.6);
 }

@@ -5,9 +5,9 @@
 #include "c2fmae/config/pretrain_config.h"
 #include "c2fmae/core/mask.h"
 #include "c2fmae/core/patchify.h"
-#include "c2fmae/models/cross_block.h"
-#include "c2fmae/masking/generator_registry.h"
 #include "c2fmae/losses/c2fmae_loss.h"
+#include "c2fmae/masking/generator_registry.h"
+#include "c2fmae/models/cross_block.h"
 #include "test_helpers.h"
 
 namespace c2fmae::models {
@@ -78,9 +78,9 @@ TEST(C2fmaeModel, DecoderContextCarriesPositionAndSource) {
   ASSERT_TRUE(stage->previous_embed.defined());
   EXPECT_FALSE(model->decoder->stages[0]->as<DecoderStage>()->previous_embed.defined());
   auto encoded = torch::randn({1, 3, 32});
-  auto base = torch::tensor({{0, 17}}, torch::kLong);      // semantic patch 0, instance patch 1
-  auto moved = torch::tensor({{1, 17}}, torch::kLong);     // semantic patch 1
-  auto source = torch::tensor({{16, 17}}, torch::kLong);   // instance patch 0
+  auto base = torch::tensor({{0, 17}}, torch::kLong);     // semantic patch 0, instance patch 1
+  auto moved = torch::tensor({{1, 17}}, torch::kLong);    // semantic patch 1
+  auto source = torch::tensor({{16, 17}}, torch::kLong);  // instance patch 0
   auto y = [&](const torch::Tensor& v) { return stage->forward(encoded, v, 2, {}).prediction; };
   EXPECT_FALSE(torch::allclose(y(base), y(moved)));
   EXPECT_FALSE(torch::allclose(y(base), y(source)));
@@ -96,9 +96,9 @@ TEST(C2fmaeModel, DecoderContextCarriesPositionAndSource) {
 TEST(C2fmaeModel, MultimaeDecoderChoicesAreConfigKeys) {
   testing::seed(19);
   auto ours = tiny_config();
-  auto multimae = tiny_config({"model.decoder_cross_residual=false",
-                               "model.decoder_final_norm=false",
-                               "model.decoder_fp32_semantic=true"});
+  auto multimae =
+      tiny_config({"model.decoder_cross_residual=false", "model.decoder_final_norm=false",
+                   "model.decoder_fp32_semantic=true"});
   C2fmae a(ours.model), b(multimae.model);
   auto stage_a = a->decoder->stages[0]->as<DecoderStage>();
   auto stage_b = b->decoder->stages[0]->as<DecoderStage>();
@@ -162,9 +162,8 @@ TEST(C2fmaeModel, CudaForwardMatchesCpu) {
 }
 
 TEST(C2fmaeModel, MaeModeIsAConfigWithOnlyRgb) {
-  auto cfg = tiny_config(
-      {"model.modalities=[rgb]", "masking.num_visible=4", "model.decoder_mode=parallel",
-       "model.decoder_cross_blocks=0"});
+  auto cfg = tiny_config({"model.modalities=[rgb]", "masking.num_visible=4",
+                          "model.decoder_mode=parallel", "model.decoder_cross_blocks=0"});
   C2fmae model(cfg.model);
   EXPECT_TRUE(model->backbone);
   EXPECT_FALSE(model->semantic_adapter);
@@ -224,8 +223,7 @@ TEST(C2fmaeModel, EncoderIsTheTimmNamedBackbone) {
   auto batch = masked_batch(cfg, 2, 4);
   auto tokens = model->embed_tokens(batch);  // [B, 3 L, D]
   auto sem = model->semantic_adapter(label_resolution(batch.semantic, 64)) +
-             model->backbone->patch_pos_embed() +
-             model->modality_embed[0];
+             model->backbone->patch_pos_embed() + model->modality_embed[0];
   EXPECT_TRUE(torch::equal(tokens.narrow(1, 0, 16), sem));
   auto rgb = model->backbone->patch_tokens(batch.rgb) + model->modality_embed[2];
   EXPECT_TRUE(torch::equal(tokens.narrow(1, 32, 16), rgb));

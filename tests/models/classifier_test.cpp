@@ -47,7 +47,8 @@ TEST(Classifier, TokenPoolingTakesTheNormalisedClassToken) {
   EXPECT_TRUE(has(names, "backbone.norm.weight"));
   auto x = torch::randn({2, 3, 32, 32});
   model->eval();
-  testing::expect_close(model->forward_features(x), model->backbone->forward_features(x).select(1, 0));
+  testing::expect_close(model->forward_features(x),
+                        model->backbone->forward_features(x).select(1, 0));
   EXPECT_THROW(Classifier(ClassifierOptions(tiny_vit(), 4).global_pool("max")), c10::Error);
 }
 
@@ -63,8 +64,8 @@ TEST(Classifier, LinearProbeHasABatchNormWithoutAffineBeforeTheHead) {
   model->eval();
   auto x = torch::randn({2, 3, 32, 32});
   const auto f = model->forward_features(x);
-  const auto normed = (f - model->head_norm->running_mean) /
-                      (model->head_norm->running_var + 1e-6).sqrt();
+  const auto normed =
+      (f - model->head_norm->running_mean) / (model->head_norm->running_var + 1e-6).sqrt();
   testing::expect_close(model(x), model->head(normed));
 }
 

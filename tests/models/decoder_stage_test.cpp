@@ -51,9 +51,12 @@ TEST(DecoderStage, ResidualStreamStaysFloat32UnderBf16Autocast) {
   // As torch.cat promotes in MAE's decoder: the linear layers compute in bf16, the tokens
   // carried from block to block stay float32.
   testing::seed(12);
-  DecoderStage stage(
-      DecoderStageOptions(12, 8, 2, 5).depth(1).cross_blocks(1).num_heads(2).num_modalities(2)
-          .has_previous(true));
+  DecoderStage stage(DecoderStageOptions(12, 8, 2, 5)
+                         .depth(1)
+                         .cross_blocks(1)
+                         .num_heads(2)
+                         .num_modalities(2)
+                         .has_previous(true));
   auto encoded = torch::randn({2, 3, 12});
   auto visible = torch::tensor({{0, 3}, {1, 2}}, torch::kLong);
   auto previous = torch::randn({2, 5, 8});
@@ -72,7 +75,8 @@ TEST(DecoderStage, ResidualStreamStaysFloat32UnderBf16Autocast) {
 TEST(DecoderStage, MultimaeCrossAttentionHasNoResidualAndNoFinalNorm) {
   testing::seed(13);
   auto opts = DecoderStageOptions(12, 8, 2, 5).depth(0).cross_blocks(1).num_heads(2);
-  DecoderStage ours(opts), multimae(DecoderStageOptions(opts).cross_residual(false).final_norm(false));
+  DecoderStage ours(opts),
+      multimae(DecoderStageOptions(opts).cross_residual(false).final_norm(false));
   EXPECT_TRUE(ours->norm);
   EXPECT_FALSE(multimae->norm);
   {

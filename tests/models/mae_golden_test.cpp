@@ -5,9 +5,9 @@
 #include <fstream>
 #include <iterator>
 
+#include "c2fmae/core/mask.h"
 #include "c2fmae/losses/c2fmae_loss.h"
 #include "c2fmae/models/c2fmae_model.h"
-#include "c2fmae/core/mask.h"
 #include "test_helpers.h"
 
 namespace c2fmae::models {
@@ -69,8 +69,8 @@ TEST(MaeGolden, LossAndEncoderMatchPyTorch) {
   losses::C2fmaeLoss loss_fn(mc, lc);
   // The loss reads the masked rows only, as the model gives them in training.
   const auto rows = masked_rows(batch.mask, 0);
-  auto loss = loss_fn({out.predictions[0].index_select(0, rows)}, {rows}, batch, {0.0, 0.0, 1.0})
-                  .total;
+  auto loss =
+      loss_fn({out.predictions[0].index_select(0, rows)}, {rows}, batch, {0.0, 0.0, 1.0}).total;
   out.predictions[0] = out.predictions[0].view(g.at("output.prediction").sizes());
 
   auto rel = [](const torch::Tensor& a, const torch::Tensor& b) {

@@ -13,7 +13,7 @@ TEST(SemanticAdapter, QuarterResolutionClassEmbeddingWithIgnore) {
   sem.index_put_({0, torch::indexing::Slice(0, 4), torch::indexing::Slice(0, 4)}, 255);
   auto t = a(sem);
   ASSERT_EQ(t.sizes(), (torch::IntArrayRef{2, 4, 24}));
-  EXPECT_EQ(a->class_embed->weight.size(0), 6);  // 5 classes + "unknown" for 255
+  EXPECT_EQ(a->class_embed->weight.size(0), 6);            // 5 classes + "unknown" for 255
   EXPECT_TRUE(torch::equal(a(sem.to(torch::kUInt8)), t));  // any integer dtype
   // The ignore region maps to the unknown embedding, and classes change tokens.
   auto flipped = sem.clone();

@@ -37,7 +37,9 @@ TEST(LayerDecay, EachGroupScaledByDecayToTheDepthPlusOneMinusItsLayer) {
     count += g.names.size();
   }
   EXPECT_EQ(count, model->parameters().size());
-  auto scale = [&](int64_t layer) { return std::pow(decay, static_cast<double>(depth + 1 - layer)); };
+  auto scale = [&](int64_t layer) {
+    return std::pow(decay, static_cast<double>(depth + 1 - layer));
+  };
   EXPECT_DOUBLE_EQ(by_name.at("backbone.cls_token").first, scale(0));
   EXPECT_DOUBLE_EQ(by_name.at("backbone.pos_embed").first, scale(0));
   EXPECT_DOUBLE_EQ(by_name.at("backbone.patch_embed.proj.weight").first, scale(0));
@@ -59,14 +61,15 @@ TEST(LayerDecay, EachGroupScaledByDecayToTheDepthPlusOneMinusItsLayer) {
 }
 
 TEST(LayerDecay, FrozenParametersAreLeftOut) {
-  models::Classifier model(models::ClassifierOptions(
-      models::VisionTransformerOptions(32, 16, 24, 2, 2), 5).linear_probe(true));
+  models::Classifier model(
+      models::ClassifierOptions(models::VisionTransformerOptions(32, 16, 24, 2, 2), 5)
+          .linear_probe(true));
   for (auto& p : model->backbone->parameters()) p.set_requires_grad(false);
   const auto groups = layer_decay_groups(model->named_parameters(), 0.0, 0.75, 2);
   std::set<std::string> names;
   for (const auto& g : groups) names.insert(g.names.begin(), g.names.end());
-  EXPECT_EQ(names, (std::set<std::string>{"fc_norm.weight", "fc_norm.bias", "head.weight",
-                                          "head.bias"}));
+  EXPECT_EQ(names,
+            (std::set<std::string>{"fc_norm.weight", "fc_norm.bias", "head.weight", "head.bias"}));
 }
 
 }  // namespace

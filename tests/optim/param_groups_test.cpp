@@ -18,7 +18,8 @@ TEST(ParamGroups, NoDecayOnBiasesNormsTokensAndEmbeddings) {
   EXPECT_FALSE(exempt_from_weight_decay("encoder.blocks.0.attn.qkv.weight", 2));
   EXPECT_FALSE(exempt_from_weight_decay("rgb_adapter.proj.weight", 4));
 
-  auto cfg = config::load_config<config::PretrainConfig>({}, {"model.preset=tiny", "model.depth=1", "model.img_size=32"});
+  auto cfg = config::load_config<config::PretrainConfig>(
+      {}, {"model.preset=tiny", "model.depth=1", "model.img_size=32"});
   models::C2fmae model(cfg.model);
   auto groups = weight_decay_groups(model->named_parameters(), 0.05);
   ASSERT_EQ(groups.size(), 2u);

@@ -5,8 +5,8 @@
 #include <set>
 #include <tuple>
 
-#include "c2fmae/config/pretrain_config.h"
 #include "c2fmae/config/finetune_config.h"
+#include "c2fmae/config/pretrain_config.h"
 #include "c2fmae/train/finetune_engine.h"
 #include "c2fmae/train/pretrain_engine.h"
 #include "test_helpers.h"
@@ -75,8 +75,8 @@ TEST(Recipes, AblationRecipesDifferOnlyInTheKeysUnderTest) {
       for (const auto& b : kClaims) {
         const auto other = testing::read_text(dir + b + ".yaml");
         for (const auto& key : cfg.differing_keys(other, b)) {
-          EXPECT_TRUE(allowed.count(key)) << size << ": " << a << " and " << b << " differ in "
-                                          << key;
+          EXPECT_TRUE(allowed.count(key))
+              << size << ": " << a << " and " << b << " differ in " << key;
         }
       }
     }
@@ -172,8 +172,8 @@ TEST_P(RecipesTwin, TrainsWithAFallingLoss) {
 
 INSTANTIATE_TEST_SUITE_P(Recipes, RecipesTwin,
                          ::testing::Values("cascade_curriculum", "parallel_random",
-                                           "cascade_random", "parallel_curriculum", "mae",
-                                           "semmae", "evolved", "block"),
+                                           "cascade_random", "parallel_curriculum", "mae", "semmae",
+                                           "evolved", "block"),
                          [](const ::testing::TestParamInfo<std::string>& info) {
                            return info.param;
                          });

@@ -19,8 +19,8 @@ TEST(FlopCount, MaeVitBaseByHand) {
   const auto f = models::pretrain_flops(cfg.model, cfg.masking.num_visible);
   const double d = 768, dd = 512;
   const double enc = 12 * (2 * 50 * 12 * d * d + 4 * 50.0 * 50 * d);
-  const double dec = 8 * (2 * 197 * 12 * dd * dd + 4 * 197.0 * 197 * dd) + 2 * 50 * d * dd +
-                     2 * 147 * dd * 768;
+  const double dec =
+      8 * (2 * 197 * 12 * dd * dd + 4 * 197.0 * 197 * dd) + 2 * 50 * d * dd + 2 * 147 * dd * 768;
   EXPECT_DOUBLE_EQ(f.adapters, 2 * 196 * 768 * d);
   EXPECT_DOUBLE_EQ(f.encoder, enc);
   EXPECT_DOUBLE_EQ(f.decoder, dec);

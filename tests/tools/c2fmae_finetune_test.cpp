@@ -109,8 +109,7 @@ TEST(Finetune, BadArgumentsExit2AndWriteNothing) {
   const auto run = " --output-dir " + dir + "/run";
   for (const std::string& args :
        {"--config " + ft_yaml + run + " --pretrained " + dir + "/missing.pt",
-        "--config " + ft_yaml + run + " --pretrained " + dir,
-        "--config " + ft_yaml + " --eval",
+        "--config " + ft_yaml + run + " --pretrained " + dir, "--config " + ft_yaml + " --eval",
         "--config " + ft_yaml + " --eval --pretrained " + dir + "/tiny.yaml",
         "--config " + ft_yaml + run + " --resume auto --overwrite",
         "--config " + ft_yaml + run + " --set finetune.mode=probe",
@@ -122,7 +121,8 @@ TEST(Finetune, BadArgumentsExit2AndWriteNothing) {
         "--config " + ft_yaml + run + " --set data.batch_size=9",
         "--config " + ft_yaml + run + " --set finetune.dpeth=3",
         "--config " + ft_yaml + run + " --set finetune.rand_augment=rand-m9-n100000000000",
-        "--config " + ft_yaml + " --eval --pretrained " + ft_yaml + " --output-dir " + dir + "/x"}) {
+        "--config " + ft_yaml + " --eval --pretrained " + ft_yaml + " --output-dir " + dir +
+            "/x"}) {
     const auto r = finetune(args);
     EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.output;
     EXPECT_EQ(r.output.find("Exception raised from"), std::string::npos) << r.output;
@@ -149,15 +149,16 @@ TEST(Finetune, ExportNeverWritesOverItsCheckpointALinkADeviceOrAnotherFileUnaske
   const auto size = fs::file_size(ckpt);
   ASSERT_EQ(::mkfifo((dir + "/fifo").c_str(), 0644), 0);
   { std::ofstream(dir + "/existing.safetensors") << "keep me"; }
-  for (const std::string& out : {ckpt, dir + "/pre/latest.pt", dir + "/fifo",
-                                 dir + "/existing.safetensors"}) {
+  for (const std::string& out :
+       {ckpt, dir + "/pre/latest.pt", dir + "/fifo", dir + "/existing.safetensors"}) {
     r = export_weights("--checkpoint " + ckpt + " --out " + out);
     EXPECT_EQ(r.exit_code, 2) << out << "\n" << r.output;
   }
   EXPECT_EQ(fs::file_size(ckpt), size);
   EXPECT_TRUE(fs::is_symlink(dir + "/pre/latest.pt"));
   EXPECT_EQ(testing::read_text(dir + "/existing.safetensors"), "keep me");
-  r = export_weights("--checkpoint " + ckpt + " --out " + dir + "/existing.safetensors --overwrite");
+  r = export_weights("--checkpoint " + ckpt + " --out " + dir +
+                     "/existing.safetensors --overwrite");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   // Evaluating a pre-training checkpoint would score a random head: refused.
   r = finetune("--config " + testing::add_tiny_finetune_yaml(dir) + " --eval --pretrained " + ckpt);

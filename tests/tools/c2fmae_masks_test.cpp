@@ -11,8 +11,8 @@
 
 #include "c2fmae/config/pretrain_config.h"
 #include "c2fmae/train/mask_preview.h"
-#include "pretrain_fixture.h"
 #include "data_fixture.h"
+#include "pretrain_fixture.h"
 #include "test_helpers.h"
 
 namespace c2fmae {
@@ -181,7 +181,8 @@ TEST(Masks, BadArgumentsExit2WithAHintAndWriteNothing) {
       {"--generator instance --count 4 --set model.modalities=[rgb] --set model.patch_size=2 "
        "--set model.img_size=16 --set masking.num_visible=10 "
        "--set 'curriculum.keyframes=[{at: 0, random: 1}]' --set model.decoder_mode=parallel "
-       "--out " + out,
+       "--out " +
+           out,
        "model.patch_size 2 is not a multiple of 4"},
       {"--generator random --count 4x --out " + out, "--count 4x: not a whole number"},
       {"--generator random --count 4", "--out is missing"},
@@ -194,7 +195,8 @@ TEST(Masks, BadArgumentsExit2WithAHintAndWriteNothing) {
       {"--generator evolved --count 4 --checkpoint " + dir + "/file --out " + out,
        "--checkpoint " + dir + "/file"},
       {"--generator evolved --count 4 --set 'model.modalities=[semantic]' "
-       "--set masking.num_visible=12 --out " + out,
+       "--set masking.num_visible=12 --out " +
+           out,
        "rgb"},
   };
   for (const auto& [args, message] : cases) {
@@ -212,8 +214,8 @@ TEST(Masks, TheEvolvedGeneratorReadsACheckpointsEmaEncoder) {
   const auto dir = testing::tiny_pretrain_dir("c2fmae_masks_evolved");
   auto r = run_command(std::string(C2FMAE_PRETRAIN_BIN) + " --config " + dir +
                        "/tiny.yaml --set train.max_steps=3 --set 'curriculum.keyframes=[{at: 0, "
-                       "evolved: 1}]' --set masking.affinity_ema_decay=0 --output-dir " + dir +
-                       "/run");
+                       "evolved: 1}]' --set masking.affinity_ema_decay=0 --output-dir " +
+                       dir + "/run");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto args = "--config " + dir + "/tiny.yaml --generator evolved --progress 1 --count 8 ";
   auto fresh = masks(args + "--out " + dir + "/fresh");

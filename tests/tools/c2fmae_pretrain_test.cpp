@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "c2fmae/config/pretrain_config.h"
-#include "c2fmae/train/checkpoint.h"
 #include "c2fmae/data/shard_index.h"
+#include "c2fmae/train/checkpoint.h"
 #include "data_fixture.h"
 #include "pretrain_fixture.h"
 #include "test_helpers.h"
@@ -64,10 +64,10 @@ TEST(Pretrain, LossFallsAndTheRunDirectoryHasWhatIsListed) {
   std::ifstream metrics(run_dir + "/metrics.jsonl");
   std::string line;
   std::getline(metrics, line);
-  for (const char* key : {"\"loss\"", "\"loss_semantic\"", "\"loss_instance\"", "\"loss_rgb\"",
-                          "\"lr\"", "\"w_semantic\"", "\"w_instance\"", "\"w_random\"",
-                          "\"grad_norm\"", "\"images_per_s\"", "\"nonfinite_skipped\"",
-                          "\"step_time_s\"", "\"memory_gib\""}) {
+  for (const char* key :
+       {"\"loss\"", "\"loss_semantic\"", "\"loss_instance\"", "\"loss_rgb\"", "\"lr\"",
+        "\"w_semantic\"", "\"w_instance\"", "\"w_random\"", "\"grad_norm\"", "\"images_per_s\"",
+        "\"nonfinite_skipped\"", "\"step_time_s\"", "\"memory_gib\""}) {
     EXPECT_NE(line.find(key), std::string::npos) << key << " missing in " << line;
   }
   int checkpoints = 0;
@@ -203,8 +203,9 @@ TEST(Pretrain, TrainsThroughFolderAndShardsSkippingAndCountingBadSamples) {
 
 TEST(Pretrain, AResumedShardsRunMatchesTheUninterruptedOneAndKeepsCountingBadSamples) {
   const auto dir = real_data_dir("c2fmae_pretrain_shards_resume", true);
-  const auto base = "--config " + dir + "/tiny.yaml --set data.source=shards --set data.root=" +
-                    dir + "/shards --set data.max_bad_fraction=0.2 --set train.epochs=3 ";
+  const auto base = "--config " + dir +
+                    "/tiny.yaml --set data.source=shards --set data.root=" + dir +
+                    "/shards --set data.max_bad_fraction=0.2 --set train.epochs=3 ";
   ASSERT_EQ(pretrain(base + "--output-dir " + dir + "/whole").exit_code, 0);
   ASSERT_EQ(pretrain(base + "--set train.max_steps=4 --output-dir " + dir + "/split").exit_code, 0);
   auto resumed = pretrain(base + "--output-dir " + dir + "/split --resume auto");
@@ -238,7 +239,8 @@ TEST(Pretrain, ADatasetThatCannotServeTheRunIsRefusedBeforeARunDirectoryExists) 
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("nonesuch"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(dir + "/run"));
-  r = pretrain("--config " + dir + "/tiny.yaml --output-dir " + dir + "/run --set data.source=shards");
+  r = pretrain("--config " + dir + "/tiny.yaml --output-dir " + dir +
+               "/run --set data.source=shards");
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("data.root"), std::string::npos) << r.output;
   // An ImageFolder (no masks) for a model that reads masks; then RGB-only MAE on it trains.
@@ -319,12 +321,15 @@ TEST(Pretrain, AnInconsistentLaunchExits2AndPeersThatNeverComeFailInBoundedTime)
   // torchrun's variables and Slurm's, with no other process to meet: exit 1 after the
   // timeout, naming the rank and the store.
   const auto start = std::chrono::steady_clock::now();
-  r = run_command("env RANK=0 WORLD_SIZE=2 MASTER_PORT=" + std::to_string(29700 + ::getpid() % 200) + args);
+  r = run_command(
+      "env RANK=0 WORLD_SIZE=2 MASTER_PORT=" + std::to_string(29700 + ::getpid() % 200) + args);
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("rendezvous at the store failed on rank 0 of 2"), std::string::npos)
       << r.output;
-  r = run_command("env -u WORLD_SIZE -u RANK SLURM_PROCID=1 SLURM_NTASKS=4 SLURM_LOCALID=1 "
-                  "SLURM_NTASKS_PER_NODE=2 SLURM_JOB_NODELIST='n[1-2]'" + args);
+  r = run_command(
+      "env -u WORLD_SIZE -u RANK SLURM_PROCID=1 SLURM_NTASKS=4 SLURM_LOCALID=1 "
+      "SLURM_NTASKS_PER_NODE=2 SLURM_JOB_NODELIST='n[1-2]'" +
+      args);
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("rank 1 of 4 (local 1 of 2, slurm), store n1:29500"), std::string::npos)
       << r.output;
@@ -379,10 +384,9 @@ TEST(Pretrain, EveryStopSignalCheckpointsAndExitsWith128PlusIt) {
   for (const auto& [signo, name] : std::vector<std::pair<int, std::string>>{
            {SIGHUP, "SIGHUP"}, {SIGUSR1, "SIGUSR1"}, {SIGUSR2, "SIGUSR2"}, {SIGQUIT, "SIGQUIT"}}) {
     const auto run_dir = dir + "/run_" + name;
-    const pid_t pid =
-        start_pretrain({"--config", dir + "/tiny.yaml", "--output-dir", run_dir, "--set",
-                        "train.epochs=50", "--set", "log.level=error"},
-                       dir + "/out.log");
+    const pid_t pid = start_pretrain({"--config", dir + "/tiny.yaml", "--output-dir", run_dir,
+                                      "--set", "train.epochs=50", "--set", "log.level=error"},
+                                     dir + "/out.log");
     ASSERT_TRUE(wait_for_steps(run_dir, 2)) << name;
     kill(pid, signo);
     EXPECT_EQ(exit_code_of(pid), 128 + signo) << name;
@@ -446,9 +450,8 @@ TEST(Pretrain, AFailedCheckpointWriteStopsWithTheReasonAndLeavesNoTemporaryFile)
     EXPECT_NE(e.path().extension(), ".tmp") << e.path();
   }
   // With room again, the run resumes.
-  auto resumed =
-      pretrain("--config " + dir + "/tiny.yaml --output-dir " + run_dir +
-               " --set train.max_steps=12 --resume auto");
+  auto resumed = pretrain("--config " + dir + "/tiny.yaml --output-dir " + run_dir +
+                          " --set train.max_steps=12 --resume auto");
   EXPECT_EQ(resumed.exit_code, 0) << resumed.output;
   EXPECT_EQ(loss_texts(run_dir).rbegin()->first, 12);
 }

@@ -172,8 +172,8 @@ std::string args_of(const std::string& dir, const std::string& run_dir, int64_t 
                     int64_t max_steps, const std::string& extra = "") {
   return "--config " + dir + "/tiny.yaml --output-dir " + run_dir +
          " --set data.batch_size=" + std::to_string(batch) +
-         " --set train.max_steps=" + std::to_string(max_steps) +
-         " --set dist.timeout_s=60 " + extra;
+         " --set train.max_steps=" + std::to_string(max_steps) + " --set dist.timeout_s=60 " +
+         extra;
 }
 
 /// The steps of both runs agree within float32 round-off.
@@ -192,14 +192,15 @@ TEST(DataParallel, TwoAndThreeRanksComputeWhatOneProcessOfTheCombinedBatchDoes) 
     const auto many = dir + "/ranks" + name, one = dir + "/one" + name;
     auto codes = run(world, args_of(dir, many, 4, 6, kMatchingEps), dir + "/logs_ranks" + name);
     for (int r = 0; r < world; ++r) {
-      ASSERT_EQ(codes[r], 0) << "rank " << r << ":\n" << Ranks{{}, dir + "/logs_ranks" + name}.log(r);
+      ASSERT_EQ(codes[r], 0) << "rank " << r << ":\n"
+                             << Ranks{{}, dir + "/logs_ranks" + name}.log(r);
     }
     codes = run(1, args_of(dir, one, 4 * world, 6, kMatchingEps), dir + "/logs_one" + name);
     ASSERT_EQ(codes[0], 0) << Ranks{{}, dir + "/logs_one" + name}.log(0);
     const auto table = Ranks{{}, dir + "/logs_ranks" + name}.log(0);
-    EXPECT_NE(table.find(std::to_string(4 * world) + " (4 x 1 accumulation x " + name +
-                         " processes)"),
-              std::string::npos)
+    EXPECT_NE(
+        table.find(std::to_string(4 * world) + " (4 x 1 accumulation x " + name + " processes)"),
+        std::string::npos)
         << table;
     expect_same_losses(losses(many), losses(one), 1, 6);
     // (Every checkpoint also checked that the ranks' parameters are bitwise identical.)
@@ -235,8 +236,8 @@ TEST(DataParallel, AKilledRankStopsTheOthersSayingSoAndAutoResumeContinues) {
     EXPECT_NE(log.find("another rank has stopped or hangs"), std::string::npos) << log;
     EXPECT_EQ(log.find("c10::"), std::string::npos) << log;
   }
-  const auto state = train::load_checkpoint(fs::canonical(run_dir + "/latest.pt").string(),
-                                            nullptr, nullptr, torch::kCPU);
+  const auto state = train::load_checkpoint(fs::canonical(run_dir + "/latest.pt").string(), nullptr,
+                                            nullptr, torch::kCPU);
   EXPECT_GE(state.step, 4);
   // Relaunched with --resume auto: on from the last checkpoint, to the end.
   ranks = launch(3, args + " --resume auto", dir + "/logs2");
@@ -259,7 +260,8 @@ TEST(DataParallel, ACheckpointOfTwoRanksResumesOnOneAndOnThree) {
   };
   // One process with the same global batch of 8 continues exactly as the two ranks did.
   from_step_4(dir + "/one");
-  auto codes = run(1, args_of(dir, dir + "/one", 8, 8, every) + " --resume auto", dir + "/logs_one");
+  auto codes =
+      run(1, args_of(dir, dir + "/one", 8, 8, every) + " --resume auto", dir + "/logs_one");
   ASSERT_EQ(codes[0], 0) << Ranks{{}, dir + "/logs_one"}.log(0);
   expect_same_losses(losses(dir + "/one"), losses(two), 5, 8);
   EXPECT_LT(max_param_diff(load_model(dir + "/one"), load_model(two)), 1e-5);
@@ -276,16 +278,16 @@ TEST(DataParallel, ACheckpointOfTwoRanksResumesOnOneAndOnThree) {
 TEST(DataParallel, SigtermToOneRankStopsEveryRankAfterTheSameStepWithOneCheckpoint) {
   const auto dir = testing::tiny_pretrain_dir("dp_sigterm");
   const auto run_dir = dir + "/run";
-  auto ranks = launch(2, args_of(dir, run_dir, 4, 0, "--set train.checkpoint_every=1000"),
-                      dir + "/logs");
+  auto ranks =
+      launch(2, args_of(dir, run_dir, 4, 0, "--set train.checkpoint_every=1000"), dir + "/logs");
   ASSERT_TRUE(wait_for_step(run_dir, 3, std::chrono::seconds(60))) << ranks.log(0);
   ::kill(ranks.pids[1], SIGTERM);
   const auto codes = wait_all(ranks, std::chrono::seconds(60));
   EXPECT_EQ(codes, (std::vector<int>{128 + SIGTERM, 128 + SIGTERM}))
       << ranks.log(0) << ranks.log(1);
   EXPECT_EQ(count_checkpoints(run_dir), 1);
-  const auto state = train::load_checkpoint(fs::canonical(run_dir + "/latest.pt").string(),
-                                            nullptr, nullptr, torch::kCPU);
+  const auto state = train::load_checkpoint(fs::canonical(run_dir + "/latest.pt").string(), nullptr,
+                                            nullptr, torch::kCPU);
   EXPECT_EQ(state.step, steps_logged(run_dir));
   EXPECT_NE(ranks.log(0).find("stopped by SIGTERM after step " + std::to_string(state.step)),
             std::string::npos)
@@ -295,11 +297,11 @@ TEST(DataParallel, SigtermToOneRankStopsEveryRankAfterTheSameStepWithOneCheckpoi
 TEST(DataParallel, TheLocalLauncherForwardsSigtermToEveryRank) {
   const auto dir = testing::tiny_pretrain_dir("dp_launcher");
   const auto run_dir = dir + "/run";
-  const std::string cmd = "C2FMAE_LAUNCHER=bash NPROC=2 C2FMAE_BIN=" +
-                          std::string(C2FMAE_PRETRAIN_BIN) + " exec " C2FMAE_SOURCE_DIR
-                          "/tools/launch/local.sh " +
-                          args_of(dir, run_dir, 4, 0, "--set train.checkpoint_every=1000") +
-                          " >" + dir + "/launcher.log 2>&1";
+  const std::string cmd =
+      "C2FMAE_LAUNCHER=bash NPROC=2 C2FMAE_BIN=" + std::string(C2FMAE_PRETRAIN_BIN) +
+      " exec " C2FMAE_SOURCE_DIR "/tools/launch/local.sh " +
+      args_of(dir, run_dir, 4, 0, "--set train.checkpoint_every=1000") + " >" + dir +
+      "/launcher.log 2>&1";
   const pid_t pid = ::fork();
   if (pid == 0) {
     for (const char* name : {"RANK", "WORLD_SIZE", "LOCAL_RANK", "TORCHELASTIC_RUN_ID"}) {
@@ -314,8 +316,8 @@ TEST(DataParallel, TheLocalLauncherForwardsSigtermToEveryRank) {
   ::kill(pid, SIGTERM);
   EXPECT_EQ(wait_all(launcher, std::chrono::seconds(60)), std::vector<int>{128 + SIGTERM}) << log();
   EXPECT_EQ(count_checkpoints(run_dir), 1) << log();
-  const auto state = train::load_checkpoint(fs::canonical(run_dir + "/latest.pt").string(),
-                                            nullptr, nullptr, torch::kCPU);
+  const auto state = train::load_checkpoint(fs::canonical(run_dir + "/latest.pt").string(), nullptr,
+                                            nullptr, torch::kCPU);
   EXPECT_EQ(state.step, steps_logged(run_dir)) << log();
 }
 
@@ -326,12 +328,11 @@ TEST(DataParallel, FineTuningOnTwoRanksEvaluatesEveryValidationImageOnce) {
   const auto dir = testing::tiny_pretrain_dir("dp_finetune");
   const auto yaml = testing::add_tiny_finetune_yaml(dir);
   const auto run_dir = dir + "/run";
-  const auto codes = wait_all(
-      launch(2, "--config " + yaml + " --output-dir " + run_dir, dir + "/logs",
-             C2FMAE_FINETUNE_BIN),
-      std::chrono::seconds(180));
-  ASSERT_EQ(codes, (std::vector<int>{0, 0})) << testing::read_text(dir + "/logs/rank0.log")
-                                             << testing::read_text(dir + "/logs/rank1.log");
+  const auto codes = wait_all(launch(2, "--config " + yaml + " --output-dir " + run_dir,
+                                     dir + "/logs", C2FMAE_FINETUNE_BIN),
+                              std::chrono::seconds(180));
+  ASSERT_EQ(codes, (std::vector<int>{0, 0}))
+      << testing::read_text(dir + "/logs/rank0.log") << testing::read_text(dir + "/logs/rank1.log");
   const auto metrics = testing::read_text(run_dir + "/metrics.jsonl");
   size_t evaluations = 0;
   std::string last_top1;
@@ -347,9 +348,11 @@ TEST(DataParallel, FineTuningOnTwoRanksEvaluatesEveryValidationImageOnce) {
   ASSERT_EQ(one.exit_code, 0) << one.output;
   const auto best_at = metrics.rfind("\"best_val_top1\": ");
   ASSERT_NE(best_at, std::string::npos);
-  const auto best = metrics.substr(best_at + 17, metrics.find_first_of(",}", best_at + 17) - best_at - 17);
+  const auto best =
+      metrics.substr(best_at + 17, metrics.find_first_of(",}", best_at + 17) - best_at - 17);
   EXPECT_NE(one.output.find("\"val_top1\": " + best + ","), std::string::npos)
-      << "best " << best << "\n" << one.output;
+      << "best " << best << "\n"
+      << one.output;
 }
 #endif
 
@@ -413,11 +416,11 @@ TEST(DataParallel, TorchrunRestartsAfterAKilledRankAndTheRunContinuesFromItsChec
   const auto run_dir = dir + "/run";
   // torchrun's agent hosts the store (TORCHELASTIC_USE_AGENT_STORE): every rank is a client,
   // under the prefix of its attempt, so the restarted ranks meet afresh.
-  const std::string cmd =
-      "C2FMAE_LAUNCHER=torchrun TORCHRUN=" + torchrun + " NPROC=2 MAX_RESTARTS=1 C2FMAE_BIN=" +
-      std::string(C2FMAE_PRETRAIN_BIN) + " exec " + C2FMAE_SOURCE_DIR + "/tools/launch/local.sh " +
-      args_of(dir, run_dir, 4, 30, "--set train.checkpoint_every=2") + " --resume auto >" + dir +
-      "/torchrun.log 2>&1";
+  const std::string cmd = "C2FMAE_LAUNCHER=torchrun TORCHRUN=" + torchrun +
+                          " NPROC=2 MAX_RESTARTS=1 C2FMAE_BIN=" + std::string(C2FMAE_PRETRAIN_BIN) +
+                          " exec " + C2FMAE_SOURCE_DIR + "/tools/launch/local.sh " +
+                          args_of(dir, run_dir, 4, 30, "--set train.checkpoint_every=2") +
+                          " --resume auto >" + dir + "/torchrun.log 2>&1";
   const pid_t pid = ::fork();
   if (pid == 0) {
     for (const char* name : {"RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_PORT"}) ::unsetenv(name);

@@ -139,13 +139,14 @@ TEST_F(PlotCurves, TheLastRecordOfARepeatedStepWins) {
   // The crashed run's steps 3 and 4 logged generator weights, their replay does not: were
   // the first records kept, a weights panel would add a second row.
   const auto dir = fresh_dir("plot_curves_last_wins");
-  testing::write_text(dir + "/metrics.jsonl",
-             "{\"step\": 1, \"epoch\": 0.25, \"loss\": 2.0, \"lr\": 0.001}\n"
-             "{\"step\": 2, \"epoch\": 0.5, \"loss\": 1.9, \"lr\": 0.002}\n"
-             "{\"step\": 3, \"epoch\": 0.75, \"loss\": 1.8, \"lr\": 0.003, \"w_random\": 1}\n"
-             "{\"step\": 4, \"epoch\": 1, \"loss\": 1.7, \"lr\": 0.004, \"w_random\": 1}\n"
-             "{\"step\": 3, \"epoch\": 0.75, \"loss\": 1.8, \"lr\": 0.003}\n"
-             "{\"step\": 4, \"epoch\": 1, \"loss\": Infinity, \"lr\": 0.004}\n");
+  testing::write_text(
+      dir + "/metrics.jsonl",
+      "{\"step\": 1, \"epoch\": 0.25, \"loss\": 2.0, \"lr\": 0.001}\n"
+      "{\"step\": 2, \"epoch\": 0.5, \"loss\": 1.9, \"lr\": 0.002}\n"
+      "{\"step\": 3, \"epoch\": 0.75, \"loss\": 1.8, \"lr\": 0.003, \"w_random\": 1}\n"
+      "{\"step\": 4, \"epoch\": 1, \"loss\": 1.7, \"lr\": 0.004, \"w_random\": 1}\n"
+      "{\"step\": 3, \"epoch\": 0.75, \"loss\": 1.8, \"lr\": 0.003}\n"
+      "{\"step\": 4, \"epoch\": 1, \"loss\": Infinity, \"lr\": 0.004}\n");
   const auto r = plot_curves(quoted(dir));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("4 step records (2 repeated"), std::string::npos) << r.output;

@@ -275,8 +275,7 @@ TEST_F(Study, RunsEveryEvaluationTabulatesThemAndResumesWithoutRunningThemAgain)
   for (const auto& line : lines_of(jsonl)) {
     const bool linprobe = contains(line, "\"eval\": \"linprobe\"");
     linprobe_entries += linprobe;
-    EXPECT_EQ(contains(line, "/configs/finetune/demo_synthetic_linprobe.yaml\""), linprobe)
-        << line;
+    EXPECT_EQ(contains(line, "/configs/finetune/demo_synthetic_linprobe.yaml\""), linprobe) << line;
     EXPECT_EQ(contains(line, "\"linprobe_config\": null"), !linprobe) << line;
   }
   EXPECT_EQ(linprobe_entries, 6) << jsonl;

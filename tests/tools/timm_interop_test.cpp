@@ -44,7 +44,8 @@ class TimmInterop : public ::testing::TestWithParam<std::string> {};
 TEST_P(TimmInterop, ATimmVitLoadsWithTheSameFeaturesAndLogits) {
   const auto pool = GetParam();
   const auto dir = testing::fresh_dir("timm_interop_in_" + pool);
-  auto r = python(std::string("make --out ") + dir + " " + kShape + " --num-classes 5 --global-pool " + pool);
+  auto r = python(std::string("make --out ") + dir + " " + kShape +
+                  " --num-classes 5 --global-pool " + pool);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   models::Classifier model(ours(5, pool));
   const auto report =
@@ -64,7 +65,8 @@ TEST_P(TimmInterop, OurExportLoadsIntoTimmStrictlyWithTheSameOutputs) {
   const auto pool = GetParam();
   const auto dir = testing::fresh_dir("timm_interop_out_" + pool);
   // The input comes from the script (make); the model is ours, with non-trivial weights.
-  auto r = python(std::string("make --out ") + dir + " " + kShape + " --num-classes 5 --global-pool " + pool);
+  auto r = python(std::string("make --out ") + dir + " " + kShape +
+                  " --num-classes 5 --global-pool " + pool);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   testing::seed(31);
   models::Classifier model(ours(5, pool));
@@ -77,7 +79,7 @@ TEST_P(TimmInterop, OurExportLoadsIntoTimmStrictlyWithTheSameOutputs) {
   for (const auto& p : model->named_parameters()) file.tensors.insert(p.key(), p.value().detach());
   for (const auto& b : model->named_buffers()) file.tensors.insert(b.key(), b.value());
   formats::write_safetensors(dir + "/ours.safetensors",
-                    train::export_tensors(file, train::ExportPart::kEncoder));
+                             train::export_tensors(file, train::ExportPart::kEncoder));
   r = python("check --weights " + dir + "/ours.safetensors --dir " + dir + " " + kShape +
              " --num-classes 5 --global-pool " + pool);
   ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -112,7 +114,8 @@ TEST(TimmInteropExport, APretrainingCheckpointsEncoderIsATimmVitWithoutHead) {
   auto r = testing::run_command(std::string(C2FMAE_EXPORT_BIN) + " --checkpoint " + dir +
                                 "/checkpoint-00000001.pt --out " + dir + "/encoder.safetensors");
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  r = python(std::string("make --out ") + dir + " " + kShape + " --num-classes 0 --global-pool token");
+  r = python(std::string("make --out ") + dir + " " + kShape +
+             " --num-classes 0 --global-pool token");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   r = python("check --weights " + dir + "/encoder.safetensors --dir " + dir + " " + kShape +
              " --num-classes 0 --global-pool token");

@@ -19,7 +19,8 @@ struct Toy : torch::nn::Module {
 
 /// A toy model and its optimizer saved by a CheckpointManager in a fresh folder.
 struct ManagedToy {
-  ManagedToy(const char* name, int64_t keep_last) : dir(testing::fresh_dir(name)), mgr(dir, keep_last) {}
+  ManagedToy(const char* name, int64_t keep_last)
+      : dir(testing::fresh_dir(name)), mgr(dir, keep_last) {}
   std::string save(int64_t step) {
     TrainingState st;
     st.step = step;

@@ -70,9 +70,8 @@ TEST(EmaEncoder, FollowsTheModelByItsDecayAndGivesAnAffinityPerImage) {
 TEST(EmaEncoder, RoundTripsThroughACheckpointAndResumesExactly) {
   const auto dir = testing::tiny_pretrain_dir("c2fmae_ema_resume");
   // Uninterrupted: 6 steps.
-  auto whole = pretrain(tiny_run(dir, evolved({"train.max_steps=6", "train.output_dir=" + dir +
-                                                                    "/whole"})),
-                        {});
+  auto whole = pretrain(
+      tiny_run(dir, evolved({"train.max_steps=6", "train.output_dir=" + dir + "/whole"})), {});
   ASSERT_EQ(whole.step, 6);
   // 4 steps, then resumed to 6.
   auto first = pretrain(tiny_run(dir, evolved({"train.max_steps=4"})), {});
@@ -126,13 +125,14 @@ TEST(RunPictures, EveryPicturesEveryEpochsAndAtTheEndAsPng) {
     const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), {});
     ASSERT_EQ(formats::sniff_format(bytes.data(), bytes.size()), formats::ImageFormat::kPng);
     const auto image = formats::decode_image(bytes.data(), bytes.size());
-    EXPECT_EQ(image.height, 3 * size) << name;  // one row per sample
+    EXPECT_EQ(image.height, 3 * size) << name;           // one row per sample
     EXPECT_EQ(image.width, (3 + 2 * m) * size) << name;  // inputs, visible, reconstructions
   }
   // With --overwrite the old run's pictures go.
   RunOptions over;
   over.overwrite = true;
-  pretrain(tiny_run(dir, {"train.max_steps=2", "log.pictures_every=1", "log.pictures_count=3"}), over);
+  pretrain(tiny_run(dir, {"train.max_steps=2", "log.pictures_every=1", "log.pictures_count=3"}),
+           over);
   EXPECT_FALSE(fs::exists(dir + "/run/pictures/step_00000040.png"));
   EXPECT_TRUE(fs::exists(dir + "/run/pictures/step_00000002.png"));
 }

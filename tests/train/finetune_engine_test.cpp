@@ -20,10 +20,10 @@ models::ClassifierImpl& classifier(FinetuneEngine& engine) {
 }
 
 TEST(FinetuneEngine, LinearProbeChangesNothingOfTheEncoder) {
-  FinetuneEngine engine(tiny_finetune({"finetune.mode=linprobe", "model.global_pool=token",
-                              "finetune.mixup=0", "finetune.cutmix=0",
-                              "finetune.rand_augment=none", "finetune.random_erasing=0",
-                              "finetune.label_smoothing=0", "optim.weight_decay=0"}));
+  FinetuneEngine engine(
+      tiny_finetune({"finetune.mode=linprobe", "model.global_pool=token", "finetune.mixup=0",
+                     "finetune.cutmix=0", "finetune.rand_augment=none", "finetune.random_erasing=0",
+                     "finetune.label_smoothing=0", "optim.weight_decay=0"}));
   auto& model = classifier(engine);
   std::vector<torch::Tensor> before;
   for (const auto& t : model.backbone->parameters()) before.push_back(t.detach().clone());
@@ -64,11 +64,11 @@ TEST(FinetuneEngine, FineTuningFitsASmallTrainingSet) {
   // 32 scenes, whole and unflipped, no augmentation: 240 steps of the MAE recipe's machinery
   // (layer decay, drop path off, AdamW, warm-up + cosine) must fit them from random
   // initialisation. (What pre-training adds to learning the label: docs/DEMO.md.)
-  FinetuneEngine engine(tiny_finetune({"train.epochs=60", "data.synthetic_samples=32", "finetune.mixup=0",
-                              "finetune.cutmix=0", "finetune.rand_augment=none",
-                              "finetune.random_erasing=0", "finetune.label_smoothing=0",
-                              "model.drop_path=0", "data.crop_scale_min=1", "data.hflip=0",
-                              "finetune.layer_decay=0.75", "optim.warmup_epochs=2"}));
+  FinetuneEngine engine(
+      tiny_finetune({"train.epochs=60", "data.synthetic_samples=32", "finetune.mixup=0",
+                     "finetune.cutmix=0", "finetune.rand_augment=none", "finetune.random_erasing=0",
+                     "finetune.label_smoothing=0", "model.drop_path=0", "data.crop_scale_min=1",
+                     "data.hflip=0", "finetune.layer_decay=0.75", "optim.warmup_epochs=2"}));
   const int64_t total = engine.total_steps();
   ASSERT_EQ(total, 240);
   double first = 0, last = 0;
@@ -83,10 +83,14 @@ TEST(FinetuneEngine, FineTuningFitsASmallTrainingSet) {
 }
 
 TEST(FinetuneEngine, RefusesBadRecipes) {
-  EXPECT_THROW(FinetuneEngine(tiny_finetune({"finetune.rand_augment=rand-x9"})), config::ConfigError);
-  EXPECT_THROW(FinetuneEngine(tiny_finetune({"finetune.mode=eval"})), config::ConfigError);  // no weights
-  EXPECT_THROW(FinetuneEngine(tiny_finetune({"data.batch_size=7"})), config::ConfigError);  // mixup pairs
-  EXPECT_THROW(FinetuneEngine(tiny_finetune({"train.pretrained=/nonexistent.pt"})), config::ConfigError);
+  EXPECT_THROW(FinetuneEngine(tiny_finetune({"finetune.rand_augment=rand-x9"})),
+               config::ConfigError);
+  EXPECT_THROW(FinetuneEngine(tiny_finetune({"finetune.mode=eval"})),
+               config::ConfigError);  // no weights
+  EXPECT_THROW(FinetuneEngine(tiny_finetune({"data.batch_size=7"})),
+               config::ConfigError);  // mixup pairs
+  EXPECT_THROW(FinetuneEngine(tiny_finetune({"train.pretrained=/nonexistent.pt"})),
+               config::ConfigError);
   EXPECT_THROW(FinetuneEngine(tiny_finetune({"model.num_classes=3"})), std::exception);  // 6 labels
 }
 

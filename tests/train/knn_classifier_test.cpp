@@ -28,7 +28,7 @@ TEST(KnnClassifier, VotesWeightedByExpSimilarityOverT) {
   EXPECT_EQ(r.k, 1);
   EXPECT_DOUBLE_EQ(r.top1, 100.0);
   r = knn_classify(train, labels, test, truth, 3, 0.07, 3);
-  EXPECT_DOUBLE_EQ(r.top1, 0.0);   // exp(cos 8°/T) + exp(cos 18°/T) > exp(cos 2°/T)
+  EXPECT_DOUBLE_EQ(r.top1, 0.0);    // exp(cos 8°/T) + exp(cos 18°/T) > exp(cos 2°/T)
   EXPECT_DOUBLE_EQ(r.top5, 100.0);  // class 0 is second
   // A high temperature flattens the votes; a tiny one leaves the nearest alone.
   r = knn_classify(train, labels, test, truth, 3, 1e-3, 3);
@@ -56,9 +56,9 @@ TEST(KnnClassifier, SeparatesClustersAndIsAtChanceOnNoise) {
                    0.07, classes, 64);
   EXPECT_LT(r.top1, 100.0 / classes + 8.0);
   EXPECT_GT(r.top1, 100.0 / classes - 8.0);
-  EXPECT_THROW(knn_classify(train, train_labels, test.narrow(1, 0, 8), test_labels, 20, 0.07,
-                            classes),
-               c10::Error);
+  EXPECT_THROW(
+      knn_classify(train, train_labels, test.narrow(1, 0, 8), test_labels, 20, 0.07, classes),
+      c10::Error);
 }
 
 }  // namespace

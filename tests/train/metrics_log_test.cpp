@@ -1,8 +1,7 @@
 #include "c2fmae/train/metrics_log.h"
 
-#include <iterator>
-
 #include <fstream>
+#include <iterator>
 
 #include "test_helpers.h"
 
@@ -69,8 +68,7 @@ TEST(MetricsLog, AWriteThatFailsNamesTheFileAndTheReason) {
     ADD_FAILURE() << "a failed write went unnoticed";
   } catch (const std::runtime_error& e) {
     EXPECT_NE(std::string(e.what()).find("/dev/full"), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("No space left on device"), std::string::npos)
-        << e.what();
+    EXPECT_NE(std::string(e.what()).find("No space left on device"), std::string::npos) << e.what();
   }
 }
 

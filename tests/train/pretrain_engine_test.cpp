@@ -4,17 +4,17 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <limits>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include "c2fmae/core/mask.h"
 #include "c2fmae/core/usage_error.h"
 #include "c2fmae/masking/generator_registry.h"
 #include "c2fmae/models/c2fmae_model.h"
 #include "c2fmae/optim/adamw.h"
-#include "c2fmae/train/checkpoint.h"
 #include "c2fmae/optim/gradient_clipping.h"
+#include "c2fmae/train/checkpoint.h"
 #include "pretrain_fixture.h"
 #include "test_helpers.h"
 
@@ -80,8 +80,8 @@ TEST(PretrainEngine, NonFiniteLossesAreSkippedCountedThenStopTheRunWithACheckpoi
   const auto state_after_4 = engine.module().named_parameters();
   models::C2fmae model(cfg.model);
   optim::AdamW opt(optim::weight_decay_groups(model->named_parameters(), 0.05), {});
-  auto state = load_checkpoint(dir + "/run/checkpoint-00000004.pt", model.ptr().get(), &opt,
-                               torch::kCPU);
+  auto state =
+      load_checkpoint(dir + "/run/checkpoint-00000004.pt", model.ptr().get(), &opt, torch::kCPU);
   EXPECT_EQ(state.nonfinite_total, 3);
   for (const auto& p : model->named_parameters()) {
     EXPECT_TRUE(torch::isfinite(p.value()).all().item<bool>()) << p.key();
@@ -104,8 +104,7 @@ TEST(PretrainEngine, AFiniteLossWithInfiniteGradientsIsSkippedToo) {
   models::C2fmae initial(cfg.model);
   // The loss stays finite; one gradient overflows.
   auto head = engine.module().named_parameters()["backbone.blocks.0.mlp.fc1.weight"];
-  head.register_hook(
-      [](torch::Tensor g) { return g + std::numeric_limits<float>::infinity(); });
+  head.register_hook([](torch::Tensor g) { return g + std::numeric_limits<float>::infinity(); });
   const auto s = engine.train_step(0);
   EXPECT_TRUE(s.skipped);
   EXPECT_TRUE(std::isfinite(s.loss));
@@ -220,8 +219,8 @@ class FirstTokensGenerator : public masking::MaskGenerator {
   explicit FirstTokensGenerator(masking::MaskSpec spec) : spec_(std::move(spec)) {}
   std::string name() const override { return "first_tokens"; }
   torch::Tensor generate(const masking::MaskInputs& inputs, uint64_t) const override {
-    auto mask = torch::ones({inputs.size(), spec_.num_modalities() * spec_.num_patches()},
-                            torch::kBool);
+    auto mask =
+        torch::ones({inputs.size(), spec_.num_modalities() * spec_.num_patches()}, torch::kBool);
     mask.narrow(1, 0, spec_.num_visible).fill_(kVisible);
     return mask.view({inputs.size(), spec_.num_modalities(), spec_.num_patches()});
   }
@@ -230,10 +229,10 @@ class FirstTokensGenerator : public masking::MaskGenerator {
   masking::MaskSpec spec_;
 };
 
-const masking::GeneratorRegistration kFirstTokens(
-    "first_tokens", [](const masking::MaskSpec& spec, const config::MaskingConfig&) {
-      return std::make_unique<FirstTokensGenerator>(spec);
-    });
+const masking::GeneratorRegistration kFirstTokens("first_tokens", [](const masking::MaskSpec& spec,
+                                                                     const config::MaskingConfig&) {
+  return std::make_unique<FirstTokensGenerator>(spec);
+});
 
 TEST(PretrainEngine, AGeneratorRegisteredByATestTrainsInACurriculum) {
   const auto dir = testing::tiny_pretrain_dir("c2fmae_engine_toy_generator");
@@ -249,11 +248,11 @@ TEST(PretrainEngine, AGeneratorRegisteredByATestTrainsInACurriculum) {
   EXPECT_EQ(s.generator_weights[0].second, 1.0);  // progress 0: all first_tokens
   EXPECT_EQ(s.generator_weights[1].first, "random");
   // A whole run logs its weight as w_first_tokens.
-  EXPECT_EQ(pretrain(tiny(dir, {"curriculum.keyframes=[{at: 0, first_tokens: 1}]",
-                                "train.max_steps=1"}),
-                     {})
-                .step,
-            1);
+  EXPECT_EQ(
+      pretrain(tiny(dir, {"curriculum.keyframes=[{at: 0, first_tokens: 1}]", "train.max_steps=1"}),
+               {})
+          .step,
+      1);
   EXPECT_NE(testing::read_text(dir + "/run/metrics.jsonl").find("\"w_first_tokens\": 1"),
             std::string::npos);
 }
@@ -278,8 +277,7 @@ TEST(PretrainEngine, AMisspeltGeneratorIsNamedBeforeAnyOtherCurriculumRule) {
     ADD_FAILURE() << "accepted an unknown generator";
   } catch (const config::ConfigError& e) {
     EXPECT_EQ(e.key(), "curriculum.keyframes[1].Semantic");
-    EXPECT_NE(std::string(e.what()).find("did you mean 'semantic'"), std::string::npos)
-        << e.what();
+    EXPECT_NE(std::string(e.what()).find("did you mean 'semantic'"), std::string::npos) << e.what();
   }
 }
 
@@ -289,9 +287,9 @@ TEST(PretrainEngine, DefaultLossWeightsKeepTheTermsWithin3xAtTheStart) {
   const auto dir = testing::tiny_pretrain_dir("c2fmae_engine_loss_balance");
   for (const char* classes : {"model.num_semantic_classes=10", "model.num_semantic_classes=133"}) {
     SCOPED_TRACE(classes);
-    PretrainEngine engine(tiny(dir, {classes, "model.img_size=224", "model.decoder_dim=128",
-                                     "masking.num_visible=98", "data.batch_size=16",
-                                     "data.synthetic_samples=64"}));
+    PretrainEngine engine(
+        tiny(dir, {classes, "model.img_size=224", "model.decoder_dim=128", "masking.num_visible=98",
+                   "data.batch_size=16", "data.synthetic_samples=64"}));
     const config::LossConfig defaults;
     const auto s = engine.train_step(0);
     std::vector<double> weighted;

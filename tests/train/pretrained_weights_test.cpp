@@ -4,8 +4,8 @@
 #include <fstream>
 
 #include "c2fmae/config/pretrain_config.h"
-#include "c2fmae/formats/safetensors.h"
 #include "c2fmae/core/usage_error.h"
+#include "c2fmae/formats/safetensors.h"
 #include "c2fmae/models/block.h"
 #include "c2fmae/models/c2fmae_model.h"
 #include "c2fmae/models/classifier.h"
@@ -52,13 +52,13 @@ TEST(PretrainedWeights, AClassifierTakesThePretrainingBackboneAndReportsTheRest)
   models::Classifier cls(tiny_classifier(tiny_pretrain()));
   const auto report = load_weights(*cls, file);
   for (const auto& p : pre->backbone->named_parameters()) {
-    if (p.key().rfind("norm.", 0) == 0) continue;  // avg pooling: no final norm (fc_norm)
+    if (p.key().rfind("norm.", 0) == 0) continue;      // avg pooling: no final norm (fc_norm)
     if (p.key() == "patch_embed.proj.bias") continue;  // the rgb modality embedding folded in
     EXPECT_TRUE(torch::equal(cls->backbone->named_parameters()[p.key()], p.value())) << p.key();
   }
-  EXPECT_TRUE(torch::allclose(cls->backbone->named_parameters()["patch_embed.proj.bias"],
-                              pre->backbone->named_parameters()["patch_embed.proj.bias"] +
-                                  pre->modality_embed[2]));
+  EXPECT_TRUE(torch::allclose(
+      cls->backbone->named_parameters()["patch_embed.proj.bias"],
+      pre->backbone->named_parameters()["patch_embed.proj.bias"] + pre->modality_embed[2]));
   EXPECT_TRUE(torch::equal(cls->backbone->pos_embed, pre->backbone->pos_embed));
   // fc_norm and the head are new; the decoder, adapters and final norm are left out.
   const auto text = report.text();
@@ -130,7 +130,8 @@ TEST(PretrainedWeights, TimmNamesFeedTheBackboneAndPositionsAreResized) {
   auto cfg = tiny_pretrain();
   models::Classifier source(tiny_classifier(cfg).global_pool("token"));
   torch::OrderedDict<std::string, torch::Tensor> timm;
-  for (const auto& p : source->backbone->named_parameters()) timm.insert(p.key(), p.value().detach() + 0.5);
+  for (const auto& p : source->backbone->named_parameters())
+    timm.insert(p.key(), p.value().detach() + 0.5);
   timm.insert("mask_token", torch::zeros({1, 1, 48}));
   formats::write_safetensors(dir + "/vit.safetensors", timm);
   // Same grid: everything of the backbone loads; mask_token is left out.
@@ -175,7 +176,8 @@ TEST(PretrainedWeights, RefusesWhatIsNotAnEncoderOfThisShape) {
   EXPECT_THROW(load_weights(*cls, read_weights(dir + "/other.safetensors")), UsageError);
   // A deeper encoder (or LayerScale gammas): refused, naming the tensors it would drop.
   torch::OrderedDict<std::string, torch::Tensor> deeper;
-  for (const auto& p : cls->backbone->named_parameters()) deeper.insert(p.key(), p.value().detach());
+  for (const auto& p : cls->backbone->named_parameters())
+    deeper.insert(p.key(), p.value().detach());
   deeper.insert("blocks.2.norm1.weight", torch::ones({48}));
   deeper.insert("blocks.0.ls1.gamma", torch::ones({48}));
   formats::write_safetensors(dir + "/deeper.safetensors", deeper);

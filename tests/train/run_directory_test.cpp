@@ -51,11 +51,11 @@ TEST(RunDirectory, ALogAloneFromAFailedStartIsNotARun) {
 
 TEST(RunDirectory, OverwriteRemovesOnlyFilesNamedExactlyAsTheRunWritesThem) {
   const auto dir = fresh("c2fmae_run_dir_overwrite_exact");
-  fs::create_directories(dir + "/checkpoint-500");  // a user's folder
+  fs::create_directories(dir + "/checkpoint-500");          // a user's folder
   fs::create_directories(dir + "/checkpoint-00000600.pt");  // even one named like a checkpoint
-  for (const char* mine : {"checkpoint-notes.txt", "latest.pt.bak", "config.yaml.orig",
-                           "checkpoint-00000010.pt.keep", "metrics.jsonl~", "checkpoint-123.pt",
-                           "checkpoint-000000010.pt"}) {
+  for (const char* mine :
+       {"checkpoint-notes.txt", "latest.pt.bak", "config.yaml.orig", "checkpoint-00000010.pt.keep",
+        "metrics.jsonl~", "checkpoint-123.pt", "checkpoint-000000010.pt"}) {
     std::ofstream(dir + "/" + mine) << "user data";
   }
   for (const char* run : {"checkpoint-00000010.pt", "metrics.jsonl", "config.yaml", "train.log",

@@ -1,7 +1,6 @@
 #include "arguments.h"
 
 #include <CLI/CLI.hpp>
-
 #include <stdexcept>
 
 namespace c2fmae::program {

@@ -49,8 +49,7 @@ void add_training_options(Arguments& cli, TrainingArguments& args,
   cli.option("--resume", args.resume,
              "auto (newest valid checkpoint of the run directory) or a checkpoint path");
   cli.option("--output-dir,-o", args.output_dir, "run directory (sets train.output_dir)");
-  cli.flag("--overwrite", args.overwrite,
-           "start over in a run directory that already holds a run");
+  cli.flag("--overwrite", args.overwrite, "start over in a run directory that already holds a run");
   cli.flag("--dump-config", args.dump_config, "print the resolved config as YAML and exit");
 }
 
@@ -67,8 +66,7 @@ void check_training_arguments(const Arguments& cli, TrainingArguments& args, int
                                "give the run directory, e.g. --output-dir runs/my_run"));
   }
   if (cli.given("--pretrained") && args.pretrained.empty()) {
-    throw UsageError(
-        with_hint("--pretrained is empty", "give a checkpoint or safetensors file"));
+    throw UsageError(with_hint("--pretrained is empty", "give a checkpoint or safetensors file"));
   }
   if (resume_given && args.resume.empty()) {
     throw UsageError(
@@ -84,7 +82,8 @@ void check_training_arguments(const Arguments& cli, TrainingArguments& args, int
     if (std::filesystem::is_directory(args.resume, ec)) {
       throw UsageError(with_hint("--resume " + args.resume + " is a directory",
                                  "give a checkpoint file in it, or --resume auto with "
-                                 "--output-dir " + args.resume));
+                                 "--output-dir " +
+                                     args.resume));
     }
   }
   args.resume_command = resume_command(argc, argv);
@@ -106,9 +105,9 @@ std::unique_ptr<distributed::Communicator> join_launched_group(const config::Dis
                                                                const config::TrainConfig& train) {
   const auto launch = distributed::read_launch_env();
   if (!launch.distributed()) return nullptr;
-  return std::make_unique<distributed::Communicator>(
-      launch, dist.backend, train::choose_device(train, launch.local_rank),
-      std::chrono::seconds(dist.timeout_s));
+  return std::make_unique<distributed::Communicator>(launch, dist.backend,
+                                                     train::choose_device(train, launch.local_rank),
+                                                     std::chrono::seconds(dist.timeout_s));
 }
 
 int run_in_shell(const config::ConfigRoot& config, const config::TrainConfig& train,

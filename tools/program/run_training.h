@@ -63,8 +63,7 @@ void add_training_options(Arguments& cli, TrainingArguments& args,
                           const std::string& pretrained_help);
 /// Refuses arguments that contradict each other or say nothing (UsageError, with a hint),
 /// and fills args.resume_command.
-void check_training_arguments(const Arguments& cli, TrainingArguments& args, int argc,
-                              char** argv);
+void check_training_arguments(const Arguments& cli, TrainingArguments& args, int argc, char** argv);
 /// train.output_dir and train.pretrained from the options that set them (paths, not YAML).
 void apply_training_arguments(const Arguments& cli, const TrainingArguments& args,
                               config::ConfigRoot& config, config::TrainConfig& train);

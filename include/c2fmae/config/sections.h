@@ -144,8 +144,7 @@ struct MaskingConfig {
     v("affinity_ema_decay", affinity_ema_decay,
       "evolved / semmae on attention: decay of the EMA encoder whose attention gives the "
       "patch affinity (EPM: 0.99996)");
-    v("block_min_patches", block_min_patches,
-      "block: least patches of one block (BEiT: 16)");
+    v("block_min_patches", block_min_patches, "block: least patches of one block (BEiT: 16)");
     v("block_max_patches", block_max_patches,
       "block: most patches one block may newly hide; 0 = no cap (BEiT's default)");
     v("block_min_aspect", block_min_aspect,
@@ -322,9 +321,9 @@ struct DistConfig {
 
   template <class V>
   void visit(V& v) {
-    v("backend", backend,
-      "auto (nccl on CUDA, gloo on CPU), nccl or gloo (multi-process runs)");
-    v("timeout_s", timeout_s, "seconds a collective may wait: a dead or hung peer stops the others after this");
+    v("backend", backend, "auto (nccl on CUDA, gloo on CPU), nccl or gloo (multi-process runs)");
+    v("timeout_s", timeout_s,
+      "seconds a collective may wait: a dead or hung peer stops the others after this");
     v("bucket_mb", bucket_mb, "gradient all-reduce bucket size in MiB (PyTorch DDP: 25)");
   }
   void validate(Checker& c) const;

@@ -19,7 +19,7 @@ struct Batch {
   /// [B, C] float soft targets of fine-tuning (mixup / cutmix with label smoothing), made
   /// on the loader's threads; undefined: the labels are the targets.
   torch::Tensor target;
-  torch::Tensor mask;   ///< [B, M, L] bool token mask, convention in mask.h
+  torch::Tensor mask;  ///< [B, M, L] bool token mask, convention in mask.h
   /// [B] int64 global sample position from the loader: its place in the run's sample order
   /// over every process's slice (epoch-major). Per-sample random draws (augmentation, mask)
   /// are keyed by it, so W slices of batch b draw what one process of batch W * b draws.

@@ -1,7 +1,7 @@
 // Packed shards (DESIGN.md §2): POSIX tar files (formats/tar.h) in the WebDataset
-// convention, one sample's members next to each other - <key>.jpg (or <key>.png), <key>.sem.png, <key>.ins.png,
-// <key>.cls (the class index in ASCII decimal) - plus one index file per split so that any
-// sample is reached by position with one read of its byte span. Torch-free.
+// convention, one sample's members next to each other - <key>.jpg (or <key>.png), <key>.sem.png,
+// <key>.ins.png, <key>.cls (the class index in ASCII decimal) - plus one index file per split so
+// that any sample is reached by position with one read of its byte span. Torch-free.
 //
 // Files in a shard folder: <split>-NNNNNN.tar (ustar, readable by tar and by the Python
 // webdataset package) and <split>.index, a text file:
@@ -63,9 +63,10 @@ struct PackReport {
   int64_t samples = 0;        ///< packed (so far, in a progress call)
   int64_t total_samples = 0;  ///< in the folder split
   int64_t shards = 0;
-  int64_t missing_masks = 0;   ///< masks that did not exist or could not be read (left out)
-  int64_t unknown_images = 0;  ///< images neither JPEG nor PNG, or unreadable (packed as <key>.jpg, empty if unreadable)
-  uint64_t bytes = 0;          ///< of the shard files
+  int64_t missing_masks = 0;  ///< masks that did not exist or could not be read (left out)
+  int64_t unknown_images =
+      0;  ///< images neither JPEG nor PNG, or unreadable (packed as <key>.jpg, empty if unreadable)
+  uint64_t bytes = 0;  ///< of the shard files
   FolderLayout layout = FolderLayout::kImageFolder;
   std::string first_missing_mask;   ///< path of the first missing mask, "" if none
   std::string first_unknown_image;  ///< path of the first unknown image, "" if none

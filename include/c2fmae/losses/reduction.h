@@ -34,6 +34,6 @@ struct LossRatio {
 /// sums: [N] loss summed over the counted pixels of each row; counts: [N] counted pixels per
 /// row; sample: [N] int64 sample of each row (< batch_size).
 LossRatio reduce_rows(const torch::Tensor& sums, const torch::Tensor& counts,
-                          const torch::Tensor& sample, int64_t batch_size, Reduction reduction);
+                      const torch::Tensor& sample, int64_t batch_size, Reduction reduction);
 
 }  // namespace c2fmae::losses

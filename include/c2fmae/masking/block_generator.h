@@ -32,8 +32,8 @@
 //    often fewer). `topped_up` counts them: only what the failure budget leaves. With the
 //    defaults on 14 x 14 and T = 147 (200 seeds): mean 2.2 single patches (1.5 % of T), max
 //    8, 7.5 blocks per mask; most masks end on the failure budget, as the last few patches
-//    are hard to reach with a block of 16 that must overlap earlier ones. (BEiT itself, in Python with
-//    T = 147, ends short of T in ~36 % of masks, by 0.7 patches on average.)
+//    are hard to reach with a block of 16 that must overlap earlier ones. (BEiT itself, in Python
+//    with T = 147, ends short of T in ~36 % of masks, by 0.7 patches on average.)
 //  - Area is U[min, cap) (uniform01 is in [0, 1)) where Python's random.uniform may return
 //    cap itself; draws come from core/random.h, not Python's random.
 //
@@ -74,9 +74,9 @@ struct BlockOptions {
 
 /// One sample's hidden patches and how they came to be.
 struct BlockPlan {
-  std::vector<bool> hidden;  ///< [grid * grid], row-major, exactly `target` true
-  std::vector<Rect> blocks;  ///< accepted blocks in placing order, each hid new patches
-  int64_t topped_up = 0;     ///< single patches hidden after the block phase
+  std::vector<bool> hidden;     ///< [grid * grid], row-major, exactly `target` true
+  std::vector<Rect> blocks;     ///< accepted blocks in placing order, each hid new patches
+  int64_t topped_up = 0;        ///< single patches hidden after the block phase
   int64_t failed_attempts = 0;  ///< attempts of the block phase that failed
 };
 

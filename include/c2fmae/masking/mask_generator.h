@@ -40,9 +40,9 @@ struct MaskInputs {
   /// The label maps of `batch` alone.
   MaskInputs(Batch batch) : batch(std::move(batch)) {}  // NOLINT: implicit on purpose
 
-  Batch batch;              ///< label maps (semantic, instance) as the generator needs them
-  torch::Tensor affinity;   ///< optional [B, L, L] float patch affinity, undefined if none
-  double progress = 0.0;    ///< training progress in [0, 1] (for schedules inside a generator)
+  Batch batch;             ///< label maps (semantic, instance) as the generator needs them
+  torch::Tensor affinity;  ///< optional [B, L, L] float patch affinity, undefined if none
+  double progress = 0.0;   ///< training progress in [0, 1] (for schedules inside a generator)
 
   /// Number of samples.
   int64_t size() const { return batch.size(); }

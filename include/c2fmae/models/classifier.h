@@ -56,8 +56,8 @@ class ClassifierImpl : public torch::nn::Cloneable<ClassifierImpl> {
 
   ClassifierOptions options;
   VisionTransformer backbone{nullptr};
-  LayerNorm fc_norm{nullptr};                  ///< global_pool avg only
-  torch::nn::BatchNorm1d head_norm{nullptr};   ///< linear_probe only
+  LayerNorm fc_norm{nullptr};                 ///< global_pool avg only
+  torch::nn::BatchNorm1d head_norm{nullptr};  ///< linear_probe only
   torch::nn::Linear head{nullptr};
 };
 TORCH_MODULE(Classifier);

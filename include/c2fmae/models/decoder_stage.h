@@ -74,8 +74,8 @@ class DecoderStageImpl : public torch::nn::Cloneable<DecoderStageImpl> {
   DecoderStageOptions options;
   torch::nn::Linear embed{nullptr};
   torch::Tensor mask_token;
-  torch::Tensor pos_embed;      ///< buffer [1, 1 + L, dim], zeros for the global token
-  torch::Tensor context_embed;  ///< [num_modalities, dim] learned; with cross-attention only
+  torch::Tensor pos_embed;       ///< buffer [1, 1 + L, dim], zeros for the global token
+  torch::Tensor context_embed;   ///< [num_modalities, dim] learned; with cross-attention only
   torch::Tensor previous_embed;  ///< [1, 1, dim] learned; when has_previous
   torch::nn::ModuleList cross_blocks{nullptr};
   torch::nn::ModuleList blocks{nullptr};

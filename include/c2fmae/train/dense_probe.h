@@ -32,9 +32,9 @@ struct DenseProbeResult {
   double miou = 0.0;            ///< mean over the classes present in the test maps of IoU
   /// The same figures for always predicting the training patches' most frequent class.
   double prior_patch_acc = 0.0, prior_mean_class_acc = 0.0, prior_miou = 0.0;
-  double class_entropy = 0.0;   ///< entropy (nats) of the test patches' classes
+  double class_entropy = 0.0;  ///< entropy (nats) of the test patches' classes
   int64_t train_patches = 0, test_patches = 0, classes = 0;
-  double train_loss = 0.0;      ///< the fitted classifier's training loss
+  double train_loss = 0.0;  ///< the fitted classifier's training loss
 };
 
 /// train_tokens [N, D] with train_classes [N] int64, test_tokens [M, D] with test_classes

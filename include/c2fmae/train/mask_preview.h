@@ -49,9 +49,9 @@ Batch read_preview_samples(const config::PretrainConfig& cfg, int64_t count, boo
 /// Checks `options` against `cfg` (a checked pre-training config: check_pretrain_config):
 /// an unknown generator (naming the registered ones, with "did you mean"), a progress
 /// outside [0, 1], a count below 1 or above the dataset's size, a checkpoint given to a
-/// generator that reads no affinity or that does not load, each throw UsageError with a hint. Then builds the
-/// preview (the affinity, when the generator reads it, from options.checkpoint); the mask's
-/// seed is derived from train.seed, so the same config and options give the same masks.
+/// generator that reads no affinity or that does not load, each throw UsageError with a hint. Then
+/// builds the preview (the affinity, when the generator reads it, from options.checkpoint); the
+/// mask's seed is derived from train.seed, so the same config and options give the same masks.
 MaskPreview make_mask_preview(const config::PretrainConfig& cfg, const MaskPreviewOptions& options);
 
 }  // namespace c2fmae::train

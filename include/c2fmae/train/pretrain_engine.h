@@ -43,11 +43,11 @@ void check_pretrain_config(const config::PretrainConfig& cfg);
 /// What one pre-training step computed.
 struct PretrainStepStats {
   bool skipped = false;
-  double loss = 0.0;                                 ///< weighted total, micro-batch mean
-  std::vector<std::pair<Modality, double>> terms;    ///< unweighted, per modality
-  double grad_norm = 0.0;                            ///< before clipping; NaN if not reached
+  double loss = 0.0;                               ///< weighted total, micro-batch mean
+  std::vector<std::pair<Modality, double>> terms;  ///< unweighted, per modality
+  double grad_norm = 0.0;                          ///< before clipping; NaN if not reached
   double lr = 0.0;
-  double progress = 0.0;                             ///< step / total steps
+  double progress = 0.0;  ///< step / total steps
   std::vector<std::pair<std::string, double>> generator_weights;
   double seconds = 0.0;
   /// Of `seconds`, the time spent waiting for the loader's batches: the share of the step
@@ -90,7 +90,8 @@ class PretrainEngine : public Engine {
   /// The EMA encoder (train/ema_encoder.h) when a generator of the curriculum reads the
   /// patch affinity; none otherwise.
   std::vector<std::pair<std::string, torch::Tensor>> extra_state() override;
-  void restore_extra_state(const std::vector<std::pair<std::string, torch::Tensor>>& stored) override;
+  void restore_extra_state(
+      const std::vector<std::pair<std::string, torch::Tensor>>& stored) override;
   /// Reconstructions of the first log.pictures_count samples of the dataset, masked by the
   /// curriculum at step `step`'s progress (train/reconstruction_pictures.h).
   torch::Tensor picture(int64_t step) override;

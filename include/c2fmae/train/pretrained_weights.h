@@ -47,10 +47,10 @@ WeightsFile read_weights(const std::string& path);
 
 /// What load_weights did.
 struct LoadReport {
-  std::vector<std::string> loaded;        ///< the model's names that were loaded
-  std::vector<std::string> resized;       ///< of those, pos_embed resized to the model's grid
-  std::vector<std::string> initialised;   ///< the model's names the file lacks (kept as built)
-  std::vector<std::string> left_out;      ///< the file's names not used, with the reason
+  std::vector<std::string> loaded;       ///< the model's names that were loaded
+  std::vector<std::string> resized;      ///< of those, pos_embed resized to the model's grid
+  std::vector<std::string> initialised;  ///< the model's names the file lacks (kept as built)
+  std::vector<std::string> left_out;     ///< the file's names not used, with the reason
   bool rgb_folded = false;  ///< the file's rgb modality embedding was folded into the bias
   /// Several lines: counts, then the names (runs of blocks.N.* folded).
   std::string text() const;
@@ -71,9 +71,9 @@ torch::OrderedDict<std::string, torch::Tensor> fold_rgb_modality_embedding(
 
 /// Copies the file's tensors into `module`'s parameters and buffers (converted to their dtype
 /// and device) by the naming rule above; into a module without modality_embed, the file's
-/// rgb modality embedding is folded first (fold_rgb_modality_embedding). Throws UsageError if no tensor of the backbone loads
-/// (not a ViT of this kind), if a backbone parameter is missing from a file that has the
-/// backbone, or for a shape that differs other than a head's or pos_embed's grid.
+/// rgb modality embedding is folded first (fold_rgb_modality_embedding). Throws UsageError if no
+/// tensor of the backbone loads (not a ViT of this kind), if a backbone parameter is missing from a
+/// file that has the backbone, or for a shape that differs other than a head's or pos_embed's grid.
 LoadReport load_weights(torch::nn::Module& module, const WeightsFile& file);
 
 }  // namespace c2fmae::train

@@ -22,8 +22,8 @@ class RunDirectory {
   /// - kNew: refuses (UsageError, with how to resume or overwrite) if it holds a run (files
   ///   other than a train.log left by a start that failed, the lock and temporary files);
   /// - kOverwrite: removes the earlier run's own files (checkpoint-<step>.pt, latest.pt,
-  ///   best.pt, metrics.jsonl, train.log, config.yaml), and only those: all of them or, if one cannot
-  ///   go, none (they are moved aside first, and moved back on a failure);
+  ///   best.pt, metrics.jsonl, train.log, config.yaml), and only those: all of them or, if one
+  ///   cannot go, none (they are moved aside first, and moved back on a failure);
   /// and in every mode removes the run's stale temporary files (<name>.tmp of those).
   /// Throws UsageError if `path` is not a directory or another process holds it (naming
   /// its PID), std::runtime_error with the OS reason if it cannot be created or locked.

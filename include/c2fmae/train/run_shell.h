@@ -46,11 +46,17 @@ struct RunOptions {
   std::vector<std::string> fixed_sections = {"model"};
   /// Keys (or "section." prefixes) that may differ on resume without changing what is
   /// computed; other differences are named in a warning.
-  std::vector<std::string> free_keys = {"log.",           "dist.",          "data.num_workers",
-                                        "train.output_dir", "train.max_steps", "train.device",
-                                        "train.checkpoint_every", "train.eval_every",
+  std::vector<std::string> free_keys = {"log.",
+                                        "dist.",
+                                        "data.num_workers",
+                                        "train.output_dir",
+                                        "train.max_steps",
+                                        "train.device",
+                                        "train.checkpoint_every",
+                                        "train.eval_every",
                                         "train.keep_last",
-                                        "train.max_nonfinite", "train.pretrained"};
+                                        "train.max_nonfinite",
+                                        "train.pretrained"};
 };
 
 struct RunResult {

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +17,21 @@
 #include "test_helpers.h"
 
 namespace c2fmae::testing {
+
+/// `size` bytes after a magic number, from a small LCG (file contents need not decode).
+inline std::vector<uint8_t> fake_file(const std::vector<uint8_t>& magic, size_t size,
+                                      uint32_t seed) {
+  std::vector<uint8_t> bytes = magic;
+  uint32_t state = seed * 2654435761u + 1;
+  while (bytes.size() < size) {
+    state = state * 1664525u + 1013904223u;
+    bytes.push_back(static_cast<uint8_t>(state >> 24));
+  }
+  bytes.resize(std::max(size, magic.size()));
+  return bytes;
+}
+inline const std::vector<uint8_t> kJpegMagic = {0xFF, 0xD8, 0xFF, 0xE0};
+inline const std::vector<uint8_t> kPngMagic = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
 
 /// What write_fixture_split wrote for one sample.
 struct FixtureSample {

@@ -43,19 +43,9 @@ void write_text(const std::string& path, const std::string& text) {
   write_bytes(path, Bytes(text.begin(), text.end()));
 }
 
-/// `size` bytes after a magic number, from a small LCG (file contents need not decode).
-Bytes fake_file(const Bytes& magic, size_t size, uint32_t seed) {
-  Bytes bytes = magic;
-  uint32_t state = seed * 2654435761u + 1;
-  while (bytes.size() < size) {
-    state = state * 1664525u + 1013904223u;
-    bytes.push_back(static_cast<uint8_t>(state >> 24));
-  }
-  bytes.resize(std::max(size, magic.size()));
-  return bytes;
-}
-const Bytes kJpegMagic = {0xFF, 0xD8, 0xFF, 0xE0};
-const Bytes kPngMagic = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
+using testing::fake_file;
+using testing::kJpegMagic;
+using testing::kPngMagic;
 
 /// The members a packed sample must hold: name -> bytes.
 using Expected = std::map<std::string, Bytes>;

@@ -23,19 +23,9 @@ Bytes read_bytes(const std::string& path) {
   return Bytes(std::istreambuf_iterator<char>(in), {});
 }
 
-/// `size` bytes after a magic number, from a small LCG (file contents need not decode).
-Bytes fake_file(const Bytes& magic, size_t size, uint32_t seed) {
-  Bytes bytes = magic;
-  uint32_t state = seed * 2654435761u + 1;
-  while (bytes.size() < size) {
-    state = state * 1664525u + 1013904223u;
-    bytes.push_back(static_cast<uint8_t>(state >> 24));
-  }
-  bytes.resize(std::max(size, magic.size()));
-  return bytes;
-}
-const Bytes kJpegMagic = {0xFF, 0xD8, 0xFF, 0xE0};
-const Bytes kPngMagic = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
+using testing::fake_file;
+using testing::kJpegMagic;
+using testing::kPngMagic;
 
 template <typename E>
 std::string error_of(const std::function<void()>& f) {

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "c2fmae/core/usage_error.h"
 #include "c2fmae/data/folder_writer.h"
 #include "c2fmae/data/synthetic_shapes.h"
 #include "program/arguments.h"
@@ -21,6 +22,15 @@ int main(int argc, char** argv) {
     cli.option("--seed", seed, "dataset seed");
     cli.option("--split", split, "split folder name (train, val)");
     if (const auto code = cli.parse(argc, argv)) return *code;
+    if (root.empty()) {
+      throw c2fmae::UsageError(
+          c2fmae::with_hint("--out is empty", "give the dataset root, e.g. --out data/synthetic"));
+    }
+    if (split.empty() || split == "." || split == ".." || split.find('/') != std::string::npos) {
+      throw c2fmae::UsageError(
+          c2fmae::with_hint("--split '" + split + "' is not a split folder name",
+                            "give a folder name, e.g. --split train"));
+    }
     SyntheticShapes shapes(count, static_cast<uint64_t>(seed));
     for (int64_t i = 0; i < count; ++i) {
       const auto sample = shapes.get(i, Augmentation{}, size);

@@ -519,7 +519,9 @@ TEST(Pretrain, ContradictingEmptyOrMissingArgumentsExit2) {
   for (const std::string& bad :
        {base + " --resume auto --overwrite", "--config " + dir + "/tiny.yaml --output-dir ''",
         base + " --resume " + dir + "/nonexistent.pt", base + " --resume ''",
-        base + " --resume " + dir, base + " --config " + dir, base + " --config /dev/zero"}) {
+        base + " --resume " + dir, base + " --config " + dir, base + " --config /dev/zero",
+        // No recipe: the defaults alone are a full-size run, not started unasked.
+        "--output-dir " + dir + "/run --set train.max_steps=1"}) {
     auto r = pretrain(bad);
     EXPECT_EQ(r.exit_code, 2) << bad << "\n" << r.output;
     EXPECT_NE(r.output.find("hint:"), std::string::npos) << r.output;

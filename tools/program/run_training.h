@@ -20,6 +20,7 @@
 
 #include "arguments.h"
 #include "c2fmae/config/config.h"
+#include "c2fmae/core/usage_error.h"
 #include "c2fmae/distributed/communicator.h"
 #include "c2fmae/train/engine.h"
 #include "c2fmae/train/run_shell.h"
@@ -96,6 +97,13 @@ int run_training(int argc, char** argv, const TrainingProgram<Config, Engine>& p
     if (args.dump_config) {
       std::cout << cfg.dump_yaml();
       return 0;
+    }
+    // The defaults alone are a full-size run (ViT-B at 224 px): started with no recipe, that is
+    // a mistake, not a request.
+    if (args.config_files.empty()) {
+      throw UsageError(with_hint("no --config given: the defaults alone are a full-size run",
+                                 "give a recipe, e.g. --config configs/debug/tiny.yaml (see "
+                                 "configs/), or print the defaults with --dump-config"));
     }
     const bool measures = program.measures_only && program.measures_only(cfg);
     // From here a stop signal is a clean stop of training (before the first step: without

@@ -3,9 +3,13 @@
 # would start LibTorch (about 0.5 s) for every one of them; a suite starts it once.
 # A suite of more than C2FMAE_CASES_PER_ENTRY cases is split into GoogleTest shards
 # (GTEST_TOTAL_SHARDS / GTEST_SHARD_INDEX), entries "Suite:1/3" ..., so that no entry runs long
-# (the CI budget: 60 s an entry, scripts/check_budget.py) and CTest can run them side by side.
+# (CI's budget: 60 s an entry, scripts/check_budget.py) and CTest can run them side by side.
 # Expects C2FMAE_TEST_EXE, C2FMAE_TEST_WORKING_DIR and C2FMAE_TEST_TIMEOUT (seconds).
-set(C2FMAE_CASES_PER_ENTRY 6)
+set(C2FMAE_CASES_PER_ENTRY 4)
+# Suites whose tests start several processes at once (the ranks of a run): CTest runs their
+# entries alone (PROCESSORS 2), so that no other entry shares the 2 cores with 3 LibTorch
+# processes (oversubscribed, a neighbour ran 3 times slower).
+set(C2FMAE_MULTI_PROCESS_SUITES DataParallel)
 if(NOT EXISTS "${C2FMAE_TEST_EXE}")
   add_test(c2fmae_tests_NOT_BUILT c2fmae_tests_NOT_BUILT)
   return()
@@ -36,6 +40,10 @@ foreach(_suite IN LISTS _suites)
     set_tests_properties("${_suite}" PROPERTIES
                          WORKING_DIRECTORY "${C2FMAE_TEST_WORKING_DIR}"
                          TIMEOUT "${C2FMAE_TEST_TIMEOUT}")
+    list(FIND C2FMAE_MULTI_PROCESS_SUITES "${_suite}" _multi)
+    if(_multi GREATER -1)
+      set_tests_properties("${_suite}" PROPERTIES PROCESSORS 2)
+    endif()
     continue()
   endif()
   set(_index 0)
@@ -48,6 +56,10 @@ foreach(_suite IN LISTS _suites)
                          TIMEOUT "${C2FMAE_TEST_TIMEOUT}"
                          ENVIRONMENT "GTEST_TOTAL_SHARDS=${_shards};GTEST_SHARD_INDEX=${_index}"
                          LABELS "${_suite}")
+    list(FIND C2FMAE_MULTI_PROCESS_SUITES "${_suite}" _multi)
+    if(_multi GREATER -1)
+      set_tests_properties("${_name}" PROPERTIES PROCESSORS 2)
+    endif()
     math(EXPR _index "${_index} + 1")
   endwhile()
 endforeach()

@@ -18,6 +18,12 @@
 
 namespace c2fmae::testing {
 
+/// The whole content of a file as bytes (empty if it cannot be read).
+inline std::vector<uint8_t> read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
+}
+
 /// `size` bytes after a magic number, from a small LCG (file contents need not decode).
 inline std::vector<uint8_t> fake_file(const std::vector<uint8_t>& magic, size_t size,
                                       uint32_t seed) {

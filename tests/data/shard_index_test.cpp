@@ -22,10 +22,7 @@ using Bytes = std::vector<uint8_t>;
 
 using TempDir = testing::ScratchDir;
 
-Bytes read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return Bytes(std::istreambuf_iterator<char>(in), {});
-}
+using testing::read_bytes;
 
 void write_bytes(const std::string& path, const Bytes& bytes) {
   fs::create_directories(fs::path(path).parent_path());

@@ -9,7 +9,7 @@ set(C2FMAE_CASES_PER_ENTRY 4)
 # Suites whose tests start several processes at once (the ranks of a run): CTest runs their
 # entries alone (PROCESSORS 2), so that no other entry shares the 2 cores with 3 LibTorch
 # processes (oversubscribed, a neighbour ran 3 times slower).
-set(C2FMAE_MULTI_PROCESS_SUITES DataParallel)
+set(C2FMAE_MULTI_PROCESS_SUITES DataParallel DataParallelStep GradientSync)
 if(NOT EXISTS "${C2FMAE_TEST_EXE}")
   add_test(c2fmae_tests_NOT_BUILT c2fmae_tests_NOT_BUILT)
   return()

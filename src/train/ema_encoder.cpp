@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <stdexcept>
 
-#include "c2fmae/train/engine_parts.h"
+#include "c2fmae/train/autocast_scope.h"
 
 namespace c2fmae::train {
 

@@ -16,20 +16,21 @@
 #include "c2fmae/data/mixup.h"
 #include "c2fmae/data/rand_augment.h"
 #include "c2fmae/data/random_erasing.h"
-#include "c2fmae/distributed/gradient_sync.h"
 #include "c2fmae/losses/classification_loss.h"
 #include "c2fmae/masking/patch_majority.h"
 #include "c2fmae/models/classifier.h"
 #include "c2fmae/models/vit_presets.h"
 #include "c2fmae/optim/adamw.h"
-#include "c2fmae/optim/gradient_clipping.h"
 #include "c2fmae/optim/layer_decay.h"
 #include "c2fmae/optim/lr_schedule.h"
+#include "c2fmae/train/autocast_scope.h"
+#include "c2fmae/train/data_parallel_step.h"
 #include "c2fmae/train/dense_probe.h"
+#include "c2fmae/train/device_choice.h"
 #include "c2fmae/train/encoder_export.h"
-#include "c2fmae/train/engine_parts.h"
 #include "c2fmae/train/knn_classifier.h"
 #include "c2fmae/train/pretrained_weights.h"
+#include "c2fmae/train/run_length.h"
 
 namespace c2fmae::train {
 namespace {
@@ -126,9 +127,9 @@ struct FinetuneEngine::Impl {
   data::MixupOptions mixup;
   models::Classifier model{nullptr};
   std::unique_ptr<optim::AdamW> optimizer;
-  std::vector<torch::Tensor> trained;  ///< the parameters that train (a probe: the head's)
-  std::unique_ptr<distributed::GradientSync> sync;
-  BadSampleBudget bad;
+  /// Micro-batches, backward, the host read, skip policy, update (data_parallel_step.h); with
+  /// nothing to train for evaluation.
+  std::unique_ptr<DataParallelStep> steps;
   std::string pretrained_report = "none (random initialisation)";
 
   int64_t bucket_bytes() const { return cfg.dist.bucket_mb << 20; }
@@ -212,14 +213,12 @@ FinetuneEngine::Impl::Impl(const config::FinetuneConfig& config, distributed::Co
     if (cfg.model.num_classes == 0) num_classes = train_set->num_classes();
     check_same_classes(*train_set, *val, cfg);
     check_run_length(cfg.origins, cfg.data, cfg.optim, cfg.train, train_set->size(), world);
-    bad.dataset_size = train_set->size();
   }
   if (num_classes < val->num_classes()) {
     throw UsageError(with_hint(c10::str("model.num_classes = ", num_classes,
                                         " but the dataset has ", val->num_classes(), " classes"),
                                "set model.num_classes to 0 (the dataset's) or at least that"));
   }
-  bad.max_fraction = cfg.data.max_bad_fraction;
   val_loader = std::make_unique<data::BatchLoader>(val, val_options);
   if (knn || dense) {
     auto bank = data::make_dataset(cfg.data, seed, cfg.data.split);
@@ -286,20 +285,27 @@ FinetuneEngine::Impl::Impl(const config::FinetuneConfig& config, distributed::Co
     for (auto& p : model->head->parameters()) p.set_requires_grad(true);
   }
   set_training_mode();
-  for (const auto& p : model->parameters()) {
-    if (p.requires_grad()) trained.push_back(p);
+  std::vector<torch::Tensor> trained;  // a probe: the head's
+  if (!evaluate_only) {
+    for (const auto& p : model->parameters()) {
+      if (p.requires_grad()) trained.push_back(p);
+    }
   }
   const int64_t blocks = static_cast<int64_t>(model->backbone->blocks->size());
   optimizer = std::make_unique<optim::AdamW>(
       optim::layer_decay_groups(model->named_parameters(), cfg.optim.weight_decay,
                                 linear_probe ? 1.0 : cfg.finetune.layer_decay, blocks),
       optim::AdamWOptions{cfg.optim.beta1, cfg.optim.beta2, cfg.optim.eps});
-  if (group) {
-    group->broadcast_coalesced(state_tensors(/*with_optimizer=*/false), bucket_bytes());
-    if (!evaluate_only) {
-      sync = std::make_unique<distributed::GradientSync>(*group, trained, bucket_bytes());
-    }
-  }
+  DataParallelStep::Options step_options;
+  step_options.accum_steps = accum;
+  step_options.clip_grad = cfg.optim.clip_grad;
+  step_options.bucket_bytes = bucket_bytes();
+  step_options.max_bad_fraction = cfg.data.max_bad_fraction;
+  step_options.dataset_size = train_set ? train_set->size() : 0;
+  // Each process's loss is its own batch's mean.
+  step_options.loss_scope = LossScope::kProcessMean;
+  steps = std::make_unique<DataParallelStep>(group, device, trained, *optimizer, step_options,
+                                             state_tensors(/*with_optimizer=*/false));
 }
 
 FinetuneEngine::FinetuneEngine(const config::FinetuneConfig& cfg,
@@ -346,19 +352,9 @@ StepOutcome FinetuneEngine::run_step(int64_t step) {
   torch::manual_seed(
       mix_seed({m.seed, static_cast<uint64_t>(step), static_cast<uint64_t>(m.rank), 0xF17Eu}));
   const double lr = optim::learning_rate(m.lr_schedule, step);
-  double data_wait = 0.0;
-  int64_t step_skipped = 0, step_read = 0;
-  auto losses = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat).device(m.device));
-  for (int64_t k = 0; k < m.accum; ++k) {
-    const bool last = k + 1 == m.accum;
-    const auto asked = Clock::now();
-    const int64_t micro_step = step * m.accum + k;
-    auto batch = m.loader->batch(micro_step);
-    data_wait += std::chrono::duration<double>(Clock::now() - asked).count();
-    step_skipped += batch.data_skipped;
-    step_read += batch.size() + batch.data_skipped;
-    batch = batch.to(m.device, /*non_blocking=*/true);
-    if (m.sync && last) m.sync->before_forward();
+  DataParallelStep::Hooks hooks;
+  hooks.next_batch = [&m](int64_t micro_step) { return m.loader->batch(micro_step); };
+  hooks.forward_loss = [&m](const Batch& batch, bool /*last*/) {
     if (m.group && m.linear_probe) {
       // As DDP's broadcast_buffers: the BatchNorm's running statistics are rank 0's.
       m.group->broadcast_coalesced(m.model->head_norm->buffers(), m.bucket_bytes());
@@ -368,43 +364,19 @@ StepOutcome FinetuneEngine::run_step(int64_t step) {
       AutocastScope scope(m.autocast);
       loss = m.loss(m.model->forward(batch.rgb), batch);
     }
-    losses = losses + loss.detach() / static_cast<double>(m.accum);
-    // Each process's loss is its own batch's mean: the Reducer's average over the processes
-    // makes the global batch's mean.
-    const auto scaled = loss / static_cast<double>(m.accum);
-    if (m.sync) {
-      m.sync->backward(scaled, last);
-    } else {
-      scaled.backward();
-    }
-  }
-  const auto norm = optim::clip_gradient_norm(m.trained, m.cfg.optim.clip_grad);
-  const auto on_device = torch::TensorOptions().dtype(torch::kDouble).device(m.device);
-  auto values = torch::cat({losses.to(torch::kDouble).view({1}), norm.to(torch::kDouble).view({1}),
-                            torch::full({1}, static_cast<double>(step_skipped), on_device),
-                            torch::full({1}, static_cast<double>(step_read), on_device)});
-  if (m.group) {
-    m.group->all_reduce_sum(values);
-    values.narrow(0, 0, 2).div_(static_cast<double>(m.world));
-  }
-  values = values.cpu();
-  const auto* v = values.data_ptr<double>();
-  m.bad.add(std::llround(v[2]), std::llround(v[3]));
-  out.loss = v[0];
-  const double grad_norm = v[1];
-  out.skipped = !std::isfinite(out.loss) || !std::isfinite(grad_norm);
-  if (!out.skipped) m.optimizer->step(lr);
-  m.optimizer->zero_grad();
+    return MicroBatchLoss{loss, loss.detach().to(torch::kFloat).view({1})};
+  };
+  const auto r = m.steps->run(step, lr, hooks);
+  out.loss = r.loss;
+  out.skipped = r.skipped;
+  out.skip_reason = r.skip_reason;
   out.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  if (out.skipped) {
-    out.skip_reason = std::isfinite(out.loss)
-                          ? c10::str("non-finite gradient norm (", grad_norm, ")")
-                          : c10::str("non-finite loss (", out.loss, ")");
-    return out;
-  }
+  if (out.skipped) return out;
+  const double grad_norm = r.grad_norm;
+  const double data_wait = r.data_wait_seconds;
   out.metrics.add("lr", lr)
       .add("grad_norm", grad_norm)
-      .add("data_skipped", m.bad.skipped)
+      .add("data_skipped", m.steps->bad_samples().skipped)
       .add("data_wait_s", data_wait);
   out.summary = c10::str("lr ", lr);
   return out;
@@ -621,8 +593,8 @@ Evaluation FinetuneEngine::evaluate() {
 }
 
 std::map<std::string, int64_t> FinetuneEngine::counters() const {
-  return {{"data_skipped", impl_->bad.skipped},
-          {"data_read", impl_->bad.read},
+  return {{"data_skipped", impl_->steps->bad_samples().skipped},
+          {"data_read", impl_->steps->bad_samples().read},
           {"effective_batch", impl_->effective_batch}};
 }
 
@@ -631,8 +603,8 @@ void FinetuneEngine::restore_counters(const std::map<std::string, int64_t>& coun
     const auto it = counters.find(name);
     return it == counters.end() ? int64_t{0} : it->second;
   };
-  impl_->bad.skipped = get("data_skipped");
-  impl_->bad.read = get("data_read");
+  impl_->steps->bad_samples().skipped = get("data_skipped");
+  impl_->steps->bad_samples().read = get("data_read");
   const int64_t stored = get("effective_batch");
   if (stored > 0 && stored != impl_->effective_batch) {
     log::warn(c10::str("the checkpoint was written with an effective batch of ", stored,
@@ -643,15 +615,12 @@ void FinetuneEngine::restore_counters(const std::map<std::string, int64_t>& coun
 
 void FinetuneEngine::synchronize_state() {
   auto& m = *impl_;
-  if (!m.group) return;
-  torch::NoGradGuard no_grad;
-  m.group->broadcast_coalesced(m.state_tensors(/*with_optimizer=*/true), m.bucket_bytes());
+  if (m.group) m.steps->broadcast(m.state_tensors(/*with_optimizer=*/true));
 }
 
 void FinetuneEngine::check_replicas() {
   auto& m = *impl_;
-  if (!m.group) return;
-  train::check_replicas(*m.group, m.model->parameters(), m.bucket_bytes());
+  m.steps->check_replicas(m.model->parameters());
 }
 
 int64_t FinetuneEngine::total_steps() const { return impl_->total_steps; }

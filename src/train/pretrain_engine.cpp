@@ -16,19 +16,20 @@
 #include "c2fmae/curriculum/curriculum_schedule.h"
 #include "c2fmae/data/batch_loader.h"
 #include "c2fmae/data/dataset.h"
-#include "c2fmae/distributed/gradient_sync.h"
 #include "c2fmae/losses/c2fmae_loss.h"
 #include "c2fmae/masking/generator_registry.h"
 #include "c2fmae/models/c2fmae_model.h"
 #include "c2fmae/models/vit_presets.h"
 #include "c2fmae/optim/adamw.h"
-#include "c2fmae/optim/gradient_clipping.h"
 #include "c2fmae/optim/lr_schedule.h"
+#include "c2fmae/train/autocast_scope.h"
+#include "c2fmae/train/data_parallel_step.h"
+#include "c2fmae/train/device_choice.h"
 #include "c2fmae/train/ema_encoder.h"
-#include "c2fmae/train/engine_parts.h"
 #include "c2fmae/train/mask_preview.h"
 #include "c2fmae/train/pretrained_weights.h"
 #include "c2fmae/train/reconstruction_pictures.h"
+#include "c2fmae/train/run_length.h"
 
 namespace c2fmae::train {
 namespace {
@@ -71,7 +72,8 @@ struct PretrainEngine::Impl {
   losses::C2fmaeLoss loss_fn;
   models::C2fmae model{nullptr};
   std::unique_ptr<optim::AdamW> optimizer;
-  std::unique_ptr<distributed::GradientSync> sync;  ///< data-parallel runs only
+  /// Micro-batches, backward, the host read, skip policy, update (data_parallel_step.h).
+  std::unique_ptr<DataParallelStep> steps;
   /// The attention-guided generators' EMA encoder; with it, batches are masked in the step
   /// (the affinity needs the encoder as of this step), else on the loader's threads.
   std::unique_ptr<EmaEncoder> ema;
@@ -80,9 +82,6 @@ struct PretrainEngine::Impl {
   const std::vector<Batch>* given = nullptr;  ///< benchmarks: micro-batches on the device
   int64_t given_next = 0;                     ///< the next of them to use
   bool initial_terms_logged = false;
-  BadSampleBudget bad;             ///< bad samples replaced so far in the run (checkpointed)
-  double data_wait_seconds = 0.0;  ///< waiting for batches in the current step
-  int64_t step_skipped = 0, step_read = 0;  ///< this process's counts in the current step
   /// Semantic pixels per class of this process's batches in the current step: their
   /// entropy is the semantic term's trivial baseline (predicting those class frequencies
   /// everywhere scores it). A function of the step, so a resumed run logs the same.
@@ -111,59 +110,48 @@ struct PretrainEngine::Impl {
     return summed;
   }
 
-  /// Step 2 of train_step: every micro-batch's forward, loss and backward (gradients
-  /// accumulate, averaged over the micro-batches). Returns [accum, 1 + M] on the device:
-  /// per micro-batch the weighted total, then each modality's term. No host sync.
-  torch::Tensor forward_backward(int64_t step, const ModalityWeights& loss_weights) {
-    std::vector<torch::Tensor> rows;
+  /// What step 2 of train_step plugs into the shared step: each micro-batch's batch (from
+  /// the loader, or a benchmark's), masking and class counts on the host, then forward and
+  /// the loss. Its figures: the weighted total, then each modality's term.
+  DataParallelStep::Hooks step_hooks(const ModalityWeights& loss_weights) {
+    DataParallelStep::Hooks hooks;
     semantic_counts = torch::Tensor();
+    hooks.next_batch = [this](int64_t micro_step) {
+      if (given) {  // a benchmark's micro-batches, already masked and on the device
+        return (*given)[static_cast<size_t>(given_next++ % static_cast<int64_t>(given->size()))];
+      }
+      return loader->batch(micro_step);
+    };
+    hooks.prepare = [this](Batch& batch, int64_t micro_step) {
+      if (given) return;
+      if (ema) mask_in_step(batch, micro_step);
+      if (batch.semantic.defined() && cfg.model.has(Modality::kSemantic)) {
+        const auto labels = batch.semantic.flatten();
+        auto counts = torch::bincount(labels.masked_select(labels.ne(kIgnoreClass)), {},
+                                      cfg.model.num_semantic_classes)
+                          .to(torch::kDouble);
+        semantic_counts = semantic_counts.defined()
+                              ? semantic_counts + counts.narrow(0, 0, semantic_counts.size(0))
+                              : counts;
+      }
+    };
     losses::CountSum count_sum;
     if (group) count_sum = [this](const torch::Tensor& c) { return sum_over_processes(c); };
-    for (int64_t k = 0; k < accum; ++k) {
-      const bool last = k + 1 == accum;  // data-parallel: only its backward communicates
-      Batch batch;
-      if (given) {  // a benchmark's micro-batches, already masked and on the device
-        batch = (*given)[static_cast<size_t>(given_next++ % static_cast<int64_t>(given->size()))];
-      } else {
-        const auto asked = Clock::now();
-        const int64_t micro_step = step * accum + k;
-        batch = loader->batch(micro_step);
-        data_wait_seconds += std::chrono::duration<double>(Clock::now() - asked).count();
-        step_skipped += batch.data_skipped;
-        step_read += batch.size() + batch.data_skipped;
-        if (ema) mask_in_step(batch, micro_step);
-        if (batch.semantic.defined() && cfg.model.has(Modality::kSemantic)) {
-          const auto labels = batch.semantic.flatten();
-          auto counts = torch::bincount(labels.masked_select(labels.ne(kIgnoreClass)), {},
-                                        cfg.model.num_semantic_classes)
-                            .to(torch::kDouble);
-          semantic_counts = semantic_counts.defined()
-                                ? semantic_counts + counts.narrow(0, 0, semantic_counts.size(0))
-                                : counts;
-        }
-        batch = batch.to(device, /*non_blocking=*/true);
-      }
-      if (sync && last) sync->before_forward();
+    // Data-parallel: each term is this process's share of the global batch's term (the
+    // counts are global): LossScope::kGlobalShare.
+    hooks.forward_loss = [this, loss_weights, count_sum](const Batch& batch, bool /*last*/) {
       losses::LossTerms terms;
       {
         AutocastScope scope(autocast);
         auto out = model->forward(batch);
         terms = loss_fn(out.predictions, out.rows, batch, loss_weights, count_sum);
       }
-      // Data-parallel: each term is this process's share of the global batch's term (the
-      // counts are global), and the Reducer averages the gradients over the W processes.
       std::vector<torch::Tensor> row = {terms.total.detach().to(torch::kFloat)};
       for (const auto& t : terms.terms) row.push_back(t.second.detach().to(torch::kFloat));
-      rows.push_back(torch::stack(row));
-      // A non-finite loss gives non-finite gradients: the norm in train_step catches it.
-      const auto scaled = terms.total * (static_cast<double>(world) / static_cast<double>(accum));
-      if (sync) {
-        sync->backward(scaled, last);
-      } else {
-        scaled.backward();
-      }
-    }
-    return torch::stack(rows);
+      return MicroBatchLoss{terms.total, torch::stack(row)};
+    };
+    if (ema) hooks.after_update = [this] { ema->update(*model); };
+    return hooks;
   }
 
   /// Training progress at optimizer step `step`.
@@ -229,8 +217,6 @@ PretrainEngine::Impl::Impl(const config::PretrainConfig& config, distributed::Co
              curriculum.generator_names()),
       loss_fn(cfg.model, cfg.loss) {
   auto dataset = data::make_dataset(cfg.data, seed, cfg.data.split);
-  bad.dataset_size = dataset->size();
-  bad.max_fraction = cfg.data.max_bad_fraction;
   check_run_length(cfg.origins, cfg.data, cfg.optim, cfg.train, dataset->size(), world);
   // Label maps are read when a modality or a generator reads them.
   const bool maps = cfg.model.has(Modality::kSemantic) || cfg.model.has(Modality::kInstance) ||
@@ -276,12 +262,17 @@ PretrainEngine::Impl::Impl(const config::PretrainConfig& config, distributed::Co
       std::make_unique<optim::AdamW>(optim::make_adamw(model->named_parameters(), cfg.optim));
   if (masker.needs().affinity)
     ema = std::make_unique<EmaEncoder>(*model, cfg.masking.affinity_ema_decay);
-  if (group) {
-    // Every process initialised the same weights from the seed; rank 0's are broadcast all
-    // the same, as DDP does, so that nothing else can make them differ.
-    group->broadcast_coalesced(state_tensors(/*with_optimizer=*/false), bucket_bytes());
-    sync = std::make_unique<distributed::GradientSync>(*group, model->parameters(), bucket_bytes());
-  }
+  DataParallelStep::Options step_options;
+  step_options.accum_steps = accum;
+  step_options.clip_grad = cfg.optim.clip_grad;
+  step_options.bucket_bytes = bucket_bytes();
+  step_options.max_bad_fraction = cfg.data.max_bad_fraction;
+  step_options.dataset_size = dataset->size();
+  step_options.loss_scope = LossScope::kGlobalShare;
+  // Every process initialised the same weights from the seed; rank 0's are broadcast all
+  // the same.
+  steps = std::make_unique<DataParallelStep>(group, device, model->parameters(), *optimizer,
+                                             step_options, state_tensors(/*with_optimizer=*/false));
 }
 
 PretrainEngine::PretrainEngine(const config::PretrainConfig& cfg,
@@ -335,61 +326,28 @@ PretrainStepStats PretrainEngine::train_step(int64_t step) {
     s.generator_weights.emplace_back(generator_weights.names[g], generator_weights.values[g]);
   }
 
-  // 2. Micro-batches: batch (masked on the loader's threads), forward, loss, backward. No
-  //    host sync: losses stay on the device until the step ends.
-  m.data_wait_seconds = m.affinity_seconds = 0.0;
-  m.step_skipped = m.step_read = 0;
-  const auto losses = m.forward_backward(step, loss_weights);  // [accum, 1 + terms]
-  for (const auto mod : m.cfg.model.modalities) s.terms.emplace_back(mod, 0.0);
-
-  // 3. Gradient norm, always measured: a finite loss can still give inf / NaN gradients,
-  //    which must not reach the weights (nor the checkpoint of the "last good state").
-  const auto norm = optim::clip_gradient_norm(m.model->parameters(), m.cfg.optim.clip_grad);
-
-  // 4. One host sync for every micro-batch's terms, the norm and the bad-sample counts;
-  //    data-parallel, summed over the processes first (one all-reduce), so that every
-  //    process sees the global loss and takes the same decisions (skip, stop).
-  // (The counts are filled on the device: copying a host tensor there would sync.)
-  const auto on_device = torch::TensorOptions().dtype(torch::kDouble).device(m.device);
-  auto values = torch::cat({losses.flatten().to(torch::kDouble), norm.to(torch::kDouble).view({1}),
-                            torch::full({1}, static_cast<double>(m.step_skipped), on_device),
-                            torch::full({1}, static_cast<double>(m.step_read), on_device)});
-  if (m.group) {
-    m.group->all_reduce_sum(values);
-    values.narrow(0, losses.numel(), 1).div_(static_cast<double>(m.world));  // the same norm
+  // 2. The shared step (data_parallel_step.h): per micro-batch the batch (masked on the
+  //    loader's threads), forward, loss and backward with no host sync; then the gradient
+  //    norm, one host read of every figure (data-parallel: summed over the processes, so
+  //    that every process takes the same decisions) and the update, unless a loss or the
+  //    norm is non-finite.
+  m.affinity_seconds = 0.0;
+  const auto r = m.steps->run(step, s.lr, m.step_hooks(loss_weights));
+  s.skipped = r.skipped;
+  s.loss = r.loss;
+  s.grad_norm = r.grad_norm;
+  for (size_t i = 0; i < m.cfg.model.modalities.size(); ++i) {
+    s.terms.emplace_back(m.cfg.model.modalities[i], r.figures[i + 1]);
   }
-  values = values.cpu();
-  const auto* v = values.data_ptr<double>();
-  const auto width = static_cast<int64_t>(s.terms.size()) + 1;
-  m.bad.add(std::llround(v[losses.numel() + 1]), std::llround(v[losses.numel() + 2]));
-  for (int64_t k = 0; k < m.accum; ++k) {
-    const double total = v[k * width];
-    if (!std::isfinite(total)) {
-      s.skipped = true;
-      s.loss = total;
-      break;
-    }
-    s.loss += total / m.accum;
-    for (size_t i = 0; i < s.terms.size(); ++i) s.terms[i].second += v[k * width + 1 + i] / m.accum;
-  }
-  s.grad_norm = s.skipped ? std::nan("") : v[m.accum * width];
-  s.skipped = s.skipped || !std::isfinite(s.grad_norm);
-
-  // 5. The update, unless the step is skipped.
-  if (!s.skipped) {
-    m.optimizer->step(s.lr);
-    if (m.ema) m.ema->update(*m.model);
-  }
-  m.optimizer->zero_grad();
   s.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  s.data_wait_seconds = m.data_wait_seconds;
+  s.data_wait_seconds = r.data_wait_seconds;
   return s;
 }
 
 torch::Tensor PretrainEngine::forward_backward(int64_t step) {
   auto& m = *impl_;
   torch::manual_seed(mix_seed({m.seed, static_cast<uint64_t>(step), 0x57E9u}));
-  return m.forward_backward(step, m.curriculum.loss_weights(m.progress(step)));
+  return m.steps->forward_backward(step, m.step_hooks(m.curriculum.loss_weights(m.progress(step))));
 }
 
 StepOutcome PretrainEngine::run_step(int64_t step) {
@@ -435,7 +393,7 @@ StepOutcome PretrainEngine::run_step(int64_t step) {
   out.metrics.add("lr", s.lr);
   for (const auto& [name, w] : s.generator_weights) out.metrics.add("w_" + name, w);
   out.metrics.add("grad_norm", s.grad_norm);
-  out.metrics.add("data_skipped", impl_->bad.skipped);
+  out.metrics.add("data_skipped", impl_->steps->bad_samples().skipped);
   out.metrics.add("data_wait_s", s.data_wait_seconds);
   if (impl_->ema) out.metrics.add("affinity_s", impl_->affinity_seconds);
   out.summary = c10::str("(", terms, ") lr ", s.lr);
@@ -443,8 +401,8 @@ StepOutcome PretrainEngine::run_step(int64_t step) {
 }
 
 std::map<std::string, int64_t> PretrainEngine::counters() const {
-  return {{"data_skipped", impl_->bad.skipped},
-          {"data_read", impl_->bad.read},
+  return {{"data_skipped", impl_->steps->bad_samples().skipped},
+          {"data_read", impl_->steps->bad_samples().read},
           {"effective_batch", impl_->effective_batch}};
 }
 
@@ -453,8 +411,8 @@ void PretrainEngine::restore_counters(const std::map<std::string, int64_t>& coun
     const auto it = counters.find(name);
     return it == counters.end() ? int64_t{0} : it->second;
   };
-  impl_->bad.skipped = get("data_skipped");
-  impl_->bad.read = get("data_read");
+  impl_->steps->bad_samples().skipped = get("data_skipped");
+  impl_->steps->bad_samples().read = get("data_read");
   const int64_t stored = get("effective_batch");
   if (stored > 0 && stored != impl_->effective_batch) {
     // E.g. resumed on another number of processes with the same per-process batch.
@@ -536,15 +494,12 @@ torch::Tensor PretrainEngine::picture(int64_t step) {
 
 void PretrainEngine::synchronize_state() {
   auto& m = *impl_;
-  if (!m.group) return;
-  torch::NoGradGuard no_grad;
-  m.group->broadcast_coalesced(m.state_tensors(/*with_optimizer=*/true), m.bucket_bytes());
+  if (m.group) m.steps->broadcast(m.state_tensors(/*with_optimizer=*/true));
 }
 
 void PretrainEngine::check_replicas() {
   auto& m = *impl_;
-  if (!m.group) return;
-  train::check_replicas(*m.group, m.model->parameters(), m.bucket_bytes());
+  m.steps->check_replicas(m.model->parameters());
 }
 
 int64_t PretrainEngine::total_steps() const { return impl_->total_steps; }

@@ -6,7 +6,7 @@
 #include "c2fmae/core/error_text.h"
 #include "c2fmae/core/usage_error.h"
 #include "c2fmae/distributed/launch_env.h"
-#include "c2fmae/train/engine_parts.h"
+#include "c2fmae/train/device_choice.h"
 
 namespace c2fmae::program {
 namespace {

@@ -308,7 +308,7 @@ struct TrainConfig {
 
 /// The schedule's rules across the two sections (every root's validate() calls it): the
 /// warm-up is part of the run, and a given optim.lr is not below optim.min_lr (from blr the
-/// peak depends on the batch: train/engine_parts' check_run_length). `warmup_example` and
+/// peak depends on the batch: train/run_length.h). `warmup_example` and
 /// `min_lr_example` end the hints ("MAE: 40 of 400-1600", "0").
 void check_schedule(Checker& c, const OptimConfig& optim, const TrainConfig& train,
                     const std::string& warmup_example, const std::string& min_lr_example);

@@ -68,8 +68,8 @@ void ModelConfig::validate(Checker& c) const {
   c.require(!modalities.empty(), "model.modalities", "[]", "no modality enabled",
             "enable at least one of semantic, instance, rgb");
   const bool mask_inputs = has(Modality::kSemantic) || has(Modality::kInstance);
-  c.require(!mask_inputs || patch_size % kLabelDownsample == 0, "model.patch_size", patch_size,
-            "semantic and instance inputs are read at 1/4 resolution and need a multiple of 4",
+  c.require(!mask_inputs || patch_fits_label_maps(patch_size), "model.patch_size", patch_size,
+            "the model reads semantic or instance inputs, and " + label_patch_rule(),
             "use patch 16, or only rgb");
   require_range(c, "model.num_semantic_classes", num_semantic_classes, 1, 254,
                 "COCO panoptic: 133 (label 255 marks ignored pixels)");

@@ -14,8 +14,9 @@ void throw_file_error(const std::string& what, const std::string& path, int err)
   throw FileError("cannot " + what + " " + path + ": " + std::strerror(err));
 }
 
-FileWriter::FileWriter(const std::string& path, unsigned mode) : path_(path) {
-  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, static_cast<mode_t>(mode));
+FileWriter::FileWriter(const std::string& path, unsigned mode, Existing existing) : path_(path) {
+  const int how = existing == Existing::kAppend ? O_APPEND : O_TRUNC;
+  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | how | O_CLOEXEC, static_cast<mode_t>(mode));
   if (fd_ < 0) throw_file_error("create", path_, errno);
 }
 

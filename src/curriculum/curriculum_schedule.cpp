@@ -129,12 +129,10 @@ void check_curriculum_config(const config::CurriculumConfig& curriculum,
                     masking::generators_that(
                         spec, masking, [](const masking::MaskNeeds& n) { return !n.affinity; }) +
                     ")");
-      c.require(!reads_maps || model.patch_size % kLabelDownsample == 0, "model.patch_size",
+      c.require(!reads_maps || patch_fits_label_maps(model.patch_size), "model.patch_size",
                 model.patch_size,
                 "the curriculum's '" + g.first + "' generator (" + key +
-                    ") reads the label maps at 1/" + std::to_string(kLabelDownsample) +
-                    " resolution, which needs a patch size that is a multiple of " +
-                    std::to_string(kLabelDownsample),
+                    ") reads the label maps, and " + label_patch_rule(),
                 "use a patch that is a multiple of " + std::to_string(kLabelDownsample) +
                     " and divides model.img_size (e.g. 16 for 224), or only generators that "
                     "read no map in curriculum.keyframes (" +

@@ -36,7 +36,7 @@ InstanceAdapterImpl::InstanceAdapterImpl(const InstanceAdapterOptions& options_)
 }
 
 void InstanceAdapterImpl::reset() {
-  TORCH_CHECK(options.patch_size() % kLabelDownsample == 0,
+  TORCH_CHECK(patch_fits_label_maps(options.patch_size()),
               "InstanceAdapter: patch size must be a multiple of ", kLabelDownsample,
               " (the label resolution is 1/", kLabelDownsample, "), but got ",
               options.patch_size());

@@ -12,7 +12,7 @@ SemanticAdapterImpl::SemanticAdapterImpl(const SemanticAdapterOptions& options_)
 }
 
 void SemanticAdapterImpl::reset() {
-  TORCH_CHECK(options.patch_size() % kLabelDownsample == 0,
+  TORCH_CHECK(patch_fits_label_maps(options.patch_size()),
               "SemanticAdapter: patch size must be a multiple of ", kLabelDownsample,
               " (the label resolution is 1/", kLabelDownsample, "), but got ",
               options.patch_size());

@@ -85,10 +85,9 @@ DataParallelStep::Result DataParallelStep::run(int64_t step, double lr, const Ho
   // sees the global figures and takes the same decisions (skip, stop). The counts are filled
   // on the device: copying a host tensor there would sync.
   const auto on_device = torch::TensorOptions().dtype(torch::kDouble).device(device_);
-  auto values =
-      torch::cat({figures.flatten().to(torch::kDouble), norm.to(torch::kDouble).view({1}),
-                  torch::full({1}, static_cast<double>(step_skipped_), on_device),
-                  torch::full({1}, static_cast<double>(step_read_), on_device)});
+  auto values = torch::cat({figures.flatten().to(torch::kDouble), norm.to(torch::kDouble).view({1}),
+                            torch::full({1}, static_cast<double>(step_skipped_), on_device),
+                            torch::full({1}, static_cast<double>(step_read_), on_device)});
   if (group_) {
     group_->all_reduce_sum(values);
     // Every process's norm is the same: their mean. Shares sum to the global figure; means

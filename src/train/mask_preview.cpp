@@ -154,12 +154,11 @@ MaskPreview make_mask_preview(const config::PretrainConfig& cfg,
   const auto spec = masking::MaskSpec::from_config(cfg.model, cfg.masking);
   const auto generator = masking::make_generator(options.generator, spec, cfg.masking);
   const auto needs = generator->needs();
-  if (needs.label_maps && cfg.model.patch_size % kLabelDownsample != 0) {
+  if (needs.label_maps && !patch_fits_label_maps(cfg.model.patch_size)) {
     throw UsageError(with_hint(
-        "mask generator '" + options.generator + "' reads the label maps at 1/" +
-            std::to_string(kLabelDownsample) + " resolution, and model.patch_size " +
+        "mask generator '" + options.generator + "' reads the label maps, and model.patch_size " +
             std::to_string(cfg.model.patch_size) + " is not a multiple of " +
-            std::to_string(kLabelDownsample),
+            std::to_string(kLabelDownsample) + ": " + label_patch_rule(),
         "use patch 16, or a generator that reads no map (" +
             masking::generators_that(spec, cfg.masking,
                                      [](const masking::MaskNeeds& n) { return !n.label_maps; }) +

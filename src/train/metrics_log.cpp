@@ -114,23 +114,13 @@ std::string MetricsRecord::json() const {
 }
 
 MetricsLog::MetricsLog(const std::string& path)
-    : path_(path), file_(std::fopen(path.c_str(), "a")) {
-  if (!file_) {
-    throw std::runtime_error("cannot open " + path + " for appending: " + std::strerror(errno));
-  }
-}
+    : file_(path, 0644, FileWriter::Existing::kAppend) {}
 
-MetricsLog::~MetricsLog() { std::fclose(file_); }
+MetricsLog::~MetricsLog() = default;
 
 void MetricsLog::write(const MetricsRecord& record) {
   const auto line = record.json() + "\n";
-  const size_t written = std::fwrite(line.data(), 1, line.size(), file_);
-  int err = written == line.size() ? 0 : errno;
-  if (std::fflush(file_) != 0 && err == 0) err = errno;
-  if (err != 0 || written != line.size()) {
-    std::clearerr(file_);
-    throw std::runtime_error("cannot write " + path_ + ": " + std::strerror(err ? err : EIO));
-  }
+  file_.write(line.data(), line.size());
 }
 
 }  // namespace c2fmae::train

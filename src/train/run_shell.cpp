@@ -87,11 +87,49 @@ struct RunShell::Impl {
   int64_t evaluated_step = -1;  ///< the step of the last evaluation in this run
 };
 
+namespace {
+
+/// A config key (or a "section." prefix) that may differ without changing what a run
+/// computes: on resume (a warning names any other difference) and, where
+/// `between_processes`, between the processes of a data-parallel run (any other difference
+/// is refused: e.g. train.checkpoint_every steers when the processes meet, and processes
+/// that disagree on it would wait for each other for ever).
+struct FreeKey {
+  const char* key;
+  bool between_processes;
+};
+constexpr FreeKey kFreeKeys[] = {
+    {"log.", true},
+    {"train.output_dir", true},
+    {"dist.", false},
+    {"data.num_workers", false},
+    {"train.max_steps", false},
+    {"train.device", false},
+    {"train.checkpoint_every", false},
+    {"train.eval_every", false},
+    {"train.keep_last", false},
+    {"train.max_nonfinite", false},
+    {"train.pretrained", false},
+};
+
+enum class Between { kResumes, kProcesses };
+
+bool is_free_key(const std::string& key, Between between) {
+  for (const auto& f : kFreeKeys) {
+    if ((between == Between::kResumes || f.between_processes) && starts_with(key, f.key)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
 void check_same_config(distributed::Communicator& group, const config::ConfigRoot& config) {
   const auto theirs = group.broadcast_text(config.dump_yaml());
   std::string keys;
   for (const auto& key : config.differing_keys(theirs, "rank 0's config")) {
-    if (key == "train.output_dir" || starts_with(key, "log.")) continue;
+    if (is_free_key(key, Between::kProcesses)) continue;
     keys += (keys.empty() ? "" : ", ") + key;
   }
   if (group.any(!keys.empty())) {
@@ -145,9 +183,7 @@ void RunShell::Impl::check_stored_config(const TrainingState& stored,
                                    "resume with the run's own config.yaml"));
       }
     }
-    bool free = false;
-    for (const auto& f : options.free_keys) free = free || starts_with(key, f);
-    if (!free) changed.push_back(key);
+    if (!is_free_key(key, Between::kResumes)) changed.push_back(key);
   }
   if (!changed.empty()) {
     std::string keys;

@@ -52,6 +52,13 @@ TEST(FileWriter, WritesEveryByteAndTruncates) {
     out.close();
   }
   EXPECT_EQ(fs::file_size(path), 1u);
+  {
+    FileWriter out(path, 0644, FileWriter::Existing::kAppend);  // after the end
+    out.write("yz", 2);
+    out.close();
+  }
+  std::ifstream again(path, std::ios::binary);
+  EXPECT_EQ(std::string((std::istreambuf_iterator<char>(again)), {}), "xyz");
   fs::remove_all(fs::path(path).parent_path());
 }
 

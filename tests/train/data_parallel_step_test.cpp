@@ -43,7 +43,8 @@ class ToyEngine : public Engine {
       model_->weight.add_(0.1 * static_cast<double>(group->rank()));
     }
     optimizer_ = std::make_unique<optim::AdamW>(
-        std::vector<optim::ParamGroup>{{{"weight", "bias"}, model_->parameters(), 0.0, 1.0}}, optim::AdamWOptions{});
+        std::vector<optim::ParamGroup>{{{"weight", "bias"}, model_->parameters(), 0.0, 1.0}},
+        optim::AdamWOptions{});
     DataParallelStep::Options s;
     s.accum_steps = o.accum;
     s.bucket_bytes = 1 << 20;
@@ -134,7 +135,8 @@ TEST(DataParallelStep, AccumulatingTwoMicroBatchesIsOneBatchOfTwiceTheSize) {
   ToyEngine::Options one;
   one.batch = 8;
   ToyEngine whole(one);
-  EXPECT_TRUE(torch::allclose(weights_after(accumulated, 20), weights_after(whole, 20), 1e-5, 1e-6));
+  EXPECT_TRUE(
+      torch::allclose(weights_after(accumulated, 20), weights_after(whole, 20), 1e-5, 1e-6));
 }
 
 TEST(DataParallelStep, NonFiniteLossSkipsTheUpdateAndSaysWhy) {

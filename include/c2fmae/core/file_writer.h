@@ -25,9 +25,12 @@ class FileError : public std::runtime_error {
 /// reports nothing (the file is abandoned, as on an exception).
 class FileWriter {
  public:
-  /// Creates or truncates `path` with `mode` (before the umask), close-on-exec. Throws
-  /// FileError "cannot create PATH: reason".
-  explicit FileWriter(const std::string& path, unsigned mode = 0644);
+  /// What opening does to a file that exists.
+  enum class Existing { kTruncate, kAppend };
+  /// Creates `path` with `mode` (before the umask), close-on-exec, or truncates it (or, with
+  /// kAppend, writes after its end). Throws FileError "cannot create PATH: reason".
+  explicit FileWriter(const std::string& path, unsigned mode = 0644,
+                      Existing existing = Existing::kTruncate);
   ~FileWriter();
   FileWriter(const FileWriter&) = delete;
   FileWriter& operator=(const FileWriter&) = delete;

@@ -26,6 +26,18 @@ constexpr int64_t kInstanceOverflow = 255;
 /// resolution (MultiMAE: 56 x 56 for 224 px), so a patch covers (p / 4)^2 label pixels.
 constexpr int64_t kLabelDownsample = 4;
 
+/// Whether a patch of `patch_size` pixels covers whole label pixels, as a model input or a
+/// mask generator that reads the maps needs; label_patch_rule() says why in words. The one
+/// home of the rule: the model section, the curriculum and c2fmae_masks check it.
+inline bool patch_fits_label_maps(int64_t patch_size) {
+  return patch_size > 0 && patch_size % kLabelDownsample == 0;
+}
+inline std::string label_patch_rule() {
+  return "the semantic and instance maps are read at 1/" + std::to_string(kLabelDownsample) +
+         " resolution, so a patch that reads them must be a multiple of " +
+         std::to_string(kLabelDownsample) + " pixels";
+}
+
 inline const char* modality_name(Modality m) {
   switch (m) {
     case Modality::kSemantic:

@@ -55,11 +55,11 @@ enum class LossScope {
 class DataParallelStep {
  public:
   struct Options {
-    int64_t accum_steps = 1;         ///< micro-batches per optimizer step (optim.accum_steps)
-    double clip_grad = 0.0;          ///< optim.clip_grad; 0: the norm is measured, not clipped
-    int64_t bucket_bytes = 25 << 20; ///< gradient buckets and broadcasts (dist.bucket_mb)
-    double max_bad_fraction = 0.01;  ///< data.max_bad_fraction
-    int64_t dataset_size = 0;        ///< the training split's samples (the bad-sample budget)
+    int64_t accum_steps = 1;          ///< micro-batches per optimizer step (optim.accum_steps)
+    double clip_grad = 0.0;           ///< optim.clip_grad; 0: the norm is measured, not clipped
+    int64_t bucket_bytes = 25 << 20;  ///< gradient buckets and broadcasts (dist.bucket_mb)
+    double max_bad_fraction = 0.01;   ///< data.max_bad_fraction
+    int64_t dataset_size = 0;         ///< the training split's samples (the bad-sample budget)
     LossScope loss_scope = LossScope::kProcessMean;
   };
   /// `group`: the processes of a data-parallel run (it must outlive this), or null for one

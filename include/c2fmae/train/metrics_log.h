@@ -1,10 +1,11 @@
 // metrics.jsonl: one JSON object per logged step, appended and flushed line by line so a
 // killed run keeps every line it wrote.
 #pragma once
-#include <cstdio>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "c2fmae/core/file_writer.h"
 
 namespace c2fmae::train {
 
@@ -31,12 +32,12 @@ class MetricsLog {
   ~MetricsLog();
   MetricsLog(const MetricsLog&) = delete;
   MetricsLog& operator=(const MetricsLog&) = delete;
-  /// Appends one line and flushes it; throws std::runtime_error with the OS reason.
+  /// Appends one line, handed to the OS at once; throws FileError (a std::runtime_error)
+  /// with the OS reason.
   void write(const MetricsRecord& record);
 
  private:
-  std::string path_;
-  std::FILE* file_;
+  FileWriter file_;
 };
 
 /// Keeps only the records of `path` with "step" <= `last_step` (rewritten atomically; a

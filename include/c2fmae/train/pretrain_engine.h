@@ -9,9 +9,10 @@
 // Data-parallel (given a Communicator): process r of W reads slice r of every global batch of
 // W x data.batch_size samples; masks, augmentations and instance slot orders are drawn from
 // each sample's global position, loss counts are summed over the processes before dividing,
-// and gradients are averaged by c10d's Reducer (gradient_sync.h) during the last
-// micro-batch's backward only. So W processes compute what one process of batch W x b does,
-// within float32 round-off (tests/tools/distributed_pretrain_test.cpp).
+// and gradients are averaged by c10d's Reducer (gradient_sync.h, in the step every engine
+// shares: data_parallel_step.h) during the last micro-batch's backward only. So W processes
+// compute what one process of batch W x b does, within float32 round-off
+// (tests/tools/distributed_pretrain_test.cpp).
 //
 // Per step: this step's progress (computed once), its curriculum weights and learning rate;
 // per micro-batch the batch (micro_step = step * accum + k), its mask, forward (bf16

@@ -44,19 +44,6 @@ struct RunOptions {
   distributed::Communicator* group = nullptr;
   /// Sections a resumed checkpoint's config must match (else the resume is refused).
   std::vector<std::string> fixed_sections = {"model"};
-  /// Keys (or "section." prefixes) that may differ on resume without changing what is
-  /// computed; other differences are named in a warning.
-  std::vector<std::string> free_keys = {"log.",
-                                        "dist.",
-                                        "data.num_workers",
-                                        "train.output_dir",
-                                        "train.max_steps",
-                                        "train.device",
-                                        "train.checkpoint_every",
-                                        "train.eval_every",
-                                        "train.keep_last",
-                                        "train.max_nonfinite",
-                                        "train.pretrained"};
 };
 
 struct RunResult {
@@ -74,7 +61,8 @@ struct NonFiniteLossError : std::runtime_error {
 };
 
 /// Data-parallel runs, before anything is built: throws UsageError on every process if any
-/// process's resolved `config` differs from rank 0's (train.output_dir and log.* aside), so
+/// process's resolved `config` differs from rank 0's (but for the keys free to differ between
+/// processes: is_free_key in run_shell.cpp), so
 /// that processes started with other values fail at once rather than deadlock or diverge.
 void check_same_config(distributed::Communicator& group, const config::ConfigRoot& config);
 

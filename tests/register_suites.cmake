@@ -10,6 +10,10 @@ set(C2FMAE_CASES_PER_ENTRY 4)
 # entries alone (PROCESSORS 2), so that no other entry shares the 2 cores with 3 LibTorch
 # processes (oversubscribed, a neighbour ran 3 times slower).
 set(C2FMAE_MULTI_PROCESS_SUITES DataParallel DataParallelStep GradientSync)
+# One intra-op thread per test process (and the programs it starts), as torchrun sets: CTest
+# runs 2 entries at once on 2 cores, and 2 LibTorch pools of 2 threads each made an entry's
+# time depend on its neighbour (up to 3x). The tests' figures do not depend on it.
+set(C2FMAE_TEST_THREADS "OMP_NUM_THREADS=1")
 if(NOT EXISTS "${C2FMAE_TEST_EXE}")
   add_test(c2fmae_tests_NOT_BUILT c2fmae_tests_NOT_BUILT)
   return()
@@ -39,7 +43,8 @@ foreach(_suite IN LISTS _suites)
     add_test("${_suite}" "${C2FMAE_TEST_EXE}" "--gtest_filter=${_suite}.*")
     set_tests_properties("${_suite}" PROPERTIES
                          WORKING_DIRECTORY "${C2FMAE_TEST_WORKING_DIR}"
-                         TIMEOUT "${C2FMAE_TEST_TIMEOUT}")
+                         TIMEOUT "${C2FMAE_TEST_TIMEOUT}"
+                         ENVIRONMENT "${C2FMAE_TEST_THREADS}")
     list(FIND C2FMAE_MULTI_PROCESS_SUITES "${_suite}" _multi)
     if(_multi GREATER -1)
       set_tests_properties("${_suite}" PROPERTIES PROCESSORS 2)
@@ -54,7 +59,7 @@ foreach(_suite IN LISTS _suites)
     set_tests_properties("${_name}" PROPERTIES
                          WORKING_DIRECTORY "${C2FMAE_TEST_WORKING_DIR}"
                          TIMEOUT "${C2FMAE_TEST_TIMEOUT}"
-                         ENVIRONMENT "GTEST_TOTAL_SHARDS=${_shards};GTEST_SHARD_INDEX=${_index}"
+                         ENVIRONMENT "GTEST_TOTAL_SHARDS=${_shards};GTEST_SHARD_INDEX=${_index};${C2FMAE_TEST_THREADS}"
                          LABELS "${_suite}")
     list(FIND C2FMAE_MULTI_PROCESS_SUITES "${_suite}" _multi)
     if(_multi GREATER -1)

@@ -48,7 +48,7 @@ std::vector<std::pair<std::string, std::vector<std::string>>> choices_of() {
 
 /// The ConfigError `fn` throws (fails the test if none).
 template <class Fn>
-ConfigError error_of(Fn fn) {
+ConfigError choice_error_of(Fn fn) {
   try {
     fn();
   } catch (const ConfigError& e) {
@@ -58,7 +58,7 @@ ConfigError error_of(Fn fn) {
   return ConfigError("", "", "", "", "");
 }
 
-bool contains(const std::string& text, const std::string& part) {
+bool has_text(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
@@ -96,7 +96,7 @@ TEST(Choice, EveryNameOfEveryKeyRoundTripsThroughSetYamlAndTheDump) {
       EXPECT_EQ(set.origins.at(key), "--set");
       const std::string line = key.substr(dot + 1) + ": \"" + name + "\"";
       const auto dump = set.dump_yaml();
-      EXPECT_TRUE(contains(dump, line)) << line << "\n" << dump;
+      EXPECT_TRUE(has_text(dump, line)) << line << "\n" << dump;
       PretrainConfig read;
       read.merge_yaml(dump, "dump");
       EXPECT_EQ(read.dump_yaml(), dump) << key << " = " << name;
@@ -110,7 +110,7 @@ TEST(Choice, EveryNameOfEveryKeyRoundTripsThroughSetYamlAndTheDump) {
   for (const auto& [key, names] : finetune) {
     for (const auto& name : names) {
       const auto dump = load_config<FinetuneConfig>({}, {key + "=" + name}).dump_yaml();
-      EXPECT_TRUE(contains(dump, key.substr(key.find('.') + 1) + ": \"" + name + "\"")) << dump;
+      EXPECT_TRUE(has_text(dump, key.substr(key.find('.') + 1) + ": \"" + name + "\"")) << dump;
     }
   }
 }
@@ -124,39 +124,39 @@ TEST(Choice, TheDefaultDumpWritesChoicesAsTheQuotedNamesOfBefore) {
         "reduction: \"pixels\"", "instance_background: \"ignore\"", "source: \"synthetic\"",
         "interpolation: \"bicubic\"", "device: \"auto\"", "precision: \"bf16\"",
         "backend: \"auto\"", "level: \"info\""}) {
-    EXPECT_TRUE(contains(dump, line)) << line << "\n" << dump;
+    EXPECT_TRUE(has_text(dump, line)) << line << "\n" << dump;
   }
   const auto ft = FinetuneConfig().dump_yaml();
-  EXPECT_TRUE(contains(ft, "global_pool: \"avg\"")) << ft;
-  EXPECT_TRUE(contains(ft, "mode: \"finetune\"")) << ft;
+  EXPECT_TRUE(has_text(ft, "global_pool: \"avg\"")) << ft;
+  EXPECT_TRUE(has_text(ft, "mode: \"finetune\"")) << ft;
 }
 
 TEST(Choice, AnUnknownNameIsRefusedWhenReadWithTheKeyTheValueAndTheNames) {
-  auto e = error_of([] { load_config<PretrainConfig>({}, {"model.decoder_mode=serial"}); });
+  auto e = choice_error_of([] { load_config<PretrainConfig>({}, {"model.decoder_mode=serial"}); });
   EXPECT_EQ(e.key(), "model.decoder_mode");
   const std::string msg = e.what();
-  EXPECT_TRUE(contains(msg, "--set: model.decoder_mode = serial")) << msg;
-  EXPECT_TRUE(contains(msg, "hint: known values: cascade, parallel")) << msg;
+  EXPECT_TRUE(has_text(msg, "--set: model.decoder_mode = serial")) << msg;
+  EXPECT_TRUE(has_text(msg, "hint: known values: cascade, parallel")) << msg;
   // A near miss gets a suggestion; a file names itself as the source.
   PretrainConfig cfg;
-  e = error_of([&] { cfg.merge_yaml("train:\n  precision: bf61\n", "run.yaml"); });
+  e = choice_error_of([&] { cfg.merge_yaml("train:\n  precision: bf61\n", "run.yaml"); });
   EXPECT_EQ(e.key(), "train.precision");
-  EXPECT_TRUE(contains(e.what(), "run.yaml: train.precision = bf61")) << e.what();
-  EXPECT_TRUE(contains(e.what(), "did you mean 'bf16'?")) << e.what();
+  EXPECT_TRUE(has_text(e.what(), "run.yaml: train.precision = bf61")) << e.what();
+  EXPECT_TRUE(has_text(e.what(), "did you mean 'bf16'?")) << e.what();
   EXPECT_EQ(cfg.train.precision, Precision::kBf16);  // left as it was
-  e = error_of([] { load_config<PretrainConfig>({}, {"log.level=[info, warn]"}); });
+  e = choice_error_of([] { load_config<PretrainConfig>({}, {"log.level=[info, warn]"}); });
   EXPECT_EQ(e.key(), "log.level");
-  EXPECT_TRUE(contains(e.what(), "expected one name")) << e.what();
-  EXPECT_TRUE(contains(e.what(), "debug, info, warn, error, off")) << e.what();
-  e = error_of([] { load_config<FinetuneConfig>({}, {"data.source=lmdb"}); });
-  EXPECT_TRUE(contains(e.what(), "synthetic, folder, shards")) << e.what();
+  EXPECT_TRUE(has_text(e.what(), "expected one name")) << e.what();
+  EXPECT_TRUE(has_text(e.what(), "debug, info, warn, error, off")) << e.what();
+  e = choice_error_of([] { load_config<FinetuneConfig>({}, {"data.source=lmdb"}); });
+  EXPECT_TRUE(has_text(e.what(), "synthetic, folder, shards")) << e.what();
 }
 
 TEST(Choice, HelpListsTheAllowedNames) {
   const auto help = PretrainConfig().describe_keys();
-  EXPECT_TRUE(contains(help, "(one of: cascade, parallel) [\"cascade\"]")) << help;
-  EXPECT_TRUE(contains(help, "(one of: synthetic, folder, shards)")) << help;
-  EXPECT_TRUE(contains(FinetuneConfig().describe_keys(),
+  EXPECT_TRUE(has_text(help, "(one of: cascade, parallel) [\"cascade\"]")) << help;
+  EXPECT_TRUE(has_text(help, "(one of: synthetic, folder, shards)")) << help;
+  EXPECT_TRUE(has_text(FinetuneConfig().describe_keys(),
                        "(one of: finetune, linprobe, eval, knn, dense_probe)"));
 }
 

@@ -213,7 +213,7 @@ struct CurriculumConfig {
 
   template <class V>
   void visit(V& v) {
-    v("interpolation", interpolation, "between keyframes: linear, cosine or step");
+    v("interpolation", interpolation, "how weights move between keyframes");
     v("keyframes", keyframes,
       "list of {at, <generator>: weight, ...[, weight_semantic, weight_instance, weight_rgb]}; "
       "generators by name (semantic, instance, random, ...)");
@@ -381,8 +381,8 @@ struct TrainConfig {
     v("epochs", epochs, "training epochs");
     v("seed", seed, "seed of weights, data order and masks");
     v("output_dir", output_dir, "run directory");
-    v("device", device, "auto, cpu or cuda");
-    v("precision", precision, "fp32 or bf16 (autocast, CUDA only)");
+    v("device", device, "where the run computes; auto: CUDA when there is one");
+    v("precision", precision, "bf16: autocast, CUDA only (CPU runs compute in fp32)");
     v("checkpoint_every", checkpoint_every, "steps between checkpoints");
     v("eval_every", eval_every,
       "epochs between validations of c2fmae_finetune (MAE's: 1); 0 = once, at the end");
@@ -561,7 +561,7 @@ struct LogConfig {
 
   template <class V>
   void visit(V& v) {
-    v("level", level, "debug, info, warn, error or off");
+    v("level", level, "least severe messages shown");
     v("every", every, "steps between metric lines");
     v("progress", progress, "progress line with ETA on a terminal");
     v("pictures_every", pictures_every,

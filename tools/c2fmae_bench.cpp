@@ -161,7 +161,7 @@ void bench(const std::string& path, const Options& o) {
   const double step_s = static_cast<double>(sized.samples_per_step()) / median;
   std::cout << "{\"config\": \"" << path << "\", \"device\": \"" << device
             << "\", \"precision\": \""
-            << (device.is_cuda() ? cfg.train.precision : std::string("fp32"))
+            << (device.is_cuda() ? cfg.train.precision.name() : std::string("fp32"))
             << "\", \"batch\": " << sized.samples_per_step() << ", \"windows\": " << o.windows
             << ", \"window_steps\": " << o.window_steps << ", \"images_per_s\": " << median
             << ", \"images_per_s_min\": " << rates.front()

@@ -38,28 +38,29 @@ int main(int argc, char** argv) {
   };
   program.apply_options = [&](FinetuneConfig& cfg) {
     if (!eval) return;
-    cfg.finetune.mode = "eval";
+    cfg.finetune.mode = config::FinetuneMode::kEval;
     cfg.origins["finetune.mode"] = "--eval";
   };
   program.check = [](const FinetuneConfig& cfg, const program::TrainingArguments& args) {
     train::check_finetune_config(cfg);
-    const std::string mode = cfg.finetune.mode;
+    const auto mode = cfg.finetune.mode;
     if (cfg.finetune.measures_only() &&
         (!args.resume.empty() || args.overwrite || !args.output_dir.empty())) {
-      throw UsageError(with_hint("finetune.mode = " + mode +
+      throw UsageError(with_hint("finetune.mode = " + mode.name() +
                                      " writes no run, so --resume, --overwrite and --output-dir "
                                      "do not apply",
                                  "drop them, or fine-tune (finetune.mode = finetune or linprobe)"));
     }
-    if (distributed::read_launch_env().distributed() && (mode == "knn" || mode == "dense_probe")) {
-      throw UsageError(with_hint(
-          "finetune.mode = " + mode + " runs in one process: its features are compared as a whole",
-          "start it without a launcher (it trains nothing)"));
+    if (distributed::read_launch_env().distributed() &&
+        (mode == config::FinetuneMode::kKnn || mode == config::FinetuneMode::kDenseProbe)) {
+      throw UsageError(with_hint("finetune.mode = " + mode.name() +
+                                     " runs in one process: its features are compared as a whole",
+                                 "start it without a launcher (it trains nothing)"));
     }
   };
   program.measures_only = [](const FinetuneConfig& cfg) { return cfg.finetune.measures_only(); };
   program.measure = [](FinetuneConfig& cfg, train::FinetuneEngine& engine, bool writer) {
-    log::set_level(log::parse_level(writer ? cfg.log.level : "warn"));
+    log::set_level(writer ? cfg.log.level.value() : log::Level::kWarn);
     engine.fresh_start();
     const auto e = engine.evaluate();
     if (writer) {

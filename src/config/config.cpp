@@ -63,6 +63,7 @@ class EveryField : public FieldVisitor {
   void field(const char* k, double& v, const char* h) override { self().visit_field(k, v, h); }
   void field(const char* k, bool& v, const char* h) override { self().visit_field(k, v, h); }
   void field(const char* k, std::string& v, const char* h) override { self().visit_field(k, v, h); }
+  void field(const char* k, ChoiceField& v, const char* h) override { self().visit_field(k, v, h); }
   void field(const char* k, std::vector<Modality>& v, const char* h) override {
     self().visit_field(k, v, h);
   }
@@ -104,10 +105,11 @@ class SectionReader : public EveryField<SectionReader> {
   Origins& origins_;
 };
 
-/// Calls `fn(key, value, help)` for every field, with the value as flow YAML text.
+/// Calls `fn(key, value, help)` for every field, with the value as flow YAML text; a
+/// choice's help ends with its allowed names.
 class FieldPrinter : public EveryField<FieldPrinter> {
  public:
-  using Fn = std::function<void(const char*, const std::string&, const char*)>;
+  using Fn = std::function<void(const char*, const std::string&, const std::string&)>;
   explicit FieldPrinter(Fn fn) : fn_(std::move(fn)) {}
   template <class T>
   void visit_field(const char* key, const T& value, const char* help) {
@@ -115,6 +117,14 @@ class FieldPrinter : public EveryField<FieldPrinter> {
     e << YAML::Flow;
     emit_field(e, value);
     fn_(key, e.c_str(), help);
+  }
+  void visit_field(const char* key, const ChoiceField& value, const char* help) {
+    std::string all;
+    for (const auto& name : value.names()) all += (all.empty() ? "" : ", ") + name;
+    YAML::Emitter e;
+    e << YAML::Flow;
+    emit_field(e, value);
+    fn_(key, e.c_str(), std::string(help) + " (one of: " + all + ")");
   }
 
  private:
@@ -385,7 +395,7 @@ std::string ConfigRoot::dump_yaml() const {
 std::string ConfigRoot::table() const {
   std::ostringstream os;
   EachSection each([&](const char* section, const std::function<void(FieldVisitor&)>& fields) {
-    FieldPrinter printer([&](const char* key, const std::string& value, const char*) {
+    FieldPrinter printer([&](const char* key, const std::string& value, const std::string&) {
       const std::string dotted = std::string(section) + "." + key;
       auto it = origins.find(dotted);
       os << "  " << std::left << std::setw(34) << dotted << " " << std::setw(28) << value << " "
@@ -402,7 +412,7 @@ std::string ConfigRoot::describe_keys() const {
   auto defaults = fresh();
   EachSection each([&](const char* section, const std::function<void(FieldVisitor&)>& fields) {
     os << section << ":\n";
-    FieldPrinter printer([&](const char* key, const std::string& value, const char* help) {
+    FieldPrinter printer([&](const char* key, const std::string& value, const std::string& help) {
       os << "  " << std::left << std::setw(24) << key << " " << help << " [" << value << "]\n";
     });
     fields(printer);
@@ -420,7 +430,7 @@ std::vector<std::string> ConfigRoot::differing_keys(const std::string& yaml_text
   auto values = [](const ConfigRoot& root) {
     std::vector<std::pair<std::string, std::string>> out;
     EachSection each([&](const char* section, const std::function<void(FieldVisitor&)>& fields) {
-      FieldPrinter printer([&](const char* key, const std::string& value, const char*) {
+      FieldPrinter printer([&](const char* key, const std::string& value, const std::string&) {
         out.emplace_back(std::string(section) + "." + key, value);
       });
       fields(printer);

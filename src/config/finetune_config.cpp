@@ -32,8 +32,8 @@ void FinetuneConfig::validate() const {
   c.require(!mixing || finetune.mixup_prob == 0.0 || data.batch_size % 2 == 0, "data.batch_size",
             data.batch_size, "must be even: mixup and cutmix pair sample i with sample B-1-i",
             "use an even batch, or finetune.mixup = 0 and finetune.cutmix = 0");
-  c.require(finetune.mode != "eval" || !train.pretrained.empty(), "train.pretrained", "\"\"",
-            "finetune.mode = eval evaluates weights, but none are given",
+  c.require(finetune.mode != FinetuneMode::kEval || !train.pretrained.empty(), "train.pretrained",
+            "\"\"", "finetune.mode = eval evaluates weights, but none are given",
             "pass --pretrained CHECKPOINT_OR_SAFETENSORS");
 }
 

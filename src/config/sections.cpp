@@ -1,7 +1,8 @@
 // Per-section validation rules. Each rule names the key, the value and the fix. Every
 // number has a range, stated once in its require_range call: generous, but finite, so that a
 // hostile or mistyped value (depth 100000, mlp_ratio 1e308, 3e9 samples) is a config error
-// naming the key rather than a LibTorch exception or an absurd allocation later on.
+// naming the key rather than a LibTorch exception or an absurd allocation later on. Choice
+// keys need no rule for their names: an unknown one is refused when read (config/choice.h).
 #include "c2fmae/config/sections.h"
 
 #include <algorithm>
@@ -24,10 +25,6 @@ constexpr int64_t kMaxImgSize = 4096;         // pixels per side
 constexpr int64_t kMaxSteps = 1000000000000;  // step counts and intervals (int64 step math)
 constexpr double kMaxLossWeight = 1000.0;     // loss.weight_*, keyframe weight_* and friends
 constexpr double kMaxLr = 10.0;               // blr, lr, min_lr
-
-bool one_of(const std::string& v, std::initializer_list<const char*> allowed) {
-  return std::any_of(allowed.begin(), allowed.end(), [&](const char* a) { return v == a; });
-}
 
 template <class T>
 struct Same {
@@ -79,8 +76,6 @@ void ModelConfig::validate(Checker& c) const {
                 "use more slots than instances per image, e.g. 64 (ids are kept in 8 bits)");
   require_range(c, "model.instance_slot_dim", instance_slot_dim, 1, kMaxPixelWidth, "e.g. 64");
   require_range(c, "model.instance_head_dim", instance_head_dim, 1, kMaxPixelWidth, "e.g. 8");
-  c.require(one_of(decoder_mode, {"cascade", "parallel"}), "model.decoder_mode", decoder_mode,
-            "unknown decoder mode", "use cascade (C2FMAE) or parallel (MultiMAE baseline)");
   require_range(c, "model.decoder_dim", decoder_dim, 4, kMaxWidth, "MultiMAE: 256; MAE: 512");
   require_range(c, "model.decoder_heads", decoder_heads, 1, kMaxHeads,
                 "MultiMAE: 8 heads; MAE: 16 heads");
@@ -96,8 +91,8 @@ void ModelConfig::validate(Checker& c) const {
             "a decoder stage needs at least one block", "set decoder_depth >= 1");
   // Without cross-attention no stage reads another's tokens: a cascade would silently be
   // the parallel decoder.
-  c.require(decoder_mode != "cascade" || decoder_cross_blocks > 0, "model.decoder_cross_blocks",
-            decoder_cross_blocks,
+  c.require(decoder_mode != DecoderMode::kCascade || decoder_cross_blocks > 0,
+            "model.decoder_cross_blocks", decoder_cross_blocks,
             "decoder_mode cascade passes each stage's tokens through cross-attention and needs "
             "at least one cross-attention block",
             "set model.decoder_cross_blocks >= 1, or model.decoder_mode: parallel (MAE)");
@@ -113,18 +108,9 @@ void MaskingConfig::validate(Checker& c) const {
   require_range(c, "masking.rgb_only_prob", rgb_only_prob, 0.0, 1.0, "MultiMAE: 0");
   require_range(c, "masking.semantic_hide_ratio", semantic_hide_ratio, 0.0, 1.0, "e.g. 0.5");
   require_range(c, "masking.instance_hide_ratio", instance_hide_ratio, 0.0, 1.0, "e.g. 0.5");
-  c.require(one_of(guided_hide_in, {"all", "guide_and_finer"}), "masking.guided_hide_in",
-            guided_hide_in, "unknown choice",
-            "use guide_and_finer (ours: coarser modalities stay visible) or all (every modality)");
   c.require(guided_max_region_share > 0.0 && guided_max_region_share <= 1.0,
             "masking.guided_max_region_share", guided_max_region_share, "must be in (0, 1]",
             "e.g. 0.5: at most half of an image's regions hidden whole");
-  c.require(one_of(semmae_schedule, {"quadratic", "linear", "cosine", "intra", "inter"}),
-            "masking.semmae_schedule", semmae_schedule, "unknown schedule",
-            "use quadratic (SemMAE), linear, cosine, intra or inter");
-  c.require(one_of(semmae_parts, {"semantic", "attention"}), "masking.semmae_parts", semmae_parts,
-            "unknown part source",
-            "use semantic (needs semantic maps) or attention (the EMA encoder's affinity)");
   c.require(semmae_num_parts >= 1 && semmae_num_parts <= 4096, "masking.semmae_num_parts",
             semmae_num_parts, "must be in [1, 4096]", "SemMAE: 7");
   c.require(evolved_parts_start >= 1 && evolved_parts_start <= 4096, "masking.evolved_parts_start",
@@ -146,8 +132,6 @@ void MaskingConfig::validate(Checker& c) const {
 }
 
 void CurriculumConfig::validate(Checker& c) const {
-  c.require(one_of(interpolation, {"linear", "cosine", "step"}), "curriculum.interpolation",
-            interpolation, "unknown interpolation", "use linear, cosine or step");
   c.require(!keyframes.empty(), "curriculum.keyframes", "[]", "needs at least one keyframe",
             "e.g. [{at: 0, random: 1}]");
   for (size_t i = 0; i < keyframes.size(); ++i) {
@@ -180,10 +164,6 @@ void LossConfig::validate(Checker& c) const {
   require_range(c, "loss.weight_semantic", weight_semantic, 0.0, kMaxLossWeight, "e.g. 1.0");
   require_range(c, "loss.weight_instance", weight_instance, 0.0, kMaxLossWeight, "e.g. 1.0");
   require_range(c, "loss.weight_rgb", weight_rgb, 0.0, kMaxLossWeight, "e.g. 1.0");
-  c.require(one_of(reduction, {"pixels", "samples"}), "loss.reduction", reduction,
-            "unknown reduction", "use pixels (ours) or samples (MultiMAE)");
-  c.require(one_of(instance_background, {"cluster", "ignore"}), "loss.instance_background",
-            instance_background, "unknown background policy", "use ignore (ours) or cluster");
   require_range(c, "loss.instance_delta_pull", instance_delta_pull, 0.0, 100.0,
                 "De Brabandere et al.: 0.5");
   require_range(c, "loss.instance_delta_push", instance_delta_push, 0.0, 100.0,
@@ -198,18 +178,16 @@ void LossConfig::validate(Checker& c) const {
 }
 
 void DataConfig::validate(Checker& c) const {
-  c.require(one_of(source, {"synthetic", "folder", "shards"}), "data.source", source,
-            "unknown data source",
-            "use synthetic, folder (root/<split>/{rgb,semseg,instance}/<class>/ or an "
-            "ImageFolder) or shards (written by c2fmae_pack)");
-  const bool files = source == "folder" || source == "shards";
+  // What a source reads from data.root is the data area's (data/dataset_registry.h); here
+  // only whether it reads one.
+  const bool files = source != DataSource::kSynthetic;
   c.require(!files || !root.empty(), "data.source", source,
             "reads its samples from data.root, which is not set",
-            "set data.root to the dataset folder (the one that holds " +
-                std::string(source == "shards" ? "<split>.index" : "<split>/") + ")");
+            "set data.root to the dataset folder (folder: the one that holds <split>/; shards: "
+            "<split>.index)");
   c.require(files || root.empty(), "data.root", root,
-            "is read by the folder and shards sources, not by " + source,
-            "leave data.root unset with data.source = " + source);
+            "is read by the folder and shards sources, not by " + source.name(),
+            "leave data.root unset with data.source = " + source.name());
   c.require(!split.empty() && split.find('/') == std::string::npos && split != "." && split != "..",
             "data.split", split, "must be a folder or shard-set name (no '/', not . or ..)",
             "e.g. train");
@@ -218,8 +196,6 @@ void DataConfig::validate(Checker& c) const {
   require_range(c, "data.batch_size", batch_size, 1, 65536, "MAE: 256 per GPU");
   require_range(c, "data.num_workers", num_workers, 0, 1024, "e.g. 8");
   require_range(c, "data.prefetch", prefetch, 1, 64, "e.g. 2");
-  c.require(one_of(interpolation, {"bicubic", "bilinear"}), "data.interpolation", interpolation,
-            "unknown interpolation", "use bicubic (MAE) or bilinear");
   require_range(c, "data.synthetic_samples", synthetic_samples, 1,
                 int64_t{std::numeric_limits<int32_t>::max()}, "ImageNet-1k: 1281167");
   c.require(crop_scale_min > 0 && crop_scale_min <= crop_scale_max && crop_scale_max <= 1,
@@ -260,10 +236,6 @@ void TrainConfig::validate(Checker& c) const {
   c.require(seed >= 0, "train.seed", seed, "must be >= 0", "e.g. 0");
   c.require(!output_dir.empty(), "train.output_dir", "\"\"", "must not be empty",
             "e.g. runs/c2fmae_vit_base");
-  c.require(one_of(device, {"auto", "cpu", "cuda"}), "train.device", device, "unknown device",
-            "use auto, cpu or cuda");
-  c.require(one_of(precision, {"fp32", "bf16"}), "train.precision", precision, "unknown precision",
-            "use fp32 or bf16");
   require_range(c, "train.checkpoint_every", checkpoint_every, 1, kMaxSteps, "e.g. 1000");
   require_range(c, "train.eval_every", eval_every, 0, 100000, "1 (every epoch) or 0 (at the end)");
   require_range(c, "train.keep_last", keep_last, 1, 1000, "e.g. 3");
@@ -287,16 +259,12 @@ ModelConfig ClassifierConfig::encoder() const {
 void ClassifierConfig::validate(Checker& c) const {
   encoder().validate(c);  // the same keys, named alike
   require_range(c, "model.num_classes", num_classes, 0, 1000000, "0 = the dataset's classes");
-  c.require(one_of(global_pool, {"avg", "token"}), "model.global_pool", global_pool,
-            "unknown pooling", "use avg (MAE fine-tuning) or token (MAE linear probing)");
   c.require(drop_path >= 0.0 && drop_path < 1.0, "model.drop_path", drop_path, "must be in [0, 1)",
             "MAE ViT-B: 0.1, ViT-L: 0.2");
   require_range(c, "model.head_init_std", head_init_std, 0.0, 1.0, "MAE: 2e-5");
 }
 
 void FinetuneRecipeConfig::validate(Checker& c) const {
-  c.require(one_of(mode, {"finetune", "linprobe", "eval", "knn", "dense_probe"}), "finetune.mode",
-            mode, "unknown mode", "use finetune, linprobe, eval, knn or dense_probe");
   require_range(c, "finetune.knn_k", knn_k, 1, 100000, "DINO: 20");
   c.require(knn_temperature > 0.0 && knn_temperature <= 100.0, "finetune.knn_temperature",
             knn_temperature, "must be in (0, 100]", "DINO: 0.07");
@@ -321,15 +289,11 @@ void FinetuneRecipeConfig::validate(Checker& c) const {
 }
 
 void DistConfig::validate(Checker& c) const {
-  c.require(one_of(backend, {"auto", "nccl", "gloo"}), "dist.backend", backend, "unknown backend",
-            "use auto, nccl or gloo");
   require_range(c, "dist.timeout_s", timeout_s, 1, 86400, "e.g. 600");
   require_range(c, "dist.bucket_mb", bucket_mb, 1, 4096, "PyTorch DDP: 25");
 }
 
 void LogConfig::validate(Checker& c) const {
-  c.require(one_of(level, {"debug", "info", "warn", "error", "off"}), "log.level", level,
-            "unknown level", "use debug, info, warn, error or off");
   require_range(c, "log.every", every, 1, kMaxSteps, "e.g. 20");
   c.require(pictures_every >= 0, "log.pictures_every", pictures_every, "must be >= 0",
             "e.g. 10 (epochs), or 0 for no pictures");

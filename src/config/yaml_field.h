@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "c2fmae/config/choice.h"
 #include "c2fmae/config/config_error.h"
 #include "c2fmae/config/keyframe.h"
 #include "c2fmae/core/number_text.h"
@@ -125,6 +126,20 @@ inline void read_field(const YAML::Node& n, std::string& f, const std::string& s
   f = read_scalar<std::string>(n, s, k, "string");
 }
 
+/// One of the choice's names; another name throws ConfigError listing the allowed ones.
+inline void read_field(const YAML::Node& n, ChoiceField& f, const std::string& s,
+                       const std::string& k) {
+  if (!n.IsScalar()) {
+    std::string all;
+    for (const auto& name : f.names()) all += (all.empty() ? "" : ", ") + name;
+    throw ConfigError(s, k, yaml_text(n), "expected one name", "give one of: " + all);
+  }
+  if (!f.set(n.Scalar())) {
+    throw ConfigError(s, k, n.Scalar(), "unknown value",
+                      did_you_mean(n.Scalar(), f.names(), "values"));
+  }
+}
+
 template <class T>
 void read_list(const YAML::Node& n, std::vector<T>& f, const std::string& s, const std::string& k) {
   if (!n.IsSequence()) {
@@ -209,6 +224,10 @@ inline void read_field(const YAML::Node& n, std::vector<Keyframe>& f, const std:
 inline void emit_field(YAML::Emitter& e, int64_t v) { e << v; }
 inline void emit_field(YAML::Emitter& e, bool v) { e << v; }
 inline void emit_field(YAML::Emitter& e, const std::string& v) { e << YAML::DoubleQuoted << v; }
+// Quoted as the strings these keys were before they were choices: the dump is unchanged.
+inline void emit_field(YAML::Emitter& e, const ChoiceField& v) {
+  e << YAML::DoubleQuoted << v.name();
+}
 inline void emit_field(YAML::Emitter& e, double v) {
   // Round-trips exactly and stays readable (0.00015 rather than 0.00014999999999999999).
   e << shortest_text(v);

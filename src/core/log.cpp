@@ -12,6 +12,8 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "c2fmae/core/enum_names.h"
+
 namespace c2fmae::log {
 namespace {
 
@@ -56,13 +58,9 @@ spdlog::logger& logger() {
 }  // namespace
 
 Level parse_level(const std::string& name) {
-  if (name == "debug") return Level::kDebug;
-  if (name == "info") return Level::kInfo;
-  if (name == "warn") return Level::kWarn;
-  if (name == "error") return Level::kError;
-  if (name == "off") return Level::kOff;
-  throw std::invalid_argument("unknown log level '" + name +
-                              "'\nhint: use debug, info, warn, error or off");
+  if (const auto level = enum_from_name<Level>(name)) return *level;
+  throw std::invalid_argument("unknown log level '" + name + "'\nhint: use one of " +
+                              enum_names_text<Level>());
 }
 
 void set_level(Level level) {

@@ -10,14 +10,6 @@
 namespace c2fmae::curriculum {
 namespace {
 
-Interpolation parse_interpolation(const std::string& name) {
-  if (name == "linear") return Interpolation::kLinear;
-  if (name == "cosine") return Interpolation::kCosine;
-  if (name == "step") return Interpolation::kStep;
-  throw std::invalid_argument("unknown curriculum interpolation '" + name +
-                              "'\nhint: use linear, cosine or step");
-}
-
 double lerp(double a, double b, double t) { return a + (b - a) * t; }
 
 }  // namespace
@@ -32,7 +24,7 @@ double GeneratorWeights::of(const std::string& name) const {
 CurriculumSchedule::CurriculumSchedule(const config::CurriculumConfig& curriculum,
                                        const config::LossConfig& loss)
     : keyframes_(curriculum.keyframes),
-      interpolation_(parse_interpolation(curriculum.interpolation)),
+      interpolation_(curriculum.interpolation),
       loss_weights_{loss.weight_semantic, loss.weight_instance, loss.weight_rgb} {
   if (keyframes_.empty()) {
     throw std::invalid_argument("curriculum: no keyframes\nhint: give at least one");

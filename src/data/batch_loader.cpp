@@ -131,8 +131,9 @@ LoaderOptions loader_options(const config::DataConfig& data, int64_t img_size, u
   o.augmentation.scale_min = data.crop_scale_min;
   o.augmentation.scale_max = data.crop_scale_max;
   o.augmentation.hflip = data.hflip;
-  o.interpolation = data.interpolation == "bilinear" ? formats::Interpolation::kBilinear
-                                                     : formats::Interpolation::kBicubic;
+  o.interpolation = data.interpolation == config::ImageInterpolation::kBilinear
+                        ? formats::Interpolation::kBilinear
+                        : formats::Interpolation::kBicubic;
   return o;
 }
 

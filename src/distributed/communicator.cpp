@@ -127,17 +127,13 @@ void Communicator::guard(const char* what, const std::function<void()>& f) const
   }
 }
 
-Communicator::Communicator(const LaunchEnv& env, const std::string& backend,
+Communicator::Communicator(const LaunchEnv& env, config::DistBackend backend,
                            const torch::Device& device, std::chrono::milliseconds timeout)
     : impl_(std::make_unique<Impl>()) {
   impl_->env = env;
   impl_->timeout = timeout;
-  if (backend != "auto" && backend != "gloo" && backend != "nccl") {
-    throw UsageError(with_hint("dist.backend = " + backend + " is unknown",
-                               "use auto (nccl on CUDA, gloo on the CPU), nccl or gloo"));
-  }
-  const bool nccl = device.is_cuda() && backend != "gloo";
-  if (backend == "nccl" && !device.is_cuda()) {
+  const bool nccl = device.is_cuda() && backend != config::DistBackend::kGloo;
+  if (backend == config::DistBackend::kNccl && !device.is_cuda()) {
     throw UsageError(with_hint("dist.backend = nccl needs CUDA, but this run trains on the CPU",
                                "use dist.backend = gloo (or auto) for CPU training"));
   }

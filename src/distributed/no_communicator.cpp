@@ -22,7 +22,7 @@ namespace {
 }
 }  // namespace
 
-Communicator::Communicator(const LaunchEnv&, const std::string&, const torch::Device&,
+Communicator::Communicator(const LaunchEnv&, config::DistBackend, const torch::Device&,
                            std::chrono::milliseconds) {
   unavailable();
 }

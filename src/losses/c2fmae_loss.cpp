@@ -12,18 +12,13 @@ C2fmaeLoss::C2fmaeLoss(const config::ModelConfig& model, const config::LossConfi
     : modalities_(model.modalities),
       patch_(model.patch_size),
       img_size_(model.img_size),
-      reduction_(parse_reduction(loss.reduction)),
+      reduction_(loss.reduction),
       num_classes_(model.num_semantic_classes),
       instance_dim_(model.instance_head_dim),
       norm_pix_(loss.norm_pix),
       instance_options_{loss.instance_delta_pull, loss.instance_delta_push,
                         loss.instance_weight_reg, model.instance_slots,
-                        loss.instance_background == "cluster"} {
-  if (loss.instance_background != "cluster" && loss.instance_background != "ignore") {
-    throw std::invalid_argument("loss.instance_background = " + loss.instance_background +
-                                " is not implemented\nhint: use cluster or ignore");
-  }
-}
+                        loss.instance_background == config::InstanceBackground::kCluster} {}
 
 LossTerms C2fmaeLoss::operator()(const std::vector<torch::Tensor>& predictions,
                                  const std::vector<torch::Tensor>& rows, const Batch& batch,

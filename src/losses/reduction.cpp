@@ -2,15 +2,7 @@
 
 #include <torch/torch.h>
 
-#include <stdexcept>
-
 namespace c2fmae::losses {
-
-Reduction parse_reduction(const std::string& name) {
-  if (name == "pixels") return Reduction::kPixels;
-  if (name == "samples") return Reduction::kSamples;
-  throw std::invalid_argument("unknown loss reduction '" + name + "'\nhint: use pixels or samples");
-}
 
 torch::Tensor LossRatio::value() const { return numerator / denominator.clamp_min(1.0); }
 

@@ -52,20 +52,13 @@ int64_t place_anchor(Rng& rng, std::vector<int64_t>& counts, const std::vector<b
 
 }  // namespace
 
-GuidedHideIn parse_guided_hide_in(const std::string& name) {
-  if (name == "all") return GuidedHideIn::kAll;
-  if (name == "guide_and_finer") return GuidedHideIn::kGuideAndFiner;
-  throw std::invalid_argument("unknown guided hide-in '" + name +
-                              "'\nhint: use all or guide_and_finer");
-}
-
 RegionGuidedOptions RegionGuidedOptions::from_config(const config::MaskingConfig& config,
                                                      double hide_ratio) {
   RegionGuidedOptions o;
   o.hide_ratio = hide_ratio;
   o.dirichlet_alpha = config.dirichlet_alpha;
   o.max_region_share = config.guided_max_region_share;
-  o.hide_in = parse_guided_hide_in(config.guided_hide_in);
+  o.hide_in = config.guided_hide_in;
   return o;
 }
 

@@ -15,15 +15,22 @@
 
 namespace c2fmae::masking {
 
-double semmae_lambda(const std::string& schedule, double progress) {
+double semmae_lambda(config::SemmaeSchedule schedule, double progress) {
+  using S = config::SemmaeSchedule;
   const double t = std::clamp(progress, 0.0, 1.0);
-  if (schedule == "quadratic") return 1.0 - t * t;
-  if (schedule == "linear") return 1.0 - t;
-  if (schedule == "cosine") return 0.5 * (1.0 + std::cos(M_PI * t));
-  if (schedule == "intra") return 1.0;
-  if (schedule == "inter") return 0.0;
-  throw std::invalid_argument("semmae: unknown schedule '" + schedule +
-                              "'\nhint: quadratic, linear, cosine, intra or inter");
+  switch (schedule) {
+    case S::kQuadratic:
+      return 1.0 - t * t;
+    case S::kLinear:
+      return 1.0 - t;
+    case S::kCosine:
+      return 0.5 * (1.0 + std::cos(M_PI * t));
+    case S::kIntra:
+      return 1.0;
+    case S::kInter:
+      return 0.0;
+  }
+  return 1.0 - t * t;  // unreachable: every schedule is handled above
 }
 
 std::vector<bool> semmae_hidden(Rng& rng, const std::vector<int64_t>& parts, int64_t hide,
@@ -71,15 +78,9 @@ std::vector<bool> semmae_hidden(Rng& rng, const std::vector<int64_t>& parts, int
 SemmaeGenerator::SemmaeGenerator(const MaskSpec& spec, const config::MaskingConfig& config)
     : spec_(spec),
       schedule_(config.semmae_schedule),
-      attention_(config.semmae_parts == "attention"),
+      attention_(config.semmae_parts == config::SemmaeParts::kAttention),
       num_parts_(config.semmae_num_parts),
-      dirichlet_alpha_(config.dirichlet_alpha) {
-  semmae_lambda(schedule_, 0.0);  // throws for an unknown schedule
-  if (config.semmae_parts != "semantic" && !attention_) {
-    throw std::invalid_argument("semmae: unknown part source '" + config.semmae_parts +
-                                "'\nhint: semantic or attention");
-  }
-}
+      dirichlet_alpha_(config.dirichlet_alpha) {}
 
 MaskNeeds SemmaeGenerator::needs() const {
   MaskNeeds n;

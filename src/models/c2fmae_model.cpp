@@ -30,7 +30,7 @@ void C2fmaeImpl::reset() {
                                                              .num_slots(config.instance_slots)
                                                              .slot_dim(config.instance_slot_dim)));
     }
-    const bool cascade = config.decoder_mode == "cascade";
+    const bool cascade = config.decoder_mode == config::DecoderMode::kCascade;
     stages.push_back(DecoderStageOptions(d, config.decoder_dim, grid, output_dim(m))
                          .depth(config.decoder_depth)
                          .cross_blocks(config.decoder_cross_blocks)
@@ -46,7 +46,7 @@ void C2fmaeImpl::reset() {
                                       torch::zeros({static_cast<int64_t>(modalities_.size()), d}));
   decoder =
       register_module("decoder", CascadeDecoder(CascadeDecoderOptions().stages(stages).cascade(
-                                     config.decoder_mode == "cascade")));
+                                     config.decoder_mode == config::DecoderMode::kCascade)));
   init_mae_weights(*this);
 }
 

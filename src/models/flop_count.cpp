@@ -39,7 +39,7 @@ StepFlops pretrain_flops(const config::ModelConfig& model, int64_t num_visible) 
     }
   }
   f.encoder = static_cast<double>(shape.depth) * block(1 + v, big_d, r);
-  const bool cascade = model.decoder_mode == "cascade";
+  const bool cascade = model.decoder_mode == config::DecoderMode::kCascade;
   for (size_t i = 0; i < model.modalities.size(); ++i) {
     const auto mod = model.modalities[i];
     const double out = mod == Modality::kRgb ? 3 * p * p

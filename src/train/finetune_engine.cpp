@@ -179,13 +179,13 @@ FinetuneEngine::Impl::Impl(const config::FinetuneConfig& config, distributed::Co
       world(group ? group->world_size() : 1),
       seed(static_cast<uint64_t>(cfg.train.seed)),
       device(choose_device(cfg.train, group ? group->env().local_rank : 0)),
-      autocast(device.is_cuda() && cfg.train.precision == "bf16"),
-      linear_probe(cfg.finetune.mode == "linprobe"),
+      autocast(device.is_cuda() && cfg.train.precision == config::Precision::kBf16),
+      linear_probe(cfg.finetune.mode == config::FinetuneMode::kLinprobe),
       evaluate_only(cfg.finetune.measures_only()),
-      knn(cfg.finetune.mode == "knn"),
-      dense(cfg.finetune.mode == "dense_probe") {
+      knn(cfg.finetune.mode == config::FinetuneMode::kKnn),
+      dense(cfg.finetune.mode == config::FinetuneMode::kDenseProbe) {
   if ((knn || dense) && group) {
-    throw UsageError(with_hint("finetune.mode = " + cfg.finetune.mode +
+    throw UsageError(with_hint("finetune.mode = " + cfg.finetune.mode.name() +
                                    " runs in one process: its features are compared as a whole",
                                "start it without a launcher (it trains nothing)"));
   }
@@ -274,7 +274,7 @@ FinetuneEngine::Impl::Impl(const config::FinetuneConfig& config, distributed::Co
   // knn and dense_probe read the encoder's output tokens as pre-training computed them:
   // after its final norm (which a classifier pooling with fc_norm leaves out).
   model = models::Classifier(models::ClassifierOptions(vit, num_classes)
-                                 .global_pool(knn || dense ? "token" : cfg.model.global_pool)
+                                 .global_pool(knn || dense ? "token" : cfg.model.global_pool.name())
                                  .linear_probe(linear_probe)
                                  .head_init_std(cfg.model.head_init_std));
   model->to(device);
@@ -329,13 +329,14 @@ void FinetuneEngine::fresh_start() {
   const auto report = load_weights(*m.model, file);
   m.pretrained_report = file.path + " (" + file.kind + "): " + report.text();
   log::info("pretrained weights " + m.pretrained_report);
-  if (m.cfg.finetune.mode == "eval") {
+  if (m.cfg.finetune.mode == config::FinetuneMode::kEval) {
     for (const auto& name : report.initialised) {
       if (name.rfind("head.", 0) == 0 || name.rfind("fc_norm.", 0) == 0) {
         throw UsageError(with_hint(
             "--eval: " + file.path + " has no trained " + name + " for this classifier (" +
-                std::to_string(m.num_classes) + " classes, model.global_pool = " +
-                m.cfg.model.global_pool + "), so its figures would be those of a random head",
+                std::to_string(m.num_classes) +
+                " classes, model.global_pool = " + m.cfg.model.global_pool.name() +
+                "), so its figures would be those of a random head",
             "evaluate a checkpoint of c2fmae_finetune (best.pt) or an export with its head, "
             "with the model section it was trained with"));
       }
@@ -422,8 +423,9 @@ FinetuneEngine::Impl::Features FinetuneEngine::Impl::read_features(data::BatchLo
     tokens = tokens.index({keep});
     const int64_t l = tokens.size(1) - 1, d = tokens.size(2);
     if (!patches) {
-      features.push_back(cfg.model.global_pool == "avg" ? tokens.narrow(1, 1, l).mean(1)
-                                                        : tokens.select(1, 0));
+      features.push_back(cfg.model.global_pool == config::GlobalPool::kAvg
+                             ? tokens.narrow(1, 1, l).mean(1)
+                             : tokens.select(1, 0));
       labels.push_back(batch.label.index({keep}));
       continue;
     }
@@ -461,7 +463,8 @@ Evaluation FinetuneEngine::Impl::evaluate_knn() {
       .add("label_entropy", entropy)
       .add("k", r.k)
       .add("temperature", cfg.finetune.knn_temperature)
-      .add("features", cfg.model.global_pool == "avg" ? "patch mean" : "class token")
+      .add("features",
+           cfg.model.global_pool == config::GlobalPool::kAvg ? "patch mean" : "class token")
       .add("train_images", bank.features.size(0))
       .add("val_images", r.tested)
       .add("seconds", std::chrono::duration<double>(Clock::now() - start).count());
@@ -650,8 +653,9 @@ std::vector<std::pair<std::string, std::string>> FinetuneEngine::describe() cons
                                  : "fine-tuning (every parameter)"},
       {"parameters", c10::str(params / 1e6, " M, ", trained / 1e6, " M trained")},
       {"classes", c10::str(m.num_classes, " (",
-                           m.cfg.model.global_pool == "avg" ? "global average pooling + fc_norm"
-                                                            : "class token",
+                           m.cfg.model.global_pool == config::GlobalPool::kAvg
+                               ? "global average pooling + fc_norm"
+                               : "class token",
                            ")")},
       {"pretrained", m.pretrained_report},
       {"validation",

@@ -81,8 +81,9 @@ Batch read_preview_samples(const config::PretrainConfig& cfg, int64_t count, boo
   read.img_size = read.label_size = cfg.model.img_size;
   read.augmentation.enabled = false;
   read.masks = dataset->has_masks();
-  read.interpolation = cfg.data.interpolation == "bilinear" ? formats::Interpolation::kBilinear
-                                                            : formats::Interpolation::kBicubic;
+  read.interpolation = cfg.data.interpolation == config::ImageInterpolation::kBilinear
+                           ? formats::Interpolation::kBilinear
+                           : formats::Interpolation::kBicubic;
   if (cfg.model.has(Modality::kSemantic))
     read.num_semantic_classes = cfg.model.num_semantic_classes;
   // The first `count` samples that read; bad ones are skipped with a warning, as in training.
@@ -145,11 +146,12 @@ MaskPreview make_mask_preview(const config::PretrainConfig& cfg,
                                "look at fewer samples per run, e.g. --count 64"));
   }
   if (options.count > dataset->size()) {
-    throw UsageError(with_hint(
-        "count " + std::to_string(options.count) + " is more than the dataset's " +
-            std::to_string(dataset->size()) + " samples",
-        cfg.data.source == "synthetic" ? "lower the count, or raise data.synthetic_samples"
-                                       : "lower the count"));
+    throw UsageError(with_hint("count " + std::to_string(options.count) +
+                                   " is more than the dataset's " +
+                                   std::to_string(dataset->size()) + " samples",
+                               cfg.data.source == config::DataSource::kSynthetic
+                                   ? "lower the count, or raise data.synthetic_samples"
+                                   : "lower the count"));
   }
   const auto spec = masking::MaskSpec::from_config(cfg.model, cfg.masking);
   const auto generator = masking::make_generator(options.generator, spec, cfg.masking);
@@ -172,7 +174,7 @@ MaskPreview make_mask_preview(const config::PretrainConfig& cfg,
                   "drop --checkpoint"));
   }
   if (!dataset->has_masks()) {
-    throw UsageError(with_hint("data.source = " + cfg.data.source + " at " + cfg.data.root +
+    throw UsageError(with_hint("data.source = " + cfg.data.source.name() + " at " + cfg.data.root +
                                    " has no semantic and instance maps to show",
                                "point data.root at a dataset in MultiMAE's layout"));
   }

@@ -211,7 +211,7 @@ PretrainEngine::Impl::Impl(const config::PretrainConfig& config, distributed::Co
       world(group ? group->world_size() : 1),
       seed(static_cast<uint64_t>(cfg.train.seed)),
       device(choose_device(cfg.train, group ? group->env().local_rank : 0)),
-      autocast(device.is_cuda() && cfg.train.precision == "bf16"),
+      autocast(device.is_cuda() && cfg.train.precision == config::Precision::kBf16),
       curriculum(cfg.curriculum, cfg.loss),
       masker(masking::MaskSpec::from_config(cfg.model, cfg.masking), cfg.masking,
              curriculum.generator_names()),
@@ -279,7 +279,7 @@ PretrainEngine::PretrainEngine(const config::PretrainConfig& cfg,
                                distributed::Communicator* group) {
   check_pretrain_config(cfg);
   impl_ = std::make_unique<Impl>(cfg, group);
-  if (!impl_->device.is_cuda() && cfg.train.precision == "bf16") {
+  if (!impl_->device.is_cuda() && cfg.train.precision == config::Precision::kBf16) {
     log::info("train.precision = bf16 applies to CUDA (autocast); this CPU run computes in fp32");
   }
 }

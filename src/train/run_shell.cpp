@@ -402,7 +402,7 @@ RunResult RunShell::run(Engine& engine) {
 }
 
 RunResult RunShell::Impl::run(Engine& engine) {
-  auto level = log::parse_level(log.level);
+  log::Level level = log.level;
   // Data-parallel: rank 0 speaks for the run; the others say only what goes wrong.
   if (!options.writer && level < log::Level::kWarn) level = log::Level::kWarn;
   log::set_level(level);

@@ -37,11 +37,11 @@ TEST(CurriculumSchedule, DefaultIsSemanticThenInstanceThenRandom) {
 
 TEST(CurriculumSchedule, CosineAndStepInterpolation) {
   config::CurriculumConfig c;
-  c.interpolation = "cosine";
+  c.interpolation = config::CurriculumInterpolation::kCosine;
   CurriculumSchedule cosine(c, config::LossConfig{});
   const double a = 0.5 * (1 - std::cos(M_PI * 0.25));  // a quarter of the way
   expect_weights(cosine.generator_weights(0.1), 1 - a, a, 0);
-  c.interpolation = "step";
+  c.interpolation = config::CurriculumInterpolation::kStep;
   CurriculumSchedule step(c, config::LossConfig{});
   expect_weights(step.generator_weights(0.39), 1, 0, 0);
   expect_weights(step.generator_weights(0.4), 0, 1, 0);

@@ -181,7 +181,7 @@ TEST(FolderDataset, AnImageFolderHasNoMasksAndAMissingRootIsAUsageError) {
   o.masks = false;
   EXPECT_EQ(load(ds, 4, 0, o).label, 1);
   config::DataConfig data;
-  data.source = "folder";
+  data.source = config::DataSource::kFolder;
   data.root = root + "/nonesuch";
   try {
     make_dataset(data, 0, "train");

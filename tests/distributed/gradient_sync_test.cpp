@@ -44,7 +44,8 @@ bool close(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>
 TEST(GradientSync, AveragesOverRanksOnlyWhenSynchronisingInRebuiltBuckets) {
   const auto port = free_port();
   const bool ok = on_ranks(3, [&](int64_t rank) {
-    Communicator group(env_of(rank, 3, port), "gloo", torch::kCPU, std::chrono::seconds(30));
+    Communicator group(env_of(rank, 3, port), config::DistBackend::kGloo, torch::kCPU,
+                       std::chrono::seconds(30));
     auto m = model();
     GradientSync sync(group, m->parameters(), /*bucket_bytes=*/64);
     auto grads = [&] {

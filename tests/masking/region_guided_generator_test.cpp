@@ -403,10 +403,8 @@ TEST(RegionGuidedGenerator, OptionsFromConfigAndOutOfRange) {
   EXPECT_EQ(o.hide_ratio, 0.25);
   EXPECT_EQ(o.hide_in, GuidedHideIn::kGuideAndFiner);
   EXPECT_EQ(o.max_region_share, 0.5);
-  cfg.guided_hide_in = "all";
+  cfg.guided_hide_in = GuidedHideIn::kAll;
   EXPECT_EQ(RegionGuidedOptions::from_config(cfg, 0.5).hide_in, GuidedHideIn::kAll);
-  cfg.guided_hide_in = "coarser";
-  EXPECT_THROW(RegionGuidedOptions::from_config(cfg, 0.5), std::invalid_argument);
   EXPECT_THROW(InstanceGenerator(small_spec(20), options(0.5, GuidedHideIn::kAll, 0.0)),
                std::invalid_argument);
   EXPECT_THROW(SemanticGenerator(small_spec(20), options(1.5)), std::invalid_argument);
@@ -435,11 +433,10 @@ TEST(RegionGuidedGenerator, SyntheticImagesWithTwoInstancesKeepOneVisible) {
   spec.modalities = kAllModalities;
   spec.num_visible = 98;
   config::MaskingConfig cfg;
-  for (const char* hide_in : {"guide_and_finer", "all"}) {
+  for (const auto hide_in : {GuidedHideIn::kGuideAndFiner, GuidedHideIn::kAll}) {
     cfg.guided_hide_in = hide_in;
     InstanceGenerator gen(spec, cfg);
-    const auto rows =
-        hide_rows(spec.modalities, Modality::kInstance, parse_guided_hide_in(hide_in));
+    const auto rows = hide_rows(spec.modalities, Modality::kInstance, hide_in);
     for (const Batch* b : std::vector<const Batch*>{&full, &quarter}) {
       const auto labels = patch_regions(b->instance, 14);
       int64_t multi = 0, kept = 0;
@@ -452,7 +449,7 @@ TEST(RegionGuidedGenerator, SyntheticImagesWithTwoInstancesKeepOneVisible) {
         }
       }
       EXPECT_GT(multi, 3 * 32) << "too few synthetic images with two instances to judge";
-      EXPECT_EQ(kept, multi) << hide_in;
+      EXPECT_EQ(kept, multi) << enum_name(hide_in);
     }
   }
 }

@@ -54,13 +54,13 @@ TEST(Recipes, FinetuneRecipesFollowMae) {
   EXPECT_DOUBLE_EQ(ft.finetune.label_smoothing, 0.1);
   EXPECT_DOUBLE_EQ(ft.finetune.random_erasing, 0.25);
   EXPECT_EQ(ft.finetune.rand_augment, "rand-m9-mstd0.5-inc1");
-  EXPECT_EQ(ft.model.global_pool, "avg");
+  EXPECT_EQ(ft.model.global_pool.name(), "avg");
   EXPECT_EQ(ft.data.batch_size * 8, 1024);
   auto lp = config::load_config<config::FinetuneConfig>(
       {configs_dir() + "/finetune/linprobe_vit_base_90ep.yaml"}, {});
-  EXPECT_EQ(lp.finetune.mode, "linprobe");
+  EXPECT_EQ(lp.finetune.mode.name(), "linprobe");
   EXPECT_EQ(lp.train.epochs, 90);
-  EXPECT_EQ(lp.model.global_pool, "token");
+  EXPECT_EQ(lp.model.global_pool.name(), "token");
   EXPECT_DOUBLE_EQ(lp.optim.weight_decay, 0.0);
   EXPECT_DOUBLE_EQ(lp.finetune.mixup + lp.finetune.cutmix + lp.finetune.label_smoothing, 0.0);
 }
@@ -83,7 +83,7 @@ TEST(Recipes, AblationRecipesDifferOnlyInTheKeysUnderTest) {
     // Each claim's recipe has its decoder and its masking.
     for (const auto& name : kClaims) {
       auto cfg = config::load_config<config::PretrainConfig>({dir + name + ".yaml"}, {});
-      EXPECT_EQ(cfg.model.decoder_mode, name.substr(0, name.find('_'))) << name;
+      EXPECT_EQ(cfg.model.decoder_mode.name(), name.substr(0, name.find('_'))) << name;
       const bool curriculum = name.find("curriculum") != std::string::npos;
       EXPECT_EQ(cfg.curriculum.keyframes.size(), curriculum ? 3u : 1u) << name;
     }
@@ -96,11 +96,11 @@ TEST(Recipes, AblationRecipesDifferOnlyInTheKeysUnderTest) {
 TEST(Recipes, TheMultimaeBaselineSetsMultimaesChoices) {
   auto cfg = config::load_config<config::PretrainConfig>(
       {configs_dir() + "/pretrain/multimae_vit_base_400ep.yaml"}, {});
-  EXPECT_EQ(cfg.model.decoder_mode, "parallel");
+  EXPECT_EQ(cfg.model.decoder_mode.name(), "parallel");
   EXPECT_FALSE(cfg.model.decoder_cross_residual);
   EXPECT_FALSE(cfg.model.decoder_final_norm);
   EXPECT_TRUE(cfg.model.decoder_fp32_semantic);
-  EXPECT_EQ(cfg.loss.reduction, "samples");
+  EXPECT_EQ(cfg.loss.reduction.name(), "samples");
   EXPECT_DOUBLE_EQ(cfg.optim.blr, 1e-4);
   EXPECT_EQ(cfg.masking.num_visible, 98);
 }
@@ -142,7 +142,7 @@ TEST(Recipes, TheMaskingStrategyRecipesAreMaeWithTheirGenerator) {
   EXPECT_EQ(ehm.model.preset, "base");
   auto semmae = config::load_config<config::PretrainConfig>(
       {configs_dir() + "/pretrain/semmae_vit_base_800ep.yaml"}, {});
-  EXPECT_EQ(semmae.masking.semmae_schedule, "quadratic");
+  EXPECT_EQ(semmae.masking.semmae_schedule.name(), "quadratic");
   EXPECT_EQ(semmae.masking.num_visible, 49);
 }
 

@@ -21,6 +21,7 @@
 #include "arguments.h"
 #include "c2fmae/config/config.h"
 #include "c2fmae/core/usage_error.h"
+#include "c2fmae/data/dataset_registry.h"
 #include "c2fmae/distributed/communicator.h"
 #include "c2fmae/train/engine.h"
 #include "c2fmae/train/run_shell.h"
@@ -84,7 +85,8 @@ int run_training(int argc, char** argv, const TrainingProgram<Config, Engine>& p
   return guarded_main(program.name, [&]() -> int {
     Arguments cli(program.about);
     cli.footer("Config keys (section.key, settable in YAML or with --set):\n\n" +
-               Config().describe_keys());
+               Config().describe_keys() + "\nData sources (data.source) and what they read:\n" +
+               data::describe_data_sources());
     TrainingArguments args;
     add_training_options(cli, args, program.pretrained_help);
     if (program.add_options) program.add_options(cli);

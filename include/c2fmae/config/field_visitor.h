@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "c2fmae/config/choice.h"
 #include "c2fmae/config/keyframe.h"
 #include "c2fmae/core/modality.h"
 
@@ -21,6 +22,8 @@ class FieldVisitor {
   virtual void field(const char* key, double& value, const char* help) = 0;
   virtual void field(const char* key, bool& value, const char* help) = 0;
   virtual void field(const char* key, std::string& value, const char* help) = 0;
+  /// Every Choice<E> (config/choice.h), whatever its enum.
+  virtual void field(const char* key, ChoiceField& value, const char* help) = 0;
   virtual void field(const char* key, std::vector<Modality>& value, const char* help) = 0;
   virtual void field(const char* key, std::vector<Keyframe>& value, const char* help) = 0;
 

@@ -1,17 +1,30 @@
 // The typed config sections. Each section lists its fields once, in visit(), with the
 // YAML key, the member and a one-line help; loading, --set, dumping, unknown-key errors and
 // --help all come from that list. Defaults are the C2FMAE ViT-B/16 recipe (DESIGN.md §1).
+// A key with a fixed set of values is a Choice over an enum declared just above its section,
+// with the enum's names in one table beside it (config/choice.h).
 #pragma once
+#include <array>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "c2fmae/config/choice.h"
 #include "c2fmae/config/keyframe.h"
+#include "c2fmae/core/log.h"
 #include "c2fmae/core/modality.h"
 
 namespace c2fmae::config {
 
 class Checker;
+
+/// model.decoder_mode: whether each decoder stage reads the coarser stages' tokens.
+enum class DecoderMode { kCascade, kParallel };
+constexpr auto enum_names(DecoderMode) {
+  return std::array{std::pair{DecoderMode::kCascade, "cascade"},
+                    std::pair{DecoderMode::kParallel, "parallel"}};
+}
 
 /// Encoder, adapters, decoder and heads.
 struct ModelConfig {
@@ -29,7 +42,7 @@ struct ModelConfig {
   int64_t instance_slots = 64;
   int64_t instance_slot_dim = 64;
   int64_t instance_head_dim = 8;
-  std::string decoder_mode = "cascade";
+  Choice<DecoderMode> decoder_mode = DecoderMode::kCascade;
   int64_t decoder_dim = 256;
   int64_t decoder_depth = 2;
   int64_t decoder_heads = 8;
@@ -80,6 +93,35 @@ struct ModelConfig {
   bool has(Modality m) const;
 };
 
+/// masking.guided_hide_in: which modalities a guided generator hides its regions in.
+enum class GuidedHideIn {
+  kAll,            ///< every enabled modality
+  kGuideAndFiner,  ///< the guiding modality and those finer than it
+};
+constexpr auto enum_names(GuidedHideIn) {
+  return std::array{std::pair{GuidedHideIn::kAll, "all"},
+                    std::pair{GuidedHideIn::kGuideAndFiner, "guide_and_finer"}};
+}
+
+/// masking.semmae_schedule: lambda(t), SemMAE's intra-part share, over progress t.
+enum class SemmaeSchedule { kQuadratic, kLinear, kCosine, kIntra, kInter };
+constexpr auto enum_names(SemmaeSchedule) {
+  return std::array{
+      std::pair{SemmaeSchedule::kQuadratic, "quadratic"},
+      std::pair{SemmaeSchedule::kLinear, "linear"},
+      std::pair{SemmaeSchedule::kCosine, "cosine"},
+      std::pair{SemmaeSchedule::kIntra, "intra"},
+      std::pair{SemmaeSchedule::kInter, "inter"},
+  };
+}
+
+/// masking.semmae_parts: where SemMAE's parts come from.
+enum class SemmaeParts { kSemantic, kAttention };
+constexpr auto enum_names(SemmaeParts) {
+  return std::array{std::pair{SemmaeParts::kSemantic, "semantic"},
+                    std::pair{SemmaeParts::kAttention, "attention"}};
+}
+
 /// Visible-token budget and the mask generators' knobs.
 struct MaskingConfig {
   int64_t num_visible = 98;
@@ -89,10 +131,10 @@ struct MaskingConfig {
   double instance_hide_ratio = 0.5;
   /// Ours: guide_and_finer (coarse-to-fine: the semantic map stays visible where instances
   /// are hidden); `all` is the behaviour before this key existed.
-  std::string guided_hide_in = "guide_and_finer";
+  Choice<GuidedHideIn> guided_hide_in = GuidedHideIn::kGuideAndFiner;
   double guided_max_region_share = 0.5;
-  std::string semmae_schedule = "quadratic";
-  std::string semmae_parts = "semantic";
+  Choice<SemmaeSchedule> semmae_schedule = SemmaeSchedule::kQuadratic;
+  Choice<SemmaeParts> semmae_parts = SemmaeParts::kSemantic;
   int64_t semmae_num_parts = 7;
   int64_t evolved_parts_start = 40;
   int64_t evolved_parts_end = 10;
@@ -153,9 +195,17 @@ struct MaskingConfig {
   void validate(Checker& c) const;
 };
 
+/// curriculum.interpolation: how weights move between keyframes.
+enum class CurriculumInterpolation { kLinear, kCosine, kStep };
+constexpr auto enum_names(CurriculumInterpolation) {
+  return std::array{std::pair{CurriculumInterpolation::kLinear, "linear"},
+                    std::pair{CurriculumInterpolation::kCosine, "cosine"},
+                    std::pair{CurriculumInterpolation::kStep, "step"}};
+}
+
 /// Progressive masking curriculum (DESIGN.md §1).
 struct CurriculumConfig {
-  std::string interpolation = "linear";
+  Choice<CurriculumInterpolation> interpolation = CurriculumInterpolation::kLinear;
   std::vector<Keyframe> keyframes = {
       {0.0, {{"semantic", 1.0}, {"instance", 0.0}, {"random", 0.0}}, {}},
       {0.4, {{"semantic", 0.0}, {"instance", 1.0}, {"random", 0.0}}, {}},
@@ -163,13 +213,27 @@ struct CurriculumConfig {
 
   template <class V>
   void visit(V& v) {
-    v("interpolation", interpolation, "between keyframes: linear, cosine or step");
+    v("interpolation", interpolation, "how weights move between keyframes");
     v("keyframes", keyframes,
       "list of {at, <generator>: weight, ...[, weight_semantic, weight_instance, weight_rgb]}; "
       "generators by name (semantic, instance, random, ...)");
   }
   void validate(Checker& c) const;
 };
+
+/// loss.reduction: how a loss term averages over a batch's masked tokens (losses/reduction.h).
+enum class Reduction { kPixels, kSamples };
+constexpr auto enum_names(Reduction) {
+  return std::array{std::pair{Reduction::kPixels, "pixels"},
+                    std::pair{Reduction::kSamples, "samples"}};
+}
+
+/// loss.instance_background: whether background pixels form a cluster of the instance loss.
+enum class InstanceBackground { kCluster, kIgnore };
+constexpr auto enum_names(InstanceBackground) {
+  return std::array{std::pair{InstanceBackground::kCluster, "cluster"},
+                    std::pair{InstanceBackground::kIgnore, "ignore"}};
+}
 
 /// Loss weights and the instance loss.
 struct LossConfig {
@@ -179,8 +243,8 @@ struct LossConfig {
   double weight_semantic = 0.5;
   double weight_instance = 0.2;
   double weight_rgb = 1.0;
-  std::string reduction = "pixels";
-  std::string instance_background = "ignore";
+  Choice<Reduction> reduction = Reduction::kPixels;
+  Choice<InstanceBackground> instance_background = InstanceBackground::kIgnore;
   double instance_delta_pull = 0.5;
   double instance_delta_push = 1.5;
   double instance_weight_reg = 0.001;
@@ -204,9 +268,24 @@ struct LossConfig {
   void validate(Checker& c) const;
 };
 
+/// data.source: where samples come from; each has a row in data/dataset_registry.h.
+enum class DataSource { kSynthetic, kFolder, kShards };
+constexpr auto enum_names(DataSource) {
+  return std::array{std::pair{DataSource::kSynthetic, "synthetic"},
+                    std::pair{DataSource::kFolder, "folder"},
+                    std::pair{DataSource::kShards, "shards"}};
+}
+
+/// data.interpolation: how RGB images are resampled (label maps: always nearest).
+enum class ImageInterpolation { kBicubic, kBilinear };
+constexpr auto enum_names(ImageInterpolation) {
+  return std::array{std::pair{ImageInterpolation::kBicubic, "bicubic"},
+                    std::pair{ImageInterpolation::kBilinear, "bilinear"}};
+}
+
 /// Where samples come from and how they are batched.
 struct DataConfig {
-  std::string source = "synthetic";
+  Choice<DataSource> source = DataSource::kSynthetic;
   std::string root = "";
   std::string split = "train";
   int64_t batch_size = 256;
@@ -216,7 +295,7 @@ struct DataConfig {
   double crop_scale_min = 0.2;
   double crop_scale_max = 1.0;
   double hflip = 0.5;
-  std::string interpolation = "bicubic";
+  Choice<ImageInterpolation> interpolation = ImageInterpolation::kBicubic;
   double max_bad_fraction = 0.01;
 
   template <class V>
@@ -270,13 +349,26 @@ struct OptimConfig {
   void validate(Checker& c) const;
 };
 
+/// train.device: where the run computes; auto takes CUDA when there is one.
+enum class ComputeDevice { kAuto, kCpu, kCuda };
+constexpr auto enum_names(ComputeDevice) {
+  return std::array{std::pair{ComputeDevice::kAuto, "auto"}, std::pair{ComputeDevice::kCpu, "cpu"},
+                    std::pair{ComputeDevice::kCuda, "cuda"}};
+}
+
+/// train.precision: bf16 is autocast on CUDA; CPU runs compute in fp32 either way.
+enum class Precision { kFp32, kBf16 };
+constexpr auto enum_names(Precision) {
+  return std::array{std::pair{Precision::kFp32, "fp32"}, std::pair{Precision::kBf16, "bf16"}};
+}
+
 /// The run: length, seed, device, precision, checkpoints.
 struct TrainConfig {
   int64_t epochs = 400;
   int64_t seed = 0;
   std::string output_dir = "runs/c2fmae";
-  std::string device = "auto";
-  std::string precision = "bf16";
+  Choice<ComputeDevice> device = ComputeDevice::kAuto;
+  Choice<Precision> precision = Precision::kBf16;
   int64_t checkpoint_every = 1000;
   int64_t eval_every = 1;
   int64_t keep_last = 3;
@@ -289,8 +381,8 @@ struct TrainConfig {
     v("epochs", epochs, "training epochs");
     v("seed", seed, "seed of weights, data order and masks");
     v("output_dir", output_dir, "run directory");
-    v("device", device, "auto, cpu or cuda");
-    v("precision", precision, "fp32 or bf16 (autocast, CUDA only)");
+    v("device", device, "where the run computes; auto: CUDA when there is one");
+    v("precision", precision, "bf16: autocast, CUDA only (CPU runs compute in fp32)");
     v("checkpoint_every", checkpoint_every, "steps between checkpoints");
     v("eval_every", eval_every,
       "epochs between validations of c2fmae_finetune (MAE's: 1); 0 = once, at the end");
@@ -313,9 +405,16 @@ struct TrainConfig {
 void check_schedule(Checker& c, const OptimConfig& optim, const TrainConfig& train,
                     const std::string& warmup_example, const std::string& min_lr_example);
 
+/// dist.backend: the collectives' library; auto is nccl on CUDA, gloo on the CPU.
+enum class DistBackend { kAuto, kNccl, kGloo };
+constexpr auto enum_names(DistBackend) {
+  return std::array{std::pair{DistBackend::kAuto, "auto"}, std::pair{DistBackend::kNccl, "nccl"},
+                    std::pair{DistBackend::kGloo, "gloo"}};
+}
+
 /// Multi-process training (DESIGN.md §4).
 struct DistConfig {
-  std::string backend = "auto";
+  Choice<DistBackend> backend = DistBackend::kAuto;
   int64_t timeout_s = 600;
   int64_t bucket_mb = 25;
 
@@ -329,6 +428,12 @@ struct DistConfig {
   void validate(Checker& c) const;
 };
 
+/// model.global_pool of the classifier: what its head reads.
+enum class GlobalPool { kAvg, kToken };
+constexpr auto enum_names(GlobalPool) {
+  return std::array{std::pair{GlobalPool::kAvg, "avg"}, std::pair{GlobalPool::kToken, "token"}};
+}
+
 /// The classifier c2fmae_finetune trains (its `model` section): the encoder, shaped as the
 /// pre-training model's (model.preset, ...), and the head (MAE's models_vit).
 struct ClassifierConfig {
@@ -340,7 +445,7 @@ struct ClassifierConfig {
   int64_t num_heads = 0;
   double mlp_ratio = 4.0;
   int64_t num_classes = 0;
-  std::string global_pool = "avg";
+  Choice<GlobalPool> global_pool = GlobalPool::kAvg;
   double drop_path = 0.1;
   double head_init_std = 2e-5;
 
@@ -367,10 +472,22 @@ struct ClassifierConfig {
   ModelConfig encoder() const;
 };
 
+/// finetune.mode: what c2fmae_finetune does with the encoder.
+enum class FinetuneMode { kFinetune, kLinprobe, kEval, kKnn, kDenseProbe };
+constexpr auto enum_names(FinetuneMode) {
+  return std::array{
+      std::pair{FinetuneMode::kFinetune, "finetune"},
+      std::pair{FinetuneMode::kLinprobe, "linprobe"},
+      std::pair{FinetuneMode::kEval, "eval"},
+      std::pair{FinetuneMode::kKnn, "knn"},
+      std::pair{FinetuneMode::kDenseProbe, "dense_probe"},
+  };
+}
+
 /// How c2fmae_finetune trains and evaluates (its `finetune` section): MAE's fine-tuning recipe
 /// by default (DESIGN.md §1).
 struct FinetuneRecipeConfig {
-  std::string mode = "finetune";
+  Choice<FinetuneMode> mode = FinetuneMode::kFinetune;
   double layer_decay = 0.65;
   double mixup = 0.8;
   double cutmix = 1.0;
@@ -389,7 +506,10 @@ struct FinetuneRecipeConfig {
   std::string dense_background;
 
   /// Modes that train nothing and write no run directory: they measure the given encoder.
-  bool measures_only() const { return mode == "eval" || mode == "knn" || mode == "dense_probe"; }
+  bool measures_only() const {
+    return mode == FinetuneMode::kEval || mode == FinetuneMode::kKnn ||
+           mode == FinetuneMode::kDenseProbe;
+  }
 
   template <class V>
   void visit(V& v) {
@@ -433,7 +553,7 @@ struct FinetuneRecipeConfig {
 
 /// Logging.
 struct LogConfig {
-  std::string level = "info";
+  Choice<log::Level> level = log::Level::kInfo;
   int64_t every = 20;
   bool progress = true;
   int64_t pictures_every = 10;
@@ -441,7 +561,7 @@ struct LogConfig {
 
   template <class V>
   void visit(V& v) {
-    v("level", level, "debug, info, warn, error or off");
+    v("level", level, "least severe messages shown");
     v("every", every, "steps between metric lines");
     v("progress", progress, "progress line with ETA on a terminal");
     v("pictures_every", pictures_every,

@@ -1,11 +1,19 @@
 // Logging facade. The sink behind it (spdlog) lives in its own target that does not see
 // Torch's fmt headers (DESIGN.md §5); callers build messages with c10::str(...).
 #pragma once
+#include <array>
 #include <string>
+#include <utility>
 
 namespace c2fmae::log {
 
 enum class Level { kDebug, kInfo, kWarn, kError, kOff };
+/// The names of log.level (core/enum_names.h).
+constexpr auto enum_names(Level) {
+  return std::array{std::pair{Level::kDebug, "debug"}, std::pair{Level::kInfo, "info"},
+                    std::pair{Level::kWarn, "warn"}, std::pair{Level::kError, "error"},
+                    std::pair{Level::kOff, "off"}};
+}
 
 /// Parses "debug", "info", "warn", "error" or "off"; throws std::invalid_argument otherwise.
 Level parse_level(const std::string& name);

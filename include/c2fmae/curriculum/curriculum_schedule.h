@@ -21,7 +21,8 @@ struct GeneratorWeights {
   double of(const std::string& name) const;
 };
 
-enum class Interpolation { kLinear, kCosine, kStep };
+/// The config's enum (curriculum.interpolation), under the name this area uses.
+using Interpolation = config::CurriculumInterpolation;
 
 class CurriculumSchedule {
  public:

@@ -64,11 +64,12 @@ class Dataset {
                        const SampleSlot& slot) const = 0;
 };
 
-/// The dataset data.source names, reading split `split` (folder, shards); `seed` is the
-/// run's seed (synthetic shapes). Synthetic shapes have one split per name: data.split's
-/// holds data.synthetic_samples scenes drawn from `seed`, any other `synthetic_count` (> 0)
-/// scenes drawn from the seed and the split's name, so a validation split shares no scene with
-/// training. Throws UsageError for a missing root or an empty split.
+/// The dataset data.source names, opened by its row in dataset_registry.h, reading split
+/// `split` (folder, shards); `seed` is the run's seed (synthetic shapes). Synthetic shapes
+/// have one split per name: data.split's holds data.synthetic_samples scenes drawn from
+/// `seed`, any other `synthetic_count` (> 0) scenes drawn from the seed and the split's name,
+/// so a validation split shares no scene with training. Throws UsageError for a missing root
+/// or an empty split, with the source's repair hint.
 std::shared_ptr<const Dataset> make_dataset(const config::DataConfig& data, uint64_t seed,
                                             const std::string& split = "train",
                                             int64_t synthetic_count = 0);

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "c2fmae/config/sections.h"
 #include "c2fmae/distributed/launch_env.h"
 
 namespace c10d {
@@ -38,7 +39,7 @@ class Communicator {
   /// collective. Decisions (any, barrier) always go over Gloo on the CPU. Throws PeerError
   /// if the store or a peer cannot be reached in time, UsageError for a backend this build
   /// or device lacks.
-  Communicator(const LaunchEnv& env, const std::string& backend, const torch::Device& device,
+  Communicator(const LaunchEnv& env, config::DistBackend backend, const torch::Device& device,
                std::chrono::milliseconds timeout);
   ~Communicator();
   Communicator(const Communicator&) = delete;

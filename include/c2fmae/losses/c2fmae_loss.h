@@ -26,8 +26,6 @@ using CountSum = std::function<torch::Tensor(const torch::Tensor&)>;
 
 class C2fmaeLoss {
  public:
-  /// Throws std::invalid_argument for a loss.instance_background or loss.reduction it does
-  /// not implement.
   C2fmaeLoss(const config::ModelConfig& model, const config::LossConfig& loss);
 
   /// predictions: one [N_m, out_m] per enabled modality, coarse to fine, for the rows

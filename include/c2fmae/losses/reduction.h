@@ -14,14 +14,12 @@
 #pragma once
 #include <torch/types.h>
 
-#include <string>
+#include "c2fmae/config/sections.h"
 
 namespace c2fmae::losses {
 
-enum class Reduction { kPixels, kSamples };
-
-/// "pixels" or "samples"; throws std::invalid_argument otherwise.
-Reduction parse_reduction(const std::string& name);
+/// The config's enum (loss.reduction), under the name this area uses.
+using Reduction = config::Reduction;
 
 /// A loss term before its division: numerator / max(denominator, 1).
 struct LossRatio {

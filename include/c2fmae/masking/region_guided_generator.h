@@ -43,14 +43,9 @@
 
 namespace c2fmae::masking {
 
-/// Which modalities a guided generator hides its regions in (masking.guided_hide_in).
-enum class GuidedHideIn {
-  kAll,            ///< every enabled modality ("all")
-  kGuideAndFiner,  ///< the guiding modality and those finer than it ("guide_and_finer")
-};
-
-/// Parses "all" or "guide_and_finer"; throws std::invalid_argument otherwise.
-GuidedHideIn parse_guided_hide_in(const std::string& name);
+/// Which modalities a guided generator hides its regions in: the config's enum
+/// (masking.guided_hide_in).
+using GuidedHideIn = config::GuidedHideIn;
 
 /// The knobs of a region-guided generator; defaults as the masking section's.
 struct RegionGuidedOptions {

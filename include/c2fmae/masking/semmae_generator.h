@@ -29,8 +29,8 @@
 
 namespace c2fmae::masking {
 
-/// lambda at progress t under a schedule name; throws std::invalid_argument for an unknown one.
-double semmae_lambda(const std::string& schedule, double progress);
+/// lambda at progress t (clamped to [0, 1]) under `schedule`.
+double semmae_lambda(config::SemmaeSchedule schedule, double progress);
 
 /// The patches one sample hides: parts [L] (any ids), exactly `hide` of them.
 std::vector<bool> semmae_hidden(Rng& rng, const std::vector<int64_t>& parts, int64_t hide,
@@ -46,7 +46,7 @@ class SemmaeGenerator : public MaskGenerator {
 
  private:
   MaskSpec spec_;
-  std::string schedule_;
+  config::SemmaeSchedule schedule_;
   bool attention_;
   int64_t num_parts_;
   double dirichlet_alpha_;

@@ -11,12 +11,12 @@ namespace c2fmae::train {
 
 torch::Device choose_device(const config::TrainConfig& train, int64_t local_rank) {
   const bool cuda = torch::cuda::is_available();
-  if (train.device == "cuda" && !cuda) {
+  if (train.device == config::ComputeDevice::kCuda && !cuda) {
     throw std::runtime_error(
         "train.device = cuda, but no CUDA device is available\nhint: use "
         "--set train.device=cpu or auto");
   }
-  if (train.device == "cpu" || !cuda) return torch::Device(torch::kCPU);
+  if (train.device == config::ComputeDevice::kCpu || !cuda) return torch::Device(torch::kCPU);
   const auto count = static_cast<int64_t>(torch::cuda::device_count());
   if (local_rank >= count) {
     throw UsageError(c10::str("local rank ", local_rank, " has no GPU of its own: this node has ",

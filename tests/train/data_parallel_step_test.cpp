@@ -187,8 +187,8 @@ void expect_three_processes_match_one(LossScope scope) {
   const auto expected = weights_after(single, steps);
   const auto port = testing::free_port();
   const bool ok = testing::on_ranks(3, [&](int64_t rank) {
-    distributed::Communicator group(testing::env_of(rank, 3, port), "gloo", torch::kCPU,
-                                    std::chrono::seconds(30));
+    distributed::Communicator group(testing::env_of(rank, 3, port), config::DistBackend::kGloo,
+                                    torch::kCPU, std::chrono::seconds(30));
     ToyEngine::Options o;
     o.batch = 4;
     o.scope = scope;

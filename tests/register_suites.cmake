@@ -6,6 +6,8 @@
 # (CI's budget: 60 s an entry, scripts/check_budget.py) and CTest can run them side by side.
 # Expects C2FMAE_TEST_EXE, C2FMAE_TEST_WORKING_DIR and C2FMAE_TEST_TIMEOUT (seconds).
 set(C2FMAE_CASES_PER_ENTRY 4)
+# Suites whose cases each train for seconds: fewer cases an entry.
+set(C2FMAE_CASES_PER_ENTRY_Recipes/RecipesTwin 2)
 # Suites whose tests start several processes at once (the ranks of a run): CTest runs their
 # entries alone (PROCESSORS 2), so that no other entry shares the 2 cores with 3 LibTorch
 # processes (oversubscribed, a neighbour ran 3 times slower).
@@ -38,7 +40,11 @@ foreach(_line IN LISTS _lines)
   endif()
 endforeach()
 foreach(_suite IN LISTS _suites)
-  math(EXPR _shards "(${_cases_${_suite}} + ${C2FMAE_CASES_PER_ENTRY} - 1) / ${C2FMAE_CASES_PER_ENTRY}")
+  set(_per_entry ${C2FMAE_CASES_PER_ENTRY})
+  if(DEFINED C2FMAE_CASES_PER_ENTRY_${_suite})
+    set(_per_entry ${C2FMAE_CASES_PER_ENTRY_${_suite}})
+  endif()
+  math(EXPR _shards "(${_cases_${_suite}} + ${_per_entry} - 1) / ${_per_entry}")
   if(_shards LESS_EQUAL 1)
     add_test("${_suite}" "${C2FMAE_TEST_EXE}" "--gtest_filter=${_suite}.*")
     set_tests_properties("${_suite}" PROPERTIES

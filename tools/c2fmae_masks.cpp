@@ -7,7 +7,8 @@
 // named generator at training progress T and writes into DIR (created if missing):
 // sample_0000.png ... (RGB | semantic | instance | each modality on its visible patches),
 // masks.npy (uint8 [N, M, L], 1 = masked), semantic_patches.npy and instance_patches.npy
-// (int64 [N, L], the per-patch region ids the guided generators use).
+// (int64 [N, L], the per-patch region ids the guided generators use; not for a patch size
+// the label maps do not fit, when an earlier run's are removed).
 //
 // Exit codes: 0 done, 1 a write failed (the path and the OS reason are printed), 2 bad
 // config or arguments (nothing is written).
@@ -130,9 +131,23 @@ int main(int argc, char** argv) {
         return 1;
       }
     }
+    const bool patches = preview.semantic_patches.defined();
+    for (const char* file : {"semantic_patches.npy", "instance_patches.npy"}) {
+      const auto path = fs::path(out) / file;
+      if (!patches && fs::is_regular_file(fs::symlink_status(path, ec)) && !fs::remove(path, ec) &&
+          ec) {
+        std::cerr << "c2fmae_masks: cannot remove " << path.string()
+                  << ", an earlier run's: " << ec.message() << "\n";
+        return 1;
+      }
+    }
     formats::write_npy((fs::path(out) / "masks.npy").string(), batch.mask.to(torch::kUInt8));
-    formats::write_npy((fs::path(out) / "semantic_patches.npy").string(), preview.semantic_patches);
-    formats::write_npy((fs::path(out) / "instance_patches.npy").string(), preview.instance_patches);
+    if (patches) {
+      formats::write_npy((fs::path(out) / "semantic_patches.npy").string(),
+                         preview.semantic_patches);
+      formats::write_npy((fs::path(out) / "instance_patches.npy").string(),
+                         preview.instance_patches);
+    }
     char name[32];
     for (int64_t i = 0; i < n; ++i) {
       std::snprintf(name, sizeof name, "sample_%04lld.png", static_cast<long long>(i));
@@ -140,10 +155,14 @@ int main(int argc, char** argv) {
                        train::mask_picture(batch, i, cfg.model.modalities, cfg.model.img_size));
     }
     std::cout << "c2fmae_masks: wrote " << n << " pictures (sample_0000.png .. " << name
-              << "), masks.npy " << batch.mask.sizes() << ", semantic_patches.npy and "
-              << "instance_patches.npy " << preview.semantic_patches.sizes() << " to " << out
-              << " (generator " << generator << ", progress " << shortest_text(options.progress)
-              << ")\n";
+              << "), masks.npy " << batch.mask.sizes()
+              << (patches
+                      ? c10::str(", semantic_patches.npy and instance_patches.npy ",
+                                 preview.semantic_patches.sizes())
+                      : std::string(" (no per-patch label arrays: patch ") +
+                            std::to_string(cfg.model.patch_size) + " does not fit the label maps)")
+              << " to " << out << " (generator " << generator << ", progress "
+              << shortest_text(options.progress) << ")\n";
     return 0;
   });
 }

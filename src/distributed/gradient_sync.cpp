@@ -23,13 +23,21 @@ GradientSync::GradientSync(Communicator& group, std::vector<torch::Tensor> param
     if (p.requires_grad()) trained.push_back(p);
   }
   TORCH_CHECK(!trained.empty(), "GradientSync: no parameter requires a gradient");
-  // As DDP: one bucket for the first step (the order of definition need not be backward's),
-  // rebuilt by backward's order after it.
+  // Buckets of at most bucket_bytes in the reverse order of definition (DDP's first layout;
+  // backward produces a ViT's gradients in about that order), kept for the whole run. DDP
+  // rebuilds them by backward's order after the first step, but then a resumed process's
+  // first step would all-reduce in another layout than the uninterrupted run's step did,
+  // and with 3 or more processes gloo's ring sums the elements in another order: the resumed
+  // run would differ in the last bit. A fixed layout keeps resume bit-exact.
   const std::vector<bool> sparse(trained.size(), false);
+  std::vector<torch::Tensor> reversed(trained.rbegin(), trained.rend());
   auto [buckets, limits] = c10d::compute_bucket_assignment_by_size(
-      trained, {std::numeric_limits<size_t>::max()}, sparse);
+      reversed, {static_cast<size_t>(std::max<int64_t>(bucket_bytes, 1))}, sparse);
   (void)limits;
-  std::reverse(buckets.begin(), buckets.end());
+  const auto last = static_cast<int64_t>(trained.size()) - 1;
+  for (auto& bucket : buckets) {
+    for (auto& index : bucket) index = static_cast<size_t>(last - static_cast<int64_t>(index));
+  }
   group.guard("setting up the gradient all-reduce", [&] {
     impl_->reducer = std::make_unique<c10d::Reducer>(
         trained, buckets, group.process_group(), sparse, bucket_bytes,
@@ -44,9 +52,7 @@ GradientSync::GradientSync(Communicator& group, std::vector<torch::Tensor> param
 GradientSync::~GradientSync() = default;
 
 void GradientSync::before_forward() {
-  // Rebuilding broadcasts rank 0's bucket order: every rank does it at the same point.
-  impl_->group->guard("rebuilding the gradient buckets",
-                      [&] { impl_->reducer->rebuild_buckets(); });
+  // No rebuild_buckets(): the layout stays the constructor's (see there).
   impl_->reducer->prepare_for_forward();
 }
 

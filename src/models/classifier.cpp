@@ -23,11 +23,9 @@ void trunc_normal_(torch::Tensor& tensor, double std) {
 ClassifierImpl::ClassifierImpl(const ClassifierOptions& options_) : options(options_) { reset(); }
 
 void ClassifierImpl::reset() {
-  TORCH_CHECK(options.global_pool() == "avg" || options.global_pool() == "token",
-              "Classifier: global_pool must be avg or token, but got ", options.global_pool());
   TORCH_CHECK(options.num_classes() >= 1, "Classifier: num_classes must be >= 1, but got ",
               options.num_classes());
-  const bool avg = options.global_pool() == "avg";
+  const bool avg = options.global_pool() == config::GlobalPool::kAvg;
   auto vit = options.backbone();
   vit.final_norm(!avg);
   backbone = register_module("backbone", VisionTransformer(vit));

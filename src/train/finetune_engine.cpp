@@ -273,10 +273,11 @@ FinetuneEngine::Impl::Impl(const config::FinetuneConfig& config, distributed::Co
                        .learned_pos_embed(true);
   // knn and dense_probe read the encoder's output tokens as pre-training computed them:
   // after its final norm (which a classifier pooling with fc_norm leaves out).
-  model = models::Classifier(models::ClassifierOptions(vit, num_classes)
-                                 .global_pool(knn || dense ? "token" : cfg.model.global_pool.name())
-                                 .linear_probe(linear_probe)
-                                 .head_init_std(cfg.model.head_init_std));
+  model = models::Classifier(
+      models::ClassifierOptions(vit, num_classes)
+          .global_pool(knn || dense ? config::GlobalPool::kToken : cfg.model.global_pool.value())
+          .linear_probe(linear_probe)
+          .head_init_std(cfg.model.head_init_std));
   model->to(device);
   if (linear_probe) {
     // MAE's main_linprobe.py: only the head trains (fc_norm, if pooling uses it, stays as

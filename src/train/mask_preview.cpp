@@ -185,8 +185,10 @@ MaskPreview make_mask_preview(const config::PretrainConfig& cfg,
   if (needs.affinity)
     inputs.affinity = preview_affinity(cfg, options.checkpoint, preview.batch.rgb);
   preview.batch.mask = generator->generate(inputs, mix_seed({seed, 0x3A5Cu}));
-  preview.semantic_patches = masking::patch_regions(preview.batch.semantic, spec.grid);
-  preview.instance_patches = masking::patch_regions(preview.batch.instance, spec.grid);
+  if (patch_fits_label_maps(cfg.model.patch_size)) {  // else no patch covers whole label pixels
+    preview.semantic_patches = masking::patch_regions(preview.batch.semantic, spec.grid);
+    preview.instance_patches = masking::patch_regions(preview.batch.instance, spec.grid);
+  }
   return preview;
 }
 

@@ -101,8 +101,13 @@ struct FreeKey {
 constexpr FreeKey kFreeKeys[] = {
     {"log.", true},
     {"train.output_dir", true},
-    {"dist.", false},
+    // Not dist.bucket_mb: with 3 or more processes the buckets set the order in which the
+    // gradients are summed.
+    {"dist.backend", false},
+    {"dist.timeout_s", false},
     {"data.num_workers", false},
+    {"data.prefetch", false},
+    {"data.max_bad_fraction", false},
     {"train.max_steps", false},
     {"train.device", false},
     {"train.checkpoint_every", false},

@@ -162,6 +162,27 @@ TEST(Masks, EnabledModalitiesSetThePanelsAndTheMaskAxis) {
   EXPECT_EQ(picture.height, 64);
 }
 
+TEST(Masks, APatchTheLabelMapsDoNotFitWritesNoRegionIds) {
+  // An RGB-only model may use patch 6 with a generator that reads no map; the per-patch
+  // region ids need whole label pixels per patch, so they are left out (and an earlier
+  // run's are removed rather than left to read as this run's).
+  const auto dir = testing::tiny_pretrain_dir("c2fmae_masks_patch6");
+  const auto args =
+      "--config " + dir + "/tiny.yaml --generator random --count 2 --out " + dir + "/out";
+  ASSERT_EQ(masks(args).exit_code, 0);
+  ASSERT_TRUE(fs::exists(dir + "/out/semantic_patches.npy"));
+  auto r = masks(args +
+                 " --set 'model.modalities=[rgb]' --set model.patch_size=6 --set "
+                 "model.img_size=60 --set masking.num_visible=25 --set "
+                 "'curriculum.keyframes=[{at: 0, random: 1}]' --set model.decoder_mode=parallel");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("patch 6 does not fit the label maps"), std::string::npos) << r.output;
+  EXPECT_EQ(read_npy(dir + "/out/masks.npy").shape, (std::vector<int64_t>{2, 1, 100}));
+  EXPECT_TRUE(fs::exists(dir + "/out/sample_0001.png"));
+  EXPECT_FALSE(fs::exists(dir + "/out/semantic_patches.npy"));
+  EXPECT_FALSE(fs::exists(dir + "/out/instance_patches.npy"));
+}
+
 TEST(Masks, BadArgumentsExit2WithAHintAndWriteNothing) {
   const auto dir = testing::tiny_pretrain_dir("c2fmae_masks_bad");
   const auto cfg = "--config " + dir + "/tiny.yaml ";

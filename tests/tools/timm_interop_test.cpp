@@ -31,7 +31,7 @@ const char* kShape = "--img-size 32 --patch-size 16 --embed-dim 24 --depth 2 --n
 models::ClassifierOptions ours(int64_t classes, const std::string& pool) {
   return models::ClassifierOptions(
              models::VisionTransformerOptions(32, 16, 24, 2, 2).learned_pos_embed(true), classes)
-      .global_pool(pool);
+      .global_pool(*enum_from_name<config::GlobalPool>(pool));
 }
 
 /// Relative difference as the issue states it: max |a - b| / max |b|.

@@ -23,7 +23,7 @@ models::ClassifierOptions options(int64_t classes) {
 
 TEST(EncoderExport, TimmNamesOnlyWithTheClassTokenRowOfPositions) {
   testing::seed(21);
-  models::Classifier model(options(5).global_pool("token"));
+  models::Classifier model(options(5).global_pool(config::GlobalPool::kToken));
   const auto out = export_tensors(file_of(*model), ExportPart::kEncoder);
   for (const auto& item : out) {
     EXPECT_EQ(item.key().find("backbone."), std::string::npos) << item.key();
@@ -40,7 +40,8 @@ TEST(EncoderExport, TimmNamesOnlyWithTheClassTokenRowOfPositions) {
 
 TEST(EncoderExport, ALinearProbesBatchNormIsFoldedIntoTheHead) {
   testing::seed(22);
-  models::Classifier probe(options(5).global_pool("token").linear_probe(true).head_init_std(0.1));
+  models::Classifier probe(
+      options(5).global_pool(config::GlobalPool::kToken).linear_probe(true).head_init_std(0.1));
   {
     torch::NoGradGuard g;
     probe->head_norm->running_mean.copy_(torch::randn({24}));
@@ -49,7 +50,7 @@ TEST(EncoderExport, ALinearProbesBatchNormIsFoldedIntoTheHead) {
   }
   const auto out = export_tensors(file_of(*probe), ExportPart::kEncoder);
   // A plain classifier (timm's: no BatchNorm) with the exported head computes the same logits.
-  models::Classifier plain(options(5).global_pool("token"));
+  models::Classifier plain(options(5).global_pool(config::GlobalPool::kToken));
   {
     torch::NoGradGuard g;
     for (auto& p : plain->named_parameters()) {

@@ -1,12 +1,18 @@
 #include "c2fmae/train/metrics_log.h"
 
+#include <sys/stat.h>
+
+#include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 
 #include "test_helpers.h"
 
 namespace c2fmae::train {
 namespace {
+
+namespace fs = std::filesystem;
 
 TEST(MetricsLog, JsonLinesRoundTripNumbersAndEscapeStrings) {
   MetricsRecord r;
@@ -59,6 +65,28 @@ TEST(MetricsLog, AMalformedLineIsKeptAndDoesNotBlockTheTruncation) {
   std::ifstream in(path);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   EXPECT_EQ(text, "{\"step\": 1}\nnot json at all\n{\"step\": \"x\"}\n{\"step\": 2}\n");
+}
+
+TEST(MetricsLog, WhatIsNoRegularFileIsRefusedNotReadWithoutEndOrWaitedFor) {
+  const auto dir = testing::fresh_dir("c2fmae_metrics_not_regular");
+  auto refused = [](const std::function<void()>& f) {
+    try {
+      f();
+    } catch (const FileError& e) {
+      return std::string(e.what()).find("not a regular file") != std::string::npos;
+    }
+    return false;
+  };
+  // On resume: a link to /dev/zero would be read until memory runs out.
+  fs::create_symlink("/dev/zero", dir + "/zero.jsonl");
+  EXPECT_TRUE(refused([&] { truncate_metrics(dir + "/zero.jsonl", 3); }));
+  fs::create_directories(dir + "/dir.jsonl");
+  EXPECT_TRUE(refused([&] { truncate_metrics(dir + "/dir.jsonl", 3); }));
+  EXPECT_TRUE(refused([&] { MetricsLog log(dir + "/dir.jsonl"); }));
+  // A FIFO nobody reads: open() for writing would wait for ever.
+  ASSERT_EQ(::mkfifo((dir + "/fifo.jsonl").c_str(), 0644), 0);
+  EXPECT_TRUE(refused([&] { MetricsLog log(dir + "/fifo.jsonl"); }));
+  EXPECT_EQ(truncate_metrics(dir + "/missing.jsonl", 3), 0);
 }
 
 TEST(MetricsLog, AWriteThatFailsNamesTheFileAndTheReason) {

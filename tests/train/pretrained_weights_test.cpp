@@ -87,7 +87,7 @@ TEST(PretrainedWeights, TheWholeEncoderLeavesPretrainingWithItsRgbModalityEmbedd
   auto rel = [](const torch::Tensor& a, const torch::Tensor& b) {
     return ((a - b).norm() / b.norm()).item<double>();
   };
-  models::Classifier cls(tiny_classifier(tiny_pretrain()).global_pool("token"));
+  models::Classifier cls(tiny_classifier(tiny_pretrain()).global_pool(config::GlobalPool::kToken));
   const auto report = load_weights(*cls, file);
   EXPECT_TRUE(report.rgb_folded);
   EXPECT_NE(report.text().find("folded"), std::string::npos);
@@ -98,7 +98,8 @@ TEST(PretrainedWeights, TheWholeEncoderLeavesPretrainingWithItsRgbModalityEmbedd
   exported.kind = "safetensors";
   exported.tensors = export_tensors(file, ExportPart::kEncoder);
   EXPECT_EQ(exported.tensors.find("modality_embed"), nullptr);
-  models::Classifier from_export(tiny_classifier(tiny_pretrain()).global_pool("token"));
+  models::Classifier from_export(
+      tiny_classifier(tiny_pretrain()).global_pool(config::GlobalPool::kToken));
   EXPECT_FALSE(load_weights(*from_export, exported).rgb_folded);
   from_export->eval();
   EXPECT_LE(rel(from_export->backbone->forward_features(x), expected), 1e-5);
@@ -128,14 +129,14 @@ TEST(PretrainedWeights, TimmNamesFeedTheBackboneAndPositionsAreResized) {
   const auto dir = testing::fresh_dir("pretrained_weights_timm");
   testing::seed(12);
   auto cfg = tiny_pretrain();
-  models::Classifier source(tiny_classifier(cfg).global_pool("token"));
+  models::Classifier source(tiny_classifier(cfg).global_pool(config::GlobalPool::kToken));
   torch::OrderedDict<std::string, torch::Tensor> timm;
   for (const auto& p : source->backbone->named_parameters())
     timm.insert(p.key(), p.value().detach() + 0.5);
   timm.insert("mask_token", torch::zeros({1, 1, 48}));
   formats::write_safetensors(dir + "/vit.safetensors", timm);
   // Same grid: everything of the backbone loads; mask_token is left out.
-  models::Classifier same(tiny_classifier(cfg).global_pool("token"));
+  models::Classifier same(tiny_classifier(cfg).global_pool(config::GlobalPool::kToken));
   const auto report = load_weights(*same, read_weights(dir + "/vit.safetensors"));
   EXPECT_TRUE(torch::equal(same->backbone->blocks[0]->as<models::Block>()->attn->qkv->weight,
                            timm["blocks.0.attn.qkv.weight"]));
@@ -143,7 +144,7 @@ TEST(PretrainedWeights, TimmNamesFeedTheBackboneAndPositionsAreResized) {
   EXPECT_EQ(report.left_out[0], "mask_token");
   // A model at 96 px (6 x 6 patches) gets pos_embed resized from the 4 x 4 grid.
   cfg.model.img_size = 96;
-  models::Classifier larger(tiny_classifier(cfg).global_pool("token"));
+  models::Classifier larger(tiny_classifier(cfg).global_pool(config::GlobalPool::kToken));
   const auto resized = load_weights(*larger, read_weights(dir + "/vit.safetensors"));
   ASSERT_EQ(resized.resized.size(), 1u);
   EXPECT_EQ(larger->backbone->pos_embed.size(1), 37);

@@ -1,8 +1,9 @@
 // Data-parallel gradient averaging (DESIGN.md §4): c10d's Reducer, the engine under PyTorch's
 // DistributedDataParallel, on the parameters of one model replica per process. Gradients are
-// packed into buckets of at most dist.bucket_mb MiB, in the order backward produces them
-// (learned on the first synchronised step, as DDP does), and each bucket's all-reduce starts
-// while backward still runs. A backward that is not synchronised (the non-final
+// packed into buckets of at most dist.bucket_mb MiB in the reverse order of definition (about
+// the order backward produces a ViT's), one layout for the whole run so that a resumed run
+// sums in the same order as the uninterrupted one, and each bucket's all-reduce starts while
+// backward still runs. A backward that is not synchronised (the non-final
 // micro-batches of gradient accumulation) communicates nothing; its gradients accumulate
 // locally and the next synchronised backward averages the sum.
 //

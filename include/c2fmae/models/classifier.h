@@ -21,6 +21,7 @@
 
 #include <string>
 
+#include "c2fmae/config/sections.h"
 #include "c2fmae/models/layer_norm.h"
 #include "c2fmae/models/vision_transformer.h"
 
@@ -34,7 +35,7 @@ struct ClassifierOptions {
   /// Classes the head predicts.
   TORCH_ARG(int64_t, num_classes);
   /// "avg" (mean of the patch tokens + fc_norm) or "token" (the class token).
-  TORCH_ARG(std::string, global_pool) = "avg";
+  TORCH_ARG(config::GlobalPool, global_pool) = config::GlobalPool::kAvg;
   /// BatchNorm without affine before the head (MAE linear probing).
   TORCH_ARG(bool, linear_probe) = false;
   /// Standard deviation of the head weight's truncated normal init (MAE: 2e-5 fine-tuning,

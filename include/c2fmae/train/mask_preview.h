@@ -35,8 +35,11 @@ struct MaskPreview {
   /// (data::prepare_training_labels); label [N]; mask [N, M, L] bool (modalities in model
   /// order, the generator's mask as is).
   Batch batch;
-  torch::Tensor semantic_patches;  ///< [N, L] int64 majority semantic class of each patch
-  torch::Tensor instance_patches;  ///< [N, L] int64 majority canonical instance id per patch
+  /// [N, L] int64 majority semantic class, and canonical instance id, of each patch;
+  /// undefined for a patch the label maps do not fit (patch_fits_label_maps: an RGB-only
+  /// model with a generator that reads no map).
+  torch::Tensor semantic_patches;
+  torch::Tensor instance_patches;
 };
 
 /// The first min(count, dataset size) samples of cfg's dataset that read (bad ones skipped

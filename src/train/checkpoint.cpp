@@ -36,6 +36,9 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model,
   optimizer.save(archive);
   archive.write("state.step", scalar(state.step));
   archive.write("state.nonfinite_total", scalar(state.nonfinite_total));
+  if (state.nonfinite_replayed > 0) {
+    archive.write("state.nonfinite_replayed", scalar(state.nonfinite_replayed));
+  }
   archive.write("state.config", c10::IValue(state.config_yaml));
   if (!std::isnan(state.best_score)) {
     archive.write("state.best_score", torch::tensor(state.best_score, torch::kDouble));
@@ -112,6 +115,10 @@ TrainingState load_checkpoint(const std::string& path, torch::nn::Module* model,
   TrainingState state;
   state.step = read_int("state.step");
   state.nonfinite_total = read_int("state.nonfinite_total");
+  if (torch::Tensor replayed; archive.try_read("state.nonfinite_replayed", replayed)) {
+    state.nonfinite_replayed =
+        std::clamp<int64_t>(replayed.item<int64_t>(), 0, state.nonfinite_total);
+  }
   c10::IValue config;
   if (archive.try_read("state.config", config)) state.config_yaml = config.toStringRef();
   torch::Tensor best_score, best_step;

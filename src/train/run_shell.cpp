@@ -65,18 +65,26 @@ struct RunShell::Impl {
   std::unique_ptr<MetricsLog> metrics;
   TrainingState state;
   int64_t consecutive_nonfinite = 0;
+  /// The engine's counters after the last step that updated the model: what the checkpoint
+  /// of the last good state holds, so that a run resumed from it, replaying the skipped
+  /// steps, does not count their bad samples twice.
+  std::map<std::string, int64_t> good_counters;
   bool saved = false;  ///< a checkpoint was saved by this run (on every rank alike)
 
   void prepare();
   void resume_if_asked(Engine& engine);
   void start(Engine& engine);
-  void share_start(Engine& engine, const std::string& failure);
+  void share_start(Engine& engine, const std::string& failure, bool usage);
   /// Whether a stop signal arrived here (or, data-parallel, on any rank).
   int agreed_stop_signal();
   void finish();
   void check_stored_config(const TrainingState& stored, const std::string& path) const;
   void print_start_table(const Engine& engine) const;
-  std::string save(Engine& engine, int64_t step);
+  /// Saves a checkpoint of `step` (data-parallel: checks the replicas first); `counters`: the
+  /// engine's as of that step, if not the current ones. Returns its path ("" on ranks that
+  /// do not write).
+  std::string save(Engine& engine, int64_t step,
+                   const std::map<std::string, int64_t>* counters = nullptr);
   void log_step(const Engine& engine, int64_t step, const StepOutcome& s);
   void evaluate(Engine& engine, int64_t step);
   /// The writer saves engine.picture(step) as pictures/step_<step>.png. A picture is a
@@ -241,7 +249,8 @@ void RunShell::Impl::resume_if_asked(Engine& engine) {
                                "model, or --resume auto to continue the run directory's newest"));
   }
   state.step = loaded.step;
-  state.nonfinite_total = loaded.nonfinite_total;
+  // The steps after the checkpoint that were skipped are replayed and counted again.
+  state.nonfinite_total = loaded.nonfinite_total - loaded.nonfinite_replayed;
   state.best_score = loaded.best_score;
   state.best_step = loaded.best_step;
   engine.restore_counters(loaded.counters);
@@ -266,21 +275,28 @@ void RunShell::Impl::start(Engine& engine) {
     if (options.writer && state.step == 0) engine.fresh_start();
   } catch (const std::exception& e) {
     failure = error_text(e);
-    share_start(engine, failure);  // tells the others before this rank stops
+    // Tells the others before this rank stops, and whether it was a usage problem (exit 2).
+    share_start(engine, failure, dynamic_cast<const std::invalid_argument*>(&e) != nullptr);
     throw;
   }
-  share_start(engine, failure);
+  share_start(engine, failure, false);
 }
 
-void RunShell::Impl::share_start(Engine& engine, const std::string& failure) {
-  // [ok, step, nonfinite_total, counters by name...] from rank 0.
+void RunShell::Impl::share_start(Engine& engine, const std::string& failure, bool usage) {
+  // [outcome, step, nonfinite_total, counters by name...] from rank 0; outcome 1: started,
+  // 2: refused for a usage problem (every rank exits 2), 0: failed.
   auto counters = engine.counters();
-  std::vector<int64_t> values = {failure.empty() ? 1 : 0, state.step, state.nonfinite_total};
+  std::vector<int64_t> values = {failure.empty() ? 1
+                                 : usage         ? 2
+                                                 : 0,
+                                 state.step, state.nonfinite_total};
   for (const auto& [name, value] : counters) values.push_back(value);
   values = options.group->broadcast_values(values);
   if (!failure.empty()) return;
-  if (values[0] == 0) {
-    throw std::runtime_error("rank 0 could not start the run (its log says why)");
+  if (values[0] != 1) {
+    const std::string why = "rank 0 could not start the run (its log says why)";
+    if (values[0] == 2) throw UsageError(why);
+    throw std::runtime_error(why);
   }
   state.step = values[1];
   state.nonfinite_total = values[2];
@@ -313,9 +329,10 @@ void RunShell::Impl::print_start_table(const Engine& engine) const {
   log::info(os.str());
 }
 
-std::string RunShell::Impl::save(Engine& engine, int64_t step) {
+std::string RunShell::Impl::save(Engine& engine, int64_t step,
+                                 const std::map<std::string, int64_t>* counters) {
   state.step = step;
-  state.counters = engine.counters();
+  state.counters = counters ? *counters : engine.counters();
   state.extra = engine.extra_state();
   saved = true;
   engine.check_replicas();  // data-parallel: what rank 0 saves is every rank's state
@@ -434,6 +451,7 @@ RunResult RunShell::Impl::run(Engine& engine) {
   // The progress line counts to where this run stops.
   const int64_t last = train.max_steps > 0 ? std::min(train.max_steps, total) : total;
   double avg_seconds = 0.0;
+  good_counters = engine.counters();
   const int64_t first_step = state.step;
   int64_t step = state.step;
   if (const int sig = agreed_stop_signal()) {
@@ -467,17 +485,23 @@ RunResult RunShell::Impl::run(Engine& engine) {
         metrics->write(r);
       }
       if (consecutive_nonfinite >= train.max_nonfinite) {
-        // No update happened in the skipped steps: the current state is the last good one.
-        const auto path = save(engine, step - consecutive_nonfinite + 1);
+        // No update happened in the skipped steps: the current state is the last good one,
+        // with the counters as they were after it; its skip total says how many of them a
+        // resume replays.
+        const int64_t good_step = step - consecutive_nonfinite + 1;
+        state.nonfinite_replayed = consecutive_nonfinite;
+        const auto path = save(engine, good_step, &good_counters);
         finish();
         throw NonFiniteLossError(
             c10::str(consecutive_nonfinite,
                      " steps in a row had a non-finite loss or gradient (train.max_nonfinite = ",
-                     train.max_nonfinite, "); the last good state is in ", path,
+                     train.max_nonfinite, "); the last good state is in ",
+                     path.empty() ? c10::str("rank 0's checkpoint of step ", good_step) : path,
                      "\nhint: ", engine.nonfinite_hint()));
       }
     } else {
       consecutive_nonfinite = 0;
+      good_counters = engine.counters();
       progress.update(progress_text(step + 1, last, s.loss,
                                     static_cast<double>(engine.samples_per_step()) / s.seconds,
                                     avg_seconds));

@@ -94,6 +94,17 @@ TEST(PretrainEngine, NonFiniteLossesAreSkippedCountedThenStopTheRunWithACheckpoi
                          "\"non-finite loss (nan)\", \"nonfinite_skipped\": 3}"),
             std::string::npos)
       << metrics;
+  // Resumed from the last good state, the replayed steps (now finite) are not counted as
+  // skipped a second time.
+  EXPECT_EQ(state.nonfinite_replayed, 3);
+  fs::copy(dir + "/run", dir + "/resumed", fs::copy_options::recursive);  // this run holds run/
+  auto resume_cfg = tiny(dir, {"train.max_steps=6"});
+  resume_cfg.train.output_dir = dir + "/resumed";
+  pretrain(resume_cfg, {dir + "/resumed/checkpoint-00000004.pt"});
+  const auto resumed = testing::read_text(dir + "/resumed/metrics.jsonl");
+  const auto step6 = resumed.find("{\"step\": 6,");
+  ASSERT_NE(step6, std::string::npos) << resumed;
+  EXPECT_NE(resumed.find("\"nonfinite_skipped\": 0", step6), std::string::npos) << resumed;
 }
 
 TEST(PretrainEngine, AFiniteLossWithInfiniteGradientsIsSkippedToo) {

@@ -21,8 +21,11 @@ namespace c2fmae::train {
 /// Training progress stored beside the weights. Everything else a resumed run needs (data
 /// position, curriculum weights, learning rate) is a function of the step.
 struct TrainingState {
-  int64_t step = 0;                         ///< optimizer steps done
-  int64_t nonfinite_total = 0;              ///< steps skipped for a non-finite loss or gradient
+  int64_t step = 0;             ///< optimizer steps done
+  int64_t nonfinite_total = 0;  ///< steps skipped for a non-finite loss or gradient
+  /// Of nonfinite_total, the steps after `step` (the checkpoint of the last good state of a
+  /// run train.max_nonfinite stopped): a resume replays them, so it counts them again.
+  int64_t nonfinite_replayed = 0;
   std::string config_yaml;                  ///< the resolved config of the run
   std::map<std::string, int64_t> counters;  ///< the engine's run totals (Engine::counters)
   /// The engine's extra state (Engine::extra_state), by name; loaded on the CPU.

@@ -14,11 +14,9 @@ scripts/setup.sh
 tests_start=$SECONDS
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j "${C2FMAE_JOBS:-$(nproc)}" \
   --output-junit ctest-junit.xml "$@"
-# C2FMAE_CHECK_BUDGET=1 (.ci/run): the time budget (scripts/check_budget.py).
+# C2FMAE_CHECK_BUDGET=1 (.ci/run): the time budget (scripts/check_budget.py) fails CI when
+# the build, the tests or one entry runs over it.
 if [[ "${C2FMAE_CHECK_BUDGET:-}" == 1 ]]; then
-  # The tests' times vary with which entries CTest pairs on the 2 cores (up to 3x for an
-  # entry beside a multi-process one): over budget they warn; the build's fails.
   python3 scripts/check_budget.py --build-seconds "$(cat "$BUILD_DIR/build-seconds")" \
-    --tests-seconds $((SECONDS - tests_start)) --junit "$BUILD_DIR/ctest-junit.xml" \
-    --fail-on build
+    --tests-seconds $((SECONDS - tests_start)) --junit "$BUILD_DIR/ctest-junit.xml"
 fi

@@ -28,12 +28,25 @@ const std::vector<std::string>& vit_preset_names() {
   return kNames;
 }
 
+namespace {
+
+/// "use tiny, small, base, large or huge", from the table.
+std::string preset_hint() {
+  std::string out = "use ";
+  const auto& names = vit_preset_names();
+  for (size_t i = 0; i < names.size(); ++i) {
+    out += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + names[i];
+  }
+  return out;
+}
+
+}  // namespace
+
 VitShape vit_preset(const std::string& name) {
   for (const auto& p : kPresets) {
     if (name == p.name) return p.shape;
   }
-  throw std::invalid_argument("unknown ViT preset '" + name +
-                              "'\nhint: use tiny, small, base, large or huge");
+  throw std::invalid_argument("unknown ViT preset '" + name + "'\nhint: " + preset_hint());
 }
 
 VitShape encoder_shape(const config::ModelConfig& model) {
@@ -47,7 +60,7 @@ VitShape encoder_shape(const config::ModelConfig& model) {
 void check_model_config(const config::ModelConfig& model, config::Checker& c) {
   const auto& names = vit_preset_names();
   c.require(std::find(names.begin(), names.end(), model.preset) != names.end(), "model.preset",
-            model.preset, "unknown preset", "use tiny, small, base, large or huge");
+            model.preset, "unknown preset", preset_hint());
   const VitShape e = encoder_shape(model);
   c.require(e.num_heads > 0 && e.embed_dim % e.num_heads == 0, "model.embed_dim", e.embed_dim,
             "not divisible by num_heads " + std::to_string(e.num_heads),

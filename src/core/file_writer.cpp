@@ -1,6 +1,7 @@
 #include "c2fmae/core/file_writer.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +13,19 @@ namespace c2fmae {
 
 void throw_file_error(const std::string& what, const std::string& path, int err) {
   throw FileError("cannot " + what + " " + path + ": " + std::strerror(err));
+}
+
+bool regular_file_or_none(const std::string& path, bool devices) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return false;
+    throw_file_error("use", path, errno);
+  }
+  const bool device = S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode);
+  if (S_ISREG(st.st_mode) || (device && devices)) return true;
+  throw FileError("cannot use " + path + ": not a regular file (" +
+                  (S_ISDIR(st.st_mode) ? "a directory" : "a device, FIFO or socket") +
+                  ")\nhint: remove it; the run keeps a file of its own there");
 }
 
 FileWriter::FileWriter(const std::string& path, unsigned mode, Existing existing) : path_(path) {

@@ -1,7 +1,6 @@
 #include "c2fmae/train/metrics_log.h"
 
 #include <c10/util/StringUtil.h>
-#include <sys/stat.h>
 
 #include <cerrno>
 #include <cmath>
@@ -47,30 +46,8 @@ std::string json_string(const std::string& s) {
   return out + "\"";
 }
 
-namespace {
-
-/// Whether `path` exists (followed through links); throws FileError for what the metrics
-/// cannot be kept in: a directory, a FIFO (open() would block the run) or a socket, and,
-/// when it is to be read (`reading`), a device (/dev/zero would be read without end).
-bool metrics_file_ok(const std::string& path, bool reading) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
-    if (errno == ENOENT) return false;
-    throw_file_error("read", path, errno);
-  }
-  const bool device = S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode);
-  if (!S_ISREG(st.st_mode) && !(device && !reading)) {
-    throw FileError("cannot use " + path + ": not a regular file (" +
-                    (S_ISDIR(st.st_mode) ? "a directory" : "a device, FIFO or socket") +
-                    ")\nhint: remove it; the run keeps its metrics there");
-  }
-  return true;
-}
-
-}  // namespace
-
 int64_t truncate_metrics(const std::string& path, int64_t last_step) {
-  if (!metrics_file_ok(path, /*reading=*/true)) return 0;
+  if (!regular_file_or_none(path)) return 0;  // a device would be read without end
   std::ifstream in(path);
   if (!in) return 0;
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -139,8 +116,8 @@ std::string MetricsRecord::json() const {
 }
 
 MetricsLog::MetricsLog(const std::string& path)
-    : file_((metrics_file_ok(path, /*reading=*/false), path), 0644, FileWriter::Existing::kAppend) {
-}
+    : file_((regular_file_or_none(path, /*devices=*/true), path), 0644,
+            FileWriter::Existing::kAppend) {}
 
 MetricsLog::~MetricsLog() = default;
 

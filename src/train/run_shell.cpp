@@ -12,6 +12,7 @@
 #include "c2fmae/core/affix.h"
 #include "c2fmae/core/atomic_file.h"
 #include "c2fmae/core/error_text.h"
+#include "c2fmae/core/file_writer.h"
 #include "c2fmae/core/log.h"
 #include "c2fmae/core/usage_error.h"
 #include "c2fmae/train/checkpoint.h"
@@ -43,7 +44,10 @@ struct RunShell::Impl {
   /// The run's train.log receives every log message while the shell runs.
   class LogFileScope {
    public:
-    explicit LogFileScope(std::string path) : path_(std::move(path)) { log::add_file_sink(path_); }
+    explicit LogFileScope(std::string path) : path_(std::move(path)) {
+      regular_file_or_none(path_, /*devices=*/true);  // a FIFO would block the run for ever
+      log::add_file_sink(path_);
+    }
     ~LogFileScope() { log::remove_file_sink(path_); }
     LogFileScope(const LogFileScope&) = delete;
     LogFileScope& operator=(const LogFileScope&) = delete;

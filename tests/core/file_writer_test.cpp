@@ -1,6 +1,7 @@
 #include "c2fmae/core/file_writer.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -60,6 +61,27 @@ TEST(FileWriter, WritesEveryByteAndTruncates) {
   std::ifstream again(path, std::ios::binary);
   EXPECT_EQ(std::string((std::istreambuf_iterator<char>(again)), {}), "xyz");
   fs::remove_all(fs::path(path).parent_path());
+}
+
+TEST(FileWriter, RegularFileOrNoneRefusesWhatWouldBlockOrNeverEnd) {
+  const std::string dir = fs::path(scratch("x")).parent_path().string();
+  auto refused = [](const std::string& path, bool devices) {
+    try {
+      regular_file_or_none(path, devices);
+    } catch (const FileError& e) {
+      return std::string(e.what()).find("not a regular file") != std::string::npos;
+    }
+    return false;
+  };
+  EXPECT_FALSE(regular_file_or_none(dir + "/missing"));
+  std::ofstream(dir + "/plain") << "x";
+  EXPECT_TRUE(regular_file_or_none(dir + "/plain"));
+  ASSERT_EQ(::mkfifo((dir + "/fifo").c_str(), 0644), 0);
+  EXPECT_TRUE(refused(dir + "/fifo", true));
+  EXPECT_TRUE(refused(dir, false));
+  EXPECT_TRUE(refused("/dev/zero", false));
+  EXPECT_TRUE(regular_file_or_none("/dev/null", /*devices=*/true));
+  fs::remove_all(dir);
 }
 
 TEST(FileWriter, FailuresNameThePathAndTheReason) {

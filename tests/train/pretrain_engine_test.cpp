@@ -1,6 +1,7 @@
 #include "c2fmae/train/pretrain_engine.h"
 
 #include <c10/cuda/CUDAFunctions.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -8,6 +9,7 @@
 #include <fstream>
 #include <limits>
 
+#include "c2fmae/core/file_writer.h"
 #include "c2fmae/core/mask.h"
 #include "c2fmae/core/usage_error.h"
 #include "c2fmae/masking/generator_registry.h"
@@ -105,6 +107,24 @@ TEST(PretrainEngine, NonFiniteLossesAreSkippedCountedThenStopTheRunWithACheckpoi
   const auto step6 = resumed.find("{\"step\": 6,");
   ASSERT_NE(step6, std::string::npos) << resumed;
   EXPECT_NE(resumed.find("\"nonfinite_skipped\": 0", step6), std::string::npos) << resumed;
+}
+
+TEST(PretrainEngine, ARunFileThatIsAFifoIsRefusedNotWaitedFor) {
+  // open() of a FIFO nobody reads would block the run for ever, past a first stop signal.
+  for (const char* file : {"train.log", "metrics.jsonl"}) {
+    const auto dir = testing::tiny_pretrain_dir(std::string("c2fmae_trainer_fifo_") + file);
+    ASSERT_EQ(pretrain(tiny(dir, {"train.max_steps=1"}), {}).step, 1);
+    fs::remove(dir + "/run/" + file);
+    ASSERT_EQ(::mkfifo((dir + "/run/" + file).c_str(), 0644), 0);
+    try {
+      RunOptions resume;
+      resume.resume = "auto";
+      pretrain(tiny(dir, {"train.max_steps=2"}), resume);
+      ADD_FAILURE() << file << " as a FIFO was accepted";
+    } catch (const FileError& e) {
+      EXPECT_NE(std::string(e.what()).find("not a regular file"), std::string::npos) << e.what();
+    }
+  }
 }
 
 TEST(PretrainEngine, AFiniteLossWithInfiniteGradientsIsSkippedToo) {

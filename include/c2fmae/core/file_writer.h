@@ -19,6 +19,12 @@ class FileError : public std::runtime_error {
 /// "cannot <what> <path>: <strerror(err)>" as a FileError.
 [[noreturn]] void throw_file_error(const std::string& what, const std::string& path, int err);
 
+/// Whether `path` exists (followed through links): false if it does not, true for a regular
+/// file, or for a device when `devices` (written to, e.g. /dev/null); throws FileError
+/// "cannot use PATH: not a regular file (...)" for anything else: a FIFO would block open()
+/// for ever, a device would be read without end, a directory fails later.
+bool regular_file_or_none(const std::string& path, bool devices = false);
+
 /// Owns a file descriptor open for writing. write() hands all bytes to the OS (looping over
 /// short writes and EINTR, no buffering of its own); failures throw FileError naming the
 /// path and the OS reason. A writer destroyed without close() closes the descriptor and

@@ -40,7 +40,7 @@ class GradientSync {
   /// Runs `loss.backward()`, all-reducing the gradients if `sync` (a failed all-reduce is a
   /// PeerError) and leaving them local otherwise.
   void backward(const torch::Tensor& loss, bool sync);
-  /// Number of gradient buckets (after the first synchronised step: by backward's order).
+  /// Number of gradient buckets (fixed at construction).
   int64_t num_buckets() const;
 
  private:

@@ -58,13 +58,12 @@ PanopticMap panoptic_segments(const torch::Tensor& class_logits, const torch::Te
   std::map<int64_t, size_t> stuff;  // class -> its segment's index in segments_info
   for (int64_t k = 0; k < n; ++k) {
     if (won_p[k] == 0 || own_p[k] == 0 || paints_p[k] == 0) continue;
-    if (static_cast<double>(won_p[k]) / static_cast<double>(own_p[k]) <
-        options.overlap_threshold) {
+    if (static_cast<double>(won_p[k]) / static_cast<double>(own_p[k]) < options.overlap_threshold) {
       continue;  // most of its mask went to other queries
     }
     const int64_t cls = class_p[k];
-    const bool thing = std::find(options.thing_classes.begin(), options.thing_classes.end(),
-                                 cls) != options.thing_classes.end();
+    const bool thing = std::find(options.thing_classes.begin(), options.thing_classes.end(), cls) !=
+                       options.thing_classes.end();
     if (!thing) {
       if (const auto it = stuff.find(cls); it != stuff.end()) {
         auto& merged = out.segments_info[it->second];

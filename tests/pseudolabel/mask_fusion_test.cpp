@@ -48,8 +48,9 @@ std::vector<int32_t> map_of(const PanopticMap& m) {
 
 TEST(MaskFusion, AQueryAtOrBelowTheScoreThresholdIsDropped) {
   // softmax of (1.5, 0, 0, 0): 0.6 < 0.8.
-  const auto m = panoptic_segments(classes({query(0, 1.5), query(1)}),
-                                   masks({{kOn, kOn, kOn, kOn}, {kOff, kOff, kOn, kOn}}), options());
+  const auto m =
+      panoptic_segments(classes({query(0, 1.5), query(1)}),
+                        masks({{kOn, kOn, kOn, kOn}, {kOff, kOff, kOn, kOn}}), options());
   EXPECT_EQ(map_of(m), (std::vector<int32_t>{0, 0, 1, 1}));
   ASSERT_EQ(m.segments_info.size(), 1u);
   EXPECT_EQ(m.segments_info[0].category_id, 1);
@@ -59,8 +60,9 @@ TEST(MaskFusion, AQueryAtOrBelowTheScoreThresholdIsDropped) {
 }
 
 TEST(MaskFusion, AQueryWhoseBestClassIsNoObjectIsDropped) {
-  const auto m = panoptic_segments(classes({query(3), query(0)}),
-                                   masks({{kOn, kOn, kOn, kOn}, {kOn, kOff, kOff, kOff}}), options());
+  const auto m =
+      panoptic_segments(classes({query(3), query(0)}),
+                        masks({{kOn, kOn, kOn, kOn}, {kOn, kOff, kOff, kOff}}), options());
   EXPECT_EQ(map_of(m), (std::vector<int32_t>{1, 0, 0, 0}));
   ASSERT_EQ(m.segments_info.size(), 1u);
   EXPECT_TRUE(m.segments_info[0].is_thing);
@@ -69,8 +71,9 @@ TEST(MaskFusion, AQueryWhoseBestClassIsNoObjectIsDropped) {
 TEST(MaskFusion, AQueryThatWonLessThanTheOverlapShareOfItsMaskIsDropped) {
   // Query 0 (score 0.9999) wants all 4 pixels but query 1 (a higher score) wins 2 of them:
   // 2 / 4 < 0.8, so query 0 paints nothing and its 2 won pixels stay void.
-  const auto m = panoptic_segments(classes({query(0, 10.0), query(1, 12.0)}),
-                                   masks({{kOn, kOn, kOn, kOn}, {kOn, kOn, kOff, kOff}}), options());
+  const auto m =
+      panoptic_segments(classes({query(0, 10.0), query(1, 12.0)}),
+                        masks({{kOn, kOn, kOn, kOn}, {kOn, kOn, kOff, kOff}}), options());
   EXPECT_EQ(map_of(m), (std::vector<int32_t>{1, 1, 0, 0}));
   ASSERT_EQ(m.segments_info.size(), 1u);
   EXPECT_EQ(m.segments_info[0].category_id, 1);
@@ -85,8 +88,7 @@ TEST(MaskFusion, AQueryThatWonLessThanTheOverlapShareOfItsMaskIsDropped) {
 TEST(MaskFusion, StuffQueriesOfOneClassMergeIntoTheFirstOnesSegment) {
   const auto m = panoptic_segments(
       classes({query(2), query(0), query(2)}),
-      masks({{kOn, kOff, kOff, kOff}, {kOff, kOn, kOff, kOff}, {kOff, kOff, kOn, kOn}}),
-      options());
+      masks({{kOn, kOff, kOff, kOff}, {kOff, kOn, kOff, kOff}, {kOff, kOff, kOn, kOn}}), options());
   EXPECT_EQ(map_of(m), (std::vector<int32_t>{1, 2, 1, 1}));
   ASSERT_EQ(m.segments_info.size(), 2u);
   EXPECT_EQ(m.segments_info[0].category_id, 2);
@@ -95,8 +97,9 @@ TEST(MaskFusion, StuffQueriesOfOneClassMergeIntoTheFirstOnesSegment) {
 }
 
 TEST(MaskFusion, TwoThingsOfOneClassAreTwoSegments) {
-  const auto m = panoptic_segments(classes({query(0), query(0)}),
-                                   masks({{kOn, kOn, kOff, kOff}, {kOff, kOff, kOn, kOn}}), options());
+  const auto m =
+      panoptic_segments(classes({query(0), query(0)}),
+                        masks({{kOn, kOn, kOff, kOff}, {kOff, kOff, kOn, kOn}}), options());
   EXPECT_EQ(map_of(m), (std::vector<int32_t>{1, 1, 2, 2}));
   ASSERT_EQ(m.segments_info.size(), 2u);
   EXPECT_TRUE(m.segments_info[1].is_thing);
@@ -106,9 +109,9 @@ TEST(MaskFusion, TwoThingsOfOneClassAreTwoSegments) {
 TEST(MaskFusion, APixelWhoseWinnerIsBelowTheMaskThresholdIsVoid) {
   // Pixel 3: both masks are low there; query 0 still wins it (its score x sigmoid is larger)
   // but does not paint it. 3 of its 3 own pixels are won: kept.
-  const auto m = panoptic_segments(classes({query(0, 12.0), query(1)}),
-                                   masks({{kOn, kOn, kOn, -1.0}, {kOff, kOff, kOff, -3.0}}),
-                                   options());
+  const auto m =
+      panoptic_segments(classes({query(0, 12.0), query(1)}),
+                        masks({{kOn, kOn, kOn, -1.0}, {kOff, kOff, kOff, -3.0}}), options());
   EXPECT_EQ(map_of(m), (std::vector<int32_t>{1, 1, 1, 0}));
   EXPECT_EQ(m.segments_info.size(), 1u);
 }

@@ -36,12 +36,12 @@ struct Segment {
   int64_t id = 0;           ///< its value in the map (1, 2, ...)
   int64_t category_id = 0;  ///< the class (0..K-1)
   bool is_thing = false;
-  int64_t area = 0;     ///< pixels of the map it holds (a merged stuff segment: all of them)
-  double score = 0.0;   ///< the class probability of its (first) query
+  int64_t area = 0;    ///< pixels of the map it holds (a merged stuff segment: all of them)
+  double score = 0.0;  ///< the class probability of its (first) query
 };
 
 struct PanopticMap {
-  torch::Tensor segments;         ///< [H, W] int32 segment ids, 0 = void
+  torch::Tensor segments;  ///< [H, W] int32 segment ids, 0 = void
   std::vector<Segment> segments_info;
 };
 

@@ -374,12 +374,10 @@ StepOutcome FinetuneEngine::run_step(int64_t step) {
   out.skip_reason = r.skip_reason;
   out.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   if (out.skipped) return out;
-  const double grad_norm = r.grad_norm;
-  const double data_wait = r.data_wait_seconds;
   out.metrics.add("lr", lr)
-      .add("grad_norm", grad_norm)
+      .add("grad_norm", r.grad_norm)
       .add("data_skipped", m.steps->bad_samples().skipped)
-      .add("data_wait_s", data_wait);
+      .add("data_wait_s", r.data_wait_seconds);
   out.summary = c10::str("lr ", lr);
   return out;
 }

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -48,6 +49,24 @@ void write_file_atomically(const std::string& path,
     throw;
   }
   sync_path(parent_of(path), true);
+}
+
+void write_bytes_atomically(const std::string& path, const void* data, size_t size,
+                            bool sync_folder) {
+  static std::atomic<uint64_t> counter{0};
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." +
+                          std::to_string(counter.fetch_add(1, std::memory_order_relaxed));
+  FileWriter out(tmp, 0666, FileWriter::Existing::kCreateNew);  // throws before tmp is ours
+  try {
+    out.write(data, size);
+    out.sync();
+    out.close();
+    if (std::rename(tmp.c_str(), path.c_str()) != 0) fail("rename " + tmp + " to", path, errno);
+  } catch (...) {
+    std::remove(tmp.c_str());
+    throw;
+  }
+  if (sync_folder) sync_path(parent_of(path), true);
 }
 
 void write_text_atomically(const std::string& path, const std::string& text) {

@@ -29,7 +29,9 @@ bool regular_file_or_none(const std::string& path, bool devices) {
 }
 
 FileWriter::FileWriter(const std::string& path, unsigned mode, Existing existing) : path_(path) {
-  const int how = existing == Existing::kAppend ? O_APPEND : O_TRUNC;
+  const int how = existing == Existing::kAppend      ? O_APPEND
+                  : existing == Existing::kCreateNew ? O_EXCL | O_NOFOLLOW
+                                                     : O_TRUNC;
   fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | how | O_CLOEXEC, static_cast<mode_t>(mode));
   if (fd_ < 0) throw_file_error("create", path_, errno);
 }

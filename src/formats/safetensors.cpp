@@ -18,6 +18,7 @@
 
 #include "c2fmae/core/atomic_file.h"
 #include "c2fmae/core/file_writer.h"
+#include "c2fmae/core/json_text.h"
 #include "c2fmae/core/usage_error.h"
 
 namespace c2fmae::formats {
@@ -295,23 +296,6 @@ Entry parse_entry(const std::string& path, const std::string& name, const YAML::
     fail(path, described + " needs " + std::to_string(nbytes) + " bytes but its " + offsets_text +
                    " hold " + std::to_string(entry.end - entry.begin));
   return entry;
-}
-
-std::string json_string(const std::string& text) {
-  std::string out = "\"";
-  for (const char c : text) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char escaped[7];
-      std::snprintf(escaped, sizeof escaped, "\\u%04x", static_cast<unsigned>(c));
-      out += escaped;
-    } else {
-      out += c;
-    }
-  }
-  return out + '"';
 }
 
 }  // namespace

@@ -12,39 +12,11 @@
 #include <stdexcept>
 
 #include "c2fmae/core/atomic_file.h"
+#include "c2fmae/core/json_text.h"
 #include "c2fmae/core/log.h"
 #include "c2fmae/core/number_text.h"
 
 namespace c2fmae::train {
-
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out + "\"";
-}
 
 int64_t truncate_metrics(const std::string& path, int64_t last_step) {
   if (!regular_file_or_none(path)) return 0;  // a device would be read without end

@@ -3,6 +3,7 @@
 // file a run writes goes through here. A failure (a full disk, a read-only folder) removes
 // the temporary file and throws std::runtime_error naming the path and the OS reason.
 #pragma once
+#include <cstddef>
 #include <functional>
 #include <string>
 
@@ -15,6 +16,14 @@ std::string temporary_path(const std::string& path);
 /// over `path`.
 void write_file_atomically(const std::string& path,
                            const std::function<void(const std::string& tmp)>& write);
+
+/// Writes `size` bytes to `path` atomically through a temporary file of a name no other
+/// writer uses (path + ".tmp.<pid>.<n>"), created exclusively and never through a link, so
+/// that threads and processes may write beside each other. With `sync_folder` false the
+/// folder is not synced: a crash may then lose the rename (the file is absent), never leave
+/// a partial file.
+void write_bytes_atomically(const std::string& path, const void* data, size_t size,
+                            bool sync_folder = true);
 
 /// Writes `text` to `path` atomically.
 void write_text_atomically(const std::string& path, const std::string& text);

@@ -32,7 +32,8 @@ bool regular_file_or_none(const std::string& path, bool devices = false);
 class FileWriter {
  public:
   /// What opening does to a file that exists.
-  enum class Existing { kTruncate, kAppend };
+  /// kCreateNew: refuse (FileError, EEXIST) a path that exists, a symlink included.
+  enum class Existing { kTruncate, kAppend, kCreateNew };
   /// Creates `path` with `mode` (before the umask), close-on-exec, or truncates it (or, with
   /// kAppend, writes after its end). Throws FileError "cannot create PATH: reason".
   explicit FileWriter(const std::string& path, unsigned mode = 0644,

@@ -46,7 +46,4 @@ class MetricsLog {
 /// cut short. A line without a readable step is kept, with a warning. Returns lines dropped.
 int64_t truncate_metrics(const std::string& path, int64_t last_step);
 
-/// JSON string literal for `s` (quoted and escaped).
-std::string json_string(const std::string& s);
-
 }  // namespace c2fmae::train

@@ -278,6 +278,7 @@ int main(int argc, char** argv) {
       refuse("--max-bad-fraction '" + bad_text + "' is not a number from 0 to 1",
              "give e.g. 0.01 (stop when more than 1 % of a split's images are bad)");
     o.max_bad_fraction = *bad_fraction;
+    o.overwrite = overwrite;
     o.batch = batch;
     o.workers = static_cast<int>(workers);
     o.preview_count = preview;

@@ -54,8 +54,8 @@ void make_folders(const fs::path& folder) {
   if (ec) io_fail("create the folder", folder.string(), ec.value());
 }
 
-// Whether two paths name one folder (false if either is missing).
-bool same_folder(const fs::path& a, const fs::path& b) {
+// Whether two paths name one file or folder (false if either is missing).
+bool same_file(const fs::path& a, const fs::path& b) {
   std::error_code ec;
   return fs::equivalent(a, b, ec) && !ec;
 }
@@ -318,6 +318,9 @@ class SegmentLog {
 // Copies `from` to `to` atomically, or links it (hard link falling back to a copy, or a
 // symlink), replacing what `to` holds.
 void carry_file(const std::string& from, const std::string& to, RgbOutput how) {
+  // Already the same file (a hard link made before): renaming a link over itself would do
+  // nothing and leave the temporary name behind.
+  if (how != RgbOutput::kCopy && same_file(from, to)) return;
   const std::string tmp = to + ".tmp." + std::to_string(::getpid()) + ".link";
   std::remove(tmp.c_str());
   if (how == RgbOutput::kSymlink) {
@@ -346,6 +349,7 @@ void carry_file(const std::string& from, const std::string& to, RgbOutput how) {
     std::remove(tmp.c_str());
     io_fail("rename " + tmp + " to", to, err);
   }
+  std::remove(tmp.c_str());  // left if `to` became a link to the same file meanwhile
 }
 
 void write_png(const std::string& path, const std::vector<uint8_t>& bytes) {
@@ -443,7 +447,7 @@ void label_folder_split(SplitWork& w, const std::string& split) {
   const auto index = data::scan_folder(o.root, split);
   const fs::path in_split = fs::path(o.root) / split;
   const fs::path out_split = fs::path(o.out) / split;
-  const bool in_place = same_folder(in_split, out_split);
+  const bool in_place = same_file(in_split, out_split);
   r.total = static_cast<int64_t>(index.samples.size());
   std::vector<Item> items;
   for (int64_t p = 0; p < r.total; ++p) {
@@ -777,7 +781,7 @@ void check_job(const JobOptions& o) {
   for (const auto& split : o.splits) {
     if (o.source == InputSource::kShards) {
       data::read_shard_index(o.root, split);  // throws the DatasetError that says why
-      if (same_folder(o.root, o.out)) {
+      if (same_file(o.root, o.out)) {
         throw data::DatasetError(with_hint(
             "--out " + o.out + " is the input shard folder",
             "write the labelled shards into another folder: the input shards stay as they are"));
@@ -787,7 +791,7 @@ void check_job(const JobOptions& o) {
     const auto index = data::scan_folder(o.root, split);
     const fs::path out_split = fs::path(o.out) / split;
     if (index.layout == data::FolderLayout::kImageFolder &&
-        same_folder(fs::path(o.root) / split, out_split)) {
+        same_file(fs::path(o.root) / split, out_split)) {
       throw data::DatasetError(
           with_hint("--out " + o.out +
                         " is the input, an ImageFolder split: its class folders cannot sit "

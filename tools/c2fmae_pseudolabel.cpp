@@ -425,11 +425,11 @@ int main(int argc, char** argv) {
         ",\n \"model\": {\"path\": " + json_string(fs::absolute(model_path).string()) +
         ", \"sha256\": " + json_string(pseudolabel::file_sha256(model_path)) +
         ", \"format\": " + json_string(model.is_aoti() ? "aoti" : "torchscript") +
-        ", \"metadata\": " + info.json + "},\n \"options\": {\"root\": " + json_string(root) +
-        ", \"out\": " + json_string(out) + ", \"source\": " + json_string(source_text) +
-        ", \"device\": " + json_string(device.str()) + ", \"batch\": " + std::to_string(batch) +
-        ", \"workers\": " + std::to_string(workers) + ", \"write\": " + json_string(write_text) +
-        ", \"shard\": " +
+        ", \"metadata\": " + json_string(info.json) +
+        "},\n \"options\": {\"root\": " + json_string(root) + ", \"out\": " + json_string(out) +
+        ", \"source\": " + json_string(source_text) + ", \"device\": " + json_string(device.str()) +
+        ", \"batch\": " + std::to_string(batch) + ", \"workers\": " + std::to_string(workers) +
+        ", \"write\": " + json_string(write_text) + ", \"shard\": " +
         json_string(std::to_string(o.shard_index) + "/" + std::to_string(o.shard_count)) +
         ", \"overwrite\": " + (overwrite ? "true" : "false") +
         ", \"object_mask_threshold\": " + shortest_text(o.labels.panoptic.object_mask_threshold) +

@@ -12,15 +12,28 @@ Its metadata JSON is stored under "c2fmae_segmenter": in the TorchScript file's 
         --format aoti --device cuda --canvas 800x1344 --batch 8 --out seg_m2f_swin_s.pt2
     python tools/export_segmenter.py --source torchvision:deeplabv3_resnet101 --format torchscript --out seg.pt
     python tools/export_segmenter.py --source random:mask2former --num-classes 8 --format torchscript --out m2f.pt
+    python tools/export_segmenter.py --source random:hf-mask2former --format torchscript \
+        --canvas 256x256 --short-side 256 --max-side 256 --out hf_m2f_random.pt
 
 Sources:
   hf:<model id>[@revision]   a Hugging Face AutoModelForUniversalSegmentation (Mask2Former, MaskFormer,
                              OneFormer-like outputs class_queries_logits / masks_queries_logits);
-                             needs `transformers` (and the weights from the hub)
+                             needs `transformers` and `scipy` (Mask2Former's loss imports it) and
+                             the weights from the hub
   torchvision:<name>         deeplabv3_*, fcn_*, lraspp_* with weights="DEFAULT" (downloads)
   random:lraspp              lraspp_mobilenet_v3_large with random weights (tests; --num-classes, default 6)
   random:mask2former         a tiny pure-torch mask-classification net with random weights (tests; default 8)
   random:instances           a deterministic "instances" module (tests; default 4 classes)
+  random:hf-mask2former      transformers' Mask2FormerForUniversalSegmentation with random weights, built
+                             from a local Mask2FormerConfig with the Swin-S backbone of
+                             facebook/mask2former-swin-small-coco-panoptic (nothing is downloaded);
+                             --num-classes (default 133, things 0..79 as in COCO panoptic). It goes
+                             through the hf: wrapper and export path, so that path runs offline.
+
+hf: models (and random:hf-mask2former) cannot be scripted: --format torchscript traces them, and a
+trace holds the example's height and width (Swin's padding, the pixel decoder's spatial shapes), so
+it needs --canvas HxW (the same size for every batch); --batch may stay free (the export checks a
+second batch size). --format aoti uses torch.export and needs --canvas and --batch as always.
 
 The module is importable: build_source(), save_torchscript(), save_aoti() and check_close()
 are used by tests/pseudolabel/reference.py.
@@ -219,35 +232,82 @@ def make_metadata(kind: str, class_names: List[str], thing_ids: List[int], sourc
 COCO_PANOPTIC_CHECKS = {0: "person", 79: "toothbrush", 80: "banner", 132: "rug-merged"}
 
 
-def _build_hf(model_id: str, revision: Optional[str], thing_ids: Optional[List[int]]):
+def _import_transformers():
     try:
         import transformers  # noqa: F401
-        from transformers import AutoModelForUniversalSegmentation
     except ImportError:
-        raise UsageError("hf: sources need the `transformers` package (pip install transformers)")
+        raise UsageError("hf: sources need the `transformers` package (pip install transformers scipy)")
+    return transformers
+
+
+def _hf_model(make, what: str):
+    """Builds an HF model with make(); a missing optional package (scipy) is a usage error."""
+    try:
+        return make().eval()
+    except ImportError as e:
+        text = " ".join(str(e).split())
+        raise UsageError(f"{what}: a package transformers needs is missing: {text[:300]}")
+
+
+def _build_hf(model_id: str, revision: Optional[str], thing_ids: Optional[List[int]]):
+    _import_transformers()
+    from transformers import AutoModelForUniversalSegmentation
     kwargs = {"revision": revision} if revision else {}
-    model = AutoModelForUniversalSegmentation.from_pretrained(model_id, **kwargs).eval()
+    model = _hf_model(lambda: AutoModelForUniversalSegmentation.from_pretrained(model_id, **kwargs), model_id)
+    sha = getattr(model.config, "_commit_hash", None) or revision
+    src = f"hf:{model_id}@{sha}" if sha else f"hf:{model_id}"
+    return _wrap_hf(model, model_id, src, "CC BY-NC 4.0 (Mask2Former model zoo weights); check the model card",
+                    thing_ids, coco_check=True)
+
+
+# The Swin-S backbone of facebook/mask2former-swin-small-coco-panoptic (detectron2's
+# maskformer2_swin_small_bs16_50ep: embed 96, depths 2-2-18-2, heads 3-6-12-24, window 7).
+HF_SWIN_SMALL = {"embed_dim": 96, "depths": [2, 2, 18, 2], "num_heads": [3, 6, 12, 24], "window_size": 7,
+                 "image_size": 224, "drop_path_rate": 0.3, "use_absolute_embeddings": False,
+                 "out_features": ["stage1", "stage2", "stage3", "stage4"]}
+
+
+def _build_random_hf_mask2former(num_classes: Optional[int], seed: int, thing_ids: Optional[List[int]],
+                                 source: str):
+    """transformers' Mask2Former with random weights from a local config (no download)."""
+    _import_transformers()
+    from transformers import Mask2FormerConfig, Mask2FormerForUniversalSegmentation, SwinConfig
+    k = num_classes or 133
+    names = [f"class{i}" for i in range(k)]
+    config = Mask2FormerConfig(backbone_config=SwinConfig(**HF_SWIN_SMALL), num_labels=k,
+                               id2label=dict(enumerate(names)), label2id={n: i for i, n in enumerate(names)})
+    torch.manual_seed(seed)
+    model = _hf_model(lambda: Mask2FormerForUniversalSegmentation(config), source)
+    if thing_ids is None:
+        thing_ids = list(range(80)) if k == 133 else list(range(k // 2))
+    return _wrap_hf(model, source, source, "random weights (test model)", thing_ids, coco_check=False)
+
+
+def _wrap_hf(model: nn.Module, model_id: str, src: str, licence: str, thing_ids: Optional[List[int]],
+             coco_check: bool):
+    """The common hf: path: class names from config.id2label, thing ids, the normalising wrapper."""
     id2label = {int(k): v for k, v in model.config.id2label.items()}
     k = len(id2label)
     if sorted(id2label) != list(range(k)):
         raise UsageError(f"{model_id}: config.id2label is not contiguous 0..{k - 1}")
     names = [id2label[i] for i in range(k)]
-    if k == 133:  # COCO panoptic: the class order must be detectron2's
+    if thing_ids is not None:
+        things = thing_ids
+    elif k == 133 and coco_check:  # COCO panoptic: the class order must be detectron2's
         for i, name in COCO_PANOPTIC_CHECKS.items():
             if names[i] != name:
                 raise UsageError(f"{model_id}: id2label[{i}] is {names[i]!r}, expected {name!r} (COCO panoptic order)")
-        things = list(range(80)) if thing_ids is None else thing_ids
-    elif thing_ids is None:
-        raise UsageError(f"{model_id}: {k} classes is not COCO panoptic; name the thing classes with --thing-ids")
+        things = list(range(80))
     else:
-        things = thing_ids
-    sha = getattr(model.config, "_commit_hash", None) or revision
-    src = f"hf:{model_id}@{sha}" if sha else f"hf:{model_id}"
+        raise UsageError(f"{model_id}: {k} classes is not COCO panoptic; name the thing classes with --thing-ids")
     wrapper = HFMaskClassification(model, M2F_MEAN, M2F_STD).eval()
-    meta = make_metadata("mask_classification", names, things, src,
-                         "CC BY-NC 4.0 (Mask2Former model zoo weights); check the model card",
-                         800, 1333, 32, M2F_MEAN)
+    meta = make_metadata("mask_classification", names, things, src, licence, 800, 1333, 32, M2F_MEAN)
     return wrapper, meta
+
+
+def is_traced_source(source: str) -> bool:
+    """hf: models (and random:hf-mask2former) are traced for TorchScript, not scripted."""
+    return source.startswith("hf:") or source == "random:hf-mask2former"
 
 
 def _build_torchvision(name: str):
@@ -284,6 +344,8 @@ def build_source(source: str, num_classes: Optional[int] = None, seed: int = 0,
         return _build_torchvision(rest)
     if scheme != "random":
         raise UsageError(f"bad --source {source!r}: unknown scheme {scheme!r}")
+    if rest == "hf-mask2former":
+        return _build_random_hf_mask2former(num_classes, seed, thing_ids, source)
     torch.manual_seed(seed)
     if rest == "lraspp":
         from torchvision.models.segmentation import lraspp_mobilenet_v3_large
@@ -310,7 +372,8 @@ def build_source(source: str, num_classes: Optional[int] = None, seed: int = 0,
         meta = make_metadata("instances", names, things, source, "no weights (test model)",
                              0, 0, 4, [0.0, 0.0, 0.0])
         return wrapper, meta
-    raise UsageError(f"bad --source {source!r}: random:lraspp, random:mask2former or random:instances")
+    raise UsageError(f"bad --source {source!r}: random:lraspp, random:mask2former, random:instances "
+                     "or random:hf-mask2former")
 
 
 # --------------------------------------------------------------------------- export
@@ -344,13 +407,10 @@ def check_close(reference, exported, inputs, rtol=1e-4, atol=1e-4) -> float:
     return worst
 
 
-def script_or_trace(wrapper: nn.Module, example: torch.Tensor):
-    try:
-        return torch.jit.script(wrapper)
-    except Exception as e:  # noqa: BLE001  (HF models are not scriptable)
-        print(f"export_segmenter: torch.jit.script failed ({type(e).__name__}); tracing instead", file=sys.stderr)
-        with torch.no_grad():
-            return torch.jit.trace(wrapper, (example,), strict=False, check_trace=False)
+def trace(wrapper: nn.Module, example: torch.Tensor):
+    """torch.jit.trace (HF models are not scriptable). The trace holds the example's H and W."""
+    with torch.no_grad():
+        return torch.jit.trace(wrapper, (example,), strict=False, check_trace=False)
 
 
 def save_torchscript(wrapper: nn.Module, metadata: dict, path: str, example: Optional[torch.Tensor] = None):
@@ -358,7 +418,7 @@ def save_torchscript(wrapper: nn.Module, metadata: dict, path: str, example: Opt
     if example is None:
         module = torch.jit.script(wrapper)
     else:
-        module = script_or_trace(wrapper, example)
+        module = trace(wrapper, example)
     torch.jit.save(module, path, _extra_files={EXTRA_FILE: json.dumps(metadata)})
     return module
 
@@ -450,6 +510,10 @@ def run(argv) -> int:
         raise UsageError(f"--batch must be positive, got {a.batch}")
     if a.format == "aoti" and (canvas is None or a.batch is None):
         raise UsageError("--format aoti needs --canvas HxW and --batch B (the package has fixed shapes)")
+    traced = a.format == "torchscript" and is_traced_source(a.source)
+    if traced and canvas is None:
+        raise UsageError(f"{a.source} is traced for TorchScript, and a trace holds its example's height and "
+                         "width: give --canvas HxW (e.g. 800x1344 for short side 800, max 1333)")
     for name in ("short_side", "max_side"):
         v = getattr(a, name)
         if v is not None and v < 0:
@@ -482,13 +546,16 @@ def run(argv) -> int:
 
     wrapper = wrapper.to(a.device).eval()
     inputs = _example_inputs(meta, a.device, a.seed)
+    checks = list(inputs)
+    if traced and inp["batch"] is None:  # the trace's batch is free: check another one
+        checks.append(inputs[1][:1].clone())
     t0 = time.time()
     fd, tmp = tempfile.mkstemp(prefix=".export_segmenter.", suffix=".pt2" if a.format == "aoti" else ".pt",
                                dir=out_dir)
     os.close(fd)
     try:
         if a.format == "torchscript":
-            save_torchscript(wrapper, meta, tmp, example=inputs[0] if a.source.startswith("hf:") else None)
+            save_torchscript(wrapper, meta, tmp, example=inputs[0] if traced else None)
             exported, meta_back = load_torchscript(tmp, a.device)
         else:
             save_aoti(wrapper, meta, tmp, inputs[0])
@@ -496,7 +563,7 @@ def run(argv) -> int:
             meta_back = json.loads(exported.get_metadata()[METADATA_KEY])
         if meta_back != json.loads(json.dumps(meta)):
             raise AssertionError("the metadata read back differs")
-        diff = check_close(wrapper, exported, inputs)
+        diff = check_close(wrapper, exported, checks)
         os.replace(tmp, a.out)
     except BaseException:
         if os.path.exists(tmp):
@@ -508,7 +575,8 @@ def run(argv) -> int:
           f"canvas {inp['canvas']}, batch {inp['batch']}, resize short {inp['short_side']} max {inp['max_side']} "
           f"divisibility {inp['size_divisibility']}")
     print(f"  licence: {meta['licence']}")
-    print(f"  check: eager vs exported on {len(inputs)} inputs {tuple(inputs[0].shape)}: max |diff| {diff:.3g}")
+    shapes = sorted({tuple(x.shape) for x in checks})
+    print(f"  check: eager vs exported on {len(checks)} inputs {', '.join(map(str, shapes))}: max |diff| {diff:.3g}")
     print(f"  size {os.path.getsize(a.out)} bytes, sha256 {sha256_file(a.out)}")
     return 0
 

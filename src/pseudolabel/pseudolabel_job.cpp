@@ -116,21 +116,18 @@ bool is_image_member(const std::string& name) {
 torch::Tensor decode_rgb(const uint8_t* data, size_t size) {
   auto image = formats::decode_image(data, size);
   auto pixels = torch::from_blob(image.pixels.data(), {image.height, image.width, image.channels},
-                                 torch::kUInt16)
-                    .to(torch::kInt);
-  if (image.channels == 1) {
-    if (pixels.max().item<int>() > 255) pixels = pixels.div(257, "floor");
-    pixels = pixels.expand({image.height, image.width, 3});
-  }
-  return pixels.to(torch::kUInt8).contiguous();
+                                 torch::kUInt16);
+  if (image.channels == 3) return pixels.to(torch::kUInt8);  // 8-bit values: exact
+  if (pixels.max().item<int>() > 255) pixels = pixels.to(torch::kInt).div(257, "floor");
+  return pixels.to(torch::kUInt8).expand({image.height, image.width, 3}).contiguous();
 }
 
 // A sample to label: where its image is and where its outputs go.
 struct Item {
-  int64_t position = 0;  ///< in the split
-  std::string key;       ///< <class>/<stem>
-  std::string image;     ///< folder: the image file; shards: its shard's path (for messages)
-  int64_t shard = -1;    ///< shards: the input shard
+  int64_t position = 0;     ///< in the split
+  mutable std::string key;  ///< <class>/<stem> (shards: set when its image is read)
+  std::string image;        ///< folder: the image file; shards: its shard's path (for messages)
+  int64_t shard = -1;       ///< shards: the input shard
   data::ShardSpan span;
   // folder output ("" where nothing is written)
   std::string semantic, instance, rgb;
@@ -658,7 +655,9 @@ void label_shard_split(SplitWork& w, const std::string& split) {
         const auto bytes = read_span(fds[static_cast<size_t>(item.shard)], item.span, item.image);
         const auto members = formats::parse_tar_members(bytes.data(), bytes.size());
         for (const auto& m : members) {
-          if (is_image_member(m.name)) return decode_rgb(bytes.data() + m.offset, m.size);
+          if (!is_image_member(m.name)) continue;
+          item.key = m.name.substr(0, m.name.rfind('.'));
+          return decode_rgb(bytes.data() + m.offset, m.size);
         }
         throw formats::DecodeError("the sample has no image member (.jpg, .jpeg or .png)");
       },
@@ -668,9 +667,7 @@ void label_shard_split(SplitWork& w, const std::string& split) {
         const auto instance = upscale_labels(l.maps.instance, l.geometry.height, l.geometry.width);
         if (o.write_semantic) result.semantic = semantic_png(semantic, num_classes);
         if (o.write_instance) result.instance = instance_png(instance);
-        const std::string key = index.shard_files[static_cast<size_t>(item.shard)] + "@" +
-                                std::to_string(item.position);
-        log.write(key, l.geometry, l.maps);
+        log.write(item.key, l.geometry, l.maps);
         {
           std::lock_guard<std::mutex> lock(report_mutex);
           ++r.written;
@@ -790,6 +787,18 @@ void check_job(const JobOptions& o) {
     }
     const auto index = data::scan_folder(o.root, split);
     const fs::path out_split = fs::path(o.out) / split;
+    // Maps written inside the split would become a class folder of it on the next scan.
+    std::error_code ec;
+    const auto in_canonical = fs::weakly_canonical(fs::path(o.root) / split, ec);
+    const auto out_canonical = fs::weakly_canonical(out_split, ec);
+    const auto [in_end, out_at] = std::mismatch(in_canonical.begin(), in_canonical.end(),
+                                                out_canonical.begin(), out_canonical.end());
+    if (!ec && in_end == in_canonical.end() && out_at != out_canonical.end()) {
+      throw data::DatasetError(
+          with_hint("--out " + o.out + " puts split " + split + "'s maps inside the input split " +
+                        (fs::path(o.root) / split).string(),
+                    "give an --out outside the dataset (or --out = --root for a MultiMAE folder)"));
+    }
     if (index.layout == data::FolderLayout::kImageFolder &&
         same_file(fs::path(o.root) / split, out_split)) {
       throw data::DatasetError(

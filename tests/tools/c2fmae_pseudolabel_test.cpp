@@ -15,8 +15,10 @@
 
 #include "c2fmae/data/shard_index.h"
 #include "c2fmae/formats/tar.h"
+#include "c2fmae/pseudolabel/segmenter.h"
 #include "pretrain_fixture.h"
 #include "pseudolabel/pseudolabel_fixture.h"
+#include "python_tool.h"
 #include "test_helpers.h"
 
 namespace c2fmae {
@@ -258,6 +260,7 @@ TEST(PseudolabelProgramErrors, EveryBadArgumentExits2AndWritesNothing) {
       {"--model " + images() + "/train/beta/noise.png --root " + images() + " --out " + dir + "/o",
        "TorchScript"},
       {good + " --out " + images(), "ImageFolder"},
+      {good + " --out " + images() + "/train/alpha", "inside the input split"},
   };
   for (const auto& [args, expected] : cases) {
     const auto r = pseudolabel(args);
@@ -342,6 +345,39 @@ TEST(PseudolabelProgramErrors, BadImagesAreCountedAndLeftOutWithinTheBadFraction
   EXPECT_FALSE(fs::exists(dir + "/out/train/rgb/alpha/cut.jpg"));
   EXPECT_FALSE(fs::exists(dir + "/out/train/semseg/alpha/cut.png"));
   EXPECT_NE(testing::read_text(dir + "/out/pseudolabel.json").find("text.jpg"), std::string::npos);
+}
+
+TEST(ExportSegmenter, WritesAModelTheProgramReadsAndRefusesBadRequests) {
+  if (!testing::python_present()) GTEST_SKIP() << "no python with torch: " << C2FMAE_PYTHON_BIN;
+  const auto dir = testing::fresh_dir("c2fmae_export_segmenter");
+  const auto exporter =
+      std::string(C2FMAE_PYTHON_BIN) + " " + C2FMAE_SOURCE_DIR + "/tools/export_segmenter.py ";
+  const auto out = dir + "/seg.pt";
+  const auto args =
+      "--source random:lraspp --num-classes 3 --format torchscript --short-side 32 "
+      "--out " +
+      out;
+  auto r = testing::run_command(exporter + args);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("max |diff|"), std::string::npos) << r.output;  // checked vs eager
+  const auto model = pseudolabel::Segmenter::load(out, torch::kCPU);
+  EXPECT_EQ(model.info().kind, pseudolabel::SegmenterKind::kSemantic);
+  EXPECT_EQ(model.info().num_classes, 3);
+  EXPECT_EQ(model.info().input.short_side, 32);
+  r = pseudolabel("--model " + out + " --root " + images() + " --out " + dir + "/maps");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  // An existing file is kept; a bad source or an AOTInductor export without its fixed input
+  // size is a usage error.
+  const auto size = fs::file_size(out);
+  for (const auto& bad : {args, "--source nonesuch:x --format torchscript --out " + dir + "/x.pt",
+                          "--source random:lraspp --format aoti --out " + dir + "/x.pt2"}) {
+    r = testing::run_command(exporter + bad);
+    EXPECT_EQ(r.exit_code, 2) << bad << "\n" << r.output;
+    EXPECT_NE(r.output.find("export_segmenter: "), std::string::npos) << r.output;
+    EXPECT_EQ(r.output.find("Traceback"), std::string::npos) << r.output;
+  }
+  EXPECT_EQ(fs::file_size(out), size);
+  EXPECT_FALSE(fs::exists(dir + "/x.pt"));
 }
 
 }  // namespace

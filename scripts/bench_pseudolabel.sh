@@ -132,7 +132,8 @@ except OSError:
 gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none"
 print(f"\nMachine: {os.cpu_count()} CPUs ({cpu}), GPU {gpu}, torch {torch.__version__}\n")
 print("| model | format | device | batch | workers | images | wall s | images/s | batches (padded slots) "
-      "| read+decode s (share of workers x wall) | model s (share) | post-process s (share) "
+      "| read+decode s (share of workers x wall) | model s (share of wall) "
+      "| post-process s (share of workers x wall) "
       "| encode+write s (share of workers x wall) |")
 print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for path in paths:
@@ -145,9 +146,9 @@ for path in paths:
     wall = s["seconds"]
     share = lambda v, threads=1: f"{v:.2f} ({100 * v / (wall * threads):.0f}%)" if wall > 0 else f"{v:.2f}"
     o = r["options"]
-    b = meta["input"]["batch"] or o["batch"]
+    b = s["batch"]
     print(f"| {meta['source']} | {r['model']['format']} | {o['device']} | {b} | {o['workers']} | {s['written']} "
           f"| {wall:.2f} | {s['images_per_second']:.2f} | {s['batches']} ({s['padded_batch_slots']}) "
           f"| {share(s['seconds_read_decode_summed'], workers)} | {share(s['seconds_model'])} "
-          f"| {share(s['seconds_postprocess'])} | {share(s['seconds_encode_write_summed'], workers)} |")
+          f"| {share(s['seconds_postprocess_summed'], workers)} | {share(s['seconds_encode_write_summed'], workers)} |")
 PY

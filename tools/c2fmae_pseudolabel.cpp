@@ -22,6 +22,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -29,7 +30,9 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -57,21 +60,41 @@ constexpr const char* kName = "c2fmae_pseudolabel";
   throw UsageError(with_hint(problem, hint));
 }
 
-std::optional<double> number(const std::string& text) { return parse_number(text); }
+std::string read_text_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
 
-// "I/N" -> (I, N).
-std::pair<int64_t, int64_t> parse_shard(const std::string& text) {
+// A finite number, all of the text (no spaces, no "nan").
+std::optional<double> number(const std::string& text) {
+  if (text.empty() || std::isspace(static_cast<unsigned char>(text.front())) ||
+      std::isspace(static_cast<unsigned char>(text.back())))
+    return std::nullopt;
+  const auto v = parse_number(text);
+  if (!v || !std::isfinite(*v)) return std::nullopt;
+  return v;
+}
+
+// Decimal digits only ("0", "12"), as a count.
+std::optional<int64_t> whole_number(const std::string& text) {
+  if (text.empty() || text.size() > 9) return std::nullopt;
+  for (const char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+  }
+  return std::stoll(text);
+}
+
+// "I/N" -> (I, N); `origin` names where it came from in messages.
+std::pair<int64_t, int64_t> parse_shard(const std::string& text, const std::string& origin) {
   const auto slash = text.find('/');
   const auto bad = [&] {
-    refuse("--shard '" + text + "' is not I/N with 0 <= I < N",
+    refuse(origin + " '" + text + "' is not I/N with 0 <= I < N (whole numbers)",
            "give this process's part and the number of parts, e.g. --shard 0/4 ... --shard 3/4");
   };
   if (slash == std::string::npos) bad();
-  const auto i = number(text.substr(0, slash)), n = number(text.substr(slash + 1));
-  if (!i || !n || *i != std::floor(*i) || *n != std::floor(*n) || *n < 1 || *n > 65536 || *i < 0 ||
-      *i >= *n)
-    bad();
-  return {static_cast<int64_t>(*i), static_cast<int64_t>(*n)};
+  const auto i = whole_number(text.substr(0, slash)), n = whole_number(text.substr(slash + 1));
+  if (!i || !n || *n < 1 || *n > 65536 || *i >= *n) bad();
+  return {*i, *n};
 }
 
 // "cpu", "cuda" (the process's GPU: LOCAL_RANK under a launcher, else 0) or "cuda:i".
@@ -82,8 +105,11 @@ torch::Device parse_device(const std::string& text) {
   int64_t index = 0;
   if (text == "cuda") {
     if (const char* local = std::getenv("LOCAL_RANK")) {
-      const auto v = parse_number(local);
-      if (v && *v >= 0 && *v == std::floor(*v)) index = static_cast<int64_t>(*v);
+      const auto v = whole_number(local);
+      if (!v)
+        refuse(std::string("LOCAL_RANK '") + local + "' is not a whole number",
+               "launch with tools/launch/local.sh, which sets it, or give --device cuda:i");
+      index = *v;
     }
   } else {
     const auto v = parse_number(text.substr(5));
@@ -134,7 +160,8 @@ std::string split_json(const pseudolabel::SplitReport& r) {
          ", \"images_per_second\": " + shortest_text(images_per_s) +
          ", \"seconds_read_decode_summed\": " + shortest_text(r.read_decode_seconds) +
          ", \"seconds_model\": " + shortest_text(r.labeller.model) +
-         ", \"seconds_postprocess\": " + shortest_text(r.labeller.post) +
+         ", \"seconds_postprocess_summed\": " + shortest_text(r.post_seconds) +
+         ", \"batch\": " + std::to_string(r.batch) +
          ", \"seconds_encode_write_summed\": " + shortest_text(r.encode_write_seconds) +
          ", \"batches\": " + std::to_string(r.labeller.batches) +
          ", \"padded_batch_slots\": " + std::to_string(r.labeller.padded_slots) +
@@ -223,6 +250,9 @@ int main(int argc, char** argv) {
     // The stop handlers are in place before anything is loaded: a signal during start-up
     // stops the run before its first batch.
     train::StopGuard stop_guard;
+    train::set_stop_message(
+        "\nc2fmae_pseudolabel: stopping once the images in flight are written; signal again to "
+        "abort at once (a rerun continues either way)\n");
     if (const auto code = app.parse(argc, argv)) return *code;
 
     pseudolabel::JobOptions o;
@@ -252,27 +282,31 @@ int main(int argc, char** argv) {
     }
     o.write_semantic = o.write_instance = false;
     {
-      std::stringstream list(write_text);
+      std::stringstream list(write_text + ",");
       std::string item;
       while (std::getline(list, item, ',')) {
-        if (item == "semseg") {
-          o.write_semantic = true;
-        } else if (item == "instance") {
-          o.write_instance = true;
-        } else {
-          refuse("--write '" + write_text + "' holds '" + item + "'",
+        bool& slot = item == "semseg" ? o.write_semantic : o.write_instance;
+        if ((item != "semseg" && item != "instance") || slot)
+          refuse("--write '" + write_text + "' is not a list of distinct maps",
                  "give semseg, instance or semseg,instance");
-        }
+        slot = true;
       }
-      if (!o.write_semantic && !o.write_instance)
-        refuse("--write names no map", "give semseg, instance or semseg,instance");
     }
-    if (shard_text.empty()) {
+    if (!shard_text.empty()) {
+      std::tie(o.shard_index, o.shard_count) = parse_shard(shard_text, "--shard");
+    } else {
+      // Under a launcher: RANK and WORLD_SIZE stand for --shard; one without the other is a
+      // broken launch.
       const char* rank = std::getenv("RANK");
       const char* world = std::getenv("WORLD_SIZE");
-      if (rank && world) shard_text = std::string(rank) + "/" + world;
+      if ((rank != nullptr) != (world != nullptr))
+        refuse(std::string(rank ? "RANK" : "WORLD_SIZE") + " is set, " +
+                   (rank ? "WORLD_SIZE" : "RANK") + " is not",
+               "set both (tools/launch/local.sh does), or give --shard I/N");
+      if (rank)
+        std::tie(o.shard_index, o.shard_count) =
+            parse_shard(std::string(rank) + "/" + world, "RANK/WORLD_SIZE");
     }
-    if (!shard_text.empty()) std::tie(o.shard_index, o.shard_count) = parse_shard(shard_text);
     const auto bad_fraction = number(bad_text);
     if (!bad_fraction || *bad_fraction < 0 || *bad_fraction > 1)
       refuse("--max-bad-fraction '" + bad_text + "' is not a number from 0 to 1",
@@ -292,6 +326,26 @@ int main(int argc, char** argv) {
     } catch (const data::DatasetError& e) {
       throw UsageError(e.what());
     }
+    // The model file and its metadata are checked before anything is written.
+    const auto info_checked = [&] {
+      try {
+        return pseudolabel::read_segmenter_info(model_path);
+      } catch (const pseudolabel::SegmenterError& e) {
+        throw UsageError(e.what());
+      }
+    }();
+    o.labels = pseudolabel::default_label_options(info_checked);
+    auto threshold = [&](const std::string& text, const char* name, double& slot) {
+      if (text.empty()) return;
+      const auto v = number(text);
+      if (!v || *v < 0 || *v > 1)
+        refuse(std::string(name) + " '" + text + "' is not a number from 0 to 1", "give e.g. 0.8");
+      slot = *v;
+    };
+    threshold(object_text, "--object-threshold", o.labels.panoptic.object_mask_threshold);
+    threshold(overlap_text, "--overlap-threshold", o.labels.panoptic.overlap_threshold);
+    threshold(mask_text, "--mask-threshold", o.labels.panoptic.mask_threshold);
+    threshold(score_text, "--score-threshold", o.labels.score_threshold);
     // One process per part: a second one with the same --shard on the same --out is refused.
     std::error_code ec;
     fs::create_directories(out, ec);
@@ -312,6 +366,32 @@ int main(int argc, char** argv) {
                  lock_path + " is locked)",
              "wait for it, or give this process another --shard");
 
+    // Maps of one run come from one model with one set of thresholds: a rerun with others
+    // into the same --out would mix them silently.
+    const auto identity =
+        "model sha256 " + pseudolabel::file_sha256(model_path) + "\nobject_mask_threshold " +
+        shortest_text(o.labels.panoptic.object_mask_threshold) + "\noverlap_threshold " +
+        shortest_text(o.labels.panoptic.overlap_threshold) + "\nmask_threshold " +
+        shortest_text(o.labels.panoptic.mask_threshold) + "\nscore_threshold " +
+        shortest_text(o.labels.score_threshold) + "\ninstance_overlap_threshold " +
+        shortest_text(o.labels.instance_overlap_threshold) + "\npostprocess_max_pixels " +
+        std::to_string(max_pixels) + "\n";
+    const auto identity_path = (fs::path(out) / "pseudolabel.model").string();
+    if (fs::exists(identity_path) && !overwrite) {
+      const auto before = read_text_file(identity_path);
+      if (before != identity)
+        refuse(out + " holds maps made with another model or other thresholds (" + identity_path +
+                   ":\n" + before + "now:\n" + identity + ")",
+               "write into another --out, or recompute every map with --overwrite");
+    }
+    if (!fs::exists(identity_path) || overwrite) {
+      try {
+        write_text_atomically(identity_path, identity);
+      } catch (const std::exception& e) {
+        std::cerr << kName << ": " << error_text(e) << "\n";
+        return 1;
+      }
+    }
     auto model = [&] {
       try {
         return pseudolabel::Segmenter::load(model_path, device);
@@ -320,26 +400,16 @@ int main(int argc, char** argv) {
       }
     }();
     const auto& info = model.info();
-    o.labels = pseudolabel::default_label_options(info);
-    auto threshold = [&](const std::string& text, const char* name, double& slot) {
-      if (text.empty()) return;
-      const auto v = number(text);
-      if (!v || *v < 0 || *v > 1)
-        refuse(std::string(name) + " '" + text + "' is not a number from 0 to 1", "give e.g. 0.8");
-      slot = *v;
-    };
-    threshold(object_text, "--object-threshold", o.labels.panoptic.object_mask_threshold);
-    threshold(overlap_text, "--overlap-threshold", o.labels.panoptic.overlap_threshold);
-    threshold(mask_text, "--mask-threshold", o.labels.panoptic.mask_threshold);
-    threshold(score_text, "--score-threshold", o.labels.score_threshold);
     std::cout << kName << ": " << model_path << ": " << enum_name(info.kind) << ", "
               << info.num_classes << " classes (" << info.thing_ids.size() << " things), "
               << (model.is_aoti() ? "AOTInductor" : "TorchScript") << " on " << device.str()
               << "; source " << (info.source.empty() ? "?" : info.source) << "; licence "
               << (info.licence.empty() ? "?" : info.licence) << std::endl;
-    if (info.num_classes > 255)
-      std::cout << kName << ": " << info.num_classes
-                << " classes: the semantic maps are 16-bit PNGs" << std::endl;
+    if (info.num_classes > 254)
+      std::cerr << kName << ": warning: " << info.num_classes << " classes"
+                << (info.num_classes > 255 ? " (the semantic maps are 16-bit PNGs)" : "")
+                << ": c2fmae trains on at most 254 (model.num_semantic_classes; 255 is its "
+                   "ignore value)\n";
 
     std::atomic<bool> stop{false};
     o.stop = &stop;
@@ -373,6 +443,11 @@ int main(int argc, char** argv) {
     const auto preview_dir = fs::path(out) / "preview";
     if (preview > 0) {
       fs::create_directories(preview_dir, ec);
+      if (ec || !fs::is_directory(preview_dir)) {
+        std::cerr << kName << ": cannot create the folder " << preview_dir.string() << ": "
+                  << (ec ? ec.message() : "a file of that name is in the way") << "\n";
+        return 1;
+      }
       o.preview = [&](const std::string& key, const torch::Tensor& rgb,
                       const pseudolabel::LabelMaps& maps) {
         const auto h = rgb.size(0), w = rgb.size(1);
@@ -407,6 +482,9 @@ int main(int argc, char** argv) {
     } catch (const pseudolabel::SegmenterError& e) {
       failure = e.what();
       code = 2;
+    } catch (const std::exception& e) {  // e.g. a preview picture that cannot be written
+      failure = error_text(e);
+      code = 1;
     }
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -471,7 +549,7 @@ int main(int argc, char** argv) {
                   << data::shard_index_path(out, r.split) << std::endl;
     }
     if (code != 0) {
-      std::cerr << kName << ": " << failure << "\n";
+      if (!failure.empty()) std::cerr << kName << ": " << failure << "\n";
       return code;
     }
     if (report.stopped) {

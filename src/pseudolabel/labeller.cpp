@@ -4,6 +4,8 @@
 
 #include <chrono>
 
+#include "c2fmae/core/usage_error.h"
+
 namespace c2fmae::pseudolabel {
 namespace {
 
@@ -86,32 +88,56 @@ std::vector<Labelled> Labeller::run(std::vector<Waiting> images) {
   times_.batches += 1;
   times_.padded_slots += batch_ - static_cast<int64_t>(images.size());
 
-  const auto post_start = std::chrono::steady_clock::now();
   std::vector<Labelled> done;
   for (int64_t b = 0; b < static_cast<int64_t>(images.size()); ++b) {
     const auto& w = images[static_cast<size_t>(b)];
     Labelled l;
     l.tag = w.tag;
     l.geometry = w.geometry;
-    switch (info.kind) {
-      case SegmenterKind::kSemantic:
-        l.maps =
-            semantic_label_maps(to_image_size(outputs[0][b], w.geometry, max_pixels_), options_);
-        break;
-      case SegmenterKind::kMaskClassification:
-        l.maps = mask_classification_label_maps(
-            outputs[0][b], to_image_size(outputs[1][b], w.geometry, max_pixels_), options_);
-        break;
-      case SegmenterKind::kInstances:
-        l.maps =
-            instances_label_maps(outputs[0][b], outputs[1][b],
-                                 to_image_size(outputs[2][b], w.geometry, max_pixels_), options_);
-        break;
-    }
+    for (const auto& o : outputs) l.outputs.push_back(o[b]);
     done.push_back(std::move(l));
   }
-  times_.post += seconds_since(post_start);
   return done;
+}
+
+void Labeller::post(Labelled& l) const {
+  const auto& o = l.outputs;
+  const auto& info = model_.info();
+  // Outputs that break the contract would make maps silently wrong (NaN logits give class 0
+  // everywhere): the model is refused, naming what it returned.
+  const auto image = std::to_string(l.geometry.width) + "x" + std::to_string(l.geometry.height);
+  for (size_t i = 0; i < o.size(); ++i) {
+    if (o[i].is_floating_point() && !torch::isfinite(o[i]).all().item<bool>())
+      throw SegmenterError(with_hint(model_.path() + ": output " + std::to_string(i) +
+                                         " holds NaN or Inf for an image of " + image,
+                                     "check the model in Python; a bf16 or fp16 export may "
+                                     "overflow where fp32 does not"));
+  }
+  if (info.kind == SegmenterKind::kInstances) {
+    const auto labels = o[1].masked_select(o[0].ge(options_.score_threshold));
+    if (labels.numel() > 0 &&
+        (labels.min().item<int64_t>() < 0 || labels.max().item<int64_t>() >= info.num_classes))
+      throw SegmenterError(with_hint(
+          model_.path() + ": a detection above the score threshold has a label outside 0.." +
+              std::to_string(info.num_classes - 1) + " (" +
+              std::to_string(labels.min().item<int64_t>()) + " to " +
+              std::to_string(labels.max().item<int64_t>()) + ")",
+          "num_classes in the metadata must be the model's class count; export it again"));
+  }
+  switch (info.kind) {
+    case SegmenterKind::kSemantic:
+      l.maps = semantic_label_maps(to_image_size(o[0], l.geometry, max_pixels_), options_);
+      break;
+    case SegmenterKind::kMaskClassification:
+      l.maps = mask_classification_label_maps(o[0], to_image_size(o[1], l.geometry, max_pixels_),
+                                              options_);
+      break;
+    case SegmenterKind::kInstances:
+      l.maps =
+          instances_label_maps(o[0], o[1], to_image_size(o[2], l.geometry, max_pixels_), options_);
+      break;
+  }
+  l.outputs.clear();
 }
 
 torch::Tensor upscale_labels(const torch::Tensor& map, int64_t height, int64_t width) {

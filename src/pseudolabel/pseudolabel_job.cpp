@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <openssl/evp.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -43,9 +44,30 @@ constexpr size_t kBadExamples = 20;
   throw PseudolabelIoError("cannot " + what + " " + path + ": " + std::strerror(err));
 }
 
+// Whether `path` is a regular file (through links): an output that exists is whole, and a
+// folder or anything else of that name is not an output.
 bool exists(const std::string& path) {
   struct stat st;
-  return ::stat(path.c_str(), &st) == 0;
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+// Removes the temporary files (<name>.tmp.<pid>.<n>) that a killed run left in `folder`,
+// keeping those of processes still alive (another part writing beside this one).
+void remove_stale_temporaries(const fs::path& folder) {
+  std::error_code ec;
+  for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec)) {
+    const auto name = it->path().filename().string();
+    const auto at = name.rfind(".tmp.");
+    if (at == std::string::npos) continue;
+    const auto pid_text = name.substr(at + 5, name.find('.', at + 5) - (at + 5));
+    if (pid_text.empty() || pid_text.find_first_not_of("0123456789") != std::string::npos ||
+        pid_text.size() > 9)
+      continue;
+    const auto pid = static_cast<pid_t>(std::stol(pid_text));
+    if (pid == ::getpid() || ::kill(pid, 0) == 0 || errno != ESRCH) continue;
+    std::error_code ignored;
+    fs::remove(it->path(), ignored);
+  }
 }
 
 void make_folders(const fs::path& folder) {
@@ -113,13 +135,22 @@ bool is_image_member(const std::string& name) {
 }
 
 // The image of a sample as [H, W, 3] uint8: gray images repeated, 16-bit gray scaled.
+// Larger images are left out as bad: a decoded 16k x 16k image alone takes 1.5 GB per worker.
+constexpr int64_t kMaxLabelPixels = int64_t{64} << 20;
+
 torch::Tensor decode_rgb(const uint8_t* data, size_t size) {
+  const auto header = formats::read_image_info(data, size);
+  if (static_cast<int64_t>(header.width) * header.height > kMaxLabelPixels)
+    throw formats::DecodeError("the image is " + std::to_string(header.width) + "x" +
+                               std::to_string(header.height) + ", more than the " +
+                               std::to_string(kMaxLabelPixels >> 20) + " M pixels labelled");
   auto image = formats::decode_image(data, size);
   auto pixels = torch::from_blob(image.pixels.data(), {image.height, image.width, image.channels},
                                  torch::kUInt16);
   if (image.channels == 3) return pixels.to(torch::kUInt8);  // 8-bit values: exact
-  if (pixels.max().item<int>() > 255) pixels = pixels.to(torch::kInt).div(257, "floor");
-  return pixels.to(torch::kUInt8).expand({image.height, image.width, 3}).contiguous();
+  auto values = pixels.to(torch::kInt);                      // gray: 8- or 16-bit values
+  if (values.max().item<int>() > 255) values = values.div(257, "floor");
+  return values.to(torch::kUInt8).expand({image.height, image.width, 3}).contiguous();
 }
 
 // A sample to label: where its image is and where its outputs go.
@@ -292,18 +323,29 @@ std::string segments_json(const std::vector<Segment>& segments) {
 class SegmentLog {
  public:
   explicit SegmentLog(const std::string& path)
-      : path_(path), file_(path, 0644, FileWriter::Existing::kAppend) {}
+      : path_(path), file_(path, 0644, FileWriter::Existing::kAppend) {
+    // A run killed (or out of disk) in the middle of a line: the next line starts afresh, so
+    // only the cut line is unreadable.
+    std::ifstream in(path, std::ios::binary | std::ios::ate);
+    if (in && in.tellg() > 0) {
+      in.seekg(-1, std::ios::end);
+      if (in.get() != '\n') write_text("\n");
+    }
+  }
+  void write_text(const std::string& text) {
+    try {
+      file_.write(text.data(), text.size());
+    } catch (const FileError& e) {
+      throw PseudolabelIoError(e.what());
+    }
+  }
   void write(const std::string& key, const ImageGeometry& g, const LabelMaps& maps) {
     const std::string line = "{\"key\": " + json_string(key) +
                              ", \"height\": " + std::to_string(g.height) +
                              ", \"width\": " + std::to_string(g.width) +
                              ", \"segments\": " + segments_json(maps.segments) + "}\n";
     std::lock_guard<std::mutex> lock(mutex_);
-    try {
-      file_.write(line.data(), line.size());
-    } catch (const FileError& e) {
-      throw PseudolabelIoError(e.what());
-    }
+    write_text(line);
   }
 
  private:
@@ -389,25 +431,30 @@ void label_items(SplitWork& w, const std::vector<Item>& items,
   const size_t window = static_cast<size_t>(4 * labeller.batch_size() + 2 * o.workers);
   std::mutex report_mutex;
   std::vector<torch::Tensor> rgb_of(items.size());  // kept until labelled (previews)
-  TaskPool writers(o.workers, window);              // after what its tasks use: drained first
-  int64_t previews = 0;
+  std::atomic<int64_t> previews{0};
+  TaskPool writers(o.workers, window);  // after what its tasks use: drained first
   auto last_progress = Clock::now();
   int64_t done = 0;
+  // The model ran on this thread; the post-processing, encoding and writing run on the
+  // writers, beside the next batch.
   auto hand_over = [&](std::vector<Labelled> labelled) {
     for (auto& l : labelled) {
       const auto i = static_cast<size_t>(l.tag);
       auto rgb = std::move(rgb_of[i]);
       rgb_of[i] = torch::Tensor();
-      if (o.preview && previews < o.preview_count) {
-        ++previews;
-        o.preview(items[i].key, rgb, l.maps);
-      }
-      writers.push([&, i, l = std::move(l)]() mutable {
-        const auto t = Clock::now();
-        finish(items[i], std::move(l));
-        std::lock_guard<std::mutex> lock(report_mutex);
-        w.report.encode_write_seconds += elapsed(t);
-      });
+      const bool preview = o.preview && previews.fetch_add(1) < o.preview_count;
+      writers.push(
+          [&, i, preview, rgb = preview ? rgb : torch::Tensor(), l = std::move(l)]() mutable {
+            auto t = Clock::now();
+            labeller.post(l);
+            const double post = elapsed(t);
+            t = Clock::now();
+            if (preview) o.preview(items[i].key, rgb, l.maps);
+            finish(items[i], std::move(l));
+            std::lock_guard<std::mutex> lock(report_mutex);
+            w.report.post_seconds += post;
+            w.report.encode_write_seconds += elapsed(t);
+          });
       ++done;
     }
   };
@@ -438,6 +485,11 @@ void label_items(SplitWork& w, const std::vector<Item>& items,
 
 // --- folder input -----------------------------------------------------------------------
 
+// More instances than a 16-bit map holds: the image is left out as a bad one.
+bool too_many_instances(const torch::Tensor& instance) {
+  return instance.numel() > 0 && instance.max().item<int64_t>() > 65535;
+}
+
 void label_folder_split(SplitWork& w, const std::string& split) {
   const auto& o = w.options;
   auto& r = w.report;
@@ -454,31 +506,31 @@ void label_folder_split(SplitWork& w, const std::string& split) {
     const auto file = fs::path(s.rgb).filename().string();
     const auto cls = s.key.substr(0, s.key.find('/'));
     const auto mask = cls + "/" + mask_file_name(file);
+    const auto out_semantic = (out_split / "semseg" / mask).string();
+    const auto out_instance = (out_split / "instance" / mask).string();
     Item item;
     item.position = p;
     item.key = s.key;
     item.image = s.rgb;
-    const auto out_semantic = (out_split / "semseg" / mask).string();
-    const auto out_instance = (out_split / "instance" / mask).string();
-    if (o.write_semantic) item.semantic = out_semantic;
-    if (o.write_instance) item.instance = out_instance;
-    if (!in_place) {
-      item.rgb = (out_split / "rgb" / cls / file).string();
-      // Maps of a MultiMAE input that are not rewritten go along (e.g. MultiMAE's semseg).
-      if (!o.write_semantic && !s.semantic.empty() && exists(s.semantic))
-        item.carried.emplace_back(s.semantic, out_semantic);
-      if (!o.write_instance && !s.instance.empty() && exists(s.instance))
-        item.carried.emplace_back(s.instance, out_instance);
-    }
-    bool complete = !o.overwrite;
-    for (const auto* path : {&item.semantic, &item.instance, &item.rgb}) {
-      complete = complete && (path->empty() || exists(*path));
-    }
-    for (const auto& c : item.carried) complete = complete && exists(c.second);
-    if (complete) {
+    if (!in_place) item.rgb = (out_split / "rgb" / cls / file).string();
+    // Complete: both maps (and, into another folder, the image) are there.
+    if (!o.overwrite && exists(out_semantic) && exists(out_instance) &&
+        (item.rgb.empty() || exists(item.rgb))) {
       ++r.skipped;
       continue;
     }
+    // A map not asked for is kept where it is, carried along from a MultiMAE input (e.g.
+    // MultiMAE's released semseg), or, missing everywhere, made with the other.
+    auto plan = [&](bool asked, const std::string& input, const std::string& output,
+                    std::string& written) {
+      if (asked || (!exists(output) && (in_place || input.empty() || !exists(input)))) {
+        written = output;
+      } else if (!in_place && !input.empty() && exists(input)) {
+        item.carried.emplace_back(input, output);
+      }
+    };
+    plan(o.write_semantic, s.semantic, out_semantic, item.semantic);
+    plan(o.write_instance, s.instance, out_instance, item.instance);
     items.push_back(std::move(item));
   }
   std::set<std::string> folders;
@@ -486,12 +538,21 @@ void label_folder_split(SplitWork& w, const std::string& split) {
     for (const auto* path : {&item.semantic, &item.instance, &item.rgb}) {
       if (!path->empty()) folders.insert(fs::path(*path).parent_path().string());
     }
+    for (const auto& c : item.carried) folders.insert(fs::path(c.second).parent_path().string());
   }
-  for (const auto& f : folders) make_folders(f);
+  for (const auto& f : folders) {
+    make_folders(f);
+    remove_stale_temporaries(f);
+  }
   make_folders(out_split);
   SegmentLog log((out_split / (w.stem + ".jsonl")).string());
   std::mutex report_mutex;
   const int64_t num_classes = w.model.info().num_classes;
+  auto bad = [&](const Item& item, const std::string& reason) {
+    std::lock_guard<std::mutex> lock(report_mutex);
+    ++r.bad;
+    if (r.bad_examples.size() < kBadExamples) r.bad_examples.push_back(item.image + ": " + reason);
+  };
   label_items(
       w, items,
       [&](const Item& item) {
@@ -501,26 +562,54 @@ void label_folder_split(SplitWork& w, const std::string& split) {
       [&](const Item& item, Labelled&& l) {
         const auto semantic = upscale_labels(l.maps.semantic, l.geometry.height, l.geometry.width);
         const auto instance = upscale_labels(l.maps.instance, l.geometry.height, l.geometry.width);
-        if (!item.semantic.empty()) write_png(item.semantic, semantic_png(semantic, num_classes));
-        if (!item.instance.empty()) write_png(item.instance, instance_png(instance));
-        for (const auto& [from, to] : item.carried) carry_file(from, to, o.rgb);
-        if (!item.rgb.empty()) carry_file(item.image, item.rgb, o.rgb);  // last: now complete
+        if (too_many_instances(instance)) return bad(item, "more than 65535 instances");
+        // The file written last makes the sample complete (the image, or in place the last
+        // map): its record line goes before it, so a complete sample always has one.
+        std::vector<std::function<void()>> steps;
+        if (!item.semantic.empty())
+          steps.push_back([&] { write_png(item.semantic, semantic_png(semantic, num_classes)); });
+        if (!item.instance.empty())
+          steps.push_back([&] { write_png(item.instance, instance_png(instance)); });
+        for (const auto& c : item.carried)
+          steps.push_back([&] { carry_file(c.first, c.second, o.rgb); });
+        if (!item.rgb.empty()) steps.push_back([&] { carry_file(item.image, item.rgb, o.rgb); });
+        for (size_t i = 0; i + 1 < steps.size(); ++i) steps[i]();
         log.write(item.key, l.geometry, l.maps);
+        if (!steps.empty()) steps.back()();
         std::lock_guard<std::mutex> lock(report_mutex);
         ++r.written;
         r.segments += static_cast<int64_t>(l.maps.segments.size());
         for (const auto& s : l.maps.segments) r.instances += s.is_thing ? 1 : 0;
       },
-      [&](const Item& item, const std::string& reason) {
-        ++r.bad;
-        if (r.bad_examples.size() < kBadExamples)
-          r.bad_examples.push_back(item.image + ": " + reason);
-      });
+      bad);
 }
 
 // --- shards input -----------------------------------------------------------------------
 
 std::string spans_path(const std::string& shard_path) { return shard_path + ".spans"; }
+
+// What an output shard was made from: the input shard's size and its samples' spans (FNV-1a),
+// the first line of its spans file. A repacked input gives another, and the shard is redone.
+std::string input_fingerprint(const data::ShardIndex& index, int64_t shard,
+                              const std::vector<int64_t>& samples) {
+  uint64_t hash = 1469598103934665603ull;
+  auto mix = [&](uint64_t v) {
+    for (int b = 0; b < 8; ++b, v >>= 8) hash = (hash ^ (v & 0xff)) * 1099511628211ull;
+  };
+  for (const auto p : samples) {
+    mix(index.samples[static_cast<size_t>(p)].offset);
+    mix(index.samples[static_cast<size_t>(p)].length);
+  }
+  return "input " + std::to_string(index.shard_sizes[static_cast<size_t>(shard)]) + " " +
+         std::to_string(samples.size()) + " " + std::to_string(hash);
+}
+
+std::string first_line_of(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
 
 struct ShardResult {
   std::vector<uint8_t> semantic, instance;  ///< encoded maps ("" if not written)
@@ -551,7 +640,8 @@ void label_shard_split(SplitWork& w, const std::string& split) {
     const auto& members = samples_of[static_cast<size_t>(s)];
     r.selected += static_cast<int64_t>(members.size());
     const auto out_path = (fs::path(o.out) / index.shard_files[static_cast<size_t>(s)]).string();
-    if (!o.overwrite && exists(out_path) && exists(spans_path(out_path))) {
+    if (!o.overwrite && exists(out_path) && exists(spans_path(out_path)) &&
+        first_line_of(spans_path(out_path)) == input_fingerprint(index, s, members)) {
       r.skipped += static_cast<int64_t>(members.size());
       continue;
     }
@@ -570,6 +660,7 @@ void label_shard_split(SplitWork& w, const std::string& split) {
   }
   make_folders(o.out);
   make_folders(fs::path(o.out) / split);
+  remove_stale_temporaries(o.out);
   SegmentLog log((fs::path(o.out) / split / (w.stem + ".jsonl")).string());
   const int64_t num_classes = w.model.info().num_classes;
 
@@ -587,7 +678,7 @@ void label_shard_split(SplitWork& w, const std::string& split) {
     const auto name = index.shard_files[static_cast<size_t>(s)];
     const auto out_path = (fs::path(o.out) / name).string();
     const auto tmp = out_path + ".tmp." + std::to_string(::getpid());
-    std::string spans;
+    std::string spans = input_fingerprint(index, s, samples_of[static_cast<size_t>(s)]) + "\n";
     try {
       formats::TarWriter writer(tmp);
       for (const auto p : samples_of[static_cast<size_t>(s)]) {
@@ -599,16 +690,23 @@ void label_shard_split(SplitWork& w, const std::string& split) {
         const auto members = formats::parse_tar_members(bytes.data(), bytes.size());
         const auto key = member_key(members);
         const uint64_t begin = writer.offset();
+        // Ours where asked for, or where the input has none; the input's kept otherwise.
+        auto has = [&](const std::string& name) {
+          return std::any_of(members.begin(), members.end(),
+                             [&](const formats::TarMember& m) { return m.name == name; });
+        };
+        const bool our_semantic = o.write_semantic || !has(key + ".sem.png");
+        const bool our_instance = o.write_instance || !has(key + ".ins.png");
         auto add_maps = [&] {
-          if (!result.semantic.empty())
+          if (our_semantic)
             writer.add(key + ".sem.png", result.semantic.data(), result.semantic.size());
-          if (!result.instance.empty())
+          if (our_instance)
             writer.add(key + ".ins.png", result.instance.data(), result.instance.size());
         };
         bool maps_added = false;
         for (const auto& m : members) {
           const bool sem = m.name == key + ".sem.png", ins = m.name == key + ".ins.png";
-          if ((sem && !result.semantic.empty()) || (ins && !result.instance.empty())) continue;
+          if ((sem && our_semantic) || (ins && our_instance)) continue;
           if (!maps_added && (sem || ins || !is_image_member(m.name))) {
             add_maps();  // maps follow the image, as c2fmae_pack orders them
             maps_added = true;
@@ -649,6 +747,18 @@ void label_shard_split(SplitWork& w, const std::string& split) {
     write_shard(item.shard, std::move(whole));
   };
   std::mutex report_mutex;
+  auto bad = [&](const Item& item, const std::string& reason) {
+    {
+      std::lock_guard<std::mutex> lock(report_mutex);
+      ++r.bad;
+      if (r.bad_examples.size() < kBadExamples)
+        r.bad_examples.push_back(item.image + " at byte " + std::to_string(item.span.offset) +
+                                 ": " + reason);
+    }
+    ShardResult result;
+    result.bad = true;
+    settle(item, std::move(result));
+  };
   label_items(
       w, items,
       [&](const Item& item) {
@@ -665,8 +775,9 @@ void label_shard_split(SplitWork& w, const std::string& split) {
         ShardResult result;
         const auto semantic = upscale_labels(l.maps.semantic, l.geometry.height, l.geometry.width);
         const auto instance = upscale_labels(l.maps.instance, l.geometry.height, l.geometry.width);
-        if (o.write_semantic) result.semantic = semantic_png(semantic, num_classes);
-        if (o.write_instance) result.instance = instance_png(instance);
+        if (too_many_instances(instance)) return bad(item, "more than 65535 instances");
+        result.semantic = semantic_png(semantic, num_classes);  // both: either may fill a gap
+        result.instance = instance_png(instance);
         log.write(item.key, l.geometry, l.maps);
         {
           std::lock_guard<std::mutex> lock(report_mutex);
@@ -676,18 +787,7 @@ void label_shard_split(SplitWork& w, const std::string& split) {
         }
         settle(item, std::move(result));
       },
-      [&](const Item& item, const std::string& reason) {
-        {
-          std::lock_guard<std::mutex> lock(report_mutex);
-          ++r.bad;
-          if (r.bad_examples.size() < kBadExamples)
-            r.bad_examples.push_back(item.image + " at byte " + std::to_string(item.span.offset) +
-                                     ": " + reason);
-        }
-        ShardResult result;
-        result.bad = true;
-        settle(item, std::move(result));
-      });
+      bad);
   if (o.stop && o.stop->load()) return;
   // The split's index, once every shard is whole (this process's or another's).
   data::ShardIndex out_index;
@@ -699,6 +799,10 @@ void label_shard_split(SplitWork& w, const std::string& split) {
     const auto out_path = (fs::path(o.out) / name).string();
     if (!exists(out_path) || !exists(spans_path(out_path))) return;  // another process's, not yet
     std::ifstream in(spans_path(out_path));
+    std::string fingerprint;
+    std::getline(in, fingerprint);
+    if (fingerprint != input_fingerprint(index, s, samples_of[static_cast<size_t>(s)]))
+      return;  // made from an earlier input: its part redoes it
     uint64_t offset = 0, length = 0;
     while (in >> offset >> length) out_index.samples.push_back({s, offset, length});
     std::error_code ec;

@@ -1,5 +1,6 @@
 #include "c2fmae/pseudolabel/segmenter.h"
 
+#include <caffe2/serialize/inline_container.h>
 #include <torch/csrc/inductor/aoti_package/model_package_loader.h>
 #include <torch/script.h>
 #include <yaml-cpp/yaml.h>
@@ -72,7 +73,7 @@ struct Reader {
 SegmenterInput parse_input(const Reader& r, const YAML::Node& node) {
   if (!node.IsMap()) fail(r.origin, "metadata input is not an object");
   SegmenterInput in;
-  constexpr int64_t kMaxSide = 1 << 14;
+  constexpr int64_t kMaxSide = 4096;  // detectron2 tests at 800-1333, SAM at 1024
   if (auto n = r.at(node, "short_side", "input.", false))
     in.short_side = r.integer(*n, "input.short_side", 0, kMaxSide);
   if (auto n = r.at(node, "max_side", "input.", false))
@@ -125,6 +126,93 @@ SegmenterDefaults parse_defaults(const Reader& r, const std::optional<YAML::Node
   return d;
 }
 
+constexpr size_t kMaxMetadataBytes = size_t{1} << 20;
+
+bool is_utf8(const std::string& text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    const size_t n = c < 0x80           ? 1
+                     : (c >> 5) == 0x6  ? 2
+                     : (c >> 4) == 0xE  ? 3
+                     : (c >> 3) == 0x1E ? 4
+                                        : 0;
+    if (n == 0 || i + n > text.size()) return false;
+    for (size_t k = 1; k < n; ++k) {
+      if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) return false;
+    }
+    i += n;
+  }
+  return true;
+}
+
+// The first line of an error, without LibTorch's backtrace or TorchScript's traceback.
+std::string first_line(const std::exception& e) {
+  auto text = error_text(e);
+  if (const auto at = text.find("The following operation failed in the TorchScript interpreter");
+      at != std::string::npos) {
+    // A TorchScript traceback: the error itself is its last non-empty line.
+    auto end = text.find_last_not_of("\n ");
+    auto begin = text.rfind('\n', end);
+    text = text.substr(begin == std::string::npos ? 0 : begin + 1, end - begin);
+  }
+  text = text.substr(0, text.find('\n'));
+  return text.size() > 400 ? text.substr(0, 400) + "..." : text;
+}
+
+void require_file(const std::string& path) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (!std::filesystem::exists(status))
+    fail(path, "no such file", "give the file that tools/export_segmenter.py wrote");
+  if (!std::filesystem::is_regular_file(status))
+    fail(path, "not a regular file", "give the file that tools/export_segmenter.py wrote");
+  if (std::ifstream probe(path, std::ios::binary); !probe.good() || probe.get() == EOF)
+    fail(path, "cannot be read, or is empty", "give the file that tools/export_segmenter.py wrote");
+}
+
+// The metadata JSON of a TorchScript file or an AOTI package, read from the archive.
+std::pair<std::string, bool> read_metadata(const std::string& path) {
+  require_file(path);
+  const bool named_aoti = std::filesystem::path(path).extension() == ".pt2";
+  std::unique_ptr<caffe2::serialize::PyTorchStreamReader> reader;
+  try {
+    reader = std::make_unique<caffe2::serialize::PyTorchStreamReader>(path);
+  } catch (const std::exception&) {
+    fail(path, "not a model file (not the zip archive TorchScript and AOTInductor write)");
+  }
+  // An AOTInductor package holds data/aotinductor/; a TorchScript file code/ and extra/.
+  bool aoti = false, script = false;
+  for (const auto& name : reader->getAllRecords()) {
+    aoti = aoti || name.find("data/aotinductor/") != std::string::npos;
+    script = script || name.rfind("code/", 0) == 0;
+  }
+  if (aoti != named_aoti) {
+    fail(path,
+         aoti ? "is an AOTInductor package, but its name does not end in .pt2"
+              : "is not an AOTInductor package, but its name ends in .pt2",
+         aoti ? "rename it to .pt2" : "TorchScript files end in .pt: rename it");
+  }
+  if (aoti) {
+    std::unordered_map<std::string, std::string> metadata;
+    try {
+      metadata = torch::inductor::AOTIModelPackageLoader::load_metadata_from_package(path, "model");
+    } catch (const std::exception& e) {
+      fail(path, "cannot read the AOTInductor package's metadata: " + first_line(e));
+    }
+    const auto it = metadata.find(kMetadataKey);
+    if (it == metadata.end())
+      fail(path, "the AOTInductor package has no c2fmae_segmenter metadata");
+    return {it->second, true};
+  }
+  if (!script) fail(path, "not a TorchScript file (no code/ in the archive)");
+  const std::string record = std::string("extra/") + kExtraFile;
+  if (!reader->hasRecord(record))
+    fail(path, "the TorchScript file has no c2fmae_segmenter.json metadata");
+  auto [data, size] = reader->getRecord(record);
+  return {std::string(static_cast<const char*>(data.get()), size), false};
+}
+
 std::string shape_text(const torch::Tensor& t) {
   std::ostringstream s;
   s << t.sizes();
@@ -139,6 +227,9 @@ bool SegmenterInfo::is_thing(int64_t cls) const {
 
 SegmenterInfo parse_segmenter_info(const std::string& json, const std::string& origin) {
   const Reader r{origin};
+  if (json.size() > kMaxMetadataBytes)
+    fail(origin, "the metadata is " + std::to_string(json.size()) + " bytes, more than 1 MiB");
+  if (!is_utf8(json)) fail(origin, "the metadata is not valid UTF-8");
   YAML::Node root;
   try {
     root = YAML::Load(json);
@@ -210,28 +301,20 @@ Segmenter& Segmenter::operator=(Segmenter&&) noexcept = default;
 bool Segmenter::is_aoti() const { return impl_->aoti != nullptr; }
 torch::Device Segmenter::device() const { return impl_->device; }
 
+SegmenterInfo read_segmenter_info(const std::string& path) {
+  return parse_segmenter_info(read_metadata(path).first, path);
+}
+
 Segmenter Segmenter::load(const std::string& path, const torch::Device& device) {
-  std::error_code ec;
-  const auto status = std::filesystem::status(path, ec);
-  if (!std::filesystem::exists(status))
-    fail(path, "no such file", "give the file that tools/export_segmenter.py wrote");
-  if (!std::filesystem::is_regular_file(status))
-    fail(path, "not a regular file", "give the file that tools/export_segmenter.py wrote");
-  if (std::ifstream probe(path, std::ios::binary); !probe.good() || probe.get() == EOF)
-    fail(path, "cannot be read, or is empty", "give the file that tools/export_segmenter.py wrote");
+  auto [json, aoti] = read_metadata(path);
+  auto info = parse_segmenter_info(json, path);
   auto impl = std::make_unique<Impl>();
   impl->device = device;
-  std::string json;
-  const bool aoti = std::filesystem::path(path).extension() == ".pt2";
   try {
     if (aoti) {
+      // The package is compiled for one device kind; its metadata says which.
       const auto metadata =
           torch::inductor::AOTIModelPackageLoader::load_metadata_from_package(path, "model");
-      const auto it = metadata.find(kMetadataKey);
-      if (it == metadata.end())
-        fail(path, "the AOTInductor package has no c2fmae_segmenter metadata");
-      json = it->second;
-      // The package is compiled for one device kind; its metadata says which.
       if (const auto d = metadata.find("AOTI_DEVICE_KEY");
           d != metadata.end() && d->second != c10::DeviceTypeName(device.type(), true)) {
         fail(path, "the package was compiled for " + d->second + ", not for " + device.str(),
@@ -241,24 +324,18 @@ Segmenter Segmenter::load(const std::string& path, const torch::Device& device) 
       impl->aoti = std::make_unique<torch::inductor::AOTIModelPackageLoader>(
           path, "model", false, 1, device.has_index() ? device.index() : -1);
     } else {
-      torch::jit::ExtraFilesMap extra{{kExtraFile, ""}};
-      impl->script = torch::jit::load(path, device, extra);
+      impl->script = torch::jit::load(path, device);
       impl->script->eval();
-      json = extra[kExtraFile];
-      if (json.empty()) fail(path, "the TorchScript file has no c2fmae_segmenter.json metadata");
     }
   } catch (const SegmenterError&) {
     throw;
   } catch (const std::exception& e) {
     fail(path,
          std::string("cannot be loaded as ") +
-             (aoti ? "an AOTInductor package" : "a TorchScript model") + ": " +
-             error_text(e).substr(0, 400),
-         aoti ? "a .pt2 must be compiled by torch 2.11 for this device kind; TorchScript files "
-                "end in .pt"
+             (aoti ? "an AOTInductor package" : "a TorchScript model") + ": " + first_line(e),
+         aoti ? "a .pt2 must be compiled by torch 2.11 for this device kind"
               : std::string(kExportHint));
   }
-  auto info = parse_segmenter_info(json, path);
   return Segmenter(path, std::move(info), std::move(impl));
 }
 
@@ -286,9 +363,9 @@ std::vector<torch::Tensor> Segmenter::run(const torch::Tensor& batch) {
     }
   } catch (const SegmenterError&) {
     throw;
-  } catch (const c10::Error& e) {
-    fail(path_, "the model failed on a batch of shape " + shape_text(batch) + ": " +
-                    error_text(e).substr(0, 400));
+  } catch (const std::exception& e) {  // c10::Error, TorchScript's JITException, ...
+    fail(path_, "the model failed on a batch of shape " + shape_text(batch) + ": " + first_line(e),
+         "check that the model runs in Python on an input of this shape");
   }
   const int64_t b = batch.size(0), k = info_.num_classes;
   const auto kind = std::string(enum_name(info_.kind));

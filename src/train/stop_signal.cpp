@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cerrno>
 #include <csignal>
+#include <cstring>
 
 namespace c2fmae::train {
 namespace {
@@ -23,6 +24,9 @@ constexpr int kNumIgnored = sizeof kIgnored / sizeof kIgnored[0];
 struct sigaction g_previous[kNumStop];
 struct sigaction g_previous_ignored[kNumIgnored];
 bool g_installed = false;
+constexpr const char* kTrainingMessage =
+    "\nc2fmae: stopping after this step with a checkpoint; signal again to abort without one\n";
+std::atomic<const char*> g_message{kTrainingMessage};
 int g_kept = 0;  // installations with keep_pending that found one in place
 
 void restore_previous() {
@@ -34,9 +38,8 @@ extern "C" void record_signal(int signo) {
   g_signal.store(signo);
   restore_previous();  // a second signal acts as if no handler were installed (sigaction and
                        // write are async-signal-safe)
-  static const char kMessage[] =
-      "\nc2fmae: stopping after this step with a checkpoint; signal again to abort without one\n";
-  const ssize_t ignored = ::write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
+  const char* message = g_message.load();
+  const ssize_t ignored = ::write(STDERR_FILENO, message, std::strlen(message));
   (void)ignored;
   errno = saved_errno;
 }
@@ -96,5 +99,9 @@ std::string signal_name(int signo) {
 }
 
 void clear_stop_signal() { g_signal.store(0); }
+
+void set_stop_message(const char* message) {
+  g_message.store(message ? message : kTrainingMessage);
+}
 
 }  // namespace c2fmae::train

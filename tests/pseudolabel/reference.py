@@ -453,6 +453,22 @@ def check_hand(results, name):
     return n
 
 
+class RaisingModel(nn.Module):
+    """A semantic model that fails inside forward (a TorchScript exception, not a c10::Error)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[0] > 0:
+            raise RuntimeError("this model always fails")
+        return x
+
+
+class NanModel(nn.Module):
+    """A semantic model whose logits are NaN (as an overflowing fp16 export's would be)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.full([x.shape[0], 3, x.shape[2] // 4, x.shape[3] // 4], float("nan"))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", required=True)
@@ -529,6 +545,12 @@ def main():
                 assert stats[k] > 0, f"{name}: the fixture does not exercise {k}"
         if name == "lraspp":
             assert stats["things"] > 0
+    # Two broken models for the program's error tests: one fails inside forward, one returns
+    # NaN logits (both semantic, 3 classes).
+    broken_meta = es.make_metadata("semantic", ["a", "b", "c"], [1, 2], "broken:reference.py",
+                                   "test model", 0, 0, 4, [0.0, 0.0, 0.0])
+    for name, module in (("raises", RaisingModel()), ("nan", NanModel())):
+        es.save_torchscript(module.eval(), broken_meta, str(out / f"{name}.pt"))
     (out / "fixture.json").write_text(json.dumps(manifest, indent=1) + "\n")
     print(f"reference: wrote {out} in {time.time() - t0:.1f} s")
 

@@ -149,6 +149,15 @@ TEST(PseudolabelProgram, ShardsInGiveLabelledShardsAndARedoneShardIsByteIdentica
   r = pseudolabel(args_for("out2") + " --shard 1/2");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_TRUE(files_under(dir + "/out2") == before);
+  // A repacked input (an image fewer) is noticed: its shards are redone, the index follows.
+  fs::copy(images(), dir + "/fewer", fs::copy_options::recursive);
+  fs::remove(dir + "/fewer/train/alpha/small.png");
+  pack.overwrite = true;
+  data::pack_folder(dir + "/fewer", "train", dir + "/in", pack);
+  r = pseudolabel(args);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_GT(record_count(dir + "/out", "written"), 0);
+  EXPECT_EQ(data::read_shard_index(dir + "/out", "train").samples.size(), 6u);
 }
 
 TEST(PseudolabelProgram, AResumeRecomputesOnlyWhatIsMissingAndTwoPartsEqualOneRun) {
@@ -173,6 +182,27 @@ TEST(PseudolabelProgram, AResumeRecomputesOnlyWhatIsMissingAndTwoPartsEqualOneRu
   EXPECT_EQ(record_count(dir + "/two", "written", "pseudolabel-0-of-2") +
                 record_count(dir + "/two", "written", "pseudolabel-1-of-2"),
             7);
+  // A MultiMAE input into another folder with --write instance: its semantic maps go along
+  // (links), and one it lacks is made with the instances.
+  fs::remove(dir + "/one/train/semseg/alpha/small.png");
+  r = pseudolabel("--model " + model("hand") + " --batch 2 --root " + dir + "/one --out " + dir +
+                  "/three --write instance");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (const auto& key : testing::pseudolabel_keys()) {
+    EXPECT_TRUE(fs::exists(dir + "/three/train/semseg/" + key + ".png")) << key;
+    EXPECT_TRUE(fs::exists(dir + "/three/train/instance/" + key + ".png")) << key;
+  }
+  EXPECT_TRUE(fs::equivalent(dir + "/three/train/semseg/alpha/merge.png",
+                             dir + "/one/train/semseg/alpha/merge.png"));
+  EXPECT_TRUE(testing::read_bytes(dir + "/three/train/semseg/alpha/small.png") ==
+              whole.at("train/semseg/alpha/small.png"));
+  // A folder where a map belongs is not a map: the sample is redone, and the write fails
+  // naming the path.
+  fs::create_directory(dir + "/one/train/semseg/alpha/small.png");
+  r = pseudolabel(args + dir + "/one");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("alpha/small.png"), std::string::npos) << r.output;
+  fs::remove(dir + "/one/train/semseg/alpha/small.png");
   // --write instance into a MultiMAE folder labelled before keeps its semantic maps.
   testing::write_text(dir + "/one/train/semseg/alpha/merge.png", "kept");
   r = pseudolabel("--model " + model("m2f") + " --root " + dir + "/one --out " + dir +
@@ -255,6 +285,13 @@ TEST(PseudolabelProgramErrors, EveryBadArgumentExits2AndWritesNothing) {
       {good + " --out " + dir + "/o --split val", "val"},
       {good + " --out " + dir + "/o --max-bad-fraction 2", "--max-bad-fraction"},
       {good + " --out " + dir + "/o --object-threshold 1.5", "--object-threshold"},
+      {good + " --out " + dir + "/o --object-threshold nan", "--object-threshold"},
+      {good + " --out " + dir + "/o --max-bad-fraction nan", "--max-bad-fraction"},
+      {good + " --out " + dir + "/o --max-bad-fraction ' 0.5'", "--max-bad-fraction"},
+      {good + " --out " + dir + "/o --shard ' 1/2'", "--shard"},
+      {good + " --out " + dir + "/o --shard 1e0/2", "--shard"},
+      {good + " --out " + dir + "/o --write semseg,semseg", "--write"},
+      {good + " --out " + dir + "/o --write semseg,", "--write"},
       {good + " --out " + dir + "/o --source shards", "index"},
       {"--model " + dir + "/nonesuch.pt --root " + images() + " --out " + dir + "/o", "nonesuch"},
       {"--model " + images() + "/train/beta/noise.png --root " + images() + " --out " + dir + "/o",
@@ -266,6 +303,17 @@ TEST(PseudolabelProgramErrors, EveryBadArgumentExits2AndWritesNothing) {
     const auto r = pseudolabel(args);
     EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.output;
     EXPECT_NE(r.output.find(expected), std::string::npos) << args << "\n" << r.output;
+    EXPECT_EQ(r.output.find("frame #"), std::string::npos) << r.output;
+  }
+  // A launcher's environment, broken.
+  for (const auto& [env, expected] : std::vector<std::pair<std::string, std::string>>{
+           {"RANK=1", "WORLD_SIZE is not"},
+           {"RANK=5 WORLD_SIZE=2", "RANK/WORLD_SIZE"},
+           {"RANK=a WORLD_SIZE=2", "RANK/WORLD_SIZE"}}) {
+    const auto r = testing::run_command(env + " " + C2FMAE_PSEUDOLABEL_BIN + " " + good +
+                                        " --out " + dir + "/o");
+    EXPECT_EQ(r.exit_code, 2) << env << "\n" << r.output;
+    EXPECT_NE(r.output.find(expected), std::string::npos) << env << "\n" << r.output;
     EXPECT_EQ(r.output.find("frame #"), std::string::npos) << r.output;
   }
   EXPECT_FALSE(fs::exists(dir + "/o/train"));
@@ -313,6 +361,23 @@ TEST(PseudolabelProgramErrors, ModelProblemsAndASecondProcessExit2) {
   r = run(edited_model(dir, "\"short_side\": 40", "\"short_side\": -1"), "bad_input");
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("input.short_side"), std::string::npos) << r.output;
+  // A model that fails inside forward, or returns NaN: one line, exit 2, nothing trusted.
+  for (const auto& [name, expected] :
+       {std::pair{"raises", "this model always fails"}, std::pair{"nan", "NaN or Inf"}}) {
+    r = run(model(name), name);
+    EXPECT_EQ(r.exit_code, 2) << r.output;
+    EXPECT_NE(r.output.find(expected), std::string::npos) << r.output;
+    EXPECT_EQ(r.output.find("Traceback"), std::string::npos) << r.output;
+    EXPECT_EQ(files_under(dir + "/" + name).size(), 0u) << name;  // no image, no map
+  }
+  // Maps of another model (or other thresholds) are not mixed into an output.
+  ASSERT_EQ(run(model("m2f"), "mixed").exit_code, 0);
+  r = run(model("hand"), "mixed");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("another model or other thresholds"), std::string::npos) << r.output;
+  r = run(model("m2f") + " --object-threshold 0.5", "mixed");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_EQ(run(model("hand") + " --overwrite", "mixed").exit_code, 0);
   // A second process writing the same part of the same output is refused.
   fs::create_directories(dir + "/locked");
   const int fd = ::open((dir + "/locked/pseudolabel.lock").c_str(), O_RDWR | O_CREAT, 0644);
@@ -333,17 +398,29 @@ TEST(PseudolabelProgramErrors, BadImagesAreCountedAndLeftOutWithinTheBadFraction
   std::ofstream(dir + "/in/train/alpha/cut.jpg", std::ios::binary)
       .write(reinterpret_cast<const char*>(jpeg.data()), static_cast<std::streamsize>(jpeg.size()));
   testing::write_text(dir + "/in/train/beta/text.jpg", "not an image");
+  // Gray images (8- and 16-bit PNG, gray JPEG) are images, not bad ones.
+  const auto gray8 = torch::full({20 * 30}, 140, torch::kUInt8);
+  const auto gray16 = torch::full({20 * 30}, 40000, torch::kInt).to(torch::kUInt16);
+  const auto write = [](const std::string& path, const std::vector<uint8_t>& bytes) {
+    std::ofstream(path, std::ios::binary)
+        .write(reinterpret_cast<const char*>(bytes.data()),
+               static_cast<std::streamsize>(bytes.size()));
+  };
+  write(dir + "/in/train/beta/gray8.png", formats::encode_png_gray(gray8.data_ptr(), 30, 20, 8));
+  write(dir + "/in/train/beta/gray16.png", formats::encode_png_gray(gray16.data_ptr(), 30, 20, 16));
   const auto args = "--model " + model("hand") + " --root " + dir + "/in --out " + dir + "/out";
   auto r = pseudolabel(args);
   EXPECT_EQ(r.exit_code, 2) << r.output;  // 2 of 9 is above the default 1 %
   EXPECT_NE(r.output.find("--max-bad-fraction"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("cut.jpg"), std::string::npos) << r.output;
-  r = pseudolabel(args + " --max-bad-fraction 0.25");
+  r = pseudolabel(args + " --max-bad-fraction 0.25 --overwrite");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("2 bad"), std::string::npos) << r.output;
   EXPECT_EQ(record_count(dir + "/out", "bad"), 2);
   EXPECT_FALSE(fs::exists(dir + "/out/train/rgb/alpha/cut.jpg"));
   EXPECT_FALSE(fs::exists(dir + "/out/train/semseg/alpha/cut.png"));
+  EXPECT_TRUE(fs::exists(dir + "/out/train/semseg/beta/gray8.png"));
+  EXPECT_TRUE(fs::exists(dir + "/out/train/instance/beta/gray16.png"));
   EXPECT_NE(testing::read_text(dir + "/out/pseudolabel.json").find("text.jpg"), std::string::npos);
 }
 

@@ -3,9 +3,12 @@
 // always run at its full size, unused slots padding, so an image's maps do not depend on
 // which images it was batched with: a resumed or sharded run writes the same bytes.
 //
+// The model runs on the caller's thread; post() (outputs to maps) is thread-safe, so that
+// several threads post-process while the model runs the next batch.
+//
 //   Labeller labeller(model, options, /*batch=*/8);
-//   for (...) for (auto& done : labeller.add(tag, rgb)) write(done);
-//   for (auto& done : labeller.finish()) write(done);
+//   for (...) for (auto& done : labeller.add(tag, rgb)) pool.push([&] { labeller.post(done);
+//   write(done); }); for (auto& done : labeller.finish()) ...;
 #pragma once
 #include <torch/types.h>
 
@@ -23,13 +26,13 @@ namespace c2fmae::pseudolabel {
 struct Labelled {
   int64_t tag = 0;  ///< the caller's id of the image
   ImageGeometry geometry;
-  LabelMaps maps;  ///< at the image's size (or post_size() under max_pixels), on the host
+  std::vector<torch::Tensor> outputs;  ///< the model's outputs for this image (until post())
+  LabelMaps maps;  ///< after post(): at the image's size (or post_size() under max_pixels)
 };
 
-/// Seconds spent in each part, summed over the run.
+/// The model's share of the run (post() is timed by its callers).
 struct LabellerTimes {
   double model = 0.0;  ///< resizing, padding and the model (device-synchronised)
-  double post = 0.0;   ///< outputs to label maps, host copies included
   int64_t batches = 0;
   int64_t padded_slots = 0;  ///< batch slots run without an image (partial buckets)
 };
@@ -42,7 +45,8 @@ class Labeller {
   /// the caller scales them up with nearest neighbour (upscale_labels).
   Labeller(Segmenter& model, LabelOptions options, int64_t batch, int64_t max_pixels);
 
-  /// rgb: [H, W, 3] uint8 on the host. Returns the images whose batch ran (maybe none).
+  /// rgb: [H, W, 3] uint8 on the host. Returns the images whose batch ran (maybe none), to
+  /// be post()ed.
   std::vector<Labelled> add(int64_t tag, torch::Tensor rgb);
   /// Runs every partial bucket.
   std::vector<Labelled> finish();
@@ -50,6 +54,8 @@ class Labeller {
   int64_t pending() const { return pending_; }
   const LabellerTimes& times() const { return times_; }
   int64_t batch_size() const { return batch_; }
+  /// Turns `done.outputs` into `done.maps` (host tensors) and drops the outputs. Thread-safe.
+  void post(Labelled& done) const;
 
  private:
   struct Waiting {

@@ -71,8 +71,10 @@ struct SplitReport {
   int64_t instances = 0;                  ///< instances written
   double seconds = 0.0;
   double read_decode_seconds = 0.0;   ///< summed over the worker threads
+  double post_seconds = 0.0;          ///< outputs to maps, summed over the worker threads
   double encode_write_seconds = 0.0;  ///< summed over the worker threads
-  LabellerTimes labeller;             ///< the model and post-processing (one thread)
+  LabellerTimes labeller;             ///< the model (the main thread)
+  int64_t batch = 0;                  ///< images per model call (a .pt2's own batch wins)
   bool index_written = false;         ///< shards: this process wrote the split's index
 };
 
@@ -95,7 +97,7 @@ struct JobOptions {
   int64_t shard_count = 1;
   bool overwrite = false;  ///< recompute outputs that exist
   int64_t batch = 8;
-  int workers = 4;  ///< read/decode threads, and as many encode/write threads
+  int workers = 4;  ///< read/decode threads, and as many post-process/encode/write threads
   int64_t max_pixels = 4'000'000;
   double max_bad_fraction = 0.01;
   RgbOutput rgb = RgbOutput::kLink;

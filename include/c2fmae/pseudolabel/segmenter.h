@@ -79,6 +79,11 @@ struct SegmenterInfo {
 /// SegmenterError naming the key.
 SegmenterInfo parse_segmenter_info(const std::string& json, const std::string& origin);
 
+/// The metadata of a model file without loading the model (quick, even for a .pt2): throws
+/// SegmenterError as load() does for a file that is missing, not a model file, or has no or
+/// bad metadata.
+SegmenterInfo read_segmenter_info(const std::string& path);
+
 class Segmenter {
  public:
   /// Loads a TorchScript file or (a .pt2 name) an AOTInductor package onto `device`. Throws

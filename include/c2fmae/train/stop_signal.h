@@ -22,6 +22,9 @@ int stop_signal();
 std::string signal_name(int signo);
 /// Forgets a received signal (tests).
 void clear_stop_signal();
+/// What the first signal prints (a static string; nullptr: the training loop's "stopping after
+/// this step with a checkpoint ...").
+void set_stop_message(const char* message);
 
 /// The stop signals' handlers for a scope: install_stop_handlers(keep_pending) when made,
 /// remove_stop_handlers() when gone. A program holds one around its start-up and run

@@ -481,6 +481,7 @@ void label_items(SplitWork& w, const std::vector<Item>& items,
   hand_over(labeller.finish());
   writers.finish();
   w.report.labeller = labeller.times();
+  w.report.batch = labeller.batch_size();
 }
 
 // --- folder input -----------------------------------------------------------------------

@@ -119,7 +119,7 @@ TEST_F(Safetensors, NamesAreJsonEscaped) {
   const auto path = dir_ + "/names.safetensors";
   write_safetensors(path, in);
   const auto bytes = testing::read_text(path);
-  for (const auto* escaped : {R"("a\"b")", R"("back\\slash")", R"("new\u000aline")", R"("\u0001")",
+  for (const auto* escaped : {R"("a\"b")", R"("back\\slash")", R"("new\nline")", R"("\u0001")",
                               R"("":)", "\"caf\xC3\xA9 \xF0\x9F\x98\x80\""})
     EXPECT_NE(bytes.find(escaped), std::string::npos) << escaped;
   const auto out = read_safetensors(path);

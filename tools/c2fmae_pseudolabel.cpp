@@ -16,7 +16,6 @@
 // arguments, model metadata or data (too many bad images, colliding mask names), 128 + n
 // after signal n (the batches in flight are finished and recorded first).
 #include <fcntl.h>
-#include <sys/file.h>
 #include <torch/cuda.h>
 #include <unistd.h>
 
@@ -43,6 +42,7 @@
 #include "c2fmae/core/number_text.h"
 #include "c2fmae/core/usage_error.h"
 #include "c2fmae/data/shard_index.h"
+#include "c2fmae/pseudolabel/output_claim.h"
 #include "c2fmae/pseudolabel/pseudolabel_job.h"
 #include "c2fmae/train/mask_pictures.h"
 #include "c2fmae/train/png_file.h"
@@ -58,11 +58,6 @@ constexpr const char* kName = "c2fmae_pseudolabel";
 
 [[noreturn]] void refuse(const std::string& problem, const std::string& hint) {
   throw UsageError(with_hint(problem, hint));
-}
-
-std::string read_text_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 // A finite number, all of the text (no spaces, no "nan").
@@ -346,28 +341,7 @@ int main(int argc, char** argv) {
     threshold(overlap_text, "--overlap-threshold", o.labels.panoptic.overlap_threshold);
     threshold(mask_text, "--mask-threshold", o.labels.panoptic.mask_threshold);
     threshold(score_text, "--score-threshold", o.labels.score_threshold);
-    // One process per part: a second one with the same --shard on the same --out is refused.
-    std::error_code ec;
-    fs::create_directories(out, ec);
-    if (ec) {
-      std::cerr << kName << ": cannot create the folder " << out << ": " << ec.message() << "\n";
-      return 1;
-    }
-    const auto stem = pseudolabel::record_stem(o);
-    const auto lock_path = (fs::path(out) / (stem + ".lock")).string();
-    const int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (lock_fd < 0) {
-      std::cerr << kName << ": cannot create " << lock_path << ": " << std::strerror(errno) << "\n";
-      return 1;
-    }
-    if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0)
-      refuse("another c2fmae_pseudolabel is writing " + out + " as part " +
-                 std::to_string(o.shard_index) + "/" + std::to_string(o.shard_count) + " (" +
-                 lock_path + " is locked)",
-             "wait for it, or give this process another --shard");
-
-    // Maps of one run come from one model with one set of thresholds: a rerun with others
-    // into the same --out would mix them silently.
+    // The output: this part's lock, and the record of the model that made its maps.
     const auto identity =
         "model sha256 " + pseudolabel::file_sha256(model_path) + "\nobject_mask_threshold " +
         shortest_text(o.labels.panoptic.object_mask_threshold) + "\noverlap_threshold " +
@@ -376,21 +350,15 @@ int main(int argc, char** argv) {
         shortest_text(o.labels.score_threshold) + "\ninstance_overlap_threshold " +
         shortest_text(o.labels.instance_overlap_threshold) + "\npostprocess_max_pixels " +
         std::to_string(max_pixels) + "\n";
-    const auto identity_path = (fs::path(out) / "pseudolabel.model").string();
-    if (fs::exists(identity_path) && !overwrite) {
-      const auto before = read_text_file(identity_path);
-      if (before != identity)
-        refuse(out + " holds maps made with another model or other thresholds (" + identity_path +
-                   ":\n" + before + "now:\n" + identity + ")",
-               "write into another --out, or recompute every map with --overwrite");
-    }
-    if (!fs::exists(identity_path) || overwrite) {
-      try {
-        write_text_atomically(identity_path, identity);
-      } catch (const std::exception& e) {
-        std::cerr << kName << ": " << error_text(e) << "\n";
-        return 1;
-      }
+    const auto stem = pseudolabel::record_stem(o);
+    std::unique_ptr<pseudolabel::OutputClaim> claim;
+    try {
+      claim = std::make_unique<pseudolabel::OutputClaim>(pseudolabel::ClaimRequest{
+          out, stem, std::to_string(o.shard_index) + "/" + std::to_string(o.shard_count),
+          o.shard_count, identity, o.write_semantic, o.write_instance, overwrite});
+    } catch (const pseudolabel::PseudolabelIoError& e) {
+      std::cerr << kName << ": " << e.what() << "\n";
+      return 1;
     }
     auto model = [&] {
       try {
@@ -442,6 +410,7 @@ int main(int argc, char** argv) {
     if (progress_seconds == 0) o.progress = nullptr;
     const auto preview_dir = fs::path(out) / "preview";
     if (preview > 0) {
+      std::error_code ec;
       fs::create_directories(preview_dir, ec);
       if (ec || !fs::is_directory(preview_dir)) {
         std::cerr << kName << ": cannot create the folder " << preview_dir.string() << ": "

@@ -322,8 +322,10 @@ std::string segments_json(const std::vector<Segment>& segments) {
 // One process's records of a split: the JSON lines file, appended under a lock.
 class SegmentLog {
  public:
-  explicit SegmentLog(const std::string& path)
-      : path_(path), file_(path, 0644, FileWriter::Existing::kAppend) {
+  /// `fresh`: start the file anew (--overwrite relabels every sample of this part).
+  SegmentLog(const std::string& path, bool fresh)
+      : path_(path),
+        file_(path, 0644, fresh ? FileWriter::Existing::kTruncate : FileWriter::Existing::kAppend) {
     // A run killed (or out of disk) in the middle of a line: the next line starts afresh, so
     // only the cut line is unreadable.
     std::ifstream in(path, std::ios::binary | std::ios::ate);
@@ -541,12 +543,18 @@ void label_folder_split(SplitWork& w, const std::string& split) {
     }
     for (const auto& c : item.carried) folders.insert(fs::path(c.second).parent_path().string());
   }
-  for (const auto& f : folders) {
-    make_folders(f);
-    remove_stale_temporaries(f);
+  for (const auto& f : folders) make_folders(f);
+  // Every class folder of the output, not only those with work: a killed --overwrite run
+  // leaves temporaries beside complete maps.
+  for (const char* modality : {"rgb", "semseg", "instance"}) {
+    std::error_code ec;
+    for (fs::directory_iterator it(out_split / modality, ec), end; !ec && it != end;
+         it.increment(ec)) {
+      if (it->is_directory(ec)) remove_stale_temporaries(it->path());
+    }
   }
   make_folders(out_split);
-  SegmentLog log((out_split / (w.stem + ".jsonl")).string());
+  SegmentLog log((out_split / (w.stem + ".jsonl")).string(), o.overwrite);
   std::mutex report_mutex;
   const int64_t num_classes = w.model.info().num_classes;
   auto bad = [&](const Item& item, const std::string& reason) {
@@ -662,7 +670,7 @@ void label_shard_split(SplitWork& w, const std::string& split) {
   make_folders(o.out);
   make_folders(fs::path(o.out) / split);
   remove_stale_temporaries(o.out);
-  SegmentLog log((fs::path(o.out) / split / (w.stem + ".jsonl")).string());
+  SegmentLog log((fs::path(o.out) / split / (w.stem + ".jsonl")).string(), o.overwrite);
   const int64_t num_classes = w.model.info().num_classes;
 
   // Each sample's maps wait until its shard is whole, then the shard is written.
@@ -814,6 +822,22 @@ void label_shard_split(SplitWork& w, const std::string& split) {
   }
   data::write_shard_index(o.out, out_index);
   r.index_written = true;
+  // Shards of an earlier, larger input that the index no longer lists would still match a
+  // reader's <split>-*.tar glob.
+  const std::set<std::string> listed(out_index.shard_files.begin(), out_index.shard_files.end());
+  std::error_code ec;
+  for (fs::directory_iterator it(o.out, ec), end; !ec && it != end; it.increment(ec)) {
+    auto name = it->path().filename().string();
+    const bool spans = name.size() > 6 && name.compare(name.size() - 6, 6, ".spans") == 0;
+    const auto shard = spans ? name.substr(0, name.size() - 6) : name;
+    if (shard.rfind(split + "-", 0) != 0 || shard.size() < 4 ||
+        shard.compare(shard.size() - 4, 4, ".tar") != 0 || listed.count(shard))
+      continue;
+    const auto digits = shard.substr(split.size() + 1, shard.size() - split.size() - 5);
+    if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::error_code ignored;
+    fs::remove(it->path(), ignored);
+  }
 }
 
 }  // namespace

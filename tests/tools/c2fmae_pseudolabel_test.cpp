@@ -158,6 +158,13 @@ TEST(PseudolabelProgram, ShardsInGiveLabelledShardsAndARedoneShardIsByteIdentica
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_GT(record_count(dir + "/out", "written"), 0);
   EXPECT_EQ(data::read_shard_index(dir + "/out", "train").samples.size(), 6u);
+  // Into fewer shards: the ones the index no longer lists go.
+  pack.shard_bytes = 1 << 20;
+  data::pack_folder(dir + "/fewer", "train", dir + "/in", pack);
+  ASSERT_EQ(pseudolabel(args).exit_code, 0);
+  EXPECT_EQ(data::read_shard_index(dir + "/out", "train").shard_files.size(), 1u);
+  EXPECT_FALSE(fs::exists(dir + "/out/" + in.shard_files[1]));
+  EXPECT_FALSE(fs::exists(dir + "/out/" + in.shard_files[1] + ".spans"));
 }
 
 TEST(PseudolabelProgram, AResumeRecomputesOnlyWhatIsMissingAndTwoPartsEqualOneRun) {
@@ -203,14 +210,19 @@ TEST(PseudolabelProgram, AResumeRecomputesOnlyWhatIsMissingAndTwoPartsEqualOneRu
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("alpha/small.png"), std::string::npos) << r.output;
   fs::remove(dir + "/one/train/semseg/alpha/small.png");
-  // --write instance into a MultiMAE folder labelled before keeps its semantic maps.
-  testing::write_text(dir + "/one/train/semseg/alpha/merge.png", "kept");
-  r = pseudolabel("--model " + model("m2f") + " --root " + dir + "/one --out " + dir +
-                  "/one --write instance --overwrite");
+  // --write instance in place into a MultiMAE folder with released semantic maps (not made
+  // here, so no model record) keeps them, and fills in the instances.
+  fs::create_directories(dir + "/released/train");
+  fs::copy(dir + "/one/train/rgb", dir + "/released/train/rgb", fs::copy_options::recursive);
+  fs::copy(dir + "/one/train/semseg", dir + "/released/train/semseg", fs::copy_options::recursive);
+  testing::write_text(dir + "/released/train/semseg/alpha/merge.png", "kept");
+  r = pseudolabel("--model " + model("m2f") + " --root " + dir + "/released --out " + dir +
+                  "/released --write instance");
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_EQ(testing::read_text(dir + "/one/train/semseg/alpha/merge.png"), "kept");
+  EXPECT_EQ(record_count(dir + "/released", "written"), 7);
+  EXPECT_EQ(testing::read_text(dir + "/released/train/semseg/alpha/merge.png"), "kept");
   EXPECT_EQ(
-      testing::read_label_png(dir + "/one/train/instance/alpha/merge.png").pixels,
+      testing::read_label_png(dir + "/released/train/instance/alpha/merge.png").pixels,
       testing::read_label_png(testing::pseudolabel_fixture() + "/expected/m2f/alpha/merge.ins.png")
           .pixels);
 }
@@ -378,6 +390,15 @@ TEST(PseudolabelProgramErrors, ModelProblemsAndASecondProcessExit2) {
   r = run(model("m2f") + " --object-threshold 0.5", "mixed");
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_EQ(run(model("hand") + " --overwrite", "mixed").exit_code, 0);
+  const auto lines = testing::read_text(dir + "/mixed/train/pseudolabel.jsonl");
+  EXPECT_EQ(std::count(lines.begin(), lines.end(), '\n'), 7) << "the old model's lines stay";
+  // Replacing the model must relabel every sample and every map it made.
+  r = run(model("m2f") + " --overwrite --shard 0/2", "mixed");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("--shard 0/1"), std::string::npos) << r.output;
+  r = run(model("m2f") + " --overwrite --write instance", "mixed");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("semseg maps of the earlier model"), std::string::npos) << r.output;
   // A second process writing the same part of the same output is refused.
   fs::create_directories(dir + "/locked");
   const int fd = ::open((dir + "/locked/pseudolabel.lock").c_str(), O_RDWR | O_CREAT, 0644);

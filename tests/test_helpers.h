@@ -28,6 +28,19 @@ inline void write_text(const std::string& path, const std::string& text) {
 }
 
 /// An empty directory `name` under GoogleTest's temporary directory (emptied if it exists).
+/// Whether a temporary file of `path` (path.tmp, or path.tmp.<pid>.<n> of the atomic writer)
+/// is left beside it.
+inline bool has_temporary(const std::string& path) {
+  const std::filesystem::path p(path);
+  const auto prefix = p.filename().string() + ".tmp";
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(p.parent_path(), ec), end; !ec && it != end;
+       it.increment(ec)) {
+    if (it->path().filename().string().rfind(prefix, 0) == 0) return true;
+  }
+  return false;
+}
+
 inline std::string fresh_dir(const std::string& name) {
   const auto dir = std::filesystem::path(::testing::TempDir()) / name;
   std::filesystem::remove_all(dir);

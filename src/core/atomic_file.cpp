@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -28,6 +29,16 @@ std::string parent_of(const std::string& path) {
 
 std::string temporary_path(const std::string& path) { return path + ".tmp"; }
 
+std::string unique_temporary_path(const std::string& path) {
+  static std::atomic<uint64_t> counter{0};
+  // A long name keeps its first 200 bytes, so that the suffix fits NAME_MAX (255).
+  const auto slash = path.find_last_of('/');
+  const auto base = slash == std::string::npos ? 0 : slash + 1;
+  const auto stem = path.substr(0, base + std::min<size_t>(path.size() - base, 200));
+  return stem + ".tmp." + std::to_string(::getpid()) + "." +
+         std::to_string(counter.fetch_add(1, std::memory_order_relaxed));
+}
+
 void sync_path(const std::string& path, bool directory) {
   const int fd = ::open(path.c_str(), directory ? O_RDONLY | O_DIRECTORY : O_RDONLY);
   if (fd < 0) fail("open", path, errno);
@@ -39,7 +50,10 @@ void sync_path(const std::string& path, bool directory) {
 
 void write_file_atomically(const std::string& path,
                            const std::function<void(const std::string& tmp)>& write) {
-  const std::string tmp = temporary_path(path);
+  // Created here, exclusively and not through a link: a user's <path>.tmp, or a link planted
+  // there, is never written through; `write` then opens the empty file as its own.
+  const std::string tmp = unique_temporary_path(path);
+  FileWriter(tmp, 0666, FileWriter::Existing::kCreateNew).close();
   try {
     write(tmp);
     sync_path(tmp, false);
@@ -53,9 +67,7 @@ void write_file_atomically(const std::string& path,
 
 void write_bytes_atomically(const std::string& path, const void* data, size_t size,
                             bool sync_folder) {
-  static std::atomic<uint64_t> counter{0};
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." +
-                          std::to_string(counter.fetch_add(1, std::memory_order_relaxed));
+  const std::string tmp = unique_temporary_path(path);
   FileWriter out(tmp, 0666, FileWriter::Existing::kCreateNew);  // throws before tmp is ours
   try {
     out.write(data, size);

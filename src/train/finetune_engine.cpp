@@ -588,6 +588,7 @@ Evaluation FinetuneEngine::evaluate() {
   if (skipped > 0) e.metrics.add("val_skipped", skipped);
   e.score = top1;
   e.score_name = "val_top1";
+  e.finite = std::isfinite(v[0]);  // NaN logits still rank some class first
   e.summary = c10::str("val top-1 ", top1, " % top-5 ", top5, " % loss ", v[0] / images, " (",
                        static_cast<int64_t>(images), " images); majority class ", prior,
                        " %, label entropy ", entropy, " nats");

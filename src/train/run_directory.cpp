@@ -41,11 +41,23 @@ bool is_run_file(const std::string& name, bool temporary) {
   static const std::regex kRunFile(
       R"((checkpoint-([0-9]{8,18})\.pt|latest\.pt|best\.pt|metrics\.jsonl|train\.log|config\.yaml))");
   static const std::regex kTemporary(
-      R"((checkpoint-([0-9]{8,18})\.pt|latest\.pt|best\.pt|metrics\.jsonl|config\.yaml)\.tmp)");
+      R"((checkpoint-([0-9]{8,18})\.pt|latest\.pt|best\.pt|metrics\.jsonl|config\.yaml)\.tmp(\.[0-9]+\.[0-9]+)?)");
   std::smatch m;
   if (!std::regex_match(name, m, temporary ? kTemporary : kRunFile)) return false;
   // A checkpoint's name is exactly what checkpoint_name writes for its step (no extra zeros).
   return !m[2].matched || checkpoint_name(std::stoll(m[2].str())) == m[1].str();
+}
+
+bool overwrite_removes(const std::string& run_dir, const std::string& path) {
+  std::error_code ec;
+  const auto file = fs::canonical(path, ec);
+  if (ec) return false;
+  const auto dir = fs::canonical(run_dir, ec);
+  if (ec) return false;
+  const auto name = file.filename().string();
+  if (file.parent_path() == dir) return is_run_file(name);
+  static const std::regex kPicture(R"(step_[0-9]{8,18}\.png)");
+  return file.parent_path() == dir / kPicturesDirName && std::regex_match(name, kPicture);
 }
 
 namespace {
@@ -149,7 +161,7 @@ void RunDirectory::adopt(RunDirectoryMode mode) {
   }
   // pictures/ (the shell's PNGs): with --overwrite the old run's go, stale temporaries always.
   static const std::regex kPicture(R"(step_[0-9]{8,18}\.png)");
-  static const std::regex kPictureTemporary(R"(step_[0-9]{8,18}\.png\.tmp)");
+  static const std::regex kPictureTemporary(R"(step_[0-9]{8,18}\.png\.tmp(\.[0-9]+\.[0-9]+)?)");
   const fs::path pictures = fs::path(path_) / kPicturesDirName;
   if (fs::is_directory(fs::symlink_status(pictures, ec))) {
     for (const auto& e : fs::directory_iterator(pictures, ec)) {

@@ -181,6 +181,14 @@ void RunShell::Impl::prepare() {
   const auto mode = options.overwrite         ? RunDirectoryMode::kOverwrite
                     : !options.resume.empty() ? RunDirectoryMode::kResume
                                               : RunDirectoryMode::kNew;
+  // An input that --overwrite would remove: refused before anything is removed.
+  if (mode == RunDirectoryMode::kOverwrite && !train.pretrained.empty() &&
+      overwrite_removes(run_dir, train.pretrained)) {
+    throw UsageError(with_hint("--pretrained " + train.pretrained + " is a file of the run in " +
+                                   run_dir + ", which --overwrite would remove before reading it",
+                               "copy the weights out of the run directory first, or write the "
+                               "new run into another --output-dir"));
+  }
   directory = std::make_unique<RunDirectory>(run_dir, mode);  // locked from here on
   log_file = std::make_unique<LogFileScope>(directory->file("train.log"));
   checkpoints = std::make_unique<CheckpointManager>(run_dir, train.keep_last);
@@ -369,7 +377,12 @@ void RunShell::Impl::evaluate(Engine& engine, int64_t step) {
   evaluated_step = step;
   const auto e = engine.evaluate();
   const double epoch = static_cast<double>(step) / engine.steps_per_epoch();
-  const bool best = std::isnan(state.best_score) || e.score > state.best_score;
+  const bool best = e.finite && std::isfinite(e.score) &&
+                    (std::isnan(state.best_score) || e.score > state.best_score);
+  if (!e.finite) {
+    log::warn(c10::str("the evaluation at step ", step,
+                       " met NaN or Inf: its score is not a measure, and not a best"));
+  }
   if (best) {
     state.best_score = e.score;
     state.best_step = step;

@@ -58,7 +58,7 @@ TEST(Npy, WritesHeaderThenTheDataInCOrder) {
   const int64_t expected[6] = {-1, 300, 5, 2, 4, int64_t{1} << 40};
   EXPECT_EQ(std::memcmp(bytes.data() + header.size(), expected, sizeof expected), 0);
   EXPECT_EQ(static_cast<uint8_t>(bytes[header.size()]), 0xFF);  // little-endian -1
-  EXPECT_FALSE(std::filesystem::exists(dir + "/a.npy.tmp"));
+  EXPECT_FALSE(testing::has_temporary(dir + "/a.npy"));
 
   write_npy(dir + "/b.npy", torch::tensor({0, 1, 255}, torch::kUInt8));
   const auto u8 = testing::read_text(dir + "/b.npy");

@@ -90,7 +90,7 @@ TEST_F(Safetensors, RoundTripsEveryDtypeWithZeroDimAndEmptyTensorsAndMetadata) {
       {"format", "pt"}, {"note", "quotes \" and \\ and\na new line, \x01, caf\xC3\xA9"}};
   const auto path = dir_ + "/all.safetensors";
   write_safetensors(path, in, metadata);
-  EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
+  EXPECT_FALSE(testing::has_temporary(path));
 
   const auto out = read_safetensors(path);
   // By decreasing element size, in the given order within a size (aligned data).
@@ -261,7 +261,7 @@ TEST_F(Safetensors, WriteRefusesUnsupportedTensorsAndTheMetadataName) {
   refused("__metadata__", torch::zeros({2}), "__metadata__");
   refused("bad\xff", torch::zeros({2}), "UTF-8");
   EXPECT_FALSE(std::filesystem::exists(path));
-  EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
+  EXPECT_FALSE(testing::has_temporary(path));
 }
 
 TEST_F(Safetensors, AFailedWriteNamesThePathAndTheReason) {

@@ -68,6 +68,13 @@ TEST(Finetune, PretrainExportFinetuneAndEvaluateThroughThePrograms) {
   const auto json_at = r.output.find("{\"val_loss\"");
   ASSERT_NE(json_at, std::string::npos) << r.output;
   EXPECT_EQ(field(r.output.substr(json_at), "val_top1"), best) << r.output;
+  // Weights inside the run that --overwrite would empty: refused before anything is removed.
+  r = finetune("--config " + ft_yaml + " --output-dir " + dir + "/ft --overwrite --pretrained " +
+               dir + "/ft/best.pt");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("--overwrite would remove"), std::string::npos) << r.output;
+  EXPECT_TRUE(fs::exists(dir + "/ft/best.pt"));
+  EXPECT_EQ(lines_with(dir + "/ft", "val_top1").size(), 2u);
   // The fine-tuned classifier exports with its head, under timm's names.
   r = export_weights("--checkpoint " + dir + "/ft/best.pt --out " + dir + "/ft.safetensors");
   ASSERT_EQ(r.exit_code, 0) << r.output;

@@ -45,7 +45,7 @@ TEST(Checkpoint, RoundTripsModelOptimizerStateAndRng) {
   st.config_yaml = "train:\n  seed: 1\n";
   const auto path = dir + "/c.pt";
   save_checkpoint(path, a, opt, st);
-  EXPECT_FALSE(fs::exists(path + ".tmp"));
+  EXPECT_FALSE(testing::has_temporary(path));
   const auto draw_after_save = torch::rand({1}).item<double>();
 
   testing::seed(99);

@@ -15,7 +15,7 @@ TEST(PngFile, WritesRgbLosslesslyAndAtomically) {
   testing::seed(3);
   auto picture = torch::randint(0, 256, {5, 9, 3}, torch::kLong).to(torch::kUInt8);
   write_png(dir + "/a.png", picture);
-  EXPECT_FALSE(std::filesystem::exists(dir + "/a.png.tmp"));
+  EXPECT_FALSE(testing::has_temporary(dir + "/a.png"));
   const auto image = testing::read_image(dir + "/a.png");
   ASSERT_EQ(image.height, 5);
   ASSERT_EQ(image.width, 9);

@@ -121,10 +121,12 @@ TEST(RunDirectory, StaleTemporaryFilesOfTheRunAreRemovedOnResume) {
   std::ofstream(dir + "/checkpoint-00000050.pt.tmp") << std::string(1000, 'x');
   std::ofstream(dir + "/config.yaml.tmp") << "half";
   std::ofstream(dir + "/notes.tmp") << "mine";
+  std::ofstream(dir + "/latest.pt.tmp.4242.7") << "an atomic write killed half way";
   { RunDirectory d(dir, RunDirectoryMode::kResume); }
   EXPECT_FALSE(fs::exists(dir + "/checkpoint-00000050.pt.tmp"));
   EXPECT_FALSE(fs::exists(dir + "/config.yaml.tmp"));
   EXPECT_TRUE(fs::exists(dir + "/notes.tmp"));
+  EXPECT_FALSE(fs::exists(dir + "/latest.pt.tmp.4242.7"));
   EXPECT_TRUE(fs::exists(dir + "/config.yaml"));
 }
 
@@ -164,6 +166,22 @@ TEST(RunDirectory, ASecondProcessIsRefusedNamingTheHolderAndTouchesNothing) {
   EXPECT_NE(message.find(dir), std::string::npos) << message;
   EXPECT_TRUE(fs::exists(dir + "/config.yaml"));      // not overwritten
   EXPECT_TRUE(fs::exists(dir + "/config.yaml.tmp"));  // not cleaned up under the owner
+}
+
+TEST(RunDirectory, OverwriteRemovesNamesTheRunFilesAnInputMustNotBe) {
+  const auto dir = testing::fresh_dir("run_dir_overwrite_removes");
+  fs::create_directories(dir + "/run/pictures");
+  for (const char* f : {"run/best.pt", "run/checkpoint-00000010.pt", "run/mine.safetensors",
+                        "run/pictures/step_00000010.png", "elsewhere.pt"})
+    std::ofstream(dir + "/" + f) << "x";
+  fs::create_symlink(dir + "/run/best.pt", dir + "/link.pt");
+  EXPECT_TRUE(overwrite_removes(dir + "/run", dir + "/run/best.pt"));
+  EXPECT_TRUE(overwrite_removes(dir + "/run", dir + "/run/./checkpoint-00000010.pt"));
+  EXPECT_TRUE(overwrite_removes(dir + "/run", dir + "/link.pt"));  // through a link
+  EXPECT_TRUE(overwrite_removes(dir + "/run", dir + "/run/pictures/step_00000010.png"));
+  EXPECT_FALSE(overwrite_removes(dir + "/run", dir + "/run/mine.safetensors"));
+  EXPECT_FALSE(overwrite_removes(dir + "/run", dir + "/elsewhere.pt"));
+  EXPECT_FALSE(overwrite_removes(dir + "/run", dir + "/missing.pt"));
 }
 
 TEST(RunDirectory, APathThatIsAFileIsAUsageError) {

@@ -9,11 +9,15 @@
 
 namespace c2fmae {
 
-/// The temporary name used for `path` while it is written: path + ".tmp".
+/// path + ".tmp": the temporary name of a writer that holds a lock on its folder (c2fmae_pack).
 std::string temporary_path(const std::string& path);
 
-/// Calls `write(tmp)` to fill the temporary file (it may throw), then syncs and renames it
-/// over `path`.
+/// A temporary name for `path` that no other writer uses: path + ".tmp.<pid>.<n>" (a file
+/// name longer than 200 bytes is cut to 200 first, so that the name fits NAME_MAX).
+std::string unique_temporary_path(const std::string& path);
+
+/// Creates a unique temporary file (unique_temporary_path, exclusively, not through a link),
+/// calls `write(tmp)` to fill it (it may throw), then syncs and renames it over `path`.
 void write_file_atomically(const std::string& path,
                            const std::function<void(const std::string& tmp)>& write);
 

@@ -43,6 +43,9 @@ struct Evaluation {
   std::string score_name;
   /// The human log line's text, e.g. "val top-1 81.2 % top-5 95.4 % (50000 images)".
   std::string summary;
+  /// False when the evaluation met NaN or Inf (its loss, or the model's outputs): its score
+  /// then measures nothing, and it is never the best.
+  bool finite = true;
 };
 
 class Engine {

@@ -44,6 +44,11 @@ class RunDirectory {
   int lock_fd_ = -1;
 };
 
+/// Whether `path` (through links) is a file that kOverwrite would remove from run directory
+/// `run_dir`: a run file in it, or one of its pictures. An input given beside --overwrite
+/// must not be one (it would be gone before it is read).
+bool overwrite_removes(const std::string& run_dir, const std::string& path);
+
 /// "checkpoint-%08d.pt": the name of the checkpoint of `step`.
 std::string checkpoint_name(int64_t step);
 

@@ -18,14 +18,14 @@
 
 namespace c2fmae::train {
 
-int64_t truncate_metrics(const std::string& path, int64_t last_step) {
+int64_t truncate_metrics(const std::string& path, int64_t last_step, const std::string& aside) {
   if (!regular_file_or_none(path)) return 0;  // a device would be read without end
   std::ifstream in(path);
   if (!in) return 0;
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (in.bad()) throw_file_error("read", path, errno ? errno : EIO);
   in.close();
-  std::string kept;
+  std::string kept, later;
   int64_t dropped = 0, malformed = 0;
   const std::string key = "\"step\": ";
   size_t begin = 0;
@@ -48,6 +48,7 @@ int64_t truncate_metrics(const std::string& path, int64_t last_step) {
       kept += line + "\n";
     } else {
       ++dropped;
+      later += line + "\n";
     }
   }
   if (malformed > 0) {
@@ -55,6 +56,7 @@ int64_t truncate_metrics(const std::string& path, int64_t last_step) {
         c10::str(path, ": ", malformed, " line(s) without a readable step were kept as they are"));
   }
   if (dropped == 0) return 0;
+  if (!aside.empty() && !later.empty()) write_text_atomically(aside, later);  // first: kept
   write_text_atomically(path, kept);
   return dropped;
 }

@@ -265,6 +265,25 @@ void RunShell::Impl::resume_if_asked(Engine& engine) {
   state.nonfinite_total = loaded.nonfinite_total - loaded.nonfinite_replayed;
   state.best_score = loaded.best_score;
   state.best_step = loaded.best_step;
+  // A rewind to an earlier checkpoint must not let a worse model replace a better best.pt:
+  // the best so far is best.pt's own, where it is better than the checkpoint's record.
+  const auto best_path = (fs::path(run_dir) / "best.pt").string();
+  std::error_code ec;
+  if (fs::exists(best_path, ec) && !fs::equivalent(best_path, path, ec)) {
+    try {
+      const auto best = load_checkpoint(best_path, nullptr, nullptr, torch::kCPU);
+      if (std::isfinite(best.best_score) &&
+          (!std::isfinite(state.best_score) || best.best_score > state.best_score)) {
+        state.best_score = best.best_score;
+        state.best_step = best.best_step;
+        log::info(c10::str("keeping ", best_path, " (", best.best_score, " at step ",
+                           best.best_step, "): a later evaluation replaces it only if better"));
+      }
+    } catch (const std::exception& e) {
+      log::warn("cannot read " + best_path + "'s score (" + error_text(e) +
+                "); the next evaluation may replace it");
+    }
+  }
   engine.restore_counters(loaded.counters);
   engine.restore_extra_state(loaded.extra);
   log::info(c10::str("resumed from ", path, " at step ", state.step));
@@ -455,9 +474,22 @@ RunResult RunShell::Impl::run(Engine& engine) {
   }
   print_start_table(engine);
   if (options.writer) {
-    if (const auto dropped = truncate_metrics(metrics_path, state.step)) {
-      log::info(c10::str("metrics.jsonl: dropped ", dropped, " lines logged after step ",
-                         state.step, " by the interrupted run (they are replayed)"));
+    // --resume PATH to an earlier checkpoint rewinds the run: the later history is moved
+    // aside, not lost. --resume auto replays what a killed run logged after its checkpoint.
+    const bool rewind = !options.resume.empty() && options.resume != "auto";
+    std::string aside;
+    if (rewind) {
+      aside = (fs::path(run_dir) / c10::str("metrics.rewound-", state.step, ".jsonl")).string();
+      for (int n = 2; fs::exists(aside); ++n)
+        aside = (fs::path(run_dir) / c10::str("metrics.rewound-", state.step, "-", n, ".jsonl"))
+                    .string();
+    }
+    if (const auto dropped = truncate_metrics(metrics_path, state.step, aside)) {
+      log::info(rewind ? c10::str("metrics.jsonl: ", dropped, " lines logged after step ",
+                                  state.step, " are moved to ", aside,
+                                  " (a rewind to an earlier checkpoint; later checkpoints stay)")
+                       : c10::str("metrics.jsonl: dropped ", dropped, " lines logged after step ",
+                                  state.step, " by the interrupted run (they are replayed)"));
     }
     metrics = std::make_unique<MetricsLog>(metrics_path);
   }

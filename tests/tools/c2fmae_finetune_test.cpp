@@ -68,6 +68,18 @@ TEST(Finetune, PretrainExportFinetuneAndEvaluateThroughThePrograms) {
   const auto json_at = r.output.find("{\"val_loss\"");
   ASSERT_NE(json_at, std::string::npos) << r.output;
   EXPECT_EQ(field(r.output.substr(json_at), "val_top1"), best) << r.output;
+  // A rewind to an earlier checkpoint keeps the later history aside and a better best.pt.
+  const auto best_before = testing::read_text(dir + "/ft/best.pt");
+  r = finetune("--config " + ft_yaml + " --output-dir " + dir + "/ft --resume " + dir +
+               "/ft/checkpoint-00000030.pt --set train.max_steps=35");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(lines_with(dir + "/ft", "lr").size(), 35u);  // steps 1-30 kept, 31-35 new
+  const auto aside = testing::read_text(dir + "/ft/metrics.rewound-30.jsonl");
+  EXPECT_NE(aside.find("\"step\": 40"), std::string::npos) << aside;
+  EXPECT_NE(aside.find("val_top1"), std::string::npos) << aside;  // the evaluation at 40
+  EXPECT_TRUE(testing::read_text(dir + "/ft/best.pt") == best_before);
+  EXPECT_NE(r.output.find("keeping " + dir + "/ft/best.pt"), std::string::npos) << r.output;
+  EXPECT_TRUE(fs::exists(dir + "/ft/checkpoint-00000040.pt"));
   // Weights inside the run that --overwrite would empty: refused before anything is removed.
   r = finetune("--config " + ft_yaml + " --output-dir " + dir + "/ft --overwrite --pretrained " +
                dir + "/ft/best.pt");

@@ -44,6 +44,8 @@ class MetricsLog {
 /// missing file is left missing). On resume this drops what a hard-killed run logged after
 /// its last checkpoint, so the replayed steps are not logged twice, and a last line the kill
 /// cut short. A line without a readable step is kept, with a warning. Returns lines dropped.
-int64_t truncate_metrics(const std::string& path, int64_t last_step);
+/// With `aside` given, the dropped whole lines are written there (atomically) rather than
+/// lost: a deliberate rewind to an earlier checkpoint keeps the history it replaces.
+int64_t truncate_metrics(const std::string& path, int64_t last_step, const std::string& aside = "");
 
 }  // namespace c2fmae::train

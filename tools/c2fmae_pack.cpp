@@ -148,6 +148,11 @@ int main(int argc, char** argv) {
                     << " masks are missing or unreadable (first: " << report.first_missing_mask
                     << "); their samples are packed without them and skipped by training\n";
         }
+        if (!report.skipped.empty()) {
+          std::cerr << "c2fmae_pack: warning: " << split << ": " << report.skipped.size()
+                    << " entries named as images are no file to read (first: "
+                    << report.skipped.front() << "); they are not packed\n";
+        }
         if (report.unknown_images > 0) {
           std::cerr << "c2fmae_pack: warning: " << split << ": " << report.unknown_images
                     << " images are neither JPEG nor PNG (first: " << report.first_unknown_image

@@ -1,11 +1,19 @@
 #include "c2fmae/data/folder_dataset.h"
 
+#include "c2fmae/core/log.h"
 #include "c2fmae/data/encoded_sample.h"
 
 namespace c2fmae::data {
 
 FolderDataset::FolderDataset(const std::string& root, const std::string& split)
-    : index_(scan_folder(root, split)) {}
+    : index_(scan_folder(root, split)) {
+  if (!index_.skipped.empty()) {
+    log::warn(c10::str(root, "/", split, ": ", index_.skipped.size(),
+                       " entries named as images are no file to read and are not samples "
+                       "(first: ",
+                       index_.skipped.front(), ")"));
+  }
+}
 
 std::string FolderDataset::describe(int64_t index) const {
   return index_.samples.at(static_cast<size_t>(index)).rgb;

@@ -35,6 +35,7 @@ bool is_image_name(const std::string& name) {
 struct Listing {
   std::vector<std::string> folders;  ///< sorted
   std::vector<std::string> images;   ///< sorted
+  std::vector<std::string> skipped;  ///< "<name>: why", image names that are no file to read
 };
 
 // One pass of readdir. The entry's type comes from readdir's d_type (libstdc++ caches it), so
@@ -48,7 +49,16 @@ Listing list_folder(const fs::path& dir) {
     if (name.empty() || name[0] == '.') continue;
     std::error_code type_ec;
     if (is_image_name(name)) {
-      if (it->is_regular_file(type_ec)) listing.images.push_back(std::move(name));
+      if (it->is_regular_file(type_ec)) {
+        listing.images.push_back(std::move(name));
+      } else {
+        // Named as an image but none to read: counted, never dropped unseen.
+        const auto status = it->status(type_ec);
+        const char* why = type_ec                                     ? "a broken link"
+                          : status.type() == fs::file_type::directory ? "a folder"
+                                                                      : "not a regular file";
+        listing.skipped.push_back(name + ": " + why);
+      }
     } else if (it->is_directory(type_ec)) {
       listing.folders.push_back(std::move(name));
     }
@@ -56,6 +66,7 @@ Listing list_folder(const fs::path& dir) {
   if (ec) throw DatasetError("cannot list the folder " + dir.string() + ": " + ec.message());
   std::sort(listing.folders.begin(), listing.folders.end());
   std::sort(listing.images.begin(), listing.images.end());
+  std::sort(listing.skipped.begin(), listing.skipped.end());
   return listing;
 }
 
@@ -152,6 +163,8 @@ FolderIndex scan_folder(const std::string& root, const std::string& split) {
     const Listing files = list_folder(class_root / name);
     if (files.images.empty()) index.empty_classes.push_back(name);
     used.clear();
+    for (const auto& s : files.skipped)
+      index.skipped.push_back((class_root / name).string() + "/" + s);
     for (const auto& file : files.images) {
       FolderSample sample;
       sample.rgb = class_prefix + name + "/" + file;

@@ -308,6 +308,9 @@ ShardIndex read_shard_index(const std::string& root, const std::string& split) {
   const uint64_t num_samples = lines.counted("samples");
   if (num_samples == 0) lines.fail("the index lists no samples");
   index.samples.reserve(std::min<uint64_t>(num_samples, lines.bytes_left() / 6));
+  // Where each shard's last span ended: spans within a shard increase and do not overlap, or a
+  // hand-edited index could serve one sample twice.
+  std::vector<uint64_t> span_end(num_shards, 0);
   for (uint64_t i = 0; i < num_samples; ++i) {
     const std::string_view line =
         lines.next("sample " + std::to_string(i) + " of " + std::to_string(num_samples));
@@ -329,6 +332,13 @@ ShardIndex read_shard_index(const std::string& root, const std::string& split) {
                  " is not whole tar blocks inside shard " + index.shard_files[shard] + " (" +
                  std::to_string(shard_size) + " bytes)");
     }
+    if (offset < span_end[shard]) {
+      lines.fail("the span " + std::to_string(offset) + " + " + std::to_string(length) +
+                 " overlaps or comes before the span of the sample before it in shard " +
+                 index.shard_files[shard] + " (which ends at byte " +
+                 std::to_string(span_end[shard]) + ")");
+    }
+    span_end[shard] = offset + length;
     index.samples.push_back({static_cast<int64_t>(shard), offset, length});
   }
   if (!lines.at_end()) {
@@ -463,6 +473,7 @@ PackReport pack_folder(const std::string& root, const std::string& split, const 
   PackReport report;
   report.total_samples = static_cast<int64_t>(folder.samples.size());
   report.layout = folder.layout;
+  report.skipped = folder.skipped;
   if (options.progress) options.progress(report);
 
   ShardIndex index;

@@ -501,6 +501,12 @@ void label_folder_split(SplitWork& w, const std::string& split) {
   const fs::path out_split = fs::path(o.out) / split;
   const bool in_place = same_file(in_split, out_split);
   r.total = static_cast<int64_t>(index.samples.size());
+  if (o.shard_index == 0) {  // entries named as images that are no file: part 0 counts them
+    for (const auto& s : index.skipped) {
+      ++r.bad;
+      if (r.bad_examples.size() < kBadExamples) r.bad_examples.push_back(s);
+    }
+  }
   std::vector<Item> items;
   for (int64_t p = 0; p < r.total; ++p) {
     if (p % o.shard_count != o.shard_index) continue;

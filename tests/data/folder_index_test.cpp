@@ -190,6 +190,21 @@ TEST(FolderIndex, FollowsSymlinkedClassFoldersAndImages) {
   ASSERT_EQ(index.samples.size(), 2u);
   EXPECT_EQ(index.samples[0].key, "a/1");
   EXPECT_EQ(index.samples[1].key, "b/2");
+  ASSERT_EQ(index.skipped.size(), 1u);  // counted, with the reason
+  EXPECT_NE(index.skipped[0].find("3.jpg: a broken link"), std::string::npos) << index.skipped[0];
+}
+
+TEST(FolderIndex, ImageNamesThatAreNoFileAreCountedNotDroppedUnseen) {
+  TempDir dir;
+  touch(dir / "train/a/1.jpg");
+  fs::create_directories(dir / "train/a/folder.jpg");
+  fs::create_symlink(dir / "train/a/loop.png", dir / "train/a/loop.png");  // a link to itself
+  const auto index = scan_folder(dir.str(), "train");
+  ASSERT_EQ(index.samples.size(), 1u);
+  ASSERT_EQ(index.skipped.size(), 2u);
+  EXPECT_NE(index.skipped[0].find("folder.jpg: a folder"), std::string::npos) << index.skipped[0];
+  EXPECT_NE(index.skipped[1].find("loop.png: a broken link"), std::string::npos)
+      << index.skipped[1];
 }
 
 }  // namespace

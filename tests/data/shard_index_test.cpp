@@ -419,6 +419,12 @@ TEST(ShardIndex, TamperedIndexOrShardsAreRefusedWithPathAndLine) {
                  std::to_string(9 + num_shards), "does not exist");
   expect_refused(replaced(first, "\n0 0 -512\n"), std::to_string(9 + num_shards), "got '-512'");
   expect_refused(replaced(first, "\n0 0\n"), std::to_string(9 + num_shards), "expected");
+  // The second sample's span moved onto the first one's: that sample would be read twice.
+  const std::string second = first + std::to_string(index.samples[1].shard) + " " +
+                             std::to_string(index.samples[1].offset) + " " +
+                             std::to_string(index.samples[1].length) + "\n";
+  expect_refused(replaced(second, first + "0 0 " + std::to_string(index.samples[0].length) + "\n"),
+                 std::to_string(10 + num_shards), "overlaps");
 
   // A shard of another size, a missing shard.
   const std::string shard1 = dir / ("out/" + index.shard_files[1]);

@@ -39,6 +39,9 @@ struct FolderIndex {
   std::vector<std::string> classes;        ///< sorted class folder names
   std::vector<std::string> empty_classes;  ///< class folders without any image (kept)
   std::vector<FolderSample> samples;       ///< sorted by class, then file name
+  /// Entries named as images that are no file to read (a broken or looping link, a folder,
+  /// a FIFO): "<path>: why". Not samples; the readers report how many.
+  std::vector<std::string> skipped;
   bool has_masks() const { return layout == FolderLayout::kMultiMae; }
 };
 

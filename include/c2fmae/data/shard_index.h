@@ -68,8 +68,9 @@ struct PackReport {
       0;  ///< images neither JPEG nor PNG, or unreadable (packed as <key>.jpg, empty if unreadable)
   uint64_t bytes = 0;  ///< of the shard files
   FolderLayout layout = FolderLayout::kImageFolder;
-  std::string first_missing_mask;   ///< path of the first missing mask, "" if none
-  std::string first_unknown_image;  ///< path of the first unknown image, "" if none
+  std::string first_missing_mask;    ///< path of the first missing mask, "" if none
+  std::string first_unknown_image;   ///< path of the first unknown image, "" if none
+  std::vector<std::string> skipped;  ///< FolderIndex::skipped: named as images, no file to read
 };
 
 struct PackOptions {

@@ -63,9 +63,21 @@ void augment_image(float* rgb, int64_t size, uint64_t seed,
   if (erasing.prob > 0.0) data::random_erase(rgb, 3, size, size, erasing, mix_seed({seed, 0xE4Au}));
 }
 
-/// The training and validation splits label the same classes (their counts agree).
+/// The training and validation splits label the same classes: their counts agree, and so do
+/// their names where they have names (a renamed class folder would shift every label).
 void check_same_classes(const data::Dataset& train, const data::Dataset& val,
                         const config::FinetuneConfig& cfg) {
+  const auto a = train.class_names(), b = val.class_names();
+  if (train.num_classes() == val.num_classes() && !a.empty() && a.size() == b.size()) {
+    for (size_t i = 0; i < a.size(); ++i) {
+      if (a[i] == b[i]) continue;
+      throw UsageError(
+          with_hint(c10::str("label ", i, " is class '", a[i], "' in data.split ", cfg.data.split,
+                             " but '", b[i], "' in finetune.val_split ", cfg.finetune.val_split,
+                             ": the labels would not mean the same classes"),
+                    "give both splits the same class folders (names and all)"));
+    }
+  }
   if (train.num_classes() == val.num_classes()) return;
   throw UsageError(
       with_hint(c10::str("data.split ", cfg.data.split, " has ", train.num_classes(),

@@ -7,6 +7,7 @@
 #include <map>
 #include <vector>
 
+#include "data_fixture.h"
 #include "pretrain_fixture.h"
 #include "test_helpers.h"
 
@@ -120,6 +121,21 @@ TEST(Finetune, AResumedRunReplaysTheUninterruptedOne) {
   // The final evaluation is the same too (the split run also evaluated at its stop, step 13).
   EXPECT_EQ(field(lines_with(dir + "/whole", "val_top1").back(), "val_top1"),
             field(lines_with(dir + "/split", "val_top1").back(), "val_top1"));
+}
+
+TEST(Finetune, AValSplitWithARenamedClassIsRefusedNamingBothNames) {
+  const auto dir = testing::tiny_pretrain_dir("c2fmae_finetune_renamed_class");
+  const auto ft_yaml = testing::add_tiny_finetune_yaml(dir);
+  testing::write_fixture_split(dir + "/data", "train", 2, 2, /*masks=*/false);
+  testing::write_fixture_split(dir + "/data", "val", 2, 1, /*masks=*/false);
+  fs::rename(dir + "/data/val/class_b", dir + "/data/val/class_z");  // same count, other class
+  const auto r = finetune("--config " + ft_yaml + " --output-dir " + dir + "/run" +
+                          " --set data.source=folder --set data.root=" + dir + "/data" +
+                          " --set finetune.val_split=val --set model.num_classes=2");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("label 1 is class 'class_b'"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("'class_z'"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(dir + "/run/metrics.jsonl"));
 }
 
 TEST(Finetune, BadArgumentsExit2AndWriteNothing) {

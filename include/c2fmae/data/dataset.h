@@ -7,6 +7,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "c2fmae/config/config.h"
 #include "c2fmae/data/augmentation.h"
@@ -53,6 +54,8 @@ class Dataset {
   virtual int64_t size() const = 0;
   /// Number of image classes (labels are in 0..num_classes-1).
   virtual int64_t num_classes() const = 0;
+  /// The classes' names in label order (folder names), or none where they have no names.
+  virtual std::vector<std::string> class_names() const { return {}; }
   /// Whether samples have semantic and instance maps.
   virtual bool has_masks() const = 0;
   /// What to call sample `index` in a log line (its path or shard member).

@@ -18,6 +18,7 @@ class ShardDataset : public Dataset {
 
   int64_t size() const override { return static_cast<int64_t>(index_.samples.size()); }
   int64_t num_classes() const override { return static_cast<int64_t>(index_.classes.size()); }
+  std::vector<std::string> class_names() const override { return index_.classes; }
   bool has_masks() const override { return index_.has_masks(); }
   std::string describe(int64_t index) const override;
   int64_t load(int64_t index, uint64_t seed, const SampleOptions& options,

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "c2fmae/core/error_text.h"
+#include "c2fmae/core/json_text.h"
 #include "c2fmae/core/usage_error.h"
 
 namespace c2fmae::pseudolabel {
@@ -127,24 +128,6 @@ SegmenterDefaults parse_defaults(const Reader& r, const std::optional<YAML::Node
 }
 
 constexpr size_t kMaxMetadataBytes = size_t{1} << 20;
-
-bool is_utf8(const std::string& text) {
-  size_t i = 0;
-  while (i < text.size()) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    const size_t n = c < 0x80           ? 1
-                     : (c >> 5) == 0x6  ? 2
-                     : (c >> 4) == 0xE  ? 3
-                     : (c >> 3) == 0x1E ? 4
-                                        : 0;
-    if (n == 0 || i + n > text.size()) return false;
-    for (size_t k = 1; k < n; ++k) {
-      if ((static_cast<unsigned char>(text[i + k]) & 0xC0) != 0x80) return false;
-    }
-    i += n;
-  }
-  return true;
-}
 
 // The first line of an error, without LibTorch's backtrace or TorchScript's traceback.
 std::string first_line(const std::exception& e) {

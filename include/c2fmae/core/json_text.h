@@ -8,4 +8,8 @@ namespace c2fmae {
 /// JSON string literal for `s` (quoted; '"', '\\' and control characters escaped).
 std::string json_string(const std::string& s);
 
+/// Whether `text` is valid UTF-8, as JSON requires (no overlong forms, surrogates or code points
+/// past U+10FFFF).
+bool is_utf8(const std::string& text);
+
 }  // namespace c2fmae

@@ -25,6 +25,7 @@
 #include "c2fmae/core/json_text.h"
 #include "c2fmae/core/number_text.h"
 #include "c2fmae/core/usage_error.h"
+#include "c2fmae/data/encoded_sample.h"
 #include "c2fmae/data/shard_index.h"
 #include "c2fmae/formats/image_codec.h"
 #include "c2fmae/formats/tar.h"
@@ -82,32 +83,11 @@ bool same_file(const fs::path& a, const fs::path& b) {
   return fs::equivalent(a, b, ec) && !ec;
 }
 
-std::vector<uint8_t> read_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw formats::DecodeError(std::string("cannot open: ") + std::strerror(errno));
-  struct stat st;
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    throw formats::DecodeError("not a regular file");
-  }
-  if (static_cast<uint64_t>(st.st_size) > formats::kMaxSampleFileBytes) {
-    ::close(fd);
-    throw formats::DecodeError("the file is " + std::to_string(st.st_size) +
-                               " bytes, larger than any image a dataset holds");
-  }
-  std::vector<uint8_t> bytes(static_cast<size_t>(st.st_size));
-  size_t done = 0;
-  while (done < bytes.size()) {
-    const auto n = ::read(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const int err = n < 0 ? errno : EIO;
-      ::close(fd);
-      throw formats::DecodeError(std::string("cannot read: ") + std::strerror(err));
-    }
-    done += static_cast<size_t>(n);
-  }
-  ::close(fd);
+// A whole image file (the loader's reader: a FIFO never blocks, size-capped); a missing or
+// unreadable one is a bad image.
+std::string read_file(const std::string& path) {
+  std::string bytes;
+  if (!data::read_file_into(path, bytes)) throw formats::DecodeError("no such file");
   return bytes;
 }
 
@@ -372,10 +352,10 @@ void carry_file(const std::string& from, const std::string& to, RgbOutput how) {
   } else {
     if (how == RgbOutput::kLink && errno != EXDEV && errno != EPERM && errno != EMLINK)
       io_fail("link " + from + " to", tmp, errno);
-    std::vector<uint8_t> bytes;
+    std::string bytes;
     try {
       bytes = read_file(from);
-    } catch (const formats::DecodeError& e) {
+    } catch (const std::exception& e) {
       throw PseudolabelIoError("cannot copy " + from + ": " + e.what());
     }
     try {
@@ -572,7 +552,7 @@ void label_folder_split(SplitWork& w, const std::string& split) {
       w, items,
       [&](const Item& item) {
         const auto bytes = read_file(item.image);
-        return decode_rgb(bytes.data(), bytes.size());
+        return decode_rgb(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
       },
       [&](const Item& item, Labelled&& l) {
         const auto semantic = upscale_labels(l.maps.semantic, l.geometry.height, l.geometry.width);

@@ -18,7 +18,8 @@ BUILD_DIR="${C2FMAE_BUILD_DIR:-build}"
 JOBS="${C2FMAE_JOBS:-$(nproc)}"
 TORCH_VERSION="2.11.0"
 APT_PACKAGES=(cmake ninja-build g++ python3-venv libyaml-cpp-dev libspdlog-dev libcli11-dev
-              libgtest-dev libjpeg62-turbo-dev libpng-dev libgloo-dev libssl-dev clang-format)
+              libgtest-dev libjpeg62-turbo-dev libpng-dev libgloo-dev libssl-dev libzip-dev
+              clang-format)
 
 if [[ "${C2FMAE_SKIP_APT:-0}" != "1" ]]; then
   missing=()

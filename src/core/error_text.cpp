@@ -2,17 +2,36 @@
 
 #include <c10/util/Exception.h>
 
+#include <regex>
+
 namespace c2fmae {
 
+std::string without_source_locations(std::string text) {
+  // "[enforce fail at alloc_cpu.cpp:117] ", "[/pytorch/third_party/gloo/gloo/transport/tcp/
+  // pair.cc:446] ": where in LibTorch's (or gloo's) sources the error was raised.
+  static const std::regex location(
+      R"(\[(enforce fail at )?[^\]\s]*\.(cc|cpp|cxx|h|hpp|cu|cuh|c):[0-9]+\] ?)");
+  return std::regex_replace(text, location, "");
+}
+
 std::string error_text(const std::exception& e) {
+  std::string text = e.what();
   if (const auto* c10_error = dynamic_cast<const c10::Error*>(&e)) {
-    std::string text = c10_error->what_without_backtrace();
+    text = c10_error->what_without_backtrace();
     // Some messages still end with "Exception raised from <function> at <file>:<line>".
     const auto raised = text.find("\nException raised from ");
     if (raised != std::string::npos) text.erase(raised);
-    return text;
   }
-  return e.what();
+  text = without_source_locations(std::move(text));
+  // The CPU allocator's words for a failed allocation; CUDA's OutOfMemoryError says more.
+  if (text.find("DefaultCPUAllocator: not enough memory") != std::string::npos ||
+      text.find("DefaultCPUAllocator: can't allocate memory") != std::string::npos) {
+    text = "out of memory: " + text +
+           "\nhint: lower data.batch_size (raise optim.accum_steps to keep the effective batch), "
+           "data.prefetch or model.img_size; the start-up table's memory estimate shows what "
+           "the run needs";
+  }
+  return text;
 }
 
 }  // namespace c2fmae

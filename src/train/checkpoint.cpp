@@ -15,7 +15,9 @@
 #include "c2fmae/core/atomic_file.h"
 #include "c2fmae/core/error_text.h"
 #include "c2fmae/core/file_writer.h"
+#include "c2fmae/core/input_file.h"
 #include "c2fmae/core/log.h"
+#include "c2fmae/formats/zip_checksums.h"
 #include "c2fmae/train/run_directory.h"
 
 namespace c2fmae::train {
@@ -83,18 +85,12 @@ void save_checkpoint(const std::string& path, torch::nn::Module& model,
 TrainingState load_checkpoint(const std::string& path, torch::nn::Module* model,
                               optim::AdamW* optimizer, const torch::Device& device,
                               const std::function<void(const TrainingState&)>& check) {
-  std::error_code ec;
-  if (!fs::exists(path, ec)) throw std::runtime_error("checkpoint " + path + " does not exist");
-  if (fs::is_directory(path, ec)) {
-    throw std::runtime_error("checkpoint " + path + " is a directory, not a checkpoint file");
+  if (const auto problem = input_file_problem(path); !problem.empty()) {
+    const bool access = problem.rfind("cannot be read", 0) == 0;
+    const auto text = "checkpoint " + path + " " + problem;
+    if (access) throw CheckpointAccessError(text);
+    throw std::runtime_error(text);
   }
-  if (::access(path.c_str(), R_OK) != 0) {
-    throw CheckpointAccessError("cannot read checkpoint " + path + ": " + std::strerror(errno));
-  }
-  if (!fs::is_regular_file(path, ec)) {
-    throw std::runtime_error("checkpoint " + path + " is not a regular file");
-  }
-  if (fs::file_size(path, ec) == 0) throw std::runtime_error("checkpoint " + path + " is empty");
   torch::serialize::InputArchive archive;
   try {
     archive.load_from(path, torch::kCPU);  // a GPU run's checkpoint loads on any machine
@@ -103,6 +99,15 @@ TrainingState load_checkpoint(const std::string& path, torch::nn::Module* model,
     throw std::runtime_error("checkpoint " + path +
                              " is not a readable archive (truncated, corrupt, or not written by "
                              "c2fmae)");
+  }
+  // LibTorch's reader skips the archive's CRCs: a flipped bit would load as a wrong weight.
+  try {
+    formats::verify_zip_checksums(path);
+  } catch (const formats::FormatError& e) {
+    throw std::runtime_error("checkpoint " + path + " is corrupt: " + e.what() +
+                             " (its bytes are not the ones written)");
+  } catch (const formats::FileError& e) {
+    throw CheckpointAccessError(e.what());
   }
   auto read_int = [&](const char* key) {
     torch::Tensor t;

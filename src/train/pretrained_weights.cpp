@@ -11,6 +11,7 @@
 
 #include "c2fmae/core/affix.h"
 #include "c2fmae/core/error_text.h"
+#include "c2fmae/core/input_file.h"
 #include "c2fmae/core/usage_error.h"
 #include "c2fmae/formats/safetensors.h"
 #include "c2fmae/train/checkpoint.h"
@@ -65,13 +66,11 @@ std::string folded(const std::vector<std::string>& names) {
 
 void check_pretrained_path(const config::TrainConfig& train, config::Checker& c) {
   if (train.pretrained.empty()) return;
-  std::error_code ec;
-  const bool exists = fs::exists(train.pretrained, ec);
-  c.require(exists, "train.pretrained", train.pretrained, "no such file",
-            "give a c2fmae checkpoint or a ViT safetensors file (--pretrained PATH)");
-  c.require(!fs::is_directory(train.pretrained, ec), "train.pretrained", train.pretrained,
-            "is a directory",
-            "give a checkpoint file in it, e.g. " + train.pretrained + "/best.pt");
+  const auto problem = input_file_problem(train.pretrained);
+  c.require(problem.empty(), "train.pretrained", train.pretrained, problem,
+            problem == "is a directory"
+                ? "give a checkpoint file in it, e.g. " + train.pretrained + "/best.pt"
+                : "give a c2fmae checkpoint or a ViT safetensors file (--pretrained PATH)");
 }
 
 WeightsFile read_weights(const std::string& path) {
@@ -81,9 +80,7 @@ WeightsFile read_weights(const std::string& path) {
         "give a c2fmae checkpoint (checkpoint-<step>.pt, best.pt) or a safetensors file of a "
         "timm / MAE ViT (c2fmae_export writes one)"));
   };
-  std::error_code ec;
-  if (!fs::exists(path, ec)) refuse("no such file");
-  if (fs::is_directory(path, ec)) refuse("is a directory");
+  if (const auto problem = input_file_problem(path); !problem.empty()) refuse(problem);
   std::ifstream in(path, std::ios::binary);
   char head[4] = {0, 0, 0, 0};
   if (!in || !in.read(head, 4)) refuse(in ? "too short to hold weights" : "cannot be read");

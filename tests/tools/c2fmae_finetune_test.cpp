@@ -97,6 +97,34 @@ TEST(Finetune, PretrainExportFinetuneAndEvaluateThroughThePrograms) {
                   dir + "/enc.safetensors");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("tensors loaded"), std::string::npos) << r.output;
+  // The other program's checkpoint as --resume: which program wrote it, and the flag to use.
+  r = finetune("--config " + ft_yaml + " --output-dir " + dir + "/ft3 --resume " + dir +
+               "/pre/latest.pt");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("is a c2fmae_pretrain checkpoint"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("--pretrained"), std::string::npos) << r.output;
+  r = run_command(std::string(C2FMAE_PRETRAIN_BIN) + " --config " + dir +
+                  "/tiny.yaml --output-dir " + dir + "/pre3 --resume " + dir + "/ft/best.pt");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("is a c2fmae_finetune checkpoint"), std::string::npos) << r.output;
+  // A FIFO as --pretrained or --checkpoint is refused at once (open() would block for ever).
+  ASSERT_EQ(::mkfifo((dir + "/fifo.pt").c_str(), 0644), 0);
+  r = finetune("--config " + ft_yaml + " --output-dir " + dir + "/ft4 --pretrained " + dir +
+               "/fifo.pt");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("is a FIFO"), std::string::npos) << r.output;
+  r = export_weights("--checkpoint " + dir + "/fifo.pt --out " + dir + "/fifo.safetensors");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("is a FIFO"), std::string::npos) << r.output;
+  // A file-size limit (SIGXFSZ is ignored): the export fails with the reason, leaving no
+  // temporary file.
+  r = run_command("ulimit -f 1; " + std::string(C2FMAE_EXPORT_BIN) + " --checkpoint " + dir +
+                  "/ft/best.pt --out " + dir + "/limited.safetensors");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("File too large"), std::string::npos) << r.output;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    EXPECT_EQ(e.path().filename().string().rfind("limited", 0), std::string::npos) << e.path();
+  }
 }
 
 TEST(Finetune, AResumedRunReplaysTheUninterruptedOne) {

@@ -1,5 +1,8 @@
 #include "c2fmae/train/checkpoint.h"
 
+#include <sys/stat.h>
+
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -94,6 +97,89 @@ TEST(Checkpoint, ManagerFollowsLatestWhenTheNewestFileHasALowerStep) {
   // latest.pt's checkpoint unreadable: the highest step that loads.
   fs::resize_file(next, fs::file_size(next) / 2);
   EXPECT_EQ(mgr.newest_valid(), abandoned);
+}
+
+// Flips `bits` bits spread over the bytes of `path` from `from` (a fraction of its size) on,
+// each in another byte.
+void flip_bits(const std::string& path, double from, int bits) {
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  const auto size = static_cast<int64_t>(fs::file_size(path));
+  const auto start = static_cast<int64_t>(from * static_cast<double>(size));
+  for (int i = 0; i < bits; ++i) {
+    const int64_t at = start + (size - start - 1) * i / std::max(1, bits);
+    f.seekg(at);
+    char c = 0;
+    f.read(&c, 1);
+    c = static_cast<char>(c ^ (1 << (i % 8)));
+    f.seekp(at);
+    f.write(&c, 1);
+  }
+}
+
+TEST(Checkpoint, BitRotIsACorruptCheckpointThatResumeAutoSkips) {
+  ManagedToy toy("c2fmae_ckpt_bitrot", 3);
+  auto& [dir, m, opt, mgr] = toy;
+  toy.save(5);
+  const auto newest = toy.save(10);
+  // LibTorch's reader alone loads a flipped bit in a tensor's bytes: the CRCs catch it.
+  const auto copy = dir + "/copy.pt";
+  for (double from : {0.0, 0.3, 0.6, 0.9}) {
+    fs::copy_file(newest, copy, fs::copy_options::overwrite_existing);
+    flip_bits(copy, from, 1);
+    try {
+      load_checkpoint(copy, &m, &opt, torch::kCPU);
+      ADD_FAILURE() << "a flipped bit at " << from << " of the file loaded";
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find("copy.pt is "), std::string::npos) << e.what();
+    }
+  }
+  fs::copy_file(newest, copy, fs::copy_options::overwrite_existing);
+  flip_bits(copy, 0.0, 8);
+  EXPECT_THROW(load_checkpoint(copy, &m, &opt, torch::kCPU), std::runtime_error);
+  fs::remove(copy);
+  // A flip inside the tensor data: "corrupt", naming the entry; --resume auto goes back.
+  std::string first_failure;
+  for (int attempt = 0; attempt < 8 && first_failure.empty(); ++attempt) {
+    fs::copy_file(newest, copy, fs::copy_options::overwrite_existing);
+    flip_bits(copy, 0.05 * attempt, 1);
+    try {
+      load_checkpoint(copy, nullptr, nullptr, torch::kCPU);
+    } catch (const std::runtime_error& e) {
+      if (std::string(e.what()).find("corrupt: entry") != std::string::npos)
+        first_failure = e.what();
+    }
+  }
+  EXPECT_NE(first_failure.find("CRC error"), std::string::npos) << first_failure;
+  fs::remove(copy);
+  flip_bits(newest, 0.5, 1);
+  const auto found = mgr.search();
+  ASSERT_TRUE(found.path.has_value());
+  EXPECT_NE(found.path->find("checkpoint-00000005.pt"), std::string::npos);
+  ASSERT_EQ(found.failures.size(), 1u);
+  EXPECT_FALSE(found.unreadable);
+}
+
+TEST(Checkpoint, NamesWhatAnInputPathIsInsteadOfOpeningIt) {
+  const auto dir = testing::fresh_dir("c2fmae_ckpt_inputs");
+  ASSERT_EQ(::mkfifo((dir + "/fifo.pt").c_str(), 0644), 0);
+  fs::create_symlink("loop.pt", dir + "/loop.pt");
+  fs::create_symlink("gone.pt", dir + "/broken.pt");
+  std::ofstream(dir + "/empty.pt").close();
+  for (const auto& [path, expected] : std::vector<std::pair<std::string, std::string>>{
+           {dir + "/fifo.pt", "is a FIFO"},  // open() would block for ever
+           {dir + "/loop.pt", "link loop"},
+           {dir + "/broken.pt", "broken link"},
+           {dir + "/missing.pt", "does not exist"},
+           {dir, "is a directory"},
+           {"/dev/zero", "is a device"},
+           {dir + "/empty.pt", "is empty"}}) {
+    try {
+      load_checkpoint(path, nullptr, nullptr, torch::kCPU);
+      ADD_FAILURE() << path << " loaded";
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find(expected), std::string::npos) << e.what();
+    }
+  }
 }
 
 }  // namespace

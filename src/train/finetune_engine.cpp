@@ -29,6 +29,7 @@
 #include "c2fmae/train/device_choice.h"
 #include "c2fmae/train/encoder_export.h"
 #include "c2fmae/train/knn_classifier.h"
+#include "c2fmae/train/memory_budget.h"
 #include "c2fmae/train/pretrained_weights.h"
 #include "c2fmae/train/run_length.h"
 
@@ -131,6 +132,7 @@ struct FinetuneEngine::Impl {
   bool linear_probe, evaluate_only, knn, dense;
   int64_t num_classes = 0;
   std::unique_ptr<data::BatchLoader> loader, val_loader;
+  MemoryEstimate memory;
   /// knn, dense_probe: the training split once, in order, as evaluation reads it.
   std::unique_ptr<data::BatchLoader> bank_loader;
   int64_t val_size = 0;
@@ -231,6 +233,11 @@ FinetuneEngine::Impl::Impl(const config::FinetuneConfig& config, distributed::Co
                                         " but the dataset has ", val->num_classes(), " classes"),
                                "set model.num_classes to 0 (the dataset's) or at least that"));
   }
+  // Before anything large is allocated: a run that cannot fit stops here, naming its keys.
+  memory = estimate_finetune_memory(cfg, num_classes, device, autocast,
+                                    1 + (train_set ? 1 : 0) + (knn || dense ? 1 : 0),
+                                    group ? group->env().local_world_size : 1);
+  check_memory_budget(memory, device, cfg.train.memory_check);
   val_loader = std::make_unique<data::BatchLoader>(val, val_options);
   if (knn || dense) {
     auto bank = data::make_dataset(cfg.data, seed, cfg.data.split);
@@ -664,6 +671,7 @@ std::vector<std::pair<std::string, std::string>> FinetuneEngine::describe() cons
                : m.evaluate_only ? "evaluation only"
                                  : "fine-tuning (every parameter)"},
       {"parameters", c10::str(params / 1e6, " M, ", trained / 1e6, " M trained")},
+      {"memory estimate", m.memory.describe()},
       {"classes", c10::str(m.num_classes, " (",
                            m.cfg.model.global_pool == config::GlobalPool::kAvg
                                ? "global average pooling + fc_norm"

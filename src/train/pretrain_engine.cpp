@@ -27,6 +27,7 @@
 #include "c2fmae/train/device_choice.h"
 #include "c2fmae/train/ema_encoder.h"
 #include "c2fmae/train/mask_preview.h"
+#include "c2fmae/train/memory_budget.h"
 #include "c2fmae/train/pretrained_weights.h"
 #include "c2fmae/train/reconstruction_pictures.h"
 #include "c2fmae/train/run_length.h"
@@ -65,6 +66,7 @@ struct PretrainEngine::Impl {
   torch::Device device;
   bool autocast;
   std::unique_ptr<data::BatchLoader> loader;
+  MemoryEstimate memory;
   int64_t accum = 1, steps_per_epoch = 0, total_steps = 0, effective_batch = 0;
   optim::LrSchedule lr_schedule;
   curriculum::CurriculumSchedule curriculum;
@@ -235,6 +237,10 @@ PretrainEngine::Impl::Impl(const config::PretrainConfig& config, distributed::Co
             ")"));
   }
   accum = cfg.optim.accum_steps;
+  // Before anything large is allocated: a run that cannot fit stops here, naming its keys.
+  memory = estimate_pretrain_memory(cfg, device, autocast, masker.needs().affinity,
+                                    group ? group->env().local_world_size : 1);
+  check_memory_budget(memory, device, cfg.train.memory_check);
   // The loader's threads turn each batch into what the step reads: label maps at the label
   // resolution, canonical instance ids, the mask, and the visible and masked token indices
   // (so the step itself never reads them back from the device). The transform reads
@@ -518,6 +524,7 @@ std::vector<std::pair<std::string, std::string>> PretrainEngine::describe() cons
   return {
       {"device", c10::str(m.device, m.autocast ? " (bf16 autocast)" : " (fp32)")},
       {"parameters", c10::str(params / 1e6, " M")},
+      {"memory estimate", m.memory.describe()},
       {"effective batch",
        c10::str(m.effective_batch, " (", m.cfg.data.batch_size, " x ", m.accum, " accumulation x ",
                 m.world, m.world == 1 ? " process)" : " processes)")},

@@ -112,7 +112,6 @@ struct FreeKey {
 };
 constexpr FreeKey kFreeKeys[] = {
     {"log.", true},
-    {"train.output_dir", true},
     // Not dist.bucket_mb: with 3 or more processes the buckets set the order in which the
     // gradients are summed.
     {"dist.backend", false},
@@ -127,6 +126,7 @@ constexpr FreeKey kFreeKeys[] = {
     {"train.keep_last", false},
     {"train.max_nonfinite", false},
     {"train.pretrained", false},
+    {"train.memory_check", false},
 };
 
 enum class Between { kResumes, kProcesses };
@@ -198,7 +198,27 @@ void RunShell::Impl::prepare() {
 void RunShell::Impl::check_stored_config(const TrainingState& stored,
                                          const std::string& path) const {
   if (stored.config_yaml.empty()) return;
-  const auto differ = config->differing_keys(stored.config_yaml, path);
+  std::vector<std::string> differ;
+  try {
+    differ = config->differing_keys(stored.config_yaml, path);
+  } catch (const config::ConfigError& e) {
+    // A section this program's config lacks: the other program's checkpoint (pre-training
+    // has masking, curriculum and loss; fine-tuning has finetune).
+    if (e.key() == "finetune") {
+      throw UsageError(with_hint("checkpoint " + path +
+                                     " is a c2fmae_finetune checkpoint: this program cannot "
+                                     "resume it",
+                                 "resume it with c2fmae_finetune --resume, or start from its "
+                                 "encoder with --pretrained"));
+    }
+    if (e.key() == "masking" || e.key() == "curriculum" || e.key() == "loss") {
+      throw UsageError(with_hint(
+          "checkpoint " + path + " is a c2fmae_pretrain checkpoint: this program cannot resume it",
+          "pass it as --pretrained to start from its encoder (c2fmae_finetune --pretrained " +
+              path + "), or resume it with c2fmae_pretrain --resume"));
+    }
+    throw;
+  }
   std::vector<std::string> changed;
   for (const auto& key : differ) {
     for (const auto& section : options.fixed_sections) {

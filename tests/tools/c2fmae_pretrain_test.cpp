@@ -271,6 +271,23 @@ TEST(Pretrain, BadConfigKeyExitsNonZeroNamingTheKey) {
   EXPECT_NE(r.output.find("bad.yaml: train.epochs = -4"), std::string::npos) << r.output;
 }
 
+TEST(Pretrain, AMemoryBombInsideTheAcceptedRangesExits2AtOnceNamingItsKeys) {
+  const auto dir = testing::tiny_pretrain_dir("c2fmae_pretrain_memory_bomb");
+  for (const auto& [sets, key] : std::vector<std::pair<std::string, std::string>>{
+           {"--set data.batch_size=65536 --set data.synthetic_samples=1281167", "data.batch_size"},
+           {"--set data.prefetch=64 --set data.batch_size=64 --set model.img_size=1024",
+            "data.prefetch"}}) {
+    const auto started = std::chrono::steady_clock::now();
+    const auto r = pretrain("--config " + dir + "/tiny.yaml --output-dir " + dir + "/run " + sets);
+    EXPECT_EQ(r.exit_code, 2) << sets << "\n" << r.output;
+    EXPECT_NE(r.output.find("the run needs about"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find(key), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("train.memory_check=false"), std::string::npos) << r.output;
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(30)) << sets;
+    EXPECT_FALSE(fs::exists(dir + "/run/metrics.jsonl"));
+  }
+}
+
 TEST(Pretrain, AKeyframeNamingAnUnknownGeneratorExits2NamingItAndTheKnownOnes) {
   const auto dir = testing::tiny_pretrain_dir("c2fmae_pretrain_unknown_generator");
   auto r = pretrain("--config " + dir + "/tiny.yaml --output-dir " + dir +

@@ -375,6 +375,7 @@ struct TrainConfig {
   int64_t max_nonfinite = 10;
   int64_t max_steps = 0;
   std::string pretrained = "";
+  bool memory_check = true;
 
   template <class V>
   void visit(V& v) {
@@ -394,6 +395,9 @@ struct TrainConfig {
     v("pretrained", pretrained,
       "weights to start from (a c2fmae checkpoint, or a timm / MAE ViT or c2fmae_export "
       "safetensors file); what loads is reported; ignored when a run resumes");
+    v("memory_check", memory_check,
+      "refuse (exit 2) a run whose memory estimate exceeds the machine's or the GPU's memory; "
+      "false: warn only");
   }
   void validate(Checker& c) const;
 };

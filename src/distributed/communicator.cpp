@@ -9,7 +9,12 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 #include <c10/util/Logging.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <torch/torch.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <condition_variable>
@@ -51,20 +56,118 @@ c10::intrusive_ptr<c10d::Backend> make_gloo(const c10::intrusive_ptr<c10d::Store
       static_cast<int>(env.world_size), options);
 }
 
+/// Whether something accepts TCP connections at `host`:`port` (within 2 s): tells a rank 0
+/// that never listened from one that listens but does not answer.
+bool port_listens(const std::string& host, int64_t port) {
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found) != 0) return false;
+  bool listens = false;
+  for (addrinfo* a = found; a && !listens; a = a->ai_next) {
+    const int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) continue;
+    if (::connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
+      listens = true;
+    } else if (errno == EINPROGRESS) {
+      pollfd p{fd, POLLOUT, 0};
+      int error = 0;
+      socklen_t size = sizeof error;
+      listens = ::poll(&p, 1, 2000) == 1 &&
+                ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &size) == 0 && error == 0;
+    }
+    ::close(fd);
+  }
+  ::freeaddrinfo(found);
+  return listens;
+}
+
+/// What a rank that cannot finish the rendezvous is told about the store's port.
+std::string store_hint(const LaunchEnv& env) {
+  const auto where = env.master_addr + ":" + std::to_string(env.master_port);
+  if (!port_listens(env.master_addr, env.master_port)) {
+    return "nothing listens at " + where +
+           ": rank 0 has not started, or stopped before it listened (see its log); every rank "
+           "must start within dist.timeout_s, with the same MASTER_ADDR and MASTER_PORT";
+  }
+  return "the store's port " + where +
+         " accepts connections but does not answer: rank 0 is stopped or hangs, or another "
+         "program holds MASTER_PORT";
+}
+
+/// One rank's launch as the rendezvous compares it: WORLD_SIZE, the program, the job's id.
+struct LaunchRecord {
+  int64_t world_size = 0;
+  std::string job, job_id;
+
+  std::string text() const { return std::to_string(world_size) + "\n" + job + "\n" + job_id; }
+  static LaunchRecord parse(const std::vector<uint8_t>& bytes) {
+    LaunchRecord r;
+    const std::string text(bytes.begin(), bytes.end());
+    const auto a = text.find('\n'), b = text.find('\n', a + 1);
+    r.world_size = std::atoll(text.substr(0, a).c_str());
+    if (a != std::string::npos) r.job = text.substr(a + 1, b == std::string::npos ? b : b - a - 1);
+    if (b != std::string::npos) r.job_id = text.substr(b + 1);
+    return r;
+  }
+  std::string describe() const { return job + (job_id.empty() ? "" : " (job " + job_id + ")"); }
+};
+
+/// Right after the store is reached, before any process group waits for peers: each rank
+/// compares its launch with rank 0's, and rank 0 with each rank's, so that a rank of another
+/// job, or ranks started with different WORLD_SIZE, fail at once naming it (exit 2).
+void check_launch(c10d::Store& store, const LaunchEnv& env, const std::string& job) {
+  LaunchRecord mine{env.world_size, job, env.job_id};
+  const auto bytes = [](const std::string& t) { return std::vector<uint8_t>(t.begin(), t.end()); };
+  auto compare = [&](int64_t rank, const LaunchRecord& theirs) {
+    if (theirs.job != mine.job || theirs.job_id != mine.job_id) {
+      throw UsageError(with_hint(
+          c10::str("the store at ", env.master_addr, ":", env.master_port,
+                   " belongs to another job: its rank ", rank, " runs ", theirs.describe(),
+                   ", this process (rank ", env.rank, ") ", mine.describe()),
+          "give each job its own MASTER_PORT (tools/launch/local.sh picks a free one)"));
+    }
+    if (theirs.world_size != mine.world_size) {
+      throw UsageError(with_hint(
+          c10::str("the ranks were started with different WORLD_SIZE: rank ", rank, " has ",
+                   theirs.world_size, ", this rank (", env.rank, ") ", mine.world_size),
+          "start every rank with the same WORLD_SIZE (tools/launch/local.sh, torchrun and srun "
+          "do)"));
+    }
+  };
+  if (env.rank == 0) {
+    store.set("launch/0", bytes(mine.text()));
+    for (int64_t r = 1; r < env.world_size; ++r) {
+      std::vector<uint8_t> record;
+      try {
+        record = store.get("launch/" + std::to_string(r));
+      } catch (const std::exception&) {
+        throw std::runtime_error(c10::str("rank ", r, " did not reach the store in time"));
+      }
+      compare(r, LaunchRecord::parse(record));
+    }
+    return;
+  }
+  const auto theirs = LaunchRecord::parse(store.get("launch/0"));
+  // A rank of this job with another WORLD_SIZE leaves its record, so rank 0 stops too; a
+  // process of another job leaves that job alone.
+  if (theirs.job == mine.job && theirs.job_id == mine.job_id) {
+    store.set("launch/" + std::to_string(env.rank), bytes(mine.text()));
+  }
+  compare(0, theirs);
+}
+
 /// Ends the process (exit 1, saying why) if the rendezvous is not done by the deadline:
 /// c10d's TCPStore client waits without a timeout for the first answer of a store that
 /// accepted its connection (a stopped rank 0, another program on MASTER_PORT).
 class RendezvousDeadline {
  public:
-  RendezvousDeadline(std::chrono::milliseconds limit, std::string who)
-      : thread_([this, limit, who = std::move(who)] {
+  RendezvousDeadline(std::chrono::milliseconds limit, LaunchEnv env)
+      : thread_([this, limit, env = std::move(env)] {
           std::unique_lock<std::mutex> lock(mutex_);
           if (done_.wait_for(lock, limit, [this] { return finished_; })) return;
-          log::error(
-              c10::str("the rendezvous at the store did not finish on ", who, " within ",
-                       limit.count() / 1000,
-                       " s\nhint: the store's port accepts connections but does not answer: rank 0 "
-                       "is stopped or hangs, or another program holds MASTER_PORT"));
+          log::error(c10::str("the rendezvous at the store did not finish on ", env.describe(),
+                              " within ", limit.count() / 1000, " s\nhint: ", store_hint(env)));
           std::_Exit(1);
         }) {}
   ~RendezvousDeadline() {
@@ -128,7 +231,8 @@ void Communicator::guard(const char* what, const std::function<void()>& f) const
 }
 
 Communicator::Communicator(const LaunchEnv& env, config::DistBackend backend,
-                           const torch::Device& device, std::chrono::milliseconds timeout)
+                           const torch::Device& device, std::chrono::milliseconds timeout,
+                           const std::string& job)
     : impl_(std::make_unique<Impl>()) {
   impl_->env = env;
   impl_->timeout = timeout;
@@ -149,20 +253,49 @@ Communicator::Communicator(const LaunchEnv& env, config::DistBackend backend,
   quiet_c10d_logs();
   // c10d's own timeouts end the rendezvous first; this deadline only catches its one
   // unbounded wait.
-  RendezvousDeadline deadline(timeout + std::chrono::seconds(15), env.describe());
+  RendezvousDeadline deadline(timeout + std::chrono::seconds(15), env);
+  c10d::TCPStoreOptions options;
+  options.port = static_cast<uint16_t>(env.master_port);
+  // Under torchrun's agent the store already exists: every rank is a client, under the
+  // prefix of this restart, so a restarted job never meets the keys of the last attempt.
+  options.isServer = !env.agent_store && env.rank == 0;
+  options.numWorkers = static_cast<int>(env.world_size);
+  options.timeout = timeout;
+  options.waitWorkers = false;
+  c10::intrusive_ptr<c10d::TCPStore> tcp;
+  try {
+    tcp = c10::make_intrusive<c10d::TCPStore>(env.master_addr, options);
+  } catch (const std::exception& e) {
+    const auto text = error_text(e);
+    if (options.isServer && (text.find("EADDRINUSE") != std::string::npos ||
+                             text.find("address already in use") != std::string::npos)) {
+      throw UsageError(with_hint(
+          c10::str("MASTER_PORT ", env.master_port,
+                   " is taken on this host by another process (address already in use), so "
+                   "rank 0 cannot host the store"),
+          "give this job a free MASTER_PORT (tools/launch/local.sh picks one); two jobs on one "
+          "host need two ports"));
+    }
+    throw PeerError(c10::str(
+        "the rendezvous at the store failed on ", env.describe(), ": ", text,
+        "\nhint: ", options.isServer ? "rank 0 could not host the store" : store_hint(env)));
+  }
+  const std::string prefix =
+      env.agent_store ? "/worker/attempt_" + std::to_string(env.restart_count) : "c2fmae";
+  impl_->store = c10::make_intrusive<c10d::PrefixStore>(prefix, tcp);
+  try {
+    check_launch(*impl_->store, env, job);
+  } catch (const UsageError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw PeerError(c10::str("the rendezvous at the store failed on ", env.describe(), ": ",
+                             error_text(e), "\nhint: ",
+                             env.rank == 0 ? "see that rank's log: was it started within "
+                                             "dist.timeout_s, with the same MASTER_ADDR and "
+                                             "MASTER_PORT?"
+                                           : store_hint(env)));
+  }
   guard("the rendezvous at the store", [&] {
-    c10d::TCPStoreOptions options;
-    options.port = static_cast<uint16_t>(env.master_port);
-    // Under torchrun's agent the store already exists: every rank is a client, under the
-    // prefix of this restart, so a restarted job never meets the keys of the last attempt.
-    options.isServer = !env.agent_store && env.rank == 0;
-    options.numWorkers = static_cast<int>(env.world_size);
-    options.timeout = timeout;
-    options.waitWorkers = false;
-    auto tcp = c10::make_intrusive<c10d::TCPStore>(env.master_addr, options);
-    const std::string prefix =
-        env.agent_store ? "/worker/attempt_" + std::to_string(env.restart_count) : "c2fmae";
-    impl_->store = c10::make_intrusive<c10d::PrefixStore>(prefix, tcp);
     auto group = c10::make_intrusive<c10d::ProcessGroup>(impl_->store, static_cast<int>(env.rank),
                                                          static_cast<int>(env.world_size));
     // Gloo carries CPU tensors (and the decisions) in every run.

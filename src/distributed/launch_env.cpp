@@ -105,6 +105,14 @@ LaunchEnv read_launch_env(const std::function<const char*(const char*)>& getenv_
   } else {
     return env;  // one process, started by hand
   }
+  if (const char* id = get("TORCHELASTIC_RUN_ID")) {
+    env.job_id = std::string("torchrun ") + id;
+  } else if (const char* job = get("SLURM_JOB_ID")) {
+    const char* step = get("SLURM_STEP_ID");
+    env.job_id = std::string("slurm ") + job + (step ? std::string(".") + step : "");
+  } else if (const char* own = get("C2FMAE_JOB_ID")) {
+    env.job_id = own;
+  }
   if (const char* addr = get("MASTER_ADDR")) env.master_addr = addr;
   env.master_port = integer(get, "MASTER_PORT", env.master_port, 1, 65535);
   if (env.launcher != "slurm" && env.world_size > 1 && get("RANK") == nullptr) {

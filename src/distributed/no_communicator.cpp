@@ -23,7 +23,7 @@ namespace {
 }  // namespace
 
 Communicator::Communicator(const LaunchEnv&, config::DistBackend, const torch::Device&,
-                           std::chrono::milliseconds) {
+                           std::chrono::milliseconds, const std::string&) {
   unavailable();
 }
 Communicator::~Communicator() = default;

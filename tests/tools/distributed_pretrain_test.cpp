@@ -369,6 +369,61 @@ TEST(DataParallel, RanksStartedWithOtherConfigsAllExit2NamingTheKeys) {
   EXPECT_FALSE(fs::exists(dir + "/run"));
 }
 
+TEST(DataParallel, AnInconsistentLaunchExits2RightAfterTheRendezvousNamingWhatDiffers) {
+  const auto dir = testing::tiny_pretrain_dir("dp_inconsistent_launch");
+  const auto bin = std::string(C2FMAE_PRETRAIN_BIN);
+  struct Case {
+    std::string name, program, run_dir;
+    std::vector<int> codes;
+    std::string says;
+  };
+  for (const auto& c : std::vector<Case>{
+           // Rank 1 started with WORLD_SIZE 3: both stop at once, naming WORLD_SIZE.
+           {"world",
+            "env WORLD_SIZE=$((2 + RANK)) " + bin,
+            dir + "/run",
+            {2, 2},
+            "different WORLD_SIZE"},
+           // Rank 1 of another job on this store: it stops, the job's rank 0 times out.
+           {"job",
+            "env C2FMAE_JOB_ID=job$RANK " + bin,
+            dir + "/run",
+            {1, 2},
+            "belongs to another job"},
+           // Another run directory on rank 1: refused, naming the key.
+           {"dir", bin, dir + "/run$RANK", {2, 2}, "train.output_dir"}}) {
+    const auto start = Clock::now();
+    const Ranks ranks = launch(2, args_of(dir, c.run_dir, 4, 4, "--set dist.timeout_s=3"),
+                               dir + "/logs-" + c.name, c.program);
+    EXPECT_EQ(wait_all(ranks, std::chrono::seconds(60)), c.codes) << c.name << "\n"
+                                                                  << ranks.log(0) << ranks.log(1);
+    EXPECT_NE(ranks.log(1).find(c.says), std::string::npos) << ranks.log(1);
+    EXPECT_EQ(ranks.log(1).find("gloo/"), std::string::npos) << ranks.log(1);
+    EXPECT_LT(std::chrono::duration<double>(Clock::now() - start).count(), 30.0) << c.name;
+    EXPECT_FALSE(fs::exists(dir + "/run1"));
+  }
+  // A taken MASTER_PORT is named as such, not blamed on another rank.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_ANY);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(fd, 16), 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  const auto port = std::to_string(ntohs(addr.sin_port));
+  auto r = testing::run_command("env RANK=0 WORLD_SIZE=2 MASTER_PORT=" + port + " " + bin + " " +
+                                args_of(dir, dir + "/run", 4, 4, "--set dist.timeout_s=3"));
+  ::close(fd);
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("MASTER_PORT " + port + " is taken"), std::string::npos) << r.output;
+  // Rank 0 never started: nothing listens, and the message says so.
+  r = testing::run_command("env RANK=1 WORLD_SIZE=2 MASTER_PORT=" + port + " " + bin + " " +
+                           args_of(dir, dir + "/run", 4, 4, "--set dist.timeout_s=2"));
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("nothing listens at 127.0.0.1:" + port), std::string::npos) << r.output;
+}
+
 TEST(DataParallel, AStoreThatAcceptsButNeverAnswersFailsTheRendezvousInBoundedTime) {
   const auto dir = testing::tiny_pretrain_dir("dp_silent_store");
   // A listening socket nobody accepts on: the kernel completes connections, nothing answers.

@@ -139,11 +139,14 @@ command -v setsid >/dev/null 2>&1 && setsid_cmd=(setsid)
 rank_process() {
   trap - INT QUIT TERM HUP USR2
   export RANK="$1" WORLD_SIZE="$NPROC" LOCAL_RANK="$1" LOCAL_WORLD_SIZE="$NPROC" \
-    MASTER_ADDR MASTER_PORT
+    MASTER_ADDR MASTER_PORT C2FMAE_JOB_ID="$job_id"
   shift
   exec ${setsid_cmd[@]+"${setsid_cmd[@]}"} "$BIN" "$@"
 }
 
+# The job's id, the same for every rank: the rendezvous refuses a process of another job
+# that reached this store (e.g. started with the same MASTER_PORT).
+job_id="local $(hostname)-$$-$(date +%s)"
 echo "launch: $NPROC process$( ((NPROC == 1)) || echo es) with bash, store $MASTER_ADDR:$MASTER_PORT: $BIN" >&2
 for ((r = 0; r < NPROC; r++)); do
   ((signals_seen == 0)) || break # stopped while starting: start no more

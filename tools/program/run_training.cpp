@@ -102,12 +102,13 @@ void apply_training_arguments(const Arguments& cli, const TrainingArguments& arg
 }
 
 std::unique_ptr<distributed::Communicator> join_launched_group(const config::DistConfig& dist,
-                                                               const config::TrainConfig& train) {
+                                                               const config::TrainConfig& train,
+                                                               const std::string& program) {
   const auto launch = distributed::read_launch_env();
   if (!launch.distributed()) return nullptr;
   return std::make_unique<distributed::Communicator>(launch, dist.backend,
                                                      train::choose_device(train, launch.local_rank),
-                                                     std::chrono::seconds(dist.timeout_s));
+                                                     std::chrono::seconds(dist.timeout_s), program);
 }
 
 int run_in_shell(const config::ConfigRoot& config, const config::TrainConfig& train,

@@ -71,8 +71,10 @@ void apply_training_arguments(const Arguments& cli, const TrainingArguments& arg
                               config::ConfigRoot& config, config::TrainConfig& train);
 /// The processes of a run started by torchrun or srun (null when started alone); rank 0
 /// writes the run.
+/// `program` ("c2fmae_pretrain") is compared between the ranks at the rendezvous.
 std::unique_ptr<distributed::Communicator> join_launched_group(const config::DistConfig& dist,
-                                                               const config::TrainConfig& train);
+                                                               const config::TrainConfig& train,
+                                                               const std::string& program);
 /// Runs `engine` in the run shell; its exit code (the shell logs why a run failed).
 int run_in_shell(const config::ConfigRoot& config, const config::TrainConfig& train,
                  const config::LogConfig& log, distributed::Communicator* group,
@@ -112,7 +114,7 @@ int run_training(int argc, char** argv, const TrainingProgram<Config, Engine>& p
     // training); a measurement writes nothing, so one ends it at once.
     std::optional<train::StopGuard> stop_guard;
     if (!measures) stop_guard.emplace();
-    const auto group = join_launched_group(cfg.dist, cfg.train);
+    const auto group = join_launched_group(cfg.dist, cfg.train, program.name);
     if (group) train::check_same_config(*group, cfg);
     Engine engine(cfg, group.get());
     if (measures) return program.measure(cfg, engine, !group || group->rank() == 0);

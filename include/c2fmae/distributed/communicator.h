@@ -39,8 +39,12 @@ class Communicator {
   /// collective. Decisions (any, barrier) always go over Gloo on the CPU. Throws PeerError
   /// if the store or a peer cannot be reached in time, UsageError for a backend this build
   /// or device lacks.
+  /// `job` names what every rank runs (e.g. "c2fmae_pretrain"): right after the store is
+  /// reached, each rank compares it, env.job_id and WORLD_SIZE with rank 0's and throws
+  /// UsageError naming what differs (a rank of another job on this MASTER_PORT, ranks
+  /// started with different WORLD_SIZE), instead of waiting for the timeout.
   Communicator(const LaunchEnv& env, config::DistBackend backend, const torch::Device& device,
-               std::chrono::milliseconds timeout);
+               std::chrono::milliseconds timeout, const std::string& job = "");
   ~Communicator();
   Communicator(const Communicator&) = delete;
   Communicator& operator=(const Communicator&) = delete;

@@ -22,6 +22,10 @@ struct LaunchEnv {
   /// rank 0 connects as a client, under the prefix of this restart.
   bool agent_store = false;
   int64_t restart_count = 0;  ///< TORCHELASTIC_RESTART_COUNT
+  /// The launch's own id, the same on every rank of one job and different between jobs:
+  /// TORCHELASTIC_RUN_ID (torchrun), SLURM_JOB_ID (and SLURM_STEP_ID), or C2FMAE_JOB_ID
+  /// (tools/launch/local.sh); "" when the launch names none. The rendezvous compares it.
+  std::string job_id;
 
   bool distributed() const { return world_size > 1; }
   /// "rank 1 of 4 (local 1 of 2, torchrun), store 10.0.0.1:29500".

@@ -7,10 +7,10 @@ pictures/ is created) unless -o says where, and prints the path written. Panels,
 12 x 4 inches per row at 100 dpi (1200 x 400 pixels for two panels, 1200 x 800 for three or
 four):
   loss        the total loss and every loss_<modality> term over the step (log scale when
-              every value is positive), beside their trivial baselines: the semantic class
-              prior's entropy (semantic_prior_ce, dashed) and 1.0 for the RGB term (dotted,
-              what predicting 0 scores on normalised pixels); steps skipped for a non-finite
-              loss or gradient are marked
+              every value is in 1e-150..1e150), beside their trivial baselines: the semantic
+              class prior's entropy (semantic_prior_ce, dashed) and 1.0 for the RGB term
+              (dotted, what predicting 0 scores on normalised pixels); steps skipped for a
+              non-finite loss or gradient are marked
   lr          the learning rate over the step
   mask mix    the mask generators' weights w_<generator>, if logged (pre-training)
   validation  val_top1 / val_top5 (%) and val_loss, if logged (fine-tuning evaluations)
@@ -25,22 +25,37 @@ What metrics.jsonl holds (src/train/run_shell.cpp): one JSON object per line, of
 An evaluation shares its step number with that step's step line, so evaluations are keyed by
 step apart from step and skipped lines; when a step appears twice (a run resumed after a
 crash before truncate_metrics ran), its last record wins. Non-finite numbers (null, NaN,
-Infinity) are dropped from a line, its other fields kept. Blank and undecodable lines (a last
-line torn by a kill) are skipped and counted in a warning.
+Infinity) and absurd ones (over 1e300 in magnitude: the figure's arithmetic would overflow)
+are dropped from a line, its other fields kept; all but null are counted in a warning. The
+file is read a line at a time and only the fields drawn are kept, so memory grows with the
+steps, not with the file; loss_ and w_ terms past the first 16 of each are not drawn (a
+warning says so). Blank and undecodable lines (a last line torn by a kill), lines without a
+whole step in 0..2^53 and lines over 1 MiB (damaged: read past, not into memory) are skipped
+and counted in a warning.
 
 Exit codes: 0 written; 1 matplotlib missing or the PNG cannot be written; 2 a missing file or
-folder, an empty metrics file, or one without step records.
+folder, one that is not a regular file (a FIFO, a device, a folder), an empty metrics file, or
+one without step records.
 """
 import argparse
+import errno
 import json
 import math
 import os
+import stat
 import sys
 import tempfile
 
 WIDTH_IN = 12.0   # figure width, inches
 ROW_IN = 4.0      # height of one row of two panels, inches
 DPI = 100
+MAX_LINE = 1 << 20   # bytes of one line: a step line is under 1 KiB
+MAX_VALUE = 1e300    # larger magnitudes are dropped: room for the plot's differences and margins
+LOG_RANGE = (1e-150, 1e150)  # a log axis spanning more overflows in matplotlib's ticks
+MAX_STEP = 1 << 53   # steps beyond are not whole numbers as floats
+MAX_SERIES = 16      # loss_<modality> and w_<generator> terms drawn, each
+MAX_LABEL = 40       # characters of a legend label or of the title's run name
+DRAWN = ("epoch", "loss", "semantic_prior_ce", "lr", "val_top1", "val_top5", "val_loss")
 
 
 class UsageError(Exception):
@@ -67,97 +82,188 @@ def metrics_path_of(path):
     """The metrics file and the run directory for a directory or a file argument."""
     if os.path.isdir(path):
         metrics = os.path.join(path, "metrics.jsonl")
-        if not os.path.exists(metrics):
+        if not os.path.lexists(metrics):
             raise UsageError("%s has no metrics.jsonl (is it a run directory?)" % path)
         return metrics, path
-    if not os.path.exists(path):
-        raise UsageError("%s does not exist" % path)
     return path, os.path.dirname(os.path.abspath(path))
 
 
-def finite_number(value):
-    """True for an int or float that is finite (a bool is not a number here)."""
+def not_a_file(mode):
+    """Why a file of `mode` is not read (a FIFO would block, a device never end), or None; in
+    the words of input_file_problem (include/c2fmae/core/input_file.h)."""
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "is a directory"
+    if stat.S_ISFIFO(mode):
+        return "is a FIFO, not a file"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "is a device, not a file"
+    if stat.S_ISSOCK(mode):
+        return "is a socket, not a file"
+    return "is not a regular file"
+
+
+def open_metrics(path):
+    """`path` opened for reading in binary, if it is a regular file (links followed)."""
+    try:
+        problem = not_a_file(os.stat(path).st_mode)
+        if problem is None:
+            # Non-blocking: a FIFO put in its place since the stat cannot hang the open.
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+            problem = not_a_file(os.fstat(fd).st_mode)
+            if problem is None:
+                os.set_blocking(fd, True)
+                return os.fdopen(fd, "rb")
+            os.close(fd)
+    except OSError as e:
+        if e.errno == errno.ENOENT:
+            problem = ("is a broken link (its target does not exist)" if os.path.islink(path)
+                       else "does not exist")
+        elif e.errno == errno.ELOOP:
+            problem = "is a link loop (too many levels of symbolic links)"
+        else:
+            problem = "cannot be read: %s" % (e.strerror or e)
+    raise UsageError("%s %s" % (path, problem))
+
+
+def number_of(value):
+    """`value` as a float, None where it is not a number (a bool is not a number here), or
+    infinity where it is NaN, infinite or absurd (an int too large for a float included)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return False
-    return math.isfinite(value)
+        return None
+    return float(value) if abs(value) <= MAX_VALUE else math.inf
 
 
 def step_of(record):
+    """The record's step: a whole number (an int or a whole float) in 0..MAX_STEP, or None."""
     step = record.get("step")
     if isinstance(step, bool):
         return None
-    if isinstance(step, int):
-        return step
     if isinstance(step, float) and math.isfinite(step) and step == int(step):
-        return int(step)
+        step = int(step)
+    if isinstance(step, int) and 0 <= step <= MAX_STEP:
+        return step
     return None
+
+
+def drawn(key):
+    """Whether the figure draws field `key` (or its title): the others are not kept."""
+    return key in DRAWN or key.startswith(("loss_", "w_"))
 
 
 class Metrics:
     """The records of one metrics.jsonl, deduplicated by step within each kind."""
 
     def __init__(self):
-        self.steps = {}        # step -> numeric fields of its last step line
+        self.steps = {}        # step -> drawn fields of its last step line
         self.skipped = {}      # step -> reason, for steps whose last record was a skip
-        self.evaluations = {}  # step -> numeric fields of its last evaluation line
+        self.evaluations = {}  # step -> drawn fields of its last evaluation line
         self.blank = 0
         self.undecodable = 0
         self.without_step = 0
+        self.overlong = 0      # lines over MAX_LINE bytes
+        self.overlong_lines = []  # the first few of their line numbers
         self.repeated = 0      # step or evaluation records replaced by a later one
-        self.dropped_values = 0
+        self.dropped_values = 0  # null, NaN or infinite
+        self.bad_values = 0      # NaN, infinite or absurd (see MAX_VALUE)
+        self.keys = {}         # the fields kept, each one string shared by all records
+        self.terms = {"loss_": 0, "w_": 0}  # how many of each prefix are kept
+        self.left_out = set()  # the prefixes with terms past MAX_SERIES
+
+    def key(self, key):
+        """The shared string of a field to keep, or None for a term past MAX_SERIES."""
+        if key in self.keys:
+            return self.keys[key]
+        if key not in DRAWN:
+            prefix = "loss_" if key.startswith("loss_") else "w_"
+            if self.terms[prefix] == MAX_SERIES:
+                self.left_out.add(prefix)
+                return None
+            self.terms[prefix] += 1
+        self.keys[key] = key
+        return key
+
+
+def lines_of(f, m):
+    """The lines of `f` (newline kept), each at most MAX_LINE bytes: a longer one is read past
+    in pieces and counted in m.overlong."""
+    number = 0
+    while True:
+        line = f.readline(MAX_LINE + 1)
+        if not line:
+            return
+        number += 1
+        if len(line) > MAX_LINE and not line.endswith(b"\n"):
+            m.overlong += 1
+            if len(m.overlong_lines) < 3:
+                m.overlong_lines.append(number)
+            while line and not line.endswith(b"\n"):
+                line = f.readline(MAX_LINE)
+            continue
+        yield line
 
 
 def read_metrics(path):
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        raise UsageError("cannot read %s: %s" % (path, e.strerror or e))
-    if not data.strip():
-        raise UsageError("%s is empty (has the run logged a step yet?)" % path)
     m = Metrics()
-    lines = data.split(b"\n")
-    if lines[-1] == b"":
-        lines.pop()  # what follows the final newline: not a line
-    for raw in lines:
-        if not raw.strip():
-            m.blank += 1
-            continue
-        try:
-            record = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError, RecursionError):
-            m.undecodable += 1
-            continue
-        if not isinstance(record, dict):
-            m.undecodable += 1
-            continue
-        step = step_of(record)
-        if step is None:
-            m.without_step += 1
-            continue
-        numbers = {}
-        for key, value in record.items():
-            if key == "step":
-                continue
-            if finite_number(value):
-                numbers[key] = float(value)
-            elif value is None or isinstance(value, float):
-                m.dropped_values += 1  # null (how the C++ writes NaN), NaN or Infinity
-        if any(key.startswith("val_") for key in record):
-            if step in m.evaluations:
-                m.repeated += 1
-            m.evaluations[step] = numbers
-        else:
-            # A step line or a skipped step's line: the last record of the step wins.
-            if step in m.steps or step in m.skipped:
-                m.repeated += 1
-            m.steps.pop(step, None)
-            m.skipped.pop(step, None)
-            if "skipped" in record:
-                m.skipped[step] = str(record["skipped"])
-            else:
-                m.steps[step] = numbers
+    f = open_metrics(path)
+    try:
+        with f:
+            for raw in lines_of(f, m):
+                read_line(m, raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw)  # BOM
+    except OSError as e:
+        raise UsageError("%s cannot be read: %s" % (path, e.strerror or e))
+    if not (m.steps or m.skipped or m.evaluations or m.undecodable or m.without_step
+            or m.overlong):
+        raise UsageError("%s is empty (has the run logged a step yet?)" % path)
     return m
+
+
+def read_line(m, raw):
+    """Adds what the line `raw` (bytes) holds to m."""
+    if not raw.strip():
+        m.blank += 1
+        return
+    try:
+        record = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        m.undecodable += 1
+        return
+    if not isinstance(record, dict):
+        m.undecodable += 1
+        return
+    step = step_of(record)
+    if step is None:
+        m.without_step += 1
+        return
+    numbers = {}
+    for key, value in record.items():
+        if not drawn(key):
+            continue
+        number = number_of(value)
+        if value is None or isinstance(value, float) and not math.isfinite(value):
+            m.dropped_values += 1  # null (how the C++ writes NaN), NaN or Infinity
+        if number == math.inf:
+            m.bad_values += 1
+        elif number is not None:
+            key = m.key(key)
+            if key is not None:
+                numbers[key] = number
+    if any(key.startswith("val_") for key in record):
+        if step in m.evaluations:
+            m.repeated += 1
+        m.evaluations[step] = numbers
+    else:
+        # A step line or a skipped step's line: the last record of the step wins.
+        if step in m.steps or step in m.skipped:
+            m.repeated += 1
+        m.steps.pop(step, None)
+        m.skipped.pop(step, None)
+        if "skipped" in record:
+            reason = record["skipped"]
+            m.skipped[step] = reason[:200] if isinstance(reason, str) else ""
+        else:
+            m.steps[step] = numbers
 
 
 def series(records, key):
@@ -171,14 +277,29 @@ def series(records, key):
 
 
 def smoothed(values, n):
-    """Mean of the last n values at each point (fewer at the start)."""
-    out, total = [], 0.0
-    for i, v in enumerate(values):
-        total += v
+    """Mean of the last n values at each point (fewer at the start). Summed exactly, as whole
+    multiples of the finest power of two among the values: a float sum would lose the values
+    beside a spike, and keep the loss once the spike has left the window."""
+    ratios = [v.as_integer_ratio() for v in values]  # each over a power of two
+    unit = max((den for _, den in ratios), default=1)
+    wholes = [num * (unit // den) for num, den in ratios]
+    out, total = [], 0
+    for i, w in enumerate(wholes):
+        total += w
         if i >= n:
-            total -= values[i - n]
-        out.append(total / min(i + 1, n))
+            total -= wholes[i - n]
+        out.append(total / (min(i + 1, n) * unit))  # rounded once, within the values' range
     return out
+
+
+def label_of(text):
+    """`text` as matplotlib draws it literally: '$' not read as mathtext, a leading '_' not
+    read as 'leave out of the legend', what cannot be printed (a control character, a lone
+    surrogate) as '?', at most MAX_LABEL characters."""
+    if len(text) > MAX_LABEL:
+        text = text[:MAX_LABEL - 3] + "..."
+    text = "".join(c if c.isprintable() else "?" for c in text).replace("$", "\\$")
+    return " " + text if text.startswith("_") else text or "''"
 
 
 def keys_with_prefix(records, prefix):
@@ -252,8 +373,8 @@ def plot(m, out_path, title, smooth):
             colors = {}
             for key in loss_keys:
                 xs, ys = series(steps, key)
-                draw(ax, xs, ys, "total" if key == "loss" else key[len("loss_"):], smooth,
-                     color="black" if key == "loss" else None)
+                draw(ax, xs, ys, "total" if key == "loss" else label_of(key[len("loss_"):]),
+                     smooth, color="black" if key == "loss" else None)
                 if ax.get_lines():
                     colors[key] = ax.get_lines()[-1].get_color()
                 values += ys
@@ -268,14 +389,20 @@ def plot(m, out_path, title, smooth):
                 ax.axhline(1.0, linestyle=":", linewidth=1.0, color=colors.get("loss_rgb"),
                            label="rgb: predicting 0")
                 values.append(1.0)
-            if values and min(values) > 0:
+            if values and LOG_RANGE[0] <= min(values) and max(values) <= LOG_RANGE[1]:
                 ax.set_yscale("log")
                 # Plain numbers (0.5, 2), not 5e-01; minor ticks labelled on a short range.
                 ax.yaxis.set_major_formatter(PlainLogFormatter())
                 ax.yaxis.set_minor_formatter(PlainLogFormatter(labelOnlyBase=False))
-            for i, step in enumerate(sorted(m.skipped)):
-                ax.axvline(step, color="red", alpha=0.4, linewidth=0.8,
-                           label="skipped (%d)" % len(m.skipped) if i == 0 else None)
+            if m.skipped:
+                # One line of vertical strokes (NaN between), at most one per 1/2000 of the
+                # steps: Agg fails on a path of 100000s of them.
+                unit = (hi - lo) / 2000 or 1
+                marks = sorted({round(step / unit) * unit for step in m.skipped})
+                xs = [x for step in marks for x in (step, step, math.nan)]
+                ax.plot(xs, [0, 1, math.nan] * len(marks), color="red", alpha=0.4,
+                        linewidth=0.8, transform=ax.get_xaxis_transform(),
+                        label="skipped (%d)" % len(m.skipped))
         elif panel == "lr":
             ax.set_title("learning rate")
             draw(ax, *series(steps, "lr"), None, 1)
@@ -283,7 +410,7 @@ def plot(m, out_path, title, smooth):
         elif panel == "weights":
             ax.set_title("mask generator weights")
             for key in weight_keys:
-                draw(ax, *series(steps, key), key[len("w_"):], smooth)
+                draw(ax, *series(steps, key), label_of(key[len("w_"):]), smooth)
         else:
             ax.set_title("validation")
             marker = "o" if len(m.evaluations) <= 50 else None
@@ -345,6 +472,19 @@ def check_output_path(out, metrics):
             raise UsageError("-o %s is the metrics file being read\nhint: give another path" % out)
 
 
+def say(line):
+    """Prints a line of the report on stdout. The picture is made all the same when stdout is
+    closed or full (| head -1, > /dev/full), and a path that does not encode is escaped."""
+    if sys.stdout is None:
+        return  # started with stdout closed
+    try:
+        if sys.stdout.errors == "strict":
+            sys.stdout.reconfigure(errors="backslashreplace")
+        print(line, flush=True)
+    except OSError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # for the flush at exit
+
+
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
@@ -356,9 +496,20 @@ def main(argv=None):
         if m.undecodable:
             ignored.append("%d undecodable" % m.undecodable)
         if m.without_step:
-            ignored.append("%d without a step" % m.without_step)
+            ignored.append("%d without a valid step" % m.without_step)
         if ignored:
             sys.stderr.write("warning: %s: skipped %s line(s)\n" % (metrics, ", ".join(ignored)))
+        if m.overlong:
+            sys.stderr.write("warning: %s: skipped %d damaged line(s) over %d MiB long: line %s%s\n"
+                             % (metrics, m.overlong, MAX_LINE >> 20,
+                                ", ".join(map(str, m.overlong_lines)),
+                                ", ..." if m.overlong > len(m.overlong_lines) else ""))
+        if m.bad_values:
+            sys.stderr.write("warning: %s: skipped %d value(s) that are NaN, infinite or over %g "
+                             "in magnitude\n" % (metrics, m.bad_values, MAX_VALUE))
+        for prefix in sorted(m.left_out):
+            sys.stderr.write("warning: %s: more than %d %s* terms; the first %d logged are drawn\n"
+                             % (metrics, MAX_SERIES, prefix, MAX_SERIES))
         if not m.steps:
             others = []
             if m.evaluations:
@@ -378,16 +529,17 @@ def main(argv=None):
         return 2
     last = max(m.steps)
     epoch = m.steps[last].get("epoch")
-    title = "%s: %d steps, last %d%s" % (
-        os.path.basename(os.path.normpath(os.path.abspath(run_dir))), len(m.steps), last,
-        " (epoch %g)" % round(epoch, 2) if epoch is not None else "")
+    name = os.path.basename(os.path.normpath(os.path.abspath(run_dir)))
+    title = "%s: %d steps, last %d%s" % (label_of(name), len(m.steps), last,
+                                         " (epoch %g)" % round(epoch, 2) if epoch is not None
+                                         else "")
     sys.stderr.flush()
-    print("%s: %d step records (%d repeated, the last kept), %d skipped, %d evaluations, "
-          "%d non-finite values dropped" % (metrics, len(m.steps), m.repeated, len(m.skipped),
-                                            len(m.evaluations), m.dropped_values), flush=True)
+    say("%s: %d step records (%d repeated, the last kept), %d skipped, %d evaluations, "
+        "%d non-finite values dropped" % (metrics, len(m.steps), m.repeated, len(m.skipped),
+                                          len(m.evaluations), m.dropped_values))
     rc = plot(m, out, title, args.smooth)
     if rc == 0:
-        print("wrote %s" % out)
+        say("wrote %s" % out)
     return rc
 
 

@@ -1,8 +1,11 @@
 // tools/plot_curves.py, run with the set-up script's python (C2FMAE_PYTHON_BIN, which has
 // matplotlib): it draws a run's metrics.jsonl as a PNG of the expected size, survives what a
 // crashed and resumed run leaves in the file (a repeated step, a torn last line, a blank line,
-// non-finite values), and refuses a missing or empty input with exit 2 and a message. Only a
-// missing python skips; a python without matplotlib fails.
+// non-finite values) and what a hostile one holds (absurd values, a line of megabytes, JSON
+// nested past Python's recursion limit) without a traceback, and refuses a missing, empty or
+// not regular input (a device, a FIFO) with exit 2 and a message. Only a missing python
+// skips; a python without matplotlib fails.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -34,6 +37,14 @@ using testing::quoted;
 testing::CommandResult plot_curves(const std::string& args) {
   return testing::run_command(std::string(C2FMAE_PYTHON_BIN) + " " + C2FMAE_SOURCE_DIR +
                               "/tools/plot_curves.py " + args);
+}
+
+/// As plot_curves, in 1 GB of address space: reading without end fails at once rather than
+/// when the machine's memory is gone. Only for runs that stop before matplotlib, whose
+/// libraries map more.
+testing::CommandResult plot_curves_in_1gb(const std::string& args) {
+  return testing::run_command("ulimit -v 1000000; " + std::string(C2FMAE_PYTHON_BIN) + " " +
+                              C2FMAE_SOURCE_DIR + "/tools/plot_curves.py " + args);
 }
 
 using testing::ink;
@@ -206,6 +217,111 @@ TEST_F(PlotCurves, AMissingOrEmptyInputExitsTwoWithAMessage) {
   EXPECT_EQ(testing::read_text(dir + "/one.jsonl"), "{\"step\": 1, \"loss\": 1, \"lr\": 0.1}\n");
   EXPECT_TRUE(fs::is_directory(dir + "/folder.png"));
   EXPECT_FALSE(fs::exists(dir + "/curves.txt"));
+}
+
+TEST_F(PlotCurves, ADeviceAFifoOrAFolderAsTheMetricsFileIsRefusedUnread) {
+  // The issue's run: metrics.jsonl a link to /dev/zero, which the script read until it held
+  // 21.5 GB. A FIFO nobody writes to would block open() for ever.
+  const auto dir = fresh_dir("plot_curves_not_a_file");
+  fs::create_directories(dir + "/zero_run");
+  fs::create_symlink("/dev/zero", dir + "/zero_run/metrics.jsonl");
+  ASSERT_EQ(::mkfifo((dir + "/fifo.jsonl").c_str(), 0644), 0);
+  fs::create_directories(dir + "/folder_run/metrics.jsonl");
+  const struct {
+    std::string arg, metrics, says;
+  } cases[] = {
+      {dir + "/zero_run", dir + "/zero_run/metrics.jsonl", "is a device, not a file"},
+      {dir + "/zero_run/metrics.jsonl", dir + "/zero_run/metrics.jsonl", "is a device, not a file"},
+      {dir + "/fifo.jsonl", dir + "/fifo.jsonl", "is a FIFO, not a file"},
+      {dir + "/folder_run", dir + "/folder_run/metrics.jsonl", "is a directory"},
+  };
+  for (const auto& c : cases) {
+    const auto r = plot_curves_in_1gb(quoted(c.arg));
+    EXPECT_EQ(r.exit_code, 2) << c.arg << "\n" << r.output;
+    EXPECT_NE(r.output.find("error: " + c.metrics + " " + c.says), std::string::npos) << r.output;
+    EXPECT_EQ(r.output.find("Traceback"), std::string::npos) << r.output;
+  }
+  EXPECT_FALSE(fs::exists(dir + "/zero_run/pictures"));
+  EXPECT_FALSE(fs::exists(dir + "/pictures"));
+}
+
+TEST_F(PlotCurves, ALineOverOneMebibyteIsSkippedAsDamagedWithoutBeingHeld) {
+  const auto dir = fresh_dir("plot_curves_long_line");
+  // 8 MiB without a newline: read past in pieces, in 1 GB.
+  testing::write_text(dir + "/no_newline.jsonl", std::string(8 << 20, '['));
+  auto r = plot_curves_in_1gb(quoted(dir + "/no_newline.jsonl"));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("skipped 1 damaged line(s) over 1 MiB long: line 1\n"), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("has no step records"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("Traceback"), std::string::npos) << r.output;
+  // A step line padded past 1 MiB among good ones (valid JSON, but not read): the others
+  // are drawn.
+  testing::write_text(dir + "/metrics.jsonl", pretrain_step(1) +
+                                                  "{\"step\": 2, \"loss\": 1, \"pad\": \"" +
+                                                  std::string(2 << 20, 'x') + "\"}\n" +
+                                                  pretrain_step(2) + pretrain_step(3));
+  r = plot_curves(quoted(dir));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("skipped 1 damaged line(s) over 1 MiB long: line 2\n"), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("3 step records (0 repeated"), std::string::npos) << r.output;
+  EXPECT_TRUE(fs::exists(dir + "/pictures/curves.png"));
+}
+
+TEST_F(PlotCurves, AbsurdOrNonFiniteValuesAndStepsAreSkippedAndCounted) {
+  // Python's json reads 1e308 and -1.7e308 (finite, but their difference and the axes'
+  // margins overflow), NaN, Infinity, 1e400 (infinite) and integers of any size.
+  const auto dir = fresh_dir("plot_curves_absurd");
+  const std::string huge_int = "1" + std::string(400, '0');
+  std::string text =
+      "{\"step\": 1, \"epoch\": 0.25, \"loss\": 2.0, \"loss_rgb\": 1.1, \"lr\": 0.001, "
+      "\"w_random\": 1}\n"
+      "{\"step\": 2, \"epoch\": 0.5, \"loss\": 1e308, \"loss_rgb\": -1.7e308, "
+      "\"lr\": Infinity, \"w_random\": NaN}\n";
+  text += "{\"step\": 3, \"epoch\": 0.75, \"loss\": -Infinity, \"loss_rgb\": 1e400, \"lr\": " +
+          huge_int + ", \"w_random\": 0.5}\n";
+  // Keys matplotlib would read as mathtext, or cannot draw (a lone surrogate).
+  text +=
+      "{\"step\": 4, \"epoch\": 1, \"loss\": 1.7, \"loss_rgb\": 0.9, \"lr\": 0.002, "
+      "\"w_random\": 0.5, \"loss_$x^{$\": 1.5, \"w_\\ud800\": 0.5}\n";
+  // Steps that are no whole number in 0..2^53.
+  text += "{\"step\": " + huge_int + ", \"loss\": 1}\n";
+  text +=
+      "{\"step\": -3, \"loss\": 1}\n"
+      "{\"step\": 1e300, \"loss\": 1}\n"
+      "{\"step\": 2.5, \"loss\": 1}\n";
+  testing::write_text(dir + "/metrics.jsonl", text);
+  const auto r = plot_curves(quoted(dir) + " --smooth 2");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output.find("Traceback"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("skipped 4 without a valid step line(s)"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("skipped 7 value(s) that are NaN, infinite or over 1e+300"),
+            std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("4 step records (0 repeated"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("4 non-finite values dropped"), std::string::npos) << r.output;
+  const auto image = read_png(dir + "/pictures/curves.png");
+  // Loss, lr and the generator weights: two rows.
+  EXPECT_EQ(image.width, kWidth);
+  EXPECT_EQ(image.height, 2 * kRowHeight);
+  EXPECT_GT(ink(image), 0.01);
+}
+
+TEST_F(PlotCurves, JsonNestedPastTheRecursionLimitIsAnUndecodableLine) {
+  const auto dir = fresh_dir("plot_curves_deep");
+  // 100000 deep, as a line, as a step's value and as objects.
+  const std::string list = std::string(100000, '[') + std::string(100000, ']');
+  std::string objects;
+  for (int i = 0; i < 100000; ++i) objects += "{\"a\": ";
+  objects += "1" + std::string(100000, '}');
+  testing::write_text(dir + "/metrics.jsonl",
+                      list + "\n{\"step\": 1, \"loss\": " + list + "}\n" + objects + "\n");
+  const auto r = plot_curves_in_1gb(quoted(dir));
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("skipped 3 undecodable line(s)"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("has no step records"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("Traceback"), std::string::npos) << r.output;
 }
 
 }  // namespace

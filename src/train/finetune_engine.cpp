@@ -2,6 +2,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -145,6 +146,9 @@ struct FinetuneEngine::Impl {
   /// nothing to train for evaluation.
   std::unique_ptr<DataParallelStep> steps;
   std::string pretrained_report = "none (random initialisation)";
+  /// The classes the head learns, by label (empty: the dataset names none), and where from.
+  std::vector<std::string> class_names;
+  std::string class_source;
 
   int64_t bucket_bytes() const { return cfg.dist.bucket_mb << 20; }
 
@@ -220,6 +224,8 @@ FinetuneEngine::Impl::Impl(const config::FinetuneConfig& config, distributed::Co
                                "give a dataset in MultiMAE's layout (rgb, semseg, instance)"));
   }
   val_size = val->size();
+  class_names = val->class_names();
+  class_source = "finetune.val_split " + cfg.finetune.val_split;
   num_classes = cfg.model.num_classes > 0 ? cfg.model.num_classes : val->num_classes();
   std::shared_ptr<const data::Dataset> train_set;
   if (!evaluate_only) {
@@ -347,6 +353,8 @@ void FinetuneEngine::fresh_start() {
     file.tensors = export_tensors(file, ExportPart::kEncoder);
   }
   const auto report = load_weights(*m.model, file);
+  if (std::find(report.loaded.begin(), report.loaded.end(), "head.weight") != report.loaded.end())
+    check_head_classes(file.class_names, file.path, m.class_names, m.class_source);
   m.pretrained_report = file.path + " (" + file.kind + "): " + report.text();
   log::info("pretrained weights " + m.pretrained_report);
   if (m.cfg.finetune.mode == config::FinetuneMode::kEval) {
@@ -618,6 +626,21 @@ std::map<std::string, int64_t> FinetuneEngine::counters() const {
   return {{"data_skipped", impl_->steps->bad_samples().skipped},
           {"data_read", impl_->steps->bad_samples().read},
           {"effective_batch", impl_->effective_batch}};
+}
+
+std::vector<std::pair<std::string, torch::Tensor>> FinetuneEngine::extra_state() {
+  if (impl_->class_names.empty()) return {};
+  return {{"class_names", class_names_tensor(impl_->class_names)}};
+}
+
+void FinetuneEngine::restore_extra_state(
+    const std::vector<std::pair<std::string, torch::Tensor>>& stored) {
+  for (const auto& [name, tensor] : stored) {
+    if (name == "class_names") {
+      check_head_classes(class_names_of(tensor), "the checkpoint", impl_->class_names,
+                         impl_->class_source);
+    }
+  }
 }
 
 void FinetuneEngine::restore_counters(const std::map<std::string, int64_t>& counters) {

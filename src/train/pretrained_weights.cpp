@@ -8,10 +8,12 @@
 #include <map>
 #include <regex>
 #include <set>
+#include <sstream>
 
 #include "c2fmae/core/affix.h"
 #include "c2fmae/core/error_text.h"
 #include "c2fmae/core/input_file.h"
+#include "c2fmae/core/log.h"
 #include "c2fmae/core/usage_error.h"
 #include "c2fmae/formats/safetensors.h"
 #include "c2fmae/train/checkpoint.h"
@@ -31,6 +33,7 @@ bool is_head(const std::string& name) {
 torch::Tensor resize_pos_embed(const torch::Tensor& pos, int64_t target_tokens) {
   const int64_t tokens = pos.size(1), d = pos.size(2);
   for (int64_t extra = 0; extra <= 1; ++extra) {
+    if (tokens - extra < 1 || target_tokens - extra < 1) continue;  // no grid (e.g. 0 x 0)
     const auto s =
         static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(tokens - extra))));
     const auto n =
@@ -102,6 +105,9 @@ WeightsFile read_weights(const std::string& path) {
         file.tensors.insert(key.substr(6), t);
       }
     }
+    for (const auto& [name, tensor] : state.extra) {
+      if (name == "class_names") file.class_names = class_names_of(tensor);
+    }
     file.kind = c10::str("c2fmae checkpoint (step ", state.step, ")");
     return file;
   }
@@ -113,6 +119,39 @@ WeightsFile read_weights(const std::string& path) {
   }
   file.kind = "safetensors";
   return file;
+}
+
+torch::Tensor class_names_tensor(const std::vector<std::string>& names) {
+  std::string text;
+  for (const auto& n : names) text += (text.empty() ? "" : "\n") + n;
+  auto out = torch::empty({static_cast<int64_t>(text.size())}, torch::kUInt8);
+  std::copy(text.begin(), text.end(), out.data_ptr<uint8_t>());
+  return out;
+}
+
+std::vector<std::string> class_names_of(const torch::Tensor& stored) {
+  if (!stored.defined() || stored.scalar_type() != torch::kUInt8 || stored.dim() != 1) return {};
+  const auto bytes = stored.contiguous();
+  const std::string text(reinterpret_cast<const char*>(bytes.data_ptr<uint8_t>()),
+                         static_cast<size_t>(bytes.numel()));
+  std::vector<std::string> names;
+  std::stringstream lines(text);
+  for (std::string name; std::getline(lines, name);) names.push_back(name);
+  return names;
+}
+
+void check_head_classes(const std::vector<std::string>& head, const std::string& checkpoint,
+                        const std::vector<std::string>& dataset, const std::string& dataset_name) {
+  if (head.empty() || dataset.empty()) return;
+  for (size_t i = 0; i < std::max(head.size(), dataset.size()); ++i) {
+    const std::string a = i < head.size() ? "'" + head[i] + "'" : "no class";
+    const std::string b = i < dataset.size() ? "'" + dataset[i] + "'" : "no class";
+    if (a == b) continue;
+    throw UsageError(
+        with_hint(c10::str("label ", i, " is class ", a, " in the head of ", checkpoint, " but ", b,
+                           " in ", dataset_name, ": the head's outputs would mean other classes"),
+                  "evaluate (or resume) the checkpoint on the classes it was trained on"));
+  }
 }
 
 torch::Tensor rgb_modality_embedding(
@@ -221,6 +260,11 @@ LoadReport load_weights(torch::nn::Module& module, const WeightsFile& given) {
       throw UsageError(with_hint(
           c10::str("pretrained weights ", file.path, ": ", source, " holds NaN or infinite values"),
           "give weights of a run that did not diverge (an earlier checkpoint)"));
+    }
+    if (!value.is_floating_point() && target.is_floating_point()) {
+      log::warn(c10::str("pretrained weights ", file.path, ": ", source, " is stored as ",
+                         value.scalar_type(), ", not as floating point: converted to ",
+                         target.scalar_type(), " (is this the file you meant?)"));
     }
     target.copy_(value.to(target.dtype()));
     used.insert(source);

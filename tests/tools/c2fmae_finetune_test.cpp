@@ -156,14 +156,28 @@ TEST(Finetune, AValSplitWithARenamedClassIsRefusedNamingBothNames) {
   const auto ft_yaml = testing::add_tiny_finetune_yaml(dir);
   testing::write_fixture_split(dir + "/data", "train", 2, 2, /*masks=*/false);
   testing::write_fixture_split(dir + "/data", "val", 2, 1, /*masks=*/false);
+  const auto data =
+      " --set data.source=folder --set data.root=" + dir + "/data" +
+      " --set finetune.val_split=val --set model.num_classes=2 --set data.batch_size=2";
+  // A checkpoint of the right classes first: its head keeps their names.
+  auto r = finetune("--config " + ft_yaml + " --output-dir " + dir + "/good" + data +
+                    " --set train.max_steps=2");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
   fs::rename(dir + "/data/val/class_b", dir + "/data/val/class_z");  // same count, other class
-  const auto r = finetune("--config " + ft_yaml + " --output-dir " + dir + "/run" +
-                          " --set data.source=folder --set data.root=" + dir + "/data" +
-                          " --set finetune.val_split=val --set model.num_classes=2");
+  r = finetune("--config " + ft_yaml + " --output-dir " + dir + "/run" + data);
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("label 1 is class 'class_b'"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("'class_z'"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(dir + "/run/metrics.jsonl"));
+  // Evaluating that head on the renamed split, or resuming it there, is refused too.
+  r = finetune("--config " + ft_yaml + " --eval --pretrained " + dir + "/good/latest.pt" + data);
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("label 1 is class 'class_b' in the head of"), std::string::npos)
+      << r.output;
+  fs::rename(dir + "/data/train/class_b", dir + "/data/train/class_z");
+  r = finetune("--config " + ft_yaml + " --output-dir " + dir + "/good --resume auto" + data);
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("'class_z' in finetune.val_split val"), std::string::npos) << r.output;
 }
 
 TEST(Finetune, BadArgumentsExit2AndWriteNothing) {

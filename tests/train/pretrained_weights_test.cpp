@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "c2fmae/config/pretrain_config.h"
+#include "c2fmae/core/log.h"
 #include "c2fmae/core/usage_error.h"
 #include "c2fmae/formats/safetensors.h"
 #include "c2fmae/models/block.h"
@@ -123,6 +124,36 @@ TEST(PretrainedWeights, NonFiniteWeightsAreRefusedNamingTheTensor) {
     EXPECT_NE(std::string(e.what()).find("backbone.blocks.0.attn.qkv.weight"), std::string::npos)
         << e.what();
   }
+}
+
+TEST(PretrainedWeights, APosEmbedOfNoGridIsRefusedAndIntegerTensorsAreNamedInAWarning) {
+  const auto dir = testing::fresh_dir("pretrained_weights_no_grid");
+  const auto cfg = tiny_pretrain();
+  models::Classifier cls(tiny_classifier(cfg).global_pool(config::GlobalPool::kToken));
+  for (const int64_t tokens : {0, 1}) {  // no grid at all, a class token and a 0 x 0 grid
+    torch::OrderedDict<std::string, torch::Tensor> vit;
+    for (const auto& p : cls->backbone->named_parameters()) vit.insert(p.key(), p.value().detach());
+    vit["pos_embed"] = torch::zeros({1, tokens, 48});
+    formats::write_safetensors(dir + "/vit.safetensors", vit);
+    try {
+      load_weights(*cls, read_weights(dir + "/vit.safetensors"));
+      ADD_FAILURE() << "a pos_embed of " << tokens << " tokens loaded";
+    } catch (const UsageError& e) {
+      EXPECT_NE(std::string(e.what()).find("pos_embed has shape"), std::string::npos) << e.what();
+    }
+  }
+  // Integers where the model has floats: loaded (converted), named in the log.
+  torch::OrderedDict<std::string, torch::Tensor> ints;
+  for (const auto& p : cls->backbone->named_parameters()) ints.insert(p.key(), p.value().detach());
+  ints["cls_token"] = torch::ones({1, 1, 48}, torch::kLong);
+  formats::write_safetensors(dir + "/ints.safetensors", ints);
+  const auto log_path = dir + "/train.log";
+  log::add_file_sink(log_path);
+  load_weights(*cls, read_weights(dir + "/ints.safetensors"));
+  log::remove_file_sink(log_path);
+  EXPECT_NE(testing::read_text(log_path).find("cls_token is stored as Long"), std::string::npos)
+      << testing::read_text(log_path);
+  EXPECT_TRUE(torch::equal(cls->backbone->cls_token, torch::ones({1, 1, 48})));
 }
 
 TEST(PretrainedWeights, TimmNamesFeedTheBackboneAndPositionsAreResized) {

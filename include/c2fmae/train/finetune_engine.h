@@ -61,6 +61,11 @@ class FinetuneEngine : public Engine {
   std::string nonfinite_hint() const override;
   std::map<std::string, int64_t> counters() const override;
   void restore_counters(const std::map<std::string, int64_t>& counters) override;
+  /// The dataset's class names (when it has them), so that a resume or an --eval on other
+  /// classes is refused.
+  std::vector<std::pair<std::string, torch::Tensor>> extra_state() override;
+  void restore_extra_state(
+      const std::vector<std::pair<std::string, torch::Tensor>>& stored) override;
   void synchronize_state() override;
   void check_replicas() override;
   bool evaluates() const override { return true; }

@@ -39,7 +39,21 @@ struct WeightsFile {
   std::string kind;
   /// The tensors under their stored names (a checkpoint's model.* entries without "model.").
   torch::OrderedDict<std::string, torch::Tensor> tensors;
+  /// The classes its head was trained on, by label (a c2fmae_finetune checkpoint of a
+  /// dataset with class names); empty when unknown.
+  std::vector<std::string> class_names;
 };
+
+/// The class names as a checkpoint stores them (extra state "class_names": the names joined
+/// by newlines, as uint8), and back.
+torch::Tensor class_names_tensor(const std::vector<std::string>& names);
+std::vector<std::string> class_names_of(const torch::Tensor& stored);
+
+/// Throws UsageError when `head` (the classes a checkpoint's head was trained on) and
+/// `dataset` (`dataset_name`'s) both have names and differ: the head's outputs would mean
+/// other classes. Names the first label that differs.
+void check_head_classes(const std::vector<std::string>& head, const std::string& checkpoint,
+                        const std::vector<std::string>& dataset, const std::string& dataset_name);
 
 /// Reads `path`. Throws UsageError naming the file and what is wrong (missing, a directory,
 /// not a checkpoint or safetensors file, malformed) — an argument problem.

@@ -93,6 +93,36 @@ int main(int argc, char** argv) {
       }
     }
 
+    // The shards never go into the data they are made of: a later pack or pseudo-labelling of
+    // the split would meet them, and --overwrite would work inside the dataset.
+    {
+      auto full = [](const std::string& path) {
+        std::error_code ec;
+        auto p = std::filesystem::weakly_canonical(path, ec).lexically_normal();
+        if (p.has_relative_path() && p.filename().empty()) p = p.parent_path();
+        return p;
+      };
+      auto within = [](const std::filesystem::path& inner, const std::filesystem::path& outer) {
+        auto i = inner.begin();
+        for (const auto& part : outer) {
+          if (i == inner.end() || *i != part) return false;
+          ++i;
+        }
+        return true;
+      };
+      const auto out_path = full(out), root_path = full(root);
+      if (out_path == root_path) {
+        return refuse("--out " + out + " is the dataset root --root " + root,
+                      "pack into a folder of its own, e.g. --out " + root + "_shards");
+      }
+      for (const auto& split : splits) {
+        if (within(out_path, root_path / split)) {
+          return refuse(
+              "--out " + out + " is inside split '" + split + "' of --root " + root,
+              "pack into a folder outside the dataset's splits, e.g. --out " + root + "_shards");
+        }
+      }
+    }
     try {
       std::error_code ec;
       // Every split's problems (missing folder, earlier shards without --overwrite) are found

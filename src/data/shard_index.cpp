@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <set>
 #include <string_view>
 
 #include "c2fmae/core/atomic_file.h"
@@ -118,15 +119,22 @@ bool is_jpeg(const std::vector<uint8_t>& bytes) {
   return bytes.size() >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF;
 }
 
-std::string shard_name(const std::string& split, int64_t number) {
+// Shard files of a generation: 0 "<split>-NNNNNN.tar", 1 "<split>-NNNNNN.g1.tar". A pack
+// over an earlier one (--overwrite) writes the other generation, so the earlier pack's files
+// stay whole, and listed by its index, until the new index replaces it.
+std::string shard_name(const std::string& split, int64_t number, int generation) {
   char digits[32];
   std::snprintf(digits, sizeof digits, "%06lld", static_cast<long long>(number));
-  return split + "-" + digits + ".tar";
+  return split + "-" + digits + (generation == 1 ? ".g1.tar" : ".tar");
 }
 
-// The shard number of "<split>-NNNNNN.tar" (six or more digits), -1 for any other name.
-int64_t shard_number(const std::string& split, const std::string& name) {
-  const std::string head = split + "-", tail = ".tar";
+// The shard number of "<split>-NNNNNN.tar" or "<split>-NNNNNN.g1.tar" (six or more digits),
+// -1 for any other name; `generation` gets 0 or 1.
+int64_t shard_number(const std::string& split, const std::string& name, int* generation = nullptr) {
+  const std::string head = split + "-";
+  const bool g1 = name.size() >= 7 && name.compare(name.size() - 7, 7, ".g1.tar") == 0;
+  const std::string tail = g1 ? ".g1.tar" : ".tar";
+  if (generation) *generation = g1 ? 1 : 0;
   if (name.size() < head.size() + 6 + tail.size() || name.compare(0, head.size(), head) != 0 ||
       name.compare(name.size() - tail.size(), tail.size(), tail) != 0) {
     return -1;
@@ -466,6 +474,19 @@ PackReport pack_folder(const std::string& root, const std::string& split, const 
                       std::to_string(old_shards.size()) + " shard files)",
                   "pack into another folder, or replace them (c2fmae_pack --overwrite)"));
   }
+  // The generation the earlier index does not use (0 without one, or when it is unreadable).
+  int generation = 0;
+  if (old_index) {
+    try {
+      const auto earlier = read_shard_index(out, split);
+      if (!earlier.shard_files.empty()) {
+        int used = 0;
+        shard_number(split, earlier.shard_files.front(), &used);
+        generation = 1 - used;
+      }
+    } catch (const std::exception&) {
+    }
+  }
   // Left by a pack that was killed; nothing refers to them.
   for (const auto& name : stale_temporaries) fs::remove(fs::path(out) / name, ec);
   fs::remove(index_tmp, ec);
@@ -536,7 +557,8 @@ PackReport pack_folder(const std::string& root, const std::string& split, const 
         finish_shard();
       }
       if (!writer) {
-        const std::string name = shard_name(split, static_cast<int64_t>(index.shard_files.size()));
+        const std::string name =
+            shard_name(split, static_cast<int64_t>(index.shard_files.size()), generation);
         temporaries.push_back(temporary_path((fs::path(out) / name).string()));
         writer = std::make_unique<TarWriter>(temporaries.back());
         index.shard_files.push_back(name);
@@ -561,32 +583,29 @@ PackReport pack_folder(const std::string& root, const std::string& split, const 
     }
     if (writer) finish_shard();
 
-    // Publish. The new index is written (and synced) under a temporary name first, so that
-    // nothing that needs room on the disk happens after the old pack is touched. Then the
-    // old index goes, so no index ever lists shards replaced under it; the shards take their
-    // names, stale ones of a larger earlier pack are removed, and the new index is renamed
-    // into place last.
+    // Publish. The new shards take their names (another generation's than the earlier
+    // index lists, so the earlier pack stays whole and usable), then the new index replaces
+    // the old one in one rename: a pack killed at any point leaves the earlier split or the
+    // new one. The earlier pack's files, and stale ones, go last.
     as_io_error([&] { write_synced(index_tmp, shard_index_text(index)); });
     as_io_error([&] {
-      if (old_index) {
-        if (!fs::remove(index_path, ec) && ec) io_fail("remove", index_path, ec.value());
-        sync_path(out, true);
-      }
       for (size_t s = 0; s < temporaries.size(); ++s) {
         const std::string final_path = (fs::path(out) / index.shard_files[s]).string();
         if (std::rename(temporaries[s].c_str(), final_path.c_str()) != 0) {
           io_fail("rename " + temporaries[s] + " to", final_path, errno);
         }
       }
-      for (const auto& name : old_shards) {
-        if (shard_number(split, name) < static_cast<int64_t>(index.shard_files.size())) continue;
-        const std::string stale = (fs::path(out) / name).string();
-        if (!fs::remove(stale, ec) && ec) io_fail("remove", stale, ec.value());
-      }
+      sync_path(out, true);
       if (std::rename(index_tmp.c_str(), index_path.c_str()) != 0) {
         io_fail("rename " + index_tmp + " to", index_path, errno);
       }
       sync_path(out, true);
+      const std::set<std::string> listed(index.shard_files.begin(), index.shard_files.end());
+      for (const auto& name : old_shards) {
+        if (listed.count(name)) continue;
+        const std::string stale = (fs::path(out) / name).string();
+        if (!fs::remove(stale, ec) && ec) io_fail("remove", stale, ec.value());
+      }
     });
   } catch (...) {
     writer.reset();

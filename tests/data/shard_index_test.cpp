@@ -320,6 +320,44 @@ TEST(ShardIndex, InterruptedPackLeavesTheEarlierPackOrNothing) {
   EXPECT_EQ(report.samples, 12);
 }
 
+TEST(ShardIndex, AnOverwriteWritesTheOtherGenerationSoAKillBeforeItsIndexKeepsTheEarlierPack) {
+  TempDir dir;
+  make_multimae(dir / "data", "train", 2, 6);
+  PackOptions options;
+  options.shard_bytes = 8 << 10;
+  pack_folder(dir / "data", "train", dir / "out", options);
+  const auto first = read_shard_index(dir / "out", "train").shard_files;
+  ASSERT_GT(first.size(), 1u);
+  EXPECT_EQ(first.front(), "train-000000.tar");
+  const auto samples = unpack(dir / "out", "train");
+  fs::copy(dir / "out", dir / "earlier", fs::copy_options::recursive);
+  // The overwrite's shards take the other generation's names; the earlier files go.
+  write_bytes(dir / "data/train/rgb/class0/img.0.JPEG", fake_file(kJpegMagic, 9000, 9));
+  options.overwrite = true;
+  pack_folder(dir / "data", "train", dir / "out", options);
+  const auto second = read_shard_index(dir / "out", "train").shard_files;
+  EXPECT_EQ(second.front(), "train-000000.g1.tar");
+  auto names = second;
+  names.push_back("train.index");
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(files_in(dir / "out"), names);
+  const auto repacked = unpack(dir / "out", "train");
+  EXPECT_NE(repacked, samples);
+  // A pack killed after its shards took their names but before its index did: the earlier
+  // index and shards are whole, the new shards lie unlisted beside them.
+  for (const auto& name : second)
+    fs::copy_file(fs::path(dir / "out") / name, fs::path(dir / "earlier") / name);
+  EXPECT_EQ(unpack(dir / "earlier", "train"), samples);
+  // The next overwrite of that folder goes to generation 1 again and leaves nothing stale.
+  pack_folder(dir / "data", "train", dir / "earlier", options);
+  EXPECT_EQ(files_in(dir / "earlier"), names);
+  EXPECT_EQ(unpack(dir / "earlier", "train"), repacked);
+  // And a third pack of the first folder returns to generation 0.
+  pack_folder(dir / "data", "train", dir / "out", options);
+  EXPECT_EQ(read_shard_index(dir / "out", "train").shard_files.front(), "train-000000.tar");
+  EXPECT_EQ(unpack(dir / "out", "train"), repacked);
+}
+
 TEST(ShardIndex, LongNamesAndBadSplitNamesAreRefusedBeforeWriting) {
   TempDir dir;
   write_bytes(dir / ("data/train/c/" + std::string(100, 'x') + ".jpg"), kJpegMagic);

@@ -40,6 +40,15 @@ TEST(Pack, PacksSplitsThatTarListsAndRefusesWhatItCannotDo) {
   EXPECT_EQ(pack("--root " + dir + "/folder --out " + dir + "/other --split test").exit_code, 2);
   EXPECT_EQ(pack("--root " + dir + "/folder").exit_code, 2);  // --out is required
   EXPECT_FALSE(fs::exists(dir + "/other/test.index"));
+  // The shards never go into the data they are made of.
+  for (const std::string& out :
+       {dir + "/folder", dir + "/folder/", dir + "/folder/train/shards", dir + "/folder/./val"}) {
+    r = pack("--root " + dir + "/folder --split train --split val --out " + out);
+    EXPECT_EQ(r.exit_code, 2) << out << "\n" << r.output;
+    EXPECT_NE(r.output.find("--out"), std::string::npos) << r.output;
+  }
+  EXPECT_FALSE(fs::exists(dir + "/folder/train/shards"));
+  EXPECT_FALSE(fs::exists(dir + "/folder/train.index"));
 }
 
 }  // namespace

@@ -10,17 +10,20 @@
 // (int64 [N, L], the per-patch region ids the guided generators use; not for a patch size
 // the label maps do not fit, when an earlier run's are removed).
 //
-// Exit codes: 0 done, 1 a write failed (the path and the OS reason are printed), 2 bad
+// Exit codes: 0 done, 1 a write failed (the path and the OS reason are printed; nothing in
+// DIR is changed: the files are written in a staging folder and renamed into place), 2 bad
 // config or arguments (nothing is written).
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <optional>
 #include <regex>
 
 #include "c2fmae/config/pretrain_config.h"
+#include "c2fmae/core/atomic_file.h"
 #include "c2fmae/core/error_text.h"
 #include "c2fmae/core/number_text.h"
 #include "c2fmae/core/usage_error.h"
@@ -108,8 +111,38 @@ int main(int argc, char** argv) {
     }
     const auto& batch = preview.batch;
     const int64_t n = batch.size();
+    const bool patches = preview.semantic_patches.defined();
+    // Everything is written into a staging folder inside --out first, then renamed into
+    // place: a full disk or a kill while writing leaves --out as it was (an earlier run's
+    // pictures and arrays whole), never a complete masks.npy beside some of the pictures.
+    const auto staging =
+        fs::path(unique_temporary_path((fs::path(out) / ".c2fmae_masks").string()));
+    std::vector<std::string> names;
+    char name[32];
+    try {
+      fs::create_directory(staging);
+      names.push_back("masks.npy");
+      formats::write_npy((staging / names.back()).string(), batch.mask.to(torch::kUInt8));
+      if (patches) {
+        names.push_back("semantic_patches.npy");
+        formats::write_npy((staging / names.back()).string(), preview.semantic_patches);
+        names.push_back("instance_patches.npy");
+        formats::write_npy((staging / names.back()).string(), preview.instance_patches);
+      }
+      for (int64_t i = 0; i < n; ++i) {
+        std::snprintf(name, sizeof name, "sample_%04lld.png", static_cast<long long>(i));
+        names.push_back(name);
+        train::write_png((staging / name).string(),
+                         train::mask_picture(batch, i, cfg.model.modalities, cfg.model.img_size));
+      }
+    } catch (const std::exception& e) {
+      fs::remove_all(staging, ec);
+      std::cerr << "c2fmae_masks: " << error_text(e) << "\nnothing in " << out << " was changed\n";
+      return 1;
+    }
     // Pictures an earlier run left past this run's count would read as this run's: the
-    // regular files this program names (sample_NNNN.png, N below the largest count) go.
+    // regular files this program names (sample_NNNN.png, N below the largest count) go, and
+    // so do its per-patch arrays when this run has none.
     const std::regex picture_name(R"(sample_([0-9]{4})\.png)");
     std::vector<fs::path> stale;
     for (const auto& entry : fs::directory_iterator(out)) {
@@ -121,39 +154,31 @@ int main(int argc, char** argv) {
         stale.push_back(entry.path());
       }
     }
+    for (const char* file : {"semantic_patches.npy", "instance_patches.npy"}) {
+      const auto path = fs::path(out) / file;
+      if (!patches && fs::is_regular_file(fs::symlink_status(path, ec))) stale.push_back(path);
+    }
     for (const auto& path : stale) {
       if (!fs::remove(path, ec) && ec) {
+        fs::remove_all(staging, ec);
         std::cerr << "c2fmae_masks: "
                   << with_hint("cannot remove " + path.string() +
-                                   ", a picture of an earlier run: " + ec.message(),
+                                   ", a file of an earlier run: " + ec.message(),
                                "give an --out folder this user may write, or an empty one")
                   << "\n";
         return 1;
       }
     }
-    const bool patches = preview.semantic_patches.defined();
-    for (const char* file : {"semantic_patches.npy", "instance_patches.npy"}) {
-      const auto path = fs::path(out) / file;
-      if (!patches && fs::is_regular_file(fs::symlink_status(path, ec)) && !fs::remove(path, ec) &&
-          ec) {
-        std::cerr << "c2fmae_masks: cannot remove " << path.string()
-                  << ", an earlier run's: " << ec.message() << "\n";
+    for (const auto& file : names) {
+      if (std::rename((staging / file).c_str(), (fs::path(out) / file).c_str()) != 0) {
+        const int err = errno;
+        fs::remove_all(staging, ec);
+        std::cerr << "c2fmae_masks: cannot rename " << (staging / file).string() << " to "
+                  << (fs::path(out) / file).string() << ": " << std::strerror(err) << "\n";
         return 1;
       }
     }
-    formats::write_npy((fs::path(out) / "masks.npy").string(), batch.mask.to(torch::kUInt8));
-    if (patches) {
-      formats::write_npy((fs::path(out) / "semantic_patches.npy").string(),
-                         preview.semantic_patches);
-      formats::write_npy((fs::path(out) / "instance_patches.npy").string(),
-                         preview.instance_patches);
-    }
-    char name[32];
-    for (int64_t i = 0; i < n; ++i) {
-      std::snprintf(name, sizeof name, "sample_%04lld.png", static_cast<long long>(i));
-      train::write_png((fs::path(out) / name).string(),
-                       train::mask_picture(batch, i, cfg.model.modalities, cfg.model.img_size));
-    }
+    fs::remove(staging, ec);
     std::cout << "c2fmae_masks: wrote " << n << " pictures (sample_0000.png .. " << name
               << "), masks.npy " << batch.mask.sizes()
               << (patches

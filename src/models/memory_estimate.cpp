@@ -75,6 +75,7 @@ ModelMemory pretrain_memory(const config::ModelConfig& model, int64_t num_visibl
   }
   ModelMemory out;
   out.parameters = static_cast<int64_t>(params);
+  out.trained = out.parameters;
   out.activations_per_sample = values * value_bytes;
   return out;
 }
@@ -92,6 +93,8 @@ ModelMemory classifier_memory(const config::ClassifierConfig& model, int64_t num
   out.parameters = static_cast<int64_t>(
       static_cast<double>(shape.depth) * block_parameters(big_d, r) + 3 * p * p * big_d +
       (1 + l) * big_d + 4 * big_d + 2 * big_d + big_d * c + c);  // learned positions
+  // A frozen encoder (linear probing, evaluation): only the head (and its BatchNorm) trains.
+  out.trained = trains_encoder ? out.parameters : static_cast<int64_t>(big_d * c + c + 2 * big_d);
   const double block = block_values(1 + l, big_d, r);
   const double values = trains_encoder
                             ? 3 * pixels + static_cast<double>(shape.depth) * block + 2 * c

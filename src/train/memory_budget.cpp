@@ -40,8 +40,9 @@ void add_common(MemoryEstimate& e, const models::ModelMemory& m, double ema_valu
                 const config::DataConfig& data, const std::string& model_keys,
                 const std::string& activation_keys, double loader_bytes, bool cuda) {
   e.parts.push_back({"weights, gradients and AdamW state",
-                     16.0 * static_cast<double>(m.parameters) + 4.0 * ema_values, model_keys,
-                     cuda});
+                     4.0 * static_cast<double>(m.parameters) +
+                         12.0 * static_cast<double>(m.trained) + 4.0 * ema_values,
+                     model_keys, cuda});
   e.parts.push_back({"activations", static_cast<double>(data.batch_size) * m.activations_per_sample,
                      activation_keys, cuda});
   e.parts.push_back(

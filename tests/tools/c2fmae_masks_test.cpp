@@ -278,17 +278,31 @@ TEST(Masks, PicturesOfAnEarlierLargerRunAreRemoved) {
   EXPECT_EQ(testing::read_text(dir + "/keep.txt"), "mine");
 }
 
-TEST(Masks, AFailedWriteExits1NamingTheFileAndTheReason) {
+TEST(Masks, AFailedWriteExits1NamingTheFileAndTheReasonAndChangesNothing) {
   const auto dir = testing::tiny_pretrain_dir("c2fmae_masks_full");
+  const auto out = dir + "/out";
+  ASSERT_EQ(
+      masks("--config " + dir + "/tiny.yaml --generator semantic --count 4 --out " + out).exit_code,
+      0);
+  std::vector<std::string> before;
+  for (const auto& e : fs::directory_iterator(out)) before.push_back(e.path().filename());
+  std::sort(before.begin(), before.end());
+  const auto mask_before = testing::read_text(out + "/masks.npy");
   // A 1 KiB file-size limit: the region id arrays (16 x 16 x 8 bytes) cannot be written.
   auto r =
       run_command("bash -c 'ulimit -f 1; exec " + std::string(C2FMAE_MASKS_BIN) + " --config " +
-                  dir + "/tiny.yaml --generator semantic --count 16 --out " + dir + "/out'");
+                  dir + "/tiny.yaml --generator semantic --count 16 --out " + out + "'");
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("File too large"), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find(dir + "/out/semantic_patches.npy"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("semantic_patches.npy"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("nothing in " + out + " was changed"), std::string::npos) << r.output;
   EXPECT_EQ(r.output.find("frame #"), std::string::npos) << r.output;
-  EXPECT_FALSE(fs::exists(dir + "/out/semantic_patches.npy.tmp"));
+  // The earlier run's pictures and arrays, whole; no staging folder or temporary left.
+  std::vector<std::string> after;
+  for (const auto& e : fs::directory_iterator(out)) after.push_back(e.path().filename());
+  std::sort(after.begin(), after.end());
+  EXPECT_EQ(after, before);
+  EXPECT_EQ(testing::read_text(out + "/masks.npy"), mask_before);
 }
 
 // The instance generator's guarantee (DESIGN.md §1: "an image with two or more regions

@@ -25,7 +25,8 @@
 namespace c2fmae::models {
 
 struct ModelMemory {
-  int64_t parameters = 0;             ///< trainable values
+  int64_t parameters = 0;             ///< values of the parameters
+  int64_t trained = 0;                ///< of those, the ones that train (gradients, AdamW state)
   double activations_per_sample = 0;  ///< bytes kept for the backward pass, per sample
 };
 

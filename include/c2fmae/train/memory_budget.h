@@ -2,8 +2,9 @@
 // a run that cannot fit is refused (exit 2, naming the keys that drive it) instead of
 // swapping or dying in an allocator minutes later. The estimate's parts:
 //
-//   weights, gradients and AdamW's two moments   16 bytes per trainable value (+ 4 per
-//                                                encoder value for an EMA encoder)
+//   weights, gradients and AdamW's two moments   4 bytes per value, 12 more per value that
+//                                                trains (+ 4 per encoder value for an EMA
+//                                                encoder)
 //   activations                                  data.batch_size x the model's bytes per
 //                                                sample (models/memory_estimate.h)
 //   loader buffers                               (data.prefetch + 2) micro-batches of RGB

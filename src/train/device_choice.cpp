@@ -3,8 +3,6 @@
 #include <c10/cuda/CUDAFunctions.h>
 #include <torch/cuda.h>
 
-#include <stdexcept>
-
 #include "c2fmae/core/usage_error.h"
 
 namespace c2fmae::train {
@@ -12,9 +10,10 @@ namespace c2fmae::train {
 torch::Device choose_device(const config::TrainConfig& train, int64_t local_rank) {
   const bool cuda = torch::cuda::is_available();
   if (train.device == config::ComputeDevice::kCuda && !cuda) {
-    throw std::runtime_error(
-        "train.device = cuda, but no CUDA device is available\nhint: use "
-        "--set train.device=cpu or auto");
+    // A config this machine cannot run: exit 2, as every config problem.
+    throw UsageError(
+        with_hint("train.device = cuda, but no CUDA device is available",
+                  "use --set train.device=cpu or auto"));
   }
   if (train.device == config::ComputeDevice::kCpu || !cuda) return torch::Device(torch::kCPU);
   const auto count = static_cast<int64_t>(torch::cuda::device_count());

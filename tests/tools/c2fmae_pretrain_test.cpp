@@ -269,6 +269,13 @@ TEST(Pretrain, BadConfigKeyExitsNonZeroNamingTheKey) {
   r = pretrain("--config " + dir + "/tiny.yaml --config " + dir + "/bad.yaml");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.output.find("bad.yaml: train.epochs = -4"), std::string::npos) << r.output;
+  if (!torch::cuda::is_available()) {  // a config this machine cannot run is a config problem
+    r = pretrain("--config " + dir + "/tiny.yaml --set train.device=cuda --output-dir " + dir +
+                 "/run");
+    EXPECT_EQ(r.exit_code, 2) << r.output;
+    EXPECT_NE(r.output.find("no CUDA device"), std::string::npos) << r.output;
+    EXPECT_FALSE(fs::exists(dir + "/run"));
+  }
 }
 
 TEST(Pretrain, AMemoryBombInsideTheAcceptedRangesExits2AtOnceNamingItsKeys) {

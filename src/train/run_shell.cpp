@@ -416,8 +416,7 @@ void RunShell::Impl::evaluate(Engine& engine, int64_t step) {
   evaluated_step = step;
   const auto e = engine.evaluate();
   const double epoch = static_cast<double>(step) / engine.steps_per_epoch();
-  const bool best = e.finite && std::isfinite(e.score) &&
-                    (std::isnan(state.best_score) || e.score > state.best_score);
+  const bool best = e.improves_on(state.best_score);
   if (!e.finite) {
     log::warn(c10::str("the evaluation at step ", step,
                        " met NaN or Inf: its score is not a measure, and not a best"));

@@ -60,6 +60,24 @@ TEST(FinetuneEngine, EvaluationSeesEveryValidationImageOnce) {
   EXPECT_TRUE(classifier(engine).is_training());
 }
 
+TEST(FinetuneEngine, AnEvaluationOverNaNOutputsIsNotFiniteAndNeverTheBest) {
+  FinetuneEngine engine(tiny_finetune({}));
+  auto good = engine.evaluate();
+  EXPECT_TRUE(good.finite);
+  EXPECT_TRUE(good.improves_on(std::nan("")));
+  {
+    torch::NoGradGuard no_grad;
+    classifier(engine).head->weight.fill_(std::nan(""));
+  }
+  const auto e = engine.evaluate();
+  EXPECT_FALSE(e.finite);  // NaN logits still rank some class first: a score, but no measure
+  EXPECT_FALSE(e.improves_on(std::nan("")));
+  EXPECT_FALSE(e.improves_on(-1.0));
+  good.score = 50.0;
+  EXPECT_TRUE(good.improves_on(40.0));
+  EXPECT_FALSE(good.improves_on(50.0));
+}
+
 TEST(FinetuneEngine, FineTuningFitsASmallTrainingSet) {
   // 32 scenes, whole and unflipped, no augmentation: 240 steps of the MAE recipe's machinery
   // (layer decay, drop path off, AdamW, warm-up + cosine) must fit them from random

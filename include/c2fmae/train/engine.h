@@ -6,6 +6,7 @@
 #pragma once
 #include <torch/nn/module.h>
 
+#include <cmath>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -46,6 +47,12 @@ struct Evaluation {
   /// False when the evaluation met NaN or Inf (its loss, or the model's outputs): its score
   /// then measures nothing, and it is never the best.
   bool finite = true;
+
+  /// Whether this evaluation is a new best after `best_score` (NaN: none yet): a finite
+  /// evaluation of a finite score above it.
+  bool improves_on(double best_score) const {
+    return finite && std::isfinite(score) && (std::isnan(best_score) || score > best_score);
+  }
 };
 
 class Engine {

@@ -189,7 +189,7 @@ TEST(PretrainEngine, AFailedStartLeavesNoRunDirectoryBehind) {
   EXPECT_THROW(pretrain(tiny(dir, {"optim.accum_steps=41"}), {}), config::ConfigError);
   EXPECT_FALSE(fs::exists(dir + "/run"));
   if (!torch::cuda::is_available()) {
-    EXPECT_THROW(pretrain(tiny(dir, {"train.device=cuda"}), {}), std::runtime_error);
+    EXPECT_THROW(pretrain(tiny(dir, {"train.device=cuda"}), {}), UsageError);
     EXPECT_FALSE(fs::exists(dir + "/run"));
   }
   // The corrected command starts without --overwrite.

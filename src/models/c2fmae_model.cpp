@@ -50,18 +50,20 @@ void C2fmaeImpl::reset() {
   init_mae_weights(*this);
 }
 
-int64_t C2fmaeImpl::output_dim(Modality m) const {
-  const int64_t p = config.patch_size, q = p / kLabelDownsample;
+int64_t head_output_dim(const config::ModelConfig& model, Modality m) {
+  const int64_t p = model.patch_size, q = p / kLabelDownsample;
   switch (m) {
     case Modality::kSemantic:
-      return config.num_semantic_classes * q * q;
+      return model.num_semantic_classes * q * q;
     case Modality::kInstance:
-      return config.instance_head_dim * q * q;
+      return model.instance_head_dim * q * q;
     case Modality::kRgb:
       return p * p * 3;
   }
   return 0;
 }
+
+int64_t C2fmaeImpl::output_dim(Modality m) const { return head_output_dim(config, m); }
 
 torch::Tensor C2fmaeImpl::embed_tokens(const Batch& batch) {
   // Every modality's tokens take the backbone's patch positions (the RGB ones inside

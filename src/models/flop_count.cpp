@@ -1,6 +1,7 @@
 #include "c2fmae/models/flop_count.h"
 
 #include "c2fmae/core/modality.h"
+#include "c2fmae/models/c2fmae_model.h"
 #include "c2fmae/models/vit_presets.h"
 
 namespace c2fmae::models {
@@ -42,10 +43,7 @@ StepFlops pretrain_flops(const config::ModelConfig& model, int64_t num_visible) 
   const bool cascade = model.decoder_mode == config::DecoderMode::kCascade;
   for (size_t i = 0; i < model.modalities.size(); ++i) {
     const auto mod = model.modalities[i];
-    const double out = mod == Modality::kRgb ? 3 * p * p
-                       : mod == Modality::kSemantic
-                           ? q * q * static_cast<double>(model.num_semantic_classes)
-                           : q * q * static_cast<double>(model.instance_head_dim);
+    const double out = static_cast<double>(head_output_dim(model, mod));
     const double context = 1 + v + (cascade && i > 0 ? 1 + l : 0);
     f.decoder += 2 * (1 + v) * big_d * d;
     f.decoder +=

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "c2fmae/core/modality.h"
+#include "c2fmae/models/c2fmae_model.h"
 #include "c2fmae/models/vit_presets.h"
 
 namespace c2fmae::models {
@@ -58,10 +59,7 @@ ModelMemory pretrain_memory(const config::ModelConfig& model, int64_t num_visibl
   const double cross = static_cast<double>(model.decoder_cross_blocks);
   for (size_t i = 0; i < model.modalities.size(); ++i) {
     const auto mod = model.modalities[i];
-    const double out = mod == Modality::kRgb ? 3 * p * p
-                       : mod == Modality::kSemantic
-                           ? q * q * static_cast<double>(model.num_semantic_classes)
-                           : q * q * static_cast<double>(model.instance_head_dim);
+    const double out = static_cast<double>(head_output_dim(model, mod));
     const double queries = 1 + l;
     const double context = 1 + v + (cascade && i > 0 ? 1 + l : 0);
     params += big_d * d + d + d + 2 * d + d * out + out;  // embed, mask token, norm, head

@@ -36,6 +36,10 @@ struct ModelOutput {
   std::vector<torch::Tensor> rows;
 };
 
+/// Values the decoder head of modality `m` predicts per token: semantic logits (classes x
+/// (p/4)^2), instance embeddings (head dim x (p/4)^2) or RGB pixels (3 p^2).
+int64_t head_output_dim(const config::ModelConfig& model, Modality m);
+
 class C2fmaeImpl : public torch::nn::Cloneable<C2fmaeImpl> {
  public:
   explicit C2fmaeImpl(const config::ModelConfig& config);

@@ -369,6 +369,22 @@ TEST(DataParallel, RanksStartedWithOtherConfigsAllExit2NamingTheKeys) {
   EXPECT_FALSE(fs::exists(dir + "/run"));
 }
 
+/// A socket listening on a free port of `address` (INADDR_ANY, INADDR_LOOPBACK) that nobody
+/// accepts on: the kernel completes connections, nothing answers. {fd, port}; fd -1 on error.
+std::pair<int, int> listening_socket(in_addr_t address) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(address);
+  socklen_t len = sizeof addr;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::listen(fd, 16) != 0 || ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    if (fd >= 0) ::close(fd);
+    return {-1, 0};
+  }
+  return {fd, ntohs(addr.sin_port)};
+}
+
 TEST(DataParallel, AnInconsistentLaunchExits2RightAfterTheRendezvousNamingWhatDiffers) {
   const auto dir = testing::tiny_pretrain_dir("dp_inconsistent_launch");
   const auto bin = std::string(C2FMAE_PRETRAIN_BIN);
@@ -403,15 +419,9 @@ TEST(DataParallel, AnInconsistentLaunchExits2RightAfterTheRendezvousNamingWhatDi
     EXPECT_FALSE(fs::exists(dir + "/run1"));
   }
   // A taken MASTER_PORT is named as such, not blamed on another rank.
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_ANY);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  ASSERT_EQ(::listen(fd, 16), 0);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  const auto port = std::to_string(ntohs(addr.sin_port));
+  const auto [fd, port_number] = listening_socket(INADDR_ANY);
+  ASSERT_GE(fd, 0);
+  const auto port = std::to_string(port_number);
   auto r = testing::run_command("env RANK=0 WORLD_SIZE=2 MASTER_PORT=" + port + " " + bin + " " +
                                 args_of(dir, dir + "/run", 4, 4, "--set dist.timeout_s=3"));
   ::close(fd);
@@ -427,18 +437,12 @@ TEST(DataParallel, AnInconsistentLaunchExits2RightAfterTheRendezvousNamingWhatDi
 TEST(DataParallel, AStoreThatAcceptsButNeverAnswersFailsTheRendezvousInBoundedTime) {
   const auto dir = testing::tiny_pretrain_dir("dp_silent_store");
   // A listening socket nobody accepts on: the kernel completes connections, nothing answers.
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  ASSERT_EQ(::listen(fd, 16), 0);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  const auto [fd, port] = listening_socket(INADDR_LOOPBACK);
+  ASSERT_GE(fd, 0);
   const auto start = Clock::now();
   const auto r = testing::run_command(
-      "env RANK=1 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" +
-      std::to_string(ntohs(addr.sin_port)) + " " + C2FMAE_PRETRAIN_BIN + " " +
+      "env RANK=1 WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=" + std::to_string(port) + " " +
+      C2FMAE_PRETRAIN_BIN + " " +
       args_of(dir, dir + "/run", 4, 4, "--set dist.timeout_s=2"));  // the later --set wins
   ::close(fd);
   EXPECT_EQ(r.exit_code, 1) << r.output;

@@ -93,8 +93,8 @@ int main(int argc, char** argv) {
       }
     }
 
-    // The shards never go into the data they are made of: a later pack or pseudo-labelling of
-    // the split would meet them, and --overwrite would work inside the dataset.
+    // The shards never go into the data they are made of, nor beside its splits: a later
+    // pack or pseudo-labelling would meet them, and --overwrite would work inside the dataset.
     {
       auto full = [](const std::string& path) {
         std::error_code ec;
@@ -111,16 +111,11 @@ int main(int argc, char** argv) {
         return true;
       };
       const auto out_path = full(out), root_path = full(root);
-      if (out_path == root_path) {
-        return refuse("--out " + out + " is the dataset root --root " + root,
-                      "pack into a folder of its own, e.g. --out " + root + "_shards");
-      }
-      for (const auto& split : splits) {
-        if (within(out_path, root_path / split)) {
-          return refuse(
-              "--out " + out + " is inside split '" + split + "' of --root " + root,
-              "pack into a folder outside the dataset's splits, e.g. --out " + root + "_shards");
-        }
+      if (within(out_path, root_path)) {
+        return refuse(
+            "--out " + out + (out_path == root_path ? " is" : " is inside") +
+                " the dataset --root " + root,
+            "pack into a folder outside the dataset, e.g. --out " + root_path.string() + "_shards");
       }
     }
     try {

@@ -26,16 +26,21 @@ An evaluation shares its step number with that step's step line, so evaluations 
 step apart from step and skipped lines; when a step appears twice (a run resumed after a
 crash before truncate_metrics ran), its last record wins. Non-finite numbers (null, NaN,
 Infinity) and absurd ones (over 1e300 in magnitude: the figure's arithmetic would overflow)
-are dropped from a line, its other fields kept; all but null are counted in a warning. The
+are dropped from a step or evaluation line, its other fields kept, and counted in a warning
+(a skipped step's line only marks its step: its null loss is not counted). The
 file is read a line at a time and only the fields drawn are kept, so memory grows with the
 steps, not with the file; loss_ and w_ terms past the first 16 of each are not drawn (a
 warning says so). Blank and undecodable lines (a last line torn by a kill), lines without a
 whole step in 0..2^53 and lines over 1 MiB (damaged: read past, not into memory) are skipped
 and counted in a warning.
 
+-o's folder must exist (only the default pictures/ folder is created). A character the font
+lacks is drawn as a box without matplotlib's warning; its other warnings are one line each.
+
 Exit codes: 0 written; 1 matplotlib missing or the PNG cannot be written; 2 a missing file or
-folder, one that is not a regular file (a FIFO, a device, a folder), an empty metrics file, or
-one without step records.
+folder, one that is not a regular file (a FIFO, a device, a folder), an empty metrics file, one
+without step records, or an -o that is empty, not a .png, in a folder that does not exist, not a
+regular file or the metrics file itself.
 """
 import argparse
 import errno
@@ -45,6 +50,7 @@ import os
 import stat
 import sys
 import tempfile
+import warnings
 
 WIDTH_IN = 12.0   # figure width, inches
 ROW_IN = 4.0      # height of one row of two panels, inches
@@ -68,7 +74,8 @@ def parse_args(argv):
     p.add_argument("path", metavar="RUN_DIR_OR_METRICS_JSONL",
                    help="a run directory (its metrics.jsonl is read) or a metrics.jsonl file")
     p.add_argument("-o", "--output", metavar="OUT.png",
-                   help="where to write the PNG (folders are created)")
+                   help="where to write the PNG (its folder must exist; default "
+                        "RUN_DIR/pictures/curves.png, pictures/ created)")
     p.add_argument("--smooth", metavar="N", type=int, default=1,
                    help="draw the mean of the last N records of each loss and weight series "
                         "(default 1: raw)")
@@ -165,8 +172,7 @@ class Metrics:
         self.overlong = 0      # lines over MAX_LINE bytes
         self.overlong_lines = []  # the first few of their line numbers
         self.repeated = 0      # step or evaluation records replaced by a later one
-        self.dropped_values = 0  # null, NaN or infinite
-        self.bad_values = 0      # NaN, infinite or absurd (see MAX_VALUE)
+        self.dropped_values = 0  # null, NaN, infinite or absurd (see MAX_VALUE): not drawn
         self.keys = {}         # the fields kept, each one string shared by all records
         self.terms = {"loss_": 0, "w_": 0}  # how many of each prefix are kept
         self.left_out = set()  # the prefixes with terms past MAX_SERIES
@@ -236,34 +242,36 @@ def read_line(m, raw):
     if step is None:
         m.without_step += 1
         return
+    evaluation = any(key.startswith("val_") for key in record)
+    if not evaluation and "skipped" in record:
+        # A skipped step's line: a mark at its step, its values (a null loss) not drawn.
+        if step in m.steps or step in m.skipped:
+            m.repeated += 1
+        m.steps.pop(step, None)
+        reason = record["skipped"]
+        m.skipped[step] = reason[:200] if isinstance(reason, str) else ""
+        return
     numbers = {}
     for key, value in record.items():
         if not drawn(key):
             continue
         number = number_of(value)
-        if value is None or isinstance(value, float) and not math.isfinite(value):
-            m.dropped_values += 1  # null (how the C++ writes NaN), NaN or Infinity
-        if number == math.inf:
-            m.bad_values += 1
+        if value is None or number == math.inf:
+            m.dropped_values += 1  # null (how the C++ writes NaN), NaN, infinite or absurd
         elif number is not None:
             key = m.key(key)
             if key is not None:
                 numbers[key] = number
-    if any(key.startswith("val_") for key in record):
+    if evaluation:
         if step in m.evaluations:
             m.repeated += 1
         m.evaluations[step] = numbers
     else:
-        # A step line or a skipped step's line: the last record of the step wins.
+        # A step line: the last record of the step (a step or a skipped step's line) wins.
         if step in m.steps or step in m.skipped:
             m.repeated += 1
-        m.steps.pop(step, None)
         m.skipped.pop(step, None)
-        if "skipped" in record:
-            reason = record["skipped"]
-            m.skipped[step] = reason[:200] if isinstance(reason, str) else ""
-        else:
-            m.steps[step] = numbers
+        m.steps[step] = numbers
 
 
 def series(records, key):
@@ -323,7 +331,31 @@ def draw(ax, xs, ys, label, smooth, color=None, marker=None):
                 markersize=4 if marker else None)
 
 
-def plot(m, out_path, title, smooth):
+def is_missing_glyph(warning):
+    """Whether `warning` is matplotlib's 'Glyph N (...) missing from font(s) ...': the
+    character is drawn as a box, and the warning would name this script's line."""
+    return issubclass(warning.category, UserWarning) and " missing from " in str(warning.message) \
+        and str(warning.message).startswith("Glyph ")
+
+
+def plot(m, out_path, title, smooth, make_folder):
+    """Draws the figure into out_path (its folder created when make_folder); the exit code.
+    matplotlib's warnings are caught: a missing glyph is left out (a box in the picture says
+    it), any other is printed as one 'warning:' line, without this script's path and line."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        rc = draw_figure(m, out_path, title, smooth, make_folder)
+    seen = set()
+    for w in caught:
+        text = str(w.message).strip().splitlines()
+        text = text[0] if text else w.category.__name__
+        if not is_missing_glyph(w) and text not in seen:
+            seen.add(text)
+            sys.stderr.write("warning: matplotlib: %s\n" % text)
+    return rc
+
+
+def draw_figure(m, out_path, title, smooth, make_folder):
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -438,7 +470,8 @@ def plot(m, out_path, title, smooth):
 
     folder = os.path.dirname(os.path.abspath(out_path))
     try:
-        os.makedirs(folder, exist_ok=True)
+        if make_folder:
+            os.makedirs(folder, exist_ok=True)
         # A temporary file renamed into place: a viewer never sees half a PNG.
         fd, tmp = tempfile.mkstemp(prefix=".curves-", suffix=".png.tmp", dir=folder)
         try:
@@ -460,8 +493,12 @@ def plot(m, out_path, title, smooth):
     return 0
 
 
-def check_output_path(out, metrics):
-    """Refuses an output that is not a new or regular .png file, or that is the input."""
+def check_output_path(out, metrics, given):
+    """Refuses an output that is empty, not a new or regular .png file, or the input; and one
+    `given` (-o) whose folder does not exist, rather than create a mistyped path's folders."""
+    if not out:
+        raise UsageError("-o is empty\nhint: give a path ending in .png, or leave -o out for "
+                         "RUN_DIR/pictures/curves.png")
     if not out.lower().endswith(".png"):
         raise UsageError("-o %s: the picture is a PNG\nhint: give a path ending in .png" % out)
     if os.path.lexists(out):
@@ -470,6 +507,10 @@ def check_output_path(out, metrics):
                              "or that of an earlier curves picture" % out)
         if os.path.samefile(out, metrics):
             raise UsageError("-o %s is the metrics file being read\nhint: give another path" % out)
+    folder = os.path.dirname(out)
+    if given and folder and not os.path.isdir(folder):
+        raise UsageError("-o %s: its folder %s %s" % (
+            out, folder, "is not a folder" if os.path.exists(folder) else "does not exist"))
 
 
 def say(line):
@@ -504,9 +545,9 @@ def main(argv=None):
                              % (metrics, m.overlong, MAX_LINE >> 20,
                                 ", ".join(map(str, m.overlong_lines)),
                                 ", ..." if m.overlong > len(m.overlong_lines) else ""))
-        if m.bad_values:
-            sys.stderr.write("warning: %s: skipped %d value(s) that are NaN, infinite or over %g "
-                             "in magnitude\n" % (metrics, m.bad_values, MAX_VALUE))
+        if m.dropped_values:
+            sys.stderr.write("warning: %s: skipped %d value(s) that are null, NaN, infinite or "
+                             "over %g in magnitude\n" % (metrics, m.dropped_values, MAX_VALUE))
         for prefix in sorted(m.left_out):
             sys.stderr.write("warning: %s: more than %d %s* terms; the first %d logged are drawn\n"
                              % (metrics, MAX_SERIES, prefix, MAX_SERIES))
@@ -521,9 +562,10 @@ def main(argv=None):
     except UsageError as e:
         sys.stderr.write("error: %s\n" % e)
         return 2
-    out = args.output or os.path.join(run_dir, "pictures", "curves.png")
+    given = args.output is not None
+    out = args.output if given else os.path.join(run_dir, "pictures", "curves.png")
     try:
-        check_output_path(out, metrics)
+        check_output_path(out, metrics, given)
     except UsageError as e:
         sys.stderr.write("error: %s\n" % e)
         return 2
@@ -534,10 +576,9 @@ def main(argv=None):
                                          " (epoch %g)" % round(epoch, 2) if epoch is not None
                                          else "")
     sys.stderr.flush()
-    say("%s: %d step records (%d repeated, the last kept), %d skipped, %d evaluations, "
-        "%d non-finite values dropped" % (metrics, len(m.steps), m.repeated, len(m.skipped),
-                                          len(m.evaluations), m.dropped_values))
-    rc = plot(m, out, title, args.smooth)
+    say("%s: %d step records (%d repeated, the last kept), %d skipped, %d evaluations"
+        % (metrics, len(m.steps), m.repeated, len(m.skipped), len(m.evaluations)))
+    rc = plot(m, out, title, args.smooth, make_folder=not given)
     if rc == 0:
         say("wrote %s" % out)
     return rc

@@ -90,8 +90,8 @@ void write_text_atomically(const std::string& path, const std::string& text) {
 }
 
 void replace_symlink(const std::string& link, const std::string& target) {
-  const std::string tmp = temporary_path(link);
-  std::remove(tmp.c_str());
+  // A name no other writer uses: a user's <link>.tmp is never touched.
+  const std::string tmp = unique_temporary_path(link);
   if (::symlink(target.c_str(), tmp.c_str()) != 0) fail("create the link", tmp, errno);
   if (std::rename(tmp.c_str(), link.c_str()) != 0) {
     const int err = errno;

@@ -278,10 +278,15 @@ ShardIndex read_shard_index(const std::string& root, const std::string& split) {
   // Counts come from the file: nothing is reserved beyond what its remaining bytes can hold.
   const uint64_t num_classes = lines.counted("classes");
   index.classes.reserve(std::min<uint64_t>(num_classes, lines.bytes_left() / 2));
+  std::set<std::string_view> seen;  // views into the file's text, which outlives the loop
   for (uint64_t c = 0; c < num_classes; ++c) {
     const std::string_view name =
         lines.next("class " + std::to_string(c) + " of " + std::to_string(num_classes));
     if (name.empty()) lines.fail("empty class name");
+    if (!seen.insert(name).second) {
+      lines.fail("class name '" + std::string(name) +
+                 "' is listed twice: two labels would mean one class");
+    }
     index.classes.emplace_back(name);
   }
 

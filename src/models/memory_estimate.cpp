@@ -70,6 +70,12 @@ ModelMemory pretrain_memory(const config::ModelConfig& model, int64_t num_visibl
     values += static_cast<double>(model.decoder_depth) * block_values(queries, d, r);
     const double masked = std::max(0.0, (m * l - v) / m);
     values += masked * (2 * d + 2 * out);  // gathered rows, the head's output and its loss
+    if (mod == Modality::kInstance) {
+      // The instance loss's push term: the differences of every pair of cluster means,
+      // [K + 1, K + 1, E], their norms and the hinge (losses/instance_loss.h).
+      const double k1 = static_cast<double>(model.instance_slots + 1);
+      values += 3 * k1 * k1 * static_cast<double>(model.instance_head_dim);
+    }
   }
   ModelMemory out;
   out.parameters = static_cast<int64_t>(params);

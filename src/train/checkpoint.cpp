@@ -109,6 +109,17 @@ TrainingState load_checkpoint(const std::string& path, torch::nn::Module* model,
   } catch (const formats::FileError& e) {
     throw CheckpointAccessError(e.what());
   }
+  // Training never saves a non-finite weight (such steps are skipped): a checkpoint that
+  // holds one is damaged, and --resume auto goes back past it like a corrupt one.
+  for (const auto& key : archive.keys()) {
+    if (key.rfind("model.", 0) != 0) continue;
+    torch::Tensor t;
+    if (!archive.try_read(key, t) && !archive.try_read(key, t, /*is_buffer=*/true)) continue;
+    if (t.is_floating_point() && !torch::isfinite(t).all().item<bool>()) {
+      throw std::runtime_error("checkpoint " + path + " holds NaN or infinite values in " + key +
+                               " (training never saves them: the file is damaged)");
+    }
+  }
   auto read_int = [&](const char* key) {
     torch::Tensor t;
     if (!archive.try_read(key, t)) {
@@ -219,10 +230,12 @@ std::string CheckpointManager::save(torch::nn::Module& model, const optim::AdamW
 
 std::vector<std::string> CheckpointManager::list() const {
   std::vector<std::string> out;
-  if (!fs::exists(directory_)) return out;
-  for (const auto& e : fs::directory_iterator(directory_)) {
+  std::error_code list_ec;
+  if (!fs::is_directory(directory_, list_ec)) return out;
+  for (const auto& e : fs::directory_iterator(directory_, list_ec)) {
     const auto name = e.path().filename().string();
-    if (e.is_regular_file() && is_run_file(name) && name.rfind("checkpoint-", 0) == 0) {
+    std::error_code ec;  // a link loop or broken link is no checkpoint to list
+    if (e.is_regular_file(ec) && is_run_file(name) && name.rfind("checkpoint-", 0) == 0) {
       out.push_back(e.path().string());
     }
   }
@@ -237,7 +250,7 @@ std::optional<std::string> CheckpointManager::latest() const {
   const auto target = fs::read_symlink(link, ec);
   if (ec) return std::nullopt;
   const auto path = (fs::path(directory_) / target).string();  // an absolute target stays
-  if (!fs::exists(path)) return std::nullopt;
+  if (!fs::exists(path, ec) || ec) return std::nullopt;        // gone, or a link loop
   return path;
 }
 

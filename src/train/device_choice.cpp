@@ -11,9 +11,8 @@ torch::Device choose_device(const config::TrainConfig& train, int64_t local_rank
   const bool cuda = torch::cuda::is_available();
   if (train.device == config::ComputeDevice::kCuda && !cuda) {
     // A config this machine cannot run: exit 2, as every config problem.
-    throw UsageError(
-        with_hint("train.device = cuda, but no CUDA device is available",
-                  "use --set train.device=cpu or auto"));
+    throw UsageError(with_hint("train.device = cuda, but no CUDA device is available",
+                               "use --set train.device=cpu or auto"));
   }
   if (train.device == config::ComputeDevice::kCpu || !cuda) return torch::Device(torch::kCPU);
   const auto count = static_cast<int64_t>(torch::cuda::device_count());

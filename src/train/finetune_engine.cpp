@@ -37,6 +37,9 @@
 namespace c2fmae::train {
 namespace {
 
+/// dense_probe: the most training patches whose features it keeps (every stride-th).
+constexpr int64_t kMaxDensePatches = int64_t{1} << 20;
+
 using Clock = std::chrono::steady_clock;
 
 /// RandAugment works on the uint8 image (timm applies it to the PIL image before
@@ -239,14 +242,9 @@ FinetuneEngine::Impl::Impl(const config::FinetuneConfig& config, distributed::Co
                                         " but the dataset has ", val->num_classes(), " classes"),
                                "set model.num_classes to 0 (the dataset's) or at least that"));
   }
-  // Before anything large is allocated: a run that cannot fit stops here, naming its keys.
-  memory = estimate_finetune_memory(cfg, num_classes, device, autocast,
-                                    1 + (train_set ? 1 : 0) + (knn || dense ? 1 : 0),
-                                    group ? group->env().local_world_size : 1);
-  check_memory_budget(memory, device, cfg.train.memory_check);
-  val_loader = std::make_unique<data::BatchLoader>(val, val_options);
+  std::shared_ptr<const data::Dataset> bank;
   if (knn || dense) {
-    auto bank = data::make_dataset(cfg.data, seed, cfg.data.split);
+    bank = data::make_dataset(cfg.data, seed, cfg.data.split);
     check_same_classes(*bank, *val, cfg);
     if (dense && !bank->has_masks()) {
       throw UsageError(
@@ -254,8 +252,24 @@ FinetuneEngine::Impl::Impl(const config::FinetuneConfig& config, distributed::Co
                         cfg.data.split + " has none",
                     "give a dataset in MultiMAE's layout (rgb, semseg, instance)"));
     }
-    bank_loader = std::make_unique<data::BatchLoader>(bank, val_options);
   }
+  // Before anything large is allocated: a run that cannot fit stops here, naming its keys.
+  // The frozen encoder's features a measure keeps: knn one row per image of both splits,
+  // dense_probe one per patch of the validation split and at most kMaxDensePatches of the
+  // training split's.
+  int64_t feature_rows = 0;
+  if (knn) feature_rows = bank->size() + val_size;
+  if (dense) {
+    const int64_t patches =
+        (cfg.model.img_size / cfg.model.patch_size) * (cfg.model.img_size / cfg.model.patch_size);
+    feature_rows = std::min(bank->size() * patches, kMaxDensePatches) + val_size * patches;
+  }
+  memory = estimate_finetune_memory(cfg, num_classes, device, autocast,
+                                    1 + (train_set ? 1 : 0) + (bank ? 1 : 0), feature_rows,
+                                    group ? group->env().local_world_size : 1);
+  check_memory_budget(memory, device, cfg.train.memory_check);
+  val_loader = std::make_unique<data::BatchLoader>(val, val_options);
+  if (bank) bank_loader = std::make_unique<data::BatchLoader>(bank, val_options);
 
   accum = cfg.optim.accum_steps;
   effective_batch = cfg.data.batch_size * accum * world;
@@ -351,6 +365,20 @@ void FinetuneEngine::fresh_start() {
     // fine-tuning after a probe): its statistics are folded into the head, as c2fmae_export
     // does, so the head computes what it computed in the probe.
     file.tensors = export_tensors(file, ExportPart::kEncoder);
+  }
+  const bool other_classes =
+      !file.class_names.empty() && !m.class_names.empty() && file.class_names != m.class_names;
+  if (other_classes && m.cfg.finetune.mode != config::FinetuneMode::kEval) {
+    // A classifier of other classes as the start of this one: its encoder, a new head (as
+    // for another class count).
+    torch::OrderedDict<std::string, torch::Tensor> kept;
+    for (const auto& item : file.tensors) {
+      if (item.key().rfind("head.", 0) != 0 && item.key().rfind("head_norm.", 0) != 0)
+        kept.insert(item.key(), item.value());
+    }
+    file.tensors = std::move(kept);
+    log::warn("pretrained weights " + file.path + ": its head was trained on other classes (" +
+              m.class_source + " names others): the head starts fresh");
   }
   const auto report = load_weights(*m.model, file);
   if (std::find(report.loaded.begin(), report.loaded.end(), "head.weight") != report.loaded.end())
@@ -508,7 +536,7 @@ Evaluation FinetuneEngine::Impl::evaluate_dense() {
   const auto start = Clock::now();
   // At most about kMaxPatches training patches (every stride-th): the classifier's inputs
   // stay in memory.
-  constexpr int64_t kMaxPatches = 1 << 20;
+  constexpr int64_t kMaxPatches = kMaxDensePatches;
   const int64_t grid = cfg.model.img_size / cfg.model.patch_size;
   const int64_t total = bank_loader->micro_steps_per_epoch() * cfg.data.batch_size * grid * grid;
   const int64_t stride = std::max<int64_t>(1, (total + kMaxPatches - 1) / kMaxPatches);

@@ -145,7 +145,7 @@ MemoryEstimate estimate_pretrain_memory(const config::PretrainConfig& cfg,
 
 MemoryEstimate estimate_finetune_memory(const config::FinetuneConfig& cfg, int64_t num_classes,
                                         const torch::Device& device, bool autocast, int64_t loaders,
-                                        int64_t processes_on_host) {
+                                        int64_t feature_rows, int64_t processes_on_host) {
   MemoryEstimate e;
   e.processes_on_host = std::max<int64_t>(1, processes_on_host);
   const bool trains_encoder = cfg.finetune.mode == config::FinetuneMode::kFinetune;
@@ -155,6 +155,14 @@ MemoryEstimate estimate_finetune_memory(const config::FinetuneConfig& cfg, int64
              static_cast<double>(loaders) * static_cast<double>(cfg.data.prefetch + 2) *
                  batch_bytes(cfg.data, cfg.model.img_size, false),
              device.is_cuda());
+  if (feature_rows > 0) {
+    const auto width = models::encoder_shape(cfg.model.encoder()).embed_dim;
+    e.parts.push_back({"encoder features",
+                       static_cast<double>(feature_rows) * static_cast<double>(width + 1) * 4.0,
+                       "data.split's and finetune.val_split's sizes (data.synthetic_samples, "
+                       "finetune.synthetic_val_samples), model.img_size",
+                       false});
+  }
   return e;
 }
 

@@ -118,12 +118,18 @@ WeightsFile read_weights(const std::string& path) {
     refuse(std::string("not a c2fmae checkpoint, and not a valid safetensors file: ") + e.what());
   }
   file.kind = "safetensors";
+  for (const auto& item : file.tensors) {
+    if (item.value().is_floating_point() && !torch::isfinite(item.value()).all().item<bool>()) {
+      refuse(item.key() + " holds NaN or infinite values");
+    }
+  }
   return file;
 }
 
 torch::Tensor class_names_tensor(const std::vector<std::string>& names) {
+  // Each name as "<bytes>:<name>": a name may hold any byte, a newline included.
   std::string text;
-  for (const auto& n : names) text += (text.empty() ? "" : "\n") + n;
+  for (const auto& n : names) text += std::to_string(n.size()) + ":" + n;
   auto out = torch::empty({static_cast<int64_t>(text.size())}, torch::kUInt8);
   std::copy(text.begin(), text.end(), out.data_ptr<uint8_t>());
   return out;
@@ -135,8 +141,17 @@ std::vector<std::string> class_names_of(const torch::Tensor& stored) {
   const std::string text(reinterpret_cast<const char*>(bytes.data_ptr<uint8_t>()),
                          static_cast<size_t>(bytes.numel()));
   std::vector<std::string> names;
-  std::stringstream lines(text);
-  for (std::string name; std::getline(lines, name);) names.push_back(name);
+  for (size_t at = 0; at < text.size();) {
+    const auto colon = text.find(':', at);
+    if (colon == std::string::npos || colon == at || colon - at > 9 ||
+        text.find_first_not_of("0123456789", at) != colon) {
+      return {};  // damaged: no names rather than wrong ones
+    }
+    const auto size = static_cast<size_t>(std::stoull(text.substr(at, colon - at)));
+    if (size > text.size() - colon - 1) return {};
+    names.push_back(text.substr(colon + 1, size));
+    at = colon + 1 + size;
+  }
   return names;
 }
 
@@ -256,9 +271,14 @@ LoadReport load_weights(torch::nn::Module& module, const WeightsFile& given) {
             "patch_size) to the pre-trained model's"));
       }
     }
-    if (value.is_floating_point() && !torch::isfinite(value).all().item<bool>()) {
+    // After the conversion: a float64 1e300 is finite, and infinite as the model's float32.
+    if (target.is_floating_point() &&
+        !torch::isfinite(value.to(target.dtype())).all().item<bool>()) {
       throw UsageError(with_hint(
-          c10::str("pretrained weights ", file.path, ": ", source, " holds NaN or infinite values"),
+          c10::str("pretrained weights ", file.path, ": ", source, " holds NaN or infinite values",
+                   value.scalar_type() != target.scalar_type()
+                       ? c10::str(" as the model's ", target.scalar_type())
+                       : std::string()),
           "give weights of a run that did not diverge (an earlier checkpoint)"));
     }
     if (!value.is_floating_point() && target.is_floating_point()) {

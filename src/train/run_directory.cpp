@@ -41,7 +41,7 @@ bool is_run_file(const std::string& name, bool temporary) {
   static const std::regex kRunFile(
       R"((checkpoint-([0-9]{8,18})\.pt|latest\.pt|best\.pt|metrics\.jsonl|train\.log|config\.yaml))");
   static const std::regex kTemporary(
-      R"((checkpoint-([0-9]{8,18})\.pt|latest\.pt|best\.pt|metrics\.jsonl|config\.yaml)\.tmp(\.[0-9]+\.[0-9]+)?)");
+      R"((checkpoint-([0-9]{8,18})\.pt|latest\.pt|best\.pt|metrics\.jsonl|config\.yaml)\.tmp\.[0-9]+\.[0-9]+)");
   std::smatch m;
   if (!std::regex_match(name, m, temporary ? kTemporary : kRunFile)) return false;
   // A checkpoint's name is exactly what checkpoint_name writes for its step (no extra zeros).
@@ -156,17 +156,17 @@ void RunDirectory::adopt(RunDirectoryMode mode) {
     if (name == kRunLockName) continue;
     // A train.log alone is what a start that failed before training left: not a run.
     holds_run |= name != "train.log";
-    const bool removable = e.is_regular_file() || e.is_symlink();
+    const bool removable = e.is_symlink(ec) || e.is_regular_file(ec);  // a link loop: a link
     if (removable && is_run_file(name)) run_files.push_back(e.path());
   }
   // pictures/ (the shell's PNGs): with --overwrite the old run's go, stale temporaries always.
   static const std::regex kPicture(R"(step_[0-9]{8,18}\.png)");
-  static const std::regex kPictureTemporary(R"(step_[0-9]{8,18}\.png\.tmp(\.[0-9]+\.[0-9]+)?)");
+  static const std::regex kPictureTemporary(R"(step_[0-9]{8,18}\.png\.tmp\.[0-9]+\.[0-9]+)");
   const fs::path pictures = fs::path(path_) / kPicturesDirName;
   if (fs::is_directory(fs::symlink_status(pictures, ec))) {
     for (const auto& e : fs::directory_iterator(pictures, ec)) {
       const auto name = e.path().filename().string();
-      if (!(e.is_regular_file() || e.is_symlink())) continue;
+      if (!(e.is_symlink(ec) || e.is_regular_file(ec))) continue;
       if (std::regex_match(name, kPictureTemporary)) {
         temporary.push_back(e.path());
       } else if (std::regex_match(name, kPicture) && mode == RunDirectoryMode::kOverwrite) {

@@ -503,12 +503,37 @@ RunResult RunShell::Impl::run(Engine& engine) {
         aside = (fs::path(run_dir) / c10::str("metrics.rewound-", state.step, "-", n, ".jsonl"))
                     .string();
     }
+    if (rewind) {
+      // The later checkpoints are moved aside too, under names that are no run file
+      // (checkpoint-<N>.rewound-<step>.pt): this branch's saves never replace them, and
+      // neither keep_last nor --resume auto ever returns to the branch left behind.
+      std::string moved;
+      for (const auto& path : checkpoints->list()) {
+        const auto name = fs::path(path).filename().string();
+        if (name <= checkpoint_name(state.step)) continue;  // zero-padded: by step
+        const auto stem = name.substr(0, name.size() - 3);  // without ".pt"
+        auto to = fs::path(run_dir) / c10::str(stem, ".rewound-", state.step, ".pt");
+        for (int n = 2; fs::exists(fs::symlink_status(to)); ++n)
+          to = fs::path(run_dir) / c10::str(stem, ".rewound-", state.step, "-", n, ".pt");
+        std::error_code ec;
+        fs::rename(path, to, ec);
+        if (ec) {
+          throw std::runtime_error("cannot move " + path + " aside (a rewind to step " +
+                                   std::to_string(state.step) + "): " + ec.message());
+        }
+        moved += (moved.empty() ? "" : ", ") + to.filename().string();
+      }
+      if (!moved.empty()) {
+        log::info("checkpoints after step " + std::to_string(state.step) +
+                  " are moved aside: " + moved + " (a rewind; --resume PATH still loads them)");
+      }
+    }
     if (const auto dropped = truncate_metrics(metrics_path, state.step, aside)) {
-      log::info(rewind ? c10::str("metrics.jsonl: ", dropped, " lines logged after step ",
-                                  state.step, " are moved to ", aside,
-                                  " (a rewind to an earlier checkpoint; later checkpoints stay)")
-                       : c10::str("metrics.jsonl: dropped ", dropped, " lines logged after step ",
-                                  state.step, " by the interrupted run (they are replayed)"));
+      log::info(rewind
+                    ? c10::str("metrics.jsonl: ", dropped, " lines logged after step ", state.step,
+                               " are moved to ", aside, " (a rewind to an earlier checkpoint)")
+                    : c10::str("metrics.jsonl: dropped ", dropped, " lines logged after step ",
+                               state.step, " by the interrupted run (they are replayed)"));
     }
     metrics = std::make_unique<MetricsLog>(metrics_path);
   }

@@ -443,6 +443,7 @@ TEST(ShardIndex, TamperedIndexOrShardsAreRefusedWithPathAndLine) {
   expect_refused(replaced("split train", "split val"), "2", "split 'val'");
   expect_refused(replaced("layout multimae", "layout other"), "3", "layout");
   expect_refused(replaced("classes 2", "classes x"), "4", "got 'x'");
+  expect_refused(replaced("class0\nclass1\n", "class0\nclass0\n"), "6", "listed twice");
   expect_refused(replaced("samples 10", "samples 11"), std::to_string(8 + num_shards + 11),
                  "ends here");
   expect_refused(replaced("samples 10", "samples 9"), last_line, "unexpected text");

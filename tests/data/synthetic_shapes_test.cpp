@@ -54,6 +54,10 @@ TEST(SyntheticShapes, CropsRenderTheSameSceneAndFlipMirrors) {
 }
 
 TEST(SyntheticShapes, TheLabelIsBalancedAndClearlyTheLargestVisibleObject) {
+  // Its classes have names, so a head trained elsewhere is compared by them.
+  const SyntheticShapes named(6, 0);
+  ASSERT_EQ(named.class_names().size(), static_cast<size_t>(SyntheticShapes::kNumShapes));
+  EXPECT_EQ(named.class_names()[0], SyntheticShapes::shape_names()[0]);
   SyntheticShapes shapes(600, 2);
   std::vector<int64_t> per_label(SyntheticShapes::kNumShapes, 0);
   double least_margin = 1e9;

@@ -80,7 +80,10 @@ TEST(Finetune, PretrainExportFinetuneAndEvaluateThroughThePrograms) {
   EXPECT_NE(aside.find("val_top1"), std::string::npos) << aside;  // the evaluation at 40
   EXPECT_TRUE(testing::read_text(dir + "/ft/best.pt") == best_before);
   EXPECT_NE(r.output.find("keeping " + dir + "/ft/best.pt"), std::string::npos) << r.output;
-  EXPECT_TRUE(fs::exists(dir + "/ft/checkpoint-00000040.pt"));
+  // The later checkpoint is moved aside, never replaced by this branch nor resumed by auto.
+  EXPECT_FALSE(fs::exists(dir + "/ft/checkpoint-00000040.pt"));
+  EXPECT_TRUE(fs::exists(dir + "/ft/checkpoint-00000040.rewound-30.pt"));
+  EXPECT_NE(r.output.find("checkpoint-00000040.rewound-30.pt"), std::string::npos) << r.output;
   // Weights inside the run that --overwrite would empty: refused before anything is removed.
   r = finetune("--config " + ft_yaml + " --output-dir " + dir + "/ft --overwrite --pretrained " +
                dir + "/ft/best.pt");
@@ -178,6 +181,11 @@ TEST(Finetune, AValSplitWithARenamedClassIsRefusedNamingBothNames) {
   r = finetune("--config " + ft_yaml + " --output-dir " + dir + "/good --resume auto" + data);
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("'class_z' in finetune.val_split val"), std::string::npos) << r.output;
+  // Fine-tuning (not evaluating) from it on the other classes: its encoder, a fresh head.
+  r = finetune("--config " + ft_yaml + " --output-dir " + dir + "/other --pretrained " + dir +
+               "/good/latest.pt --set train.max_steps=1" + data);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("the head starts fresh"), std::string::npos) << r.output;
 }
 
 TEST(Finetune, BadArgumentsExit2AndWriteNothing) {

@@ -2,9 +2,10 @@
 // matplotlib): it draws a run's metrics.jsonl as a PNG of the expected size, survives what a
 // crashed and resumed run leaves in the file (a repeated step, a torn last line, a blank line,
 // non-finite values) and what a hostile one holds (absurd values, a line of megabytes, JSON
-// nested past Python's recursion limit) without a traceback, and refuses a missing, empty or
-// not regular input (a device, a FIFO) with exit 2 and a message. Only a missing python
-// skips; a python without matplotlib fails.
+// nested past Python's recursion limit, characters the font lacks) without a traceback or a
+// Python warning, counts the values it drops once, and refuses a missing, empty or not
+// regular input (a device, a FIFO), and an empty -o or one in a missing folder, with exit 2
+// and a message. Only a missing python skips; a python without matplotlib fails.
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -102,7 +103,10 @@ TEST_F(PlotCurves, DrawsAResumedPreTrainingRunDirectoryIntoItsPicturesFolder) {
   EXPECT_NE(r.output.find("1 blank, 1 undecodable"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("15 step records (4 repeated"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("1 skipped"), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("2 non-finite values dropped"), std::string::npos) << r.output;
+  // Step 6's NaN; the skipped step 7's null loss is its mark, not a dropped value.
+  EXPECT_NE(r.output.find("skipped 1 value(s) that are null, NaN, infinite or over 1e+300"),
+            std::string::npos)
+      << r.output;
   EXPECT_EQ(r.output.find("Traceback"), std::string::npos) << r.output;
   ASSERT_TRUE(fs::exists(png)) << r.output;
   const auto image = read_png(png);
@@ -131,6 +135,7 @@ TEST_F(PlotCurves, DrawsAFineTuningMetricsFileWithItsEvaluationsWhereToldTo) {
     }
   }
   testing::write_text(dir + "/metrics.jsonl", text);
+  fs::create_directories(dir + "/elsewhere");  // -o's folder must exist
   const auto out = dir + "/elsewhere/ft.png";
   const auto r = plot_curves(quoted(dir + "/metrics.jsonl") + " -o " + quoted(out) + " --smooth 3");
   ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -161,7 +166,8 @@ TEST_F(PlotCurves, TheLastRecordOfARepeatedStepWins) {
   const auto r = plot_curves(quoted(dir));
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("4 step records (2 repeated"), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("1 non-finite values dropped"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("skipped 1 value(s) that are null, NaN, infinite"), std::string::npos)
+      << r.output;
   const auto image = read_png(dir + "/pictures/curves.png");
   EXPECT_EQ(image.width, kWidth);
   EXPECT_EQ(image.height, kRowHeight);  // loss and lr only: one row
@@ -209,7 +215,12 @@ TEST_F(PlotCurves, AMissingOrEmptyInputExitsTwoWithAMessage) {
            {dir + "/one.jsonl", "the picture is a PNG"},
            {dir + "/curves.txt", "the picture is a PNG"},
            {dir + "/folder.png", "is not a regular file"},
-           {dir + "/link.png", "is not a regular file"}}) {
+           {dir + "/link.png", "is not a regular file"},
+           {"", "error: -o is empty"},
+           {dir + "/no_such_folder/c.png", "error: -o " + dir +
+                                               "/no_such_folder/c.png: its folder " + dir +
+                                               "/no_such_folder does not exist\n"},
+           {dir + "/one.jsonl/c.png", "its folder " + dir + "/one.jsonl is not a folder"}}) {
     const auto refused = plot_curves(quoted(dir + "/one.jsonl") + " -o " + quoted(out));
     EXPECT_EQ(refused.exit_code, 2) << out << "\n" << refused.output;
     EXPECT_NE(refused.output.find(says), std::string::npos) << refused.output;
@@ -217,6 +228,9 @@ TEST_F(PlotCurves, AMissingOrEmptyInputExitsTwoWithAMessage) {
   EXPECT_EQ(testing::read_text(dir + "/one.jsonl"), "{\"step\": 1, \"loss\": 1, \"lr\": 0.1}\n");
   EXPECT_TRUE(fs::is_directory(dir + "/folder.png"));
   EXPECT_FALSE(fs::exists(dir + "/curves.txt"));
+  // Neither the mistyped folder nor the default picture was made.
+  EXPECT_FALSE(fs::exists(dir + "/no_such_folder"));
+  EXPECT_FALSE(fs::exists(dir + "/pictures"));
 }
 
 TEST_F(PlotCurves, ADeviceAFifoOrAFolderAsTheMetricsFileIsRefusedUnread) {
@@ -296,15 +310,63 @@ TEST_F(PlotCurves, AbsurdOrNonFiniteValuesAndStepsAreSkippedAndCounted) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(r.output.find("Traceback"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("skipped 4 without a valid step line(s)"), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("skipped 7 value(s) that are NaN, infinite or over 1e+300"),
+  EXPECT_NE(r.output.find("skipped 7 value(s) that are null, NaN, infinite or over 1e+300"),
             std::string::npos)
       << r.output;
   EXPECT_NE(r.output.find("4 step records (0 repeated"), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("4 non-finite values dropped"), std::string::npos) << r.output;
   const auto image = read_png(dir + "/pictures/curves.png");
   // Loss, lr and the generator weights: two rows.
   EXPECT_EQ(image.width, kWidth);
   EXPECT_EQ(image.height, 2 * kRowHeight);
+  EXPECT_GT(ink(image), 0.01);
+}
+
+TEST_F(PlotCurves, TheDroppedValuesAreCountedOnceWhateverTheirKind) {
+  // null (how the C++ writes NaN), NaN, Infinity and an absurd value in step and evaluation
+  // lines: 5 values, in one count. A skipped step's null loss is its mark, not counted.
+  const auto dir = fresh_dir("plot_curves_dropped_once");
+  testing::write_text(
+      dir + "/metrics.jsonl",
+      "{\"step\": 1, \"epoch\": 0.25, \"loss\": 2.0, \"lr\": 0.001}\n"
+      "{\"step\": 2, \"epoch\": 0.5, \"loss\": null, \"lr\": NaN}\n"
+      "{\"step\": 3, \"epoch\": 0.75, \"loss\": null, \"skipped\": \"non-finite loss (nan)\", "
+      "\"nonfinite_skipped\": 1}\n"
+      "{\"step\": 4, \"epoch\": 1, \"loss\": 1.5, \"lr\": Infinity}\n"
+      "{\"step\": 4, \"epoch\": 1, \"val_loss\": null, \"val_top1\": 1e301, \"val_top5\": 90}\n");
+  const auto r = plot_curves(quoted(dir));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::string count = "skipped 5 value(s) that are null, NaN, infinite or over 1e+300";
+  EXPECT_NE(r.output.find(count), std::string::npos) << r.output;
+  // No second, different count of the same values (stdout and stderr are merged here).
+  EXPECT_EQ(r.output.find(" value(s)"), r.output.rfind(" value(s)")) << r.output;
+  EXPECT_EQ(r.output.find("non-finite"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("3 step records (0 repeated, the last kept), 1 skipped, 1 evaluations"),
+            std::string::npos)
+      << r.output;
+  EXPECT_TRUE(fs::exists(dir + "/pictures/curves.png"));
+}
+
+TEST_F(PlotCurves, CharactersTheFontLacksAreDrawnWithoutAPythonWarning) {
+  // CJK ideographs and a Linear B syllable (a surrogate pair in the JSON), which matplotlib's
+  // DejaVu Sans lacks, in a loss term, a generator weight and the run directory's name (the
+  // title): matplotlib warns of each, naming this script's line, unless the script stops it.
+  const auto dir = fresh_dir("plot_curves_glyphs") + "/run_\u4f60\u597d";
+  fs::create_directories(dir);
+  testing::write_text(dir + "/metrics.jsonl",
+                      "{\"step\": 1, \"loss\": 2.0, \"loss_\\u4f60\\u597d\": 1.2, "
+                      "\"lr\": 0.001, \"w_\\ud800\\udc00\": 1}\n"
+                      "{\"step\": 2, \"loss\": 1.8, \"loss_\\u4f60\\u597d\": 1.1, "
+                      "\"lr\": 0.002, \"w_\\ud800\\udc00\": 1}\n");
+  const auto r = plot_curves(quoted(dir));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output.find("Warning"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("Glyph"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("plot_curves.py:"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("warning:"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("wrote "), std::string::npos) << r.output;
+  const auto image = read_png(dir + "/pictures/curves.png");
+  EXPECT_EQ(image.width, kWidth);
+  EXPECT_EQ(image.height, 2 * kRowHeight);  // loss, lr and the generator weight
   EXPECT_GT(ink(image), 0.01);
 }
 

@@ -159,6 +159,35 @@ TEST(Checkpoint, BitRotIsACorruptCheckpointThatResumeAutoSkips) {
   EXPECT_FALSE(found.unreadable);
 }
 
+TEST(Checkpoint, NonFiniteWeightsAreADamagedCheckpointAndLinkLoopsAreNoCheckpoint) {
+  ManagedToy toy("c2fmae_ckpt_nan", 3);
+  auto& [dir, m, opt, mgr] = toy;
+  toy.save(5);
+  {
+    torch::NoGradGuard no_grad;
+    m.w[0][0] = std::nan("");
+  }
+  const auto bad = toy.save(10);  // valid CRCs, NaN inside
+  try {
+    load_checkpoint(bad, nullptr, nullptr, torch::kCPU);
+    ADD_FAILURE() << "a NaN weight loaded";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("NaN or infinite values in model.w"), std::string::npos)
+        << e.what();
+  }
+  auto found = mgr.search();  // --resume auto goes back past it
+  ASSERT_TRUE(found.path.has_value());
+  EXPECT_NE(found.path->find("checkpoint-00000005.pt"), std::string::npos);
+  // A link loop named like a checkpoint, and latest.pt looping: skipped, never thrown.
+  fs::remove(bad);
+  fs::create_symlink("checkpoint-00000010.pt", dir + "/checkpoint-00000010.pt");
+  fs::remove(dir + "/latest.pt");
+  fs::create_symlink("latest.pt", dir + "/latest.pt");
+  EXPECT_NO_THROW(found = mgr.search());
+  ASSERT_TRUE(found.path.has_value());
+  EXPECT_NE(found.path->find("checkpoint-00000005.pt"), std::string::npos);
+}
+
 TEST(Checkpoint, NamesWhatAnInputPathIsInsteadOfOpeningIt) {
   const auto dir = testing::fresh_dir("c2fmae_ckpt_inputs");
   ASSERT_EQ(::mkfifo((dir + "/fifo.pt").c_str(), 0644), 0);

@@ -73,12 +73,32 @@ TEST(MemoryBudget, FineTuningCountsItsLoadersAndAFrozenEncoderKeepsNoGraph) {
   cfg.model.preset = "tiny";
   cfg.model.img_size = 64;
   cfg.data.batch_size = 8;
-  const auto one = estimate_finetune_memory(cfg, 10, torch::kCPU, false, 1, 1);
-  const auto two = estimate_finetune_memory(cfg, 10, torch::kCPU, false, 2, 1);
+  const auto one = estimate_finetune_memory(cfg, 10, torch::kCPU, false, 1, 0, 1);
+  const auto two = estimate_finetune_memory(cfg, 10, torch::kCPU, false, 2, 0, 1);
   EXPECT_GT(two.host_bytes(), one.host_bytes());
   cfg.finetune.mode = config::FinetuneMode::kLinprobe;
-  const auto probe = estimate_finetune_memory(cfg, 10, torch::kCPU, false, 2, 1);
+  const auto probe = estimate_finetune_memory(cfg, 10, torch::kCPU, false, 2, 0, 1);
   EXPECT_LT(probe.host_bytes(), two.host_bytes());
+  // knn over 3 G images keeps their features: beyond this machine, named.
+  cfg.finetune.mode = config::FinetuneMode::kKnn;
+  const auto knn = estimate_finetune_memory(cfg, 10, torch::kCPU, false, 2, 3000000000, 1);
+  try {
+    check_memory_budget(knn, torch::kCPU, true);
+    ADD_FAILURE() << knn.describe();
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("(the encoder features)"), std::string::npos) << e.what();
+  }
+}
+
+TEST(MemoryBudget, TheInstanceLossPairsGrowWithSlotsAndTheirWidth) {
+  auto cfg = tiny_budget_config();
+  const auto base = estimate_pretrain_memory(cfg, torch::kCPU, false, false, 1).host_bytes();
+  cfg.model.instance_slots = 254;
+  cfg.model.instance_head_dim = 256;
+  cfg.data.batch_size = 64;
+  // 64 x 255^2 x 256 values, three times over: about 12 GiB on top.
+  const auto big = estimate_pretrain_memory(cfg, torch::kCPU, false, false, 1).host_bytes();
+  EXPECT_GT(big - base, 10.0 * (1 << 30));
 }
 
 }  // namespace

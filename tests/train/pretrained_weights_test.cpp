@@ -142,6 +142,22 @@ TEST(PretrainedWeights, APosEmbedOfNoGridIsRefusedAndIntegerTensorsAreNamedInAWa
       EXPECT_NE(std::string(e.what()).find("pos_embed has shape"), std::string::npos) << e.what();
     }
   }
+  // A float64 value finite as such but infinite as the model's float32.
+  {
+    torch::OrderedDict<std::string, torch::Tensor> wide;
+    for (const auto& p : cls->backbone->named_parameters())
+      wide.insert(p.key(), p.value().detach().to(torch::kDouble));
+    wide["cls_token"][0][0][0] = 1e300;
+    formats::write_safetensors(dir + "/wide.safetensors", wide);
+    try {
+      load_weights(*cls, read_weights(dir + "/wide.safetensors"));
+      ADD_FAILURE() << "1e300 loaded into float32";
+    } catch (const UsageError& e) {
+      EXPECT_NE(std::string(e.what()).find("cls_token holds NaN or infinite values as the model's"),
+                std::string::npos)
+          << e.what();
+    }
+  }
   // Integers where the model has floats: loaded (converted), named in the log.
   torch::OrderedDict<std::string, torch::Tensor> ints;
   for (const auto& p : cls->backbone->named_parameters()) ints.insert(p.key(), p.value().detach());
@@ -154,6 +170,17 @@ TEST(PretrainedWeights, APosEmbedOfNoGridIsRefusedAndIntegerTensorsAreNamedInAWa
   EXPECT_NE(testing::read_text(log_path).find("cls_token is stored as Long"), std::string::npos)
       << testing::read_text(log_path);
   EXPECT_TRUE(torch::equal(cls->backbone->cls_token, torch::ones({1, 1, 48})));
+}
+
+TEST(PretrainedWeights, ClassNamesKeepAnyByteAndDamagedOnesReadAsNone) {
+  const std::vector<std::string> names = {"ring", "ri\nng", "", "a:b", "12:x"};
+  EXPECT_EQ(class_names_of(class_names_tensor(names)), names);
+  auto damaged = class_names_tensor({"ring"});
+  damaged[0] = static_cast<uint8_t>('9');  // "9:ring" runs past the end
+  EXPECT_TRUE(class_names_of(damaged).empty());
+  EXPECT_TRUE(class_names_of(torch::zeros({3}, torch::kFloat)).empty());
+  EXPECT_NO_THROW(check_head_classes({}, "x.pt", {"a"}, "val"));  // unknown: not compared
+  EXPECT_THROW(check_head_classes({"a", "b"}, "x.pt", {"a", "c"}, "val"), UsageError);
 }
 
 TEST(PretrainedWeights, TimmNamesFeedTheBackboneAndPositionsAreResized) {

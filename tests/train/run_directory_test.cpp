@@ -59,13 +59,14 @@ TEST(RunDirectory, OverwriteRemovesOnlyFilesNamedExactlyAsTheRunWritesThem) {
     std::ofstream(dir + "/" + mine) << "user data";
   }
   for (const char* run : {"checkpoint-00000010.pt", "metrics.jsonl", "config.yaml", "train.log",
-                          "checkpoint-00000020.pt.tmp", "config.yaml.tmp"}) {
+                          "checkpoint-00000020.pt.tmp.77.0", "config.yaml.tmp.77.1"}) {
     std::ofstream(dir + "/" + run) << "run";
   }
   fs::create_symlink("checkpoint-00000010.pt", dir + "/latest.pt");
   { RunDirectory d(dir, RunDirectoryMode::kOverwrite); }
-  for (const char* gone : {"checkpoint-00000010.pt", "metrics.jsonl", "config.yaml", "train.log",
-                           "latest.pt", "checkpoint-00000020.pt.tmp", "config.yaml.tmp"}) {
+  for (const char* gone :
+       {"checkpoint-00000010.pt", "metrics.jsonl", "config.yaml", "train.log", "latest.pt",
+        "checkpoint-00000020.pt.tmp.77.0", "config.yaml.tmp.77.1"}) {
     EXPECT_FALSE(fs::exists(fs::symlink_status(dir + "/" + gone))) << gone;
   }
   for (const char* kept : {"checkpoint-500", "checkpoint-00000600.pt", "checkpoint-notes.txt",
@@ -86,8 +87,12 @@ TEST(RunDirectory, RunFileNamesAreExactlyThoseARunWrites) {
                          "latest.pt.bak", "run.lock", "notes.txt"}) {
     EXPECT_FALSE(is_run_file(no)) << no;
   }
-  EXPECT_TRUE(is_run_file("checkpoint-00000007.pt.tmp", /*temporary=*/true));
-  EXPECT_FALSE(is_run_file("train.log.tmp", /*temporary=*/true));
+  EXPECT_TRUE(is_run_file("checkpoint-00000007.pt.tmp.4242.0", /*temporary=*/true));
+  EXPECT_TRUE(is_run_file("latest.pt.tmp.4242.3", /*temporary=*/true));
+  // The writers only make unique names: a bare <run file>.tmp is a user's.
+  EXPECT_FALSE(is_run_file("checkpoint-00000007.pt.tmp", /*temporary=*/true));
+  EXPECT_FALSE(is_run_file("best.pt.tmp", /*temporary=*/true));
+  EXPECT_FALSE(is_run_file("train.log.tmp.1.2", /*temporary=*/true));
 }
 
 TEST(RunDirectory, OverwriteRemovesAllOfTheRunOrNothing) {
@@ -118,14 +123,16 @@ TEST(RunDirectory, StaleTemporaryFilesOfTheRunAreRemovedOnResume) {
   const auto dir = fresh("c2fmae_run_dir_stale_tmp");
   fs::create_directories(dir);
   std::ofstream(dir + "/config.yaml") << "a: 1\n";
-  std::ofstream(dir + "/checkpoint-00000050.pt.tmp") << std::string(1000, 'x');
-  std::ofstream(dir + "/config.yaml.tmp") << "half";
+  std::ofstream(dir + "/checkpoint-00000050.pt.tmp.4242.0") << std::string(1000, 'x');
+  std::ofstream(dir + "/config.yaml.tmp.4242.1") << "half";
   std::ofstream(dir + "/notes.tmp") << "mine";
+  std::ofstream(dir + "/best.pt.tmp") << "mine too: no writer makes a bare .tmp";
   std::ofstream(dir + "/latest.pt.tmp.4242.7") << "an atomic write killed half way";
   { RunDirectory d(dir, RunDirectoryMode::kResume); }
-  EXPECT_FALSE(fs::exists(dir + "/checkpoint-00000050.pt.tmp"));
-  EXPECT_FALSE(fs::exists(dir + "/config.yaml.tmp"));
+  EXPECT_FALSE(fs::exists(dir + "/checkpoint-00000050.pt.tmp.4242.0"));
+  EXPECT_FALSE(fs::exists(dir + "/config.yaml.tmp.4242.1"));
   EXPECT_TRUE(fs::exists(dir + "/notes.tmp"));
+  EXPECT_TRUE(fs::exists(dir + "/best.pt.tmp"));
   EXPECT_FALSE(fs::exists(dir + "/latest.pt.tmp.4242.7"));
   EXPECT_TRUE(fs::exists(dir + "/config.yaml"));
 }

@@ -36,6 +36,10 @@ class SyntheticShapes : public Dataset {
 
   int64_t size() const override { return num_samples_; }
   int64_t num_classes() const override { return kNumShapes; }
+  /// The image label is the kind of its dominant shape: the shape names, by label.
+  std::vector<std::string> class_names() const override {
+    return {shape_names().begin(), shape_names().end()};
+  }
   bool has_masks() const override { return true; }
   std::string describe(int64_t index) const override;
   int64_t load(int64_t index, uint64_t seed, const SampleOptions& options,

@@ -12,7 +12,9 @@
 //   pre-training encoder   depth blocks on T = 1 + V visible tokens, the adapters' per-pixel
 //                          embeddings (label maps at img_size / 4) and patch inputs
 //   decoder stage          its cross and self blocks on T = 1 + L queries of width d, and the
-//                          head's outputs and their softmax over the masked tokens
+//                          head's outputs and their softmax over the masked tokens; for
+//                          instances, the loss's 3 (K + 1)^2 E pairwise differences of the
+//                          cluster means (K = instance_slots, E = instance_head_dim)
 //   classifier             depth blocks on T = 1 + L, no mask
 //
 // Values are 4 bytes, or 2 where bf16 autocast computes (CUDA). Parameters are counted

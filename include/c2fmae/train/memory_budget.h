@@ -9,6 +9,8 @@
 //                                                sample (models/memory_estimate.h)
 //   loader buffers                               (data.prefetch + 2) micro-batches of RGB
 //                                                (float) and label maps (int64), per loader
+//   encoder features                             knn and dense_probe: the frozen encoder's
+//                                                features they keep (float, host memory)
 //   runtime                                      LibTorch, threads and the CUDA context
 //
 // On a GPU the first two are device memory and the loader's pinned buffers host memory; on
@@ -46,10 +48,11 @@ MemoryEstimate estimate_pretrain_memory(const config::PretrainConfig& cfg,
                                         const torch::Device& device, bool autocast,
                                         bool ema_encoder, int64_t processes_on_host);
 
-/// `loaders`: the batch loaders the run keeps (train and validation: 2).
+/// `loaders`: the batch loaders the run keeps (train and validation: 2); `feature_rows`: the
+/// rows of encoder features a measure keeps in host memory (knn, dense_probe; else 0).
 MemoryEstimate estimate_finetune_memory(const config::FinetuneConfig& cfg, int64_t num_classes,
                                         const torch::Device& device, bool autocast, int64_t loaders,
-                                        int64_t processes_on_host);
+                                        int64_t feature_rows, int64_t processes_on_host);
 
 /// Host memory this process may use: MemTotal, or the cgroup's limit when lower.
 double host_memory_limit();

@@ -44,8 +44,9 @@ struct WeightsFile {
   std::vector<std::string> class_names;
 };
 
-/// The class names as a checkpoint stores them (extra state "class_names": the names joined
-/// by newlines, as uint8), and back.
+/// The class names as a checkpoint stores them (extra state "class_names": uint8 bytes of
+/// "<length>:<name>" for each, so any byte may be in a name), and back (no names for bytes
+/// not in that form).
 torch::Tensor class_names_tensor(const std::vector<std::string>& names);
 std::vector<std::string> class_names_of(const torch::Tensor& stored);
 

@@ -20,7 +20,7 @@ while [[ $# -gt 0 ]]; do
 done
 [[ -x /usr/bin/time ]] || { echo "bench_memory_estimate.sh: needs GNU time (apt install time)" >&2; exit 2; }
 if [[ -z "$work" ]]; then work=$(mktemp -d); trap 'rm -rf "$work"' EXIT; fi
-common=(--set data.source=synthetic --set train.device=cpu --set train.max_steps=2
+common=(--set data.source=synthetic --set data.root= --set optim.accum_steps=1 --set train.device=cpu --set train.max_steps=2
         --set data.num_workers=2 --set train.checkpoint_every=1000000 --set log.progress=false)
 echo "| program | recipe | batch | estimate GiB | peak RSS GiB | estimate / peak |"
 echo "|---|---|---:|---:|---:|---:|"

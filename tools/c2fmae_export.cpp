@@ -41,6 +41,20 @@ int main(int argc, char** argv) {
       throw UsageError(with_hint("--out " + out + " is " + (out.empty() ? "empty" : "a directory"),
                                  "give a file name, e.g. --out vit_base.safetensors"));
     }
+    {
+      const auto folder = fs::path(out).parent_path();
+      if (!folder.empty() && !fs::is_directory(folder, ec)) {
+        throw UsageError(
+            with_hint("--out " + out + ": its folder " + folder.string() +
+                          (fs::exists(folder, ec) ? " is not a folder" : " does not exist"),
+                      "give a file in an existing folder"));
+      }
+      if (fs::path(out).filename().string().size() > 255) {
+        throw UsageError(
+            with_hint("--out " + out + ": the file name is longer than 255 bytes (NAME_MAX)",
+                      "give a shorter file name"));
+      }
+    }
     // The export is written beside --out and renamed over it: never over the checkpoint it
     // reads, a device or a link, nor over an existing file unless asked.
     if (fs::exists(fs::symlink_status(out, ec))) {

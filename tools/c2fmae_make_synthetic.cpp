@@ -2,6 +2,7 @@
 // DESIGN.md §2 (JPEG + 8-bit semantic PNG + 16-bit instance PNG), for testing the real
 // image pipeline.
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 
 #include "c2fmae/core/usage_error.h"
@@ -25,6 +26,11 @@ int main(int argc, char** argv) {
     if (root.empty()) {
       throw c2fmae::UsageError(
           c2fmae::with_hint("--out is empty", "give the dataset root, e.g. --out data/synthetic"));
+    }
+    if (std::error_code ec;
+        std::filesystem::exists(root, ec) && !std::filesystem::is_directory(root, ec)) {
+      throw c2fmae::UsageError(c2fmae::with_hint("--out " + root + " exists and is not a folder",
+                                                 "give a folder (it is created if missing)"));
     }
     if (split.empty() || split == "." || split == ".." || split.find('/') != std::string::npos) {
       throw c2fmae::UsageError(

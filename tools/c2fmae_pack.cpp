@@ -72,6 +72,11 @@ int main(int argc, char** argv) {
       return refuse("--root is empty", "give the dataset root, e.g. --root data/imagenet");
     if (out.empty())
       return refuse("--out is empty", "give the shard folder, e.g. --out data/shards");
+    if (std::error_code ec;
+        std::filesystem::exists(out, ec) && !std::filesystem::is_directory(out, ec)) {
+      return refuse("--out " + out + " exists and is not a folder",
+                    "give the shard folder (it is created if missing)");
+    }
     if (shard_mb < 1 || shard_mb > (int64_t{1} << 20)) {
       return refuse(
           "--shard-mb " + std::to_string(shard_mb) + " is out of range",

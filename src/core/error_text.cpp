@@ -2,6 +2,7 @@
 
 #include <c10/util/Exception.h>
 
+#include <cstdio>
 #include <regex>
 
 namespace c2fmae {
@@ -26,7 +27,15 @@ std::string error_text(const std::exception& e) {
   // The CPU allocator's words for a failed allocation; CUDA's OutOfMemoryError says more.
   if (text.find("DefaultCPUAllocator: not enough memory") != std::string::npos ||
       text.find("DefaultCPUAllocator: can't allocate memory") != std::string::npos) {
-    text = "out of memory: " + text +
+    static const std::regex bytes(R"(allocate ([0-9]+) bytes)");
+    std::smatch m;
+    std::string size;
+    if (std::regex_search(text, m, bytes)) {
+      char gib[64];
+      std::snprintf(gib, sizeof gib, " of %.1f GiB", std::stod(m[1].str()) / (1 << 30));
+      size = gib;
+    }
+    text = "out of memory: an allocation" + size + " failed (the CPU allocator)" +
            "\nhint: lower data.batch_size (raise optim.accum_steps to keep the effective batch), "
            "data.prefetch or model.img_size; the start-up table's memory estimate shows what "
            "the run needs";

@@ -135,6 +135,13 @@ void check_launch(c10d::Store& store, const LaunchEnv& env, const std::string& j
           "do)"));
     }
   };
+  // One process per rank: a second one started with the same RANK is named as such.
+  if (store.add("launch/claimed/" + std::to_string(env.rank), 1) > 1) {
+    throw UsageError(with_hint(c10::str("two processes were started as rank ", env.rank, " of ",
+                                        env.world_size, " (the same RANK)"),
+                               "give each process its own RANK (tools/launch/local.sh, torchrun "
+                               "and srun do)"));
+  }
   if (env.rank == 0) {
     store.set("launch/0", bytes(mine.text()));
     for (int64_t r = 1; r < env.world_size; ++r) {
@@ -262,6 +269,18 @@ Communicator::Communicator(const LaunchEnv& env, config::DistBackend backend,
   options.numWorkers = static_cast<int>(env.world_size);
   options.timeout = timeout;
   options.waitWorkers = false;
+  {
+    addrinfo hints{};
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* found = nullptr;
+    const int rc = ::getaddrinfo(env.master_addr.c_str(), nullptr, &hints, &found);
+    if (found) ::freeaddrinfo(found);
+    if (rc == EAI_NONAME || rc == EAI_FAIL) {
+      throw UsageError(with_hint("MASTER_ADDR=" + env.master_addr + " does not resolve to an " +
+                                     "address (" + ::gai_strerror(rc) + ") on " + env.describe(),
+                                 "give rank 0's host name or address (the launchers set it)"));
+    }
+  }
   c10::intrusive_ptr<c10d::TCPStore> tcp;
   try {
     tcp = c10::make_intrusive<c10d::TCPStore>(env.master_addr, options);

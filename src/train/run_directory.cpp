@@ -101,7 +101,7 @@ RunDirectory::RunDirectory(std::string path, RunDirectoryMode mode) : path_(std:
     throw UsageError(with_hint("run directory " + path_ + " exists and is not a directory",
                                "choose another --output-dir"));
   }
-  fs::create_directories(path_, ec);
+  created_ = fs::create_directories(path_, ec);
   if (ec == std::errc::not_a_directory) {
     throw UsageError(with_hint("run directory " + path_ + " is inside a file, not a directory",
                                "choose another --output-dir"));
@@ -181,6 +181,15 @@ void RunDirectory::adopt(RunDirectoryMode mode) {
   }
   if (mode == RunDirectoryMode::kOverwrite && !run_files.empty()) remove_all_or_none(run_files);
   for (const auto& t : temporary) fs::remove(t, ec);  // stale: a write that never finished
+}
+
+void RunDirectory::discard_failed_start() {
+  std::error_code ec;
+  fs::remove(file("train.log"), ec);
+  fs::remove(file(kRunLockName), ec);
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+  lock_fd_ = -1;
+  fs::remove(path_, ec);  // only if empty
 }
 
 RunDirectory::~RunDirectory() {

@@ -65,6 +65,7 @@ struct RunShell::Impl {
   std::string run_dir;
   std::unique_ptr<RunDirectory> directory;
   std::unique_ptr<LogFileScope> log_file;
+  bool began = false;  ///< the run began (config.yaml written): a failure is no refused start
   std::unique_ptr<CheckpointManager> checkpoints;
   std::unique_ptr<MetricsLog> metrics;
   TrainingState state;
@@ -277,7 +278,7 @@ void RunShell::Impl::resume_if_asked(Engine& engine) {
     if (options.resume == "auto") throw;
     // A file the user named that is not a checkpoint of this model: an argument problem.
     throw UsageError(with_hint("--resume " + path + ": " + error_text(e),
-                               "give a checkpoint-<step>.pt written by c2fmae_pretrain for this "
+                               "give a checkpoint-<step>.pt of a run of this program and "
                                "model, or --resume auto to continue the run directory's newest"));
   }
   state.step = loaded.step;
@@ -474,6 +475,12 @@ RunResult RunShell::run(Engine& engine) {
                            : usage ? ""
                                    : "training failed: ") +
                error_text(e));
+    // A start refused in a directory it created leaves nothing behind (the terminal has
+    // the message).
+    if (!impl_->began && impl_->directory && impl_->directory->created()) {
+      impl_->log_file.reset();
+      impl_->directory->discard_failed_start();
+    }
     throw;
   }
 }
@@ -489,6 +496,7 @@ RunResult RunShell::Impl::run(Engine& engine) {
   const auto metrics_path = (fs::path(run_dir) / "metrics.jsonl").string();
   if (options.writer) {
     // Only now: a refused resume must not replace the run's own config.yaml.
+    began = true;
     write_text_atomically(directory->file("config.yaml"), config_yaml);
   }
   print_start_table(engine);

@@ -106,6 +106,7 @@ TEST(Finetune, PretrainExportFinetuneAndEvaluateThroughThePrograms) {
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("is a c2fmae_pretrain checkpoint"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("--pretrained"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(dir + "/ft3"));  // a refused start leaves no run.lock or train.log
   r = run_command(std::string(C2FMAE_PRETRAIN_BIN) + " --config " + dir +
                   "/tiny.yaml --output-dir " + dir + "/pre3 --resume " + dir + "/ft/best.pt");
   EXPECT_EQ(r.exit_code, 2) << r.output;
@@ -223,6 +224,15 @@ TEST(Finetune, BadArgumentsExit2AndWriteNothing) {
     EXPECT_EQ(r.exit_code, 2) << args << "\n" << r.output;
   }
   EXPECT_FALSE(fs::exists(dir + "/x.safetensors"));
+  // An --out the export could never write is an argument problem, named before any work.
+  for (const auto& [out, says] : std::vector<std::pair<std::string, std::string>>{
+           {dir + "/missing/x.safetensors", "does not exist"},
+           {dir + "/tiny.yaml/x.safetensors", "is not a folder"},
+           {dir + "/" + std::string(256, 'x'), "longer than 255 bytes"}}) {
+    const auto r = export_weights("--checkpoint " + dir + "/missing.pt --out " + out);
+    EXPECT_EQ(r.exit_code, 2) << r.output;
+    EXPECT_NE(r.output.find(says), std::string::npos) << r.output;
+  }
 }
 
 TEST(Finetune, ExportNeverWritesOverItsCheckpointALinkADeviceOrAnotherFileUnasked) {

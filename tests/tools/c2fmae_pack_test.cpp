@@ -1,5 +1,6 @@
 // Integration tests: the real c2fmae_pack program.
 #include <filesystem>
+#include <fstream>
 
 #include "c2fmae/data/shard_index.h"
 #include "data_fixture.h"
@@ -48,6 +49,11 @@ TEST(Pack, PacksSplitsThatTarListsAndRefusesWhatItCannotDo) {
     EXPECT_NE(r.output.find("--out"), std::string::npos) << r.output;
   }
   EXPECT_FALSE(fs::exists(dir + "/folder/train/shards"));
+  std::ofstream(dir + "/victim.txt") << "mine";
+  r = pack("--root " + dir + "/folder --out " + dir + "/victim.txt");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("is not a folder"), std::string::npos) << r.output;
+  EXPECT_EQ(testing::read_text(dir + "/victim.txt"), "mine");
   EXPECT_FALSE(fs::exists(dir + "/folder/train.index"));
 }
 

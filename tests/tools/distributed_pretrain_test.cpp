@@ -418,6 +418,16 @@ TEST(DataParallel, AnInconsistentLaunchExits2RightAfterTheRendezvousNamingWhatDi
     EXPECT_LT(std::chrono::duration<double>(Clock::now() - start).count(), 30.0) << c.name;
     EXPECT_FALSE(fs::exists(dir + "/run1"));
   }
+  // Two processes started as rank 1 (a third rank given a RANK twice): one is told so.
+  {
+    const Ranks ranks = launch(3, args_of(dir, dir + "/run", 4, 4, "--set dist.timeout_s=3"),
+                               dir + "/logs-twice", "env RANK=$((RANK == 2 ? 1 : RANK)) " + bin);
+    const auto codes = wait_all(ranks, std::chrono::seconds(60));
+    EXPECT_EQ(std::count(codes.begin(), codes.end(), 2), 1) << ranks.log(1) << ranks.log(2);
+    EXPECT_NE((ranks.log(1) + ranks.log(2)).find("two processes were started as rank 1"),
+              std::string::npos)
+        << ranks.log(1) << ranks.log(2);
+  }
   // A taken MASTER_PORT is named as such, not blamed on another rank.
   const auto [fd, port_number] = listening_socket(INADDR_ANY);
   ASSERT_GE(fd, 0);

@@ -33,6 +33,12 @@ class RunDirectory {
   RunDirectory& operator=(const RunDirectory&) = delete;
 
   const std::string& path() const { return path_; }
+  /// Whether this process created the directory (it did not exist before).
+  bool created() const { return created_; }
+  /// A start that failed before the run began, in a directory it created: removes the lock
+  /// and train.log, then the directory if nothing else is in it, so that a refused start
+  /// leaves nothing behind. Releases the lock.
+  void discard_failed_start();
   /// `name` inside the directory.
   std::string file(const std::string& name) const;
 
@@ -42,6 +48,7 @@ class RunDirectory {
 
   std::string path_;
   int lock_fd_ = -1;
+  bool created_ = false;
 };
 
 /// Whether `path` (through links) is a file that kOverwrite would remove from run directory

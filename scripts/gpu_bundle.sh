@@ -66,12 +66,16 @@ done | sort -u | while read -r name path; do
   [[ "$name" =~ $base ]] && continue
   cp -L "$path" "$out/lib/$name"
 done
+# The test binary reads configs and fixtures from the tree it was built from: gpu_check.sh
+# links that path to the repository on the host.
+echo "$root" > "$out/source_dir"
 reference="$root/../shared/bench/py_mae_ref.py"
 [[ -f "$reference" ]] && cp "$reference" "$out/"
 cat > "$out/env.sh" <<'ENV'
 # Source me on the GPU host: LibTorch from the host's torch, our libraries from this bundle.
 bundle_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-torch_lib=$(python3 -c 'import torch, os; print(os.path.join(torch.__path__[0], "lib"))')
+# The python whose torch provides LibTorch (GPU_CHECK_PYTHON, default python3).
+torch_lib=$("${GPU_CHECK_PYTHON:-python3}" -c 'import torch, os; print(os.path.join(torch.__path__[0], "lib"))')
 nvidia_libs=$(ls -d "$(dirname "$(dirname "$torch_lib")")"/nvidia/*/lib 2>/dev/null | tr '\n' ':')
 export LD_LIBRARY_PATH="$bundle_dir/lib:$torch_lib:${nvidia_libs}${LD_LIBRARY_PATH:-}"
 export PATH="$bundle_dir/bin:$PATH"

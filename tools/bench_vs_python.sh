@@ -3,6 +3,7 @@
 # the other on the same GPU, on the same model sizes, then the ratio table:
 #
 #   tools/bench_vs_python.sh [--batch 256] [--peak-tflops 759] [--build build]
+#                            [--bench PATH/c2fmae_bench (default <build>/tools/c2fmae_bench)]
 #                            [--reference ../shared/bench/py_mae_ref.py] [--python .venv/bin/python]
 #
 # Pairs: MAE ViT-B/16 (configs/pretrain/mae_vit_base_1600ep.yaml, 49 of 196 visible) with
@@ -13,24 +14,26 @@
 # bench_vs_python.jsonl in the current folder.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-batch=256 peak=759 build="$root/build" python="$root/.venv/bin/python"
+batch=256 peak=759 build="$root/build" python="$root/.venv/bin/python" bench=""
 reference="$root/../shared/bench/py_mae_ref.py"
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --batch) batch=$2; shift 2 ;;
     --peak-tflops) peak=$2; shift 2 ;;
     --build) build=$2; shift 2 ;;
+    --bench) bench=$2; shift 2 ;;
     --reference) reference=$2; shift 2 ;;
     --python) python=$2; shift 2 ;;
     *) echo "bench_vs_python.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
-[[ -x "$build/tools/c2fmae_bench" ]] || { echo "bench_vs_python.sh: no $build/tools/c2fmae_bench (build first)" >&2; exit 2; }
+bench=${bench:-$build/tools/c2fmae_bench}
+[[ -x "$bench" ]] || { echo "bench_vs_python.sh: no $bench (build first)" >&2; exit 2; }
 [[ -f "$reference" ]] || { echo "bench_vs_python.sh: no reference at $reference" >&2; exit 2; }
 out=bench_vs_python.jsonl
 : > "$out"
 synthetic=(--set data.source=synthetic --set data.root= --set data.num_workers=2)
-"$build/tools/c2fmae_bench" --config "$root/configs/pretrain/mae_vit_base_1600ep.yaml" \
+"$bench" --config "$root/configs/pretrain/mae_vit_base_1600ep.yaml" \
   --config "$root/configs/pretrain/c2fmae_vit_base_400ep.yaml" "${synthetic[@]}" \
   --batch "$batch" --device cuda --peak-tflops "$peak" | tee -a "$out"
 "$python" "$reference" --bs "$batch" --variants mae,multi --compile 0,1,reduce-overhead | tee -a "$out"

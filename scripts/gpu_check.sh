@@ -5,7 +5,8 @@
 # GPU_CHECK_LIMIT_S (default 520 s, under 9 minutes), keeping what it measured so far:
 #
 #   1. env.txt: nvidia-smi, torch and CUDA versions;
-#   2. cuda_tests.txt: the test binary's CUDA tests (--gtest_filter '*Cuda*:*StaysOnTheDevice*');
+#   2. cuda_tests.log: the test binary's CUDA tests (--gtest_filter '*Cuda*:*StaysOnTheDevice*'),
+#      and cuda_sync_224.log: the no-host-sync test again at img_size 224;
 #   3. programs.txt: c2fmae_pretrain for 30 steps of the C2FMAE ViT-B recipe at batch 64, bf16,
 #      synthetic data; c2fmae_finetune for 10 steps from its checkpoint; c2fmae_bench on the
 #      recipe: every exit code and the loss lines;
@@ -65,12 +66,14 @@ step() {
 
 if [[ "$dry" == 1 ]]; then
   device=cpu precision=fp32 batch=8 steps=3 bench_batch=8
+  bench_short=(--warmup 1 --windows 1 --window-steps 2)
   pre_cfg=(--config "$root/configs/debug/tiny.yaml")
   ft_cfg=(--config "$root/configs/debug/tiny_finetune.yaml")
   mae_cfg=("${pre_cfg[@]}" --set 'model.modalities=[rgb]' --set 'curriculum.keyframes=[{at: 0, random: 1}]' --set masking.num_visible=4)
   c2f_cfg=("${pre_cfg[@]}")
 else
   device=cuda precision=bf16 batch=64 steps=30 bench_batch=256
+  bench_short=(--warmup 2 --windows 2 --window-steps 3)
   pre_cfg=(--config "$root/configs/pretrain/c2fmae_vit_base_400ep.yaml")
   ft_cfg=(--config "$root/configs/finetune/vit_base_imagenet_100ep.yaml" --set model.num_classes=1000)
   mae_cfg=(--config "$root/configs/pretrain/mae_vit_base_1600ep.yaml")
@@ -87,6 +90,9 @@ synthetic=(--set data.source=synthetic --set data.root= --set data.num_workers=8
 
 # 2. The CUDA tests (on the CPU they skip: the dry run checks that they are found).
 step cuda_tests 120 c2fmae_tests --gtest_filter='*Cuda*:*StaysOnTheDevice*'
+# The no-host-sync test again at img_size 224 (its default is the tiny config's 64).
+step cuda_sync_224 60 env C2FMAE_SYNC_TEST_IMG_SIZE=224 c2fmae_tests \
+  --gtest_filter='PretrainEngine.CudaStepMakesNoHostSyncBeforeItsOneMetricsRead'
 
 # 3. Each training program on the device, and the benchmark.
 step pretrain 150 c2fmae_pretrain "${pre_cfg[@]}" "${synthetic[@]}" --output-dir "$out/pre" \
@@ -97,7 +103,7 @@ step finetune 90 c2fmae_finetune "${ft_cfg[@]}" "${synthetic[@]}" --output-dir "
   --set data.batch_size=$batch --set optim.accum_steps=1 --set train.max_steps=10 \
   --set finetune.synthetic_val_samples=$batch --set log.every=1 --set log.progress=false
 step bench_recipe 60 c2fmae_bench "${c2f_cfg[@]}" "${synthetic[@]}" --batch $batch --device $device \
-  --warmup 2 --windows 2 --window-steps 3
+  "${bench_short[@]}"
 {
   for run in pre ft; do
     echo "== $run: loss lines"
@@ -111,7 +117,7 @@ step bench_recipe 60 c2fmae_bench "${c2f_cfg[@]}" "${synthetic[@]}" --batch $bat
 #    (tools/bench_vs_python.sh: the JSON lines and the ratio table).
 if [[ "$dry" == 1 ]]; then
   step bench_ours 120 c2fmae_bench "${mae_cfg[@]}" "${synthetic[@]}" --batch $bench_batch \
-    --device $device --warmup 1 --windows 2 --window-steps 2
+    --device $device "${bench_short[@]}"
   echo "ratio: not run (py_mae_ref.py is CUDA only)" | tee -a "$summary"
 else
   (cd "$out" && step ratio 330 "$root/tools/bench_vs_python.sh" --batch $bench_batch \

@@ -339,8 +339,13 @@ TEST(PretrainEngine, DefaultLossWeightsKeepTheTermsWithin3xAtTheStart) {
 TEST(PretrainEngine, CudaStepMakesNoHostSyncBeforeItsOneMetricsRead) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   const auto dir = testing::tiny_pretrain_dir("c2fmae_engine_sync_free");
-  PretrainEngine engine(tiny(dir, {"train.device=cuda", "train.precision=bf16",
-                                   "optim.accum_steps=2", "optim.clip_grad=1.0"}));
+  std::vector<std::string> sets = {"train.device=cuda", "train.precision=bf16",
+                                   "optim.accum_steps=2", "optim.clip_grad=1.0"};
+  // C2FMAE_SYNC_TEST_IMG_SIZE (scripts/gpu_check.sh: 224): the step at a full-size grid.
+  if (const char* size = std::getenv("C2FMAE_SYNC_TEST_IMG_SIZE")) {
+    sets.push_back(std::string("model.img_size=") + size);
+  }
+  PretrainEngine engine(tiny(dir, sets));
   engine.train_step(0);  // warm-up: allocator, cuBLAS handles, pinned buffers
   torch::cuda::synchronize();
   // Forward, loss and backward of every micro-batch, the gradient norm and the update: any

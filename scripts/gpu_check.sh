@@ -13,9 +13,9 @@
 #   4. ratio.log: c2fmae_bench against py_mae_ref.py (eager, compile, reduce-overhead), MAE
 #      ViT-B/16 and C2FMAE ViT-B/16 at batch 256: tools/bench_vs_python.sh's JSON lines
 #      (bench_vs_python.jsonl) and ratio table;
-#   5. profile_reference.log: torch.profiler's top 25 CUDA kernels of the eager reference (MAE
-#      ViT-B/16, batch 256); a Kineto profile of our steps is still to come (c2fmae_bench has
-#      no profiler option yet);
+#   5. profile_ours.txt: a Kineto profile of 10 of our steps (c2fmae_bench --profile: the
+#      Chrome trace in profile/) and its top 25 kernels by time; profile_reference.log:
+#      torch.profiler's top 25 CUDA kernels of the eager reference (MAE ViT-B/16, batch 256);
 #   6. peak memory: c2fmae_bench's and the reference's JSON lines (peak_mem_gib), and the
 #      programs' memory_gib in their metrics.
 #   summary.txt: each step's exit code and seconds.
@@ -115,6 +115,29 @@ step bench_recipe 60 c2fmae_bench "${c2f_cfg[@]}" "${synthetic[@]}" --batch $bat
 
 # 4. Ours against the compiled Python reference, one after the other on the same GPU
 #    (tools/bench_vs_python.sh: the JSON lines and the ratio table).
+# 5. A Kineto profile of 10 of our steps (MAE ViT-B/16 at the benchmark's batch), and its top
+#    25 kernels by time (on the CPU: operators).
+step profile_ours 90 c2fmae_bench "${mae_cfg[@]}" "${synthetic[@]}" --batch $bench_batch \
+  --device $device --warmup 2 --windows 1 --window-steps 1 --profile "$out/profile" \
+  --profile-steps 10
+"$python" - "$out/profile" > "$out/profile_ours.txt" 2>&1 <<'PY'
+import collections, json, pathlib, sys
+for trace in sorted(pathlib.Path(sys.argv[1]).glob("*.trace.json")):
+    events = json.loads(trace.read_text()).get("traceEvents", [])
+    kernels = [e for e in events if e.get("cat") == "kernel"]
+    kind = "kernels"
+    if not kernels:
+        kernels, kind = [e for e in events if e.get("cat") == "cpu_op"], "CPU operators"
+    total = collections.Counter()
+    count = collections.Counter()
+    for e in kernels:
+        total[e.get("name", "?")] += float(e.get("dur", 0))
+        count[e.get("name", "?")] += 1
+    whole = sum(total.values()) or 1.0
+    print("%s: top 25 %s of %d, %.1f ms in all (10 steps)" % (trace.name, kind, len(kernels), whole / 1000))
+    for name, us in total.most_common(25):
+        print("%9.2f ms %5.1f %% %6d x  %s" % (us / 1000, 100 * us / whole, count[name], name[:110]))
+PY
 if [[ "$dry" == 1 ]]; then
   step bench_ours 120 c2fmae_bench "${mae_cfg[@]}" "${synthetic[@]}" --batch $bench_batch \
     --device $device "${bench_short[@]}"
@@ -122,7 +145,7 @@ if [[ "$dry" == 1 ]]; then
 else
   (cd "$out" && step ratio 330 "$root/tools/bench_vs_python.sh" --batch $bench_batch \
     --bench "$bundle/bin/c2fmae_bench" --reference "$bundle/py_mae_ref.py" --python "$python")
-  # 5. torch.profiler on the reference: the top 25 CUDA kernels (eager MAE ViT-B/16).
+  # 5. torch.profiler on the reference, beside ours: the top 25 CUDA kernels (eager MAE ViT-B/16).
   step profile_reference 60 "$python" - "$bundle/py_mae_ref.py" <<'PY'
 import runpy, sys, torch
 from torch.profiler import profile, ProfilerActivity

@@ -5,6 +5,7 @@
 //   c2fmae_bench --config A.yaml [--config B.yaml ...] [--set key=value ...]
 //                [--batch N] [--device cpu|cuda] [--warmup 3] [--windows 5]
 //                [--window-steps 10] [--batches 4] [--peak-tflops T]
+//                [--profile DIR] [--profile-steps 10]
 //
 // Per config: the pre-training engine is built as c2fmae_pretrain builds it; its first
 // --batches micro-batches (masked by the curriculum as in training, token indices attached)
@@ -15,14 +16,19 @@
 // steps; CPU: the process's peak resident set), the analytic FLOPs per step
 // (models/flop_count.h) and, given --peak-tflops (the device's dense peak in the step's
 // precision, e.g. 759 for the bf16 GEMM measured on the H100 of DESIGN.md §6), the MFU.
-// Argument parsing is by hand (no CLI11), so that it builds on the GPU host.
+// --profile DIR: after the timed windows, --profile-steps more steps under LibTorch's Kineto
+// profiler (CPU activities, and CUDA kernels on a GPU), saved as a Chrome trace
+// DIR/<config file stem>.trace.json (chrome://tracing, Perfetto; scripts/gpu_check.sh sums
+// its kernels). Argument parsing is by hand (no CLI11), so that it builds on the GPU host.
 #include <c10/cuda/CUDACachingAllocator.h>
 #include <sys/resource.h>
+#include <torch/csrc/autograd/profiler_kineto.h>
 #include <torch/torch.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -43,14 +49,15 @@ using namespace c2fmae;
 struct Options {
   std::vector<std::string> configs, sets;
   int64_t batch = 0, warmup = 3, windows = 5, window_steps = 10, batches = 4;
-  std::string device;
+  std::string device, profile;
+  int64_t profile_steps = 10;
   double peak_tflops = 0.0;
 };
 
 constexpr const char* kUsage =
     "usage: c2fmae_bench --config FILE.yaml [--config ...] [--set key=value ...] [--batch N]\n"
     "       [--device cpu|cuda] [--warmup 3] [--windows 5] [--window-steps 10] [--batches 4]\n"
-    "       [--peak-tflops T]\n";
+    "       [--peak-tflops T] [--profile DIR] [--profile-steps 10]\n";
 
 /// Parses the arguments; throws UsageError naming the bad one.
 Options parse(int argc, char** argv) {
@@ -88,6 +95,11 @@ Options parse(int argc, char** argv) {
       o.window_steps = whole(flag, value, 1, 100000);
     } else if (flag == "--batches") {
       o.batches = whole(flag, value, 1, 1024);
+    } else if (flag == "--profile") {
+      if (value.empty()) throw UsageError(with_hint("--profile is empty", kUsage));
+      o.profile = value;
+    } else if (flag == "--profile-steps") {
+      o.profile_steps = whole(flag, value, 1, 10000);
     } else if (flag == "--peak-tflops") {
       const auto v = parse_number(value);
       if (!v || !(*v > 0.0) || *v > 1e7) {
@@ -143,6 +155,23 @@ void bench(const std::string& path, const Options& o) {
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     rates.push_back(static_cast<double>(sized.samples_per_step() * o.window_steps) / seconds);
+  }
+  if (!o.profile.empty()) {
+    // Kineto: CPU operators, and the kernels on a GPU.
+    namespace profiler = torch::autograd::profiler;
+    using torch::profiler::impl::ActivityType;
+    const profiler::ProfilerConfig config(profiler::ProfilerState::KINETO);
+    std::set<ActivityType> activities = {ActivityType::CPU};
+    if (device.is_cuda()) activities.insert(ActivityType::CUDA);
+    profiler::prepareProfiler(config, activities);
+    profiler::enableProfiler(config, activities);
+    for (int64_t s = 0; s < o.profile_steps; ++s, ++step) sized.train_step(step, batches);
+    synchronize(device);
+    const auto result = profiler::disableProfiler();
+    std::filesystem::create_directories(o.profile);
+    result->save((std::filesystem::path(o.profile) /
+                  (std::filesystem::path(path).stem().string() + ".trace.json"))
+                     .string());
   }
   std::sort(rates.begin(), rates.end());
   const double median = rates[rates.size() / 2];

@@ -54,12 +54,21 @@ TEST(Bench, OneJsonLinePerConfigOnTheCpuAndBadArgumentsExit2) {
     EXPECT_NE(line.find("\"device\": \"cpu\""), std::string::npos) << line;
   }
   EXPECT_EQ(lines, 2);
+  // --profile: a Chrome trace of the profiled steps, named after the config.
+  r = testing::run_command(bench + " --config " + tiny +
+                           " --warmup 0 --windows 1 --window-steps 1 --profile " + dir +
+                           "/profile --profile-steps 2");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto trace = testing::read_text(dir + "/profile/tiny.trace.json");
+  EXPECT_NE(trace.find("\"traceEvents\""), std::string::npos);
+  EXPECT_NE(trace.find("aten::"), std::string::npos);  // the step's operators
   for (const auto& [args, says] : std::vector<std::pair<std::string, std::string>>{
            {"", "--config is missing"},
            {"--config " + tiny + " --windows 0", "--windows 0"},
            {"--config " + tiny + " --batch x", "--batch x"},
            {"--config " + tiny + " --peak-tflops -1", "--peak-tflops -1"},
            {"--config " + tiny + " --bogus 1", "unknown argument --bogus"},
+           {"--config " + tiny + " --profile-steps 0", "--profile-steps 0"},
            {"--config " + tiny + " --set model.dpeth=2", "did you mean 'depth'"},
            {"--config " + dir + "/missing.yaml", "missing.yaml"}}) {
     auto bad = testing::run_command(bench + " " + args);

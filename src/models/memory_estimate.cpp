@@ -19,8 +19,14 @@ double block_values(double t, double d, double r) { return (11 + 2 * r) * t * d;
 
 }  // namespace
 
+// The encoder's blocks: all their activations, or (checkpointed) each block's input and one
+// block's activations in the backward pass.
+static double encoder_values(double depth, double t, double d, double r, bool checkpointed) {
+  return checkpointed ? depth * t * d + block_values(t, d, r) : depth * block_values(t, d, r);
+}
+
 ModelMemory pretrain_memory(const config::ModelConfig& model, int64_t num_visible,
-                            double value_bytes) {
+                            double value_bytes, bool checkpointed) {
   const auto shape = encoder_shape(model);
   const double big_d = static_cast<double>(shape.embed_dim), r = model.mlp_ratio;
   const double p = static_cast<double>(model.patch_size), q = p / kLabelDownsample;
@@ -32,7 +38,7 @@ ModelMemory pretrain_memory(const config::ModelConfig& model, int64_t num_visibl
   const double d = static_cast<double>(model.decoder_dim);
   double params = static_cast<double>(shape.depth) * block_parameters(big_d, r) + 3 * big_d +
                   m * big_d;  // blocks, class token, final norm, modality embeddings
-  double values = static_cast<double>(shape.depth) * block_values(1 + v, big_d, r);
+  double values = encoder_values(static_cast<double>(shape.depth), 1 + v, big_d, r, checkpointed);
   for (const auto mod : model.modalities) {
     switch (mod) {
       case Modality::kRgb:
@@ -85,7 +91,7 @@ ModelMemory pretrain_memory(const config::ModelConfig& model, int64_t num_visibl
 }
 
 ModelMemory classifier_memory(const config::ClassifierConfig& model, int64_t num_classes,
-                              bool trains_encoder, double value_bytes) {
+                              bool trains_encoder, double value_bytes, bool checkpointed) {
   const auto encoder = model.encoder();
   const auto shape = encoder_shape(encoder);
   const double big_d = static_cast<double>(shape.embed_dim), r = model.mlp_ratio;
@@ -101,7 +107,10 @@ ModelMemory classifier_memory(const config::ClassifierConfig& model, int64_t num
   out.trained = trains_encoder ? out.parameters : static_cast<int64_t>(big_d * c + c + 2 * big_d);
   const double block = block_values(1 + l, big_d, r);
   const double values = trains_encoder
-                            ? 3 * pixels + static_cast<double>(shape.depth) * block + 2 * c
+                            ? 3 * pixels +
+                                  encoder_values(static_cast<double>(shape.depth), 1 + l, big_d, r,
+                                                 checkpointed) +
+                                  2 * c
                             : 3 * pixels + block + 2 * c;  // no graph: one block's working set
   out.activations_per_sample = values * value_bytes;
   return out;

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include "c2fmae/models/block.h"
+#include "c2fmae/models/block_checkpoint.h"
 #include "c2fmae/models/position_embedding.h"
 #include "c2fmae/models/vit_presets.h"
 
@@ -63,7 +64,10 @@ torch::Tensor VisionTransformerImpl::patch_tokens(const torch::Tensor& rgb) {
 
 torch::Tensor VisionTransformerImpl::forward_blocks(const torch::Tensor& x) {
   auto y = x;
-  for (const auto& block : *blocks) y = block->as<Block>()->forward(y);
+  for (const auto& block : *blocks) {
+    auto* b = block->as<Block>();
+    y = checkpoint_blocks_ ? checkpointed_block(*b, y) : b->forward(y);
+  }
   return norm ? norm(y) : y;
 }
 

@@ -109,10 +109,11 @@ TrainingState load_checkpoint(const std::string& path, torch::nn::Module* model,
   } catch (const formats::FileError& e) {
     throw CheckpointAccessError(e.what());
   }
-  // Training never saves a non-finite weight (such steps are skipped): a checkpoint that
-  // holds one is damaged, and --resume auto goes back past it like a corrupt one.
+  // Training never saves a non-finite weight or moment (such steps are skipped): a checkpoint
+  // that holds one is damaged, and --resume auto goes back past it like a corrupt one.
   for (const auto& key : archive.keys()) {
-    if (key.rfind("model.", 0) != 0) continue;
+    // The weights, and the optimizer's moments (a NaN there makes the first update NaN).
+    if (key.rfind("model.", 0) != 0 && key.rfind("optim", 0) != 0) continue;
     torch::Tensor t;
     if (!archive.try_read(key, t) && !archive.try_read(key, t, /*is_buffer=*/true)) continue;
     if (t.is_floating_point() && !torch::isfinite(t).all().item<bool>()) {

@@ -317,6 +317,7 @@ FinetuneEngine::Impl::Impl(const config::FinetuneConfig& config, distributed::Co
           .global_pool(knn || dense ? config::GlobalPool::kToken : cfg.model.global_pool.value())
           .linear_probe(linear_probe)
           .head_init_std(cfg.model.head_init_std));
+  model->backbone->set_activation_checkpointing(cfg.train.activation_checkpointing);
   model->to(device);
   if (linear_probe) {
     // MAE's main_linprobe.py: only the head trains (fc_norm, if pooling uses it, stays as

@@ -128,7 +128,8 @@ MemoryEstimate estimate_pretrain_memory(const config::PretrainConfig& cfg,
                                         bool ema_encoder, int64_t processes_on_host) {
   MemoryEstimate e;
   e.processes_on_host = std::max<int64_t>(1, processes_on_host);
-  const auto m = models::pretrain_memory(cfg.model, cfg.masking.num_visible, autocast ? 2.0 : 4.0);
+  const auto m = models::pretrain_memory(cfg.model, cfg.masking.num_visible, autocast ? 2.0 : 4.0,
+                                         cfg.train.activation_checkpointing);
   const auto shape = models::encoder_shape(cfg.model);
   const double encoder_values = static_cast<double>(shape.depth) * 12.0 *
                                 static_cast<double>(shape.embed_dim * shape.embed_dim);
@@ -149,7 +150,8 @@ MemoryEstimate estimate_finetune_memory(const config::FinetuneConfig& cfg, int64
   MemoryEstimate e;
   e.processes_on_host = std::max<int64_t>(1, processes_on_host);
   const bool trains_encoder = cfg.finetune.mode == config::FinetuneMode::kFinetune;
-  auto m = models::classifier_memory(cfg.model, num_classes, trains_encoder, autocast ? 2.0 : 4.0);
+  auto m = models::classifier_memory(cfg.model, num_classes, trains_encoder, autocast ? 2.0 : 4.0,
+                                     cfg.train.activation_checkpointing);
   add_common(e, m, 0.0, cfg.data, "model.preset (embed_dim, depth), model.num_classes",
              "data.batch_size, model.img_size / model.patch_size (tokens), model.preset",
              static_cast<double>(loaders) * static_cast<double>(cfg.data.prefetch + 2) *

@@ -262,6 +262,7 @@ PretrainEngine::Impl::Impl(const config::PretrainConfig& config, distributed::Co
   lr_schedule = optim::make_schedule(cfg.optim, steps_per_epoch, total_steps, effective_batch);
   torch::manual_seed(seed);  // weight initialisation
   model = models::C2fmae(cfg.model);
+  model->backbone->set_activation_checkpointing(cfg.train.activation_checkpointing);
   model->to(device);
   model->train();
   optimizer =

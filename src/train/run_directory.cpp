@@ -101,6 +101,12 @@ RunDirectory::RunDirectory(std::string path, RunDirectoryMode mode) : path_(std:
     throw UsageError(with_hint("run directory " + path_ + " exists and is not a directory",
                                "choose another --output-dir"));
   }
+  // The highest folder this creates, so that a refused start removes all it made.
+  for (fs::path p = fs::absolute(path_, ec); !p.empty() && !fs::exists(p, ec);
+       p = p.parent_path()) {
+    first_created_ = p;
+    if (p == p.parent_path()) break;
+  }
   created_ = fs::create_directories(path_, ec);
   if (ec == std::errc::not_a_directory) {
     throw UsageError(with_hint("run directory " + path_ + " is inside a file, not a directory",
@@ -189,7 +195,10 @@ void RunDirectory::discard_failed_start() {
   fs::remove(file(kRunLockName), ec);
   if (lock_fd_ >= 0) ::close(lock_fd_);
   lock_fd_ = -1;
-  fs::remove(path_, ec);  // only if empty
+  // The directory, then each folder above it that this start created, while empty.
+  for (fs::path p = fs::absolute(path_, ec); !p.empty(); p = p.parent_path()) {
+    if (!fs::remove(p, ec) || p == first_created_ || p == p.parent_path()) break;
+  }
 }
 
 RunDirectory::~RunDirectory() {

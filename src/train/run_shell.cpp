@@ -128,6 +128,7 @@ constexpr FreeKey kFreeKeys[] = {
     {"train.max_nonfinite", false},
     {"train.pretrained", false},
     {"train.memory_check", false},
+    {"train.activation_checkpointing", false},
 };
 
 enum class Between { kResumes, kProcesses };

@@ -107,6 +107,10 @@ TEST(Finetune, PretrainExportFinetuneAndEvaluateThroughThePrograms) {
   EXPECT_NE(r.output.find("is a c2fmae_pretrain checkpoint"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("--pretrained"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(dir + "/ft3"));  // a refused start leaves no run.lock or train.log
+  r = finetune("--config " + ft_yaml + " --output-dir " + dir + "/new/deeper/ft --resume " + dir +
+               "/pre/latest.pt");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_FALSE(fs::exists(dir + "/new"));  // nor the folders it made above the run
   r = run_command(std::string(C2FMAE_PRETRAIN_BIN) + " --config " + dir +
                   "/tiny.yaml --output-dir " + dir + "/pre3 --resume " + dir + "/ft/best.pt");
   EXPECT_EQ(r.exit_code, 2) << r.output;

@@ -295,6 +295,17 @@ TEST(Pretrain, AMemoryBombInsideTheAcceptedRangesExits2AtOnceNamingItsKeys) {
   }
 }
 
+TEST(Pretrain, ActivationCheckpointingLogsTheSameLossesBitForBit) {
+  const auto dir = testing::tiny_pretrain_dir("c2fmae_pretrain_checkpointing");
+  const auto args = "--config " + dir + "/tiny.yaml --set train.max_steps=4 --output-dir " + dir;
+  ASSERT_EQ(pretrain(args + "/plain").exit_code, 0);
+  const auto r = pretrain(args + "/recomputed --set train.activation_checkpointing=true");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const auto plain = loss_texts(dir + "/plain"), recomputed = loss_texts(dir + "/recomputed");
+  ASSERT_EQ(plain.size(), 4u);
+  EXPECT_EQ(plain, recomputed);
+}
+
 TEST(Pretrain, AKeyframeNamingAnUnknownGeneratorExits2NamingItAndTheKnownOnes) {
   const auto dir = testing::tiny_pretrain_dir("c2fmae_pretrain_unknown_generator");
   auto r = pretrain("--config " + dir + "/tiny.yaml --output-dir " + dir +

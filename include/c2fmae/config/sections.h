@@ -376,6 +376,7 @@ struct TrainConfig {
   int64_t max_steps = 0;
   std::string pretrained = "";
   bool memory_check = true;
+  bool activation_checkpointing = false;
 
   template <class V>
   void visit(V& v) {
@@ -398,6 +399,9 @@ struct TrainConfig {
     v("memory_check", memory_check,
       "refuse (exit 2) a run whose memory estimate exceeds the machine's or the GPU's memory; "
       "false: warn only");
+    v("activation_checkpointing", activation_checkpointing,
+      "recompute each encoder block in the backward pass instead of keeping its activations: "
+      "the same loss and gradients for less memory and about a third more compute");
   }
   void validate(Checker& c) const;
 };

@@ -34,13 +34,15 @@ struct ModelMemory {
 
 /// The pre-training model (models::C2fmae) of `model` with `num_visible` visible tokens.
 /// `value_bytes`: 4 (fp32) or 2 (bf16 autocast).
+/// `checkpointed`: train.activation_checkpointing (the encoder keeps each block's input, and
+/// one block's activations at a time).
 ModelMemory pretrain_memory(const config::ModelConfig& model, int64_t num_visible,
-                            double value_bytes);
+                            double value_bytes, bool checkpointed = false);
 
 /// The classifier of `model` with `num_classes` classes; `trains_encoder` false (linear
 /// probing, evaluation): the encoder runs without a graph, and only the largest block's
 /// working set counts.
 ModelMemory classifier_memory(const config::ClassifierConfig& model, int64_t num_classes,
-                              bool trains_encoder, double value_bytes);
+                              bool trains_encoder, double value_bytes, bool checkpointed = false);
 
 }  // namespace c2fmae::models

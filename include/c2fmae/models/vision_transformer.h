@@ -75,6 +75,9 @@ class VisionTransformerImpl : public torch::nn::Cloneable<VisionTransformerImpl>
   /// x: [B, N, D] (class token first, then any subset of patch tokens) -> blocks, then the
   /// final norm (if the model has one) -> [B, N, D].
   torch::Tensor forward_blocks(const torch::Tensor& x);
+  /// Activation checkpointing of every block in training (models/block_checkpoint.h;
+  /// train.activation_checkpointing): off by default.
+  void set_activation_checkpointing(bool on) { checkpoint_blocks_ = on; }
   /// rgb: [B, C, H, W] -> [B, 1 + L, D] on all tokens, class token first (timm's
   /// forward_features).
   torch::Tensor forward_features(const torch::Tensor& rgb);
@@ -97,6 +100,9 @@ class VisionTransformerImpl : public torch::nn::Cloneable<VisionTransformerImpl>
   torch::Tensor pos_embed;
   torch::nn::ModuleList blocks{nullptr};
   LayerNorm norm{nullptr};  ///< null without options.final_norm
+
+ private:
+  bool checkpoint_blocks_ = false;
 };
 TORCH_MODULE(VisionTransformer);
 

@@ -5,6 +5,7 @@
 // unless it resumes it or is told to overwrite it.
 #pragma once
 #include <cstdint>
+#include <filesystem>
 #include <string>
 
 namespace c2fmae::train {
@@ -49,6 +50,7 @@ class RunDirectory {
   std::string path_;
   int lock_fd_ = -1;
   bool created_ = false;
+  std::filesystem::path first_created_;  ///< the highest folder the constructor created
 };
 
 /// Whether `path` (through links) is a file that kOverwrite would remove from run directory

@@ -54,8 +54,8 @@ TEST(BlockCheckpoint, OutsideTrainingOrWithoutAutogradItIsThePlainBlock) {
   const auto input = torch::randn({2, 5, 48});
   vit->eval();
   const auto y = vit->forward_blocks(input);
-  EXPECT_FALSE(y.requires_grad() && y.grad_fn() && y.grad_fn()->name().find("BlockRecompute") !=
-                                                         std::string::npos);
+  EXPECT_FALSE(y.requires_grad() && y.grad_fn() &&
+               y.grad_fn()->name().find("BlockRecompute") != std::string::npos);
   vit->train();
   torch::NoGradGuard no_grad;
   EXPECT_TRUE(torch::equal(vit->forward_blocks(input), y));
